@@ -1,0 +1,100 @@
+"""The portal's application factory."""
+import logging
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+
+from portal import config as config_module
+from portal.extensions import babel, csrf, db, limiter, login_manager, mail, migrate, oauth
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config=None):
+    """Build the app: settings from the environment, overridden by the `config` mapping."""
+    app = Flask(
+        __name__,
+        template_folder=str(config_module.ROOT / "templates"),
+        static_folder=str(config_module.ROOT / "static"),
+        instance_path=str(config_module.INSTANCE),
+    )
+    app.config.update(config_module.from_environment())
+    if config:
+        app.config.update(config)
+    app.instance_path and config_module.INSTANCE.mkdir(exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def select_locale():
+    """The visitor's language from Accept-Language, among the supported ones."""
+    from flask import current_app
+
+    return request.accept_languages.best_match(current_app.config["BABEL_SUPPORTED_LOCALES"]) or "en"
+
+
+def register_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    oauth.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    from portal.auth import session as auth_session
+
+    auth_session.init_app(app)
+
+
+def register_blueprints(app):
+    from portal.auth.routes import bp as auth_bp
+    from portal.dashboard import bp as dashboard_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    for module in ("portal.contacts.routes", "portal.masterdata.routes", "portal.admin.routes",
+                   "portal.m365.routes", "portal.sync.routes"):
+        _register_optional(app, module)
+
+
+def _register_optional(app, module_name):
+    """Blueprints of areas that exist; an area is a package with routes.bp."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    app.register_blueprint(module.bp)
+
+
+def register_errorhandlers(app):
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        titles = {400: _("Bad request"), 403: _("Forbidden"), 404: _("Not found"),
+                  405: _("Method not allowed"), 413: _("File too large"),
+                  429: _("Too many attempts"), 500: _("Something went wrong")}
+        template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+        return render_template(template, code=code, title=titles.get(code, _("Error")),
+                               description=getattr(error, "description", "")), code
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, render_error)
+
+
+def register_commands(app):
+    from portal.cli import register
+
+    register(app)
+
+
+def register_template_helpers(app):
+    from portal import formatting
+
+    formatting.init_app(app)

@@ -1,0 +1,1 @@
+"""Sign-in, sessions and the one place that scopes queries to the signed-in admin."""

@@ -1,0 +1,82 @@
+"""Sign-in, sign-out and the customer switcher."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+
+from portal.auth import access
+from portal.auth.forms import LoginForm
+from portal.extensions import db, limiter
+from portal.models import AdminUser, Customer, utcnow
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_email_key():
+    return "login:" + (request.form.get("email") or "").strip().lower()
+
+
+def _next_url():
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    # Only paths on this site: no scheme, no host, not protocol-relative.
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return url_for("dashboard.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"], error_message="Too many sign-in attempts.")
+@limiter.limit("5 per minute", key_func=_login_email_key, methods=["POST"],
+               error_message="Too many sign-in attempts.")
+def login():
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(AdminUser).where(func.lower(AdminUser.email) == email))
+        if user is None:
+            AdminUser.burn_password_check(form.password.data)
+        if user is not None and user.is_enabled and user.check_password(form.password.data):
+            session.clear()  # a fresh session for the signed-in admin
+            login_user(user)
+            user.last_login_at = utcnow()
+            db.session.commit()
+            return redirect(_next_url())
+        form.password.errors.append(_("Email or password is not correct."))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Sign out and forget the session."""
+    logout_user()
+    session.clear()
+    flash(_("You have been signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/switch-customer", methods=["POST"])
+@login_required
+def switch_customer():
+    """Make another visible customer the working customer."""
+    customer = access.choose_customer(request.form.get("customer_id", type=int))
+    flash(_("Now working on %(name)s.", name=customer.name), "info")
+    target = request.form.get("next") or url_for("dashboard.index")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+@bp.route("/customers/search")
+@login_required
+def customer_search():
+    """The switcher's searchable customer list (htmx fragment)."""
+    term = (request.args.get("q") or "").strip()
+    query = access.customers_query()
+    if term:
+        query = query.where(Customer.name.ilike(f"%{term}%"))
+    customers = db.session.scalars(query.limit(20)).all()
+    return render_template("auth/_customer_options.html", customers=customers, term=term)

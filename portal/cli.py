@@ -1,0 +1,72 @@
+"""Operator commands, registered on the app so they run in an app context."""
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import AdminUser, Customer, Reseller, Role
+
+
+def register(app):
+    for command in (create_reseller, create_customer, create_admin):
+        app.cli.add_command(command)
+    for module in ("portal.seed", "portal.runner", "portal.sync.cli"):
+        _register_optional(app, module)
+
+
+def _register_optional(app, module_name):
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    module.register_cli(app)
+
+
+@click.command("create-reseller")
+@click.option("--name", required=True, help="Company name of the reseller.")
+@with_appcontext
+def create_reseller(name):
+    """Create a reseller and print its id."""
+    reseller = Reseller(name=name)
+    db.session.add(reseller)
+    db.session.commit()
+    click.echo(reseller.id)
+
+
+@click.command("create-customer")
+@click.option("--reseller", "reseller_id", type=int, required=True, help="Id of the owning reseller.")
+@click.option("--name", required=True, help="Company name of the customer.")
+@with_appcontext
+def create_customer(reseller_id, name):
+    """Create a customer of a reseller and print its id."""
+    if db.session.get(Reseller, reseller_id) is None:
+        raise click.UsageError(f"No reseller with id {reseller_id}.")
+    customer = Customer(name=name, reseller_id=reseller_id)
+    db.session.add(customer)
+    db.session.commit()
+    click.echo(customer.id)
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--reseller", "reseller_id", type=int, help="For --role reseller.")
+@click.option("--customer", "customer_id", type=int, help="For --role customer.")
+@click.option("--name", default="", help="Display name.")
+@with_appcontext
+def create_admin(email, password, role, reseller_id, customer_id, name):
+    """Create an admin account and print its id."""
+    from portal.accounts import AccountError, new_admin
+
+    try:
+        admin = new_admin(email=email, password=password, role=role, name=name,
+                          reseller_id=reseller_id, customer_id=customer_id)
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from None
+    db.session.commit()
+    click.echo(admin.id)

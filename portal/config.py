@@ -1,0 +1,83 @@
+"""Every setting, read from the environment, parsed and checked in one place."""
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name, default):
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def _daily_at(value):
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ConfigError(f"SYNC_DAILY_AT must be HH:MM (24 h), got {value!r}")
+    return value
+
+
+def from_environment():
+    """Return the app's settings as a dict, taken from the process environment."""
+    env = os.environ.get("PORTAL_ENV", "development")
+    secret = os.environ.get("SECRET_KEY")
+    if not secret and env == "production":
+        raise ConfigError("SECRET_KEY must be set when PORTAL_ENV=production")
+    https = _bool("PORTAL_HTTPS", env == "production")
+    return {
+        "PORTAL_ENV": env,
+        "SECRET_KEY": secret or "dev-only-insecure-secret-key",
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}"
+        ),
+        "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
+        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_int("SESSION_IDLE_MINUTES", 30)),
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_SECURE": https,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "M365_CLIENT_ID": os.environ.get("M365_CLIENT_ID", ""),
+        "M365_CLIENT_SECRET": os.environ.get("M365_CLIENT_SECRET", ""),
+        "M365_AUTHORITY": os.environ.get(
+            "M365_AUTHORITY", "https://login.microsoftonline.com"
+        ).rstrip("/"),
+        "M365_TENANT": os.environ.get("M365_TENANT", "organizations"),
+        "M365_GRAPH_URL": os.environ.get(
+            "M365_GRAPH_URL", "https://graph.microsoft.com/v1.0"
+        ).rstrip("/"),
+        "M365_REDIRECT_URI": os.environ.get("M365_REDIRECT_URI", ""),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get(
+            "MAIL_DEFAULT_SENDER", "Awareness Portal <noreply@localhost>"
+        ),
+        "SYNC_DAILY_AT": _daily_at(os.environ.get("SYNC_DAILY_AT", "02:00")),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_SUPPORTED_LOCALES": ["en", "de"],
+        "CONTACTS_PER_PAGE": _int("CONTACTS_PER_PAGE", 50),
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 10) * 1024 * 1024,
+    }

@@ -1,0 +1,33 @@
+"""Template filters and globals: locale-aware dates and numbers, the nav's working customer."""
+from urllib.parse import urlsplit
+
+from flask_babel import format_datetime, format_decimal
+from flask_login import current_user
+
+
+def init_app(app):
+    @app.template_filter("datetime")
+    def _datetime(value, fmt="medium"):
+        return format_datetime(value, fmt) if value else "—"
+
+    @app.template_filter("number")
+    def _number(value):
+        return format_decimal(value or 0)
+
+    @app.template_filter("url_path")
+    def _url_path(url):
+        """Only the path and query of a URL (used for 'come back here' links)."""
+        parts = urlsplit(url or "/")
+        return parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+
+    @app.context_processor
+    def _globals():
+        def current_customer_for_nav():
+            from portal.auth import access
+
+            return access.current_customer(required=False) if current_user.is_authenticated else None
+
+        def has_endpoint(name):
+            return name in app.view_functions
+
+        return {"current_customer_for_nav": current_customer_for_nav, "has_endpoint": has_endpoint}

@@ -1,0 +1,75 @@
+"""The employee contact book: contacts and contact groups."""
+import enum
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+
+
+class Origin(str, enum.Enum):
+    MANUAL = "manual"
+    CSV = "csv"
+    M365 = "m365"
+
+
+contact_group_members = Table(
+    "contact_group_member",
+    db.metadata,
+    Column("contact_id", ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("contact_group.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Contact(db.Model):
+    """An employee of a customer."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "email_key", name="uq_contact_customer_email"),
+        Index("ix_contact_customer_name", "customer_id", "last_name", "first_name", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    salutation: Mapped[str] = mapped_column(String(40), default="")
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str] = mapped_column(String(254))
+    # Lower-cased email: uniqueness and matching are case-insensitive.
+    email_key: Mapped[str] = mapped_column(String(254))
+    origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL.value)
+    m365_user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    linked_automatically: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at = mapped_column(UTCDateTime, nullable=True, index=True)
+    archive_reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+    groups = relationship(
+        "ContactGroup", secondary=contact_group_members, back_populates="contacts",
+        order_by="ContactGroup.name",
+    )
+
+    def set_email(self, email):
+        self.email = email.strip()
+        self.email_key = self.email.lower()
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class ContactGroup(db.Model):
+    """A named set of contacts; M365 subscriptions create these."""
+
+    __tablename__ = "contact_group"
+    __table_args__ = (UniqueConstraint("customer_id", "name", name="uq_contact_group_customer_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL.value)
+    m365_group_id: Mapped[str | None] = mapped_column(String(64))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    contacts = relationship("Contact", secondary=contact_group_members, back_populates="groups")

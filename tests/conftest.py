@@ -1,0 +1,178 @@
+"""Shared fixtures: app, database (SQLite or PostgreSQL), client, personas.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set.
+On PostgreSQL every test session creates its own schema and drops it at the end, so
+runs never see each other's data.
+"""
+import os
+import re
+import secrets
+import tempfile
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from portal import create_app
+from portal.extensions import db
+from portal.models import AdminUser, Customer, Reseller
+from portal.models.accounts import _hasher
+
+PASSWORD = "correct horse battery"
+# Hashed once per session: argon2 is slow on purpose.
+PASSWORD_HASH = _hasher.hash(PASSWORD)
+
+
+def _database_settings():
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        path = os.path.join(tempfile.mkdtemp(prefix="portal-test-"), "test.db")
+        return f"sqlite:///{path}", {}, None
+    schema = f"t_{os.getpid()}_{secrets.token_hex(3)}"
+    return url, {"connect_args": {"options": f"-csearch_path={schema}"}}, schema
+
+
+DATABASE_URL, ENGINE_OPTIONS, PG_SCHEMA = _database_settings()
+
+
+def make_test_config(**overrides):
+    """Settings for a test app; tests may override any of them."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
+        "SQLALCHEMY_ENGINE_OPTIONS": ENGINE_OPTIONS,
+        "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8=",
+        "SERVER_NAME": "localhost",
+        "MAIL_SERVER": "",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _schema():
+    """Create the schema once for the session; drop it (and the PostgreSQL schema) at the end."""
+    if PG_SCHEMA:
+        engine = create_engine(DATABASE_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
+        engine.dispose()
+    app = create_app(make_test_config())
+    with app.app_context():
+        db.create_all()
+    yield
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+    if PG_SCHEMA:
+        engine = create_engine(DATABASE_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+        engine.dispose()
+
+
+def _empty_all_tables():
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def app():
+    """A fresh app on an empty database, inside an app context."""
+    app = create_app(make_test_config())
+    app.test_client_class = PortalClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_all_tables()
+
+
+class PortalClient(FlaskClient):
+    """A test client that sends the CSRF token like the portal's pages do (opt out with csrf=False)."""
+
+    def csrf_token(self):
+        page = self.get("/login" if not self._signed_in() else "/").get_data(as_text=True)
+        match = re.search(r'"X-CSRFToken": "([^"]+)"', page)
+        assert match, "page without a CSRF token"
+        return match.group(1)
+
+    def _signed_in(self):
+        with self.session_transaction() as session:
+            return "_user_id" in session
+
+    def open(self, *args, csrf=True, **kwargs):
+        method = kwargs.get("method", "GET").upper()
+        if csrf and method in ("POST", "PUT", "PATCH", "DELETE"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        # Each request gets its own app context (its own `g` and database session), as in
+        # production; otherwise Flask reuses the test's context and state leaks between requests.
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+    def sign_in_as(self, user):
+        """Start a signed-in session for `user` without the (slow) password check."""
+        with self.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return self
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def make_admin(email, role, reseller=None, customer=None):
+    admin = AdminUser(email=email, name=email.split("@")[0].title(), role=role,
+                      reseller_id=reseller.id if reseller else None,
+                      customer_id=customer.id if customer else None,
+                      password_hash=PASSWORD_HASH)
+    db.session.add(admin)
+    db.session.flush()
+    return admin
+
+
+class World:
+    """The named tenants and personas of the tests.
+
+    Northwind IT (reseller) looks after Acme and Globex; Initech belongs to another
+    reseller, Contoso Partners. olga is the operator, rita Northwind's reseller admin,
+    alice Acme's customer admin, bob Globex's, and charlie the outsider at Contoso Partners.
+    """
+
+
+@pytest.fixture
+def world(app):
+    w = World()
+    w.northwind = Reseller(name="Northwind IT")
+    w.partners = Reseller(name="Contoso Partners")
+    db.session.add_all([w.northwind, w.partners])
+    db.session.flush()
+    w.acme = Customer(name="Acme GmbH", reseller_id=w.northwind.id)
+    w.globex = Customer(name="Globex AG", reseller_id=w.northwind.id)
+    w.initech = Customer(name="Initech", reseller_id=w.partners.id)
+    db.session.add_all([w.acme, w.globex, w.initech])
+    db.session.flush()
+    w.olga = make_admin("olga@operator.example", "operator")
+    w.rita = make_admin("rita@northwind.example", "reseller", reseller=w.northwind)
+    w.alice = make_admin("alice@acme.example", "customer", customer=w.acme)
+    w.bob = make_admin("bob@globex.example", "customer", customer=w.globex)
+    w.charlie = make_admin("charlie@partners.example", "reseller", reseller=w.partners)
+    db.session.commit()
+    return w
+
+
+@pytest.fixture
+def alice_client(app, world):
+    """Acme's customer admin, signed in."""
+    return app.test_client().sign_in_as(world.alice)
+
+
+@pytest.fixture
+def rita_client(app, world):
+    """Northwind's reseller admin, signed in."""
+    return app.test_client().sign_in_as(world.rita)

@@ -1,0 +1,84 @@
+"""Sign-in, sign-out, idle expiry and htmx-aware redirects."""
+from datetime import datetime, timedelta, timezone
+
+from portal.extensions import db
+from tests.conftest import PASSWORD
+
+
+def sign_in(client, email, password=PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def test_sign_in_with_right_password_lands_on_overview(client, world):
+    response = sign_in(client, "ALICE@acme.example")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert "Acme GmbH" in page
+
+
+def test_wrong_password_and_unknown_account_get_the_same_message(client, world):
+    wrong = sign_in(client, "alice@acme.example", "nope-nope-nope").get_data(as_text=True)
+    unknown = sign_in(client, "nobody@acme.example", "nope-nope-nope").get_data(as_text=True)
+    message = "Email or password is not correct."
+    assert message in wrong and message in unknown
+
+
+def test_disabled_account_cannot_sign_in_and_loses_its_sessions(app, client, world):
+    signed_in = app.test_client().sign_in_as(world.alice)
+    assert signed_in.get("/").status_code == 200
+    world.alice.is_enabled = False
+    world.alice.end_sessions()
+    db.session.commit()
+    assert signed_in.get("/").status_code == 302
+    assert "Email or password is not correct." in sign_in(client, "alice@acme.example").get_data(as_text=True)
+
+
+def test_repeated_failures_for_one_account_are_slowed(client, world):
+    for _ in range(5):
+        assert sign_in(client, "alice@acme.example", "wrong-password").status_code == 200
+    response = sign_in(client, "alice@acme.example", PASSWORD)
+    assert response.status_code == 429
+    assert "Too many attempts" in response.get_data(as_text=True)
+
+
+def test_sign_in_keeps_only_local_next_targets(client, world):
+    response = client.post("/login?next=//evil.example/x",
+                           data={"email": "alice@acme.example", "password": PASSWORD})
+    assert response.headers["Location"] == "/"
+
+
+def test_sign_out_ends_the_session(alice_client):
+    response = alice_client.post("/logout")
+    assert response.headers["Location"] == "/login"
+    assert alice_client.get("/").status_code == 302
+
+
+def test_idle_session_expires(app, alice_client):
+    with alice_client.session_transaction() as session:
+        session["last_seen"] = (datetime.now(timezone.utc) - timedelta(minutes=31)).timestamp()
+    response = alice_client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_expired_session_on_htmx_request_gets_hx_redirect(client, world):
+    response = client.get("/customers/search?q=a", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_anonymous_page_request_redirects_to_sign_in_with_next(client):
+    response = client.get("/customers/search?q=x")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_logout_without_csrf_token_is_refused(alice_client):
+    assert alice_client.post("/logout", csrf=False).status_code == 400
+
+
+def test_session_cookie_is_httponly_and_lax(client, world):
+    response = sign_in(client, "alice@acme.example")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
