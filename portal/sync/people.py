@@ -1,0 +1,83 @@
+"""How an M365 user becomes a contact: the email and name rules, and why a user is skipped.
+
+One place for these rules; manual import and the daily sync both use it.
+"""
+from dataclasses import dataclass
+
+SKIP_NO_MAILBOX = "no mailbox address"
+SKIP_DISABLED = "disabled account"
+SKIP_GUEST = "guest"
+SKIP_DOMAIN = "domain not allowed"
+SKIP_DUPLICATE = "duplicate email in M365"
+SKIP_NO_NAME = "name missing"
+
+
+@dataclass(frozen=True)
+class Person:
+    """An M365 user as the contact book sees it."""
+
+    m365_id: str
+    first_name: str
+    last_name: str
+    email: str | None
+    display_name: str
+    department: str
+    enabled: bool
+    guest: bool
+    name_missing: bool
+
+    @property
+    def email_key(self):
+        return self.email.lower() if self.email else None
+
+    def skip_reason(self, allowed_domains=()):
+        """Why this user is not imported, or None. Duplicates are found across users, elsewhere."""
+        if not self.email:
+            return SKIP_NO_MAILBOX
+        if not self.enabled:
+            return SKIP_DISABLED
+        if self.guest:
+            return SKIP_GUEST
+        if allowed_domains and self.email_key.rsplit("@", 1)[-1] not in allowed_domains:
+            return SKIP_DOMAIN
+        return None
+
+
+def mailbox_address(user):
+    """`mail`, else the primary SMTP proxy address (upper-case `SMTP:`), else None. A UPN is not a mailbox."""
+    if user.get("mail"):
+        return user["mail"].strip()
+    for address in user.get("proxyAddresses") or []:
+        if address.startswith("SMTP:"):
+            return address[5:].strip()
+    return None
+
+
+def split_name(user):
+    """(first, last, missing): givenName/surname, else displayName split at the last space."""
+    first = (user.get("givenName") or "").strip()
+    last = (user.get("surname") or "").strip()
+    if first or last:
+        return first, last, False
+    display = (user.get("displayName") or "").strip()
+    if not display:
+        return "", "", True
+    head, _sep, tail = display.rpartition(" ")
+    return (head, tail, False) if head else ("", tail, False)
+
+
+def person_from_graph(user):
+    """Build a Person from a Graph user object (any subset of USER_FIELDS)."""
+    first, last, missing = split_name(user)
+    upn = user.get("userPrincipalName") or ""
+    return Person(
+        m365_id=user["id"],
+        first_name=first,
+        last_name=last,
+        email=mailbox_address(user),
+        display_name=user.get("displayName") or f"{first} {last}".strip(),
+        department=user.get("department") or "",
+        enabled=user.get("accountEnabled", True) is not False,
+        guest=user.get("userType") == "Guest" or "#EXT#" in upn,
+        name_missing=missing,
+    )
