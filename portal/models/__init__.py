@@ -4,3 +4,4 @@ from portal.models.tenancy import Reseller, Customer  # noqa: F401
 from portal.models.accounts import AdminUser, Role  # noqa: F401
 from portal.models.contacts import Contact, ContactGroup, contact_group_members, Origin  # noqa: F401
 from portal.models.jobs import Job, JobStatus  # noqa: F401
+from portal.models.m365 import AuditEntry, ConnectionStatus, GroupSubscription, M365Connection, SyncMode, SyncSettings  # noqa: F401

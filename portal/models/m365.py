@@ -1,0 +1,117 @@
+"""The M365 interface of a customer: the connection, the sync settings, subscriptions, the audit log."""
+import enum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+
+
+class ConnectionStatus(str, enum.Enum):
+    OK = "ok"
+    REAUTH_REQUIRED = "reauth_required"
+
+
+class SyncMode(str, enum.Enum):
+    MANUAL = "manual"
+    AUTOMATIC = "automatic"
+
+
+class M365Connection(db.Model):
+    """A customer's connected Microsoft 365 tenant ("M365-API: Interface to M365 stored").
+
+    One tenant feeds one customer: tenant_id is unique.
+    """
+
+    __tablename__ = "m365_connection"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_domain: Mapped[str] = mapped_column(String(255), default="")
+    connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id", ondelete="SET NULL"))
+    connected_by_name: Mapped[str] = mapped_column(String(254), default="")  # M365 account that consented
+    connected_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    # Fernet ciphertext of the refresh token; never store or log the plain token.
+    refresh_token_encrypted: Mapped[str] = mapped_column(Text, default="")
+    users_delta_link: Mapped[str] = mapped_column(Text, default="")
+    groups_delta_link: Mapped[str] = mapped_column(Text, default="")
+    delta_saved_at = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.OK.value)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    status_changed_at = mapped_column(UTCDateTime, nullable=True)
+    reauth_notified_at = mapped_column(UTCDateTime, nullable=True)
+
+    customer = relationship("Customer")
+    connected_by = relationship("AdminUser")
+
+    @property
+    def needs_reauth(self):
+        return self.status == ConnectionStatus.REAUTH_REQUIRED.value
+
+
+class SyncSettings(db.Model):
+    """How a customer's sync behaves; each switch records who changed it last."""
+
+    __tablename__ = "sync_settings"
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    sync_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    link_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[str] = mapped_column(String(20), default=SyncMode.MANUAL.value)
+    # Deletion threshold: removals are held when they exceed BOTH the share and the count.
+    delete_threshold_percent: Mapped[int] = mapped_column(Integer, default=10)
+    delete_threshold_min: Mapped[int] = mapped_column(Integer, default=10)
+    skip_disabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    skip_guests: Mapped[bool] = mapped_column(Boolean, default=True)
+    # {"sync_active": {"by": "alice@...", "at": "ISO"}, ...}
+    changed: Mapped[dict] = mapped_column(JSON, default=dict)
+    last_sync_at = mapped_column(UTCDateTime, nullable=True)
+
+    customer = relationship("Customer")
+
+    @classmethod
+    def for_customer(cls, customer):
+        """The customer's settings, created with defaults on first use (caller commits)."""
+        settings = db.session.get(cls, customer.id)
+        if settings is None:
+            settings = cls(customer_id=customer.id, changed={})
+            db.session.add(settings)
+            db.session.flush()
+        return settings
+
+
+class GroupSubscription(db.Model):
+    """An M365 group subscribed in Automatic mode; its members feed a contact group."""
+
+    __tablename__ = "group_subscription"
+    __table_args__ = (UniqueConstraint("customer_id", "m365_group_id", name="uq_group_subscription"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    m365_group_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    contact_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_group.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id", ondelete="SET NULL"))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    contact_group = relationship("ContactGroup")
+
+
+class AuditEntry(db.Model):
+    """Who changed what on a customer's M365 page (settings, connect, disconnect, subscriptions)."""
+
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
+
+    @classmethod
+    def record(cls, customer, actor, action, detail=""):
+        """Add an audit entry (caller commits)."""
+        entry = cls(customer_id=customer.id, actor=actor, action=action, detail=detail)
+        db.session.add(entry)
+        return entry
