@@ -57,7 +57,7 @@ def register_blueprints(app):
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     for module in ("portal.contacts.routes", "portal.masterdata.routes", "portal.admin.routes",
-                   "portal.m365.routes", "portal.sync.routes"):
+                   "portal.m365.routes", "portal.sync.routes", "portal.outbox.routes"):
         _register_optional(app, module)
 
 
