@@ -63,15 +63,21 @@ def register_blueprints(app):
 
 def _register_optional(app, module_name):
     """Blueprints of areas that exist; an area is a package with routes.bp."""
+    module = import_optional(module_name)
+    if module is not None:
+        app.register_blueprint(module.bp)
+
+
+def import_optional(module_name):
+    """Import an area's module, or None when that area is not part of this build."""
     import importlib
 
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    app.register_blueprint(module.bp)
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
 
 
 def register_errorhandlers(app):

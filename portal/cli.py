@@ -15,15 +15,11 @@ def register(app):
 
 
 def _register_optional(app, module_name):
-    import importlib
+    from portal import import_optional
 
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    module.register_cli(app)
+    module = import_optional(module_name)
+    if module is not None:
+        module.register_cli(app)
 
 
 @click.command("create-reseller")

@@ -1,0 +1,58 @@
+"""Every route: anonymous visitors are sent to sign-in, and state changes need a CSRF token."""
+import pytest
+
+from portal import create_app
+from tests.conftest import make_test_config
+
+PUBLIC = {"static", "auth.login"}
+
+
+def _rules():
+    app = create_app(make_test_config())
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC]
+    return sorted(rules, key=lambda r: r.rule)
+
+
+def _url(rule):
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name].__class__.__name__
+        values[name] = 1 if converter in ("IntegerConverter", "NumberConverter") else "x"
+    return rule.build(values, append_unknown=False)[1]
+
+
+ROUTES = [(r.rule, sorted(r.methods - {"HEAD", "OPTIONS"}), r) for r in _rules()]
+
+
+@pytest.mark.parametrize("path,methods,rule", ROUTES, ids=[f"{m}:{p}" for p, m, _ in ROUTES])
+def test_anonymous_visitor_is_sent_to_sign_in(client, path, methods, rule):
+    url = _url(rule)
+    for method in methods:
+        response = client.open(url, method=method, csrf=False) if method == "GET" else None
+        if method != "GET":
+            # Without a session there is no CSRF token to send; the refusal is either.
+            response = client.open(url, method=method, csrf=False)
+            assert response.status_code in (302, 400), (method, url, response.status_code)
+            continue
+        assert response.status_code == 302, (method, url, response.status_code)
+        assert response.headers["Location"].startswith("/login")
+
+
+POST_ROUTES = [(p, m, r) for p, m, r in ROUTES if set(m) & {"POST", "PUT", "PATCH", "DELETE"}]
+
+
+@pytest.mark.parametrize("path,methods,rule", POST_ROUTES, ids=[f"{m}:{p}" for p, m, _ in POST_ROUTES])
+def test_state_change_without_csrf_token_is_refused(alice_client, path, methods, rule):
+    url = _url(rule)
+    for method in set(methods) - {"GET"}:
+        response = alice_client.open(url, method=method, csrf=False)
+        assert response.status_code == 400, (method, url, response.status_code)
+
+
+def test_htmx_request_without_session_gets_hx_redirect_on_every_get_route(client):
+    for _path, methods, rule in ROUTES:
+        if "GET" not in methods:
+            continue
+        response = client.get(_url(rule), headers={"HX-Request": "true"})
+        assert response.status_code == 401, rule.rule
+        assert response.headers["HX-Redirect"].startswith("/login")
