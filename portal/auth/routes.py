@@ -18,6 +18,11 @@ def _login_email_key():
     return "login:" + (request.form.get("email") or "").strip().lower()
 
 
+def _failed_sign_in(response):
+    """Only failed attempts count towards the sign-in rate limits (success redirects)."""
+    return response.status_code != 302
+
+
 def _next_url():
     target = request.args.get("next") or ""
     parts = urlsplit(target)
@@ -28,9 +33,10 @@ def _next_url():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"], error_message="Too many sign-in attempts.")
-@limiter.limit("5 per minute", key_func=_login_email_key, methods=["POST"],
+@limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed_sign_in,
                error_message="Too many sign-in attempts.")
+@limiter.limit("5 per minute", key_func=_login_email_key, methods=["POST"],
+               deduct_when=_failed_sign_in, error_message="Too many sign-in attempts.")
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
