@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test install migrate seed clean test-postgres
+.PHONY: run test install migrate seed clean test-postgres messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,11 @@ test-postgres: install
 
 clean:
 	rm -rf $(VENV) instance/portal.db .pytest_cache
+
+# Translations: extract English source strings; `make messages LANG=de` starts or updates a catalogue.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
+	@if [ -n "$(LANG_CODE)" ]; then \
+		if [ -f portal/translations/$(LANG_CODE)/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l $(LANG_CODE); \
+		else $(BIN)/pybabel init -i portal/translations/messages.pot -d portal/translations -l $(LANG_CODE); fi; fi
