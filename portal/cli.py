@@ -1,10 +1,8 @@
 """Operator commands, registered on the app so they run in an app context."""
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
-
 from portal.extensions import db
-from portal.models import AdminUser, Customer, Reseller, Role
+from portal.models import Reseller, Role
 
 
 def register(app):
@@ -27,8 +25,12 @@ def _register_optional(app, module_name):
 @with_appcontext
 def create_reseller(name):
     """Create a reseller and print its id."""
-    reseller = Reseller(name=name)
-    db.session.add(reseller)
+    from portal.accounts import AccountError, new_reseller
+
+    try:
+        reseller = new_reseller(name)
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from None
     db.session.commit()
     click.echo(reseller.id)
 
@@ -39,10 +41,15 @@ def create_reseller(name):
 @with_appcontext
 def create_customer(reseller_id, name):
     """Create a customer of a reseller and print its id."""
-    if db.session.get(Reseller, reseller_id) is None:
+    from portal.accounts import AccountError, new_customer
+
+    reseller = db.session.get(Reseller, reseller_id)
+    if reseller is None:
         raise click.UsageError(f"No reseller with id {reseller_id}.")
-    customer = Customer(name=name, reseller_id=reseller_id)
-    db.session.add(customer)
+    try:
+        customer = new_customer(reseller, name)
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from None
     db.session.commit()
     click.echo(customer.id)
 

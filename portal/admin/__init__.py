@@ -1,0 +1,1 @@
+"""Administration: admin accounts and customers."""

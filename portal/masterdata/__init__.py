@@ -1,0 +1,1 @@
+"""Reseller and customer master data."""
