@@ -55,6 +55,8 @@ def from_environment():
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if https else "http",
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "M365_CLIENT_ID": os.environ.get("M365_CLIENT_ID", ""),
@@ -67,6 +69,14 @@ def from_environment():
             "M365_GRAPH_URL", "https://graph.microsoft.com/v1.0"
         ).rstrip("/"),
         "M365_REDIRECT_URI": os.environ.get("M365_REDIRECT_URI", ""),
+        # Graph client: per-request timeout, total time spent waiting on retries, attempts, backoff base.
+        "M365_GRAPH_TIMEOUT": _int("M365_GRAPH_TIMEOUT", 20),
+        "M365_GRAPH_MAX_WAIT": _int("M365_GRAPH_MAX_WAIT", 120),
+        "M365_GRAPH_MAX_ATTEMPTS": _int("M365_GRAPH_MAX_ATTEMPTS", 6),
+        "M365_GRAPH_BACKOFF": _int("M365_GRAPH_BACKOFF", 1),
+        "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
+        # Public address of the portal, for links in emails sent by the runner.
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "").rstrip("/"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": _int("MAIL_PORT", 25),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),

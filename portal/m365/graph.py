@@ -11,13 +11,45 @@ CONTRACT (implemented by the M365-connect work; others code against it):
     client.groups_delta(delta_link=None) -> DeltaPage(items=list[dict], delta_link=str)
     client.request_count, client.resource_units  (counters for this client's lifetime)
 
+EXTENSIONS (beyond the contract):
+    GraphClient.for_token(token, tenant_id)  a client for a fresh sign-in (no stored connection)
+    client.probe_read_access()    GET /users and /groups ($top=1, $select=id): may read users and groups
+    client.stats()                 dict of requests, resource units, retries, throttled, waited seconds,
+                                   token refreshes (for the sync history and benchmarks)
+    with GraphClient.for_connection(c) as client: ...   closes the HTTP session at the end
+
+Retries are a small explicit loop, not urllib3's Retry: urllib3 parses only whole-second or
+HTTP-date Retry-After values and rejects Graph's fractional ones ("2.128") as an invalid header.
+Settings (app config, all optional): M365_GRAPH_TIMEOUT (seconds per request, default 20),
+M365_GRAPH_MAX_WAIT (total seconds of waiting across retries of one call, default 120),
+M365_GRAPH_MAX_ATTEMPTS (default 6), M365_GRAPH_BACKOFF (first backoff in seconds, default 1),
+M365_GRAPH_PAGE_SIZE ($top on lists, default 999; tests lower it to exercise paging).
+
 Errors (all subclasses of GraphError, each with a `message` an admin understands):
     ReauthRequired     refresh token rejected (invalid_grant ...): connection needs a new sign-in
     PermissionMissing  403 Authorization_RequestDenied: consent/permissions withdrawn
     GraphUnavailable   429/5xx after bounded retries, or Microsoft unreachable
     DeltaExpired       syncStateNotFound / 410: the caller must restart with delta_link=None
+A client made by for_connection() marks its connection "Re-authentication required" (with the
+reason, in its own committed transaction, and notifies the recipients once) before it raises
+ReauthRequired or PermissionMissing; the caller only has to stop and show `error.message`.
 """
+import email.utils
+import logging
+import random
+import re
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import quote, urlsplit
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from flask import current_app
+from flask_babel import gettext as _
+
+log = logging.getLogger(__name__)
 
 USER_FIELDS = (
     "id,displayName,givenName,surname,mail,userPrincipalName,proxyAddresses,"
@@ -27,6 +59,11 @@ GROUP_FIELDS = (
     "id,displayName,description,mail,mailEnabled,securityEnabled,groupTypes,"
     "resourceProvisioningOptions"
 )
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Token endpoint errors that only a new sign-in of an administrator can cure.
+REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
+PAGE_SIZE = 999
+EVENTUAL = {"ConsistencyLevel": "eventual"}
 
 
 class GraphError(Exception):
@@ -59,3 +96,319 @@ class DeltaExpired(GraphError):
 class DeltaPage:
     items: list = field(default_factory=list)
     delta_link: str = ""
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth retrying."""
+
+    def __init__(self, error, delay=None, throttled=False):
+        super().__init__(error.message)
+        self.error, self.delay, self.throttled = error, delay, throttled
+
+
+def token_endpoint(tenant):
+    """The v2.0 token endpoint of the configured authority for `tenant` (GUID or alias)."""
+    return f"{current_app.config['M365_AUTHORITY']}/{tenant}/oauth2/v2.0/token"
+
+
+def aadsts_code(description):
+    """The AADSTS code in an error description ("AADSTS700082"), or ""."""
+    match = re.search(r"AADSTS\d+", description or "")
+    return match.group(0) if match else ""
+
+
+def parse_retry_after(value):
+    """Seconds to wait from a Retry-After header: a (fractional) number or an HTTP date; else None."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max((moment - datetime.now(timezone.utc)).total_seconds(), 0.0)
+
+
+class GraphClient:
+    """Microsoft Graph over Authlib's OAuth2Session: refresh, paging, retries, typed errors."""
+
+    def __init__(self, token, *, tenant_id, connection_id=None, on_refresh_token=None,
+                 on_auth_lost=None, sleep=time.sleep):
+        config = current_app.config
+        self.tenant_id = tenant_id
+        self.connection_id = connection_id
+        self.graph_url = config["M365_GRAPH_URL"].rstrip("/")
+        self.timeout = float(config.get("M365_GRAPH_TIMEOUT", 20))
+        self.max_wait = float(config.get("M365_GRAPH_MAX_WAIT", 120))
+        self.max_attempts = int(config.get("M365_GRAPH_MAX_ATTEMPTS", 6))
+        self.backoff = float(config.get("M365_GRAPH_BACKOFF", 1.0))
+        self.page_size = int(config.get("M365_GRAPH_PAGE_SIZE", PAGE_SIZE))  # tests force paging
+        self._on_refresh_token = on_refresh_token
+        self._on_auth_lost = on_auth_lost
+        self._sleep = sleep
+        self._refresh_token = token.get("refresh_token", "")
+        from portal.m365.oauth import SCOPES
+
+        self._session = OAuth2Session(
+            client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
+            token_endpoint=token_endpoint(tenant_id), scope=SCOPES, token=token,
+            update_token=self._token_updated, default_timeout=self.timeout,
+        )
+        self.request_count = 0
+        self.resource_units = 0
+        self.retry_count = 0
+        self.throttled_count = 0
+        self.waited_seconds = 0.0
+        self.token_refresh_count = 0
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def for_connection(cls, connection, **kwargs):
+        """A client for a stored connection: refreshes from its (decrypted) refresh token.
+
+        Each rotated refresh token is persisted at once; ReauthRequired/PermissionMissing mark
+        the connection "Re-authentication required" before they are raised.
+        """
+        from portal.m365 import connection as service
+        from portal.m365 import tokens
+
+        # expires_at=1: no access token is stored, so the first request refreshes.
+        token = {"access_token": "", "token_type": "Bearer", "expires_at": 1,
+                 "refresh_token": tokens.decrypt(connection.refresh_token_encrypted)}
+        return cls(
+            token, tenant_id=connection.tenant_id, connection_id=connection.id,
+            on_refresh_token=lambda plain: service.store_refresh_token(connection, plain),
+            on_auth_lost=lambda reason: service.mark_reauth_required(connection, reason),
+            **kwargs,
+        )
+
+    @classmethod
+    def for_token(cls, token, tenant_id, **kwargs):
+        """A client for a token just obtained at sign-in (nothing stored yet)."""
+        return cls(dict(token), tenant_id=tenant_id, **kwargs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Close the HTTP session (connection pool)."""
+        self._session.close()
+
+    @property
+    def refresh_token(self):
+        """The newest plain refresh token this client holds (for the sign-in to store)."""
+        return self._refresh_token
+
+    def stats(self):
+        """Counters of this client's lifetime, for the sync history and benchmarks."""
+        return {"requests": self.request_count, "resource_units": self.resource_units,
+                "retries": self.retry_count, "throttled": self.throttled_count,
+                "waited_seconds": round(self.waited_seconds, 3),
+                "token_refreshes": self.token_refresh_count}
+
+    # --- the contract -------------------------------------------------------------------------
+    def probe_read_access(self):
+        """Prove the signed-in account may read all users and groups (one tiny read of each)."""
+        self._get(f"{self.graph_url}/users", {"$top": 1, "$select": "id"})
+        self._get(f"{self.graph_url}/groups", {"$top": 1, "$select": "id"})
+
+    def list_users(self):
+        """All users with USER_FIELDS, every page."""
+        return self._collect("/users", {"$select": USER_FIELDS, "$top": self.page_size})
+
+    def get_user(self, user_id):
+        """One user with USER_FIELDS, or None when it does not exist (404)."""
+        url = f"{self.graph_url}/users/{quote(user_id, safe='')}"
+        return self._get(url, {"$select": USER_FIELDS}, allow_404=True)
+
+    def list_groups(self):
+        """All groups with GROUP_FIELDS, every page."""
+        return self._collect("/groups", {"$select": GROUP_FIELDS, "$top": self.page_size})
+
+    def group_member_ids(self, group_id, transitive=True):
+        """Ids of the users in a group (nested groups flattened when transitive).
+
+        The cast to microsoft.graph.user is an advanced query: ConsistencyLevel: eventual and
+        $count=true, the header resent on every page (nextLink does not carry headers).
+        """
+        relation = "transitiveMembers" if transitive else "members"
+        path = f"/groups/{quote(group_id, safe='')}/{relation}/microsoft.graph.user"
+        params = {"$select": "id", "$top": self.page_size, "$count": "true"}
+        return [item["id"] for item in self._collect(path, params, headers=EVENTUAL) if item.get("id")]
+
+    def users_delta(self, delta_link=None):
+        """One complete delta round over users (replays kept in order; caller applies idempotently)."""
+        return self._delta("/users/delta", USER_FIELDS, delta_link)
+
+    def groups_delta(self, delta_link=None):
+        """One complete delta round over groups, with `members@delta` (slices of one group recur)."""
+        return self._delta("/groups/delta", GROUP_FIELDS + ",members", delta_link)
+
+    # --- paging ---------------------------------------------------------------------------------
+    def _collect(self, path, params, headers=None):
+        url, query, items = f"{self.graph_url}{path}", params, []
+        while url:
+            body = self._get(url, query, headers=headers)
+            items.extend(body.get("value", []))
+            # Follow nextLink verbatim: it already carries $skiptoken and the original query.
+            url, query = body.get("@odata.nextLink"), None
+        return items
+
+    def _delta(self, path, select, delta_link):
+        if delta_link:
+            url, query = delta_link, None
+        else:
+            url, query = f"{self.graph_url}{path}", {"$select": select}
+        items = []
+        while True:
+            body = self._get(url, query)
+            items.extend(body.get("value", []))
+            if body.get("@odata.nextLink"):
+                url, query = body["@odata.nextLink"], None
+            elif body.get("@odata.deltaLink"):
+                return DeltaPage(items=items, delta_link=body["@odata.deltaLink"])
+            else:
+                raise GraphError(_("Microsoft Graph ended a delta round without a delta link."))
+
+    # --- one call with retries ------------------------------------------------------------------
+    def _get(self, url, params=None, headers=None, allow_404=False):
+        """GET with bounded retries (429/5xx/unreachable), one refresh on 401, typed errors."""
+        self._check_host(url)
+        attempt, waited, refreshed = 0, 0.0, False
+        while True:
+            attempt += 1
+            try:
+                response = self._attempt(url, params, headers)
+                if response.status_code == 401 and not refreshed:
+                    refreshed = True
+                    self._force_refresh()
+                    continue
+                return self._result(response, allow_404)
+            except _Retry as retry:
+                delay = retry.delay if retry.delay is not None else self._backoff_delay(attempt)
+                if attempt >= self.max_attempts or waited + delay > self.max_wait:
+                    raise retry.error from None
+                self.retry_count += 1
+                self.throttled_count += retry.throttled
+                log.info("Graph call retried in %.2fs (%s)", delay, retry.error.code or retry.error.status)
+                self._sleep(delay)
+                waited += delay
+                self.waited_seconds += delay
+
+    def _attempt(self, url, params, headers):
+        """One HTTP request (Authlib refreshes the access token first when it is due)."""
+        try:
+            response = self._session.get(url, params=params, headers=headers)
+        except OAuthError as exc:
+            raise self._token_error(exc) from None
+        except requests.HTTPError as exc:  # the token endpoint answered 5xx
+            raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code))
+        except requests.RequestException:
+            self.request_count += 1
+            raise _Retry(GraphUnavailable(self._unavailable_text(), code="unreachable"))
+        self.request_count += 1
+        units = response.headers.get("x-ms-resource-unit")
+        if units:
+            try:
+                self.resource_units += int(float(units))
+            except ValueError:
+                pass
+        if response.status_code in RETRY_STATUSES:
+            code, _message = _error_of(response)
+            raise _Retry(GraphUnavailable(self._unavailable_text(), code=code, status=response.status_code),
+                         delay=parse_retry_after(response.headers.get("Retry-After")),
+                         throttled=response.status_code == 429)
+        return response
+
+    def _force_refresh(self):
+        """Graph rejected the access token: get a new one once (rotating the refresh token)."""
+        try:
+            self._session.refresh_token(token_endpoint(self.tenant_id))
+        except OAuthError as exc:
+            raise self._token_error(exc) from None
+        except requests.HTTPError as exc:
+            raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code))
+        except requests.RequestException:
+            raise _Retry(GraphUnavailable(self._unavailable_text(), code="unreachable"))
+
+    def _backoff_delay(self, attempt):
+        """Exponential backoff with jitter: half fixed, half random, capped at 30 s."""
+        ceiling = min(30.0, self.backoff * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _check_host(self, url):
+        # Never send the bearer token to a host other than Graph's (a forged nextLink).
+        if urlsplit(url)[:2] != urlsplit(self.graph_url)[:2]:
+            raise GraphError(_("Microsoft Graph returned a link to another host."), code="foreign_link")
+
+    # --- results and errors ---------------------------------------------------------------------
+    def _token_updated(self, token, refresh_token=None, access_token=None):
+        """Authlib's update_token hook: persist each rotated refresh token at once."""
+        self.token_refresh_count += 1
+        new = token.get("refresh_token")
+        if new and new != self._refresh_token:
+            self._refresh_token = new
+            if self._on_refresh_token:
+                self._on_refresh_token(new)
+
+    def _token_error(self, exc):
+        """Map a token-endpoint error: re-auth, retry later, or a portal configuration problem."""
+        code = aadsts_code(exc.description)
+        if exc.error in REAUTH_ERRORS:
+            reason = _("Microsoft no longer accepts the stored sign-in (%(error)s%(code)s): it expired "
+                       "or was revoked. An M365 administrator must release the M365 interface again.",
+                       error=exc.error, code=f", {code}" if code else "")
+            return self._auth_lost(ReauthRequired(reason, code=exc.error))
+        if exc.error == "temporarily_unavailable":
+            return _Retry(GraphUnavailable(self._unavailable_text(), code=exc.error))
+        return GraphError(_("Microsoft refused the portal's app credentials (%(error)s%(code)s). "
+                            "Check M365_CLIENT_ID and M365_CLIENT_SECRET.",
+                            error=exc.error, code=f", {code}" if code else ""), code=exc.error)
+
+    def _auth_lost(self, error):
+        if self._on_auth_lost:
+            self._on_auth_lost(error.message)
+        return error
+
+    def _result(self, response, allow_404):
+        if response.ok:
+            return response.json() if response.content else {}
+        code, message = _error_of(response)
+        status = response.status_code
+        if status == 404 and allow_404:
+            return None
+        if status == 403:
+            raise self._auth_lost(PermissionMissing(
+                _("Microsoft 365 refused read access (%(code)s): a permission is missing or the admin "
+                  "consent was withdrawn. An M365 administrator must release the M365 interface again.",
+                  code=code or "403"), code=code, status=status))
+        if status == 410 or code in ("syncStateNotFound", "resyncRequired"):
+            raise DeltaExpired(_("The saved synchronization state has expired; a full synchronization "
+                                 "is needed."), code=code or "410", status=status)
+        if status == 401:
+            raise GraphError(_("Microsoft Graph did not accept a freshly issued access token."),
+                             code=code, status=status)
+        raise GraphError(_("Microsoft Graph answered %(status)s %(code)s: %(message)s",
+                           status=status, code=code, message=message), code=code, status=status)
+
+    def _unavailable_text(self):
+        return _("Microsoft 365 cannot be reached or is busy right now. Please try again later.")
+
+
+def _error_of(response):
+    """(code, message) of an OData error body; tolerant of non-JSON bodies."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return "", response.reason or ""
+    if isinstance(error, str):
+        return error, ""
+    return error.get("code") or "", error.get("message") or ""

@@ -1,0 +1,271 @@
+"""A customer's M365 connection: store it after sign-in, end it, keep its health.
+
+Shared by the web (the "Synchronize contacts" page) and the runner (the daily sync):
+
+    save_connection(customer, admin, sign_in)   after a successful sign-in (commits)
+    end_interface(customer, admin)              "End Interface" (commits)
+    connection_for_sync(customer)               the connection the runner may use, or None
+    store_refresh_token(connection, plain)      the Graph client's hook for rotated tokens
+    mark_reauth_required(connection, reason)    the Graph client's hook for invalid_grant/403
+    notify_reauth_required(connection, reason)  the ONE email to the recipients (caller commits)
+    send_pending_reauth_notices()               the runner's sweep for notices not yet sent (commits)
+
+Why rotated refresh tokens and the re-auth status are committed in their own short transaction:
+the Graph client is used inside a caller's unit of work (a sync run that may roll back when it
+fails). Microsoft returns a new refresh token on every refresh; if it only rode along with the
+caller's transaction, a rollback would silently throw it away and leave an older token in the
+database. So the UPDATE goes through a separate database connection and is committed at once;
+the caller's in-memory row is updated without being marked dirty. If that separate write cannot
+get its lock (the caller itself holds a write lock on the row or, on SQLite, on the database),
+waiting would deadlock us, so after a short lock timeout we fall back to writing through the
+caller's session: the value is then saved with the caller's commit.
+"""
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from portal.extensions import db
+from portal.m365 import tokens
+from portal.models import AuditEntry, ConnectionStatus, Customer, GroupSubscription, M365Connection
+from portal.models.base import utcnow
+
+log = logging.getLogger(__name__)
+LOCK_TIMEOUT_MS = 3000
+
+
+class TenantTaken(Exception):
+    """The tenant already feeds another customer (one tenant feeds one customer)."""
+
+
+@dataclass
+class SignIn:
+    """What a successful Microsoft sign-in proved."""
+
+    tenant_id: str
+    tenant_domain: str
+    account: str          # the M365 account that consented (preferred_username)
+    scopes: str
+    refresh_token: str
+
+
+def tenant_owner(tenant_id):
+    """The connection that already holds `tenant_id`, or None."""
+    return db.session.scalar(select(M365Connection).where(M365Connection.tenant_id == tenant_id))
+
+
+def check_tenant_free(customer, tenant_id):
+    """Raise TenantTaken when the tenant is connected to a different customer."""
+    owner = tenant_owner(tenant_id)
+    if owner is not None and owner.customer_id != customer.id:
+        raise TenantTaken(tenant_id)
+
+
+def save_connection(customer, admin, sign_in):
+    """Store (or renew) the customer's connection after a successful sign-in; commits.
+
+    A renewed sign-in (re-authentication) updates the same row and makes it healthy again.
+    Signing in to a different tenant than before discards the old tenant's delta state and
+    group subscriptions (their ids mean nothing in the new tenant).
+    """
+    check_tenant_free(customer, sign_in.tenant_id)
+    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+    renewed = connection is not None
+    if connection is None:
+        connection = M365Connection(customer_id=customer.id)
+        db.session.add(connection)
+    elif connection.tenant_id != sign_in.tenant_id:
+        _forget_sync_state(connection)
+        db.session.execute(delete(GroupSubscription).where(GroupSubscription.customer_id == customer.id))
+    connection.tenant_id = sign_in.tenant_id
+    connection.tenant_domain = sign_in.tenant_domain
+    connection.connected_by_id = admin.id
+    connection.connected_by_name = sign_in.account
+    connection.connected_at = utcnow()
+    connection.scopes = sign_in.scopes
+    connection.refresh_token_encrypted = tokens.encrypt(sign_in.refresh_token)
+    connection.status = ConnectionStatus.OK.value
+    connection.status_reason = ""
+    connection.status_changed_at = utcnow() if renewed else None
+    connection.reauth_notified_at = None
+    action = "interface_renewed" if renewed else "interface_connected"
+    AuditEntry.record(customer, admin.email, action,
+                      f"{sign_in.tenant_domain} ({sign_in.tenant_id}), M365 account {sign_in.account}")
+    try:
+        db.session.commit()
+    except IntegrityError:  # another customer took the tenant at the same moment
+        db.session.rollback()
+        raise TenantTaken(sign_in.tenant_id) from None
+    return connection
+
+
+def _forget_sync_state(connection):
+    connection.users_delta_link = ""
+    connection.groups_delta_link = ""
+    connection.delta_saved_at = None
+
+
+def end_interface(customer, admin):
+    """"End Interface": remove the tokens and the sync state; contacts and groups stay. Commits.
+
+    The connection row (refresh token, delta links) and the group subscriptions go; contacts,
+    their links to M365 users and the contact groups stay, so a later connection picks them up.
+    """
+    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+    if connection is None:
+        return False
+    detail = f"{connection.tenant_domain} ({connection.tenant_id})"
+    db.session.execute(delete(GroupSubscription).where(GroupSubscription.customer_id == customer.id))
+    db.session.delete(connection)
+    AuditEntry.record(customer, admin.email, "interface_ended", detail)
+    db.session.commit()
+    return True
+
+
+def connection_for(customer):
+    """The customer's connection row, or None."""
+    return db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+
+
+def connection_for_sync(customer):
+    """The connection the runner may use: prerequisite on, connected and healthy; else None.
+
+    A connection that needs re-authentication is skipped until an admin signs in again.
+    """
+    if not customer.ms_user_sync_in_effect:
+        return None
+    connection = connection_for(customer)
+    if connection is None or connection.needs_reauth or not connection.refresh_token_encrypted:
+        return None
+    return connection
+
+
+# --- written apart from the caller's transaction ---------------------------------------------
+
+def _commit_apart(statement):
+    """Run one UPDATE in its own short transaction; rowcount, or None when the row is locked."""
+    try:
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
+                return conn.execute(statement).rowcount
+            # SQLite: the busy timeout is per connection (not per transaction): restore it.
+            previous = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {LOCK_TIMEOUT_MS}")
+            try:
+                return conn.execute(statement).rowcount
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous or 0)}")
+    except OperationalError as exc:
+        log.warning("M365 connection update deferred to the caller's transaction: %s",
+                    exc.orig.__class__.__name__)
+        return None
+
+
+def _apply(connection, values, statement):
+    """Commit `statement` apart; mirror `values` on the caller's row (dirty only on fallback)."""
+    rowcount = _commit_apart(statement)
+    for key, value in values.items():
+        if rowcount is None:
+            setattr(connection, key, value)
+        else:
+            set_committed_value(connection, key, value)
+    return rowcount
+
+
+def store_refresh_token(connection, plain_token):
+    """Persist a rotated refresh token (encrypted) at once, whatever the caller does later."""
+    values = {"refresh_token_encrypted": tokens.encrypt(plain_token)}
+    _apply(connection, values,
+           update(M365Connection).where(M365Connection.id == connection.id).values(**values))
+
+
+def mark_reauth_required(connection, reason):
+    """Flip the connection to "Re-authentication required" with `reason`; notify once.
+
+    The status is committed apart (it must survive the caller's rollback); the email is queued
+    in the caller's session; if the caller rolls back, send_pending_reauth_notices() sends it.
+    """
+    if connection.needs_reauth:
+        return
+    now = utcnow()
+    values = {"status": ConnectionStatus.REAUTH_REQUIRED.value, "status_reason": reason,
+              "status_changed_at": now}
+    statement = (update(M365Connection)
+                 .where(M365Connection.id == connection.id,
+                        M365Connection.status == ConnectionStatus.OK.value)
+                 .values(**values))
+    _apply(connection, values, statement)
+    log.warning("M365 connection of customer %s needs re-authentication: %s", connection.customer_id, reason)
+    try:
+        notify_reauth_required(connection, reason)
+    except Exception:  # the notice must not hide the Graph error; the sweep retries it
+        log.exception("could not queue the re-authentication notice")
+
+
+def notify_reauth_required(connection, reason=None):
+    """Queue the ONE "Re-authentication required" email to the recipients; the caller commits.
+
+    A conditional UPDATE of reauth_notified_at claims the notice, so two processes never both
+    send it and a connection that stays broken for weeks produces one email, not one per day.
+    Returns True when an email was queued.
+    """
+    from portal.mail import send_email
+
+    customer = db.session.get(Customer, connection.customer_id)
+    recipients = customer.effective_recipients if customer else []
+    if not recipients:
+        log.warning("no notification recipients for customer %s: re-auth notice not sent",
+                    connection.customer_id)
+        return False
+    claimed = db.session.execute(
+        update(M365Connection)
+        .where(M365Connection.id == connection.id, M365Connection.reauth_notified_at.is_(None),
+               M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value)
+        .values(reauth_notified_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False
+    send_email("reauth_required", recipients, {
+        "customer": customer, "connection": connection,
+        "reason": reason or connection.status_reason, "page_url": _page_url(),
+    }, customer=customer)
+    return True
+
+
+def send_pending_reauth_notices():
+    """Queue the notices of connections that need re-authentication and were not notified; commits."""
+    pending = db.session.scalars(
+        select(M365Connection).where(M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
+                                     M365Connection.reauth_notified_at.is_(None))
+    ).all()
+    sent = 0
+    for connection in pending:
+        sent += bool(notify_reauth_required(connection))
+    db.session.commit()
+    return sent
+
+
+def _page_url():
+    """Link to the "Synchronize contacts" page, when the portal's address is known."""
+    from flask import url_for
+
+    try:
+        return url_for("m365.index", _external=True)
+    except RuntimeError:  # no request and no SERVER_NAME (the runner)
+        base = current_app.config.get("PORTAL_BASE_URL", "")
+        return f"{base.rstrip('/')}/m365/" if base else ""
+
+
+def describe_status(connection):
+    """A short admin-facing status text of a connection."""
+    if connection is None:
+        return _("Not connected")
+    if connection.needs_reauth:
+        return _("Re-authentication required")
+    return _("M365 interface has been connected")

@@ -1,0 +1,246 @@
+"""Microsoft sign-in with Authlib's Flask client: authorization code + PKCE (S256), state, nonce.
+
+    start_sign_in(customer) -> redirect response to Microsoft's authorize page
+    finish_sign_in(customer) -> connection.SignIn (raises SignInFailed with an admin-facing message)
+
+The ID token is checked for its signature (JWKS from the metadata), `aud` (our client id), `nonce`
+(the one of this sign-in) and `iss`: for the multi-tenant `organizations` authority the metadata's
+issuer is the literal `.../{tenantid}/v2.0`, which Authlib's default check compares verbatim and
+rejects (authlib#295). We require `iss == f"{authority}/{tid}/v2.0"` with `tid` a GUID instead.
+Then a test read (GET /users?$top=1&$select=id) proves the account may read the directory.
+"""
+import logging
+import re
+
+import requests
+from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from flask import current_app, session, url_for
+from flask_babel import gettext as _
+from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
+
+from portal.extensions import oauth
+from portal.m365 import connection as service
+from portal.m365.graph import GraphClient, GraphError, GraphUnavailable, PermissionMissing
+
+log = logging.getLogger(__name__)
+
+SCOPES = "openid profile email offline_access User.Read.All GroupMember.Read.All"
+REQUIRED_GRAPH_SCOPES = {"user.read.all", "groupmember.read.all"}
+GRAPH_RESOURCE = "https://graph.microsoft.com/"
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+# AADSTS codes Microsoft uses when the account may not grant admin-only permissions.
+NOT_ADMIN_CODES = {"AADSTS65001", "AADSTS90094", "AADSTS90095", "AADSTS90008", "AADSTS50105"}
+PENDING_KEY = "m365_sign_in"
+_CLIENT_KEY = "m365_oauth_client"
+
+
+class SignInFailed(Exception):
+    """The sign-in did not succeed; `message` says why in an admin's words. Nothing was stored."""
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+def not_admin_message():
+    return _("An M365 administrator account with read access rights for all users and groups is required.")
+
+
+def _messages():
+    return {
+        "cancelled": _("The Microsoft sign-in was cancelled or the consent was declined; nothing was "
+                       "stored. An M365 administrator account with read access rights for all users "
+                       "and groups is required: sign in with such an account, tick the consent box "
+                       "and click Accept."),
+        "not_admin": not_admin_message(),
+        "state": _("This sign-in answer does not belong to a sign-in started here (it may have been "
+                   "replayed or forged). Nothing was stored; please start again."),
+        "nonce": _("The sign-in answer from Microsoft failed the replay check (nonce mismatch). "
+                   "Nothing was stored; please start again."),
+        "invalid_token": _("The sign-in answer from Microsoft could not be verified. Nothing was "
+                           "stored; please start again."),
+        "code_rejected": _("Microsoft did not accept the sign-in code (it expired or was already "
+                           "used). Nothing was stored; please start again."),
+        "tenant_taken": _("This Microsoft 365 tenant is already connected to another customer. One "
+                          "tenant can feed only one customer; nothing was stored."),
+        "unreachable": _("Microsoft could not be reached. Nothing was stored; please try again in a "
+                         "few minutes."),
+        "not_configured": _("The M365 interface is not configured on this portal (M365_CLIENT_ID and "
+                            "M365_CLIENT_SECRET). Please ask your operator."),
+        "failed": _("The Microsoft sign-in failed. Nothing was stored; please start again."),
+    }
+
+
+def fail(reason, detail=""):
+    """Raise SignInFailed for `reason` (a key of the message table)."""
+    message = _messages()[reason]
+    if detail:
+        message = f"{message} ({detail})"
+    raise SignInFailed(message, reason)
+
+
+def is_configured():
+    """Whether a client id and secret are set."""
+    return bool(current_app.config.get("M365_CLIENT_ID") and current_app.config.get("M365_CLIENT_SECRET"))
+
+
+def metadata_url():
+    """{authority}/{tenant}/v2.0/.well-known/openid-configuration"""
+    config = current_app.config
+    return f"{config['M365_AUTHORITY']}/{config['M365_TENANT']}/v2.0/.well-known/openid-configuration"
+
+
+def client():
+    """This app's Authlib Flask client for Microsoft (one per app: tests build many apps).
+
+    Built from the `oauth` extension's classes rather than its global registry, whose clients are
+    cached by name for the life of the process and would keep the first app's settings.
+    """
+    app = current_app._get_current_object()
+    remote = app.extensions.get(_CLIENT_KEY)
+    if remote is None:
+        config = app.config
+        remote = oauth.oauth2_client_cls(
+            oauth.framework_integration_cls("m365", oauth.cache), "m365",
+            client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
+            server_metadata_url=metadata_url(),
+            client_kwargs={"scope": SCOPES, "code_challenge_method": "S256",
+                           "default_timeout": float(config.get("M365_GRAPH_TIMEOUT", 20))},
+        )
+        app.extensions[_CLIENT_KEY] = remote
+    return remote
+
+
+def redirect_uri():
+    """M365_REDIRECT_URI when set (behind a proxy), else this portal's /m365/callback."""
+    return current_app.config.get("M365_REDIRECT_URI") or url_for("m365.callback", _external=True)
+
+
+def start_sign_in(customer):
+    """Redirect to Microsoft's sign-in and remember which customer this sign-in is for."""
+    if not is_configured():
+        fail("not_configured")
+    remote = client()
+    try:
+        data = remote.create_authorization_url(redirect_uri())
+    except requests.RequestException:
+        fail("unreachable")
+    remote.save_authorize_data(redirect_uri=redirect_uri(), **data)
+    pending = dict(session.get(PENDING_KEY) or {})
+    pending[data["state"]] = customer.id
+    session[PENDING_KEY] = dict(list(pending.items())[-5:])  # a few tabs at most
+    from flask import redirect
+
+    return redirect(data["url"])
+
+
+def pending_customer_id(state):
+    """The customer id a sign-in with `state` was started for (None: not started here)."""
+    return (session.get(PENDING_KEY) or {}).get(state or "")
+
+
+def forget_pending(state):
+    pending = dict(session.get(PENDING_KEY) or {})
+    pending.pop(state or "", None)
+    session[PENDING_KEY] = pending
+
+
+def claims_options():
+    """Checks on the ID token beyond the signature: aud, iss from tid, tid a GUID, nonce present."""
+    authority = current_app.config["M365_AUTHORITY"]
+    return {
+        "iss": {"essential": True, "validate": lambda claims, value: _issuer_matches(authority, claims, value)},
+        "aud": {"essential": True, "value": current_app.config["M365_CLIENT_ID"]},
+        "tid": {"essential": True, "validate": lambda claims, value: bool(GUID.match(str(value)))},
+        "nonce": {"essential": True},
+    }
+
+
+def _issuer_matches(authority, claims, value):
+    tid = str(claims.get("tid") or "")
+    return bool(GUID.match(tid)) and value == f"{authority}/{tid}/v2.0"
+
+
+def finish_sign_in(customer):
+    """Complete the sign-in for `customer`; return a SignIn or raise SignInFailed. Stores nothing."""
+    token = _exchange_code()
+    claims = token.get("userinfo")
+    if not claims:
+        fail("invalid_token", _("no ID token"))
+    tenant_id = claims["tid"]
+    try:
+        service.check_tenant_free(customer, tenant_id)
+    except service.TenantTaken:
+        fail("tenant_taken")
+    scopes = normalise_scopes(token.get("scope", ""))
+    if not REQUIRED_GRAPH_SCOPES <= {s.lower() for s in scopes.split()}:
+        fail("not_admin")
+    if not token.get("refresh_token"):
+        fail("failed", _("no refresh token: offline_access was not granted"))
+    refresh_token = _probe_read_access(token, tenant_id)
+    account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
+    return service.SignIn(tenant_id=tenant_id, tenant_domain=_domain_of(account), account=account,
+                          scopes=scopes, refresh_token=refresh_token)
+
+
+def _exchange_code():
+    """Authlib: check state, redeem the code with the PKCE verifier, validate the ID token."""
+    try:
+        return client().authorize_access_token(claims_options=claims_options())
+    except MismatchingStateError:
+        fail("state")
+    except OAuthError as exc:
+        _fail_on_oauth_error(exc)
+    except (InvalidClaimError, MissingClaimError) as exc:
+        fail("nonce" if "nonce" in str(exc) else "invalid_token", exc.error)
+    except JoseError as exc:
+        fail("invalid_token", exc.error)
+    except requests.RequestException:
+        fail("unreachable")
+
+
+def _fail_on_oauth_error(exc):
+    """Map an error= answer of the authorize leg, or an error of the token endpoint."""
+    error, description = exc.error or "", exc.description or ""
+    code = re.search(r"AADSTS\d+", description)
+    code = code.group(0) if code else ""
+    log.info("Microsoft sign-in refused: %s %s", error, code)
+    if code in NOT_ADMIN_CODES or error in ("admin_consent_required", "unauthorized_client_admin"):
+        fail("not_admin")
+    if error in ("access_denied", "consent_required"):
+        fail("cancelled")
+    if error == "invalid_grant":
+        fail("code_rejected", code)
+    if error in ("temporarily_unavailable", "server_error"):
+        fail("unreachable")
+    fail("failed", " ".join(filter(None, [error, code])))
+
+
+def _probe_read_access(token, tenant_id):
+    """The test read; returns the newest refresh token (a 401 may have rotated it)."""
+    try:
+        with GraphClient.for_token(token, tenant_id) as graph:
+            graph.probe_read_access()
+            return graph.refresh_token
+    except PermissionMissing:
+        fail("not_admin")
+    except GraphUnavailable:
+        fail("unreachable")
+    except GraphError as exc:
+        fail("failed", exc.code or str(exc.status or ""))
+
+
+def normalise_scopes(scope):
+    """Granted scopes as short names ("https://graph.microsoft.com/User.Read.All" -> "User.Read.All")."""
+    items = scope.split() if isinstance(scope, str) else list(scope or [])
+    short = []
+    for item in items:
+        name = item[len(GRAPH_RESOURCE):] if item.lower().startswith(GRAPH_RESOURCE) else item
+        if name.lower() not in {s.lower() for s in short}:
+            short.append(name)
+    return " ".join(short)
+
+
+def _domain_of(account):
+    return account.rsplit("@", 1)[-1].lower() if "@" in account else ""

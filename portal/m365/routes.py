@@ -1,0 +1,175 @@
+"""The "Synchronize contacts" page: connect (Release M365 Interface), end, settings, audit log."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from portal.auth import access
+from portal.extensions import db
+from portal.m365 import connection as service
+from portal.m365 import oauth, services, tokens
+from portal.models import SyncSettings
+
+bp = Blueprint("m365", __name__, url_prefix="/m365")
+
+
+@bp.record_once
+def _init(state):
+    # Resolve the token key at start-up: a bad key fails loudly, a generated one is reported.
+    tokens.init_app(state.app)
+
+
+@bp.app_template_filter("isodatetime")
+def _isodatetime(value):
+    """Format an ISO timestamp string (as kept in SyncSettings.changed) like the |datetime filter."""
+    from datetime import datetime
+
+    from flask_babel import format_datetime
+
+    try:
+        return format_datetime(datetime.fromisoformat(value), "medium")
+    except (TypeError, ValueError):
+        return value or "—"
+
+
+def _is_htmx():
+    return bool(request.headers.get("HX-Request"))
+
+
+def _page_context(customer, **extra):
+    settings = SyncSettings.for_customer(customer)
+    db.session.commit()  # the defaults row, created on first visit
+    context = {
+        "customer": customer, "connection": service.connection_for(customer), "settings": settings,
+        "labels": services.setting_labels(), "audit": services.audit_log(customer),
+        "action_labels": services.action_labels(), "configured": oauth.is_configured(),
+        "confirm_unlink": None,
+    }
+    context.update(extra)
+    return context
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The "Synchronize contacts" page of the working customer."""
+    customer = access.current_customer()
+    return render_template("m365/index.html", **_page_context(customer))
+
+
+@bp.route("/connect", methods=["POST"])
+@login_required
+def connect():
+    """"Release M365 Interface": start Microsoft sign-in (also to re-authenticate)."""
+    customer = access.current_customer()
+    if not customer.ms_user_sync_in_effect:
+        abort(400)
+    try:
+        return oauth.start_sign_in(customer)
+    except oauth.SignInFailed as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("m365.index"))
+
+
+@bp.route("/callback")
+@login_required
+def callback():
+    """Microsoft sends the admin back here: check everything, then store the connection."""
+    state = request.args.get("state")
+    customer_id = oauth.pending_customer_id(state)
+    customer = access.get_customer_or_404(customer_id) if customer_id else access.current_customer()
+    try:
+        if customer_id is None:
+            oauth.fail("state")
+        if not customer.ms_user_sync_in_effect:
+            oauth.fail("failed", _("Microsoft User Synchronization is switched off"))
+        sign_in = oauth.finish_sign_in(customer)
+        service.save_connection(customer, current_user, sign_in)
+    except oauth.SignInFailed as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    except service.TenantTaken:
+        flash(oauth._messages()["tenant_taken"], "error")
+    else:
+        flash(_("M365 interface has been connected"), "success")
+    finally:
+        oauth.forget_pending(state)
+    access.choose_customer(customer.id)
+    return redirect(url_for("m365.index"))
+
+
+@bp.route("/end", methods=["GET", "POST"])
+@login_required
+def end():
+    """"End Interface": a confirmation page, then remove tokens and sync state."""
+    customer = access.current_customer()
+    connection = service.connection_for(customer)
+    if connection is None:
+        return redirect(url_for("m365.index"))
+    if request.method == "POST":
+        service.end_interface(customer, current_user)
+        flash(_("The M365 interface has been ended. Contacts and contact groups stay."), "success")
+        return redirect(url_for("m365.index"))
+    return render_template("m365/end.html", customer=customer, connection=connection)
+
+
+def _switch_response(customer, name, **extra):
+    """The switch's own row for htmx (plus events that refresh the audit log and mode panel)."""
+    context = _page_context(customer, **extra)
+    if not _is_htmx():
+        if extra.get("confirm_unlink"):
+            return render_template("m365/index.html", **context)
+        return redirect(url_for("m365.index"))
+    template = "m365/_mode_row.html" if name == "mode" else "m365/_switch_row.html"
+    response = render_template(template, name=name, **context)
+    events = "m365-audit-changed" + (", m365-mode-changed" if name == "mode" else "")
+    return response, 200, {"HX-Trigger": events}
+
+
+@bp.route("/settings/<name>", methods=["GET", "POST"])
+@login_required
+def setting(name):
+    """Save one switch at once (htmx swaps its own row); GET returns the row (cancel a confirmation)."""
+    customer = access.current_customer()
+    if name not in (*services.SWITCHES, "mode"):
+        abort(404)
+    if not customer.ms_user_sync_in_effect or service.connection_for(customer) is None:
+        abort(409)
+    if request.method == "GET":
+        return _switch_response(customer, name)
+    if name == "mode":
+        try:
+            services.set_mode(customer, current_user, request.form.get("mode", ""))
+        except ValueError:
+            abort(400)
+        return _switch_response(customer, name)
+    on = request.form.get("value") == "on"
+    if name == "sync_active":
+        services.set_sync_active(customer, current_user, on)
+        return _switch_response(customer, name)
+    if not on and request.form.get("confirm") != "yes":
+        count = services.automatic_link_count(customer)
+        if count and SyncSettings.for_customer(customer).link_active:
+            return _switch_response(customer, name, confirm_unlink=count)
+    _settings, removed = services.set_link_active(customer, current_user, on)
+    if removed and not _is_htmx():
+        flash(_("%(count)s automatically created links were removed; the contacts stay.", count=removed),
+              "success")
+    return _switch_response(customer, name, removed_links=removed)
+
+
+@bp.route("/audit")
+@login_required
+def audit():
+    """The audit log table (refreshed by htmx after each change)."""
+    customer = access.current_customer()
+    return render_template("m365/_audit.html", audit=services.audit_log(customer),
+                           action_labels=services.action_labels())
+
+
+@bp.route("/mode-panel")
+@login_required
+def mode_panel():
+    """The Manual/Automatic panel of the current mode (refreshed by htmx when the mode changes)."""
+    customer = access.current_customer()
+    return render_template("m365/_mode_panel.html", **_page_context(customer))
+

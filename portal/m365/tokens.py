@@ -1,0 +1,98 @@
+"""Encryption at rest of the M365 refresh tokens (Fernet from `cryptography`).
+
+The key comes from TOKEN_ENCRYPTION_KEY. Several comma-separated keys are accepted for key
+rotation: the first encrypts, all decrypt (MultiFernet). Without the setting (the embedded
+default install) a key is generated once into `instance/token.key` (TOKEN_KEY_FILE) and
+start-up logs where it is, so the operator can back it up. Plain tokens are never logged.
+"""
+import logging
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+
+from portal.config import ConfigError
+
+log = logging.getLogger(__name__)
+_EXTENSION_KEY = "m365_token_cipher"
+
+
+class TokenDecryptError(RuntimeError):
+    """A stored token cannot be decrypted: the key changed or the value was tampered with."""
+
+
+def init_app(app):
+    """Resolve the key once at start-up (fails loudly on a malformed key)."""
+    app.extensions[_EXTENSION_KEY] = _build_cipher(app)
+
+
+def _key_file(app):
+    return Path(app.config.get("TOKEN_KEY_FILE") or Path(app.instance_path) / "token.key")
+
+
+def _build_cipher(app):
+    configured = (app.config.get("TOKEN_ENCRYPTION_KEY") or "").strip()
+    if configured:
+        keys = [k.strip() for k in configured.split(",") if k.strip()]
+        source = "TOKEN_ENCRYPTION_KEY"
+    else:
+        keys = [_generated_key(app)]
+        source = str(_key_file(app))
+        if app.config.get("PORTAL_ENV") == "production":
+            log.warning("TOKEN_ENCRYPTION_KEY is not set; M365 refresh tokens are encrypted with the "
+                        "key file %s. Back it up with the database, or set TOKEN_ENCRYPTION_KEY.", source)
+        else:
+            log.info("M365 refresh tokens are encrypted with the key file %s "
+                     "(set TOKEN_ENCRYPTION_KEY to use your own key).", source)
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError:
+        raise ConfigError(
+            f"{source} must hold Fernet keys (32 url-safe base64-encoded bytes), e.g. from "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from None
+
+
+def _generated_key(app):
+    """The key of the embedded default: created once (mode 0600), then read back."""
+    path = _key_file(app)
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode()
+    # O_EXCL: when two processes start at once, one creates the file and the other reads it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log.warning("Generated a new token encryption key in %s", path)
+    return key
+
+
+def _cipher():
+    app = current_app._get_current_object()
+    if _EXTENSION_KEY not in app.extensions:
+        init_app(app)
+    return app.extensions[_EXTENSION_KEY]
+
+
+def encrypt(plain):
+    """Ciphertext (text) of a token; empty stays empty."""
+    if not plain:
+        return ""
+    return _cipher().encrypt(plain.encode()).decode()
+
+
+def decrypt(ciphertext):
+    """The plain token of a stored ciphertext; empty stays empty."""
+    if not ciphertext:
+        return ""
+    try:
+        return _cipher().decrypt(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise TokenDecryptError(
+            "The stored M365 token cannot be decrypted (was TOKEN_ENCRYPTION_KEY changed?)."
+        ) from None

@@ -1,0 +1,68 @@
+"""Helpers for the M365 tests that talk to the emulator over real HTTP (no mocked client).
+
+The Flask test client cannot follow a redirect to another host, so the Microsoft leg is driven
+with `requests`: GET the authorize URL the portal redirected to, POST the sign-in form back,
+and feed the Location (our /m365/callback?code=...&state=...) to the portal's test client.
+"""
+import uuid
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from m365_emulator.demo import DEMO_ADMIN_UPN
+from portal.extensions import db
+
+REDIRECT_URI = "http://localhost/m365/callback"  # SERVER_NAME=localhost in the test config
+
+
+def configure(app, emulator, **overrides):
+    """Point the test app at the emulator with a freshly registered app (its own consent state)."""
+    client_id, secret = str(uuid.uuid4()), "secret-" + uuid.uuid4().hex
+    emulator.register_app(client_id, secret, [REDIRECT_URI])
+    app.config.update(
+        M365_AUTHORITY=emulator.authority, M365_GRAPH_URL=emulator.graph_url, M365_TENANT="organizations",
+        M365_CLIENT_ID=client_id, M365_CLIENT_SECRET=secret, M365_REDIRECT_URI="",
+        M365_GRAPH_TIMEOUT=5, M365_GRAPH_MAX_WAIT=2, M365_GRAPH_BACKOFF=0.01, M365_GRAPH_MAX_ATTEMPTS=4,
+    )
+    app.config.update(overrides)
+    return client_id
+
+
+def start(portal_client):
+    """Click "Release M365 Interface"; returns the authorize URL at the emulator."""
+    response = portal_client.post("/m365/connect")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response.headers["Location"]
+
+
+def microsoft_leg(authorize_url, account=DEMO_ADMIN_UPN, action="accept", consent=True):
+    """Sign in on the emulator's page; returns the final response (302 back to us, or a page)."""
+    with requests.Session() as browser:
+        page = browser.get(authorize_url, timeout=10)
+        assert page.status_code == 200, page.text[:500]
+        form = dict(parse_qsl(urlsplit(authorize_url).query))
+        form.update(account=account, action=action)
+        if consent:
+            form["consent"] = "on"
+        return browser.post(authorize_url.split("?")[0], data=form, allow_redirects=False, timeout=10)
+
+
+def callback_path(answer):
+    """The portal path (with query) the emulator redirected the browser to."""
+    assert answer.status_code == 302, answer.text[:500]
+    location = urlsplit(answer.headers["Location"])
+    assert location.path == "/m365/callback"
+    return f"{location.path}?{location.query}"
+
+
+def sign_in(portal_client, **leg):
+    """The whole connect flow; returns the portal's response to the callback."""
+    answer = microsoft_leg(start(portal_client), **leg)
+    response = portal_client.get(callback_path(answer))
+    db.session.expire_all()
+    return response
+
+
+def flashes(portal_client):
+    """The page the callback redirects to, as text."""
+    return portal_client.get("/m365/").get_data(as_text=True)

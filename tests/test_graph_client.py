@@ -1,0 +1,197 @@
+"""The one Graph client, over real HTTP against the M365 emulator: paging, refresh rotation,
+retries of 429/503, one refresh on 401, and the typed errors that flip the connection."""
+import time
+
+import pytest
+from sqlalchemy import select, text
+
+from portal.extensions import db
+from portal.m365 import tokens
+from portal.m365.graph import (DeltaExpired, GraphClient, GraphError, GraphUnavailable, PermissionMissing,
+                               ReauthRequired)
+from portal.models import M365Connection
+from tests import m365_helpers as m365
+
+
+@pytest.fixture
+def connection(app, world, emulator):
+    """Acme connected to the emulator's demo tenant through the real sign-in."""
+    m365.configure(app, emulator)
+    world.northwind.ms_user_sync = True
+    world.acme.notification_recipients = "it@acme.example"
+    db.session.commit()
+    m365.sign_in(app.test_client().sign_in_as(world.alice))
+    connection = db.session.scalar(select(M365Connection))
+    assert connection is not None, "the sign-in did not store a connection"
+    return connection
+
+
+@pytest.fixture
+def faults(emulator):
+    """Inject emulator faults; all are removed after the test."""
+    def add(path_pattern, status, **spec):
+        emulator.control("POST", "/_emulator/faults", {"path_pattern": path_pattern, "status": status, **spec})
+    yield add
+    emulator.control("DELETE", "/_emulator/faults", None)
+
+
+def stored_token(connection):
+    db.session.expire_all()
+    return tokens.decrypt(db.session.get(M365Connection, connection.id).refresh_token_encrypted)
+
+
+def test_lists_users_and_groups_with_select(connection):
+    with GraphClient.for_connection(connection) as graph:
+        users = graph.list_users()
+        groups = graph.list_groups()
+    assert len(users) > 100 and all("userPrincipalName" in u for u in users)
+    assert {"Sales Team", "All Company"} <= {g["displayName"] for g in groups}
+    assert graph.request_count == 2 and graph.resource_units >= 2
+
+
+def test_follows_next_links_and_resends_consistency_level_on_every_page(connection, app):
+    app.config["M365_GRAPH_PAGE_SIZE"] = 25
+    with GraphClient.for_connection(connection) as graph:
+        users = graph.list_users()
+        everyone = next(g for g in graph.list_groups() if g["displayName"] == "All Company")
+        requests_before = graph.request_count
+        member_ids = graph.group_member_ids(everyone["id"], transitive=True)
+    assert len({u["id"] for u in users}) == len(users) > 100
+    # The transitive cast is refused by Graph without ConsistencyLevel; several pages prove it is resent.
+    assert graph.request_count - requests_before > 1 and len(member_ids) > 25
+
+
+def test_get_user_answers_none_for_a_missing_user(connection):
+    with GraphClient.for_connection(connection) as graph:
+        assert graph.get_user("00000000-0000-0000-0000-000000000000") is None
+        some = graph.list_users()[0]
+        assert graph.get_user(some["id"])["id"] == some["id"]
+
+
+def test_each_refresh_persists_the_rotated_token_at_once(connection):
+    before = stored_token(connection)
+    with GraphClient.for_connection(connection) as graph:
+        graph.list_users()
+    after = stored_token(connection)
+    assert after and after != before and after == graph.refresh_token
+    db.session.rollback()  # the caller's work failing does not lose the new token
+    assert stored_token(connection) == after
+    with GraphClient.for_connection(db.session.get(M365Connection, connection.id)) as graph:
+        graph.list_users()  # the persisted token works
+
+
+def test_stored_token_is_not_readable_in_the_raw_database(connection):
+    plain = stored_token(connection)
+    raw = db.session.execute(text("SELECT * FROM m365_connection")).one()
+    assert plain not in " ".join(str(value) for value in raw)
+
+
+def test_429_is_retried_after_retry_after_and_counted(connection, faults):
+    faults("/v1.0/users", 429, retry_after=0.2, times=2)
+    started = time.monotonic()
+    with GraphClient.for_connection(connection) as graph:
+        users = graph.list_users()
+    assert users
+    assert graph.throttled_count == 2 and graph.retry_count == 2 and graph.request_count == 3
+    assert time.monotonic() - started >= 0.4 and graph.stats()["waited_seconds"] == pytest.approx(0.4)
+
+
+def test_503_is_retried_with_backoff_and_counted(connection, faults):
+    faults("/v1.0/groups", 503, times=2)
+    with GraphClient.for_connection(connection) as graph:
+        assert graph.list_groups()
+    assert graph.retry_count == 2 and graph.throttled_count == 0 and graph.request_count == 3
+
+
+def test_retries_are_bounded_then_graph_unavailable(connection, faults):
+    faults("/v1.0/users", 503, times=None)
+    with GraphClient.for_connection(connection) as graph:
+        with pytest.raises(GraphUnavailable):
+            graph.list_users()
+    assert graph.request_count == 4  # M365_GRAPH_MAX_ATTEMPTS in the test config
+    db.session.expire_all()
+    assert db.session.get(M365Connection, connection.id).status == "ok"
+
+
+def test_retry_after_beyond_the_wait_budget_fails_at_once(connection, faults):
+    faults("/v1.0/users", 429, retry_after=30, times=1)
+    started = time.monotonic()
+    with GraphClient.for_connection(connection) as graph:
+        with pytest.raises(GraphUnavailable):
+            graph.list_users()
+    assert time.monotonic() - started < 2
+
+
+def test_401_triggers_one_refresh_then_succeeds(connection, faults):
+    with GraphClient.for_connection(connection) as graph:
+        graph.list_groups()
+        assert graph.token_refresh_count == 1
+        faults("/v1.0/users", 401, times=1)
+        assert graph.list_users()
+    assert graph.token_refresh_count == 2 and graph.request_count == 3
+
+
+def test_expired_access_token_is_refreshed(connection, emulator):
+    with GraphClient.for_connection(connection) as graph:
+        graph.list_groups()
+        emulator.control("POST", "/_emulator/tokens/expire", {})
+        assert graph.list_users()
+    assert graph.token_refresh_count == 2
+
+
+def test_a_second_401_fails(connection, faults):
+    faults("/v1.0/users", 401, times=2)
+    with GraphClient.for_connection(connection) as graph:
+        with pytest.raises(GraphError) as error:
+            graph.list_users()
+    assert error.value.status == 401 and graph.token_refresh_count == 2
+
+
+def test_invalid_grant_flips_the_connection_and_notifies_once(connection, emulator):
+    from portal.models.outbox import OutboxMail
+
+    emulator.control("POST", "/_emulator/tokens/revoke", {})
+    for _attempt in range(2):
+        with GraphClient.for_connection(db.session.get(M365Connection, connection.id)) as graph:
+            with pytest.raises(ReauthRequired) as error:
+                graph.list_users()
+        db.session.commit()
+    assert "AADSTS50173" in error.value.message
+    db.session.expire_all()
+    stored = db.session.get(M365Connection, connection.id)
+    assert stored.needs_reauth and "AADSTS50173" in stored.status_reason
+    assert len(db.session.scalars(select(OutboxMail).where(OutboxMail.kind == "reauth_required")).all()) == 1
+
+
+def test_403_raises_permission_missing_and_flips_the_connection(connection, faults):
+    faults("/v1.0/users", 403, times=1)
+    with GraphClient.for_connection(connection) as graph:
+        with pytest.raises(PermissionMissing):
+            graph.list_users()
+    db.session.expire_all()
+    stored = db.session.get(M365Connection, connection.id)
+    assert stored.needs_reauth and "refused read access" in stored.status_reason
+
+
+def test_users_delta_round_and_expired_token(connection, emulator):
+    with GraphClient.for_connection(connection) as graph:
+        first = graph.users_delta()
+        assert first.items and "$deltatoken" in first.delta_link
+        again = graph.users_delta(first.delta_link)
+        assert again.delta_link
+        emulator.control("POST", "/_emulator/clock", {"advance_days": 8})
+        with pytest.raises(DeltaExpired):
+            graph.users_delta(again.delta_link)
+
+
+def test_groups_delta_carries_members(connection):
+    with GraphClient.for_connection(connection) as graph:
+        page = graph.groups_delta()
+    assert any("members@delta" in item for item in page.items)
+
+
+def test_microsoft_unreachable_raises_graph_unavailable(connection, app):
+    app.config["M365_GRAPH_URL"] = "http://127.0.0.1:9/v1.0"
+    with GraphClient.for_connection(connection) as graph:
+        with pytest.raises(GraphUnavailable):
+            graph.list_users()
