@@ -7,4 +7,228 @@
     claim_next(owner, lease_seconds) -> Job | None   # conditional UPDATE; one runner wins
     run_job(job, owner)                     # runs the handler, marks succeeded/failed
     active_job(customer, kind) -> Job | None  # queued or running job of that kind, for the UI
+
+Details a handler author needs:
+- The handler runs in an app context with the runner's database session. Whatever it leaves uncommitted
+  is committed together with the "succeeded" mark (one transaction, only while the lease is still ours);
+  an exception rolls it back and marks the job failed with a readable error (`exc.message` for
+  GraphError, else the exception text), so a failed run leaves nothing half-written behind.
+- `report_progress(job, done, total)` COMMITS the session (progress is visible to the web app at once)
+  and renews the lease. Call it between units of work, not in the middle of one that must be atomic.
+  It raises LeaseLost when another runner took the job over (our lease expired): stop at once.
+- The result is the handler's return value; a handler may instead set `job.result = {...}` and return
+  None. Results are shown by the UI (e.g. the import's created/linked/... counts).
+- A lease that expires (runner killed) makes the job claimable again: handlers must be safe to re-run.
+- The runner imports the modules in HANDLER_MODULES so their @handler registrations exist; a new area
+  with jobs adds its module there (one line).
 """
+import importlib
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from portal.extensions import db
+from portal.models.base import utcnow
+from portal.models.jobs import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_SECONDS = 60
+# Modules that register job handlers; imported by the runner (missing ones are skipped).
+HANDLER_MODULES = ["portal.manual.services", "portal.sync.service", "portal.sync.jobs"]
+
+_HANDLERS = {}
+_lease = threading.local()  # lease length of the job this thread is running
+
+
+class LeaseLost(Exception):
+    """Another runner owns the job now (our lease expired); the current attempt must stop."""
+
+
+class UnknownJobKind(Exception):
+    """No handler is registered for a job's kind."""
+
+
+def handler(kind):
+    """Register the decorated function as what the runner does for jobs of `kind`."""
+    def register(fn):
+        _HANDLERS[kind] = fn
+        return fn
+    return register
+
+
+def registered_kinds():
+    """The job kinds that have a handler (after load_handlers())."""
+    return sorted(_HANDLERS)
+
+
+def load_handlers():
+    """Import every module in HANDLER_MODULES that exists, so its handlers are registered."""
+    for name in HANDLER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if not (name == exc.name or name.startswith(f"{exc.name}.")):
+                raise
+
+
+def enqueue(kind, customer, params=None, created_by=None):
+    """Add a queued job of `kind` for `customer` (a Customer or None); the caller commits."""
+    job = Job(kind=kind, customer_id=customer.id if customer is not None else None,
+              params=dict(params or {}), result={}, error="", status=JobStatus.QUEUED.value,
+              created_by_id=created_by.id if created_by is not None else None)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def _claimable(now):
+    return or_(
+        Job.status == JobStatus.QUEUED.value,
+        and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now),
+    )
+
+
+def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS):
+    """Claim the oldest claimable job for `owner` and return it, or None.
+
+    Claimable: queued, or running with an expired lease (its runner died). The claim is a
+    conditional UPDATE checked by rowcount, so of several runners exactly one wins a job.
+    """
+    now = utcnow()
+    candidates = db.session.scalars(
+        select(Job.id).where(_claimable(now)).order_by(Job.created_at, Job.id).limit(10)
+    ).all()
+    db.session.rollback()  # end the read; the UPDATE below decides
+    for job_id in candidates:
+        claimed = db.session.execute(
+            update(Job).where(Job.id == job_id, _claimable(now)).values(
+                status=JobStatus.RUNNING.value, lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=Job.attempts + 1, started_at=now, finished_at=None, error="",
+            ).execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if claimed == 1:
+            job = db.session.get(Job, job_id, populate_existing=True)
+            log.info("%s claimed job %s (%s, attempt %s)", owner, job.id, job.kind, job.attempts)
+            return job
+    return None
+
+
+def renew_lease(job_id, owner, lease_seconds=DEFAULT_LEASE_SECONDS, connection=None):
+    """Push the lease of a running job forward; False when the lease is no longer ours.
+
+    `connection` lets the runner's heartbeat thread renew on its own connection.
+    """
+    statement = update(Job).where(
+        Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value
+    ).values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    if connection is not None:
+        return connection.execute(statement).rowcount == 1
+    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+
+
+def report_progress(job, done, total=None):
+    """Record progress (done of total) and renew the lease; COMMITS. Raises LeaseLost if not ours."""
+    values = {"progress_done": int(done)}
+    if total is not None:
+        values["progress_total"] = int(total)
+    lease_seconds = getattr(_lease, "seconds", DEFAULT_LEASE_SECONDS)
+    values["lease_expires_at"] = utcnow() + timedelta(seconds=lease_seconds)
+    updated = db.session.execute(
+        update(Job).where(Job.id == job.id, Job.lease_owner == job.lease_owner,
+                          Job.status == JobStatus.RUNNING.value)
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        db.session.rollback()
+        raise LeaseLost(f"job {job.id} was taken over by another runner")
+    db.session.commit()
+    db.session.refresh(job)
+
+
+def readable_error(exc):
+    """The message an admin sees for a failed job."""
+    message = getattr(exc, "message", None) or str(exc)
+    return message if message else exc.__class__.__name__
+
+
+def run_job(job, owner, lease_seconds=DEFAULT_LEASE_SECONDS):
+    """Run `job`'s handler (the job must be claimed by `owner`); mark it succeeded or failed.
+
+    Returns the final status, or None when the lease was lost (another runner has the job).
+    """
+    _lease.seconds = lease_seconds
+    job_id = job.id
+    try:
+        fn = _HANDLERS.get(job.kind)
+        if fn is None:
+            raise UnknownJobKind(f"No handler for job kind {job.kind!r}.")
+        result = fn(job)
+        if result is None:
+            result = dict(job.result or {})
+        return _finish(job_id, owner, JobStatus.SUCCEEDED, result=result)
+    except LeaseLost:
+        db.session.rollback()
+        log.warning("%s lost the lease of job %s; another runner has it", owner, job_id)
+        return None
+    except Exception as exc:  # a job's failure must never stop the runner
+        db.session.rollback()
+        log.exception("job %s failed", job_id)
+        return _finish(job_id, owner, JobStatus.FAILED, error=readable_error(exc))
+    finally:
+        _lease.seconds = DEFAULT_LEASE_SECONDS
+
+
+def _finish(job_id, owner, status, result=None, error=""):
+    """Mark the job finished, only while we hold the lease; commits the handler's work with it."""
+    values = {"status": status.value, "finished_at": utcnow(), "lease_expires_at": None,
+              "error": error[:4000]}
+    if result is not None:
+        values["result"] = result
+    if status is JobStatus.SUCCEEDED:
+        values["progress_done"] = Job.progress_total
+    updated = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.lease_owner == owner,
+                          Job.status == JobStatus.RUNNING.value)
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        db.session.rollback()
+        log.warning("%s lost the lease of job %s before finishing; discarded", owner, job_id)
+        return None
+    db.session.commit()
+    db.session.get(Job, job_id, populate_existing=True)
+    return status
+
+
+def release(job_id, owner):
+    """Give a claimed job back to the queue (the runner is stopping before it ran it)."""
+    db.session.rollback()
+    db.session.execute(
+        update(Job).where(Job.id == job_id, Job.lease_owner == owner,
+                          Job.status == JobStatus.RUNNING.value)
+        .values(status=JobStatus.QUEUED.value, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def active_job(customer, kind):
+    """The queued or running job of `kind` for `customer`, newest first, or None."""
+    return db.session.scalar(
+        select(Job).where(Job.customer_id == customer.id, Job.kind == kind,
+                          Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
+        .order_by(Job.id.desc()).limit(1)
+    )
+
+
+def latest_job(customer, kind):
+    """The newest job of `kind` for `customer` in any state, or None (to show the last result)."""
+    return db.session.scalar(
+        select(Job).where(Job.customer_id == customer.id, Job.kind == kind)
+        .order_by(Job.id.desc()).limit(1)
+    )

@@ -1,0 +1,24 @@
+"""gunicorn settings for the portal (`gunicorn -c deploy/gunicorn.conf.py wsgi:app`).
+
+Every value can be overridden from the environment (GUNICORN_BIND, GUNICORN_WORKERS, ...).
+Behind nginx on the same host: listen on localhost only and trust its X-Forwarded-* headers.
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", min(8, multiprocessing.cpu_count() * 2 + 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
+worker_class = "gthread"
+# Long jobs run in the runner, never in a request; anything slower than this is a bug.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000          # recycle workers now and then (memory)
+max_requests_jitter = 200
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# Do not log query strings of the OAuth callback (they carry the authorization code).
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'

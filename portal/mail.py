@@ -1,0 +1,216 @@
+"""Email through an outbox: render and store now (send_email), deliver later (deliver_outbox, runner).
+
+    send_email("removal_report", ["it@acme.example"], {"removed": [...]}, customer=acme)
+        renders templates/email/removal_report.subject.txt, .txt and .html with ctx and adds an
+        OutboxMail row (the caller commits — so a report is stored in the same transaction as the
+        changes it reports, or not at all).
+    deliver_outbox()  the runner calls it every few seconds: sends due mails with Flask-Mail; when the
+        mail server is down a mail stays pending and is retried with backoff (never lost); without a
+        MAIL_SERVER (the embedded default) mails are kept as "not sent — no mail server configured"
+        and shown on the Notifications page.
+"""
+import logging
+import smtplib
+import socket
+from datetime import timedelta
+from email.headerregistry import Address
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_mail import BadHeaderError, Message
+from sqlalchemy import select, update
+
+from portal.extensions import db, mail
+from portal.models.base import utcnow
+from portal.models.outbox import MailStatus, OutboxMail
+
+log = logging.getLogger(__name__)
+
+NO_SERVER_ERROR = "not sent — no mail server configured"
+CLAIM_SECONDS = 300       # a runner's hold on a mail while it sends it
+MAX_BACKOFF_SECONDS = 3600
+SMTP_TIMEOUT_SECONDS = 30
+
+
+class MailError(ValueError):
+    """A message that must not be built (bad address, CR/LF in a header)."""
+
+
+def clean_address(value):
+    """A single mailbox address, checked; raises MailError (no CR/LF, one valid addr-spec)."""
+    value = (value or "").strip()
+    if not value or "\r" in value or "\n" in value:
+        raise MailError(f"invalid email address {value!r}")
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, IndexError) as exc:
+        raise MailError(f"invalid email address {value!r}") from exc
+    if not address.domain or not address.username:
+        raise MailError(f"invalid email address {value!r}")
+    return address.addr_spec
+
+
+def clean_subject(value):
+    """The subject on one line; CR/LF inside it is refused (header injection)."""
+    subject = (value or "").strip()
+    if "\r" in subject or "\n" in subject:
+        raise MailError("the subject must be a single line")
+    return subject
+
+
+def render(name, ctx):
+    """(subject, text, html) rendered from templates/email/<name>.*, in the portal's default language.
+
+    The recipients are not the admin whose browser happens to trigger the mail, and the runner has no
+    request at all, so the default locale is used.
+    """
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        subject = render_template(f"email/{name}.subject.txt", **ctx)
+        text = render_template(f"email/{name}.txt", **ctx)
+        html = render_template(f"email/{name}.html", **ctx)
+    return clean_subject(subject), text, html
+
+
+def send_email(name, to, ctx=None, customer=None, kind=None):
+    """Render email `name` for the recipients `to` (str or list) and queue it; the caller commits."""
+    recipients = [to] if isinstance(to, str) else list(to)
+    recipients = [clean_address(address) for address in recipients]
+    if not recipients:
+        raise MailError("no recipients")
+    subject, text, html = render(name, dict(ctx or {}))
+    message = OutboxMail(
+        customer_id=customer.id if customer is not None else None, kind=kind or name,
+        recipients=recipients, subject=subject, body_text=text, body_html=html,
+        status=MailStatus.PENDING.value, attempts=0, next_attempt_at=utcnow(), last_error="",
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def backoff(attempts):
+    """Seconds to wait before attempt number attempts+1: 30 s, 1, 2, 4 ... minutes, at most 1 h."""
+    return min(MAX_BACKOFF_SECONDS, 30 * 2 ** max(0, attempts - 1))
+
+
+def deliver_outbox(now=None, limit=100):
+    """Send the due mails; returns {"sent": n, "retry": n, "failed": n, "no_server": n}. Commits."""
+    now = now or utcnow()
+    counts = {"sent": 0, "retry": 0, "failed": 0, "no_server": 0}
+    if not current_app.config.get("MAIL_SERVER"):
+        counts["no_server"] = _keep_without_server()
+        return counts
+    due = db.session.scalars(
+        select(OutboxMail.id).where(OutboxMail.status == MailStatus.PENDING.value,
+                                    OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.id).limit(limit)
+    ).all()
+    db.session.rollback()
+    connection = None
+    try:
+        for mail_id in due:
+            if not _claim(mail_id, now):
+                continue  # another runner is sending it
+            message = db.session.get(OutboxMail, mail_id, populate_existing=True)
+            try:
+                connection = connection or _open_connection()
+                connection.send(_build(message))
+            except (BadHeaderError, MailError, smtplib.SMTPNotSupportedError) as exc:
+                _failed(message, exc, counts)
+            except smtplib.SMTPRecipientsRefused as exc:
+                permanent = all(code >= 500 for code, _msg in exc.recipients.values())
+                (_failed if permanent else _retry)(message, exc, counts, now=now)
+            except smtplib.SMTPResponseException as exc:
+                (_failed if exc.smtp_code >= 500 else _retry)(message, exc, counts, now=now)
+                connection = _close(connection)
+            except (OSError, smtplib.SMTPException) as exc:
+                _retry(message, exc, counts, now=now)
+                connection = _close(connection)
+                db.session.commit()
+                break  # the server is unreachable: the others wait for their next turn
+            else:
+                message.status, message.sent_at, message.last_error = MailStatus.SENT.value, utcnow(), ""
+                counts["sent"] += 1
+            db.session.commit()
+    finally:
+        _close(connection)
+    return counts
+
+
+def _keep_without_server():
+    result = db.session.execute(
+        update(OutboxMail).where(OutboxMail.status == MailStatus.PENDING.value)
+        .values(status=MailStatus.NO_SERVER.value, last_error=NO_SERVER_ERROR)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def _claim(mail_id, now):
+    """Hold a due mail for this runner (conditional UPDATE: two runners never send it twice)."""
+    claimed = db.session.execute(
+        update(OutboxMail).where(OutboxMail.id == mail_id,
+                                 OutboxMail.status == MailStatus.PENDING.value,
+                                 OutboxMail.next_attempt_at <= now)
+        .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMail.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
+def _open_connection():
+    """An SMTP connection through Flask-Mail, with a timeout so a silent server cannot hang us."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(SMTP_TIMEOUT_SECONDS)
+    try:
+        connection = mail.connect()
+        connection.__enter__()
+        return connection
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _close(connection):
+    if connection is not None:
+        try:
+            connection.__exit__(None, None, None)
+        except Exception:  # closing a broken connection may fail; nothing to do about it
+            pass
+    return None
+
+
+def _build(message):
+    """A Flask-Mail Message from an outbox row; headers re-checked against CR/LF."""
+    return Message(
+        subject=clean_subject(message.subject),
+        recipients=[clean_address(address) for address in message.recipients],
+        body=message.body_text, html=message.body_html or None,
+        sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
+    )
+
+
+def _describe(exc):
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        return f"mail server answered {exc.smtp_code}: {detail}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "recipients refused: " + ", ".join(exc.recipients)
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+
+
+def _retry(message, exc, counts, now):
+    message.status = MailStatus.PENDING.value
+    message.last_error = _describe(exc)
+    message.next_attempt_at = now + timedelta(seconds=backoff(message.attempts))
+    counts["retry"] += 1
+    log.warning("mail %s not delivered (attempt %s), retrying: %s", message.id, message.attempts,
+                message.last_error)
+
+
+def _failed(message, exc, counts, now=None):
+    message.status = MailStatus.FAILED.value
+    message.last_error = _describe(exc)
+    counts["failed"] += 1
+    log.error("mail %s refused for good: %s", message.id, message.last_error)

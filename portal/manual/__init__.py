@@ -1,0 +1,1 @@
+"""Manual mode: load the tenant's users, search and select them, "Import N users"."""

@@ -1,0 +1,226 @@
+"""Manual mode: the contact book beside the tenant's users; load, search, select, "Import N users".
+
+The panel is shown on the "Synchronize contacts" page (templates/m365/_mode_manual.html loads it) and
+on its own page, /m365/manual. Every endpoint works on the working customer (access.current_customer).
+"""
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import jobs
+from portal.auth import access
+from portal.extensions import db
+from portal.m365.graph import GraphError
+from portal.manual import services
+from portal.models import Job, M365Connection, SyncMode, SyncSettings
+from portal.models.directory import DirectoryGroup, DirectoryUser
+
+bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
+
+USERS_PER_PAGE = 50
+CONTACTS_PER_PAGE = 20
+STOP_POLLING = 286  # htmx stops polling on this status
+
+
+@bp.before_request
+@login_required
+def _signed_in_only():
+    """Every Manual-mode endpoint needs a signed-in admin."""
+
+
+def _term(name="q"):
+    return (request.args.get(name) or request.form.get(name) or "").strip()
+
+
+def _not_ready_reason(customer):
+    """Why Manual mode is not available for the customer now, or None."""
+    if not customer.ms_user_sync_in_effect:
+        return _("Microsoft User Synchronization is switched off in the master data.")
+    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+    if connection is None or connection.needs_reauth:
+        return _("Connect the M365 interface first (\"Release M365 Interface\").")
+    settings = db.session.get(SyncSettings, customer.id)
+    if settings is not None and settings.mode != SyncMode.MANUAL.value:
+        return _("The synchronization mode is Automatic; switch to Manual to select users yourself.")
+    return None
+
+
+def _ready_customer():
+    """The working customer, when Manual mode is available for it; else 404."""
+    customer = access.current_customer()
+    if _not_ready_reason(customer):
+        abort(404)
+    return customer
+
+
+def _users_context(customer, term=None, page=None):
+    term = _term() if term is None else term
+    users = db.paginate(services.search_users(customer, term), per_page=USERS_PER_PAGE, error_out=False,
+                        page=request.args.get("page", 1, type=int) if page is None else page)
+    return {"customer": customer, "term": term, "users": users,
+            "loaded": services.directory_count(customer),
+            "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
+            "chosen": services.selected_on_page(customer, users.items),
+            "selected": services.selected_count(customer)}
+
+
+def _microsoft_context(customer):
+    context = _users_context(customer)
+    context.update(
+        load_job=jobs.latest_job(customer, services.LOAD_KIND),
+        import_job=jobs.latest_job(customer, services.IMPORT_KIND),
+        groups=services.group_count(customer),
+    )
+    return context
+
+
+def _contacts_context(customer):
+    term = _term()
+    contacts = db.paginate(services.contacts_query(customer, term), per_page=CONTACTS_PER_PAGE,
+                           page=request.args.get("page", 1, type=int), error_out=False)
+    return {"customer": customer, "contacts": contacts, "contact_term": term}
+
+
+def _panel_context(customer):
+    reason = _not_ready_reason(customer)
+    if reason:
+        return {"customer": customer, "not_ready": reason}
+    context = _microsoft_context(customer)
+    context.update(_contacts_context(customer))
+    context["not_ready"] = None
+    return context
+
+
+@bp.route("/")
+def index():
+    """Manual mode on a page of its own: the contact book and the Microsoft side."""
+    customer = access.current_customer()
+    return render_template("manual/index.html", **_panel_context(customer))
+
+
+@bp.route("/panel")
+def panel():
+    """The Manual panel alone (loaded into the "Synchronize contacts" page)."""
+    customer = access.current_customer()
+    return render_template("manual/_panel.html", **_panel_context(customer))
+
+
+@bp.route("/contacts")
+def contacts():
+    """The contact book side: search and pages."""
+    customer = _ready_customer()
+    return render_template("manual/_contacts.html", **_contacts_context(customer))
+
+
+@bp.route("/users")
+def users():
+    """"Search Users": the loaded users matching the search, one page, from the local cache."""
+    customer = _ready_customer()
+    return render_template("manual/_users.html", **_users_context(customer))
+
+
+@bp.route("/load", methods=["POST"])
+def load():
+    """"Load Users from Microsoft": queue the load job and show its progress."""
+    customer = _ready_customer()
+    services.enqueue_load(customer, current_user)
+    db.session.commit()
+    return render_template("manual/_microsoft.html", **_microsoft_context(customer))
+
+
+@bp.route("/load/<int:job_id>")
+def load_status(job_id):
+    """The load's progress; when it is done, the loaded users (and polling stops)."""
+    customer = _ready_customer()
+    job = _job_or_404(job_id, services.LOAD_KIND)
+    if not job.is_finished:
+        return render_template("manual/_load_progress.html", job=job)
+    body = render_template("manual/_microsoft.html", **_microsoft_context(customer))
+    return Response(body, status=STOP_POLLING)
+
+
+def _job_or_404(job_id, kind):
+    job = access.owned_by_current_customer(Job, job_id)
+    if job.kind != kind:
+        abort(404)
+    return job
+
+
+def _with_button(template, customer, /, **context):
+    """A fragment plus the "Import N users" button swapped out of band (N follows the selection)."""
+    context["customer"] = customer
+    body = render_template(template, **context)
+    button = render_template("manual/_import_button.html", selected=services.selected_count(customer),
+                             oob=True, import_job=jobs.active_job(customer, services.IMPORT_KIND))
+    return body + button
+
+
+@bp.route("/users/<int:user_id>/toggle", methods=["POST"])
+def toggle(user_id):
+    """Clicking a user deselects it, clicking again selects it; answers its row."""
+    customer = _ready_customer()
+    row = access.owned_by_current_customer(DirectoryUser, user_id)
+    chosen = {row.m365_id} if services.toggle(customer, row) else set()
+    db.session.commit()
+    in_book = services.known_user_ids(customer, [row.m365_id])
+    return _with_button("manual/_user_row.html", customer, user=row, in_book=in_book, chosen=chosen)
+
+
+@bp.route("/select", methods=["POST"])
+def select_all():
+    """Select all / select none; answers the user list."""
+    customer = _ready_customer()
+    services.select_all(customer, on=request.form.get("value") != "none")
+    db.session.commit()
+    return _with_button("manual/_users.html", customer, **_users_context(customer))
+
+
+@bp.route("/groups")
+def groups():
+    """"Group_Users" picker: loaded groups matching the search."""
+    customer = _ready_customer()
+    term = _term("gq")
+    return render_template("manual/_groups.html", group_list=services.search_groups(customer, term),
+                           group_term=term)
+
+
+@bp.route("/groups/<int:group_id>/select", methods=["POST"])
+def select_group(group_id):
+    """Select exactly the (transitive) members of one group; answers the user list."""
+    customer = _ready_customer()
+    group = access.owned_by_current_customer(DirectoryGroup, group_id)
+    try:
+        count = services.select_group(customer, group)
+    except (GraphError, services.ManualError) as exc:
+        db.session.rollback()
+        notice = ("error", exc.message)
+    else:
+        db.session.commit()
+        notice = ("success", _("Selected the %(count)s members of %(group)s.", count=count,
+                               group=group.display_name))
+    return _with_button("manual/_users.html", customer, notice=notice, **_users_context(customer, term=""))
+
+
+@bp.route("/import", methods=["POST"])
+def import_users():
+    """"Import N users": queue the import of the selected users and show its progress."""
+    customer = _ready_customer()
+    try:
+        job = services.enqueue_import(customer, current_user)
+    except services.ManualError as exc:
+        return render_template("manual/_import.html", import_job=None, import_error=exc.message)
+    db.session.commit()
+    return _with_button("manual/_import.html", customer, import_job=job)
+
+
+@bp.route("/import/<int:job_id>")
+def import_status(job_id):
+    """The import's progress bar; when finished, its counts and skipped users (polling stops)."""
+    customer = _ready_customer()
+    job = _job_or_404(job_id, services.IMPORT_KIND)
+    if not job.is_finished:
+        return render_template("manual/_import.html", import_job=job)
+    response = Response(_with_button("manual/_import.html", customer, import_job=job), status=STOP_POLLING)
+    response.headers["HX-Trigger"] = "contacts-changed"
+    return response

@@ -1,0 +1,1 @@
+"""The Notifications page: what the portal sent (or will send) to whom."""

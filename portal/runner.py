@@ -1,0 +1,235 @@
+"""The runner: the separate long-running process (`flask --app wsgi runner`).
+
+It builds the app with create_app(), then loops: run due periodic work (the `schedule` library), claim
+one queued job (portal.jobs.claim_next: a conditional UPDATE, so several runners on several hosts never
+run the same job), run it in an app context while a heartbeat thread renews its lease, repeat; when
+there is nothing to do it sleeps POLL_SECONDS. A job's exception marks the job failed (its error is
+shown in the UI) and the loop goes on. SIGTERM/SIGINT: finish the current job, then exit 0; a second
+signal releases the current job back to the queue and exits at once.
+
+Periodic work — add a line to PERIODIC (targets are "module:function" strings, imported at start, so
+no import cycles; each runs in an app context, exceptions are logged and the loop goes on):
+
+    PERIODIC = [
+        Every(5, "portal.mail:deliver_outbox"),
+        DailyAt("SYNC_DAILY_AT", "portal.sync.jobs:enqueue_daily_syncs"),
+    ]
+
+`Every(seconds, target)` runs every so many seconds; `DailyAt(hhmm_or_config_key, target)` once a day at
+HH:MM server time (a config key such as "SYNC_DAILY_AT" is read from app.config); `at_start=True` also
+runs it once when the runner starts (e.g. to catch up a daily run missed while the runner was down).
+Several runners each run their periodic work: targets must be safe to run concurrently (claim with a
+conditional UPDATE or enqueue jobs idempotently).
+
+Tests drive one step at a time: `Runner(app).run_once()` (one job), `.tick()` (periodic + one job),
+`.run_all_periodic()` (every periodic target now).
+"""
+import importlib
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+
+import click
+import schedule
+
+from portal.extensions import db
+from portal.jobs import DEFAULT_LEASE_SECONDS, claim_next, load_handlers, release, renew_lease, run_job
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Every:
+    """Run `target` every `seconds`."""
+
+    seconds: float
+    target: object
+    at_start: bool = False
+
+    def add_to(self, scheduler, app, call):
+        scheduler.every(self.seconds).seconds.do(call)
+
+
+@dataclass(frozen=True)
+class DailyAt:
+    """Run `target` once a day at HH:MM (or at the HH:MM in app.config[at])."""
+
+    at: str
+    target: object
+    at_start: bool = False
+
+    def add_to(self, scheduler, app, call):
+        hhmm = self.at if re.fullmatch(r"\d\d:\d\d", self.at) else app.config[self.at]
+        scheduler.every().day.at(hhmm).do(call)
+
+
+PERIODIC = [
+    Every(5, "portal.mail:deliver_outbox"),
+    DailyAt("SYNC_DAILY_AT", "portal.sync.jobs:enqueue_daily_syncs"),
+    Every(3600, "portal.sync.jobs:upkeep", at_start=True),
+    Every(60, "portal.m365.connection:send_pending_reauth_notices"),
+]
+
+
+def resolve(target):
+    """A callable from a "module:function" string (or the callable itself)."""
+    if callable(target):
+        return target
+    module_name, _sep, name = target.partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+class Heartbeat:
+    """Renews a running job's lease on its own connection until stopped."""
+
+    def __init__(self, app, job_id, owner, lease_seconds):
+        self.app, self.job_id, self.owner, self.lease_seconds = app, job_id, owner, lease_seconds
+        self.interval = max(0.2, lease_seconds / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self):
+        with self.app.app_context():
+            while not self._stop.wait(self.interval):
+                try:
+                    with db.engine.begin() as connection:
+                        if not renew_lease(self.job_id, self.owner, self.lease_seconds, connection):
+                            return
+                except Exception:  # a busy database must not kill the heartbeat
+                    log.warning("could not renew the lease of job %s", self.job_id, exc_info=True)
+
+
+class Runner:
+    """One runner loop; create several (threads or processes) and they share the queue safely."""
+
+    def __init__(self, app, owner=None, lease_seconds=DEFAULT_LEASE_SECONDS,
+                 poll_seconds=POLL_SECONDS, periodic=None):
+        self.app = app
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.periodic = PERIODIC if periodic is None else periodic
+        self.scheduler = schedule.Scheduler()
+        self.stopping = threading.Event()
+        self._set_up = False
+        self._signals = 0
+
+    def setup(self):
+        """Register job handlers and periodic work (once)."""
+        if self._set_up:
+            return
+        load_handlers()
+        for spec in self.periodic:
+            spec.add_to(self.scheduler, self.app, self._periodic_call(resolve(spec.target)))
+        self._set_up = True
+        for spec in self.periodic:
+            if spec.at_start:
+                self._periodic_call(resolve(spec.target))()
+
+    def _periodic_call(self, fn):
+        def call():
+            with self.app.app_context():
+                try:
+                    fn()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("periodic task %s failed", getattr(fn, "__name__", fn))
+        return call
+
+    def run_once(self):
+        """Claim one job and run it to the end; True when a job ran."""
+        self.setup()
+        with self.app.app_context():
+            job = claim_next(self.owner, self.lease_seconds)
+            if job is None:
+                return False
+            job_id = job.id
+            try:
+                with Heartbeat(self.app, job_id, self.owner, self.lease_seconds):
+                    run_job(job, self.owner, self.lease_seconds)
+            except BaseException:  # forced stop mid-job: give the job back, then go
+                release(job_id, self.owner)
+                raise
+        return True
+
+    def run_pending(self):
+        """Run the periodic work that is due."""
+        self.setup()
+        self.scheduler.run_pending()
+
+    def run_all_periodic(self):
+        """Run every periodic target now (tests, `runner --once`)."""
+        self.setup()
+        self.scheduler.run_all()
+
+    def tick(self):
+        """One step of the loop: due periodic work, then at most one job. True when a job ran."""
+        self.run_pending()
+        return self.run_once()
+
+    def run_forever(self):
+        """Loop until stop() or a signal; sleep POLL_SECONDS when idle."""
+        self.setup()
+        log.info("runner %s started", self.owner)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    worked = self.tick()
+                except Exception:  # e.g. the database is briefly unreachable
+                    log.exception("runner step failed")
+                    worked = False
+                if not worked:
+                    self.stopping.wait(self.poll_seconds)
+        except KeyboardInterrupt:
+            log.info("runner %s interrupted; current job released", self.owner)
+        log.info("runner %s stopped", self.owner)
+
+    def stop(self):
+        """Ask the loop to stop after the current step."""
+        self.stopping.set()
+
+    def install_signal_handlers(self):
+        """SIGTERM/SIGINT: stop after the current job; a second one interrupts it (job released)."""
+        def on_signal(signum, frame):
+            self._signals += 1
+            if self._signals > 1:
+                raise KeyboardInterrupt
+            log.info("signal %s: stopping after the current job", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+
+def register_cli(app):
+    """Add `flask runner`."""
+
+    @app.cli.command("runner", with_appcontext=False)
+    @click.option("--once", is_flag=True, help="Run all periodic work and queued jobs once, then exit.")
+    def runner_command(once):
+        """Run the background runner (jobs, daily sync, mail) until SIGTERM/SIGINT."""
+        from portal import create_app
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        runner = Runner(create_app())
+        if once:
+            runner.run_all_periodic()
+            while runner.run_once():
+                pass
+            return
+        runner.install_signal_handlers()
+        runner.run_forever()

@@ -1,0 +1,186 @@
+"""Email through the outbox: rendered and stored, delivered to a real SMTP server, retried, never lost."""
+import email
+import email.policy
+import socket
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from portal import create_app, mail
+from portal.extensions import db
+from portal.models import OutboxMail
+from portal.models.base import utcnow
+from portal.runner import Runner
+from tests.conftest import make_test_config
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every received message."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_port():
+    return _free_port()
+
+
+@pytest.fixture
+def smtp_server(smtp_port):
+    """A real SMTP server on localhost; `.inbox.messages` holds what it received."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    controller.inbox = inbox
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def mail_app(app, smtp_port):
+    """The portal configured to send through the SMTP port (the server may or may not be up)."""
+    configured = create_app(make_test_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_port,
+                                             MAIL_SUPPRESS_SEND=False,
+                                             MAIL_DEFAULT_SENDER="Portal <portal@example.test>"))
+    with configured.app_context():
+        yield configured
+        db.session.remove()
+
+
+def _queue_test_mail(customer_id, to="it@acme.example"):
+    from portal.models import Customer
+
+    customer = db.session.get(Customer, customer_id)
+    message = mail.send_email("test", [to], {"admin": "alice@acme.example", "customer": customer.name},
+                              customer=customer)
+    db.session.commit()
+    return message.id
+
+
+def _reload(mail_id):
+    db.session.expire_all()
+    return db.session.get(OutboxMail, mail_id)
+
+
+def test_send_email_renders_the_three_templates_and_stores_the_message(world):
+    message = mail.send_email("test", "IT@Acme.example", {"admin": "alice", "customer": "Acme GmbH"},
+                              customer=world.acme)
+    db.session.commit()
+    row = _reload(message.id)
+    assert row.recipients == ["IT@Acme.example"] and row.customer_id == world.acme.id
+    assert row.kind == "test" and row.status == "pending" and row.attempts == 0
+    assert row.subject == "Test message from the Awareness Portal"
+    assert "Acme GmbH" in row.body_text and "<p>" in row.body_html
+
+
+@pytest.mark.parametrize("address", ["it@acme.example\r\nBcc: evil@example.com", "not-an-address", ""])
+def test_send_email_refuses_bad_addresses(world, address):
+    with pytest.raises(mail.MailError):
+        mail.send_email("test", [address], {"admin": "a", "customer": "c"}, customer=world.acme)
+
+
+def test_subjects_with_line_breaks_are_refused():
+    with pytest.raises(mail.MailError):
+        mail.clean_subject("Report\r\nBcc: evil@example.com")
+
+
+def test_outbox_mail_is_delivered_to_the_smtp_server(mail_app, world, smtp_server):
+    mail_id = _queue_test_mail(world.acme.id)
+    assert mail.deliver_outbox()["sent"] == 1
+    row = _reload(mail_id)
+    assert row.status == "sent" and row.sent_at is not None and row.attempts == 1
+    [(rcpt_tos, received)] = smtp_server.inbox.messages
+    assert rcpt_tos == ["it@acme.example"]
+    assert received["Subject"] == "Test message from the Awareness Portal"
+    assert received["From"] == "Portal <portal@example.test>"
+    parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in received.walk()
+             if not part.is_multipart()}
+    assert "Acme GmbH" in parts["text/plain"] and "<p>" in parts["text/html"]
+    assert mail.deliver_outbox()["sent"] == 0  # never twice
+
+
+def test_mail_stays_pending_while_smtp_is_down_and_is_delivered_when_it_comes_back(
+        mail_app, world, smtp_port):
+    mail_id = _queue_test_mail(world.acme.id)
+    assert mail.deliver_outbox()["retry"] == 1  # nothing listens on the port
+    row = _reload(mail_id)
+    assert row.status == "pending" and row.attempts == 1 and row.last_error
+    assert row.next_attempt_at > utcnow()
+    assert mail.deliver_outbox()["sent"] == 0  # backing off
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    server.start()
+    try:
+        assert mail.deliver_outbox(now=utcnow() + timedelta(minutes=2))["sent"] == 1
+    finally:
+        server.stop()
+    row = _reload(mail_id)
+    assert row.status == "sent" and row.attempts == 2 and row.last_error == ""
+    assert len(inbox.messages) == 1
+
+
+def test_backoff_grows_and_is_capped():
+    assert [mail.backoff(n) for n in (1, 2, 3)] == [30, 60, 120]
+    assert mail.backoff(50) == mail.MAX_BACKOFF_SECONDS
+
+
+def test_a_tampered_header_is_never_sent(mail_app, world, smtp_server):
+    mail_id = _queue_test_mail(world.acme.id)
+    db.session.get(OutboxMail, mail_id).subject = "Hi\nBcc: evil@example.com"
+    db.session.commit()
+    mail.deliver_outbox()
+    assert _reload(mail_id).status == "failed"
+    assert smtp_server.inbox.messages == []
+
+
+def test_runner_delivers_the_outbox(mail_app, world, smtp_server):
+    mail_id = _queue_test_mail(world.acme.id)
+    Runner(mail_app).run_all_periodic()
+    assert _reload(mail_id).status == "sent" and len(smtp_server.inbox.messages) == 1
+
+
+def test_a_mail_claimed_by_one_runner_is_not_sent_by_another(world):
+    mail_id = _queue_test_mail(world.acme.id)
+    now = utcnow()
+    assert mail._claim(mail_id, now) is True
+    assert mail._claim(mail_id, now) is False
+
+
+def test_without_mail_server_messages_are_kept_and_shown_as_not_sent(app, world, alice_client):
+    mail_id = _queue_test_mail(world.acme.id)
+    assert mail.deliver_outbox()["no_server"] == 1
+    assert _reload(mail_id).status == "no_server"
+    page = alice_client.get("/notifications/").get_data(as_text=True)
+    assert "Test message from the Awareness Portal" in page
+    assert "Not sent — no mail server configured" in page
+    assert "it@acme.example" in page
+
+
+def test_notifications_page_shows_only_the_working_customers_mail(app, world, alice_client):
+    ours = _queue_test_mail(world.acme.id, to="ours@acme.example")
+    theirs = _queue_test_mail(world.globex.id, to="theirs@globex.example")
+    page = alice_client.get("/notifications/").get_data(as_text=True)
+    assert "ours@acme.example" in page and "theirs@globex.example" not in page
+    detail = alice_client.get(f"/notifications/{ours}")
+    assert detail.status_code == 200 and "Acme GmbH" in detail.get_data(as_text=True)
+    assert alice_client.get(f"/notifications/{theirs}").status_code == 404
+
+
+def test_admin_can_queue_a_test_message_to_themselves(app, world, alice_client):
+    response = alice_client.post("/notifications/test")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/notifications/")
+    db.session.expire_all()
+    row = db.session.query(OutboxMail).one()
+    assert row.recipients == ["alice@acme.example"] and row.customer_id == world.acme.id

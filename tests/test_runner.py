@@ -1,0 +1,190 @@
+"""The runner loop: runs jobs, survives failures, renews leases, periodic work, clean stop on SIGTERM."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from portal import create_app, jobs
+from portal.extensions import db
+from portal.models import Job
+from portal.runner import DailyAt, Every, Runner
+from tests.conftest import make_test_config
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = []
+STARTED = threading.Event()
+
+
+@jobs.handler("runner_test_ok")
+def _ok(job):
+    RUNS.append(job.id)
+    return {"ok": True}
+
+
+@jobs.handler("runner_test_boom")
+def _boom(job):
+    raise ValueError("Contact list is not readable.")
+
+
+@jobs.handler("runner_test_slow")
+def _slow(job):
+    STARTED.set()
+    time.sleep(job.params.get("seconds", 1))
+    RUNS.append(job.id)
+    return {}
+
+
+def _reload(job_id):
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def test_run_once_runs_a_queued_job_and_reports_idle_otherwise(app, world):
+    RUNS.clear()
+    job = jobs.enqueue("runner_test_ok", world.acme)
+    db.session.commit()
+    runner = Runner(app, periodic=[])
+    assert runner.run_once() is True
+    assert runner.run_once() is False
+    assert _reload(job.id).status == "succeeded" and RUNS == [job.id]
+
+
+def test_runner_survives_a_failing_job_and_runs_the_next(app, world):
+    RUNS.clear()
+    bad = jobs.enqueue("runner_test_boom", world.acme)
+    good = jobs.enqueue("runner_test_ok", world.acme)
+    db.session.commit()
+    runner = Runner(app, periodic=[])
+    assert runner.tick() and runner.tick()
+    assert _reload(bad.id).status == "failed"
+    assert _reload(bad.id).error == "Contact list is not readable."
+    assert _reload(good.id).status == "succeeded"
+
+
+def test_two_runner_loops_competing_for_one_job_run_it_exactly_once(app, world):
+    RUNS.clear()
+    job = jobs.enqueue("runner_test_ok", world.acme)
+    db.session.commit()
+    barrier = threading.Barrier(2)
+
+    def loop(name):
+        runner = Runner(app, owner=name, periodic=[])
+        runner.setup()
+        barrier.wait()
+        runner.run_once()
+
+    threads = [threading.Thread(target=loop, args=(f"runner-{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert RUNS == [job.id]
+    assert _reload(job.id).status == "succeeded" and _reload(job.id).attempts == 1
+
+
+def test_heartbeat_keeps_the_lease_while_a_long_job_runs(app, world):
+    RUNS.clear()
+    STARTED.clear()
+    job = jobs.enqueue("runner_test_slow", world.acme, {"seconds": 2.5})
+    db.session.commit()
+    busy = Runner(app, owner="busy", lease_seconds=1, periodic=[])
+    thread = threading.Thread(target=busy.run_once)
+    thread.start()
+    STARTED.wait(5)
+    time.sleep(1.5)  # longer than the lease: only the heartbeat keeps it ours
+    assert Runner(app, owner="other", periodic=[]).run_once() is False
+    thread.join()
+    assert RUNS == [job.id] and _reload(job.id).status == "succeeded"
+
+
+def test_stop_finishes_the_current_job_then_leaves_the_loop(app, world):
+    RUNS.clear()
+    STARTED.clear()
+    job = jobs.enqueue("runner_test_slow", world.acme, {"seconds": 0.5})
+    later = jobs.enqueue("runner_test_ok", world.acme)
+    db.session.commit()
+    runner = Runner(app, poll_seconds=0.1, periodic=[])
+    thread = threading.Thread(target=runner.run_forever)
+    thread.start()
+    STARTED.wait(5)
+    runner.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert _reload(job.id).status == "succeeded"
+    assert _reload(later.id).status == "queued"
+
+
+def test_periodic_work_runs_in_an_app_context_and_its_errors_do_not_stop_the_runner(app, world):
+    seen = []
+
+    def broken():
+        raise RuntimeError("boom")
+
+    def records():
+        seen.append(db.session.get(Job, 1) is None)
+
+    runner = Runner(app, periodic=[Every(60, broken), Every(60, records, at_start=True)])
+    runner.setup()
+    assert seen == [True]  # at_start
+    runner.run_all_periodic()
+    assert seen == [True, True]
+
+
+def test_daily_work_is_scheduled_at_the_configured_time(world):
+    app = create_app(make_test_config(SYNC_DAILY_AT="03:15"))
+    runner = Runner(app, periodic=[DailyAt("SYNC_DAILY_AT", lambda: None), DailyAt("23:05", lambda: None)])
+    runner.setup()
+    times = sorted(str(job.at_time) for job in runner.scheduler.jobs)
+    assert times == ["03:15:00", "23:05:00"]
+
+
+def test_default_periodic_work_includes_outbox_delivery(app):
+    from portal.runner import PERIODIC, resolve
+
+    from portal.mail import deliver_outbox
+
+    assert deliver_outbox in [resolve(spec.target) for spec in PERIODIC]
+
+
+def _migrated_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runner.db'}"
+    scratch = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={}))
+    with scratch.app_context():
+        db.create_all()
+        job = Job(kind="no_such_kind", params={}, result={}, error="")
+        db.session.add(job)
+        db.session.commit()
+        db.engine.dispose()
+    return url
+
+
+def test_runner_process_runs_jobs_and_exits_cleanly_on_sigterm(tmp_path):
+    url = _migrated_sqlite(tmp_path)
+    env = dict(os.environ, DATABASE_URL=url, MAIL_SERVER="", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "runner"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline and status != "failed":
+            time.sleep(0.3)
+            with engine.connect() as conn:
+                status = conn.exec_driver_sql("SELECT status FROM job").scalar()
+        assert status == "failed"  # the unknown kind failed; the process is still running
+        assert process.poll() is None
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if process.poll() is None:
+            process.kill()
+        engine.dispose()
+    output = process.stdout.read()
+    assert "stopped" in output
