@@ -1,0 +1,119 @@
+"""Benchmark: Graph requests and time of a first full sync and of a quiet day's delta sync.
+
+    .venv/bin/python bench/sync_quiet_day.py [--users 20000] [--automatic]
+
+Starts the M365 emulator with a generated tenant, connects a customer through the real sign-in,
+imports every user, then runs: the first sync (full listing, establishes the delta links), a day
+with a few changes, and a quiet day. With --automatic the customer is in Automatic mode with the
+"All Company" group subscribed. Prints one line per step: Graph requests, resource units, seconds.
+"""
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from m365_emulator.server import EmulatorServer  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.models import (AdminUser, Customer, GroupSubscription, Reseller, SyncMode,  # noqa: E402
+                           SyncSettings)
+from portal.sync import service, subscriptions  # noqa: E402
+from tests import m365_helpers  # noqa: E402
+from tests.emulator_fixture import EmulatorHandle  # noqa: E402
+
+
+def build_app():
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-sync-"), "bench.db")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SERVER_NAME": "localhost",
+                      "WTF_CSRF_ENABLED": False, "TESTING": True, "MAIL_SERVER": "",
+                      "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8="})
+    return app
+
+
+def connect(app, emulator, admin_upn):
+    reseller = Reseller(name="Bench Partner", ms_user_sync=True)
+    db.session.add(reseller)
+    db.session.flush()
+    customer = Customer(name="Bench Customer", reseller_id=reseller.id, notification_recipients="it@bench.example")
+    db.session.add(customer)
+    db.session.flush()
+    admin = AdminUser(email="admin@bench.example", name="Admin", role="customer", customer_id=customer.id)
+    admin.set_password("bench-password-123")
+    db.session.add(admin)
+    db.session.commit()
+    m365_helpers.configure(app, emulator, M365_GRAPH_MAX_WAIT=30)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = admin.get_id()
+        session["_fresh"] = True
+    m365_helpers.sign_in(client, account=admin_upn)
+    settings = SyncSettings.for_customer(customer)
+    settings.sync_active = True
+    db.session.commit()
+    return customer, admin
+
+
+def step(label, fn):
+    started = time.perf_counter()
+    run = fn()
+    if isinstance(run, tuple):
+        run = run[0]
+    seconds = time.perf_counter() - started
+    print(f"{label:<34} {run.status:<10} {run.graph_requests:>7} requests {run.resource_units:>8} RU "
+          f"{seconds:>8.2f} s   {dict((k, v) for k, v in (run.counts or {}).items() if v)}")
+    return run
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20000)
+    parser.add_argument("--automatic", action="store_true", help="subscribe to 'All Company'")
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = EmulatorServer(f"generated:{args.users}").start()
+    emulator = EmulatorHandle(server)
+    status = emulator.control("GET", "status")
+    emulator._tenant(status["tenant_id"], status["tenant_domain"])
+    app = build_app()
+    try:
+        with app.app_context():
+            db.create_all()
+            customer, admin = connect(app, emulator, f"admin@{status['tenant_domain']}")
+            print(f"tenant: {status['users']} users, {status['groups']} groups")
+            users = emulator.control("GET", "users")
+            if args.automatic:
+                _subscribe_all_company(app, customer, admin)
+            else:
+                step("import every user", lambda: service.import_users(customer, [u["id"] for u in users]))
+            step("first sync (full listing)", lambda: service.run_sync(customer, "manual"))
+            for user in users[1:4]:
+                emulator.control("PATCH", f"users/{user['id']}", {"surname": user["surname"] + "-X"})
+            emulator.control("DELETE", f"users/{users[5]['id']}")
+            step("a day with 4 changes (delta)", lambda: service.run_sync(customer, "manual"))
+            step("a quiet day (delta)", lambda: service.run_sync(customer, "manual"))
+    finally:
+        server.stop()
+
+
+def _subscribe_all_company(app, customer, admin):
+    SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC.value
+    db.session.commit()
+    from portal.m365.connection import connection_for_sync
+    from portal.m365.graph import GraphClient
+
+    with GraphClient.for_connection(connection_for_sync(customer)) as client:
+        groups = client.list_groups()
+    subscriptions._replace_groups(customer, groups, {})
+    group = subscriptions.groups_overview(customer, "All Company")[0][0]
+    subscription = subscriptions.subscribe(customer, admin, group)
+    db.session.commit()
+    step("subscribe 'All Company' (import)", lambda: service.import_users(
+        customer, trigger="subscription", subscription=db.session.get(GroupSubscription, subscription.id)))
+
+
+if __name__ == "__main__":
+    main()

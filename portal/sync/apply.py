@@ -1,0 +1,158 @@
+"""Write a SyncPlan into the contact book and record each change (SyncChange rows).
+
+`apply_plan` adds and flushes; the caller commits, so the plan, the run record, the new delta
+links and the removal report land in one transaction (or none of them do).
+"""
+from dataclasses import replace
+
+from sqlalchemy import delete, insert, select
+
+from portal.extensions import db
+from portal.models import Contact, Origin, contact_group_members, utcnow
+from portal.models.sync import HeldRemoval, SyncChange
+
+ARCHIVE_REASONS = {
+    "deleted": "Deleted in Microsoft 365",
+    "deleted permanently": "Deleted permanently in Microsoft 365",
+    "not found": "No longer found in Microsoft 365",
+}
+
+
+def archive_reason(removal_reason):
+    """The text stored on an archived contact for a removal reason of the plan."""
+    return ARCHIVE_REASONS.get(removal_reason, f"Removed by the M365 sync ({removal_reason})")
+
+
+def apply_plan(plan, customer, run, now=None):
+    """Write `plan` for `customer`, recording SyncChange rows on `run`; returns the counts."""
+    now = now or utcnow()
+    contacts = _load_contacts(customer, plan)
+    recorder = _Recorder(customer, run, now)
+    by_user = {}
+    for change in plan.creates:
+        by_user[change.user_id] = _create(customer, change)
+    db.session.flush()
+    for change in plan.creates:
+        recorder.add(change, by_user[change.user_id], detail=change.reason)
+    for change in plan.links:
+        contact = contacts[change.contact_id]
+        contact.m365_user_id = change.user_id
+        contact.linked_automatically = True
+        _set_fields(contact, change.changes)
+        recorder.add(change, contact, detail="linked automatically")
+        recorder.fields(change, contact)
+    for change in plan.restores:
+        contact = contacts[change.contact_id]
+        contact.archived_at = None
+        contact.archive_reason = ""
+        _set_fields(contact, change.changes)
+        recorder.add(change, contact)
+        recorder.fields(change, contact)
+    for change in plan.updates:
+        contact = contacts[change.contact_id]
+        _set_fields(contact, change.changes)
+        recorder.fields(change, contact)
+    db.session.flush()
+    _add_to_groups(plan, contacts, by_user, recorder)
+    _remove(plan, contacts, recorder, now)
+    _hold(customer, plan, run, recorder)
+    _release(customer, plan, recorder)
+    recorder.skips(plan.skipped)
+    db.session.flush()
+    return plan.counts()
+
+
+def _load_contacts(customer, plan):
+    ids = {c.contact_id for c in plan.changes() if c.contact_id is not None}
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(Contact).where(Contact.customer_id == customer.id,
+                                                    Contact.id.in_(ids))).all()
+    return {c.id: c for c in rows}
+
+
+def _create(customer, change):
+    first, last, email = change.values
+    contact = Contact(customer_id=customer.id, first_name=first[:100], last_name=last[:100],
+                      origin=Origin.M365.value, m365_user_id=change.user_id,
+                      linked_automatically=False)
+    contact.set_email(email)
+    db.session.add(contact)
+    return contact
+
+
+def _set_fields(contact, changes):
+    for field, _old, new in changes:
+        if field == "email":
+            contact.set_email(new)
+        else:
+            setattr(contact, field, new[:100])
+
+
+def _add_to_groups(plan, contacts, by_user, recorder):
+    rows = []
+    for change in plan.group_adds:
+        contact = contacts.get(change.contact_id) if change.contact_id else by_user.get(change.user_id)
+        if contact is None:
+            continue
+        rows.append({"contact_id": contact.id, "group_id": change.group_id})
+        recorder.add(change, contact, detail=str(change.group_id))
+    if rows:
+        db.session.execute(insert(contact_group_members), rows)
+
+
+def _remove(plan, contacts, recorder, now):
+    removed_ids = []
+    for change in plan.removals:
+        contact = contacts[change.contact_id]
+        contact.archived_at = now
+        contact.archive_reason = archive_reason(change.reason)
+        removed_ids.append(contact.id)
+        recorder.add(change, contact, detail=change.reason)
+    if removed_ids:
+        db.session.execute(delete(HeldRemoval).where(HeldRemoval.contact_id.in_(removed_ids)))
+
+
+def _hold(customer, plan, run, recorder):
+    for change in plan.holds:
+        db.session.add(HeldRemoval(customer_id=customer.id, contact_id=change.contact_id,
+                                   m365_user_id=change.user_id or "", reason=change.reason,
+                                   run_id=run.id))
+        recorder.add(change, None, detail=change.reason)
+
+
+def _release(customer, plan, recorder):
+    ids = [c.contact_id for c in plan.releases]
+    if ids:
+        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id,
+                                                     HeldRemoval.contact_id.in_(ids)))
+    for change in plan.releases:
+        recorder.add(change, None, detail=change.reason)
+
+
+class _Recorder:
+    """Turns planned changes into SyncChange rows of one run."""
+
+    def __init__(self, customer, run, now):
+        self.customer, self.run, self.now = customer, run, now
+
+    def add(self, change, contact, field="", old="", new="", detail=""):
+        row = SyncChange(
+            run_id=self.run.id, customer_id=self.customer.id, m365_user_id=change.user_id,
+            contact_id=contact.id if contact is not None else change.contact_id,
+            kind=change.kind, contact_name=(change.name or "")[:210],
+            contact_email=(change.email or "")[:254], field=field, old_value=(old or "")[:254],
+            new_value=(new or "")[:254], detail=(detail or "")[:254], created_at=self.now)
+        db.session.add(row)
+
+    def fields(self, change, contact):
+        for field, old, new in change.changes:
+            self.add(_as_update(change), contact, field=field, old=old, new=new)
+
+    def skips(self, skipped):
+        for change in skipped:
+            self.add(change, None, detail=change.reason)
+
+
+def _as_update(change):
+    return replace(change, kind="update")

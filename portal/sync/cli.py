@@ -1,0 +1,51 @@
+"""`flask --app wsgi sync run [--customer ID]`: one sync pass in the foreground, with a summary."""
+import click
+from flask.cli import AppGroup
+
+from portal.extensions import db
+from portal.m365.graph import GraphError
+from portal.models import Customer
+from portal.sync import jobs, service
+
+sync_cli = AppGroup("sync", help="The M365 contact synchronization.")
+
+
+@sync_cli.command("run")
+@click.option("--customer", "customer_id", type=int, help="Only this customer (default: every due one).")
+def run_command(customer_id):
+    """Sync now, in the foreground, and print what each run changed."""
+    if customer_id is not None:
+        customer = db.session.get(Customer, customer_id)
+        if customer is None:
+            raise click.UsageError(f"No customer with id {customer_id}.")
+        customers = [customer]
+    else:
+        customers = jobs.sync_candidates()
+    failed = 0
+    for customer in customers:
+        try:
+            run = service.run_sync(customer, "manual", wait_seconds=60)
+        except GraphError as error:
+            failed += 1
+            click.echo(f"{customer.name} (#{customer.id}): failed: {error.message}")
+            continue
+        click.echo(summary(customer, run))
+    if not customers:
+        click.echo("No customer is due for a sync (prerequisite, connection, \"Synchronization active\").")
+    if failed:
+        raise SystemExit(1)
+
+
+def summary(customer, run):
+    """One line per run: status, counts, Graph requests, duration."""
+    counts = ", ".join(f"{k} {v}" for k, v in sorted((run.counts or {}).items()) if v) or "no changes"
+    resync = f", full resync ({run.resync_reason})" if run.full_resync else ""
+    extra = f" — {run.message}" if run.message else ""
+    duration = f"{run.duration:.1f}s" if run.duration is not None else "-"
+    return (f"{customer.name} (#{customer.id}): {run.status}: {counts}; "
+            f"{run.graph_requests} Graph requests, {duration}{resync}{extra}")
+
+
+def register_cli(app):
+    app.cli.add_command(sync_cli)
+

@@ -1,0 +1,149 @@
+"""Ask Microsoft what changed: delta rounds, full listings, confirmations. Network only, no writes.
+
+A sync reads users with `/users/delta`: the stored deltaLink on a normal day (a handful of
+requests), a fresh round otherwise (first run, token older than 7 days, or expired). A fresh round
+is a complete listing: a synced contact absent from it counts as removed only after
+`GET /users/{id}` answers 404. Any Graph error propagates: the caller then applies nothing, so a
+listing interrupted half-way can never remove anyone.
+"""
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from portal.m365.graph import GROUP_FIELDS, DeltaExpired, GraphError
+from portal.sync.plan import REMOVED_HARD, REMOVED_MISSING, REMOVED_SOFT, M365Data
+
+DELTA_MAX_AGE = timedelta(days=7)
+RESYNC_FIRST = "first run"
+RESYNC_OLD = "delta token older than 7 days"
+RESYNC_EXPIRED = "delta token expired"
+
+
+@dataclass
+class Fetched:
+    """What a sync fetched, and the delta links to save with the changes it leads to."""
+
+    data: M365Data
+    users_link: str = ""
+    groups_link: str = ""
+    resync_reason: str = ""
+    notes: list = field(default_factory=list)
+
+
+def resync_reason(connection, now):
+    """Why the next sync must read everything, or "" when the stored delta link may be used."""
+    if not connection.users_delta_link:
+        return RESYNC_FIRST
+    if connection.delta_saved_at is None or now - connection.delta_saved_at > DELTA_MAX_AGE:
+        return RESYNC_OLD
+    return ""
+
+
+def fetch_for_sync(client, connection, contacts, subscriptions, now):
+    """Users (delta or full, with confirmed removals) and the members of subscribed groups."""
+    reason = resync_reason(connection, now)
+    try:
+        page = client.users_delta(None if reason else connection.users_delta_link)
+    except DeltaExpired:
+        reason = RESYNC_EXPIRED
+        page = client.users_delta(None)
+    users, removed = read_user_delta(page.items)
+    data = M365Data(users=users, removed=removed, full=bool(reason))
+    fetched = Fetched(data=data, users_link=page.delta_link, resync_reason=reason)
+    if reason:
+        _confirm_absent(client, contacts, data)
+    if subscriptions:
+        _fetch_members(client, connection, subscriptions, contacts, fetched, full=bool(reason))
+    return fetched
+
+
+def read_user_delta(items):
+    """(present users by id, removed ids -> reason) from a delta round; replays: last one wins."""
+    users, removed = {}, {}
+    for item in items:
+        user_id = item.get("id")
+        if not user_id:
+            continue
+        if "@removed" in item:
+            gone = (item.get("@removed") or {}).get("reason")
+            removed[user_id] = REMOVED_HARD if gone == "deleted" else REMOVED_SOFT
+            users.pop(user_id, None)
+        else:
+            users[user_id] = {**users.get(user_id, {}), **item}
+            removed.pop(user_id, None)
+    return users, removed
+
+
+def _confirm_absent(client, contacts, data):
+    """Synced contacts missing from a complete listing: removed only when GET /users/{id} is 404."""
+    for contact in contacts:
+        user_id = contact.m365_user_id
+        if contact.archived or not user_id or user_id in data.users or user_id in data.removed:
+            continue
+        user = client.get_user(user_id)
+        if user is None:
+            data.removed[user_id] = REMOVED_MISSING
+        else:  # replication lag: the listing missed a user that exists
+            data.users[user_id] = user
+
+
+def _fetch_members(client, connection, subscriptions, contacts, fetched, full):
+    """Members of subscribed groups, read again when any group changed (or on a fresh start).
+
+    A quiet day costs one `/groups/delta` request. When groups changed, each subscribed group's
+    transitive members are read (nested groups included), and users we know nothing about yet
+    are fetched one by one.
+    """
+    link = "" if full else connection.groups_delta_link
+    deleted_groups = set()
+    if link:
+        try:
+            page = client.groups_delta(link)
+            fetched.groups_link = page.delta_link
+            if not page.items:
+                return
+            deleted_groups = {g["id"] for g in page.items if "@removed" in g}
+        except DeltaExpired:
+            link = ""
+    if not link:
+        # "Sync from now": a delta link without the whole directory; members are read below.
+        fetched.groups_link = client.groups_delta(latest_groups_link(client)).delta_link
+    for subscription in subscriptions:
+        if subscription.m365_group_id in deleted_groups:
+            continue
+        try:
+            member_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
+        except GraphError as error:
+            if error.status != 404:
+                raise
+            fetched.notes.append(f"group {subscription.display_name} no longer exists in M365")
+            continue
+        fetched.data.wanted.extend((uid, subscription.contact_group_id) for uid in member_ids)
+    _fetch_unknown_members(client, contacts, fetched.data)
+
+
+def latest_groups_link(client):
+    """A groups delta request that returns only a deltaLink ($deltatoken=latest)."""
+    query = urlencode({"$select": GROUP_FIELDS + ",members", "$deltatoken": "latest"})
+    return f"{client.graph_url}/groups/delta?{query}"
+
+
+def _fetch_unknown_members(client, contacts, data):
+    """Users among the members that are neither contacts nor in the delta (few: one by one)."""
+    known = {c.m365_user_id for c in contacts if c.m365_user_id} | set(data.users)
+    unknown = [uid for uid, _gid in data.wanted if uid not in known]
+    data.users.update(fetch_users(client, unknown))
+
+
+def fetch_users(client, user_ids):
+    """The given users for an import: one by one when few, else one listing filtered."""
+    wanted = list(dict.fromkeys(user_ids))
+    if len(wanted) <= 25:
+        found = {}
+        for user_id in wanted:
+            user = client.get_user(user_id)
+            if user is not None:
+                found[user_id] = user
+        return found
+    ids = set(wanted)
+    return {u["id"]: u for u in client.list_users() if u.get("id") in ids}

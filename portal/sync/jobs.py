@@ -1,0 +1,130 @@
+"""The sync's background work: job handlers and the runner's periodic triggers.
+
+Job kinds (portal.jobs.enqueue):
+    "m365_sync"                 params {"trigger": "daily" | "manual" | "subscription"}
+    "m365_import"               params {"user_ids": [...]}; result {"created", "linked",
+                                "already_present", "updated", "skipped": [{"name", "email", "reason"}]}
+    "m365_subscription_import"  params {"subscription_id": id}; same result
+Periodic (portal.runner.PERIODIC): enqueue_daily_syncs at SYNC_DAILY_AT, upkeep hourly and at start
+(catches up a daily run missed while no runner was up; purges expired archives and history).
+"""
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.jobs import active_job, enqueue, handler, report_progress
+from portal.models import Customer, GroupSubscription, M365Connection, SyncSettings, utcnow
+from portal.models.sync import RunStatus, SyncRun
+from portal.sync import service, subscriptions  # noqa: F401  (subscriptions registers a handler)
+
+log = logging.getLogger(__name__)
+SYNC = "m365_sync"
+IMPORT = "m365_import"
+SUBSCRIPTION_IMPORT = "m365_subscription_import"
+DAILY_MIN_GAP = timedelta(hours=12)
+CATCH_UP_AFTER = timedelta(hours=24)
+
+
+def _customer(job):
+    return db.session.get(Customer, job.customer_id)
+
+
+@handler(SYNC)
+def sync_job(job):
+    """One sync pass; skipped when a sync that started after this job was queued already succeeded."""
+    customer = _customer(job)
+    covered = db.session.scalar(select(SyncRun.id).where(
+        SyncRun.customer_id == customer.id, SyncRun.kind == "sync", SyncRun.started_at >= job.created_at,
+        SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value])).limit(1))
+    if covered:
+        return {"run_id": covered, "status": "skipped", "message": "A sync ran since this one was queued."}
+    run = service.run_sync(customer, job.params.get("trigger", "manual"), job=job)
+    return {"run_id": run.id, "status": run.status, "counts": run.counts, "message": run.message}
+
+
+@handler(IMPORT)
+def import_job(job):
+    """Manual mode: import the selected users."""
+    user_ids = list(job.params.get("user_ids") or [])
+    report_progress(job, 0, len(user_ids))
+    run, plan = service.import_users(_customer(job), user_ids, trigger="manual", job=job)
+    return service.import_result(run, plan)
+
+
+@handler(SUBSCRIPTION_IMPORT)
+def subscription_import_job(job):
+    """Automatic mode: import the members of a group just subscribed into its contact group."""
+    customer = _customer(job)
+    subscription = db.session.scalar(select(GroupSubscription).where(
+        GroupSubscription.id == job.params.get("subscription_id"),
+        GroupSubscription.customer_id == customer.id))
+    if subscription is None or subscription.contact_group_id is None:
+        return {"message": "The subscription was removed before its import ran."}
+    report_progress(job, 0, 1)
+    run, plan = service.import_users(customer, trigger="subscription", job=job, subscription=subscription)
+    return service.import_result(run, plan)
+
+
+def request_sync(customer, trigger="manual", created_by=None):
+    """Queue a sync unless one is already queued or running; returns the job. Caller commits."""
+    return active_job(customer, SYNC) or enqueue(SYNC, customer, {"trigger": trigger}, created_by)
+
+
+def sync_candidates():
+    """Customers the daily sync covers: connected, healthy, prerequisite on, "Synchronization active"."""
+    rows = db.session.scalars(
+        select(Customer).join(M365Connection, M365Connection.customer_id == Customer.id)
+        .join(SyncSettings, SyncSettings.customer_id == Customer.id)
+        .where(SyncSettings.sync_active.is_(True)).order_by(Customer.id)).all()
+    return [c for c in rows if service.sync_blocker(c) is None]
+
+
+def _enqueue_stale(min_age, now=None):
+    now = now or utcnow()
+    queued = []
+    for customer in sync_candidates():
+        last = service.last_successful_sync(customer.id)
+        if last is not None and now - last < min_age:
+            continue
+        if active_job(customer, SYNC) is None:
+            queued.append(enqueue(SYNC, customer, {"trigger": "daily"}).id)
+    db.session.commit()
+    return queued
+
+
+def enqueue_daily_syncs(now=None):
+    """The daily trigger: queue a sync for every candidate not synced in the last 12 hours."""
+    return _enqueue_stale(DAILY_MIN_GAP, now)
+
+
+def upkeep(now=None):
+    """Hourly and at runner start: catch up missed daily syncs (> 24 h), purge expired data."""
+    queued = _enqueue_stale(CATCH_UP_AFTER, now)
+    purged = service.purge_expired(now)
+    return {"queued": queued, "purged": purged}
+
+
+PREVIEW = "m365_preview"
+PREVIEW_LIMIT = 500
+
+
+@handler(PREVIEW)
+def preview_job(job):
+    """"Preview next sync": what the next run would do, computed by the same code, nothing written."""
+    preview = service.preview_sync(_customer(job))
+    return preview_result(preview)
+
+
+def preview_result(preview):
+    """A JSON-able view of a Preview: counts and up to PREVIEW_LIMIT changes per kind."""
+    plan = preview.plan
+    result = {"counts": plan.counts(), "resync_reason": preview.resync_reason,
+              "graph_requests": preview.graph_requests, "notes": preview.notes,
+              "threshold_exceeded": plan.threshold_exceeded, "synced": plan.synced_count}
+    for kind in plan.KINDS + ("skipped",):
+        result[kind] = [{"name": c.name, "email": c.email, "reason": c.reason,
+                         "changes": [list(f) for f in c.changes], "group_id": c.group_id}
+                        for c in getattr(plan, kind)[:PREVIEW_LIMIT]]
+    return result

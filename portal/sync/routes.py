@@ -1,0 +1,229 @@
+"""Sync history, "Sync now", "Preview next sync", held deletions and the Automatic mode group panel."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from portal.auth import access
+from portal.extensions import db
+from portal.jobs import active_job, enqueue, latest_job
+from portal.models import ContactGroup
+from portal.models.sync import SyncChange, SyncRun
+from portal.sync import held as held_service
+from portal.sync import jobs as sync_jobs
+from portal.sync import service, subscriptions
+
+bp = Blueprint("sync", __name__, url_prefix="/sync")
+PAGE_SIZE = 50
+CHANGE_KINDS = ("create", "update", "link", "restore", "group_add", "remove", "hold", "release",
+                "keep", "skip")
+
+
+def _is_htmx():
+    return bool(request.headers.get("HX-Request"))
+
+
+def _page():
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+@bp.route("/history")
+@login_required
+def history():
+    """Sync history: every run of the working customer, newest first."""
+    customer = access.current_customer()
+    page = _page()
+    runs = db.session.scalars(select(SyncRun).where(SyncRun.customer_id == customer.id)
+                              .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+                              .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    context = {"customer": customer, "runs": runs[:PAGE_SIZE], "page": page,
+               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, sync_jobs.SYNC),
+               "blocker": service.sync_blocker(customer), "held_count": len(held_service.held_removals(customer))}
+    return render_template("sync/_runs.html" if _is_htmx() else "sync/history.html", **context)
+
+
+@bp.route("/history/<int:run_id>")
+@login_required
+def run(run_id):
+    """One run: its figures and each contact change, filterable by kind of change."""
+    customer = access.current_customer()
+    sync_run = access.owned_by_current_customer(SyncRun, run_id)
+    kind = request.args.get("kind", "")
+    query = select(SyncChange).where(SyncChange.run_id == sync_run.id)
+    if kind in CHANGE_KINDS:
+        query = query.where(SyncChange.kind == kind)
+    page = _page()
+    changes = db.session.scalars(query.order_by(SyncChange.id).offset((page - 1) * PAGE_SIZE * 4)
+                                 .limit(PAGE_SIZE * 4 + 1)).all()
+    kinds = dict(db.session.execute(select(SyncChange.kind, func.count()).where(
+        SyncChange.run_id == sync_run.id).group_by(SyncChange.kind)).all())
+    context = {"customer": customer, "run": sync_run, "changes": changes[:PAGE_SIZE * 4], "kind": kind,
+               "kinds": kinds, "page": page, "has_next": len(changes) > PAGE_SIZE * 4,
+               "group_names": _group_names(customer)}
+    return render_template("sync/_changes.html" if _is_htmx() else "sync/run.html", **context)
+
+
+def _group_names(customer):
+    return dict(db.session.execute(select(ContactGroup.id, ContactGroup.name)
+                                   .where(ContactGroup.customer_id == customer.id)).all())
+
+
+@bp.route("/now", methods=["POST"])
+@login_required
+def now():
+    """"Sync now": queue a sync of the working customer (the runner does it within seconds)."""
+    customer = access.current_customer()
+    problem = service.sync_blocker(customer)
+    if problem:
+        flash(_(problem), "error")
+    else:
+        sync_jobs.request_sync(customer, "manual", created_by=current_user)
+        db.session.commit()
+        flash(_("The synchronization has been queued."), "success")
+    if _is_htmx():
+        return _job_status(customer, sync_jobs.SYNC, "sync/_sync_status.html")
+    return redirect(url_for("sync.history"))
+
+
+@bp.route("/status")
+@login_required
+def status():
+    """The running "Sync now" (polled by htmx; answers 286 when finished, to stop the polling)."""
+    return _job_status(access.current_customer(), sync_jobs.SYNC, "sync/_sync_status.html")
+
+
+def _job_status(customer, kind, template):
+    job = latest_job(customer, kind)
+    body = render_template(template, job=job, customer=customer)
+    return body, (286 if job is None or job.is_finished else 200)
+
+
+@bp.route("/preview", methods=["GET", "POST"])
+@login_required
+def preview():
+    """"Preview next sync": queue a preview (POST), then show its result (what the run would do)."""
+    customer = access.current_customer()
+    if request.method == "POST":
+        problem = service.sync_blocker(customer, need_active=False)
+        if problem:
+            flash(_(problem), "error")
+            return redirect(url_for("sync.history"))
+        if active_job(customer, sync_jobs.PREVIEW) is None:
+            enqueue(sync_jobs.PREVIEW, customer, created_by=current_user)
+            db.session.commit()
+        return redirect(url_for("sync.preview"))
+    job = latest_job(customer, sync_jobs.PREVIEW)
+    if _is_htmx():
+        return _job_status(customer, sync_jobs.PREVIEW, "sync/_preview.html")
+    return render_template("sync/preview.html", customer=customer, job=job,
+                           group_names=_group_names(customer))
+
+
+@bp.route("/held")
+@login_required
+def held():
+    """Removals held by the deletion threshold, with "Allow deletions" and "Keep contacts"."""
+    customer = access.current_customer()
+    return render_template("sync/held.html", customer=customer, held=held_service.held_removals(customer))
+
+
+@bp.route("/held/allow", methods=["POST"])
+@login_required
+def allow_deletions():
+    """"Allow deletions": remove (archive) every held contact and send the removal report."""
+    return _decide(held_service.allow_deletions, _("The held contacts were removed."))
+
+
+@bp.route("/held/keep", methods=["POST"])
+@login_required
+def keep_contacts():
+    """"Keep contacts": keep every held contact; they are no longer tied to M365 users."""
+    return _decide(held_service.keep_contacts, _("The held contacts were kept."))
+
+
+def _decide(action, message):
+    customer = access.current_customer()
+    try:
+        done = action(customer, current_user)
+    except held_service.Busy:
+        flash(_("A synchronization is running; please try again in a moment."), "error")
+        return redirect(url_for("sync.held"))
+    flash(message if done else _("No removals are waiting."), "success" if done else "info")
+    return redirect(url_for("sync.held"))
+
+
+# --- Automatic mode: "Subscribe to Groups" ------------------------------------------------------
+
+def _automatic_context(customer):
+    term = request.values.get("q", "")
+    groups = subscriptions.groups_overview(customer, term)
+    load_job = latest_job(customer, subscriptions.GROUPS_LOAD)
+    import_job = latest_job(customer, subscriptions.SUBSCRIPTION_IMPORT)
+    busy = [j for j in (load_job, import_job) if j is not None and not j.is_finished]
+    return {"customer": customer, "groups": groups, "q": term, "load_job": load_job,
+            "import_job": import_job, "busy": busy,
+            "all_subscribed": bool(groups) and all(s for _g, s in groups),
+            "subscribed_count": subscriptions.subscription_count(customer)}
+
+
+@bp.route("/automatic")
+@login_required
+def automatic():
+    """"Subscribe to Groups": the tenant's groups with kind and member count; search as you type."""
+    customer = access.current_customer()
+    context = _automatic_context(customer)
+    if request.args.get("part") == "rows":
+        return render_template("sync/_group_rows.html", **context)
+    if _is_htmx():
+        return render_template("sync/_automatic.html", **context)
+    return render_template("sync/automatic.html", **context)
+
+
+@bp.route("/automatic/load", methods=["POST"])
+@login_required
+def load_groups():
+    """Load (or refresh) the tenant's groups and their member counts, as a job."""
+    customer = access.current_customer()
+    if service.sync_blocker(customer, need_active=False) is None:
+        subscriptions.enqueue_groups_load(customer, current_user)
+        db.session.commit()
+    return _automatic_response(customer)
+
+
+@bp.route("/automatic/groups/<m365_id>", methods=["POST"])
+@login_required
+def toggle_group(m365_id):
+    """Subscribe to a group (contact group + import job) or end the subscription (toggle)."""
+    customer = access.current_customer()
+    group = subscriptions.find_group(customer, m365_id) or abort(404)
+    subscribed = not subscriptions.unsubscribe(customer, current_user, m365_id)
+    if subscribed:
+        subscriptions.subscribe(customer, current_user, group)
+    db.session.commit()
+    return render_template("sync/_group_row.html", group=group, subscribed=subscribed, customer=customer)
+
+
+@bp.route("/automatic/all", methods=["POST"])
+@login_required
+def toggle_all():
+    """The select-all checkbox: subscribe to every group, or end every subscription."""
+    customer = access.current_customer()
+    subscriptions.set_all(customer, current_user, request.form.get("on") == "1")
+    db.session.commit()
+    return _automatic_response(customer)
+
+
+@bp.route("/automatic/progress")
+@login_required
+def automatic_progress():
+    """Progress of the group load and of subscription imports (polled; 286 when both are done)."""
+    customer = access.current_customer()
+    context = _automatic_context(customer)
+    return render_template("sync/_automatic_progress.html", **context), (200 if context["busy"] else 286)
+
+
+def _automatic_response(customer):
+    if _is_htmx():
+        return render_template("sync/_automatic.html", **_automatic_context(customer))
+    return redirect(url_for("sync.automatic"))
+

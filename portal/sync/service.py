@@ -1,0 +1,293 @@
+"""The sync and the import, orchestrated: fetch -> plan -> guard (threshold) -> apply -> report.
+
+    run_sync(customer, trigger, job=None)     one sync pass (runner job, "Sync now", CLI); -> SyncRun
+    preview_sync(customer)                    the same fetch and plan, nothing written; -> Preview
+    import_users(customer, user_ids | subscription=...)   Manual-mode import, or a subscribed
+                                              group's members; -> (SyncRun, SyncPlan)
+    purge_expired()                           archived contacts after 30 days, history after 90
+
+Job handlers and the runner's periodic triggers are in portal/sync/jobs.py.
+The web app and the runner call these same functions. Every writing pass holds the customer's
+sync lock (portal.sync.lock) and writes its changes, the run record, the new delta links and the
+removal report in ONE transaction: a failure leaves the book as it was.
+"""
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from portal.extensions import db
+from portal.m365.connection import connection_for_sync
+from portal.m365.graph import GraphClient
+from portal.models import Contact, GroupSubscription, SyncMode, SyncSettings, contact_group_members
+from portal.models.base import utcnow
+from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
+from portal.sync import fetch, lock, reports
+from portal.sync.apply import apply_plan
+from portal.sync.plan import ContactSnap, M365Data, Rules, build
+
+ARCHIVE_DAYS = 30
+HISTORY_DAYS = 90
+
+
+class SyncNotPossible(Exception):
+    """The customer cannot be synced now; the message says why."""
+
+
+@dataclass
+class Preview:
+    """What the next sync would do ("Preview next sync")."""
+
+    plan: object
+    resync_reason: str = ""
+    graph_requests: int = 0
+    notes: list = field(default_factory=list)
+
+
+# --- who may be synced ------------------------------------------------------------------------
+
+def sync_blocker(customer, need_active=True):
+    """Why `customer` cannot be synced now (a sentence), or None."""
+    if not customer.ms_user_sync_in_effect:
+        return "Microsoft User Synchronization is switched off in the master data."
+    if connection_for_sync(customer) is None:
+        return "The M365 interface is not connected or needs a new sign-in."
+    settings = db.session.get(SyncSettings, customer.id)
+    if need_active and (settings is None or not settings.sync_active):
+        return "Synchronization active is switched off."
+    return None
+
+
+def rules_for(customer, settings):
+    """The plan's Rules from the customer's settings and master data."""
+    held = db.session.scalars(select(HeldRemoval.contact_id)
+                              .where(HeldRemoval.customer_id == customer.id)).all()
+    return Rules(link_active=settings.link_active, skip_disabled=settings.skip_disabled,
+                 skip_guests=settings.skip_guests, allowed_domains=tuple(customer.effective_domains),
+                 threshold_percent=settings.delete_threshold_percent,
+                 threshold_min=settings.delete_threshold_min, held_contact_ids=frozenset(held))
+
+
+def snapshot(customer):
+    """The customer's book as the plan sees it (archived contacts included)."""
+    memberships = {}
+    rows = db.session.execute(
+        select(contact_group_members.c.contact_id, contact_group_members.c.group_id)
+        .join(Contact, Contact.id == contact_group_members.c.contact_id)
+        .where(Contact.customer_id == customer.id))
+    for contact_id, group_id in rows:
+        memberships.setdefault(contact_id, set()).add(group_id)
+    columns = (Contact.id, Contact.first_name, Contact.last_name, Contact.email,
+               Contact.m365_user_id, Contact.archived_at)
+    return [ContactSnap(id=cid, first_name=first or "", last_name=last or "", email=email,
+                        m365_user_id=uid, archived=archived is not None,
+                        group_ids=frozenset(memberships.get(cid, ())))
+            for cid, first, last, email, uid, archived in
+            db.session.execute(select(*columns).where(Contact.customer_id == customer.id))]
+
+
+def active_subscriptions(customer, settings):
+    """Subscribed groups that feed contact groups (Automatic mode only)."""
+    if settings.mode != SyncMode.AUTOMATIC.value:
+        return []
+    return db.session.scalars(
+        select(GroupSubscription).where(GroupSubscription.customer_id == customer.id,
+                                        GroupSubscription.contact_group_id.is_not(None))
+        .order_by(GroupSubscription.id)).all()
+
+
+# --- the sync ---------------------------------------------------------------------------------
+
+def _fetch_and_plan(customer, client, now):
+    settings = SyncSettings.for_customer(customer)
+    connection = connection_for_sync(customer)
+    contacts = snapshot(customer)
+    fetched = fetch.fetch_for_sync(client, connection, contacts,
+                                   active_subscriptions(customer, settings), now)
+    plan = build(contacts, fetched.data, rules_for(customer, settings))
+    return connection, fetched, plan
+
+
+def preview_sync(customer):
+    """What the next sync would change, computed by the same code; writes nothing."""
+    problem = sync_blocker(customer, need_active=False)
+    if problem:
+        raise SyncNotPossible(problem)
+    connection = connection_for_sync(customer)
+    with GraphClient.for_connection(connection) as client:
+        _conn, fetched, plan = _fetch_and_plan(customer, client, utcnow())
+        requests = client.request_count
+    db.session.rollback()
+    return Preview(plan=plan, resync_reason=fetched.resync_reason, graph_requests=requests,
+                   notes=fetched.notes)
+
+
+def run_sync(customer, trigger, job=None, wait_seconds=0.0):
+    """One sync pass for `customer`; returns its SyncRun (status skipped when locked/ineligible).
+
+    Raises GraphError after recording a failed run, so a runner job ends failed too.
+    """
+    problem = sync_blocker(customer)
+    if problem:
+        return _record_skip(customer, "sync", trigger, job, problem)
+    owner = lock.new_owner()
+    if not lock.acquire(customer.id, owner, wait_seconds=wait_seconds):
+        return _record_skip(customer, "sync", trigger, job, "Another sync of this customer is running.")
+    try:
+        return _locked_sync(customer, trigger, job)
+    finally:
+        lock.release(customer.id, owner)
+
+
+def _locked_sync(customer, trigger, job):
+    run = _start_run(customer, "sync", trigger, job)
+    with GraphClient.for_connection(connection_for_sync(customer)) as client:
+        try:
+            now = utcnow()
+            connection, fetched, plan = _fetch_and_plan(customer, client, now)
+            counts = apply_plan(plan, customer, run, now)
+            connection.users_delta_link = fetched.users_link
+            connection.groups_delta_link = fetched.groups_link
+            connection.delta_saved_at = now
+            SyncSettings.for_customer(customer).last_sync_at = now
+            notes = list(fetched.notes) + reports.send_reports(customer, plan, run, now)
+            _finish_run(run, client, counts, RunStatus.HELD if plan.holds else RunStatus.SUCCEEDED,
+                        resync=fetched.resync_reason, notes=notes)
+            db.session.commit()
+        except Exception as error:
+            _fail_run(run, client, error)
+            raise
+    return run
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+def import_users(customer, user_ids=(), trigger="manual", job=None, subscription=None):
+    """Import M365 users as contacts (create / link / already present / skipped); -> (run, plan).
+
+    With `subscription`, the users are the group's transitive members and go into its contact
+    group. Graph errors end the import before anything is written (the run is recorded failed).
+    """
+    problem = sync_blocker(customer, need_active=False)
+    if problem:
+        raise SyncNotPossible(problem)
+    owner = lock.new_owner()
+    if not lock.acquire(customer.id, owner, wait_seconds=current_app.config.get("SYNC_LOCK_WAIT", 300)):
+        raise SyncNotPossible("Another sync of this customer is running; try again in a few minutes.")
+    try:
+        run = _start_run(customer, "import", trigger, job)
+        with GraphClient.for_connection(connection_for_sync(customer)) as client:
+            try:
+                if subscription is not None:
+                    user_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
+                users = fetch.fetch_users(client, user_ids)
+                plan = _plan_import(customer, users, user_ids,
+                                    subscription.contact_group_id if subscription is not None else None)
+                counts = apply_plan(plan, customer, run)
+                _finish_run(run, client, counts, RunStatus.SUCCEEDED)
+                db.session.commit()
+            except Exception as error:
+                _fail_run(run, client, error)
+                raise
+        return run, plan
+    finally:
+        lock.release(customer.id, owner)
+
+
+def _plan_import(customer, users, user_ids, group_id):
+    rules = rules_for(customer, SyncSettings.for_customer(customer))
+    rules = replace(rules, update_all=False, held_contact_ids=frozenset())
+    data = M365Data(users=users, wanted=[(uid, group_id) for uid in dict.fromkeys(user_ids)])
+    return build(snapshot(customer), data, rules)
+
+
+def import_result(run, plan):
+    """The result the Manual-mode page shows for an import job."""
+    return {
+        "run_id": run.id,
+        "created": len(plan.creates),
+        "linked": len(plan.links),
+        "already_present": len(plan.present),
+        "updated": len(plan.updates) + len(plan.restores),
+        "added_to_group": len(plan.group_adds),
+        "skipped": [{"name": c.name, "email": c.email, "reason": c.reason} for c in plan.skipped],
+    }
+
+
+# --- run records ------------------------------------------------------------------------------
+
+def _start_run(customer, kind, trigger, job):
+    run = SyncRun(customer_id=customer.id, kind=kind, trigger=trigger, status=RunStatus.RUNNING.value,
+                  started_at=utcnow(), counts={}, job_id=job.id if job is not None else None)
+    db.session.add(run)
+    db.session.commit()  # visible in the history while it runs
+    return run
+
+
+def _finish_run(run, client, counts, status, resync="", notes=()):
+    run.status = status.value
+    run.finished_at = utcnow()
+    run.counts = {k: v for k, v in counts.items() if v and not (run.kind == "sync" and k == "present")}
+    run.full_resync = bool(resync)
+    run.resync_reason = resync
+    run.graph_requests = client.request_count
+    run.resource_units = client.resource_units
+    run.message = "\n".join(notes)
+
+
+def _fail_run(run, client, error):
+    """Record a failed run in its own transaction: nothing of the run's changes is kept."""
+    db.session.rollback()
+    run = db.session.get(SyncRun, run.id)
+    message = getattr(error, "message", None) or f"{error.__class__.__name__}: {error}"
+    _finish_run(run, client, {}, RunStatus.FAILED,
+                notes=[f"{message} Nothing was changed; no contact was removed."])
+    db.session.commit()
+
+
+def _record_skip(customer, kind, trigger, job, reason):
+    run = SyncRun(customer_id=customer.id, kind=kind, trigger=trigger, status=RunStatus.SKIPPED.value,
+                  started_at=utcnow(), finished_at=utcnow(), counts={}, message=reason,
+                  job_id=job.id if job is not None else None)
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def last_successful_sync(customer_id):
+    """When the customer's last successful sync started, or None."""
+    return db.session.scalar(
+        select(SyncRun.started_at).where(
+            SyncRun.customer_id == customer_id, SyncRun.kind == "sync",
+            SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]))
+        .order_by(SyncRun.started_at.desc()).limit(1))
+
+
+# --- housekeeping -----------------------------------------------------------------------------
+
+def purge_expired(now=None):
+    """Delete contacts the sync archived more than 30 days ago, and runs older than 90 days. Commits."""
+    now = now or utcnow()
+    expired = select(Contact.id).where(Contact.archived_at < now - timedelta(days=ARCHIVE_DAYS),
+                                       Contact.m365_user_id.is_not(None))
+    contact_ids = db.session.scalars(expired).all()
+    old_runs = db.session.scalars(select(SyncRun.id).where(
+        SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))).all()
+    # Explicit deletes: SQLite does not enforce ON DELETE by default.
+    for chunk in _chunks(contact_ids):
+        db.session.execute(delete(contact_group_members).where(contact_group_members.c.contact_id.in_(chunk)))
+        db.session.execute(delete(HeldRemoval).where(HeldRemoval.contact_id.in_(chunk)))
+        db.session.execute(update(SyncChange).where(SyncChange.contact_id.in_(chunk)).values(contact_id=None))
+        db.session.execute(delete(Contact).where(Contact.id.in_(chunk)))
+    for chunk in _chunks(old_runs):
+        db.session.execute(delete(SyncChange).where(SyncChange.run_id.in_(chunk)))
+        db.session.execute(update(HeldRemoval).where(HeldRemoval.run_id.in_(chunk)).values(run_id=None))
+        db.session.execute(delete(SyncRun).where(SyncRun.id.in_(chunk)))
+    db.session.commit()
+    return {"contacts": len(contact_ids), "runs": len(old_runs)}
+
+
+def _chunks(ids, size=500):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]

@@ -1,0 +1,141 @@
+"""Automatic mode: "Subscribe to Groups". A subscribed M365 group feeds a contact group of the same name.
+
+    groups_overview(customer, term)        the tenant's groups (from the directory cache) with
+                                           kind, member count and whether subscribed
+    subscribe(customer, admin, group)      contact group + subscription + import job (caller commits)
+    unsubscribe(customer, admin, m365_id)  only the subscription goes: the contact group and its
+                                           employees stay (caller commits)
+    enqueue_groups_load(customer, admin)   refresh the group list with member counts (a job)
+
+The group list comes from the directory cache of Manual mode (portal.models.directory), filled here
+by the "m365_groups_load" job, which also counts each group's transitive members.
+"""
+from sqlalchemy import delete, func, insert, select
+
+from portal.contacts.services import find_group_by_name
+from portal.extensions import db
+from portal.jobs import active_job, enqueue, handler, report_progress
+from portal.m365.connection import connection_for_sync
+from portal.m365.graph import GraphClient
+from portal.manual.services import group_kind, like_words
+from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, Origin, utcnow
+from portal.models.directory import DirectoryGroup, DirectoryMembership
+
+GROUPS_LOAD = "m365_groups_load"
+SUBSCRIPTION_IMPORT = "m365_subscription_import"
+
+
+def groups_overview(customer, term=""):
+    """[(DirectoryGroup, subscribed?)] matching `term`, by name."""
+    subscribed = set(db.session.scalars(select(GroupSubscription.m365_group_id)
+                                        .where(GroupSubscription.customer_id == customer.id)))
+    query = select(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id)
+    if term.strip():
+        query = query.where(like_words(DirectoryGroup.search_text, term))
+    groups = db.session.scalars(query.order_by(DirectoryGroup.sort_key, DirectoryGroup.id)).all()
+    return [(group, group.m365_id in subscribed) for group in groups]
+
+
+def subscription_count(customer):
+    return db.session.scalar(select(func.count()).select_from(GroupSubscription)
+                             .where(GroupSubscription.customer_id == customer.id))
+
+
+def find_group(customer, m365_id):
+    """The cached group of the customer with this M365 id, or None."""
+    return db.session.scalar(select(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id,
+                                                          DirectoryGroup.m365_id == m365_id))
+
+
+def subscribe(customer, admin, group):
+    """Subscribe to `group` (a DirectoryGroup): its contact group, the subscription, the import job."""
+    existing = db.session.scalar(select(GroupSubscription).where(
+        GroupSubscription.customer_id == customer.id, GroupSubscription.m365_group_id == group.m365_id))
+    if existing is not None:
+        return existing
+    contact_group = _contact_group_for(customer, group)
+    subscription = GroupSubscription(customer_id=customer.id, m365_group_id=group.m365_id,
+                                     display_name=group.display_name, contact_group_id=contact_group.id,
+                                     created_by_id=admin.id if admin else None)
+    db.session.add(subscription)
+    db.session.flush()
+    AuditEntry.record(customer, admin.email if admin else "", "group_subscribed", group.display_name)
+    enqueue(SUBSCRIPTION_IMPORT, customer, {"subscription_id": subscription.id}, created_by=admin)
+    return subscription
+
+
+def _contact_group_for(customer, group):
+    """The contact group of the same name: the one already linked to the M365 group, else by name."""
+    contact_group = db.session.scalar(select(ContactGroup).where(
+        ContactGroup.customer_id == customer.id, ContactGroup.m365_group_id == group.m365_id))
+    contact_group = contact_group or find_group_by_name(customer, group.display_name)
+    if contact_group is None:
+        contact_group = ContactGroup(customer_id=customer.id, name=group.display_name[:200],
+                                     origin=Origin.M365.value)
+        db.session.add(contact_group)
+    contact_group.m365_group_id = contact_group.m365_group_id or group.m365_id
+    db.session.flush()
+    return contact_group
+
+
+def unsubscribe(customer, admin, m365_id):
+    """End a subscription; the contact group and its employees stay. True when there was one."""
+    subscription = db.session.scalar(select(GroupSubscription).where(
+        GroupSubscription.customer_id == customer.id, GroupSubscription.m365_group_id == m365_id))
+    if subscription is None:
+        return False
+    AuditEntry.record(customer, admin.email if admin else "", "group_unsubscribed", subscription.display_name)
+    db.session.delete(subscription)
+    db.session.flush()
+    return True
+
+
+def set_all(customer, admin, on):
+    """Subscribe to every listed group, or end every subscription."""
+    if on:
+        for group, subscribed in groups_overview(customer):
+            if not subscribed:
+                subscribe(customer, admin, group)
+    else:
+        for m365_id in db.session.scalars(select(GroupSubscription.m365_group_id)
+                                          .where(GroupSubscription.customer_id == customer.id)).all():
+            unsubscribe(customer, admin, m365_id)
+
+
+def enqueue_groups_load(customer, admin):
+    """Queue a refresh of the group list (unless one is queued or running); caller commits."""
+    return active_job(customer, GROUPS_LOAD) or enqueue(GROUPS_LOAD, customer, created_by=admin)
+
+
+@handler(GROUPS_LOAD)
+def groups_load_job(job):
+    """List the tenant's groups and count each one's transitive members; replace the cached groups."""
+    customer = db.session.get(Customer, job.customer_id)
+    connection = connection_for_sync(customer)
+    if connection is None:
+        raise RuntimeError("The M365 interface is not connected (or needs a new sign-in).")
+    with GraphClient.for_connection(connection) as client:
+        groups = [g for g in client.list_groups() if g.get("id")]
+        report_progress(job, 0, len(groups))
+        counts = {}
+        for done, group in enumerate(groups, 1):
+            counts[group["id"]] = len(set(client.group_member_ids(group["id"], transitive=True)))
+            if done % 20 == 0:
+                report_progress(job, done, len(groups))
+    _replace_groups(customer, groups, counts)
+    return {"groups": len(groups)}
+
+
+def _replace_groups(customer, groups, counts):
+    group_ids = select(DirectoryGroup.id).where(DirectoryGroup.customer_id == customer.id)
+    db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id.in_(group_ids)))
+    db.session.execute(delete(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id))
+    now = utcnow()
+    rows = [{"customer_id": customer.id, "m365_id": g["id"], "display_name": (g.get("displayName") or "")[:255],
+             "description": g.get("description") or "", "kind": group_kind(g),
+             "sort_key": (g.get("displayName") or "").lower()[:255],
+             "search_text": " ".join([g.get("displayName") or "", g.get("mail") or "",
+                                      g.get("description") or ""]).lower(),
+             "member_count": counts.get(g["id"]), "loaded_at": now} for g in groups]
+    if rows:
+        db.session.execute(insert(DirectoryGroup), rows)

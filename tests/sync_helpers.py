@@ -1,0 +1,83 @@
+"""Shared by the emulator-backed sync tests: a connected customer, the runner, and quick looks at the book.
+
+`connected_acme` resets the emulator to its demo tenant, connects Acme through the real sign-in
+(tests/m365_helpers.py) and switches "Synchronization active" on. Syncs and imports run as jobs
+through the real runner (`Runner(app).run_once()`).
+"""
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.jobs import enqueue
+from portal.models import Contact, Customer, Job, OutboxMail, SyncSettings
+from portal.models.sync import SyncRun
+from portal.runner import Runner
+from tests import m365_helpers as m365
+
+
+@pytest.fixture
+def connected_acme(app, world, emulator):
+    """Acme, connected to the emulator's (fresh) demo tenant, "Synchronization active" on."""
+    m365.configure(app, emulator, SYNC_LOCK_WAIT=5)
+    world.northwind.ms_user_sync = True
+    world.acme.notification_recipients = "it@acme.example, boss@acme.example"
+    db.session.commit()
+    m365.sign_in(app.test_client().sign_in_as(world.alice))
+    settings = SyncSettings.for_customer(world.acme)
+    settings.sync_active = True
+    db.session.commit()
+    return world.acme
+
+
+@pytest.fixture
+def faults(emulator):
+    """Inject emulator faults; cleared after the test."""
+    def add(path_pattern, status, **spec):
+        emulator.control("POST", "faults", {"path_pattern": path_pattern, "status": status, **spec})
+    yield add
+    emulator.control("DELETE", "faults", None)
+
+
+def run_job(app, kind, customer, params=None):
+    """Queue a job and let one runner run it; returns the finished Job."""
+    job = enqueue(kind, customer, params or {})
+    db.session.commit()
+    job_id = job.id
+    assert Runner(app, periodic=[]).run_once()
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def sync(app, customer, trigger="manual"):
+    """One sync through the runner; returns the SyncRun it recorded."""
+    job = run_job(app, "m365_sync", customer, {"trigger": trigger})
+    return db.session.scalar(select(SyncRun).where(SyncRun.job_id == job.id)) or job
+
+
+def import_users(app, customer, user_ids):
+    """A Manual-mode import through the runner; returns the Job (result has the counts)."""
+    return run_job(app, "m365_import", customer, {"user_ids": list(user_ids)})
+
+
+def users(emulator):
+    """The emulator's users (active and soft-deleted), by UPN local part."""
+    return {u["userPrincipalName"].split("@")[0]: u for u in emulator.control("GET", "users", None)}
+
+
+def book(customer, archived=False):
+    """The customer's contacts by lower-case email (active ones, or archived ones)."""
+    db.session.expire_all()
+    query = select(Contact).where(Contact.customer_id == customer.id)
+    query = query.where(Contact.archived_at.is_not(None) if archived else Contact.archived_at.is_(None))
+    return {c.email_key: c for c in db.session.scalars(query)}
+
+
+def outbox(customer):
+    db.session.expire_all()
+    return db.session.scalars(select(OutboxMail).where(OutboxMail.customer_id == customer.id)
+                              .order_by(OutboxMail.id)).all()
+
+
+def reload(customer):
+    db.session.expire_all()
+    return db.session.get(Customer, customer.id)

@@ -1,0 +1,125 @@
+"""Automatic mode ("Subscribe to Groups") and the daily sync of subscribed groups, against the emulator."""
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import ContactGroup, GroupSubscription, SyncMode, SyncSettings
+from portal.models.directory import DirectoryGroup
+from portal.runner import Runner
+from tests.emulator_fixture import emulator, emulator_server  # noqa: F401
+from tests.sync_helpers import book, connected_acme, sync, users  # noqa: F401
+
+
+def automatic(customer, alice_client, app):
+    """Automatic mode on, the groups loaded through the page and the runner."""
+    SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC.value
+    db.session.commit()
+    alice_client.post("/sync/automatic/load", headers={"HX-Request": "true"})
+    assert Runner(app, periodic=[]).run_once()
+    db.session.expire_all()
+    return {g.display_name: g for g in db.session.scalars(select(DirectoryGroup))}
+
+
+def subscribe(alice_client, app, group):
+    response = alice_client.post(f"/sync/automatic/groups/{group.m365_id}", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    Runner(app, periodic=[]).run_once()
+    db.session.expire_all()
+    return response.get_data(as_text=True)
+
+
+def members_of(name):
+    db.session.expire_all()
+    group = db.session.scalar(select(ContactGroup).where(ContactGroup.name == name))
+    return {c.email_key for c in group.contacts} if group else None
+
+
+def test_groups_list_shows_kind_and_member_count_and_none_is_subscribed(app, emulator, connected_acme, alice_client):
+    groups = automatic(connected_acme, alice_client, app)
+    assert groups["Sales Team"].kind == "Team" and groups["Leadership"].member_count == 3
+    assert groups["Newsletter Recipients"].kind == "Distribution"
+    page = alice_client.get("/sync/automatic").get_data(as_text=True)
+    assert "Sales Team" in page and 'aria-checked="true"' not in page and "Search Group" in page
+
+
+def test_search_group_filters_as_you_type(app, emulator, connected_acme, alice_client):
+    automatic(connected_acme, alice_client, app)
+    rows = alice_client.get("/sync/automatic?part=rows&q=lead", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Leadership" in rows and "Sales Team" not in rows
+
+
+def test_subscribing_creates_a_contact_group_and_imports_its_members(app, emulator, connected_acme, alice_client):
+    groups = automatic(connected_acme, alice_client, app)
+    row = subscribe(alice_client, app, groups["Leadership"])
+    assert 'aria-checked="true"' in row
+    assert members_of("Leadership") == {"admin@contosodemo.onmicrosoft.com", "isaiah.langer@contosodemo.onmicrosoft.com",
+                                        "juergen.mueller@contosodemo.onmicrosoft.com"}
+    assert all(c.origin == "m365" for c in book(connected_acme).values())
+
+
+def test_nested_groups_are_imported_transitively(app, emulator, connected_acme, alice_client):
+    groups = automatic(connected_acme, alice_client, app)
+    subscribe(alice_client, app, groups["All Departments"])
+    assert "admin@contosodemo.onmicrosoft.com" in members_of("All Departments")  # via Leadership
+    assert len(members_of("All Departments")) > 50
+
+
+def test_daily_sync_adds_new_members_and_keeps_removed_ones(app, emulator, connected_acme, alice_client):
+    groups = automatic(connected_acme, alice_client, app)
+    subscribe(alice_client, app, groups["Leadership"])
+    sync(app, connected_acme)
+    everyone = users(emulator)
+    group_id = groups["Leadership"].m365_id
+    emulator.control("POST", f"groups/{group_id}/members/{everyone['adele.vance']['id']}")
+    emulator.control("DELETE", f"groups/{group_id}/members/{everyone['juergen.mueller']['id']}")
+    run = sync(app, connected_acme)
+    assert run.status == "succeeded", run.message
+    assert members_of("Leadership") == {"admin@contosodemo.onmicrosoft.com", "isaiah.langer@contosodemo.onmicrosoft.com",
+                                        "juergen.mueller@contosodemo.onmicrosoft.com",
+                                        "adele.vance@contosodemo.onmicrosoft.com"}
+    quiet = sync(app, connected_acme)
+    assert quiet.graph_requests <= 3 and not quiet.counts.get("creates")
+
+
+def test_member_added_links_existing_contact_when_link_active(app, emulator, connected_acme, alice_client):
+    from portal.models import Contact
+
+    groups = automatic(connected_acme, alice_client, app)
+    contact = Contact(customer_id=connected_acme.id, first_name="Adele", last_name="Vance", origin="manual")
+    contact.set_email("Adele.Vance@CONTOSODEMO.onmicrosoft.com")
+    db.session.add(contact)
+    SyncSettings.for_customer(connected_acme).link_active = True
+    db.session.commit()
+    subscribe(alice_client, app, groups["Leadership"])
+    sync(app, connected_acme)
+    emulator.control("POST", f"groups/{groups['Leadership'].m365_id}/members/{users(emulator)['adele.vance']['id']}")
+    sync(app, connected_acme)
+    linked = book(connected_acme)["adele.vance@contosodemo.onmicrosoft.com"]
+    assert linked.linked_automatically and linked.id == contact.id
+    assert "adele.vance@contosodemo.onmicrosoft.com" in members_of("Leadership")
+
+
+def test_unsubscribing_keeps_the_contact_group_and_its_employees(app, emulator, connected_acme, alice_client):
+    groups = automatic(connected_acme, alice_client, app)
+    subscribe(alice_client, app, groups["Leadership"])
+    row = alice_client.post(f"/sync/automatic/groups/{groups['Leadership'].m365_id}",
+                            headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'aria-checked="false"' in row
+    db.session.expire_all()
+    assert db.session.scalar(select(GroupSubscription)) is None
+    assert len(members_of("Leadership")) == 3 and len(book(connected_acme)) == 3
+
+
+def test_select_all_subscribes_every_group(app, emulator, connected_acme, alice_client):
+    groups = automatic(connected_acme, alice_client, app)
+    alice_client.post("/sync/automatic/all", data={"on": "1"}, headers={"HX-Request": "true"})
+    db.session.expire_all()
+    assert len(db.session.scalars(select(GroupSubscription)).all()) == len(groups)
+    alice_client.post("/sync/automatic/all", data={"on": "0"}, headers={"HX-Request": "true"})
+    db.session.expire_all()
+    assert db.session.scalars(select(GroupSubscription)).all() == []
+
+
+def test_other_customers_cannot_toggle_acmes_groups(app, emulator, connected_acme, alice_client, world):
+    groups = automatic(connected_acme, alice_client, app)
+    bob = app.test_client().sign_in_as(world.bob)
+    assert bob.post(f"/sync/automatic/groups/{groups['Leadership'].m365_id}").status_code == 404
