@@ -5,7 +5,7 @@ from flask import Flask, render_template, request
 from flask_babel import gettext as _
 
 from portal import config as config_module
-from portal.extensions import babel, csrf, db, limiter, login_manager, mail, migrate, oauth
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate, oauth
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,12 @@ def create_app(config=None):
     app.config.update(config_module.from_environment())
     if config:
         app.config.update(config)
-    app.instance_path and config_module.INSTANCE.mkdir(exist_ok=True)
+    config_module.INSTANCE.mkdir(exist_ok=True)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -32,12 +37,17 @@ def create_app(config=None):
 
 def select_locale():
     """The visitor's language from Accept-Language, among the supported ones."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():  # the runner and CLI: no visitor, the default language
+        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
     return request.accept_languages.best_match(current_app.config["BABEL_SUPPORTED_LOCALES"]) or "en"
 
 
 def register_extensions(app):
+    # Not imported at module level: `portal.mail` is the outbox module, not the extension.
+    from portal.extensions import mail
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -57,7 +67,8 @@ def register_blueprints(app):
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     for module in ("portal.contacts.routes", "portal.masterdata.routes", "portal.admin.routes",
-                   "portal.m365.routes", "portal.sync.routes", "portal.outbox.routes"):
+                   "portal.m365.routes", "portal.sync.routes", "portal.outbox.routes",
+                   "portal.manual.routes"):
         _register_optional(app, module)
 
 

@@ -3,5 +3,9 @@ from portal.models.base import utcnow  # noqa: F401
 from portal.models.tenancy import Reseller, Customer  # noqa: F401
 from portal.models.accounts import AdminUser, Role  # noqa: F401
 from portal.models.contacts import Contact, ContactGroup, contact_group_members, Origin  # noqa: F401
+from portal.models.contacts import ContactImport  # noqa: F401
 from portal.models.jobs import Job, JobStatus  # noqa: F401
 from portal.models.m365 import AuditEntry, ConnectionStatus, GroupSubscription, M365Connection, SyncMode, SyncSettings  # noqa: F401
+from portal.models.outbox import MailStatus, OutboxMail  # noqa: F401
+from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncLock, SyncRun  # noqa: F401
+from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectorySelection, DirectorySelectionFlip, DirectoryUser  # noqa: F401

@@ -1,7 +1,7 @@
 """The employee contact book: contacts and contact groups."""
 import enum
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -29,6 +29,10 @@ class Contact(db.Model):
     __table_args__ = (
         UniqueConstraint("customer_id", "email_key", name="uq_contact_customer_email"),
         Index("ix_contact_customer_name", "customer_id", "last_name", "first_name", "id"),
+        # The book sorts by "updated" with keyset pagination; email sorting uses the unique key.
+        Index("ix_contact_customer_updated", "customer_id", "updated_at", "id"),
+        # Counting a customer's active contacts ("N contacts") reads only this index.
+        Index("ix_contact_customer_archived", "customer_id", "archived_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
@@ -73,3 +77,24 @@ class ContactGroup(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     contacts = relationship("Contact", secondary=contact_group_members, back_populates="groups")
+
+
+class ContactImport(db.Model):
+    """An uploaded CSV file between upload and confirm, bound to one admin and one customer.
+
+    The parsed cells live here (not in the cookie session, which is too small); the row is
+    deleted when the import is confirmed, and stale ones are purged on the next upload.
+    """
+
+    __tablename__ = "contact_import"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    encoding: Mapped[str] = mapped_column(String(20), default="utf-8")
+    delimiter: Mapped[str] = mapped_column(String(1), default=",")
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    # {"rows": [[cell, ...], ...]} — every row of the file including a header row, as text.
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)

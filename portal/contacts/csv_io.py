@@ -1,0 +1,165 @@
+"""Reading and writing contact CSV files: decoding, dialect detection, column guessing, export.
+
+Import accepts UTF-8 with or without BOM (and, as Excel's "CSV" in Germany writes it,
+Windows-1252), separated by `;` or `,`. Export writes UTF-8 with BOM so Excel shows
+umlauts, and neutralises cells that a spreadsheet would run as a formula.
+"""
+import csv
+import io
+import re
+
+from flask_babel import format_decimal, gettext as _
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Contact, ContactGroup, contact_group_members
+
+DELIMITERS = ";,"
+FIELDS = ("first_name", "last_name", "email", "group", "salutation")
+# Header names we recognise, normalised (lower case, no spaces, dashes, dots or underscores).
+ALIASES = {
+    "first_name": {"firstname", "first", "givenname", "forename", "vorname"},
+    "last_name": {"lastname", "last", "surname", "familyname", "nachname", "familienname", "name"},
+    "email": {"email", "emailaddress", "mail", "mailaddress", "emailadresse", "mailadresse",
+              "emailadr", "smtp"},
+    "group": {"group", "groups", "gruppe", "gruppen", "contactgroup", "contactgroups",
+              "kontaktgruppe", "kontaktgruppen"},
+    "salutation": {"salutation", "anrede"},
+}
+EXPORT_COLUMNS = ("first_name", "last_name", "email", "salutation", "origin", "groups")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+GROUP_SEPARATOR = ";"
+
+
+class CsvProblem(ValueError):
+    """The file cannot be read; the message tells the admin what to do."""
+
+
+def decode(raw):
+    """(text, encoding name): UTF-8 (BOM stripped), else Windows-1252; CsvProblem otherwise."""
+    if b"\x00" in raw[:4096]:
+        raise CsvProblem(_("This does not look like a CSV file. Save the table as CSV (UTF-8) and try again."))
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        raise CsvProblem(_("The file is not UTF-8 text. Save it as \"CSV UTF-8\" and try again.")) from None
+
+
+def detect_delimiter(text):
+    """`;` or `,`: what csv.Sniffer finds among those two, else the more frequent one in the first line."""
+    sample = text[:16384]
+    if "\n" in sample:
+        sample = sample[:sample.rfind("\n")]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        first_line = sample.split("\n", 1)[0]
+        return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def read_rows(text, delimiter, max_rows):
+    """All non-blank rows as lists of stripped cells; CsvProblem beyond max_rows data rows."""
+    rows = []
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            cells = [cell.strip() for cell in row]
+            if not any(cells):
+                continue
+            rows.append(cells)
+            # One extra row for a header line.
+            if len(rows) > max_rows + 1:
+                raise CsvProblem(_("The file has more than %(max)s rows. Split it into smaller files.",
+                                   max=format_decimal(max_rows)))
+    except csv.Error as exc:
+        raise CsvProblem(_("The file could not be read as CSV (%(error)s).", error=str(exc))) from None
+    if not rows:
+        raise CsvProblem(_("The file is empty."))
+    return rows
+
+
+def parse(raw, max_rows):
+    """Decode and split an uploaded file: {"rows", "delimiter", "encoding"}."""
+    text, encoding = decode(raw)
+    delimiter = detect_delimiter(text)
+    return {"rows": read_rows(text, delimiter, max_rows), "delimiter": delimiter, "encoding": encoding}
+
+
+def _normal(header):
+    return re.sub(r"[\s._\-]+", "", (header or "").lower())
+
+
+def looks_like_header(first_row):
+    """True when the first row names columns rather than holding a contact."""
+    if any(_normal(cell) in names for cell in first_row for names in ALIASES.values()):
+        return True
+    return not any("@" in cell for cell in first_row)
+
+
+def guess_mapping(header, first_row=None):
+    """{field: column index or -1}, guessed from English and German column names.
+
+    Without a header (header=[]), only the email column is guessed: the first cell with an "@".
+    """
+    if not header:
+        mapping = dict.fromkeys(FIELDS, -1)
+        mapping["email"] = next((i for i, cell in enumerate(first_row or []) if "@" in cell), -1)
+        return mapping
+    mapping = {}
+    taken = set()
+    # "name" alone is a weak hint for the last name: give the exact names the first pick.
+    for field_name in FIELDS:
+        mapping[field_name] = -1
+        for index, cell in enumerate(header):
+            if index not in taken and _normal(cell) in ALIASES[field_name]:
+                if _normal(cell) == "name" and any(_normal(c) == "nachname" for c in header):
+                    continue
+                mapping[field_name] = index
+                taken.add(index)
+                break
+    return mapping
+
+
+def neutralize(cell):
+    """Prefix a quote to a cell a spreadsheet would read as a formula (=, +, -, @, tab, CR)."""
+    cell = "" if cell is None else str(cell)
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _group_names(customer):
+    """{contact id: [group names]} for the whole book, in one query."""
+    names = {}
+    rows = db.session.execute(
+        select(contact_group_members.c.contact_id, ContactGroup.name)
+        .join(ContactGroup, ContactGroup.id == contact_group_members.c.group_id)
+        .where(ContactGroup.customer_id == customer.id)
+        .order_by(ContactGroup.name))
+    for contact_id, name in rows:
+        names.setdefault(contact_id, []).append(name)
+    return names
+
+
+def export_chunks(customer, batch=1000):
+    """The customer's book as CSV text chunks: BOM, header, one row per non-archived contact."""
+    groups = _group_names(customer)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(EXPORT_COLUMNS)
+    query = (select(Contact.id, Contact.first_name, Contact.last_name, Contact.email,
+                    Contact.salutation, Contact.origin)
+             .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+             .order_by(Contact.last_name, Contact.first_name, Contact.id)
+             .execution_options(yield_per=batch))
+    for count, row in enumerate(db.session.execute(query), start=1):
+        cells = [row.first_name, row.last_name, row.email, row.salutation, row.origin,
+                 GROUP_SEPARATOR.join(groups.get(row.id, []))]
+        writer.writerow([neutralize(cell) for cell in cells])
+        if count % batch == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,139 @@
+"""Contact groups: list with member counts, create, rename (click to edit), delete, members."""
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from portal.auth import access
+from portal.contacts import services
+from portal.contacts.forms import GroupForm
+from portal.contacts.routes import bp, wants_fragment
+from portal.extensions import db
+from portal.models import Contact, ContactGroup, contact_group_members
+
+MEMBERS_SHOWN = 100
+
+
+def _name_checked(form, customer, group=None):
+    """True when the form is valid and the name is free in this customer; errors go to the field."""
+    if not form.validate_on_submit():
+        return False
+    problem = services.group_name_problem(customer, form.name.data, exclude_group_id=group and group.id)
+    if problem:
+        form.name.errors = [*form.name.errors, problem]
+        return False
+    return True
+
+
+@bp.route("/groups", methods=["GET", "POST"])
+def groups():
+    """The customer's contact groups with member counts; create a new one."""
+    customer = access.current_customer()
+    form = GroupForm()
+    if _name_checked(form, customer):
+        group = services.create_group(customer, form.name.data)
+        db.session.commit()
+        flash(_("Contact group %(name)s created.", name=group.name), "success")
+        return redirect(url_for(".groups"))
+    return render_template("contacts/groups.html", groups=services.customer_groups(customer),
+                           counts=services.member_counts(customer), form=form), 422 if form.errors else 200
+
+
+def _members(group):
+    query = (select(Contact).join(contact_group_members, contact_group_members.c.contact_id == Contact.id)
+             .where(contact_group_members.c.group_id == group.id, Contact.archived_at.is_(None)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    shown = db.session.scalars(
+        query.order_by(Contact.last_name, Contact.first_name, Contact.id).limit(MEMBERS_SHOWN)).all()
+    return shown, total
+
+
+def _render_group(group, status=200):
+    members, total = _members(group)
+    term = (request.args.get("q") or "").strip()[:100]
+    candidates = services.member_candidates(group, term) if term else []
+    return render_template("contacts/group.html", group=group, members=members, total=total,
+                           term=term, candidates=candidates), status
+
+
+@bp.route("/groups/<int:group_id>")
+def group(group_id):
+    """One group: its members, removing them, and finding contacts to add."""
+    return _render_group(access.owned_by_current_customer(ContactGroup, group_id))
+
+
+@bp.route("/groups/<int:group_id>/candidates")
+def group_candidates(group_id):
+    """Contacts matching the search that are not yet members (htmx fragment)."""
+    group = access.owned_by_current_customer(ContactGroup, group_id)
+    term = (request.args.get("q") or "").strip()[:100]
+    candidates = services.member_candidates(group, term) if term else []
+    if not wants_fragment():
+        return redirect(url_for(".group", group_id=group.id, q=term or None))
+    return render_template("contacts/_group_candidates.html", group=group, candidates=candidates, term=term)
+
+
+@bp.route("/groups/<int:group_id>/name")
+def group_name(group_id):
+    """The group's name with its edit button (htmx: cancel of the rename form)."""
+    group = access.owned_by_current_customer(ContactGroup, group_id)
+    if not wants_fragment():
+        return redirect(url_for(".group", group_id=group.id))
+    return render_template("contacts/_group_name.html", group=group)
+
+
+@bp.route("/groups/<int:group_id>/rename", methods=["GET", "POST"])
+def group_rename(group_id):
+    """Rename a group: click to edit in place (htmx) or a plain form page."""
+    customer = access.current_customer()
+    group = access.owned_by_current_customer(ContactGroup, group_id)
+    form = GroupForm(obj=group)
+    if _name_checked(form, customer, group):
+        group.name = form.name.data.strip()
+        db.session.commit()
+        if wants_fragment():
+            return render_template("contacts/_group_name.html", group=group)
+        flash(_("Contact group renamed."), "success")
+        return redirect(url_for(".group", group_id=group.id))
+    if wants_fragment():  # htmx swaps only 2xx answers: the field error must come back as 200
+        return render_template("contacts/_group_name_form.html", group=group, form=form)
+    return render_template("contacts/group_rename.html", group=group, form=form), 422 if form.errors else 200
+
+
+@bp.route("/groups/<int:group_id>/delete", methods=["GET", "POST"])
+def group_delete(group_id):
+    """Ask, then delete the group; its contacts stay in the book."""
+    group = access.owned_by_current_customer(ContactGroup, group_id)
+    if request.method == "POST":
+        name = group.name
+        db.session.delete(group)
+        db.session.commit()
+        flash(_("Contact group %(name)s deleted. Its contacts stay in the contact book.", name=name), "success")
+        return redirect(url_for(".groups"))
+    _shown, total = _members(group)
+    return render_template("contacts/group_delete.html", group=group, total=total)
+
+
+@bp.route("/groups/<int:group_id>/members", methods=["POST"])
+def group_add_member(group_id):
+    """Add a contact of the same customer to the group."""
+    group = access.owned_by_current_customer(ContactGroup, group_id)
+    contact = access.owned_by_current_customer(Contact, request.form.get("contact_id", type=int))
+    services.add_member(group, contact)
+    db.session.commit()
+    flash(_("%(name)s added to %(group)s.", name=contact.full_name or contact.email, group=group.name),
+          "success")
+    return redirect(url_for(".group", group_id=group.id))
+
+
+@bp.route("/groups/<int:group_id>/members/<int:contact_id>/remove", methods=["POST"])
+def group_remove_member(group_id, contact_id):
+    """Take a contact out of the group (the contact stays in the book)."""
+    group = access.owned_by_current_customer(ContactGroup, group_id)
+    contact = access.owned_by_current_customer(Contact, contact_id)
+    services.remove_member(group, contact)
+    db.session.commit()
+    if wants_fragment():
+        return ""  # the member's row is swapped away
+    flash(_("%(name)s removed from %(group)s.", name=contact.full_name or contact.email, group=group.name),
+          "success")
+    return redirect(url_for(".group", group_id=group.id))

@@ -1,0 +1,226 @@
+"""CSV import: hold the upload, plan what each row does, apply the plan in one transaction.
+
+The plan uses the same rules as the contact form (services.py): a valid address, in the
+customer's allowed domains, unique per customer in any letter case. A row whose address
+already exists updates that contact's names and adds its groups.
+"""
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, insert, select, update
+
+from portal.contacts import services
+from portal.contacts.csv_io import GROUP_SEPARATOR
+from portal.extensions import db
+from portal.models import Contact, ContactGroup, ContactImport, Origin, contact_group_members, utcnow
+
+CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
+STATUSES = (CREATE, UPDATE, UNCHANGED, REJECT)
+UPLOAD_LIFETIME = timedelta(hours=2)
+CHUNK = 500
+
+
+def store_upload(customer, admin, filename, parsed):
+    """Keep a parsed upload for this admin and customer; returns it (caller commits)."""
+    db.session.execute(delete(ContactImport).where(ContactImport.created_at < utcnow() - UPLOAD_LIFETIME))
+    upload = ContactImport(token=secrets.token_urlsafe(24), customer_id=customer.id, admin_id=admin.id,
+                           filename=(filename or "")[:255], encoding=parsed["encoding"],
+                           delimiter=parsed["delimiter"], row_count=len(parsed["rows"]),
+                           data={"rows": parsed["rows"]})
+    db.session.add(upload)
+    db.session.flush()
+    return upload
+
+
+def load_upload(token, customer, admin):
+    """The upload with this token, only for the admin and customer it was made for; else None."""
+    return db.session.scalar(select(ContactImport).where(
+        ContactImport.token == token, ContactImport.customer_id == customer.id,
+        ContactImport.admin_id == admin.id, ContactImport.created_at >= utcnow() - UPLOAD_LIFETIME))
+
+
+@dataclass
+class RowPlan:
+    """What one CSV row will do."""
+
+    line: int
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    salutation: str = ""
+    groups: list = field(default_factory=list)
+    status: str = CREATE
+    reason: str = ""
+    contact_id: int | None = None
+
+
+def _cell(row, index):
+    return row[index].strip() if 0 <= index < len(row) else ""
+
+
+def _row_plan(line, row, mapping):
+    groups = {}
+    for name in _cell(row, mapping["group"]).split(GROUP_SEPARATOR):
+        if name.strip():
+            groups.setdefault(name.strip().lower(), name.strip())
+    return RowPlan(line=line, first_name=_cell(row, mapping["first_name"]),
+                   last_name=_cell(row, mapping["last_name"]), email=_cell(row, mapping["email"]),
+                   salutation=_cell(row, mapping["salutation"]), groups=list(groups.values()))
+
+
+@dataclass
+class Existing:
+    """The parts of an existing contact the import compares (plain rows: fast for 20,000)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    salutation: str
+    archived: bool
+    group_ids: set = field(default_factory=set)
+    group_names: set = field(default_factory=set)  # lower case
+
+
+def _existing_by_key(customer, keys):
+    """{email_key: Existing} for the given keys; queried in chunks."""
+    found, keys = {}, list(keys)
+    for start in range(0, len(keys), CHUNK):
+        rows = db.session.execute(
+            select(Contact.id, Contact.email_key, Contact.first_name, Contact.last_name,
+                   Contact.salutation, Contact.archived_at)
+            .where(Contact.customer_id == customer.id, Contact.email_key.in_(keys[start:start + CHUNK])))
+        by_id = {}
+        for row in rows:
+            by_id[row.id] = found[row.email_key] = Existing(
+                row.id, row.first_name, row.last_name, row.salutation, row.archived_at is not None)
+        memberships = db.session.execute(
+            select(contact_group_members.c.contact_id, ContactGroup.id, ContactGroup.name)
+            .join(ContactGroup, ContactGroup.id == contact_group_members.c.group_id)
+            .where(contact_group_members.c.contact_id.in_(list(by_id))))
+        for contact_id, group_id, name in memberships:
+            by_id[contact_id].group_ids.add(group_id)
+            by_id[contact_id].group_names.add(name.lower())
+    return found
+
+
+def _field_problem(plan):
+    if max(len(plan.first_name), len(plan.last_name)) > services.NAME_MAX:
+        return _("Name longer than %(n)s characters.", n=services.NAME_MAX)
+    if len(plan.salutation) > services.SALUTATION_MAX:
+        return _("Salutation longer than %(n)s characters.", n=services.SALUTATION_MAX)
+    if any(len(g) > services.GROUP_NAME_MAX for g in plan.groups):
+        return _("Group name longer than %(n)s characters.", n=services.GROUP_NAME_MAX)
+    return None
+
+
+def _check_address(customer, plan, seen):
+    """Normalise the row's address; return why it is rejected, or None."""
+    normalized, problem = services.normalize_email(plan.email)
+    if problem:
+        return _("Email missing.") if not plan.email else _("Invalid email address.")
+    plan.email = normalized
+    if not services.domain_allowed(customer, normalized):
+        return _("Domain not allowed.")
+    key = normalized.lower()
+    if key in seen:
+        return _("Duplicate in file (same email as row %(line)s).", line=seen[key])
+    seen[key] = plan.line
+    return _field_problem(plan)
+
+
+def _compare_with(plan, contact):
+    """Mark the plan as an update of `contact`, or unchanged when nothing would change."""
+    plan.contact_id = contact.id
+    if contact.archived:
+        plan.status, plan.reason = REJECT, _("A removed contact with this email address is kept for restoring.")
+        return
+    changes = [
+        (plan.first_name and plan.first_name != contact.first_name),
+        (plan.last_name and plan.last_name != contact.last_name),
+        (plan.salutation and plan.salutation != contact.salutation),
+        bool({g.lower() for g in plan.groups} - contact.group_names),
+    ]
+    plan.status = UPDATE if any(changes) else UNCHANGED
+
+
+def plan_import(customer, rows, mapping, has_header):
+    """One RowPlan per data row: create, update, unchanged or reject (with the reason)."""
+    offset = 2 if has_header else 1
+    plans = [_row_plan(line, row, mapping)
+             for line, row in enumerate(rows[1:] if has_header else rows, start=offset)]
+    seen = {}
+    for plan in plans:
+        problem = _check_address(customer, plan, seen)
+        if problem:
+            plan.status, plan.reason = REJECT, problem
+    existing = _existing_by_key(customer, seen)
+    for plan in plans:
+        if plan.status != REJECT and plan.email.lower() in existing:
+            _compare_with(plan, existing[plan.email.lower()])
+    return plans
+
+
+def counts(plans):
+    """{status: number of rows} for every status."""
+    result = dict.fromkeys(STATUSES, 0)
+    for plan in plans:
+        result[plan.status] += 1
+    return result
+
+
+def _groups_for(customer, plans):
+    """{lower-case name: ContactGroup}, creating the groups the plan needs (origin csv)."""
+    groups = {g.name.lower(): g for g in services.customer_groups(customer)}
+    for plan in plans:
+        for name in plan.groups:
+            if name.lower() not in groups:
+                groups[name.lower()] = services.create_group(customer, name, origin=Origin.CSV.value)
+    return groups
+
+
+def _insert_created(customer, plans, groups, now):
+    """Insert the new contacts in bulk; returns their (contact id, group id) memberships."""
+    if not plans:
+        return []
+    rows = [{"customer_id": customer.id, "origin": Origin.CSV.value, "salutation": p.salutation,
+             "first_name": p.first_name, "last_name": p.last_name, "email": p.email,
+             "email_key": p.email.lower(), "created_at": now, "updated_at": now} for p in plans]
+    ids = db.session.scalars(
+        insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).all()
+    return [(contact_id, groups[name.lower()].id) for plan, contact_id in zip(plans, ids)
+            for name in plan.groups]
+
+
+def _update_existing(customer, plans, groups, now):
+    """Update names (non-empty cells only) in bulk; returns the memberships to add."""
+    if not plans:
+        return []
+    existing = _existing_by_key(customer, {p.email.lower() for p in plans})
+    changes, memberships = [], []
+    for plan in plans:
+        contact = existing[plan.email.lower()]
+        values = {a: getattr(plan, a) for a in ("first_name", "last_name", "salutation") if getattr(plan, a)}
+        changes.append({"id": contact.id, "updated_at": now, **values})
+        memberships += [(contact.id, groups[name.lower()].id) for name in plan.groups
+                        if groups[name.lower()].id not in contact.group_ids]
+    db.session.execute(update(Contact), changes)
+    return memberships
+
+
+def apply_import(customer, plans):
+    """Create and update contacts as planned (caller commits: one transaction); returns counts.
+
+    Bulk statements: a 20,000-row file is written in seconds, not minutes.
+    """
+    todo = [p for p in plans if p.status in (CREATE, UPDATE)]
+    groups = _groups_for(customer, todo)
+    now = utcnow()
+    memberships = _insert_created(customer, [p for p in todo if p.status == CREATE], groups, now)
+    memberships += _update_existing(customer, [p for p in todo if p.status == UPDATE], groups, now)
+    if memberships:
+        db.session.execute(insert(contact_group_members),
+                           [{"contact_id": c, "group_id": g} for c, g in memberships])
+    db.session.expire_all()  # bulk statements bypass the objects already loaded
+    return counts(plans)

@@ -1,0 +1,178 @@
+"""The contact book ("Employee contacts"): list, detail, create, edit, delete, export.
+
+Contact groups and the CSV import live in group_views.py and csv_views.py on the same
+blueprint. Every view works on `access.current_customer()`; other customers' ids answer 404.
+"""
+from datetime import date
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.utils import secure_filename
+
+from portal.auth import access
+from portal.contacts import csv_io, listing, services
+from portal.contacts.forms import ContactForm, MembershipForm
+from portal.extensions import db
+from portal.models import Contact, ContactGroup
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+
+@bp.before_request
+@login_required
+def _signed_in_only():
+    """Every page of the contact book needs a signed-in admin."""
+    return None
+
+
+def wants_fragment():
+    """True for an htmx swap; a history restore (reload after back) needs the whole page."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+
+
+def page_or_fragment(page_template, fragment_template, **context):
+    """Render the fragment for htmx requests and the page otherwise; caches must tell them apart."""
+    template = fragment_template if wants_fragment() else page_template
+    response = current_app.make_response(render_template(template, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.route("/")
+def index():
+    """The contact book: search, filter by group, sort, page."""
+    customer = access.current_customer()
+    query = listing.ContactQuery.from_args(request.args)
+    group = access.owned_by_current_customer(ContactGroup, query.group_id) if query.group_id else None
+    page = listing.contact_page(customer, query, per_page=current_app.config.get("CONTACTS_PER_PAGE", 50))
+    empty_book = page.total == 0 and not listing.customer_has_contacts(customer)
+    return page_or_fragment("contacts/index.html", "contacts/_results.html", customer=customer, page=page,
+                            query=query, group=group, groups=services.customer_groups(customer),
+                            empty_book=empty_book)
+
+
+def _form_with_groups(customer, contact=None):
+    form = ContactForm(obj=contact)
+    form.groups.choices = [(g.id, g.name) for g in services.customer_groups(customer)]
+    if contact is not None and request.method == "GET":
+        form.groups.data = [g.id for g in contact.groups]
+    return form
+
+
+def _save_from_form(customer, form, contact=None):
+    """Validate the form with the book's rules and save; returns the contact or None."""
+    if not form.validate_on_submit():
+        return None
+    problem = services.email_problem(customer, form.email.data, exclude_contact_id=contact and contact.id)
+    if problem:
+        form.email.errors = [*form.email.errors, problem]
+        return None
+    contact = services.save_contact(
+        customer, contact, salutation=form.salutation.data, first_name=form.first_name.data,
+        last_name=form.last_name.data, email=form.email.data,
+        groups=services.groups_by_ids(customer, form.groups.data or []))
+    db.session.commit()
+    return contact
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Add a contact by hand."""
+    customer = access.current_customer()
+    form = _form_with_groups(customer)
+    contact = _save_from_form(customer, form)
+    if contact is not None:
+        flash(_("Contact %(email)s added.", email=contact.email), "success")
+        return redirect(url_for(".detail", contact_id=contact.id))
+    return render_template("contacts/form.html", form=form, contact=None), 422 if form.errors else 200
+
+
+@bp.route("/<int:contact_id>")
+def detail(contact_id):
+    """All there is to know about one contact, and its group memberships."""
+    contact = access.owned_by_current_customer(Contact, contact_id)
+    return render_template("contacts/detail.html", contact=contact,
+                           membership_form=_membership_form(contact))
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+def edit(contact_id):
+    """Change a contact's salutation, names, email and groups."""
+    customer = access.current_customer()
+    contact = access.owned_by_current_customer(Contact, contact_id)
+    form = _form_with_groups(customer, contact)
+    if _save_from_form(customer, form, contact) is not None:
+        flash(_("Contact saved."), "success")
+        return redirect(url_for(".detail", contact_id=contact.id))
+    return render_template("contacts/form.html", form=form, contact=contact), 422 if form.errors else 200
+
+
+@bp.route("/<int:contact_id>/delete", methods=["GET", "POST"])
+def delete(contact_id):
+    """Ask, then delete the contact."""
+    contact = access.owned_by_current_customer(Contact, contact_id)
+    if request.method == "POST":
+        email = contact.email
+        services.delete_contact(contact)
+        db.session.commit()
+        flash(_("Contact %(email)s deleted.", email=email), "success")
+        return redirect(url_for(".index"))
+    return render_template("contacts/confirm_delete.html", contact=contact)
+
+
+def _membership_form(contact, formdata=None):
+    """"Add to group" offering the customer's groups the contact is not in yet."""
+    form = MembershipForm(formdata=formdata)
+    current = {g.id for g in contact.groups}
+    groups = db.session.scalars(
+        select(ContactGroup).where(ContactGroup.customer_id == contact.customer_id)
+        .order_by(ContactGroup.name)).all()
+    form.group_id.choices = [(g.id, g.name) for g in groups if g.id not in current]
+    return form
+
+
+def _memberships_response(contact, form=None):
+    """The detail page's group list (htmx) or a redirect back to the detail page."""
+    if wants_fragment():
+        return render_template("contacts/_contact_groups.html", contact=contact,
+                               membership_form=form or _membership_form(contact))
+    return redirect(url_for(".detail", contact_id=contact.id))
+
+
+@bp.route("/<int:contact_id>/groups", methods=["POST"])
+def add_to_group(contact_id):
+    """Put the contact into one of the customer's groups."""
+    contact = access.owned_by_current_customer(Contact, contact_id)
+    form = _membership_form(contact, formdata=request.form)
+    if not form.validate():
+        abort(404)  # not one of this customer's groups (or already a member)
+    services.add_member(access.owned_by_current_customer(ContactGroup, form.group_id.data), contact)
+    db.session.commit()
+    return _memberships_response(contact)
+
+
+@bp.route("/<int:contact_id>/groups/<int:group_id>/remove", methods=["POST"])
+def remove_from_group(contact_id, group_id):
+    """Take the contact out of a group."""
+    contact = access.owned_by_current_customer(Contact, contact_id)
+    services.remove_member(access.owned_by_current_customer(ContactGroup, group_id), contact)
+    db.session.commit()
+    return _memberships_response(contact)
+
+
+@bp.route("/export.csv")
+def export_csv():
+    """Download the book as CSV (UTF-8 with BOM, formula-safe): columns scripts rely on."""
+    customer = access.current_customer()
+    name = secure_filename(customer.name) or "customer"
+    filename = f"contacts-{name}-{date.today().isoformat()}.csv"
+    response = Response(stream_with_context(csv_io.export_chunks(customer)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+from portal.contacts import csv_views, group_views  # noqa: E402,F401  (views on this blueprint)

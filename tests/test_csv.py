@@ -1,0 +1,240 @@
+"""CSV import (upload, mapping, preview, confirm) and the formula-safe export."""
+import csv
+import io
+import re
+
+import pytest
+
+from portal.contacts import csv_io
+from portal.extensions import db
+from portal.models import Contact, ContactGroup, ContactImport
+from tests.test_contacts import add_contact, add_group, text
+
+
+def upload(client, content, filename="contacts.csv", **kwargs):
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return client.post("/contacts/import", data={"file": (io.BytesIO(data), filename)},
+                       content_type="multipart/form-data", **kwargs)
+
+
+def preview_url(response):
+    assert response.status_code == 302, text(response)
+    return response.headers["Location"]
+
+
+def confirm(client, preview, **mapping):
+    """Post the confirm form exactly as the preview page renders it."""
+    page = text(client.get(preview))
+    form = re.search(r'<form method="post" action="([^"]+/confirm)".*?</form>', page, re.S)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(0)))
+    fields.pop("csrf_token")
+    fields.update(mapping)
+    return client.post(form.group(1), data=fields)
+
+
+def acme_contacts(world):
+    db.session.expire_all()
+    return {c.email: c for c in db.session.scalars(db.select(Contact).where(Contact.customer_id == world.acme.id))}
+
+
+GERMAN = "\ufeffVorname;Nachname;E-Mail;Gruppe\nJürgen;Groß;juergen@acme.example;Vertrieb\nAnna;Schmidt;anna@acme.example;\n"
+
+
+# --- reading files -------------------------------------------------------------------------------
+
+def test_decode_strips_the_bom_and_falls_back_to_windows_1252():
+    assert csv_io.decode("\ufeffa;b".encode("utf-8")) == ("a;b", "utf-8")
+    assert csv_io.decode("Jürgen".encode("cp1252")) == ("Jürgen", "windows-1252")
+
+
+@pytest.mark.parametrize("sample,expected", [
+    ("first;last;email\nA;B;a@x.example\n", ";"),
+    ("first,last,email\nA,B,a@x.example\n", ","),
+    ('name,email\n"Groß; Jürgen",j@x.example\n', ","),
+    ("email\na@x.example\n", ","),
+])
+def test_delimiter_is_detected(sample, expected):
+    assert csv_io.detect_delimiter(sample) == expected
+
+
+def test_column_names_are_recognised_in_english_and_german():
+    assert csv_io.guess_mapping(["Vorname", "Nachname", "E-Mail", "Gruppe"]) == {
+        "first_name": 0, "last_name": 1, "email": 2, "group": 3, "salutation": -1}
+    assert csv_io.guess_mapping(["Email Address", "First Name", "Last_Name", "Anrede"]) == {
+        "first_name": 1, "last_name": 2, "email": 0, "group": -1, "salutation": 3}
+
+
+def test_neutralize_prefixes_formula_starts():
+    cells = ["=1+1", "+49 30", "-2", "@SUM(A1)", "\tx", "\rx", "plain", ""]
+    assert [csv_io.neutralize(c) for c in cells] == [
+        "'=1+1", "'+49 30", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain", ""]
+
+
+# --- import --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/contacts/import", "/contacts/import/some-token", "/contacts/export.csv"])
+def test_anonymous_visitor_is_sent_to_sign_in(client, world, path):
+    assert client.get(path).headers["Location"].startswith("/login")
+
+
+def test_csv_with_bom_and_semicolons_is_previewed_with_guessed_columns(alice_client, world):
+    preview = preview_url(upload(alice_client, GERMAN))
+    page = text(alice_client.get(preview))
+    assert "Jürgen" in page and "Groß" in page and "Vertrieb" in page
+    assert "separated by “;”" in page
+    assert re.search(r'<option selected value="2">Column 3: E-Mail</option>', page)
+    assert ">Create<" in page
+    assert acme_contacts(world) == {}  # nothing stored before confirming
+
+
+def test_one_bad_row_shows_why_and_confirm_imports_only_the_good_rows(alice_client, world):
+    content = ("first_name,last_name,email,group\n"
+               "Anna,Schmidt,anna@acme.example,Sales\n"
+               "Bad,Row,not-an-email,Sales\n"
+               "Carl,Clark,carl@acme.example,\n")
+    preview = preview_url(upload(alice_client, content))
+    page = text(alice_client.get(preview))
+    assert "Invalid email address." in page
+    assert re.search(r'stat-value">2<.*?will be created', page, re.S)
+    assert re.search(r'stat-value">1<.*?rejected', page, re.S)
+    response = confirm(alice_client, preview)
+    assert response.headers["Location"] == "/contacts/"
+    assert "2 created, 0 updated, 1 rejected" in text(alice_client.get("/contacts/"))
+    contacts = acme_contacts(world)
+    assert sorted(contacts) == ["anna@acme.example", "carl@acme.example"]
+    assert contacts["anna@acme.example"].origin == "csv"
+    assert [g.name for g in contacts["anna@acme.example"].groups] == ["Sales"]
+    assert db.session.scalar(db.select(ContactGroup.origin).where(ContactGroup.name == "Sales")) == "csv"
+    assert db.session.scalar(db.select(ContactImport)) is None  # the upload is gone
+
+
+def test_preview_gives_the_reason_for_every_rejected_row(alice_client, world):
+    world.acme.allowed_domains = "acme.example"
+    db.session.commit()
+    content = ("Vorname;Nachname;E-Mail\n"
+               "A;One;a@acme.example\n"
+               "A;Again;A@ACME.example\n"
+               "B;Elsewhere;b@other.example\n"
+               "C;Nomail;\n")
+    page = text(alice_client.get(preview_url(upload(alice_client, content))))
+    assert "Duplicate in file (same email as row 2)." in page
+    assert "Domain not allowed." in page
+    assert "Email missing." in page
+
+
+def test_existing_email_in_other_case_updates_names_and_adds_the_group(alice_client, world):
+    sales = add_group(world.acme, "Sales")
+    add_contact(world.acme, "anna@acme.example", "Ana", "Schmidt", groups=[sales])
+    add_contact(world.acme, "ben@acme.example", "Ben", "Berg", groups=[sales])
+    content = "Vorname;Nachname;E-Mail;Gruppe\nAnna;Schmidt;ANNA@acme.example;Support\nBen;Berg;ben@acme.example;sales\n"
+    preview = preview_url(upload(alice_client, content))
+    page = text(alice_client.get(preview))
+    assert ">Update<" in page and ">No change<" in page
+    confirm(alice_client, preview)
+    anna = acme_contacts(world)["anna@acme.example"]
+    assert anna.first_name == "Anna" and anna.origin == "manual"
+    assert [g.name for g in anna.groups] == ["Sales", "Support"]
+
+
+def test_changing_the_mapping_updates_the_preview_fragment(alice_client, world):
+    content = "Name;Mail\nSchmidt;anna@acme.example\n"
+    preview = preview_url(upload(alice_client, content))
+    fragment = text(alice_client.get(f"{preview}?mapped=1&has_header=y&first_name=-1&last_name=-1&email=0"
+                                     "&group=-1&salutation=-1", headers={"HX-Request": "true"}))
+    assert "Invalid email address." in fragment and "<html" not in fragment
+    response = confirm(alice_client, preview, last_name="0", email="1")
+    assert response.status_code == 302
+    assert acme_contacts(world)["anna@acme.example"].last_name == "Schmidt"
+
+
+def test_file_without_header_row_is_recognised(alice_client, world):
+    preview = preview_url(upload(alice_client, "Anna,Schmidt,anna@acme.example\n"))
+    page = text(alice_client.get(preview))
+    assert '<option selected value="2">Column 3</option>' in page and ">Create<" in page
+    confirm(alice_client, preview, first_name="0", last_name="1")
+    assert acme_contacts(world)["anna@acme.example"].first_name == "Anna"
+
+
+def test_windows_1252_file_is_read_and_flagged(alice_client, world):
+    preview = preview_url(upload(alice_client, "Vorname;Nachname;E-Mail\nJürgen;Groß;j@acme.example\n".encode("cp1252")))
+    page = text(alice_client.get(preview))
+    assert "Jürgen" in page and "Windows-1252" in page
+
+
+def test_csv_content_is_escaped_in_the_preview(alice_client, world):
+    content = 'first_name,email\n<script>alert(1)</script>,x@acme.example\n'
+    page = text(alice_client.get(preview_url(upload(alice_client, content))))
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_too_many_rows_get_a_clear_message(app, alice_client, world):
+    app.config["CSV_IMPORT_MAX_ROWS"] = 3
+    content = "email\n" + "".join(f"p{i}@acme.example\n" for i in range(4))
+    response = upload(alice_client, content)
+    assert response.status_code == 422
+    assert "more than 3 rows" in text(response)
+
+
+def test_too_large_file_gets_a_clear_message(app, alice_client, world):
+    page = text(alice_client.get("/contacts/import"))
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    response = upload(alice_client, "email\n" + "x" * 1024 * 1024, headers={"X-CSRFToken": token})
+    assert response.status_code == 413
+    assert "The file is too large: at most 1 MB." in text(response)
+
+
+def test_empty_or_binary_files_are_refused_with_a_reason(alice_client, world):
+    assert "The file is empty." in text(upload(alice_client, "\n\n"))
+    assert "does not look like a CSV file" in text(upload(alice_client, b"\x89PNG\x00\x00\x00"))
+
+
+def test_an_upload_belongs_to_its_admin_and_customer(app, alice_client, rita_client, world):
+    preview = preview_url(upload(alice_client, GERMAN))
+    bob_client = app.test_client().sign_in_as(world.bob)
+    assert bob_client.get(preview).status_code == 404
+    # Rita works on Acme too, but the upload is Alice's.
+    assert rita_client.get(preview).status_code == 404
+    assert rita_client.post(f"{preview}/confirm", data={"mapped": "1", "email": "2"}).status_code == 404
+    assert acme_contacts(world) == {}
+
+
+def test_post_without_csrf_token_is_refused(alice_client, world):
+    assert upload(alice_client, GERMAN, csrf=False).status_code == 400
+    preview = preview_url(upload(alice_client, GERMAN))
+    assert alice_client.post(f"{preview}/confirm", data={"mapped": "1", "email": "2"}, csrf=False).status_code == 400
+    assert acme_contacts(world) == {}
+
+
+# --- export --------------------------------------------------------------------------------------
+
+def test_export_has_a_bom_stable_columns_and_only_the_current_customers_contacts(alice_client, world):
+    staff, sales = add_group(world.acme, "Staff"), add_group(world.acme, "Sales")
+    add_contact(world.acme, "anna@acme.example", "Anna", "Schmidt", groups=[staff, sales], salutation="Frau")
+    add_contact(world.globex, "gina@globex.example", "Gina", "Globex")
+    response = alice_client.get("/contacts/export.csv")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = response.get_data()
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows == [["first_name", "last_name", "email", "salutation", "origin", "groups"],
+                    ["Anna", "Schmidt", "anna@acme.example", "Frau", "manual", "Sales;Staff"]]
+
+
+def test_export_neutralises_formula_injection(alice_client, world):
+    add_contact(world.acme, "evil@acme.example", "=HYPERLINK(\"http://x\")", "+SUM(A1)")
+    add_contact(world.acme, "ok@acme.example", "@me", "-minus")
+    rows = list(csv.reader(io.StringIO(alice_client.get("/contacts/export.csv").get_data(as_text=True))))
+    cells = [cell for row in rows[1:] for cell in row[:2]]
+    assert sorted(cells) == sorted(["'=HYPERLINK(\"http://x\")", "'+SUM(A1)", "'@me", "'-minus"])
+
+
+def test_exported_file_imports_back_without_changes(alice_client, world):
+    sales = add_group(world.acme, "Sales")
+    add_contact(world.acme, "anna@acme.example", "Anna", "Schmidt", groups=[sales])
+    add_contact(world.acme, "ben@acme.example", "Ben", "Berg")
+    exported = alice_client.get("/contacts/export.csv").get_data()
+    page = text(alice_client.get(preview_url(upload(alice_client, exported))))
+    assert re.search(r'stat-value">2<.*?unchanged', page, re.S)
