@@ -14,6 +14,14 @@ from portal.sync import jobs as sync_jobs
 from portal.sync import service, subscriptions
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
+
+
+@bp.app_context_processor
+def _sync_labels():
+    """Templates show removal reasons in the same words as the archive and the removal report."""
+    from portal.sync.apply import archive_reason
+
+    return {"removal_reason": archive_reason}
 PAGE_SIZE = 50
 CHANGE_KINDS = ("create", "update", "link", "restore", "group_add", "remove", "hold", "release",
                 "keep", "skip")
@@ -74,14 +82,17 @@ def now():
     """"Sync now": queue a sync of the working customer (the runner does it within seconds)."""
     customer = access.current_customer()
     problem = service.sync_blocker(customer)
+    if not problem:
+        sync_jobs.request_sync(customer, "manual", created_by=current_user)
+        db.session.commit()
+    if _is_htmx():
+        if problem:
+            return render_template("sync/_sync_problem.html", problem=problem)
+        return _job_status(customer, sync_jobs.SYNC, "sync/_sync_status.html")
     if problem:
         flash(_(problem), "error")
     else:
-        sync_jobs.request_sync(customer, "manual", created_by=current_user)
-        db.session.commit()
         flash(_("The synchronization has been queued."), "success")
-    if _is_htmx():
-        return _job_status(customer, sync_jobs.SYNC, "sync/_sync_status.html")
     return redirect(url_for("sync.history"))
 
 
