@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test install migrate seed clean test-postgres messages
+.PHONY: run test install migrate seed clean test-postgres messages translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,11 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed translations
+
+# Compiled catalogues (.mo) are build products: made from the .po files at install time.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -d portal/translations
 
 migrate: install
 	$(BIN)/flask db upgrade
