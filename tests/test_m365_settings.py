@@ -110,6 +110,16 @@ def test_mode_switch_records_and_triggers_panel_refresh(alice_client, connected,
     assert "Mode set to Automatic" in page(alice_client)
 
 
+def test_switching_to_automatic_loads_the_groups_once(alice_client, connected, world):
+    from portal.models import Job
+
+    alice_client.post("/m365/settings/mode", data={"mode": "automatic"}, headers={"HX-Request": "true"})
+    alice_client.post("/m365/settings/mode", data={"mode": "automatic"}, headers={"HX-Request": "true"})
+    db.session.expire_all()
+    jobs = db.session.scalars(db.select(Job).where(Job.customer_id == world.acme.id)).all()
+    assert [job.kind for job in jobs] == ["m365_groups_load"]
+
+
 def test_settings_refused_when_not_connected(alice_client, sync_on):
     assert alice_client.post("/m365/settings/sync_active", data={"value": "on"}).status_code == 409
 

@@ -87,6 +87,11 @@ def set_mode(customer, admin, mode):
         settings.mode = mode
         _stamp(settings, "mode", admin)
         AuditEntry.record(customer, admin.email, f"mode_{mode}")
+        if mode == SyncMode.AUTOMATIC.value:
+            # "Subscribe to Groups" needs the groups with their member counts: load them now.
+            from portal.sync.subscriptions import enqueue_groups_load
+
+            enqueue_groups_load(customer, admin)
     db.session.commit()
     return settings
 
