@@ -5,7 +5,7 @@ from flask import Flask, render_template, request
 from flask_babel import gettext as _
 
 from portal import config as config_module
-from portal.extensions import babel, csrf, db, limiter, login_manager, migrate, oauth
+from portal.extensions import babel, csrf, db, limiter, migrate, oauth
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is 
 On PostgreSQL every test session creates its own schema and drops it at the end, so
 runs never see each other's data.
 """
-pytest_plugins = ["tests.emulator_fixture"]
+pytest_plugins = ["tests.emulator_fixture", "tests.sync_helpers"]
 
 import os
 import re

@@ -5,8 +5,7 @@ from portal.extensions import db
 from portal.models import ContactGroup, GroupSubscription, SyncMode, SyncSettings
 from portal.models.directory import DirectoryGroup
 from portal.runner import Runner
-from tests.emulator_fixture import emulator, emulator_server  # noqa: F401
-from tests.sync_helpers import book, connected_acme, sync, users  # noqa: F401
+from tests.sync_helpers import book, sync, users
 
 
 def automatic(customer, alice_client, app):

@@ -9,9 +9,7 @@ from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
 from portal.sync import jobs as sync_jobs
 from portal.sync import lock, service
-from tests.emulator_fixture import emulator, emulator_server  # noqa: F401
-from tests.sync_helpers import (book, connected_acme, faults, import_users, outbox, run_job,  # noqa: F401
-                                sync, users)
+from tests.sync_helpers import book, import_users, outbox, run_job, sync, users
 
 SALES = ["adele.vance", "juergen.mueller", "siobhan.obrien", "isaiah.langer", "guenther.gross"]
 

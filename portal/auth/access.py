@@ -53,6 +53,16 @@ def get_reseller_or_404(reseller_id):
     return db.session.scalar(resellers_query().where(Reseller.id == reseller_id)) or abort(404)
 
 
+def reseller_for_viewing_or_404(reseller_id):
+    """(reseller, editable): customer admins may view (not edit) their own reseller's master data."""
+    if current_user.role == Role.CUSTOMER.value:
+        own = current_user.customer.reseller_id if current_user.customer else None
+        if reseller_id != own:
+            abort(404)
+        return db.session.get(Reseller, reseller_id), False
+    return get_reseller_or_404(reseller_id), True
+
+
 def get_customer_or_404(customer_id):
     return db.session.scalar(customers_query().where(Customer.id == customer_id)) or abort(404)
 

@@ -55,7 +55,7 @@ def resellers():
 @login_required
 def reseller(reseller_id):
     """View a reseller's master data; edit it when the viewer administers that reseller."""
-    tenant, editable = services.reseller_for_viewing(reseller_id)
+    tenant, editable = access.reseller_for_viewing_or_404(reseller_id)
     form = ResellerMasterDataForm(obj=tenant) if editable else None
     if form is None and request.method not in ("GET", "HEAD"):
         abort(404)

@@ -1,22 +1,6 @@
-"""Master data rules the pages share: who may view or edit a reseller, the customer's sync choice."""
-from flask import abort
-from flask_login import current_user
-
-from portal.auth import access
-from portal.extensions import db
-from portal.models import Reseller, Role
+"""Master data rules the pages share: the customer's sync choice and applying form data."""
 
 SYNC_CHOICES = {"inherit": None, "on": True, "off": False}
-
-
-def reseller_for_viewing(reseller_id):
-    """(reseller, editable): a customer admin may view, not edit, their own reseller; else 404."""
-    if current_user.role == Role.CUSTOMER.value:
-        own = current_user.customer.reseller_id if current_user.customer else None
-        if reseller_id != own:
-            abort(404)
-        return db.session.get(Reseller, reseller_id), False
-    return access.get_reseller_or_404(reseller_id), True
 
 
 def sync_choice(customer):
