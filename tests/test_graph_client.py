@@ -195,3 +195,15 @@ def test_microsoft_unreachable_raises_graph_unavailable(connection, app):
     with GraphClient.for_connection(connection) as graph:
         with pytest.raises(GraphUnavailable):
             graph.list_users()
+
+
+def test_group_member_ids_are_users_only_with_nested_groups_flattened(connection):
+    with GraphClient.for_connection(connection) as graph:
+        user_ids = {u["id"] for u in graph.list_users()}
+        groups = {g["displayName"]: g["id"] for g in graph.list_groups()}
+        rooms = graph.group_member_ids(groups["Meeting Rooms"])          # holds a device
+        newsletter = graph.group_member_ids(groups["Newsletter Recipients"])  # holds an orgContact
+        nested = graph.group_member_ids(groups["All Departments"])       # only groups directly
+        direct = graph.group_member_ids(groups["All Departments"], transitive=False)
+    assert set(rooms) <= user_ids and set(newsletter) <= user_ids
+    assert nested and set(nested) <= user_ids and len(direct) < len(nested)

@@ -274,3 +274,32 @@ def test_big_tenant_plans_quickly():
     plan = build(book, M365Data(users=users, full=True, wanted=[(u, 1) for u in users]))
     assert time.perf_counter() - started < 5
     assert len(plan.updates) == 1 and len(plan.group_adds) == 20000
+
+
+# --- partial delta entries (only the changed properties, `Prefer: return=minimal` style) -------
+
+def test_delta_entry_with_only_the_changed_surname_keeps_first_name_and_email():
+    plan = build([contact(1, "u1")], M365Data(users={"u1": {"id": "u1", "surname": "Smith"}}))
+    assert [(c.contact_id, c.changes) for c in plan.updates] == [(1, (("last_name", "Vance", "Smith"),))]
+    assert plan.skipped == []
+
+
+def test_delta_entry_with_only_a_changed_display_name_changes_nothing():
+    plan = build([contact(1, "u1")], M365Data(users={"u1": {"id": "u1", "displayName": "A. Vance"}}))
+    assert plan.is_empty and plan.skipped == []
+
+
+def test_delta_entry_with_only_a_changed_mail_updates_only_the_email():
+    plan = build([contact(1, "u1")], M365Data(users={"u1": {"id": "u1", "mail": "adele@new.example"}}))
+    assert plan.updates[0].changes == (("email", "adele.vance@contoso.com", "adele@new.example"),)
+
+
+def test_delta_entry_clearing_mail_explicitly_is_reported_not_applied():
+    plan = build([contact(1, "u1")], M365Data(users={"u1": {"id": "u1", "mail": None}}))
+    assert plan.updates == [] and plan.skipped[0].reason == p.SKIP_EMAIL_NO_MAILBOX
+
+
+def test_guest_is_recognised_whatever_the_letter_case():
+    wanted = user("u9", userType="guest", userPrincipalName="ann_x.com#ext#@contoso.onmicrosoft.com")
+    plan = build([], M365Data(users={"u9": wanted}, wanted=[("u9", None)]))
+    assert plan.creates == [] and plan.skipped[0].reason == p.SKIP_GUEST

@@ -354,3 +354,28 @@ def test_cli_sync_run_prints_a_summary(app, emulator, connected_acme):
     result = app.test_cli_runner().invoke(args=["sync", "run", "--customer", str(connected_acme.id)])
     assert result.exit_code == 0, result.output
     assert "Acme GmbH" in result.output and "succeeded" in result.output and "Graph requests" in result.output
+
+
+# --- protocol robustness of the fetch step ---------------------------------------------------
+
+def test_new_member_known_only_from_a_partial_delta_entry_is_read_in_full(app, emulator, connected_acme):
+    """A delta entry with only changed properties cannot prove a user is a member, not a guest."""
+    from portal.m365.connection import connection_for_sync
+    from portal.m365.graph import GraphClient
+    from portal.sync import fetch, plan
+
+    guest = users(emulator)["maria.garcia_fabrikam.com#EXT#"]
+    data = plan.M365Data(users={guest["id"]: {"id": guest["id"], "mail": "maria@fabrikam.com"}},
+                         wanted=[(guest["id"], None)])
+    with GraphClient.for_connection(connection_for_sync(connected_acme)) as graph:
+        fetch._fetch_unknown_members(graph, [], data)
+    result = plan.build([], data)
+    assert result.creates == [] and [s.reason for s in result.skipped] == ["guest"]
+
+
+def test_group_deleted_and_restored_in_one_delta_round_counts_as_present():
+    from portal.sync.fetch import removed_group_ids
+
+    items = [{"id": "g1", "@removed": {"reason": "changed"}}, {"id": "g2", "displayName": "B"},
+             {"id": "g1", "displayName": "A"}, {"id": "g2", "@removed": {"reason": "deleted"}}]
+    assert removed_group_ids(items) == {"g2"}

@@ -64,6 +64,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
 PAGE_SIZE = 999
 EVENTUAL = {"ConsistencyLevel": "eventual"}
+USER_TYPE = "#microsoft.graph.user"
 
 
 class GraphError(Exception):
@@ -242,7 +243,10 @@ class GraphClient:
         relation = "transitiveMembers" if transitive else "members"
         path = f"/groups/{quote(group_id, safe='')}/{relation}/microsoft.graph.user"
         params = {"$select": "id", "$top": self.page_size, "$count": "true"}
-        return [item["id"] for item in self._collect(path, params, headers=EVENTUAL) if item.get("id")]
+        # Defensive: keep users only, even if the service ignores the cast (devices, contacts,
+        # service principals and nested groups never become contacts).
+        return [item["id"] for item in self._collect(path, params, headers=EVENTUAL)
+                if item.get("id") and item.get("@odata.type", USER_TYPE) == USER_TYPE]
 
     def users_delta(self, delta_link=None):
         """One complete delta round over users (replays kept in order; caller applies idempotently)."""
@@ -257,7 +261,7 @@ class GraphClient:
         url, query, items = f"{self.graph_url}{path}", params, []
         while url:
             body = self._get(url, query, headers=headers)
-            items.extend(body.get("value", []))
+            items.extend(body.get("value") or [])
             # Follow nextLink verbatim: it already carries $skiptoken and the original query.
             url, query = body.get("@odata.nextLink"), None
         return items
@@ -270,7 +274,7 @@ class GraphClient:
         items = []
         while True:
             body = self._get(url, query)
-            items.extend(body.get("value", []))
+            items.extend(body.get("value") or [])
             if body.get("@odata.nextLink"):
                 url, query = body["@odata.nextLink"], None
             elif body.get("@odata.deltaLink"):
@@ -288,8 +292,8 @@ class GraphClient:
             try:
                 response = self._attempt(url, params, headers)
                 if response.status_code == 401 and not refreshed:
+                    self._force_refresh()  # a token endpoint hiccup is retried, not counted
                     refreshed = True
-                    self._force_refresh()
                     continue
                 return self._result(response, allow_404)
             except _Retry as retry:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from portal.m365.graph import GROUP_FIELDS, DeltaExpired, GraphError
+from portal.sync.people import is_complete
 from portal.sync.plan import REMOVED_HARD, REMOVED_MISSING, REMOVED_SOFT, M365Data
 
 DELTA_MAX_AGE = timedelta(days=7)
@@ -102,7 +103,7 @@ def _fetch_members(client, connection, subscriptions, contacts, fetched, full):
             fetched.groups_link = page.delta_link
             if not page.items:
                 return
-            deleted_groups = {g["id"] for g in page.items if "@removed" in g}
+            deleted_groups = removed_group_ids(page.items)
         except DeltaExpired:
             link = ""
     if not link:
@@ -122,6 +123,16 @@ def _fetch_members(client, connection, subscriptions, contacts, fetched, full):
     _fetch_unknown_members(client, contacts, fetched.data)
 
 
+def removed_group_ids(items):
+    """Ids of groups whose LAST entry in a delta round is `@removed` (a group restored later in
+    the same round, or replayed, counts as present: last write wins)."""
+    last = {}
+    for item in items:
+        if item.get("id"):
+            last[item["id"]] = "@removed" in item
+    return {group_id for group_id, removed in last.items() if removed}
+
+
 def latest_groups_link(client):
     """A groups delta request that returns only a deltaLink ($deltatoken=latest)."""
     query = urlencode({"$select": GROUP_FIELDS + ",members", "$deltatoken": "latest"})
@@ -129,9 +140,14 @@ def latest_groups_link(client):
 
 
 def _fetch_unknown_members(client, contacts, data):
-    """Users among the members that are neither contacts nor in the delta (few: one by one)."""
-    known = {c.m365_user_id for c in contacts if c.m365_user_id} | set(data.users)
-    unknown = [uid for uid, _gid in data.wanted if uid not in known]
+    """Users among the members that are neither contacts nor whole users in the delta (few: one
+    by one). A delta entry with only the changed properties cannot tell whether a new member is
+    a guest, disabled or has a mailbox, so such a user is read in full too."""
+    known = {c.m365_user_id for c in contacts if c.m365_user_id}
+    known |= {uid for uid, user in data.users.items() if is_complete(user)}
+    unknown = list(dict.fromkeys(uid for uid, _gid in data.wanted if uid not in known))
+    for user_id in unknown:
+        data.users.pop(user_id, None)  # a partial entry must not become a contact
     data.users.update(fetch_users(client, unknown))
 
 

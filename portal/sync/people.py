@@ -11,6 +11,11 @@ SKIP_DOMAIN = "domain not allowed"
 SKIP_DUPLICATE = "duplicate email in M365"
 SKIP_NO_NAME = "name missing"
 
+# Every user has these (never null), so a delta entry in the default form always carries them. An
+# entry without them lists only what changed (`Prefer: return=minimal`, or a service that answers
+# that way): a property it lacks is unchanged, not cleared.
+ALWAYS_SET = ("userPrincipalName", "accountEnabled")
+
 
 @dataclass(frozen=True)
 class Person:
@@ -66,8 +71,35 @@ def split_name(user):
     return (head, tail, False) if head else ("", tail, False)
 
 
-def person_from_graph(user):
-    """Build a Person from a Graph user object (any subset of USER_FIELDS)."""
+def is_complete(user):
+    """True when `user` is a whole Graph user, not a delta entry with only the changed properties."""
+    return all(key in user for key in ALWAYS_SET)
+
+
+def _fill_from_contact(user, current):
+    """A delta entry completed with the contact's names/email for the properties it does not carry.
+
+    Only properties that are absent are filled (a property sent as null is a real change). A whole
+    user without givenName/surname keeps the displayName rule; one without mail has no mailbox.
+    """
+    filled = dict(user)
+    partial = not is_complete(user)
+    if partial or "givenName" in user or "surname" in user:
+        filled.setdefault("givenName", current.first_name)
+        filled.setdefault("surname", current.last_name)
+    if partial and "mail" not in user and "proxyAddresses" not in user:
+        filled["mail"] = current.email
+    return filled
+
+
+def person_from_graph(user, current=None):
+    """Build a Person from a Graph user object (any subset of USER_FIELDS).
+
+    `current` (a contact: first_name, last_name, email) is what the book holds for this user; with
+    it, properties a partial delta entry leaves out keep the contact's values instead of blanking them.
+    """
+    if current is not None:
+        user = _fill_from_contact(user, current)
     first, last, missing = split_name(user)
     upn = user.get("userPrincipalName") or ""
     return Person(
@@ -78,6 +110,6 @@ def person_from_graph(user):
         display_name=user.get("displayName") or f"{first} {last}".strip(),
         department=user.get("department") or "",
         enabled=user.get("accountEnabled", True) is not False,
-        guest=user.get("userType") == "Guest" or "#EXT#" in upn,
+        guest=(user.get("userType") or "").lower() == "guest" or "#ext#" in upn.lower(),
         name_missing=missing,
     )

@@ -202,12 +202,12 @@ def _plan_present_users(plan, state, m365, wanted_ids):
             plan.releases.append(Change("release", user_id, contact.name, contact.email,
                                         contact_id=contact.id, reason="user present in M365"))
         if contact.archived:
-            changes = _field_changes(plan, state, contact, person_from_graph(user))
+            changes = _field_changes(plan, state, contact, person_from_graph(user, contact))
             plan.restores.append(Change("restore", user_id, contact.name, contact.email,
                                         contact_id=contact.id, changes=changes))
             state.touched.add(user_id)
         elif state.rules.update_all or user_id in wanted_ids:
-            changes = _field_changes(plan, state, contact, person_from_graph(user))
+            changes = _field_changes(plan, state, contact, person_from_graph(user, contact))
             if changes:
                 plan.updates.append(Change("update", user_id, contact.name, contact.email,
                                            contact_id=contact.id, changes=changes))
