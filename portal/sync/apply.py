@@ -8,13 +8,14 @@ from dataclasses import replace
 from sqlalchemy import delete, insert, select
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import Contact, Origin, contact_group_members, utcnow
 from portal.models.sync import HeldRemoval, SyncChange
 
 ARCHIVE_REASONS = {
-    "deleted": "Deleted in Microsoft 365",
-    "deleted permanently": "Deleted permanently in Microsoft 365",
-    "not found": "No longer found in Microsoft 365",
+    "deleted": N_("Deleted in Microsoft 365"),
+    "deleted permanently": N_("Deleted permanently in Microsoft 365"),
+    "not found": N_("No longer found in Microsoft 365"),
 }
 
 

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from portal.i18n import N_
 from portal.m365.graph import GROUP_FIELDS, DeltaExpired, GraphError
 from portal.sync.people import is_complete
 from portal.sync.plan import REMOVED_HARD, REMOVED_MISSING, REMOVED_SOFT, M365Data
 
 DELTA_MAX_AGE = timedelta(days=7)
-RESYNC_FIRST = "first run"
-RESYNC_OLD = "delta token older than 7 days"
-RESYNC_EXPIRED = "delta token expired"
+RESYNC_FIRST = N_("first run")
+RESYNC_OLD = N_("delta token older than 7 days")
+RESYNC_EXPIRED = N_("delta token expired")
 
 
 @dataclass

@@ -4,12 +4,14 @@ One place for these rules; manual import and the daily sync both use it.
 """
 from dataclasses import dataclass
 
-SKIP_NO_MAILBOX = "no mailbox address"
-SKIP_DISABLED = "disabled account"
-SKIP_GUEST = "guest"
-SKIP_DOMAIN = "domain not allowed"
-SKIP_DUPLICATE = "duplicate email in M365"
-SKIP_NO_NAME = "name missing"
+from portal.i18n import N_
+
+SKIP_NO_MAILBOX = N_("no mailbox address")
+SKIP_DISABLED = N_("disabled account")
+SKIP_GUEST = N_("guest")
+SKIP_DOMAIN = N_("domain not allowed")
+SKIP_DUPLICATE = N_("duplicate email in M365")
+SKIP_NO_NAME = N_("name missing")
 
 # Every user has these (never null), so a delta entry in the default form always carries them. An
 # entry without them lists only what changed (`Prefer: return=minimal`, or a service that answers

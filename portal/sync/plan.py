@@ -14,6 +14,7 @@ doubt"). The deletion threshold is applied here so that the preview shows what w
 """
 from dataclasses import dataclass, field
 
+from portal.i18n import N_
 from portal.sync.people import SKIP_DISABLED, SKIP_DUPLICATE, SKIP_GUEST, person_from_graph
 
 FIELDS = ("first_name", "last_name", "email")
@@ -200,7 +201,7 @@ def _plan_present_users(plan, state, m365, wanted_ids):
             continue
         if contact.id in state.rules.held_contact_ids:
             plan.releases.append(Change("release", user_id, contact.name, contact.email,
-                                        contact_id=contact.id, reason="user present in M365"))
+                                        contact_id=contact.id, reason=N_("user present in M365")))
         if contact.archived:
             changes = _field_changes(plan, state, contact, person_from_graph(user, contact))
             plan.restores.append(Change("restore", user_id, contact.name, contact.email,
@@ -296,7 +297,7 @@ def _create_or_link(plan, state, person, duplicates):
         changes=tuple((f, "", v) for f, v in zip(FIELDS, (person.first_name, person.last_name,
                                                             person.email))),
         values=(person.first_name, person.last_name, person.email),
-        reason="name missing" if person.name_missing else ""))
+        reason=N_("name missing") if person.name_missing else ""))
     state.targets[person.m365_id] = person.m365_id
     return person.m365_id
 
@@ -311,7 +312,7 @@ def _link_or_leave(plan, state, existing, person):
         return None
     if not state.rules.link_active:
         plan.present.append(Change("present", person.m365_id, existing.name, existing.email,
-                                   contact_id=existing.id, reason="not linked"))
+                                   contact_id=existing.id, reason=N_("not linked")))
         return None
     changes = _field_changes(plan, state, existing, person)
     plan.links.append(Change("link", person.m365_id, existing.name, existing.email,

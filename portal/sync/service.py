@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.m365.connection import connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.models import Contact, GroupSubscription, SyncMode, SyncSettings, contact_group_members
@@ -50,12 +51,12 @@ class Preview:
 def sync_blocker(customer, need_active=True):
     """Why `customer` cannot be synced now (a sentence), or None."""
     if not customer.ms_user_sync_in_effect:
-        return "Microsoft User Synchronization is switched off in the master data."
+        return N_("Microsoft User Synchronization is switched off in the master data.")
     if connection_for_sync(customer) is None:
-        return "The M365 interface is not connected or needs a new sign-in."
+        return N_("The M365 interface is not connected or needs a new sign-in.")
     settings = db.session.get(SyncSettings, customer.id)
     if need_active and (settings is None or not settings.sync_active):
-        return "Synchronization active is switched off."
+        return N_("Synchronization active is switched off.")
     return None
 
 
