@@ -24,10 +24,10 @@ def _search_term():
     return (request.args.get("q") or "").strip()
 
 
-def _like(term):
-    """A LIKE pattern matching `term` literally anywhere."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _page_of(query):
+    """The page of `query` the request asks for (an empty page past the end, not a 404)."""
+    return db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+                       error_out=False)
 
 
 @bp.route("/accounts", endpoint="accounts")
@@ -37,10 +37,9 @@ def accounts_list():
     term = _search_term()
     query = access.admins_query().options(selectinload(AdminUser.customer), selectinload(AdminUser.reseller))
     if term:
-        query = query.where(or_(AdminUser.email.ilike(_like(term), escape="\\"),
-                                AdminUser.name.ilike(_like(term), escape="\\")))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
-                       error_out=False)
+        query = query.where(or_(AdminUser.email.icontains(term, autoescape=True),
+                                AdminUser.name.icontains(term, autoescape=True)))
+    page = _page_of(query)
     template = "admin/_accounts_table.html" if _is_htmx() else "admin/accounts.html"
     return render_template(template, page=page, term=term)
 
@@ -110,6 +109,7 @@ def account_enable(admin_id):
 
 
 def _set_enabled(admin_id, enabled):
+    """Disable or enable an account; answers its row (htmx) or goes back to the list."""
     account = access.get_admin_or_404(admin_id)
     try:
         accounts.set_enabled(current_user, account, enabled)
@@ -162,9 +162,8 @@ def customers():
     term = _search_term()
     query = access.customers_query().options(selectinload(Customer.reseller))
     if term:
-        query = query.where(Customer.name.ilike(_like(term), escape="\\"))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
-                       error_out=False)
+        query = query.where(Customer.name.icontains(term, autoescape=True))
+    page = _page_of(query)
     ids = [c.id for c in page.items]
     contacts = _counts(Contact.customer_id, ids, Contact.archived_at.is_(None))
     admins = _counts(AdminUser.customer_id, ids)

@@ -39,6 +39,7 @@ def groups():
 
 
 def _members(group):
+    """(the first MEMBERS_SHOWN non-archived members by name, how many there are in all)."""
     query = (select(Contact).join(contact_group_members, contact_group_members.c.contact_id == Contact.id)
              .where(contact_group_members.c.group_id == group.id, Contact.archived_at.is_(None)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
@@ -47,26 +48,27 @@ def _members(group):
     return shown, total
 
 
-def _render_group(group, status=200):
-    members, total = _members(group)
+def _candidates(group):
+    """(search term, contacts matching it that are not yet members) for the "Add members" search."""
     term = (request.args.get("q") or "").strip()[:100]
-    candidates = services.member_candidates(group, term) if term else []
-    return render_template("contacts/group.html", group=group, members=members, total=total,
-                           term=term, candidates=candidates), status
+    return term, services.member_candidates(group, term) if term else []
 
 
 @bp.route("/groups/<int:group_id>")
 def group(group_id):
     """One group: its members, removing them, and finding contacts to add."""
-    return _render_group(access.owned_by_current_customer(ContactGroup, group_id))
+    group = access.owned_by_current_customer(ContactGroup, group_id)
+    members, total = _members(group)
+    term, candidates = _candidates(group)
+    return render_template("contacts/group.html", group=group, members=members, total=total,
+                           term=term, candidates=candidates)
 
 
 @bp.route("/groups/<int:group_id>/candidates")
 def group_candidates(group_id):
     """Contacts matching the search that are not yet members (htmx fragment)."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
-    term = (request.args.get("q") or "").strip()[:100]
-    candidates = services.member_candidates(group, term) if term else []
+    term, candidates = _candidates(group)
     if not wants_fragment():
         return redirect(url_for(".group", group_id=group.id, q=term or None))
     return render_template("contacts/_group_candidates.html", group=group, candidates=candidates, term=term)

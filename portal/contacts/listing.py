@@ -43,10 +43,12 @@ class ContactQuery:
 
     @property
     def sort_key(self):
+        """The sort's column name, without the direction."""
         return self.sort.lstrip("-")
 
     @property
     def descending(self):
+        """True for a "-" sort."""
         return self.sort.startswith("-")
 
     def filters(self, **changes):

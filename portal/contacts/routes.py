@@ -9,7 +9,6 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
                    stream_with_context, url_for)
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
 from portal.auth import access
@@ -55,6 +54,7 @@ def index():
 
 
 def _form_with_groups(customer, contact=None):
+    """The contact form offering the customer's groups (checked: the contact's, on first show)."""
     form = ContactForm(obj=contact)
     form.groups.choices = [(g.id, g.name) for g in services.customer_groups(customer)]
     if contact is not None and request.method == "GET":
@@ -127,10 +127,8 @@ def _membership_form(contact, formdata=None):
     """"Add to group" offering the customer's groups the contact is not in yet."""
     form = MembershipForm(formdata=formdata)
     current = {g.id for g in contact.groups}
-    groups = db.session.scalars(
-        select(ContactGroup).where(ContactGroup.customer_id == contact.customer_id)
-        .order_by(ContactGroup.name)).all()
-    form.group_id.choices = [(g.id, g.name) for g in groups if g.id not in current]
+    form.group_id.choices = [(g.id, g.name) for g in services.customer_groups(access.current_customer())
+                             if g.id not in current]
     return form
 
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select, true
 
 from portal import jobs
+from portal.contacts.listing import search_condition
 from portal.extensions import db
 from portal.models import Contact, Customer
 from portal.models.base import utcnow
@@ -37,11 +38,7 @@ class ManualError(Exception):
 
 def like_words(column, term):
     """Conditions matching every word of `term` anywhere in the lower-cased `column`."""
-    conditions = []
-    for word in term.lower().split():
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(column.like(f"%{escaped}%", escape="\\"))
-    return and_(true(), *conditions)
+    return and_(true(), *[column.contains(word, autoescape=True) for word in term.lower().split()])
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -236,12 +233,9 @@ def selected_on_page(customer, rows):
 def contacts_query(customer, term=""):
     """The customer's contact book (not archived), searchable by name and email."""
     query = select(Contact).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-    for word in term.lower().split():
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        query = query.where(Contact.first_name.ilike(pattern, escape="\\")
-                            | Contact.last_name.ilike(pattern, escape="\\")
-                            | Contact.email_key.like(pattern, escape="\\"))
+    condition = search_condition(term)
+    if condition is not None:
+        query = query.where(condition)
     return query.order_by(Contact.last_name, Contact.first_name, Contact.id)
 
 

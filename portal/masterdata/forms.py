@@ -101,5 +101,6 @@ class NewResellerForm(ResellerMasterDataForm):
                                            n=MIN_PASSWORD_LENGTH))])
 
     def validate_admin_password(self, field):
+        """A first admin needs an initial password."""
         if self.admin_email.data and not field.data:
             raise ValidationError(_l("Give the first admin an initial password."))
