@@ -94,7 +94,7 @@ def _fault_response(fault):
             headers["x-ms-throttle-scope"] = (f"Tenant_Application/ReadWrite/"
                                               f"{g.get('client_id') or 'unknown'}/{state.directory.id}")
             headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
-        return graph_error_response(GraphError(fault.status, headers=headers), base_url())
+        return graph_error_response(GraphError(fault.status, code=fault.code, headers=headers), base_url())
     response = aad_error(fault.status, "temporarily_unavailable", 90033,
                          "A transient error has occurred. Please try again.", base_url=base_url())
     response.headers.update(headers)

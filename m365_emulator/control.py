@@ -251,7 +251,7 @@ def group_member(group_id, member_id):
 # -- faults, latency, tokens, clock, settings, log --------------------------------------------
 @bp.route("/faults", methods=["GET", "POST", "DELETE"])
 def faults():
-    """POST {path_pattern, status, retry_after, after, times, method} adds; DELETE clears."""
+    """POST {path_pattern, status, retry_after, after, times, method, code} adds; DELETE clears."""
     state = get_state()
     with state.lock:
         if request.method == "POST":

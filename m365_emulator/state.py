@@ -61,6 +61,7 @@ class Fault:
     after: int = 0          # let this many matching requests through first
     times: int = 1          # fail this many times (None: forever)
     method: str = None
+    code: str = None        # a Graph error code other than the status's usual one
     seen: int = 0
     fired: int = 0
 
@@ -79,7 +80,7 @@ class Fault:
     def to_json(self):
         """The fault as shown by the control API."""
         return {k: getattr(self, k) for k in ("id", "path_pattern", "status", "retry_after",
-                                               "after", "times", "method", "seen", "fired")}
+                                               "after", "times", "method", "code", "seen", "fired")}
 
 
 @dataclass
@@ -227,7 +228,7 @@ class State:
         fault = Fault(id=secrets.token_hex(4), path_pattern=spec.get("path_pattern", "*"),
                       status=int(spec.get("status", 503)), retry_after=spec.get("retry_after"),
                       after=int(spec.get("after", 0)), times=spec.get("times", 1),
-                      method=spec.get("method"))
+                      method=spec.get("method"), code=spec.get("code"))
         self.faults.append(fault)
         return fault
 

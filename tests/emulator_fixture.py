@@ -82,11 +82,12 @@ class EmulatorHandle:
         response.raise_for_status()
         return response.json()["access_token"]
 
-    def add_fault(self, path_pattern, status=429, retry_after=None, after=0, times=1, method=None):
-        """Inject a failure for matching requests."""
+    def add_fault(self, path_pattern, status=429, retry_after=None, after=0, times=1, method=None,
+                  code=None):
+        """Inject a failure for matching requests (Graph error `code`: the status's usual one)."""
         return self.control("POST", "faults", {
             "path_pattern": path_pattern, "status": status, "retry_after": retry_after,
-            "after": after, "times": times, "method": method})
+            "after": after, "times": times, "method": method, "code": code})
 
     def advance_clock(self, days=0, seconds=0):
         """Move the emulated clock forward."""

@@ -1,5 +1,6 @@
 """Contact groups: list with member counts, create, rename (click to edit), delete, members."""
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -41,7 +42,8 @@ def groups():
 def _members(group):
     """(the first MEMBERS_SHOWN non-archived members by name, how many there are in all)."""
     query = (select(Contact).join(contact_group_members, contact_group_members.c.contact_id == Contact.id)
-             .where(contact_group_members.c.group_id == group.id, Contact.archived_at.is_(None)))
+             .where(contact_group_members.c.group_id == group.id, Contact.customer_id == group.customer_id,
+                    Contact.archived_at.is_(None)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     shown = db.session.scalars(
         query.order_by(Contact.last_name, Contact.first_name, Contact.id).limit(MEMBERS_SHOWN)).all()
@@ -107,12 +109,13 @@ def group_delete(group_id):
     group = access.owned_by_current_customer(ContactGroup, group_id)
     if request.method == "POST":
         name = group.name
-        db.session.delete(group)
+        services.delete_group(access.current_customer(), group, current_user.email)
         db.session.commit()
         flash(_("Contact group %(name)s deleted. Its contacts stay in the contact book.", name=name), "success")
         return redirect(url_for(".groups"))
     _shown, total = _members(group)
-    return render_template("contacts/group_delete.html", group=group, total=total)
+    return render_template("contacts/group_delete.html", group=group, total=total,
+                           subscriptions=services.group_subscriptions(group))
 
 
 @bp.route("/groups/<int:group_id>/members", methods=["POST"])

@@ -98,7 +98,8 @@ def _existing_by_key(customer, keys):
         memberships = db.session.execute(
             select(contact_group_members.c.contact_id, ContactGroup.id, ContactGroup.name)
             .join(ContactGroup, ContactGroup.id == contact_group_members.c.group_id)
-            .where(contact_group_members.c.contact_id.in_(list(by_id))))
+            .where(ContactGroup.customer_id == customer.id,
+                   contact_group_members.c.contact_id.in_(list(by_id))))
         for contact_id, group_id, name in memberships:
             by_id[contact_id].group_ids.add(group_id)
             by_id[contact_id].group_names.add(name.lower())

@@ -9,11 +9,12 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from portal.contacts.listing import search_condition
 from portal.extensions import db
-from portal.models import Contact, ContactGroup, Origin, contact_group_members
+from portal.models import AuditEntry, Contact, ContactGroup, GroupSubscription, Origin, contact_group_members
+from portal.models.sync import HeldRemoval, SyncChange
 
 NAME_MAX = 100
 SALUTATION_MAX = 40
@@ -115,8 +116,50 @@ def save_contact(customer, contact, *, salutation, first_name, last_name, email,
 
 
 def delete_contact(contact):
-    """Remove the contact row (its group memberships go with it)."""
-    db.session.delete(contact)
+    """Remove the contact row with everything that refers to it (see delete_contacts)."""
+    delete_contacts(contact.customer_id, [contact.id])
+
+
+def delete_contacts(customer_id, contact_ids):
+    """Delete the customer's contacts among `contact_ids` and detach what refers to them.
+
+    Done here, not left to ON DELETE: a row left pointing at a freed id would belong to whichever
+    contact (of any customer) gets that id next. Group memberships and held removals go; the
+    sync history keeps its lines without the link. Returns the number of contacts deleted.
+    """
+    deleted = 0
+    for start in range(0, len(contact_ids), 500):
+        ids = select(Contact.id).where(Contact.customer_id == customer_id,
+                                       Contact.id.in_(contact_ids[start:start + 500]))
+        ids = db.session.scalars(ids).all()
+        if not ids:
+            continue
+        db.session.execute(delete(contact_group_members).where(contact_group_members.c.contact_id.in_(ids)))
+        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer_id,
+                                                     HeldRemoval.contact_id.in_(ids)))
+        db.session.execute(update(SyncChange).where(SyncChange.customer_id == customer_id,
+                                                    SyncChange.contact_id.in_(ids)).values(contact_id=None))
+        deleted += db.session.execute(delete(Contact).where(Contact.customer_id == customer_id,
+                                                            Contact.id.in_(ids))).rowcount
+    return deleted
+
+
+def group_subscriptions(group):
+    """The M365 group subscriptions that feed `group` (Automatic mode)."""
+    return db.session.scalars(select(GroupSubscription).where(
+        GroupSubscription.customer_id == group.customer_id,
+        GroupSubscription.contact_group_id == group.id)).all()
+
+
+def delete_group(customer, group, actor):
+    """Delete a contact group; its contacts stay. Subscriptions that fed it end with it (audited),
+    so no subscription is left pointing at an id a later group (of any customer) may get."""
+    for subscription in group_subscriptions(group):
+        AuditEntry.record(customer, actor, "group_unsubscribed",
+                          f"{subscription.display_name} (contact group {group.name} deleted)")
+        db.session.delete(subscription)
+    db.session.execute(delete(contact_group_members).where(contact_group_members.c.group_id == group.id))
+    db.session.delete(group)
     db.session.flush()
 
 

@@ -2,7 +2,8 @@
 
 Shared by the web (the "Synchronize contacts" page) and the runner (the daily sync):
 
-    save_connection(customer, admin, sign_in)   after a successful sign-in (commits)
+    save_connection(customer, admin, sign_in)   after a successful sign-in (commits); returns how
+                                                many contacts of another tenant were unlinked
     end_interface(customer, admin)              "End Interface" (commits)
     connection_for_sync(customer)               the connection the runner may use, or None
     store_refresh_token(connection, plain)      the Graph client's hook for rotated tokens
@@ -31,7 +32,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.m365 import tokens
-from portal.models import AuditEntry, ConnectionStatus, Customer, GroupSubscription, M365Connection
+from portal.manual.services import clear_directory
+from portal.models import (
+    AuditEntry, ConnectionStatus, Contact, Customer, GroupSubscription, M365Connection, SyncSettings,
+)
+from portal.models.sync import HeldRemoval
 from portal.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -69,18 +74,18 @@ def save_connection(customer, admin, sign_in):
     """Store (or renew) the customer's connection after a successful sign-in; commits.
 
     A renewed sign-in (re-authentication) updates the same row and makes it healthy again.
-    Signing in to a different tenant than before discards the old tenant's delta state and
-    group subscriptions (their ids mean nothing in the new tenant).
+    Signing in to a different tenant than before discards the old tenant's delta state, group
+    subscriptions and contact links (their ids mean nothing in the new tenant).
     """
     check_tenant_free(customer, sign_in.tenant_id)
     connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
     renewed = connection is not None
+    unlinked = _forget_other_tenant(customer, admin, sign_in.tenant_id)
     if connection is None:
         connection = M365Connection(customer_id=customer.id)
         db.session.add(connection)
     elif connection.tenant_id != sign_in.tenant_id:
         _forget_sync_state(connection)
-        db.session.execute(delete(GroupSubscription).where(GroupSubscription.customer_id == customer.id))
     connection.tenant_id = sign_in.tenant_id
     connection.tenant_domain = sign_in.tenant_domain
     connection.connected_by_id = admin.id
@@ -100,7 +105,32 @@ def save_connection(customer, admin, sign_in):
     except IntegrityError:  # another customer took the tenant at the same moment
         db.session.rollback()
         raise TenantTaken(sign_in.tenant_id) from None
-    return connection
+    return unlinked
+
+
+def _forget_other_tenant(customer, admin, tenant_id):
+    """Before a customer's book follows `tenant_id`: drop what refers to another tenant's objects.
+
+    Contacts linked to users of the tenant their links were made in stay, but unlinked: the new
+    tenant lacking those users must never read as "deleted in Microsoft 365". Held removals,
+    group subscriptions and the loaded directory of the old tenant go. An unknown earlier tenant
+    (links made before this was recorded, after "End Interface") counts as another tenant: losing
+    a link is harmless, removing a contact is not. Returns the number of contacts unlinked.
+    """
+    settings = SyncSettings.for_customer(customer)
+    if settings.links_tenant_id == tenant_id:
+        return 0
+    settings.links_tenant_id = tenant_id
+    db.session.execute(delete(GroupSubscription).where(GroupSubscription.customer_id == customer.id))
+    db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id))
+    clear_directory(customer)
+    unlinked = db.session.execute(
+        update(Contact).where(Contact.customer_id == customer.id, Contact.m365_user_id.is_not(None))
+        .values(m365_user_id=None, linked_automatically=False)).rowcount
+    if unlinked:
+        AuditEntry.record(customer, admin.email, "contacts_unlinked",
+                          f"{unlinked} contacts linked to users of another tenant")
+    return unlinked
 
 
 def _forget_sync_state(connection):

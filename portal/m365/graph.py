@@ -4,7 +4,7 @@ CONTRACT (implemented by the M365-connect work; others code against it):
 
     client = GraphClient.for_connection(connection)   # an M365Connection row
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
-    client.get_user(user_id)       -> dict | None (None on 404 Request_ResourceNotFound)
+    client.get_user(user_id)       -> dict | None (None only on 404 Request_ResourceNotFound)
     client.list_groups()           -> list[dict]  ($select GROUP_FIELDS)
     client.group_member_ids(group_id, transitive=True) -> list[str]  (user ids only)
     client.users_delta(delta_link=None)  -> DeltaPage(items=list[dict], delta_link=str)
@@ -65,6 +65,9 @@ REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_req
 PAGE_SIZE = 999
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 USER_TYPE = "#microsoft.graph.user"
+# The only 404 that means "this object does not exist (in the tenant the token is for)". Any other
+# 404 (a wrong Graph address, a proxy's page, another service's code) is an error, never a deletion.
+NOT_FOUND = "Request_ResourceNotFound"
 
 
 class GraphError(Exception):
@@ -226,7 +229,7 @@ class GraphClient:
         return self._collect("/users", {"$select": USER_FIELDS, "$top": self.page_size})
 
     def get_user(self, user_id):
-        """One user with USER_FIELDS, or None when it does not exist (404)."""
+        """One user with USER_FIELDS, or None when it does not exist (404 Request_ResourceNotFound)."""
         url = f"{self.graph_url}/users/{quote(user_id, safe='')}"
         return self._get(url, {"$select": USER_FIELDS}, allow_404=True)
 
@@ -387,7 +390,7 @@ class GraphClient:
             return response.json() if response.content else {}
         code, message = _error_of(response)
         status = response.status_code
-        if status == 404 and allow_404:
+        if status == 404 and allow_404 and code == NOT_FOUND:
             return None
         if status == 403:
             raise self._auth_lost(PermissionMissing(

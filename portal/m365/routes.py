@@ -1,6 +1,7 @@
 """The "Synchronize contacts" page: connect (Release M365 Interface), end, settings, audit log."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from portal.auth import access
@@ -83,7 +84,7 @@ def callback():
         if not customer.ms_user_sync_in_effect:
             oauth.fail("failed", _("Microsoft User Synchronization is switched off"))
         sign_in = oauth.finish_sign_in(customer)
-        service.save_connection(customer, current_user, sign_in)
+        unlinked = service.save_connection(customer, current_user, sign_in)
     except oauth.SignInFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -91,6 +92,11 @@ def callback():
         flash(oauth._messages()["tenant_taken"], "error")
     else:
         flash(_("M365 interface has been connected"), "success")
+        if unlinked:
+            flash(ngettext("%(num)s contact was linked to a user of the previously connected tenant. "
+                           "It was unlinked and stays in the contact book.",
+                           "%(num)s contacts were linked to users of the previously connected tenant. "
+                           "They were unlinked and stay in the contact book.", unlinked), "info")
     finally:
         oauth.forget_pending(state)
     access.choose_customer(customer.id)

@@ -67,6 +67,9 @@ class SyncSettings(db.Model):
     # {"sync_active": {"by": "alice@...", "at": "ISO"}, ...}
     changed: Mapped[dict] = mapped_column(JSON, default=dict)
     last_sync_at = mapped_column(UTCDateTime, nullable=True)
+    # The tenant whose user ids the contacts' M365 links hold; kept when the interface ends, so
+    # connecting another tenant later unlinks them instead of reading them as deleted.
+    links_tenant_id: Mapped[str | None] = mapped_column(String(64))
 
     customer = relationship("Customer")
 
@@ -95,7 +98,10 @@ class GroupSubscription(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id", ondelete="SET NULL"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    contact_group = relationship("ContactGroup")
+    # Joined on the customer too: a subscription can only ever feed its own customer's group.
+    contact_group = relationship("ContactGroup", viewonly=True, primaryjoin=(
+        "and_(GroupSubscription.contact_group_id == ContactGroup.id, "
+        "GroupSubscription.customer_id == ContactGroup.customer_id)"))
 
 
 class AuditEntry(db.Model):

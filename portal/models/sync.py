@@ -84,7 +84,9 @@ class HeldRemoval(db.Model):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id", ondelete="SET NULL"))
     held_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    contact = relationship("Contact")
+    # Joined on the customer too: a held removal can only ever reach its own customer's contact.
+    contact = relationship("Contact", viewonly=True, primaryjoin=(
+        "and_(HeldRemoval.contact_id == Contact.id, HeldRemoval.customer_id == Contact.customer_id)"))
 
 
 class SyncLock(db.Model):

@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select
 
 from portal.extensions import db
 from portal.i18n import N_
-from portal.models import Contact, Origin, contact_group_members, utcnow
+from portal.models import Contact, ContactGroup, Origin, contact_group_members, utcnow
 from portal.models.sync import HeldRemoval, SyncChange
 
 ARCHIVE_REASONS = {
@@ -54,7 +54,7 @@ def apply_plan(plan, customer, run, now=None):
         _set_fields(contact, change.changes)
         recorder.fields(change, contact)
     db.session.flush()
-    _add_to_groups(plan, contacts, by_user, recorder)
+    _add_to_groups(customer, plan, contacts, by_user, recorder)
     _remove(plan, contacts, recorder, now)
     _hold(customer, plan, run, recorder)
     _release(customer, plan, recorder)
@@ -90,16 +90,25 @@ def _set_fields(contact, changes):
             setattr(contact, field, new[:100])
 
 
-def _add_to_groups(plan, contacts, by_user, recorder):
+def _add_to_groups(customer, plan, contacts, by_user, recorder):
+    own_groups = _own_group_ids(customer, {change.group_id for change in plan.group_adds})
     rows = []
     for change in plan.group_adds:
         contact = contacts.get(change.contact_id) if change.contact_id else by_user.get(change.user_id)
-        if contact is None:
+        if contact is None or change.group_id not in own_groups:
             continue
         rows.append({"contact_id": contact.id, "group_id": change.group_id})
         recorder.add(change, contact, detail=str(change.group_id))
     if rows:
         db.session.execute(insert(contact_group_members), rows)
+
+
+def _own_group_ids(customer, group_ids):
+    """The ids among `group_ids` of the customer's own contact groups (never another's)."""
+    if not group_ids:
+        return set()
+    return set(db.session.scalars(select(ContactGroup.id).where(
+        ContactGroup.customer_id == customer.id, ContactGroup.id.in_(group_ids))))
 
 
 def _remove(plan, contacts, recorder, now):
@@ -111,7 +120,8 @@ def _remove(plan, contacts, recorder, now):
         removed_ids.append(contact.id)
         recorder.add(change, contact, detail=change.reason)
     if removed_ids:
-        db.session.execute(delete(HeldRemoval).where(HeldRemoval.contact_id.in_(removed_ids)))
+        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == recorder.customer.id,
+                                                     HeldRemoval.contact_id.in_(removed_ids)))
 
 
 def _hold(customer, plan, run, recorder):

@@ -11,7 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from portal.i18n import N_
-from portal.m365.graph import GROUP_FIELDS, DeltaExpired, GraphError
+from portal.m365.graph import GROUP_FIELDS, NOT_FOUND, DeltaExpired, GraphError
 from portal.sync.people import is_complete
 from portal.sync.plan import REMOVED_HARD, REMOVED_MISSING, REMOVED_SOFT, M365Data
 
@@ -116,7 +116,7 @@ def _fetch_members(client, connection, subscriptions, contacts, fetched, full):
         try:
             member_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
         except GraphError as error:
-            if error.status != 404:
+            if error.code != NOT_FOUND:
                 raise
             fetched.notes.append(f"group {subscription.display_name} no longer exists in M365")
             continue

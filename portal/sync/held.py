@@ -7,7 +7,7 @@
 Both take the customer's sync lock and commit one transaction.
 """
 from sqlalchemy import delete, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.models import utcnow
@@ -24,7 +24,7 @@ class Busy(Exception):
 def held_removals(customer):
     """The customer's held removals, oldest first, with their (still active) contacts."""
     return db.session.scalars(
-        select(HeldRemoval).options(joinedload(HeldRemoval.contact))
+        select(HeldRemoval).join(HeldRemoval.contact).options(contains_eager(HeldRemoval.contact))
         .where(HeldRemoval.customer_id == customer.id).order_by(HeldRemoval.id)).all()
 
 

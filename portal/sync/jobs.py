@@ -60,7 +60,7 @@ def subscription_import_job(job):
     subscription = db.session.scalar(select(GroupSubscription).where(
         GroupSubscription.id == job.params.get("subscription_id"),
         GroupSubscription.customer_id == customer.id))
-    if subscription is None or subscription.contact_group_id is None:
+    if subscription is None or subscription.contact_group is None:
         return {"message": "The subscription was removed before its import ran."}
     report_progress(job, 0, 1)
     run, plan = service.import_users(customer, trigger="subscription", job=job, subscription=subscription)

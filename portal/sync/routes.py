@@ -57,14 +57,15 @@ def run(run_id):
     customer = access.current_customer()
     sync_run = access.owned_by_current_customer(SyncRun, run_id)
     kind = request.args.get("kind", "")
-    query = select(SyncChange).where(SyncChange.run_id == sync_run.id)
+    query = select(SyncChange).where(SyncChange.run_id == sync_run.id, SyncChange.customer_id == customer.id)
     if kind in CHANGE_KINDS:
         query = query.where(SyncChange.kind == kind)
     page = _page()
     changes = db.session.scalars(query.order_by(SyncChange.id).offset((page - 1) * PAGE_SIZE * 4)
                                  .limit(PAGE_SIZE * 4 + 1)).all()
     kinds = dict(db.session.execute(select(SyncChange.kind, func.count()).where(
-        SyncChange.run_id == sync_run.id).group_by(SyncChange.kind)).all())
+        SyncChange.run_id == sync_run.id, SyncChange.customer_id == customer.id)
+        .group_by(SyncChange.kind)).all())
     context = {"customer": customer, "run": sync_run, "changes": changes[:PAGE_SIZE * 4], "kind": kind,
                "kinds": kinds, "page": page, "has_next": len(changes) > PAGE_SIZE * 4,
                "group_names": _group_names(customer)}

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 
+from portal.contacts.services import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
 from portal.m365.connection import connection_for_sync
 from portal.m365.graph import GraphClient
-from portal.models import Contact, GroupSubscription, SyncMode, SyncSettings, contact_group_members
+from portal.models import Contact, ContactGroup, GroupSubscription, SyncMode, SyncSettings, contact_group_members
 from portal.models.base import utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.sync import fetch, lock, reports
@@ -62,7 +63,7 @@ def sync_blocker(customer, need_active=True):
 
 def rules_for(customer, settings):
     """The plan's Rules from the customer's settings and master data."""
-    held = db.session.scalars(select(HeldRemoval.contact_id)
+    held = db.session.scalars(select(HeldRemoval.contact_id).join(HeldRemoval.contact)
                               .where(HeldRemoval.customer_id == customer.id)).all()
     return Rules(link_active=settings.link_active, skip_disabled=settings.skip_disabled,
                  skip_guests=settings.skip_guests, allowed_domains=tuple(customer.effective_domains),
@@ -93,8 +94,10 @@ def active_subscriptions(customer, settings):
     if settings.mode != SyncMode.AUTOMATIC.value:
         return []
     return db.session.scalars(
-        select(GroupSubscription).where(GroupSubscription.customer_id == customer.id,
-                                        GroupSubscription.contact_group_id.is_not(None))
+        select(GroupSubscription).join(ContactGroup, and_(
+            ContactGroup.id == GroupSubscription.contact_group_id,
+            ContactGroup.customer_id == GroupSubscription.customer_id))
+        .where(GroupSubscription.customer_id == customer.id)
         .order_by(GroupSubscription.id)).all()
 
 
@@ -270,23 +273,21 @@ def last_successful_sync(customer_id):
 def purge_expired(now=None):
     """Delete contacts the sync archived more than 30 days ago, and runs older than 90 days. Commits."""
     now = now or utcnow()
-    expired = select(Contact.id).where(Contact.archived_at < now - timedelta(days=ARCHIVE_DAYS),
-                                       Contact.m365_user_id.is_not(None))
-    contact_ids = db.session.scalars(expired).all()
+    expired = select(Contact.customer_id, Contact.id).where(
+        Contact.archived_at < now - timedelta(days=ARCHIVE_DAYS), Contact.m365_user_id.is_not(None))
+    by_customer = {}
+    for customer_id, contact_id in db.session.execute(expired):
+        by_customer.setdefault(customer_id, []).append(contact_id)
+    purged = sum(delete_contacts(customer_id, ids) for customer_id, ids in by_customer.items())
     old_runs = db.session.scalars(select(SyncRun.id).where(
         SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))).all()
-    # Explicit deletes: SQLite does not enforce ON DELETE by default.
-    for chunk in _chunks(contact_ids):
-        db.session.execute(delete(contact_group_members).where(contact_group_members.c.contact_id.in_(chunk)))
-        db.session.execute(delete(HeldRemoval).where(HeldRemoval.contact_id.in_(chunk)))
-        db.session.execute(update(SyncChange).where(SyncChange.contact_id.in_(chunk)).values(contact_id=None))
-        db.session.execute(delete(Contact).where(Contact.id.in_(chunk)))
+    # Dependants first, in code: ON DELETE is not something to rely on (see delete_contacts).
     for chunk in _chunks(old_runs):
         db.session.execute(delete(SyncChange).where(SyncChange.run_id.in_(chunk)))
         db.session.execute(update(HeldRemoval).where(HeldRemoval.run_id.in_(chunk)).values(run_id=None))
         db.session.execute(delete(SyncRun).where(SyncRun.id.in_(chunk)))
     db.session.commit()
-    return {"contacts": len(contact_ids), "runs": len(old_runs)}
+    return {"contacts": purged, "runs": len(old_runs)}
 
 
 def _chunks(ids, size=500):
