@@ -238,3 +238,40 @@ def test_exported_file_imports_back_without_changes(alice_client, world):
     exported = alice_client.get("/contacts/export.csv").get_data()
     page = text(alice_client.get(preview_url(upload(alice_client, exported))))
     assert re.search(r'stat-value">2<.*?unchanged', page, re.S)
+
+
+# --- any file within the upload limit previews fast and small ------------------------------------
+
+def test_a_file_with_60000_columns_and_huge_cells_previews_small_with_a_note(alice_client, world):
+    header = ";".join(["Vorname", "Nachname", "E-Mail"] + [f"Spalte {i}" for i in range(60_000)])
+    rows = [";".join(["Anna", "Schmidt", "anna@acme.example"] + ["x"] * 60_000),
+            ";".join(["B" * 100_000, "Berg", "ben@acme.example"])]
+    content = "\n".join([header, *rows]) + "\n"
+    assert len(content) > 800_000
+    preview = preview_url(upload(alice_client, content))
+    response = alice_client.get(preview)
+    page = text(response)
+    assert len(response.get_data()) < 60_000  # was 15 MB: 60,000 choices in each of five selects
+    assert "Only the first 50 columns are read." in page
+    assert "Name longer than 100 characters." in page
+    stored = db.session.scalar(db.select(ContactImport)).data["rows"]
+    assert max(len(row) for row in stored) == csv_io.MAX_COLUMNS
+    assert max(len(cell) for row in stored for cell in row) == csv_io.MAX_CELL
+    confirm(alice_client, preview)
+    assert sorted(acme_contacts(world)) == ["anna@acme.example"]
+
+
+def test_nul_and_control_characters_in_cells_are_stripped_and_the_rows_import(alice_client, world):
+    filler = "".join(f"Filler;Row;filler{i}@acme.example;\n" for i in range(150))  # past the first 4 KB
+    content = ("Vorname;Nachname;E-Mail;Gruppe\n"
+               "An\x00na;Schm\x1bidt;anna@acme.example\x00;Ver\x00trieb\n"
+               + filler +
+               '"Ben\r\nJamin";B\x00erg;ben@acme.example;"Sa\x07les\t "\n')
+    preview = preview_url(upload(alice_client, content))
+    assert ">Create<" in text(alice_client.get(preview))
+    assert confirm(alice_client, preview).status_code == 302  # PostgreSQL stored every cell
+    contacts = acme_contacts(world)
+    anna, ben = contacts["anna@acme.example"], contacts["ben@acme.example"]
+    assert (anna.first_name, anna.last_name, [g.name for g in anna.groups]) == ("Anna", "Schmidt", ["Vertrieb"])
+    assert (ben.first_name, ben.last_name, [g.name for g in ben.groups]) == ("Ben Jamin", "Berg", ["Sales"])
+
