@@ -275,3 +275,26 @@ def test_nul_and_control_characters_in_cells_are_stripped_and_the_rows_import(al
     assert (anna.first_name, anna.last_name, [g.name for g in anna.groups]) == ("Anna", "Schmidt", ["Vertrieb"])
     assert (ben.first_name, ben.last_name, [g.name for g in ben.groups]) == ("Ben Jamin", "Berg", ["Sales"])
 
+
+# --- the export is formula-safe for every delimiter ------------------------------------------------
+
+DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HOSTILE_NAMES = ['Smith;=HYPERLINK("http://evil.example","Click")', "a,+1", "x\t@SUM(1)", "-2+3",
+                 "Müller\r\n=1+1", "Ops; -cmd"]
+SALUTATION = "+Dr.;=1\t-2,@3"
+
+
+def test_export_is_formula_safe_whichever_delimiter_a_spreadsheet_splits_on(alice_client, world):
+    group = add_group(world.acme, "Sales;=1+1")
+    for i, name in enumerate(HOSTILE_NAMES):  # stored as legacy data would be, past the form
+        add_contact(world.acme, f"p{i}@acme.example", name, "@" + name, groups=[group], salutation=SALUTATION)
+    body = alice_client.get("/contacts/export.csv").get_data().decode("utf-8-sig")
+    for line in re.split(r"[\r\n]+", body):
+        for delimiter in (",", ";", "\t"):
+            for piece in line.split(delimiter):
+                assert not piece.startswith(DANGEROUS_STARTS), (delimiter, piece, line)
+    rows = {row[2]: row for row in csv.reader(io.StringIO(body, newline=""))}
+    for i, name in enumerate(HOSTILE_NAMES):  # the normal CSV reader still reads each name back
+        first, last, _email, salutation, _origin, groups = rows[f"p{i}@acme.example"]
+        assert (first.replace("'", ""), last.replace("'", "")) == (name, "@" + name)
+        assert salutation.replace("'", "") == SALUTATION and groups.replace("'", "") == "Sales;=1+1"

@@ -4,8 +4,8 @@ Import accepts UTF-8 with or without BOM (and, as Excel's "CSV" in Germany write
 Windows-1252), separated by `;` or `,`. Only the first MAX_COLUMNS columns and MAX_CELL
 characters of a cell are read, and every cell is put on one line without control characters
 (portal.text.single_line), so any file within the upload limit previews quickly and stores.
-Export writes UTF-8 with BOM so Excel shows umlauts, and neutralises cells that a spreadsheet
-would run as a formula.
+Export writes UTF-8 with BOM so Excel shows umlauts, and neutralises every piece of a cell that
+a spreadsheet would run as a formula, whichever delimiter it splits the lines on.
 """
 import csv
 import io
@@ -37,6 +37,10 @@ GROUP_SEPARATOR = ";"
 # in five selects) and the stored upload small for any file within the upload limit.
 MAX_COLUMNS = 50
 MAX_CELL = 1000
+# A formula start right at a piece's beginning: the cell's start, or after any character a
+# spreadsheet may split on (German Excel uses ";", others "," or tab; lines end at CR/LF),
+# optionally after spaces. A quote is put before it.
+_PIECE_FORMULA = re.compile(r"(^|[,;\t\r\n])( *)(?=[=+\-@\t\r])")
 
 
 class CsvProblem(ValueError):
@@ -153,9 +157,14 @@ def guess_mapping(header, first_row=None):
 
 
 def neutralize(cell):
-    """Prefix a quote to a cell a spreadsheet would read as a formula (=, +, -, @, tab, CR)."""
+    """Put a quote before every formula start (=, +, -, @, tab, CR) that begins a piece of the cell.
+
+    Escaping only the cell's start is not enough: `Smith;=HYPERLINK(...)` is one cell for a
+    reader splitting on commas, but German Excel splits on semicolons and runs the second piece.
+    The quote stays visible, so the name is still recognisable.
+    """
     cell = "" if cell is None else str(cell)
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return _PIECE_FORMULA.sub(r"\1\2'", cell)
 
 
 def _group_names(customer):
