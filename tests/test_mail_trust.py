@@ -58,6 +58,7 @@ def body(message):
 
 def test_line_break_in_a_stored_company_name_gives_a_one_line_subject_and_blocks_nobody(
         mail_app, world, smtp_server):
+    mail_app.config["PORTAL_BASE_URL"] = BASE
     set_raw(world.acme.id, name="Acme\r\nGmbH", notification_recipients="it@acme.example")
     set_raw(world.globex.id, notification_recipients="it@globex.example")
     needs_reauth(world.acme.id, "acme-tenant")
@@ -67,6 +68,7 @@ def test_line_break_in_a_stored_company_name_gives_a_one_line_subject_and_blocks
     assert sorted(inbox) == ["it@acme.example", "it@globex.example"]
     subject = inbox["it@acme.example"]["Subject"].strip()  # Flask-Mail folds long subjects
     assert subject == "Re-authentication required: M365 synchronization of Acme GmbH is paused"
+    assert f"{BASE}/m365/" in body(inbox["it@acme.example"])
     assert "the M365 interface of Acme" in body(inbox["it@acme.example"])
     assert db.session.scalar(select(M365Connection.reauth_notified_at)
                              .where(M365Connection.customer_id == world.acme.id)) is not None
@@ -150,6 +152,30 @@ def test_sync_run_with_an_unbuildable_removal_report_succeeds_and_says_so(app, e
     run = sync(app, connected_acme)
     assert run.status == "succeeded" and run.counts.get("removals") == 1
     assert "The removal report could not be built and was not sent: " in run.message
+
+
+# --- links come from PORTAL_BASE_URL ----------------------------------------------------------------
+
+def test_links_in_mail_queued_during_a_request_ignore_the_host_header(app, world, alice_client):
+    # Even where the host check lets a forged Host through (no TRUSTED_HOSTS, no SERVER_NAME).
+    app.config.update(PORTAL_BASE_URL=f"{BASE}/", SERVER_NAME=None, TRUSTED_HOSTS=None)
+    set_raw(world.acme.id, notification_recipients="it@acme.example")
+    hold_removal(world.acme.id, "gone@acme.example")
+    token = alice_client.csrf_token()
+    # The browser's session cookie, sent to the forged host as a browser at that address would.
+    alice_client.set_cookie("session", alice_client.get_cookie("session").value, domain="evil.example")
+    response = alice_client.post("/sync/held/allow", headers={"Host": "evil.example", "X-CSRFToken": token})
+    assert response.status_code == 302
+    report = db.session.scalar(select(OutboxMail).where(OutboxMail.kind == "removal_report"))
+    links = re.findall(r"https?://[^\s\"<>]+", report.body_text + report.body_html)
+    assert links and set(links) == {f"{BASE}/sync/history"}
+
+
+def test_links_fall_back_to_the_development_address_without_portal_base_url(app):
+    app.config["PORTAL_BASE_URL"] = ""
+    assert mail.portal_url("sync.held") == "http://127.0.0.1:5000/sync/held"
+    app.config["PORTAL_BASE_URL"] = "https://example.org/portal"
+    assert mail.portal_url("m365.index") == "https://example.org/portal/m365/"
 
 
 @pytest.mark.parametrize("name,shown", [

@@ -23,7 +23,6 @@ caller's session: the value is then saved with the caller's commit.
 import logging
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -215,7 +214,7 @@ def notify_reauth_required(connection, reason=None):
     A notice that cannot be built gives the claim back (the sweep tries again, and logs why).
     Returns True when an email was queued.
     """
-    from portal.mail import notify_customer
+    from portal.mail import notify_customer, portal_url
 
     customer = db.session.get(Customer, connection.customer_id)
     if customer is None or not customer.effective_recipients:
@@ -226,7 +225,7 @@ def notify_reauth_required(connection, reason=None):
         return False
     notice = notify_customer("reauth_required", customer, {
         "customer": customer, "connection": connection,
-        "reason": reason or connection.status_reason, "page_url": _page_url(),
+        "reason": reason or connection.status_reason, "page_url": portal_url("m365.index"),
     })
     if not notice.queued:
         db.session.execute(update(M365Connection).where(M365Connection.id == connection.id)
@@ -265,17 +264,6 @@ def send_pending_reauth_notices():
             db.session.rollback()
             log.exception("re-authentication notice for customer %s not queued", customer_id)
     return sent
-
-
-def _page_url():
-    """Link to the "Synchronize contacts" page, when the portal's address is known."""
-    from flask import url_for
-
-    try:
-        return url_for("m365.index", _external=True)
-    except RuntimeError:  # no request and no SERVER_NAME (the runner)
-        base = current_app.config.get("PORTAL_BASE_URL", "")
-        return f"{base.rstrip('/')}/m365/" if base else ""
 
 
 def describe_status(connection):

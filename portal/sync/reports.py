@@ -4,22 +4,10 @@ Both are queued in the outbox inside the run's transaction (portal.mail.notify_c
 row), so a report exists exactly when the removals it reports were written. A report that cannot
 be built never fails the run: the run's notes say what became of each one.
 """
-from flask import current_app, url_for
-
-from portal.mail import notify_customer
+from portal.mail import notify_customer, portal_url
 
 REMOVAL_REPORT = "the removal report"
 HELD_NOTICE = "the notice of the held removals"
-
-
-def page_url(endpoint):
-    """An absolute link to a portal page, when the portal's address is known (else "")."""
-    try:
-        return url_for(endpoint, _external=True)
-    except RuntimeError:  # the runner: no request and no SERVER_NAME
-        base = current_app.config.get("PORTAL_BASE_URL", "")
-        path = {"sync.held": "/sync/held", "sync.history": "/sync/history"}.get(endpoint, "/")
-        return f"{base.rstrip('/')}{path}" if base else ""
 
 
 def removed_rows(changes, when):
@@ -34,7 +22,7 @@ def send_removal_report(customer, removed, when, run=None):
     """Queue the removal report listing `removed` (plan changes); returns the mail.Notice."""
     return notify_customer("removal_report", customer, {
         "customer": customer, "removed": removed_rows(removed, when), "when": when,
-        "history_url": page_url("sync.history")}, run=run)
+        "history_url": portal_url("sync.history")}, run=run)
 
 
 def send_reports(customer, plan, run, now):
@@ -45,7 +33,7 @@ def send_reports(customer, plan, run, now):
     if plan.holds:
         notice = notify_customer("deletions_held", customer, {
             "customer": customer, "held": removed_rows(plan.holds, now), "when": now,
-            "synced": plan.synced_count, "held_url": page_url("sync.held")}, run=run)
+            "synced": plan.synced_count, "held_url": portal_url("sync.held")}, run=run)
         notes.append(f"{len(plan.holds)} removals held by the deletion threshold; "
                      "an administrator must allow them or keep the contacts.")
         notes.append(notice.note(HELD_NOTICE))
