@@ -40,7 +40,9 @@ MAX_CELL = 1000
 # A formula start right at a piece's beginning: the cell's start, or after any character a
 # spreadsheet may split on (German Excel uses ";", others "," or tab; lines end at CR/LF),
 # optionally after spaces. A quote is put before it.
-_PIECE_FORMULA = re.compile(r"(^|[,;\t\r\n])( *)(?=[=+\-@\t\r])")
+SPLIT_CHARACTERS = ",;\t\r\n"
+_PIECE_FORMULA = re.compile(
+    f"(^|[{re.escape(SPLIT_CHARACTERS)}])( *)(?=[{re.escape(''.join(FORMULA_STARTS))}])")
 
 
 class CsvProblem(ValueError):
