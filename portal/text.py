@@ -32,7 +32,6 @@ def single_line(value):
     return _WHITESPACE.sub(" ", value).strip()
 
 
-
 class SingleLineField(StringField):
     """A StringField whose value passes through single_line before validation: every name field."""
 
