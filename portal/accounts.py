@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AdminUser, Customer, Reseller, Role
+from portal.text import single_line
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -65,7 +66,7 @@ def new_admin(*, email, password, role, name="", reseller_id=None, customer_id=N
         reseller_id = customer_id = None
     else:
         raise AccountError(_("Unknown role %(role)r.", role=role), field="role")
-    admin = AdminUser(email=email, name=(name or "").strip(), role=role,
+    admin = AdminUser(email=email, name=single_line(name or ""), role=role,
                       reseller_id=reseller_id, customer_id=customer_id)
     admin.set_password(password)
     db.session.add(admin)
@@ -132,7 +133,8 @@ def reset_password(account, password):
 
 
 def _clean_name(name):
-    name = (name or "").strip()
+    """The company name on one line (it ends up in email subjects); AccountError when empty."""
+    name = single_line(name or "")
     if not name:
         raise AccountError(_("A company name is required."), field="name")
     return name

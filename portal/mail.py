@@ -4,6 +4,11 @@
         renders templates/email/removal_report.subject.txt, .txt and .html with ctx and adds an
         OutboxMail row (the caller commits — so a report is stored in the same transaction as the
         changes it reports, or not at all).
+    notify_customer("removal_report", customer, ctx, run=run) -> Notice
+        the same to the customer's notification recipients, for loops over customers and sync runs:
+        a message that cannot be built is logged and reported in the Notice, never raised, so one
+        customer's data never stops another's mail; Notice.note() is the sentence for a run's notes.
+    portal_url("sync.history")  the absolute link for an email, always from PORTAL_BASE_URL.
     deliver_outbox()  the runner calls it every few seconds: sends due mails with Flask-Mail; when the
         mail server is down a mail stays pending and is retried with backoff (never lost); without a
         MAIL_SERVER (the embedded default) mails are kept as "not sent — no mail server configured"
@@ -12,6 +17,7 @@
 import logging
 import smtplib
 import socket
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.headerregistry import Address
 
@@ -23,6 +29,7 @@ from sqlalchemy import select, update
 from portal.extensions import db, mail
 from portal.models.base import utcnow
 from portal.models.outbox import MailStatus, OutboxMail
+from portal.text import single_line
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,10 @@ NO_SERVER_ERROR = "not sent — no mail server configured"
 CLAIM_SECONDS = 300       # a runner's hold on a mail while it sends it
 MAX_BACKOFF_SECONDS = 3600
 SMTP_TIMEOUT_SECONDS = 30
+SUBJECT_MAX = OutboxMail.__table__.c.subject.type.length
+# Without PORTAL_BASE_URL (development only: production requires it, see portal/config.py) links
+# point at the address `make run` serves on. Never the request's Host header, which the client picks.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
 class MailError(ValueError):
@@ -37,13 +48,18 @@ class MailError(ValueError):
 
 
 def clean_address(value):
-    """A single mailbox address, checked; raises MailError (no CR/LF, one valid addr-spec)."""
+    """A single mailbox address, checked; raises MailError (no CR/LF, one valid addr-spec).
+
+    The domain must also survive the IDNA encoding delivery does (a label over 63 characters
+    does not), so an address that cannot be sent is refused when the mail is queued.
+    """
     value = (value or "").strip()
     if not value or "\r" in value or "\n" in value:
         raise MailError(f"invalid email address {value!r}")
     try:
         address = Address(addr_spec=value)
-    except (ValueError, IndexError) as exc:
+        address.domain.encode("idna")
+    except (ValueError, IndexError) as exc:  # UnicodeError is a ValueError
         raise MailError(f"invalid email address {value!r}") from exc
     if not address.domain or not address.username:
         raise MailError(f"invalid email address {value!r}")
@@ -51,7 +67,11 @@ def clean_address(value):
 
 
 def clean_subject(value):
-    """The subject on one line; CR/LF inside it is refused (header injection)."""
+    """The subject on one line; CR/LF inside it is refused (header injection).
+
+    render() collapses line breaks in what the templates produce, so a stored one here means the
+    row was changed after it was queued: refused, never sent.
+    """
     subject = (value or "").strip()
     if "\r" in subject or "\n" in subject:
         raise MailError("the subject must be a single line")
@@ -68,24 +88,96 @@ def render(name, ctx):
         subject = render_template(f"email/{name}.subject.txt", **ctx)
         text = render_template(f"email/{name}.txt", **ctx)
         html = render_template(f"email/{name}.html", **ctx)
-    return clean_subject(subject), text, html
+    # A company name stored with a line break (before names were normalised at input) must not
+    # split the subject header, and a long one must still fit the column; PostgreSQL cannot store
+    # NUL in the bodies.
+    subject = single_line(subject)
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[:SUBJECT_MAX - 1] + "…"
+    return clean_subject(subject), text.replace("\x00", ""), html.replace("\x00", "")
 
 
-def send_email(name, to, ctx=None, customer=None, kind=None):
-    """Render email `name` for the recipients `to` (str or list) and queue it; the caller commits."""
+def build(name, to, ctx=None):
+    """The checked recipients and rendered parts of email `name`, as OutboxMail fields; writes nothing.
+
+    Raises MailError for a bad address, and whatever a template raises on unexpected data.
+    """
     recipients = [to] if isinstance(to, str) else list(to)
     recipients = [clean_address(address) for address in recipients]
     if not recipients:
         raise MailError("no recipients")
     subject, text, html = render(name, dict(ctx or {}))
+    return {"recipients": recipients, "subject": subject, "body_text": text, "body_html": html}
+
+
+def _queue(fields, name, customer, kind):
     message = OutboxMail(
         customer_id=customer.id if customer is not None else None, kind=kind or name,
-        recipients=recipients, subject=subject, body_text=text, body_html=html,
-        status=MailStatus.PENDING.value, attempts=0, next_attempt_at=utcnow(), last_error="",
+        status=MailStatus.PENDING.value, attempts=0, next_attempt_at=utcnow(), last_error="", **fields,
     )
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def send_email(name, to, ctx=None, customer=None, kind=None):
+    """Render email `name` for the recipients `to` (str or list) and queue it; the caller commits."""
+    return _queue(build(name, to, ctx), name, customer, kind)
+
+
+@dataclass
+class Notice:
+    """What became of one customer's notification: queued, no recipients, or not buildable (why)."""
+
+    status: str  # "queued" | "no_recipients" | "failed"
+    recipients: list = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def queued(self):
+        return self.status == "queued"
+
+    def note(self, what):
+        """The run note about `what` (e.g. "the removal report"), saying what really happened."""
+        if self.status == "no_recipients":
+            return f"No notification recipients in the master data: {what} was not sent."
+        sentence_start = what[:1].upper() + what[1:]
+        if self.status == "failed":
+            return f"{sentence_start} could not be built and was not sent: {self.reason}"
+        count = len(self.recipients)
+        return f"{sentence_start} was queued for {count} recipient{'s' if count != 1 else ''}."
+
+
+def notify_customer(name, customer, ctx, run=None):
+    """Queue email `name` to the customer's notification recipients; returns a Notice, never raises
+    for the message itself (the caller commits).
+
+    Loops over customers and sync runs call this: a message that cannot be built (an address or
+    a template that chokes on the data) is logged with the customer and run and reported in the
+    Notice, so the run still finishes and the next customer still gets its mail.
+    """
+    recipients = customer.effective_recipients
+    if not recipients:
+        return Notice("no_recipients")
+    try:
+        fields = build(name, recipients, ctx)
+    except Exception as exc:  # any build failure is this one message's problem, not the caller's
+        log.exception("email %s for customer %s (run %s) could not be built", name, customer.id,
+                      run.id if run is not None else "-")
+        return Notice("failed", reason=_describe(exc)[:500])
+    _queue(fields, name, customer, None)
+    return Notice("queued", recipients=fields["recipients"])
+
+
+def portal_url(endpoint, **values):
+    """The absolute address of a portal page for an email: PORTAL_BASE_URL + the page's path.
+
+    Built from the URL map, not from the request: in a web request url_for(_external=True) would
+    use the Host header, which the client chooses (a link to an attacker's site in our mail).
+    """
+    base = current_app.config.get("PORTAL_BASE_URL") or DEVELOPMENT_BASE_URL
+    path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
+    return base.rstrip("/") + path
 
 
 def backoff(attempts):
@@ -112,29 +204,47 @@ def deliver_outbox(now=None, limit=100):
             if not _claim(mail_id, now):
                 continue  # another runner is sending it
             message = db.session.get(OutboxMail, mail_id, populate_existing=True)
-            try:
-                connection = connection or _open_connection()
-                connection.send(_build(message))
-            except (BadHeaderError, MailError, smtplib.SMTPNotSupportedError) as exc:
-                _failed(message, exc, counts)
-            except smtplib.SMTPRecipientsRefused as exc:
-                permanent = all(code >= 500 for code, _msg in exc.recipients.values())
-                (_failed if permanent else _retry)(message, exc, counts, now=now)
-            except smtplib.SMTPResponseException as exc:
-                (_failed if exc.smtp_code >= 500 else _retry)(message, exc, counts, now=now)
-                connection = _close(connection)
-            except (OSError, smtplib.SMTPException) as exc:
-                _retry(message, exc, counts, now=now)
-                connection = _close(connection)
-                db.session.commit()
-                break  # the server is unreachable: the others wait for their next turn
-            else:
-                message.status, message.sent_at, message.last_error = MailStatus.SENT.value, utcnow(), ""
-                counts["sent"] += 1
+            connection, unreachable = _deliver_one(message, connection, counts, now)
             db.session.commit()
+            if unreachable:
+                break  # the server is unreachable: the others wait for their next turn
     finally:
         _close(connection)
     return counts
+
+
+def _deliver_one(message, connection, counts, now):
+    """Build and send one claimed mail, recording the outcome on its row; (connection, unreachable).
+
+    Whatever goes wrong with this one mail is recorded on it: the others are still delivered.
+    """
+    try:
+        built = _build(message)
+    except Exception as exc:  # its data cannot make a message: retrying will not help
+        _failed(message, exc, counts)
+        return connection, False
+    try:
+        connection = connection or _open_connection()
+        connection.send(built)
+    except (BadHeaderError, MailError, smtplib.SMTPNotSupportedError) as exc:
+        _failed(message, exc, counts)
+    except smtplib.SMTPRecipientsRefused as exc:
+        permanent = all(code >= 500 for code, _msg in exc.recipients.values())
+        (_failed if permanent else _retry)(message, exc, counts, now=now)
+    except smtplib.SMTPResponseException as exc:
+        (_failed if exc.smtp_code >= 500 else _retry)(message, exc, counts, now=now)
+        connection = _close(connection)
+    except (OSError, smtplib.SMTPException) as exc:
+        _retry(message, exc, counts, now=now)
+        return _close(connection), True
+    except Exception as exc:  # unexpected: this mail waits for a retry, the connection is suspect
+        log.exception("mail %s: unexpected error while sending", message.id)
+        _retry(message, exc, counts, now=now)
+        connection = _close(connection)
+    else:
+        message.status, message.sent_at, message.last_error = MailStatus.SENT.value, utcnow(), ""
+        counts["sent"] += 1
+    return connection, False
 
 
 def _keep_without_server():
@@ -182,13 +292,19 @@ def _close(connection):
 
 
 def _build(message):
-    """A Flask-Mail Message from an outbox row; headers re-checked against CR/LF."""
-    return Message(
+    """A Flask-Mail Message from an outbox row; headers re-checked against CR/LF.
+
+    The message is rendered to bytes once here, so a row that cannot become a message fails on
+    its own instead of in the middle of an SMTP conversation.
+    """
+    built = Message(
         subject=clean_subject(message.subject),
         recipients=[clean_address(address) for address in message.recipients],
         body=message.body_text, html=message.body_html or None,
         sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
     )
+    built.as_bytes()
+    return built
 
 
 def _describe(exc):

@@ -69,11 +69,13 @@ class DailyAt:
         scheduler.every().day.at(hhmm).do(call)
 
 
+# Mail delivery last: a pass of every target (run_all_periodic, `runner --once`) then also sends
+# what the targets before it queued.
 PERIODIC = [
-    Every(5, "portal.mail:deliver_outbox"),
     DailyAt("SYNC_DAILY_AT", "portal.sync.jobs:enqueue_daily_syncs"),
     Every(3600, "portal.sync.jobs:upkeep", at_start=True),
     Every(60, "portal.m365.connection:send_pending_reauth_notices"),
+    Every(5, "portal.mail:deliver_outbox"),
 ]
 
 

@@ -238,3 +238,63 @@ def test_exported_file_imports_back_without_changes(alice_client, world):
     exported = alice_client.get("/contacts/export.csv").get_data()
     page = text(alice_client.get(preview_url(upload(alice_client, exported))))
     assert re.search(r'stat-value">2<.*?unchanged', page, re.S)
+
+
+# --- any file within the upload limit previews fast and small ------------------------------------
+
+def test_a_file_with_60000_columns_and_huge_cells_previews_small_with_a_note(alice_client, world):
+    header = ";".join(["Vorname", "Nachname", "E-Mail"] + [f"Spalte {i}" for i in range(60_000)])
+    rows = [";".join(["Anna", "Schmidt", "anna@acme.example"] + ["x"] * 60_000),
+            ";".join(["B" * 100_000, "Berg", "ben@acme.example"])]
+    content = "\n".join([header, *rows]) + "\n"
+    assert len(content) > 800_000
+    preview = preview_url(upload(alice_client, content))
+    response = alice_client.get(preview)
+    page = text(response)
+    assert len(response.get_data()) < 60_000  # was 15 MB: 60,000 choices in each of five selects
+    assert "Only the first 50 columns are read." in page
+    assert "Name longer than 100 characters." in page
+    stored = db.session.scalar(db.select(ContactImport)).data["rows"]
+    assert max(len(row) for row in stored) == csv_io.MAX_COLUMNS
+    assert max(len(cell) for row in stored for cell in row) == csv_io.MAX_CELL
+    confirm(alice_client, preview)
+    assert sorted(acme_contacts(world)) == ["anna@acme.example"]
+
+
+def test_nul_and_control_characters_in_cells_are_stripped_and_the_rows_import(alice_client, world):
+    filler = "".join(f"Filler;Row;filler{i}@acme.example;\n" for i in range(150))  # past the first 4 KB
+    content = ("Vorname;Nachname;E-Mail;Gruppe\n"
+               "An\x00na;Schm\x1bidt;anna@acme.example\x00;Ver\x00trieb\n"
+               + filler +
+               '"Ben\r\nJamin";B\x00erg;ben@acme.example;"Sa\x07les\t "\n')
+    preview = preview_url(upload(alice_client, content))
+    assert ">Create<" in text(alice_client.get(preview))
+    assert confirm(alice_client, preview).status_code == 302  # PostgreSQL stored every cell
+    contacts = acme_contacts(world)
+    anna, ben = contacts["anna@acme.example"], contacts["ben@acme.example"]
+    assert (anna.first_name, anna.last_name, [g.name for g in anna.groups]) == ("Anna", "Schmidt", ["Vertrieb"])
+    assert (ben.first_name, ben.last_name, [g.name for g in ben.groups]) == ("Ben Jamin", "Berg", ["Sales"])
+
+
+# --- the export is formula-safe for every delimiter ------------------------------------------------
+
+DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HOSTILE_NAMES = ['Smith;=HYPERLINK("http://evil.example","Click")', "a,+1", "x\t@SUM(1)", "-2+3",
+                 "Müller\r\n=1+1", "Ops; -cmd"]
+SALUTATION = "+Dr.;=1\t-2,@3"
+
+
+def test_export_is_formula_safe_whichever_delimiter_a_spreadsheet_splits_on(alice_client, world):
+    group = add_group(world.acme, "Sales;=1+1")
+    for i, name in enumerate(HOSTILE_NAMES):  # stored as legacy data would be, past the form
+        add_contact(world.acme, f"p{i}@acme.example", name, "@" + name, groups=[group], salutation=SALUTATION)
+    body = alice_client.get("/contacts/export.csv").get_data().decode("utf-8-sig")
+    for line in re.split(r"[\r\n]+", body):
+        for delimiter in (",", ";", "\t"):
+            for piece in line.split(delimiter):
+                assert not piece.startswith(DANGEROUS_STARTS), (delimiter, piece, line)
+    rows = {row[2]: row for row in csv.reader(io.StringIO(body, newline=""))}
+    for i, name in enumerate(HOSTILE_NAMES):  # the normal CSV reader still reads each name back
+        first, last, _email, salutation, _origin, groups = rows[f"p{i}@acme.example"]
+        assert (first.replace("'", ""), last.replace("'", "")) == (name, "@" + name)
+        assert salutation.replace("'", "") == SALUTATION and groups.replace("'", "") == "Sales;=1+1"

@@ -1,12 +1,13 @@
 """Administration forms: accounts, passwords, customers."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.accounts import MIN_PASSWORD_LENGTH
 from portal.models import Role
+from portal.text import SingleLineField
 
 ROLE_LABELS = {
     Role.OPERATOR.value: _l("Operator"),
@@ -30,7 +31,7 @@ class AccountForm(FlaskForm):
     """A new admin account. Role, reseller and customer choices are set by the view."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    name = StringField(_l("Name"), validators=[Length(max=200)])
+    name = SingleLineField(_l("Name"), validators=[Length(max=200)])
     role = SelectField(_l("Role"), validators=[DataRequired()],
                        invalid_choice_message=_l("You may not give this role."))
     reseller = SelectField(_l("Reseller"), coerce=optional_int,
@@ -60,6 +61,6 @@ class PasswordResetForm(FlaskForm):
 class CustomerForm(FlaskForm):
     """A new customer; the reseller choice is only offered to the operator."""
 
-    name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
+    name = SingleLineField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
     reseller = SelectField(_l("Reseller"), coerce=optional_int,
                            invalid_choice_message=_l("Choose one of your resellers."))

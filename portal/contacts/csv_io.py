@@ -1,8 +1,11 @@
 """Reading and writing contact CSV files: decoding, dialect detection, column guessing, export.
 
 Import accepts UTF-8 with or without BOM (and, as Excel's "CSV" in Germany writes it,
-Windows-1252), separated by `;` or `,`. Export writes UTF-8 with BOM so Excel shows
-umlauts, and neutralises cells that a spreadsheet would run as a formula.
+Windows-1252), separated by `;` or `,`. Only the first MAX_COLUMNS columns and MAX_CELL
+characters of a cell are read, and every cell is put on one line without control characters
+(portal.text.single_line), so any file within the upload limit previews quickly and stores.
+Export writes UTF-8 with BOM so Excel shows umlauts, and neutralises every piece of a cell that
+a spreadsheet would run as a formula, whichever delimiter it splits the lines on.
 """
 import csv
 import io
@@ -13,6 +16,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
+from portal.text import single_line
 
 DELIMITERS = ";,"
 FIELDS = ("first_name", "last_name", "email", "group", "salutation")
@@ -29,15 +33,37 @@ ALIASES = {
 EXPORT_COLUMNS = ("first_name", "last_name", "email", "salutation", "origin", "groups")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 GROUP_SEPARATOR = ";"
+# A contact needs five columns and short cells; the caps keep the preview (a choice per column
+# in five selects) and the stored upload small for any file within the upload limit.
+MAX_COLUMNS = 50
+MAX_CELL = 1000
+# A formula start right at a piece's beginning: the cell's start, or after any character a
+# spreadsheet may split on (German Excel uses ";", others "," or tab; lines end at CR/LF),
+# optionally after spaces. A quote is put before it.
+SPLIT_CHARACTERS = ",;\t\r\n"
+_PIECE_FORMULA = re.compile(
+    f"(^|[{re.escape(SPLIT_CHARACTERS)}])( *)(?=[{re.escape(''.join(FORMULA_STARTS))}])")
 
 
 class CsvProblem(ValueError):
     """The file cannot be read; the message tells the admin what to do."""
 
 
+def _looks_binary(raw):
+    """True for a spreadsheet, image or UTF-16 file rather than CSV text.
+
+    Such files start with a zip header (xlsx, ods) or are full of control bytes (UTF-16 has a NUL
+    in every other byte); a CSV file with a stray NUL in a cell is text and is read (the NUL is
+    stripped with the other control characters).
+    """
+    sample = raw[:4096]
+    controls = sum(1 for byte in sample if byte < 0x20 and byte not in b"\t\n\r")
+    return sample.startswith(b"PK\x03\x04") or controls > len(sample) * 0.05
+
+
 def decode(raw):
     """(text, encoding name): UTF-8 (BOM stripped), else Windows-1252; CsvProblem otherwise."""
-    if b"\x00" in raw[:4096]:
+    if _looks_binary(raw):
         raise CsvProblem(_("This does not look like a CSV file. Save the table as CSV (UTF-8) and try again."))
     try:
         return raw.decode("utf-8-sig"), "utf-8"
@@ -61,12 +87,20 @@ def detect_delimiter(text):
         return ";" if first_line.count(";") > first_line.count(",") else ","
 
 
+def clean_cell(cell):
+    """A cell as the import uses it: on one line, no control characters, at most MAX_CELL long."""
+    # Cut before cleaning as well: a 100 KB cell is not worth normalising to keep 1,000 characters.
+    return single_line(cell[:MAX_CELL * 2])[:MAX_CELL]
+
+
 def read_rows(text, delimiter, max_rows):
-    """All non-blank rows as lists of stripped cells; CsvProblem beyond max_rows data rows."""
-    rows = []
+    """(rows, cut): the non-blank rows as lists of clean cells, only their first MAX_COLUMNS, and
+    whether any row had more columns. CsvProblem beyond max_rows data rows."""
+    rows, cut = [], False
     try:
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-            cells = [cell.strip() for cell in row]
+            cut = cut or len(row) > MAX_COLUMNS
+            cells = [clean_cell(cell) for cell in row[:MAX_COLUMNS]]
             if not any(cells):
                 continue
             rows.append(cells)
@@ -78,14 +112,15 @@ def read_rows(text, delimiter, max_rows):
         raise CsvProblem(_("The file could not be read as CSV (%(error)s).", error=str(exc))) from None
     if not rows:
         raise CsvProblem(_("The file is empty."))
-    return rows
+    return rows, cut
 
 
 def parse(raw, max_rows):
-    """Decode and split an uploaded file: {"rows", "delimiter", "encoding"}."""
+    """Decode and split an uploaded file: {"rows", "columns_cut", "delimiter", "encoding"}."""
     text, encoding = decode(raw)
     delimiter = detect_delimiter(text)
-    return {"rows": read_rows(text, delimiter, max_rows), "delimiter": delimiter, "encoding": encoding}
+    rows, cut = read_rows(text, delimiter, max_rows)
+    return {"rows": rows, "columns_cut": cut, "delimiter": delimiter, "encoding": encoding}
 
 
 def _normal(header):
@@ -124,9 +159,14 @@ def guess_mapping(header, first_row=None):
 
 
 def neutralize(cell):
-    """Prefix a quote to a cell a spreadsheet would read as a formula (=, +, -, @, tab, CR)."""
+    """Put a quote before every formula start (=, +, -, @, tab, CR) that begins a piece of the cell.
+
+    Escaping only the cell's start is not enough: `Smith;=HYPERLINK(...)` is one cell for a
+    reader splitting on commas, but German Excel splits on semicolons and runs the second piece.
+    The quote stays visible, so the name is still recognisable.
+    """
     cell = "" if cell is None else str(cell)
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return _PIECE_FORMULA.sub(r"\1\2'", cell)
 
 
 def _group_names(customer):

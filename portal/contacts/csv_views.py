@@ -103,7 +103,8 @@ def csv_preview(token):
     shown = [p for p in plans or [] if show == "all" or p.status == show]
     return page_or_fragment("contacts/import_preview.html", "contacts/_import_preview.html",
                             upload=upload, form=form, plans=plans, counts=importing.counts(plans or []),
-                            shown=shown[:PREVIEW_ROWS], shown_total=len(shown), show=show)
+                            shown=shown[:PREVIEW_ROWS], shown_total=len(shown), show=show,
+                            max_columns=csv_io.MAX_COLUMNS)
 
 
 @bp.route("/import/<token>/confirm", methods=["POST"])

@@ -2,11 +2,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.contacts.services import GROUP_NAME_MAX, NAME_MAX, SALUTATION_MAX
+from portal.text import SingleLineField
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -17,15 +18,15 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class ContactForm(FlaskForm):
-    salutation = StringField(_l("Salutation"), validators=[Optional(), Length(max=SALUTATION_MAX)])
-    first_name = StringField(_l("First name"), validators=[Optional(), Length(max=NAME_MAX)])
-    last_name = StringField(_l("Last name"), validators=[Optional(), Length(max=NAME_MAX)])
-    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    salutation = SingleLineField(_l("Salutation"), validators=[Optional(), Length(max=SALUTATION_MAX)])
+    first_name = SingleLineField(_l("First name"), validators=[Optional(), Length(max=NAME_MAX)])
+    last_name = SingleLineField(_l("Last name"), validators=[Optional(), Length(max=NAME_MAX)])
+    email = SingleLineField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     groups = MultiCheckboxField(_l("Contact groups"), coerce=int, validators=[Optional()])
 
 
 class GroupForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=GROUP_NAME_MAX)])
+    name = SingleLineField(_l("Name"), validators=[DataRequired(), Length(max=GROUP_NAME_MAX)])
 
 
 class MembershipForm(FlaskForm):

@@ -28,7 +28,7 @@ def store_upload(customer, admin, filename, parsed):
     upload = ContactImport(token=secrets.token_urlsafe(24), customer_id=customer.id, admin_id=admin.id,
                            filename=(filename or "")[:255], encoding=parsed["encoding"],
                            delimiter=parsed["delimiter"], row_count=len(parsed["rows"]),
-                           data={"rows": parsed["rows"]})
+                           data={"rows": parsed["rows"], "columns_cut": parsed.get("columns_cut", False)})
     db.session.add(upload)
     db.session.flush()
     return upload

@@ -15,6 +15,7 @@ from portal.contacts.listing import search_condition
 from portal.extensions import db
 from portal.models import AuditEntry, Contact, ContactGroup, GroupSubscription, Origin, contact_group_members
 from portal.models.sync import HeldRemoval, SyncChange
+from portal.text import single_line
 
 NAME_MAX = 100
 SALUTATION_MAX = 40
@@ -106,9 +107,9 @@ def save_contact(customer, contact, *, salutation, first_name, last_name, email,
         db.session.add(contact)
     normalized, _problem = normalize_email(email)
     contact.set_email(normalized or email)
-    contact.salutation = (salutation or "").strip()[:SALUTATION_MAX]
-    contact.first_name = (first_name or "").strip()[:NAME_MAX]
-    contact.last_name = (last_name or "").strip()[:NAME_MAX]
+    contact.salutation = single_line(salutation or "")[:SALUTATION_MAX]
+    contact.first_name = single_line(first_name or "")[:NAME_MAX]
+    contact.last_name = single_line(last_name or "")[:NAME_MAX]
     if groups is not None:
         contact.groups = list(groups)
     db.session.flush()
@@ -165,7 +166,7 @@ def delete_group(customer, group, actor):
 
 def group_name_problem(customer, name, exclude_group_id=None):
     """Why `name` cannot name a new/renamed group of `customer` (case-insensitive), or None."""
-    name = (name or "").strip()
+    name = single_line(name or "")
     if not name:
         return _("Enter a name.")
     if len(name) > GROUP_NAME_MAX:
@@ -180,12 +181,12 @@ def find_group_by_name(customer, name):
     """The customer's group of that name in any letter case, or None."""
     return db.session.scalar(
         select(ContactGroup).where(ContactGroup.customer_id == customer.id,
-                                   func.lower(ContactGroup.name) == name.strip().lower()).limit(1))
+                                   func.lower(ContactGroup.name) == single_line(name).lower()).limit(1))
 
 
 def create_group(customer, name, origin=Origin.MANUAL.value):
     """Add a contact group (after `group_name_problem` said yes)."""
-    group = ContactGroup(customer_id=customer.id, name=name.strip(), origin=origin)
+    group = ContactGroup(customer_id=customer.id, name=single_line(name), origin=origin)
     db.session.add(group)
     db.session.flush()
     return group

@@ -24,7 +24,6 @@ caller's session: the value is then saved with the caller's commit.
 import logging
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -242,54 +241,59 @@ def notify_reauth_required(connection, reason=None):
 
     A conditional UPDATE of reauth_notified_at claims the notice, so two processes never both
     send it and a connection that stays broken for weeks produces one email, not one per day.
+    A notice that cannot be built gives the claim back (the sweep tries again, and logs why).
     Returns True when an email was queued.
     """
-    from portal.mail import send_email
+    from portal.mail import notify_customer, portal_url
 
     customer = db.session.get(Customer, connection.customer_id)
-    recipients = customer.effective_recipients if customer else []
-    if not recipients:
+    if customer is None or not customer.effective_recipients:
         log.warning("no notification recipients for customer %s: re-auth notice not sent",
                     connection.customer_id)
         return False
-    claimed = db.session.execute(
+    if not _claim_notice(connection):
+        return False
+    notice = notify_customer("reauth_required", customer, {
+        "customer": customer, "connection": connection,
+        "reason": reason or connection.status_reason, "page_url": portal_url("m365.index"),
+    })
+    if not notice.queued:
+        db.session.execute(update(M365Connection).where(M365Connection.id == connection.id)
+                           .values(reauth_notified_at=None).execution_options(synchronize_session=False))
+    return notice.queued
+
+
+def _claim_notice(connection):
+    """Mark the notice as sent unless it already is (conditional UPDATE); True when this caller won."""
+    return db.session.execute(
         update(M365Connection)
         .where(M365Connection.id == connection.id, M365Connection.reauth_notified_at.is_(None),
                M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value)
         .values(reauth_notified_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        return False
-    send_email("reauth_required", recipients, {
-        "customer": customer, "connection": connection,
-        "reason": reason or connection.status_reason, "page_url": _page_url(),
-    }, customer=customer)
-    return True
+    ).rowcount == 1
 
 
 def send_pending_reauth_notices():
-    """Queue the notices of connections that need re-authentication and were not notified; commits."""
-    pending = db.session.scalars(
-        select(M365Connection).where(M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
-                                     M365Connection.reauth_notified_at.is_(None))
+    """Queue the notices of connections that need re-authentication and were not notified.
+
+    Each customer's notice is its own transaction: one that fails (its data, a database error)
+    is logged and rolled back alone, and the other customers are still notified.
+    """
+    pending = db.session.execute(
+        select(M365Connection.id, M365Connection.customer_id)
+        .where(M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
+               M365Connection.reauth_notified_at.is_(None))
     ).all()
     sent = 0
-    for connection in pending:
-        sent += bool(notify_reauth_required(connection))
-    db.session.commit()
+    for connection_id, customer_id in pending:
+        try:
+            sent += bool(notify_reauth_required(db.session.get(M365Connection, connection_id)))
+            db.session.commit()
+        except Exception:  # this customer's notice only; the loop goes on
+            db.session.rollback()
+            log.exception("re-authentication notice for customer %s not queued", customer_id)
     return sent
-
-
-def _page_url():
-    """Link to the "Synchronize contacts" page, when the portal's address is known."""
-    from flask import url_for
-
-    try:
-        return url_for("m365.index", _external=True)
-    except RuntimeError:  # no request and no SERVER_NAME (the runner)
-        base = current_app.config.get("PORTAL_BASE_URL", "")
-        return f"{base.rstrip('/')}/m365/" if base else ""
 
 
 def describe_status(connection):

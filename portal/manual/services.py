@@ -21,7 +21,7 @@ from portal.models.base import utcnow
 from portal.models.directory import (
     DirectoryGroup, DirectoryMembership, DirectorySelection, DirectorySelectionFlip, DirectoryUser,
 )
-from portal.sync.people import SKIP_DUPLICATE, person_from_graph
+from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
 
 LOAD_KIND = "m365_directory_load"
 IMPORT_KIND = "m365_import"
@@ -108,7 +108,7 @@ def _group_rows(customer, groups, now):
     for group in groups:
         if not group.get("id"):
             continue
-        name = group.get("displayName") or ""
+        name = group_name(group)
         yield {
             "customer_id": customer.id, "m365_id": group["id"], "display_name": name[:255],
             "description": group.get("description") or "", "kind": group_kind(group),

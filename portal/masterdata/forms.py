@@ -4,11 +4,12 @@ import re
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.accounts import MIN_PASSWORD_LENGTH
+from portal.text import SingleLineField
 
 
 def split_entries(text):
@@ -46,11 +47,11 @@ def validate_domains(form, field):
 class MasterDataForm(FlaskForm):
     """Fields reseller and customer master data share."""
 
-    name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
-    street = StringField(_l("Street"), validators=[Length(max=200)])
-    postal_code = StringField(_l("Postal code"), validators=[Length(max=20)])
-    city = StringField(_l("City"), validators=[Length(max=100)])
-    country = StringField(_l("Country"), validators=[Length(max=100)])
+    name = SingleLineField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
+    street = SingleLineField(_l("Street"), validators=[Length(max=200)])
+    postal_code = SingleLineField(_l("Postal code"), validators=[Length(max=20)])
+    city = SingleLineField(_l("City"), validators=[Length(max=100)])
+    country = SingleLineField(_l("Country"), validators=[Length(max=100)])
     notification_recipients = TextAreaField(
         _l("Notification recipients"), validators=[Length(max=5000), validate_recipients])
     allowed_domains = TextAreaField(
@@ -93,7 +94,7 @@ class NewResellerForm(ResellerMasterDataForm):
     """A reseller and, optionally, its first reseller admin."""
 
     admin_email = EmailField(_l("Email"), validators=[Optional(), Length(max=254)])
-    admin_name = StringField(_l("Name"), validators=[Length(max=200)])
+    admin_name = SingleLineField(_l("Name"), validators=[Length(max=200)])
     admin_password = PasswordField(_l("Initial password"),
                                    validators=[Optional(), Length(
                                        min=MIN_PASSWORD_LENGTH, max=200, message=_l(

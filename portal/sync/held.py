@@ -56,8 +56,9 @@ def _decide(customer, admin, kind):
         db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id,
                                                      HeldRemoval.id.in_([h.id for h in held])))
         run.counts = {"removals" if kind == "remove" else "kept": len(changes)}
-        if kind == "remove" and not reports.send_removal_report(customer, changes, now):
-            run.message += "\nNo notification recipients in the master data: the removal report was not sent."
+        if kind == "remove":
+            notice = reports.send_removal_report(customer, changes, now, run=run)
+            run.message += "\n" + notice.note(reports.REMOVAL_REPORT)
         db.session.commit()
         return run
     finally:

@@ -5,6 +5,7 @@ One place for these rules; manual import and the daily sync both use it.
 from dataclasses import dataclass
 
 from portal.i18n import N_
+from portal.text import single_line
 
 SKIP_NO_MAILBOX = N_("no mailbox address")
 SKIP_DISABLED = N_("disabled account")
@@ -61,16 +62,24 @@ def mailbox_address(user):
 
 
 def split_name(user):
-    """(first, last, missing): givenName/surname, else displayName split at the last space."""
-    first = (user.get("givenName") or "").strip()
-    last = (user.get("surname") or "").strip()
+    """(first, last, missing): givenName/surname, else displayName split at the last space.
+
+    Names from Microsoft 365 are free text: each is put on one line (portal.text.single_line).
+    """
+    first = single_line(user.get("givenName") or "")
+    last = single_line(user.get("surname") or "")
     if first or last:
         return first, last, False
-    display = (user.get("displayName") or "").strip()
+    display = single_line(user.get("displayName") or "")
     if not display:
         return "", "", True
     head, _sep, tail = display.rpartition(" ")
     return (head, tail, False) if head else ("", tail, False)
+
+
+def group_name(group):
+    """A Graph group's displayName on one line: it becomes a contact group's name."""
+    return single_line(group.get("displayName") or "")
 
 
 def is_complete(user):
@@ -109,7 +118,7 @@ def person_from_graph(user, current=None):
         first_name=first,
         last_name=last,
         email=mailbox_address(user),
-        display_name=user.get("displayName") or f"{first} {last}".strip(),
+        display_name=single_line(user.get("displayName") or "") or f"{first} {last}".strip(),
         department=user.get("department") or "",
         enabled=user.get("accountEnabled", True) is not False,
         guest=(user.get("userType") or "").lower() == "guest" or "#ext#" in upn.lower(),

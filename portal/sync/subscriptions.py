@@ -20,6 +20,8 @@ from portal.m365.graph import GraphClient
 from portal.manual.services import group_kind, like_words
 from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, Origin, utcnow
 from portal.models.directory import DirectoryGroup, DirectoryMembership
+from portal.sync.people import group_name
+from portal.text import single_line
 
 GROUPS_LOAD = "m365_groups_load"
 SUBSCRIPTION_IMPORT = "m365_subscription_import"
@@ -70,7 +72,7 @@ def _contact_group_for(customer, group):
         ContactGroup.customer_id == customer.id, ContactGroup.m365_group_id == group.m365_id))
     contact_group = contact_group or find_group_by_name(customer, group.display_name)
     if contact_group is None:
-        contact_group = ContactGroup(customer_id=customer.id, name=group.display_name[:200],
+        contact_group = ContactGroup(customer_id=customer.id, name=single_line(group.display_name)[:200],
                                      origin=Origin.M365.value)
         db.session.add(contact_group)
     contact_group.m365_group_id = contact_group.m365_group_id or group.m365_id
@@ -131,10 +133,10 @@ def _replace_groups(customer, groups, counts):
     db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id.in_(group_ids)))
     db.session.execute(delete(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id))
     now = utcnow()
-    rows = [{"customer_id": customer.id, "m365_id": g["id"], "display_name": (g.get("displayName") or "")[:255],
+    rows = [{"customer_id": customer.id, "m365_id": g["id"], "display_name": group_name(g)[:255],
              "description": g.get("description") or "", "kind": group_kind(g),
-             "sort_key": (g.get("displayName") or "").lower()[:255],
-             "search_text": " ".join([g.get("displayName") or "", g.get("mail") or "",
+             "sort_key": group_name(g).lower()[:255],
+             "search_text": " ".join([group_name(g), g.get("mail") or "",
                                       g.get("description") or ""]).lower(),
              "member_count": counts.get(g["id"]), "loaded_at": now} for g in groups]
     if rows:
