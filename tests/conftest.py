@@ -89,6 +89,7 @@ def app():
         yield app
         db.session.remove()
         _empty_all_tables()
+        db.engine.dispose()  # each test's app has its own pool: close it now, not at some GC
 
 
 class PortalClient(FlaskClient):
