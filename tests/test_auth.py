@@ -1,5 +1,8 @@
 """Sign-in, sign-out, idle expiry and htmx-aware redirects."""
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+import pytest
 
 from portal.extensions import db
 from tests.conftest import PASSWORD
@@ -42,10 +45,36 @@ def test_repeated_failures_for_one_account_are_slowed(client, world):
     assert "Too many attempts" in response.get_data(as_text=True)
 
 
-def test_sign_in_keeps_only_local_next_targets(client, world):
-    response = client.post("/login?next=//evil.example/x",
+# What browsers turn into "//evil.example" (another site), or what is another site already.
+HOSTILE_NEXT = [
+    "//evil.example/x", "///evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",
+    "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\t//evil.example", " //evil.example",
+    "/\x00/evil.example", "/\x0b/evil.example", "/\u3000/evil.example", "/%09/evil.example",
+    "/%5C%5Cevil.example", "/%2F/evil.example", "https://evil.example/", "http:evil.example",
+    "javascript:alert(1)", "evil.example", "",
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_sign_in_next_leads_only_to_a_path_of_the_portal(client, world, target):
+    response = client.post(f"/login?next={quote(target, safe='')}",
                            data={"email": "alice@acme.example", "password": PASSWORD})
-    assert response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_customer_switch_next_leads_only_to_a_path_of_the_portal(rita_client, world, target):
+    response = rita_client.post("/switch-customer", data={"customer_id": world.globex.id, "next": target})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_local_next_targets_are_kept_on_sign_in_and_switch(client, rita_client, world):
+    target = "/contacts/?q=M%C3%BCller&sort=-email"
+    response = client.post(f"/login?next={quote(target, safe='')}",
+                           data={"email": "alice@acme.example", "password": PASSWORD})
+    assert response.headers["Location"] == target
+    response = rita_client.post("/switch-customer", data={"customer_id": world.globex.id, "next": target})
+    assert response.headers["Location"] == target
 
 
 def test_sign_out_ends_the_session(alice_client):

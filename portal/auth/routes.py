@@ -1,6 +1,4 @@
 """Sign-in, sign-out and the customer switcher."""
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -8,6 +6,7 @@ from sqlalchemy import func, select
 
 from portal.auth import access
 from portal.auth.forms import LoginForm
+from portal.auth.redirects import redirect_target
 from portal.extensions import db, limiter
 from portal.models import AdminUser, Customer, utcnow
 
@@ -21,15 +20,6 @@ def _login_email_key():
 def _failed_sign_in(response):
     """Only failed attempts count towards the sign-in rate limits (success redirects)."""
     return response.status_code != 302
-
-
-def _next_url():
-    target = request.args.get("next") or ""
-    parts = urlsplit(target)
-    # Only paths on this site: no scheme, no host, not protocol-relative.
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
-        return target
-    return url_for("dashboard.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -52,7 +42,7 @@ def login():
             login_user(user)
             user.last_login_at = utcnow()
             db.session.commit()
-            return redirect(_next_url())
+            return redirect(redirect_target(request.args.get("next")))
         form.password.errors.append(_("Email or password is not correct."))
     return render_template("auth/login.html", form=form)
 
@@ -72,8 +62,7 @@ def switch_customer():
     """Make another visible customer the working customer."""
     customer = access.choose_customer(request.form.get("customer_id", type=int))
     flash(_("Now working on %(name)s.", name=customer.name), "info")
-    target = request.form.get("next") or url_for("dashboard.index")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(redirect_target(request.form.get("next")))
 
 
 @bp.route("/customers/search")

@@ -5,6 +5,7 @@ from flask import Response, current_app, flash, redirect, request, session, url_
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
+from portal.auth.redirects import local_path
 from portal.extensions import db, login_manager
 
 
@@ -45,7 +46,9 @@ def _safe_next():
     """The page to return to after sign-in: only a plain GET of one of our own paths."""
     if request.method != "GET" or request.headers.get("HX-Request") or request.path == "/":
         return None
-    return request.full_path.rstrip("?")
+    if request.endpoint == "auth.login":
+        return None
+    return local_path(request.full_path.rstrip("?"))
 
 
 @login_manager.unauthorized_handler
