@@ -1,10 +1,13 @@
-"""Sign-in, sign-out, idle expiry and htmx-aware redirects."""
+"""Sign-in, sign-out, idle expiry, htmx-aware redirects and where sign-in may lead."""
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
+from argon2 import PasswordHasher
 
 from portal.extensions import db
+from portal.models import accounts
 from tests.conftest import PASSWORD
 
 
@@ -43,6 +46,40 @@ def test_repeated_failures_for_one_account_are_slowed(client, world):
     response = sign_in(client, "alice@acme.example", PASSWORD)
     assert response.status_code == 429
     assert "Too many attempts" in response.get_data(as_text=True)
+
+
+class CountingHasher(PasswordHasher):
+    """argon2's hasher, noting which hashes it verified (the real check still runs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.verified = []
+
+    def verify(self, hash, password):
+        self.verified.append(hash)
+        return super().verify(hash, password)
+
+
+def _without_tokens(html, email):
+    """The page with the email typed and the (time-stamped) CSRF tokens blanked out."""
+    html = re.sub(r'"X-CSRFToken": "[^"]*"', '"X-CSRFToken": ""', html.replace(email, "EMAIL"))
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', 'name="csrf_token"', html)
+
+
+def test_disabled_account_runs_the_password_check_and_answers_like_a_wrong_password(
+        client, world, monkeypatch):
+    hasher = CountingHasher()
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    world.alice.is_enabled = False
+    db.session.commit()
+    disabled = sign_in(client, "alice@acme.example", PASSWORD)  # the right password, disabled
+    assert hasher.verified == [world.alice.password_hash]
+    wrong = sign_in(client, "bob@globex.example", "wrong-password")  # enabled, wrong password
+    assert len(hasher.verified) == 2
+    assert disabled.status_code == wrong.status_code == 200
+    assert _without_tokens(disabled.get_data(as_text=True), "alice@acme.example") == \
+        _without_tokens(wrong.get_data(as_text=True), "bob@globex.example")
+    assert "Email or password is not correct." in disabled.get_data(as_text=True)
 
 
 # What browsers turn into "//evil.example" (another site), or what is another site already.

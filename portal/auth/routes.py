@@ -2,7 +2,6 @@
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 
 from portal.auth import access
 from portal.auth.forms import LoginForm
@@ -33,11 +32,8 @@ def login():
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(select(AdminUser).where(func.lower(AdminUser.email) == email))
-        if user is None:
-            AdminUser.burn_password_check(form.password.data)
-        if user is not None and user.is_enabled and user.check_password(form.password.data):
+        user = AdminUser.authenticate(form.email.data, form.password.data)
+        if user is not None:
             session.clear()  # a fresh session for the signed-in admin
             login_user(user)
             user.last_login_at = utcnow()

@@ -5,7 +5,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -55,6 +55,20 @@ class AdminUser(UserMixin, db.Model):
         if _hasher.check_needs_rehash(self.password_hash):
             self.set_password(password)
         return True
+
+    @classmethod
+    def authenticate(cls, email, password):
+        """The enabled account with this email and password, else None.
+
+        The password is checked before anything else is decided, against the account's hash
+        or a dummy one, so an unknown, a disabled and a known account with a wrong password
+        all take the time of one argon2 check and get the same answer."""
+        user = db.session.scalar(select(cls).where(func.lower(cls.email) == email.strip().lower()))
+        if user is None:
+            cls.burn_password_check(password)
+            return None
+        password_ok = user.check_password(password)
+        return user if password_ok and user.is_enabled else None
 
     @staticmethod
     def burn_password_check(password):
