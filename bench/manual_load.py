@@ -22,7 +22,7 @@ from m365_emulator.generator import generate_tenant  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.manual import services  # noqa: E402
-from portal.models import AdminUser, Customer, M365Connection, Reseller, SyncSettings  # noqa: E402
+from portal.models import AdminSession, AdminUser, Customer, M365Connection, Reseller, SyncSettings  # noqa: E402
 
 
 def timed(label, fn, repeat=1):
@@ -84,8 +84,10 @@ def main():
         print(f"{'':<48} {counts}")
         timed("reload (replace the whole cache)", store)
         client = app.test_client()
+        AdminSession.start(admin)  # a real server-side session for the test client
+        db.session.commit()
         with client.session_transaction() as session:
-            session["_user_id"], session["_fresh"] = admin.get_id(), True
+            session["_user_id"], session["_fresh"] = admin.session_token, True
         hx = {"HX-Request": "true"}
 
         def get(path):

@@ -47,6 +47,7 @@ def from_environment():
             "DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}"
         ),
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
+        # Enforced on the server (admin_session.last_seen_at); the cookie's lifetime follows it.
         "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_int("SESSION_IDLE_MINUTES", 30)),
         "SESSION_COOKIE_SECURE": https,

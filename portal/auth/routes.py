@@ -1,11 +1,12 @@
 """Sign-in, sign-out and the customer switcher."""
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from portal.auth import access
 from portal.auth.forms import LoginForm
 from portal.auth.redirects import redirect_target
+from portal.auth.session import end_session, start_session
 from portal.extensions import db, limiter
 from portal.models import AdminUser, Customer, utcnow
 
@@ -34,8 +35,7 @@ def login():
     if form.validate_on_submit():
         user = AdminUser.authenticate(form.email.data, form.password.data)
         if user is not None:
-            session.clear()  # a fresh session for the signed-in admin
-            login_user(user)
+            start_session(user)
             user.last_login_at = utcnow()
             db.session.commit()
             return redirect(redirect_target(request.args.get("next")))
@@ -45,9 +45,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out and forget the session."""
-    logout_user()
-    session.clear()
+    """Sign out: the server forgets the session (a copy of the cookie stops working too)."""
+    end_session()
     flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"))
 
