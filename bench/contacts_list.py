@@ -105,8 +105,7 @@ def main():
     parser.add_argument("--database-url", help="an EMPTY database to use instead of a temporary SQLite file")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{os.path.join(tempfile.mkdtemp(prefix='bench-'), 'bench.db')}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SERVER_NAME": "localhost",
-                      "RATELIMIT_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SERVER_NAME": "localhost"})
     with app.app_context():
         db.create_all()
         started = time.perf_counter()

@@ -66,7 +66,7 @@ def main():
         engine_options = {"connect_args": {"options": f"-csearch_path={schema}"}}
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
                       "TESTING": True, "SERVER_NAME": "localhost",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+                      "WTF_CSRF_ENABLED": False,
                       "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8="})
     print(f"database: {url.split('@')[-1]}   users: {args.users:,}")
     with app.app_context():

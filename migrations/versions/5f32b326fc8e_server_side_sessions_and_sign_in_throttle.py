@@ -1,7 +1,9 @@
-"""server-side sessions
+"""server-side sessions and sign-in throttle
 
 admin_session: one row per signed-in browser (the cookie carries a token, the row its SHA-256);
 sign-out, disabling and a new password delete rows. It replaces admin_user.session_token.
+sign_in_failure: failed sign-ins per account / client address, counted in a sliding window by
+every worker alike.
 
 Revision ID: 5f32b326fc8e
 Revises: 7cabef81868f
@@ -24,6 +26,16 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('sign_in_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=300), nullable=False),
+    sa.Column('failed_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_failure'))
+    )
+    with op.batch_alter_table('sign_in_failure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sign_in_failure_failed_at'), ['failed_at'], unique=False)
+        batch_op.create_index('ix_sign_in_failure_key_failed_at', ['key', 'failed_at'], unique=False)
+
     op.create_table('admin_session',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -62,3 +74,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_admin_session_admin_id'))
     op.drop_table('admin_session')
 
+    with op.batch_alter_table('sign_in_failure', schema=None) as batch_op:
+        batch_op.drop_index('ix_sign_in_failure_key_failed_at')
+        batch_op.drop_index(batch_op.f('ix_sign_in_failure_failed_at'))
+    op.drop_table('sign_in_failure')

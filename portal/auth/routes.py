@@ -1,46 +1,56 @@
 """Sign-in, sign-out and the customer switcher."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from math import ceil
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from portal.auth import access
+from portal.auth import access, throttle
 from portal.auth.forms import LoginForm
 from portal.auth.redirects import redirect_target
 from portal.auth.session import end_session, start_session
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import AdminUser, Customer, utcnow
 
 bp = Blueprint("auth", __name__)
 
 
-def _login_email_key():
-    return "login:" + (request.form.get("email") or "").strip().lower()
-
-
-def _failed_sign_in(response):
-    """Only failed attempts count towards the sign-in rate limits (success redirects)."""
-    return response.status_code != 302
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed_sign_in,
-               error_message="Too many sign-in attempts.")
-@limiter.limit("5 per minute", key_func=_login_email_key, methods=["POST"],
-               deduct_when=_failed_sign_in, error_message="Too many sign-in attempts.")
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password; failures are throttled per account and per address."""
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        user = AdminUser.authenticate(form.email.data, form.password.data)
-        if user is not None:
-            start_session(user)
-            user.last_login_at = utcnow()
-            db.session.commit()
-            return redirect(redirect_target(request.args.get("next")))
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    email = form.email.data.strip().lower()
+    until = throttle.locked_until(email)
+    if until is not None:
+        return _locked_out(form, until)
+    user = AdminUser.authenticate(email, form.password.data)
+    if user is None:
+        throttle.record_failure(email)
+        db.session.commit()
         form.password.errors.append(_("Email or password is not correct."))
-    return render_template("auth/login.html", form=form)
+        return render_template("auth/login.html", form=form)
+    throttle.clear_account(email)
+    start_session(user)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return redirect(redirect_target(request.args.get("next")))
+
+
+def _locked_out(form, until):
+    """429 with the form again (email kept) and when the next attempt will be heard."""
+    seconds = max(1, ceil((until - utcnow()).total_seconds()))
+    minutes = ceil(seconds / 60)
+    form.password.errors.append(ngettext(
+        "Too many failed sign-ins. Please try again in %(num)d minute.",
+        "Too many failed sign-ins. Please try again in %(num)d minutes.", minutes))
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from portal.auth.redirects import local_path
+from portal.auth.throttle import client_address
 from portal.extensions import db, login_manager
 from portal.models import AdminSession
 
@@ -51,7 +52,7 @@ def start_session(user):
     nothing over from before (the caller commits)."""
     session.clear()
     AdminSession.purge_idle(_idle())  # opportunistic: sign-ins are rare, idle rows pile up
-    AdminSession.start(user, user_agent=request.user_agent.string, ip_address=request.remote_addr or "")
+    AdminSession.start(user, user_agent=request.user_agent.string, ip_address=client_address())
     login_user(user)
     session.permanent = True
 

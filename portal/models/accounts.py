@@ -1,4 +1,4 @@
-"""Admin accounts, their roles and their server-side sessions."""
+"""Admin accounts, their roles, their server-side sessions and failed sign-ins."""
 import enum
 import hashlib
 import secrets
@@ -7,7 +7,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String, delete, func, select, update
+from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -173,3 +173,15 @@ class AdminSession(db.Model):
         cutoff = (now or utcnow()) - idle
         return db.session.execute(delete(cls).where(cls.last_seen_at < cutoff)).rowcount
 
+
+class SignInFailure(db.Model):
+    """One failed sign-in, counted for a key ("account:<email>" or "address:<ip>").
+
+    Kept in the database so every worker and host sees the same counts; rows older than the
+    window are purged when new failures are recorded."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_key_failed_at", "key", "failed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    failed_at = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
