@@ -23,7 +23,7 @@ from sqlalchemy import insert, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import (AdminUser, Contact, ContactGroup, Customer, Reseller,  # noqa: E402
+from portal.models import (AdminSession, AdminUser, Contact, ContactGroup, Customer, Reseller,  # noqa: E402
                            contact_group_members, utcnow)
 
 FIRST = ["Anna", "Ben", "Carla", "David", "Eva", "Felix", "Greta", "Hans", "Ida", "Jonas", "Karin", "Lukas",
@@ -105,8 +105,7 @@ def main():
     parser.add_argument("--database-url", help="an EMPTY database to use instead of a temporary SQLite file")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{os.path.join(tempfile.mkdtemp(prefix='bench-'), 'bench.db')}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SERVER_NAME": "localhost",
-                      "RATELIMIT_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SERVER_NAME": "localhost"})
     with app.app_context():
         db.create_all()
         started = time.perf_counter()
@@ -114,8 +113,10 @@ def main():
         seconds = time.perf_counter() - started
         print(f"seeded {args.contacts:,} contacts into {db.engine.dialect.name} in {seconds:.1f} s")
         client = app.test_client()
+        AdminSession.start(admin)  # a real server-side session for the test client
+        db.session.commit()
         with client.session_transaction() as session:
-            session["_user_id"] = admin.get_id()
+            session["_user_id"] = admin.session_token
             session["_fresh"] = True
         by_name = (Contact.last_name, Contact.first_name, Contact.id)
         cases = [

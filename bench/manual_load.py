@@ -22,7 +22,7 @@ from m365_emulator.generator import generate_tenant  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.manual import services  # noqa: E402
-from portal.models import AdminUser, Customer, M365Connection, Reseller, SyncSettings  # noqa: E402
+from portal.models import AdminSession, AdminUser, Customer, M365Connection, Reseller, SyncSettings  # noqa: E402
 
 
 def timed(label, fn, repeat=1):
@@ -66,7 +66,7 @@ def main():
         engine_options = {"connect_args": {"options": f"-csearch_path={schema}"}}
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
                       "TESTING": True, "SERVER_NAME": "localhost",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+                      "WTF_CSRF_ENABLED": False,
                       "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8="})
     print(f"database: {url.split('@')[-1]}   users: {args.users:,}")
     with app.app_context():
@@ -84,8 +84,10 @@ def main():
         print(f"{'':<48} {counts}")
         timed("reload (replace the whole cache)", store)
         client = app.test_client()
+        AdminSession.start(admin)  # a real server-side session for the test client
+        db.session.commit()
         with client.session_transaction() as session:
-            session["_user_id"], session["_fresh"] = admin.get_id(), True
+            session["_user_id"], session["_fresh"] = admin.session_token, True
         hx = {"HX-Request": "true"}
 
         def get(path):

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from m365_emulator.server import EmulatorServer  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import (AdminUser, Customer, GroupSubscription, Reseller, SyncMode,  # noqa: E402
+from portal.models import (AdminSession, AdminUser, Customer, GroupSubscription, Reseller, SyncMode,  # noqa: E402
                            SyncSettings)
 from portal.sync import service, subscriptions  # noqa: E402
 from tests import m365_helpers  # noqa: E402
@@ -47,8 +47,10 @@ def connect(app, emulator, admin_upn):
     db.session.commit()
     m365_helpers.configure(app, emulator, M365_GRAPH_MAX_WAIT=30)
     client = app.test_client()
+    AdminSession.start(admin)  # a real server-side session for the test client
+    db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = admin.get_id()
+        session["_user_id"] = admin.session_token
         session["_fresh"] = True
     m365_helpers.sign_in(client, account=admin_upn)
     settings = SyncSettings.for_customer(customer)

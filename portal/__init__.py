@@ -5,7 +5,7 @@ from flask import Flask, render_template, request
 from flask_babel import gettext as _
 
 from portal import config as config_module
-from portal.extensions import babel, csrf, db, limiter, migrate, oauth
+from portal.extensions import babel, csrf, db, migrate, oauth
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ def register_extensions(app):
     mail.init_app(app)
     oauth.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    limiter.init_app(app)
     from portal.auth import session as auth_session
 
     auth_session.init_app(app)

@@ -27,6 +27,13 @@ def _int(name, default):
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _positive_int(name, default):
+    value = _int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
 def _daily_at(value):
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
         raise ConfigError(f"SYNC_DAILY_AT must be HH:MM (24 h), got {value!r}")
@@ -47,8 +54,9 @@ def from_environment():
             "DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}"
         ),
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
-        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
-        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_int("SESSION_IDLE_MINUTES", 30)),
+        # Enforced on the server (admin_session.last_seen_at); the cookie's lifetime follows it.
+        "SESSION_IDLE_MINUTES": _positive_int("SESSION_IDLE_MINUTES", 30),
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_positive_int("SESSION_IDLE_MINUTES", 30)),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -57,8 +65,11 @@ def from_environment():
         "PREFERRED_URL_SCHEME": "https" if https else "http",
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        # Sign-in throttle: failed sign-ins counted in the database within a sliding window, per
+        # account (the email typed) and per client address (needs TRUSTED_PROXIES behind a proxy).
+        "SIGN_IN_WINDOW_MINUTES": _positive_int("SIGN_IN_WINDOW_MINUTES", 15),
+        "SIGN_IN_MAX_FAILURES_PER_ACCOUNT": _positive_int("SIGN_IN_MAX_FAILURES_PER_ACCOUNT", 5),
+        "SIGN_IN_MAX_FAILURES_PER_ADDRESS": _positive_int("SIGN_IN_MAX_FAILURES_PER_ADDRESS", 20),
         "M365_CLIENT_ID": os.environ.get("M365_CLIENT_ID", ""),
         "M365_CLIENT_SECRET": os.environ.get("M365_CLIENT_SECRET", ""),
         "M365_AUTHORITY": os.environ.get(

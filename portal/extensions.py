@@ -1,8 +1,6 @@
 """The extension objects, created unbound; create_app binds them (no circular imports)."""
 from authlib.integrations.flask_client import OAuth
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -33,9 +31,6 @@ csrf = CSRFProtect()
 mail = Mail()
 oauth = OAuth()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
-
-
 @event.listens_for(Engine, "connect")
 def _sqlite_enforces_foreign_keys(dbapi_connection, _record):
     """SQLite ignores foreign keys unless each connection asks: without them a deleted row's

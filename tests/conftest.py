@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import AdminUser, Customer, Reseller
+from portal.models import AdminSession, AdminUser, Customer, Reseller
 from portal.models.accounts import _hasher
 
 PASSWORD = "correct horse battery"
@@ -89,6 +89,7 @@ def app():
         yield app
         db.session.remove()
         _empty_all_tables()
+        db.engine.dispose()  # each test's app has its own pool: close it now, not at some GC
 
 
 class PortalClient(FlaskClient):
@@ -116,9 +117,12 @@ class PortalClient(FlaskClient):
             return super().open(*args, **kwargs)
 
     def sign_in_as(self, user):
-        """Start a signed-in session for `user` without the (slow) password check."""
+        """Start a signed-in session for `user` without the (slow) password check: a real
+        server-side session row (committed), its token in this client's cookie."""
+        AdminSession.start(user, user_agent="pytest")
+        db.session.commit()
         with self.session_transaction() as session:
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = user.session_token
             session["_fresh"] = True
         return self
 

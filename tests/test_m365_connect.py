@@ -183,3 +183,21 @@ def test_end_interface_then_connect_again(portal):
     assert connections() == 0
     m365.sign_in(portal)
     assert connections() == 1
+
+
+def test_abandoned_connect_attempts_keep_the_session_cookie_small(portal):
+    for _ in range(30):  # "Release M365 Interface", then back without signing in, thirty times
+        url = m365.start(portal)
+    cookie = portal.get_cookie("session")
+    assert len(cookie.key) + len(cookie.value) < 4000  # browsers drop cookies over 4 KB
+    assert portal.get("/m365/").status_code == 200  # still signed in
+    portal.get(m365.callback_path(m365.microsoft_leg(url)))
+    assert connections() == 1
+    assert "M365 interface has been connected" in m365.flashes(portal)
+
+
+def test_attempt_started_in_another_tab_can_still_complete(portal):
+    first_tab = m365.start(portal)
+    m365.start(portal)  # a second tab, abandoned
+    portal.get(m365.callback_path(m365.microsoft_leg(first_tab)))
+    assert connections() == 1

@@ -1,13 +1,14 @@
 """Administration pages: admin accounts (create, disable/enable, reset password) and customers."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal import accounts
 from portal.admin.forms import AccountForm, CustomerForm, PasswordResetForm, tenant_choices
 from portal.auth import access
+from portal.auth.session import start_session
 from portal.extensions import db
 from portal.models import AdminUser, Contact, Customer, Role
 
@@ -146,9 +147,10 @@ def account_password(admin_id):
         except accounts.AccountError as exc:
             form.password.errors.append(str(exc))
         else:
-            db.session.commit()
             if account.id == current_user.id:
-                login_user(account)  # keep this session; the others ended with the old token
+                # This browser stays signed in, with a new session: every other one has ended.
+                start_session(account)
+            db.session.commit()
             flash(_("The password of %(email)s has been reset.", email=account.email), "success")
             return redirect(url_for("admin.accounts"))
     return render_template("admin/account_password.html", form=form, account=account)

@@ -1,67 +1,62 @@
 """Sign-in, sign-out and the customer switcher."""
-from urllib.parse import urlsplit
+from math import ceil
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
+from flask_babel import ngettext
+from flask_login import current_user, login_required
 
-from portal.auth import access
+from portal.auth import access, throttle
 from portal.auth.forms import LoginForm
-from portal.extensions import db, limiter
+from portal.auth.redirects import redirect_target
+from portal.auth.session import end_session, start_session
+from portal.extensions import db
 from portal.models import AdminUser, Customer, utcnow
 
 bp = Blueprint("auth", __name__)
 
 
-def _login_email_key():
-    return "login:" + (request.form.get("email") or "").strip().lower()
-
-
-def _failed_sign_in(response):
-    """Only failed attempts count towards the sign-in rate limits (success redirects)."""
-    return response.status_code != 302
-
-
-def _next_url():
-    target = request.args.get("next") or ""
-    parts = urlsplit(target)
-    # Only paths on this site: no scheme, no host, not protocol-relative.
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
-        return target
-    return url_for("dashboard.index")
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed_sign_in,
-               error_message="Too many sign-in attempts.")
-@limiter.limit("5 per minute", key_func=_login_email_key, methods=["POST"],
-               deduct_when=_failed_sign_in, error_message="Too many sign-in attempts.")
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password; failures are throttled per account and per address."""
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(select(AdminUser).where(func.lower(AdminUser.email) == email))
-        if user is None:
-            AdminUser.burn_password_check(form.password.data)
-        if user is not None and user.is_enabled and user.check_password(form.password.data):
-            session.clear()  # a fresh session for the signed-in admin
-            login_user(user)
-            user.last_login_at = utcnow()
-            db.session.commit()
-            return redirect(_next_url())
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    email = form.email.data.strip().lower()
+    until = throttle.locked_until(email)
+    if until is not None:
+        return _locked_out(form, until)
+    user = AdminUser.authenticate(email, form.password.data)
+    if user is None:
+        throttle.record_failure(email)
+        db.session.commit()
         form.password.errors.append(_("Email or password is not correct."))
-    return render_template("auth/login.html", form=form)
+        return render_template("auth/login.html", form=form)
+    throttle.clear_account(email)
+    start_session(user)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return redirect(redirect_target(request.args.get("next")))
+
+
+def _locked_out(form, until):
+    """429 with the form again (email kept) and when the next attempt will be heard."""
+    seconds = max(1, ceil((until - utcnow()).total_seconds()))
+    minutes = ceil(seconds / 60)
+    form.password.errors.append(ngettext(
+        "Too many failed sign-ins. Please try again in %(num)d minute.",
+        "Too many failed sign-ins. Please try again in %(num)d minutes.", minutes))
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out and forget the session."""
-    logout_user()
-    session.clear()
+    """Sign out: the server forgets the session (a copy of the cookie stops working too)."""
+    end_session()
     flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -72,8 +67,7 @@ def switch_customer():
     """Make another visible customer the working customer."""
     customer = access.choose_customer(request.form.get("customer_id", type=int))
     flash(_("Now working on %(name)s.", name=customer.name), "info")
-    target = request.form.get("next") or url_for("dashboard.index")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(redirect_target(request.form.get("next")))
 
 
 @bp.route("/customers/search")

@@ -1,11 +1,19 @@
-"""Session rules: user loading, idle expiry, htmx-aware redirects to sign-in, security headers."""
-from datetime import datetime, timezone
+"""Session rules: server-side sessions (start, load, idle expiry, end), htmx-aware redirects to
+sign-in, security headers.
 
-from flask import Response, current_app, flash, redirect, request, session, url_for
+The session cookie carries only the token of an admin_session row (Flask-Login's `_user_id`); the
+row decides: deleting it (sign-out, disabling, a new password, idle expiry) ends the session even
+for a copy of the cookie."""
+from datetime import timedelta
+
+from flask import Response, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
+from portal.auth.redirects import local_path
+from portal.auth.throttle import client_address
 from portal.extensions import db, login_manager
+from portal.models import AdminSession
 
 
 def init_app(app):
@@ -13,22 +21,50 @@ def init_app(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
-    app.before_request(expire_idle_session)
+    app.before_request(check_session)
     app.after_request(add_security_headers)
 
 
-@login_manager.user_loader
-def load_user(identity):
-    """Find the account for a session; a changed session token or a disabled account ends it."""
-    from portal.models import AdminUser
+def _idle():
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
 
-    user_id, _sep, token = identity.partition(":")
-    if not user_id.isdigit():
+
+@login_manager.user_loader
+def load_user(token):
+    """The admin of a live server-side session; None for an unknown or idle session or a
+    disabled account (an idle one is ended by check_session)."""
+    row = AdminSession.find(token)
+    if row is None:
         return None
-    user = db.session.get(AdminUser, int(user_id))
-    if user is None or not user.is_enabled or user.session_token != token:
+    if row.is_idle(_idle()):
+        g.idle_session = row
         return None
-    return user
+    admin = row.admin
+    if not admin.is_enabled:
+        return None
+    admin.session_token = token
+    g.admin_session = row
+    return admin
+
+
+def start_session(user):
+    """Sign `user` in with a fresh session: a new server-side row and a cookie that carries
+    nothing over from before (the caller commits)."""
+    session.clear()
+    AdminSession.purge_idle(_idle())  # opportunistic: sign-ins are rare, idle rows pile up
+    AdminSession.start(user, user_agent=request.user_agent.string, ip_address=client_address())
+    login_user(user)
+    session.permanent = True
+
+
+def end_session():
+    """Sign out: delete this browser's session row, so a copy of the cookie is worthless too."""
+    row = AdminSession.find(session.get("_user_id"))
+    if row is not None:
+        row.end()
+        db.session.commit()
+    logout_user()
+    session.clear()
 
 
 def sign_in_redirect():
@@ -45,7 +81,9 @@ def _safe_next():
     """The page to return to after sign-in: only a plain GET of one of our own paths."""
     if request.method != "GET" or request.headers.get("HX-Request") or request.path == "/":
         return None
-    return request.full_path.rstrip("?")
+    if request.endpoint == "auth.login":
+        return None
+    return local_path(request.full_path.rstrip("?"))
 
 
 @login_manager.unauthorized_handler
@@ -53,20 +91,26 @@ def unauthorized():
     return sign_in_redirect()
 
 
-def expire_idle_session():
-    """Sign out a session that has been idle longer than SESSION_IDLE_MINUTES."""
-    if request.endpoint in (None, "static") or not current_user.is_authenticated:
+def check_session():
+    """Before each request: note activity of a live session (at most one write a minute);
+    forget a cookie whose session the server no longer knows, and end an idle one."""
+    if request.endpoint in (None, "static"):
         return None
-    now = datetime.now(timezone.utc).timestamp()
-    last_seen = session.get("last_seen", now)
-    if now - last_seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
-        logout_user()
-        session.clear()
-        flash(_("Your session expired. Please sign in again."), "info")
-        return sign_in_redirect()
-    session["last_seen"] = now
-    session.permanent = True
-    return None
+    if current_user.is_authenticated:
+        if g.admin_session.touch():
+            db.session.commit()
+        session.permanent = True
+        return None
+    if "_user_id" not in session:
+        return None
+    session.clear()  # signed out elsewhere, disabled, idle: the cookie names a dead session
+    idle = g.pop("idle_session", None)
+    if idle is None:
+        return None
+    idle.end()
+    db.session.commit()
+    flash(_("Your session expired. Please sign in again."), "info")
+    return sign_in_redirect()
 
 
 def add_security_headers(response):

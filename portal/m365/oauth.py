@@ -32,6 +32,11 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 NOT_ADMIN_CODES = {"AADSTS65001", "AADSTS90094", "AADSTS90095", "AADSTS90008", "AADSTS50105"}
 PENDING_KEY = "m365_sign_in"
 _CLIENT_KEY = "m365_oauth_client"
+# Authlib keeps each started sign-in (PKCE verifier, nonce, redirect URI) in the session cookie
+# under this prefix + the state, until its callback arrives or an hour has passed.
+STATE_PREFIX = "_state_m365_"
+# Sign-ins kept pending at once: a second tab still works, abandoned attempts don't pile up.
+MAX_PENDING = 3
 
 
 class SignInFailed(Exception):
@@ -126,13 +131,33 @@ def start_sign_in(customer):
         data = remote.create_authorization_url(redirect_uri())
     except requests.RequestException:
         fail("unreachable")
-    remote.save_authorize_data(redirect_uri=redirect_uri(), **data)
+    _forget_abandoned(keep=MAX_PENDING - 1)
+    # The authorize URL itself is not needed at the callback: not kept (it is most of the size).
+    kept = {key: value for key, value in data.items() if key != "url"}
+    remote.save_authorize_data(redirect_uri=redirect_uri(), **kept)
     pending = dict(session.get(PENDING_KEY) or {})
     pending[data["state"]] = customer.id
-    session[PENDING_KEY] = dict(list(pending.items())[-5:])  # a few tabs at most
+    session[PENDING_KEY] = pending
     from flask import redirect
 
     return redirect(data["url"])
+
+
+def _forget_abandoned(keep):
+    """Drop all but the `keep` newest pending sign-ins (Authlib's state keys and ours).
+
+    Each attempt adds a few hundred bytes to the session cookie; some twenty abandoned
+    "Release M365 Interface" clicks would pass the browser's 4 KB limit and break the session.
+    Newest by Authlib's expiry time (the session's JSON does not keep the order of our dict)."""
+    states = sorted((key for key in session if key.startswith(STATE_PREFIX)),
+                    key=lambda key: (session[key] or {}).get("exp") or 0)
+    kept = states[-keep:] if keep else []
+    for key in states:
+        if key not in kept:
+            session.pop(key)
+    kept_states = {key[len(STATE_PREFIX):] for key in kept}
+    pending = session.get(PENDING_KEY) or {}
+    session[PENDING_KEY] = {state: cid for state, cid in pending.items() if state in kept_states}
 
 
 def pending_customer_id(state):

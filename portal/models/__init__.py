@@ -1,7 +1,7 @@
 """The data model, one module per aggregate. Import from here."""
 from portal.models.base import utcnow  # noqa: F401
 from portal.models.tenancy import Reseller, Customer  # noqa: F401
-from portal.models.accounts import AdminUser, Role  # noqa: F401
+from portal.models.accounts import AdminSession, AdminUser, Role, SignInFailure  # noqa: F401
 from portal.models.contacts import Contact, ContactGroup, contact_group_members, Origin  # noqa: F401
 from portal.models.contacts import ContactImport  # noqa: F401
 from portal.models.jobs import Job, JobStatus  # noqa: F401

@@ -1,11 +1,13 @@
-"""Admin accounts and their roles."""
+"""Admin accounts, their roles, their server-side sessions and failed sign-ins."""
 import enum
+import hashlib
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -35,13 +37,22 @@ class AdminUser(UserMixin, db.Model):
     reseller_id: Mapped[int | None] = mapped_column(ForeignKey("reseller.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Part of the session identity: changing it ends every session of the account.
-    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_login_at = mapped_column(UTCDateTime, nullable=True)
 
     reseller = relationship("Reseller")
     customer = relationship("Customer")
+    # Deleted with the account (in code as well: SQLite may run without foreign key enforcement).
+    sessions = relationship("AdminSession", back_populates="admin", cascade="all, delete-orphan")
+
+    # The token of the server-side session this object was signed in or loaded with (not a column):
+    # Flask-Login keeps it in the session cookie as the login identity.
+    session_token = None
+    # UserMixin compares accounts by get_id(), which is now per session (None for most objects):
+    # compare by identity like every other model (the identity map gives one object per row).
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
 
     def set_password(self, password):
         self.password_hash = _hasher.hash(password)
@@ -56,6 +67,20 @@ class AdminUser(UserMixin, db.Model):
             self.set_password(password)
         return True
 
+    @classmethod
+    def authenticate(cls, email, password):
+        """The enabled account with this email and password, else None.
+
+        The password is checked before anything else is decided, against the account's hash
+        or a dummy one, so an unknown, a disabled and a known account with a wrong password
+        all take the time of one argon2 check and get the same answer."""
+        user = db.session.scalar(select(cls).where(func.lower(cls.email) == email.strip().lower()))
+        if user is None:
+            cls.burn_password_check(password)
+            return None
+        password_ok = user.check_password(password)
+        return user if password_ok and user.is_enabled else None
+
     @staticmethod
     def burn_password_check(password):
         """Spend the time of a password check for an unknown account."""
@@ -65,11 +90,12 @@ class AdminUser(UserMixin, db.Model):
             pass
 
     def end_sessions(self):
-        """Invalidate every session of this account (sign-out everywhere, disabling)."""
-        self.session_token = secrets.token_hex(16)
+        """End every session of this account (disabling, new password): its rows are deleted."""
+        db.session.execute(delete(AdminSession).where(AdminSession.admin_id == self.id))
 
     def get_id(self):
-        return f"{self.id}:{self.session_token}"
+        """Flask-Login's identity for the cookie: the token of this admin's current session."""
+        return self.session_token
 
     @property
     def is_active(self):
@@ -78,3 +104,84 @@ class AdminUser(UserMixin, db.Model):
     @property
     def role_label(self):
         return {"operator": "Operator", "reseller": "Reseller admin", "customer": "Customer admin"}[self.role]
+
+
+def _token_hash(token):
+    # The cookie's token is 256 random bits: one SHA-256 is enough, and a stolen database
+    # (or backup) does not hand out live cookies.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AdminSession(db.Model):
+    """One signed-in browser of an admin. The cookie carries a random token, the row its hash;
+    signing out, disabling the account or a new password deletes the row and the cookie is dead."""
+
+    __tablename__ = "admin_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"), index=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Moved forward at most once a minute (TOUCH_EVERY), so a busy page is not a write per request.
+    last_seen_at = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+
+    admin = relationship("AdminUser", back_populates="sessions")
+
+    TOUCH_EVERY = timedelta(minutes=1)
+
+    @classmethod
+    def start(cls, admin, user_agent="", ip_address="", now=None):
+        """A new session for `admin` (caller commits); its token is set on `admin` for login_user."""
+        now = now or utcnow()
+        token = secrets.token_urlsafe(32)
+        row = cls(token_hash=_token_hash(token), admin=admin, created_at=now, last_seen_at=now,
+                  user_agent=(user_agent or "")[:200], ip_address=(ip_address or "")[:45])
+        db.session.add(row)
+        admin.session_token = token
+        return row
+
+    @classmethod
+    def find(cls, token):
+        """The session row of a cookie's token, or None."""
+        if not token or not isinstance(token, str):
+            return None
+        return db.session.scalar(select(cls).where(cls.token_hash == _token_hash(token)))
+
+    def is_idle(self, idle, now=None):
+        """True when nothing happened in this session for longer than `idle` (a timedelta)."""
+        return (now or utcnow()) - self.last_seen_at > idle
+
+    def touch(self, now=None):
+        """Note activity; True when a write was issued (then the caller commits).
+
+        Plain UPDATE/DELETE statements here and in end(): a parallel request (another tab)
+        may have ended the row already, which is no error."""
+        now = now or utcnow()
+        if now - self.last_seen_at < self.TOUCH_EVERY:
+            return False
+        db.session.execute(update(AdminSession).where(AdminSession.id == self.id).values(last_seen_at=now))
+        return True
+
+    def end(self):
+        """Delete this session (caller commits)."""
+        db.session.execute(delete(AdminSession).where(AdminSession.id == self.id))
+
+    @classmethod
+    def purge_idle(cls, idle, now=None):
+        """Delete every session idle for longer than `idle` (caller commits); returns how many."""
+        cutoff = (now or utcnow()) - idle
+        return db.session.execute(delete(cls).where(cls.last_seen_at < cutoff)).rowcount
+
+
+class SignInFailure(db.Model):
+    """One failed sign-in, counted for a key ("account:<email>" or "address:<ip>").
+
+    Kept in the database so every worker and host sees the same counts; rows older than the
+    window are purged when new failures are recorded."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_key_failed_at", "key", "failed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    failed_at = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)

@@ -89,7 +89,7 @@ class LiveServer:
 @pytest.fixture
 def live_config():
     """Settings of the live portal; tests may add to this dict before using `live_server`."""
-    return make_test_config(SERVER_NAME=None, RATELIMIT_ENABLED=False)
+    return make_test_config(SERVER_NAME=None)
 
 
 @pytest.fixture
