@@ -4,6 +4,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 
+from portal import boundary
 from portal import config as config_module
 from portal.extensions import babel, csrf, db, migrate, oauth
 
@@ -27,6 +28,7 @@ def create_app(config=None):
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    boundary.init_app(app)  # before any rule is added: the converters bind per rule
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -1,5 +1,6 @@
 """Every route: anonymous visitors are sent to sign-in, and state changes need a CSRF token."""
 import pytest
+from werkzeug.routing.converters import NumberConverter
 
 from portal import create_app
 from tests.conftest import make_test_config
@@ -16,8 +17,7 @@ def _rules():
 def _url(rule):
     values = {}
     for name in rule.arguments:
-        converter = rule._converters[name].__class__.__name__
-        values[name] = 1 if converter in ("IntegerConverter", "NumberConverter") else "x"
+        values[name] = 1 if isinstance(rule._converters[name], NumberConverter) else "x"
     return rule.build(values, append_unknown=False)[1]
 
 

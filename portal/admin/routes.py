@@ -9,6 +9,7 @@ from portal import accounts
 from portal.admin.forms import AccountForm, CustomerForm, PasswordResetForm, tenant_choices
 from portal.auth import access
 from portal.auth.session import start_session
+from portal.boundary import positive_int
 from portal.extensions import db
 from portal.models import AdminUser, Contact, Customer, Role
 
@@ -27,7 +28,7 @@ def _search_term():
 
 def _page_of(query):
     """The page of `query` the request asks for (an empty page past the end, not a 404)."""
-    return db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+    return db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=PER_PAGE,
                        error_out=False)
 
 
@@ -70,7 +71,8 @@ def _account_form():
     """The account form with choices limited to the viewer's grants and tenants."""
     defaults = {}
     if request.method == "GET":
-        defaults = {"role": request.args.get("role"), "customer": request.args.get("customer_id", type=int)}
+        defaults = {"role": request.args.get("role"),
+                    "customer": request.args.get("customer_id", type=positive_int)}
     form = AccountForm(data=defaults)
     resellers = db.session.scalars(access.resellers_query()).all() if access.is_operator() else []
     customers = db.session.scalars(access.customers_query()).all()

@@ -10,6 +10,7 @@ from portal.auth import access, throttle
 from portal.auth.forms import LoginForm
 from portal.auth.redirects import redirect_target
 from portal.auth.session import end_session, start_session
+from portal.boundary import positive_int
 from portal.extensions import db
 from portal.models import AdminUser, Customer, utcnow
 
@@ -65,7 +66,7 @@ def logout():
 @login_required
 def switch_customer():
     """Make another visible customer the working customer."""
-    customer = access.choose_customer(request.form.get("customer_id", type=int))
+    customer = access.choose_customer(request.form.get("customer_id", type=positive_int))
     flash(_("Now working on %(name)s.", name=customer.name), "info")
     return redirect(redirect_target(request.form.get("next")))
 

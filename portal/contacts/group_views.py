@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.auth import access
+from portal.boundary import positive_int
 from portal.contacts import services
 from portal.contacts.forms import GroupForm
 from portal.contacts.routes import bp, wants_fragment
@@ -122,7 +123,8 @@ def group_delete(group_id):
 def group_add_member(group_id):
     """Add a contact of the same customer to the group."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
-    contact = access.owned_by_current_customer(Contact, request.form.get("contact_id", type=int))
+    contact_id = request.form.get("contact_id", type=positive_int)
+    contact = access.owned_by_current_customer(Contact, contact_id)
     services.add_member(group, contact)
     db.session.commit()
     flash(_("%(name)s added to %(group)s.", name=contact.full_name or contact.email, group=group.name),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
+from portal.boundary import positive_int
 from portal.extensions import db
 from portal.models import Contact, contact_group_members
 
@@ -34,12 +35,14 @@ class ContactQuery:
 
     @classmethod
     def from_args(cls, args):
-        """Parse request args leniently: unknown sorts fall back to the default."""
+        """Parse request args leniently: unknown sorts fall back to the default, and a group or
+        cursor that is no id (out of range, negative, not a number) is ignored: the first page."""
         sort = args.get("sort", DEFAULT_SORT)
         if sort.lstrip("-") not in SORTS:
             sort = DEFAULT_SORT
-        return cls(q=(args.get("q") or "").strip()[:100], group_id=args.get("group", type=int),
-                   sort=sort, after=args.get("after", type=int), before=args.get("before", type=int))
+        return cls(q=(args.get("q") or "").strip()[:100], group_id=args.get("group", type=positive_int),
+                   sort=sort, after=args.get("after", type=positive_int),
+                   before=args.get("before", type=positive_int))
 
     @property
     def sort_key(self):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from portal import jobs
 from portal.auth import access
+from portal.boundary import positive_int
 from portal.extensions import db
 from portal.m365.graph import GraphError
 from portal.manual import services
@@ -57,7 +58,7 @@ def _ready_customer():
 def _users_context(customer, term=None, page=None):
     term = _term() if term is None else term
     users = db.paginate(services.search_users(customer, term), per_page=USERS_PER_PAGE, error_out=False,
-                        page=request.args.get("page", 1, type=int) if page is None else page)
+                        page=request.args.get("page", 1, type=positive_int) if page is None else page)
     return {"customer": customer, "term": term, "users": users,
             "loaded": services.directory_count(customer),
             "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
@@ -78,7 +79,7 @@ def _microsoft_context(customer):
 def _contacts_context(customer):
     term = _term()
     contacts = db.paginate(services.contacts_query(customer, term), per_page=CONTACTS_PER_PAGE,
-                           page=request.args.get("page", 1, type=int), error_out=False)
+                           page=request.args.get("page", 1, type=positive_int), error_out=False)
     return {"customer": customer, "contacts": contacts, "contact_term": term}
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from portal import mail
 from portal.auth import access
+from portal.boundary import positive_int
 from portal.extensions import db
 from portal.models.outbox import OutboxMail
 
@@ -21,7 +22,7 @@ def index():
     customer = access.current_customer()
     query = (select(OutboxMail).where(OutboxMail.customer_id == customer.id)
              .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+    page = db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=PER_PAGE,
                        error_out=False)
     template = "outbox/_table.html" if request.headers.get("HX-Request") else "outbox/index.html"
     return render_template(template, page=page, customer=customer)

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from portal.auth import access
+from portal.boundary import positive_int
 from portal.extensions import db
 from portal.jobs import active_job, enqueue, latest_job
 from portal.models import ContactGroup
@@ -32,7 +33,7 @@ def _is_htmx():
 
 
 def _page():
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return request.args.get("page", 1, type=positive_int)
 
 
 @bp.route("/history")

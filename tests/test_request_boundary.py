@@ -1,0 +1,267 @@
+"""The request boundary (issue 9): hostile input gets a clear answer, never a 500, and loses nothing.
+
+Every case runs on SQLite and on PostgreSQL (TEST_DATABASE_URL); NUL bytes and ids of 2³¹ and more
+only broke PostgreSQL, which cannot store a NUL in text and keeps ids in 32-bit INTEGER columns.
+"""
+import pytest
+from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
+
+from portal import boundary, create_app
+from portal.extensions import db
+from portal.models import AdminUser, Contact, ContactGroup, Customer, M365Connection, Reseller, SyncSettings
+from tests.conftest import PASSWORD, make_test_config
+
+NUL = "\x00"
+HX = {"HX-Request": "true"}
+GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
+# Every query parameter a view reads (a view that reads a new one belongs here too).
+QUERY_NAMES = ("q", "gq", "page", "after", "before", "group", "sort", "kind", "part", "show", "role",
+               "customer_id", "next", "state", "code", "error", "value", "on", "mode", "confirm")
+# Every form field a view reads.
+FORM_NAMES = QUERY_NAMES + (
+    "name", "email", "password", "salutation", "first_name", "last_name", "groups", "group_id", "contact_id",
+    "street", "postal_code", "city", "country", "notification_recipients", "allowed_domains", "ms_user_sync",
+    "admin_email", "admin_name", "admin_password", "reseller", "customer", "has_header")
+HUGE_IDS = (2**31, 2**63, 10**20)
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def _rules(predicate):
+    app = create_app(make_test_config())
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static" and predicate(r)]
+    return sorted(rules, key=lambda r: r.rule)
+
+
+def _is_int(rule, name):
+    return isinstance(rule._converters[name], IntegerConverter)
+
+
+GET_RULES = _rules(lambda r: "GET" in r.methods)
+POST_RULES = _rules(lambda r: "POST" in r.methods and r.endpoint != "auth.logout")
+INT_RULES = _rules(lambda r: any(_is_int(r, name) for name in r.arguments))
+TEXT_RULES = _rules(lambda r: any(not _is_int(r, name) for name in r.arguments))
+
+
+@pytest.fixture
+def book(world):
+    """Acme with Microsoft User Synchronization on, connected in Manual mode, one group, one contact."""
+    world.northwind.ms_user_sync = True
+    db.session.add(M365Connection(customer_id=world.acme.id, tenant_id="tid-acme",
+                                  tenant_domain="acme.onmicrosoft.com", refresh_token_encrypted="x"))
+    SyncSettings.for_customer(world.acme).mode = "manual"
+    world.sales = ContactGroup(customer_id=world.acme.id, name="Sales", origin="manual")
+    world.anna = Contact(customer_id=world.acme.id, first_name="Anna", last_name="Schmidt", origin="manual",
+                         groups=[world.sales])
+    world.anna.set_email("anna@acme.example")
+    db.session.add_all([world.sales, world.anna])
+    db.session.commit()
+    return world
+
+
+@pytest.fixture
+def olga_client(app, book):
+    """The operator sees every page; her working customer is Acme."""
+    return app.test_client().sign_in_as(book.olga)
+
+
+def _real_url(rule, world):
+    """The rule's URL with ids of rows that exist, so the view gets as far as reading its input."""
+    ids = {"contact_id": world.anna.id, "group_id": world.sales.id, "customer_id": world.acme.id,
+           "reseller_id": world.northwind.id, "admin_id": world.alice.id}
+    values = {name: ids.get(name, 1) if _is_int(rule, name) else "sync_active" for name in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _reload(model, object_id):
+    db.session.expire_all()
+    return db.session.get(model, object_id)
+
+
+# --- 1. NUL and other control characters ----------------------------------------------------------
+
+@pytest.mark.parametrize("rule", GET_RULES, ids=[r.rule for r in GET_RULES])
+def test_nul_in_any_query_parameter_never_answers_500(olga_client, book, rule):
+    query = {name: f"a{NUL}b" for name in QUERY_NAMES}
+    for headers in ({}, HX):
+        response = olga_client.get(_real_url(rule, book), query_string=query, headers=headers)
+        response.get_data()  # a streamed answer (the CSV export) runs its query only now
+        assert response.status_code < 500, (rule.rule, response.status_code)
+
+
+@pytest.mark.parametrize("rule", POST_RULES, ids=[r.rule for r in POST_RULES])
+def test_nul_in_any_form_field_never_answers_500(olga_client, book, rule):
+    data = {name: f"a{NUL}b" for name in FORM_NAMES}
+    for headers in ({}, HX):
+        response = olga_client.post(_real_url(rule, book), data=data, headers=headers)
+        assert response.status_code < 500, (rule.rule, response.status_code)
+
+
+def test_contact_search_with_nul_still_finds_the_contact(alice_client, book):
+    response = alice_client.get("/contacts/", query_string={"q": f"Sch{NUL}midt"})
+    assert response.status_code == 200
+    assert "Schmidt, Anna" in text(response)
+
+
+def test_customer_switcher_search_with_nul_still_finds_the_customer(rita_client, book):
+    response = rita_client.get("/customers/search", query_string={"q": f"Glo{NUL}bex"})
+    assert response.status_code == 200
+    assert "Globex AG" in text(response)
+
+
+def test_contact_created_with_nul_in_every_field_is_stored_without_it(alice_client, book):
+    response = alice_client.post("/contacts/new", data={
+        "salutation": f"Fr{NUL}au", "first_name": f"Jo{NUL}hanna", "last_name": f"K\x1bl{NUL}ein",
+        "email": f"johanna{NUL}@acme.example", "groups": [str(book.sales.id)]})
+    assert response.status_code == 302
+    contact = db.session.scalar(select(Contact).where(Contact.last_name == "Klein"))
+    assert (contact.salutation, contact.first_name, contact.email) == ("Frau", "Johanna", "johanna@acme.example")
+
+
+def test_contact_edited_with_nul_is_stored_without_it(alice_client, book):
+    response = alice_client.post(f"/contacts/{book.anna.id}/edit", data={
+        "first_name": f"An{NUL}ne", "last_name": "Schmidt", "email": f"anne{NUL}@acme.example"})
+    assert response.status_code == 302
+    anna = _reload(Contact, book.anna.id)
+    assert (anna.first_name, anna.email) == ("Anne", "anne@acme.example")
+
+
+def test_customer_master_data_with_nul_keeps_line_breaks_and_drops_the_nul(alice_client, book):
+    response = alice_client.post("/masterdata/customer", data={
+        "name": f"Acme{NUL} GmbH", "street": "Hauptstraße 5", "postal_code": "80331", "city": f"Mün{NUL}chen",
+        "country": "Germany", "notification_recipients": f"it@acme.example{NUL}\r\nhr@acme.example",
+        "allowed_domains": "", "ms_user_sync": "inherit"})
+    assert response.status_code == 302
+    acme = _reload(Customer, book.acme.id)
+    assert (acme.name, acme.city) == ("Acme GmbH", "München")
+    assert acme.notification_recipients == "it@acme.example\nhr@acme.example"
+
+
+def test_reseller_master_data_with_nul_is_stored_without_it(rita_client, book):
+    response = rita_client.post(f"/masterdata/resellers/{book.northwind.id}", data={
+        "name": f"North{NUL}wind IT", "city": f"Le{NUL}eds", "ms_user_sync": "y"})
+    assert response.status_code == 302
+    northwind = _reload(Reseller, book.northwind.id)
+    assert (northwind.name, northwind.city) == ("Northwind IT", "Leeds")
+
+
+def test_new_reseller_with_nul_is_stored_without_it(olga_client, book):
+    response = olga_client.post("/masterdata/resellers/new", data={
+        "name": f"Fabri{NUL}kam", "admin_email": f"fiona{NUL}@fabrikam.example", "admin_name": "Fiona",
+        "admin_password": "long-enough-1"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(Reseller).where(Reseller.name == "Fabrikam")) is not None
+    assert db.session.scalar(select(AdminUser).where(AdminUser.email == "fiona@fabrikam.example")) is not None
+
+
+def test_group_created_and_renamed_with_nul_is_stored_without_it(alice_client, book):
+    assert alice_client.post("/contacts/groups", data={"name": f"Mar{NUL}keting"}).status_code == 302
+    group = db.session.scalar(select(ContactGroup).where(ContactGroup.name == "Marketing"))
+    assert group is not None
+    for headers in ({}, HX):
+        response = alice_client.post(f"/contacts/groups/{group.id}/rename", data={"name": f"Ver{NUL}trieb"},
+                                     headers=headers)
+        assert response.status_code in (200, 302)
+    assert _reload(ContactGroup, group.id).name == "Vertrieb"
+
+
+def test_group_member_search_with_nul_still_finds_the_contact(alice_client, book):
+    other = ContactGroup(customer_id=book.acme.id, name="Other", origin="manual")
+    db.session.add(other)
+    db.session.commit()
+    response = alice_client.get(f"/contacts/groups/{other.id}/candidates", query_string={"q": f"An{NUL}na"},
+                                headers=HX)
+    assert response.status_code == 200 and "anna@acme.example" in text(response)
+
+
+def test_sign_in_with_nul_in_the_email_signs_in(client, book):
+    response = client.post("/login", data={"email": f"alice@acme{NUL}.example", "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_admin_creates_customer_and_account_with_nul_stored_without_it(rita_client, book):
+    assert rita_client.post("/admin/customers/new", data={"name": f"Umb{NUL}rella AG"}).status_code == 302
+    umbrella = db.session.scalar(select(Customer).where(Customer.name == "Umbrella AG"))
+    assert umbrella is not None
+    response = rita_client.post("/admin/accounts/new", data={
+        "email": f"ursula{NUL}@umbrella.example", "name": f"Ur{NUL}sula", "role": "customer",
+        "customer": str(umbrella.id), "password": "initial-pass-1"})
+    assert response.status_code == 302
+    ursula = db.session.scalar(select(AdminUser).where(AdminUser.email == "ursula@umbrella.example"))
+    assert ursula.name == "Ursula"
+
+
+def test_switch_customer_with_nul_in_the_return_path_switches(rita_client, book):
+    response = rita_client.post("/switch-customer",
+                                data={"customer_id": f"{book.globex.id}{NUL}", "next": f"/contacts/{NUL}"})
+    assert response.status_code == 302 and response.headers["Location"] == "/contacts/"
+
+
+@pytest.mark.parametrize("rule", TEXT_RULES, ids=[r.rule for r in TEXT_RULES])
+def test_nul_in_a_url_path_segment_is_not_found(olga_client, book, rule):
+    values = {name: 1 if _is_int(rule, name) else f"a{NUL}b" for name in rule.arguments}
+    url = rule.build(values, append_unknown=False)[1]
+    for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        response = olga_client.open(url, method=method)
+        assert response.status_code == 404, (method, url, response.status_code)
+
+
+def test_clean_text_drops_control_characters_but_keeps_tab_and_line_breaks():
+    assert boundary.clean_text(f"A{NUL}\x07B\x1b\x7f\tC\r\nD") == "AB\tC\r\nD"
+
+
+# --- 2. Ids and cursors out of range ---------------------------------------------------------------
+
+@pytest.mark.parametrize("rule", INT_RULES, ids=[r.rule for r in INT_RULES])
+def test_out_of_range_ids_in_the_path_are_not_found(olga_client, book, rule):
+    for huge in HUGE_IDS:
+        values = {name: huge if _is_int(rule, name) else "sync_active" for name in rule.arguments}
+        url = rule.build(values, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = olga_client.open(url, method=method)
+            assert response.status_code == 404, (method, url, response.status_code)
+
+
+@pytest.mark.parametrize("path", ["/contacts/0", "/contacts/-1", "/contacts/1e3", "/contacts/0x10",
+                                  f"/contacts/{10**20}/edit", f"/contacts/groups/{2**31}"])
+def test_malformed_ids_in_the_path_are_not_found_with_the_portal_page(alice_client, book, path):
+    response = alice_client.get(path)
+    assert response.status_code == 404
+    assert "does not exist, or you may not see it" in text(response)
+
+
+@pytest.mark.parametrize("value", [str(2**31), str(2**63), str(10**20), "-1", "0", "abc", "1.5", ""])
+@pytest.mark.parametrize("name", ["after", "before", "group"])
+def test_contact_book_cursor_or_group_out_of_range_shows_the_first_page(alice_client, book, name, value):
+    response = alice_client.get("/contacts/", query_string={name: value})
+    assert response.status_code == 200
+    assert "Schmidt, Anna" in text(response)
+
+
+@pytest.mark.parametrize("path", ["/admin/accounts", "/admin/customers", "/notifications/", "/sync/history",
+                                  "/m365/manual/users", "/m365/manual/contacts"])
+def test_page_number_out_of_range_never_answers_500(olga_client, book, path):
+    for page in (*HUGE_IDS, -1, 0, "x"):
+        response = olga_client.get(path, query_string={"page": page})
+        assert response.status_code == 200, (path, page, response.status_code)
+
+
+def test_switch_to_out_of_range_customer_is_not_found(rita_client, book):
+    for huge in HUGE_IDS:
+        assert rita_client.post("/switch-customer", data={"customer_id": huge}).status_code == 404
+
+
+def test_adding_an_out_of_range_contact_to_a_group_is_not_found(alice_client, book):
+    for huge in HUGE_IDS:
+        response = alice_client.post(f"/contacts/groups/{book.sales.id}/members", data={"contact_id": huge})
+        assert response.status_code == 404
+
+
+def test_positive_int_accepts_only_row_ids():
+    assert boundary.positive_int("42") == 42
+    for bad in (str(2**31), "0", "-1", "abc", "", "1.5"):
+        with pytest.raises(ValueError):
+            boundary.positive_int(bad)
