@@ -265,3 +265,16 @@ def test_positive_int_accepts_only_row_ids():
     for bad in (str(2**31), "0", "-1", "abc", "", "1.5"):
         with pytest.raises(ValueError):
             boundary.positive_int(bad)
+
+
+# --- 3. Content-Security-Policy ----------------------------------------------------------------------
+
+def test_content_security_policy_forbids_base_objects_framing_and_foreign_forms(app, client):
+    app.config["M365_AUTHORITY"] = "https://login.microsoftonline.com"
+    policy = client.get("/login").headers["Content-Security-Policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+    assert directives["base-uri"] == ["'none'"]
+    assert directives["object-src"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["form-action"] == ["'self'", "https://login.microsoftonline.com"]
+    assert directives["default-src"] == ["'self'"] and directives["script-src"] == ["'self'"]

@@ -117,16 +117,18 @@ def add_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; form-action 'self' " + _form_targets(),
-    )
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     if current_app.config["SESSION_COOKIE_SECURE"]:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
 
 
-def _form_targets():
-    # The emulator's and Microsoft's sign-in pages are reached by redirect from our forms.
-    return current_app.config["M365_AUTHORITY"]
+def content_security_policy():
+    """Only our own scripts, styles and images; no <base> (it would redirect every relative link and
+    form), no plugins, no framing by anyone (clickjacking); forms post to us, and "Release M365
+    Interface" redirects a form post on to Microsoft's (or the emulator's) sign-in page."""
+    return "; ".join([
+        "default-src 'self'", "img-src 'self' data:", "style-src 'self' 'unsafe-inline'", "script-src 'self'",
+        "base-uri 'none'", "object-src 'none'", "frame-ancestors 'none'",
+        "form-action 'self' " + current_app.config["M365_AUTHORITY"],
+    ])
