@@ -3,6 +3,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -40,6 +41,33 @@ def _daily_at(value):
     return value
 
 
+def _base_url(env):
+    """PORTAL_BASE_URL: the public address behind every link in an email; required in production."""
+    value = os.environ.get("PORTAL_BASE_URL", "").strip().rstrip("/")
+    if not value:
+        if env == "production":
+            raise ConfigError("PORTAL_BASE_URL must be set when PORTAL_ENV=production: the portal's public "
+                              "address, e.g. https://portal.example.com (email links use it)")
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PORTAL_BASE_URL must be an address like https://portal.example.com, got {value!r}")
+    return value
+
+
+def _trusted_hosts(env, base_url):
+    """Host names the portal answers to; any other Host header gets 400. None: every host.
+
+    Production defaults to the host of PORTAL_BASE_URL, so a forged Host header can never reach a
+    page or a link. Development answers on every host (localhost, 127.0.0.1, a LAN address)."""
+    hosts = [h.strip().lower() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+    if hosts:
+        return hosts
+    if env == "production":
+        return [urlsplit(base_url).hostname]
+    return None
+
+
 def from_environment():
     """Return the app's settings as a dict, taken from the process environment."""
     env = os.environ.get("PORTAL_ENV", "development")
@@ -47,6 +75,7 @@ def from_environment():
     if not secret and env == "production":
         raise ConfigError("SECRET_KEY must be set when PORTAL_ENV=production")
     https = _bool("PORTAL_HTTPS", env == "production")
+    base_url = _base_url(env)
     return {
         "PORTAL_ENV": env,
         "SECRET_KEY": secret or "dev-only-insecure-secret-key",
@@ -86,8 +115,11 @@ def from_environment():
         "M365_GRAPH_MAX_ATTEMPTS": _int("M365_GRAPH_MAX_ATTEMPTS", 6),
         "M365_GRAPH_BACKOFF": _int("M365_GRAPH_BACKOFF", 1),
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
-        # Public address of the portal, for links in emails sent by the runner.
-        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "").rstrip("/"),
+        # Public address of the portal, for links in emails. SERVER_NAME stays unset on purpose: email
+        # links come from here, and a global SERVER_NAME would tie every request's URLs and session
+        # cookie to one name (`make run` is reached as 127.0.0.1 and as localhost).
+        "PORTAL_BASE_URL": base_url,
+        "TRUSTED_HOSTS": _trusted_hosts(env, base_url),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": _int("MAIL_PORT", 25),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
 from portal import boundary, create_app
+from portal.config import ConfigError, from_environment
 from portal.extensions import db
 from portal.models import AdminUser, Contact, ContactGroup, Customer, M365Connection, Reseller, SyncSettings
 from tests.conftest import PASSWORD, make_test_config
@@ -278,3 +279,55 @@ def test_content_security_policy_forbids_base_objects_framing_and_foreign_forms(
     assert directives["frame-ancestors"] == ["'none'"]
     assert directives["form-action"] == ["'self'", "https://login.microsoftonline.com"]
     assert directives["default-src"] == ["'self'"] and directives["script-src"] == ["'self'"]
+
+
+# --- 4. Host header and PORTAL_BASE_URL ---------------------------------------------------------------
+
+@pytest.fixture
+def production_env(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-long-production-secret")
+    monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
+    monkeypatch.delenv("PORTAL_BASE_URL", raising=False)
+    return monkeypatch
+
+
+def test_production_without_portal_base_url_refuses_to_start(production_env):
+    with pytest.raises(ConfigError, match="PORTAL_BASE_URL"):
+        from_environment()
+
+
+@pytest.mark.parametrize("url", ["portal.example.com", "ftp://portal.example.com", "https://"])
+def test_production_with_a_malformed_portal_base_url_refuses_to_start(production_env, url):
+    production_env.setenv("PORTAL_BASE_URL", url)
+    with pytest.raises(ConfigError, match="PORTAL_BASE_URL"):
+        from_environment()
+
+
+def test_production_trusts_only_the_host_of_portal_base_url_by_default(production_env):
+    production_env.setenv("PORTAL_BASE_URL", "https://Portal.Example.com:8443/")
+    settings = from_environment()
+    assert settings["PORTAL_BASE_URL"] == "https://Portal.Example.com:8443"
+    assert settings["TRUSTED_HOSTS"] == ["portal.example.com"]
+    assert "SERVER_NAME" not in settings
+
+
+def test_trusted_hosts_are_read_from_the_environment(production_env):
+    production_env.setenv("PORTAL_BASE_URL", "https://portal.example.com")
+    production_env.setenv("TRUSTED_HOSTS", " portal.example.com, .internal.example ,localhost ")
+    assert from_environment()["TRUSTED_HOSTS"] == ["portal.example.com", ".internal.example", "localhost"]
+
+
+def test_development_trusts_any_host_unless_told(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "development")
+    monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
+    monkeypatch.delenv("PORTAL_BASE_URL", raising=False)
+    assert from_environment()["TRUSTED_HOSTS"] is None
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:5000", "http://localhost:5000", "http://localhost"])
+def test_development_answers_on_localhost_and_loopback(monkeypatch, base_url):
+    monkeypatch.setenv("PORTAL_ENV", "development")
+    monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
+    client = create_app(make_test_config(SERVER_NAME=None)).test_client()
+    assert client.get("/login", base_url=base_url).status_code == 200
