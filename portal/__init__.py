@@ -2,7 +2,9 @@
 import logging
 
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
+from werkzeug.exceptions import SecurityError
 
 from portal import boundary
 from portal import config as config_module
@@ -93,17 +95,42 @@ def import_optional(module_name):
 
 
 def register_errorhandlers(app):
+    """The portal's own error page for every error answer (a fragment for htmx requests)."""
     def render_error(error):
         code = getattr(error, "code", 500)
         titles = {400: _("Bad request"), 403: _("Forbidden"), 404: _("Not found"),
                   405: _("Method not allowed"), 413: _("File too large"),
                   429: _("Too many attempts"), 500: _("Something went wrong")}
+        _bind_urls_for_refused_host(app)
         template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
         return render_template(template, code=code, title=titles.get(code, _("Error")),
-                               description=getattr(error, "description", "")), code
+                               description=error_description(error, code)), code
 
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, render_error)
+
+
+def error_description(error, code):
+    """The error's own message, or ours (translated) instead of Werkzeug's English stock text."""
+    if isinstance(error, SecurityError):  # a Host header outside TRUSTED_HOSTS
+        return _("This portal does not answer to that address. Please use the portal's own address.")
+    description = getattr(error, "description", "") or ""
+    if description != getattr(type(error), "description", None):
+        return description
+    stock = {400: _("The request could not be processed. Please reload the page and try again."),
+             403: _("You may not do this."),
+             405: _("This address does not accept this kind of request."),
+             500: _("An unexpected error occurred. Please try again later.")}
+    return stock.get(code, "")
+
+
+def _bind_urls_for_refused_host(app):
+    """A request whose Host was refused never got a URL adapter, yet the error page builds its
+    (relative) links: bind one to our own first trusted host, never to the refused one."""
+    if request_ctx.url_adapter is None and app.config.get("TRUSTED_HOSTS"):
+        request_ctx.url_adapter = app.url_map.bind(app.config["TRUSTED_HOSTS"][0].lstrip("."),
+                                                   script_name=request.root_path or "/",
+                                                   url_scheme=request.scheme)
 
 
 def register_commands(app):

@@ -331,3 +331,38 @@ def test_development_answers_on_localhost_and_loopback(monkeypatch, base_url):
     monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
     client = create_app(make_test_config(SERVER_NAME=None)).test_client()
     assert client.get("/login", base_url=base_url).status_code == 200
+
+
+# --- 5. Error answers: the portal's own page, translated ---------------------------------------------
+
+def test_production_app_answers_a_foreign_host_with_400_and_its_own_host_normally(production_env):
+    production_env.setenv("PORTAL_BASE_URL", "https://portal.example.com")
+    app = create_app(make_test_config(SERVER_NAME=None))  # TRUSTED_HOSTS from the environment
+    client = app.test_client()
+    foreign = client.get("/login", base_url="https://evil.example")
+    assert foreign.status_code == 400
+    assert "This portal does not answer to that address" in text(foreign)
+    assert "<html" in text(foreign)  # the portal's own error page
+    assert client.get("/login", base_url="https://portal.example.com").status_code == 200
+
+
+def test_foreign_host_answer_is_translated_and_an_htmx_fragment_for_htmx(app):
+    app.config.update(SERVER_NAME=None, TRUSTED_HOSTS=["portal.example.com"])
+    client = app.test_client()
+    response = client.get("/login", base_url="https://evil.example", headers={**GERMAN, **HX})
+    assert response.status_code == 400
+    assert "<html" not in text(response)
+    assert "Dieses Portal antwortet nicht unter dieser Adresse" in text(response)
+
+
+def test_werkzeugs_generic_bad_request_text_is_replaced_by_a_translated_one(app):
+    from werkzeug.exceptions import BadRequest
+
+    @app.route("/_boom")
+    def _boom():
+        raise BadRequest()
+
+    response = app.test_client().get("/_boom", headers=GERMAN)
+    assert response.status_code == 400
+    assert "could not understand" not in text(response)
+    assert "Die Anfrage konnte nicht verarbeitet werden" in text(response)
