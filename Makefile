@@ -1,10 +1,24 @@
 # Quick start: `make run` (portal + runner + M365 emulator, demo data) and `make test`.
+#
+#   make run            install, migrate, seed the demo, start portal (:5000), runner and emulator (:5001)
+#   make test           install, lint (ruff), then the whole test suite on SQLite
+#   make test-postgres  the suite on PostgreSQL (TEST_DATABASE_URL, default: local server, database test)
+#   make lint           ruff lint and format check only
+#   make lock           re-pin requirements*.txt (with hashes) from requirements*.in
+#   make messages       extract translatable strings (LANG_CODE=de also updates that catalogue)
+#   make clean          remove the virtual environment and the development database
+#   make help           this list
+# Variables: PYTHON (interpreter for the venv), PYTEST_ARGS (extra pytest arguments),
+# TEST_DATABASE_URL (test-postgres), LANG_CODE (messages).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test install migrate seed clean test-postgres messages translations
+.PHONY: help run test install migrate seed clean test-postgres messages translations lint lock
+
+help:  ## the targets and variables (this file's header)
+	@sed -n '3,12s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +43,10 @@ seed: migrate
 run: seed
 	@bash deploy/dev-run.sh
 
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -36,10 +54,17 @@ test-postgres: install
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements-dev.txt requirements-dev.in
+
 clean:
 	rm -rf $(VENV) instance/portal.db .pytest_cache
 
-# Translations: extract English source strings; `make messages LANG=de` starts or updates a catalogue.
+# Translations: extract English source strings; `make messages LANG_CODE=de` starts or updates a catalogue.
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
 	@if [ -n "$(LANG_CODE)" ]; then \
