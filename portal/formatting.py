@@ -27,7 +27,4 @@ def init_app(app):
 
             return access.current_customer(required=False) if current_user.is_authenticated else None
 
-        def has_endpoint(name):
-            return name in app.view_functions
-
-        return {"current_customer_for_nav": current_customer_for_nav, "has_endpoint": has_endpoint}
+        return {"current_customer_for_nav": current_customer_for_nav}

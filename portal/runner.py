@@ -224,10 +224,8 @@ def register_cli(app):
     @click.option("--once", is_flag=True, help="Run all periodic work and queued jobs once, then exit.")
     def runner_command(once):
         """Run the background runner (jobs, daily sync, mail) until SIGTERM/SIGINT."""
-        from portal import create_app
-
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        runner = Runner(create_app())
+        runner = Runner(app)  # the app `flask --app wsgi` built: create_app(), as the web's
         if once:
             runner.run_all_periodic()
             while runner.run_once():
