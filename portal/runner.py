@@ -1,7 +1,7 @@
 """The runner: the separate long-running process (`flask --app wsgi runner`).
 
 It builds the app with create_app(), then loops: run due periodic work (the `schedule` library), claim
-one queued job (portal.jobs.claim_next: a conditional UPDATE, so several runners on several hosts never
+one queued job (portal.queue.claim_next: a conditional UPDATE, so several runners on several hosts never
 run the same job), run it in an app context while a heartbeat thread renews its lease, repeat; when
 there is nothing to do it sleeps POLL_SECONDS. A job's exception marks the job failed (its error is
 shown in the UI) and the loop goes on. SIGTERM/SIGINT: finish the current job, then exit 0; a second
@@ -12,7 +12,7 @@ no import cycles; each runs in an app context, exceptions are logged and the loo
 
     PERIODIC = [
         Every(5, "portal.mail:deliver_outbox"),
-        DailyAt("SYNC_DAILY_AT", "portal.sync.jobs:enqueue_daily_syncs"),
+        DailyAt("SYNC_DAILY_AT", "portal.sync.tasks:enqueue_daily_syncs"),
     ]
 
 `Every(seconds, target)` runs every so many seconds; `DailyAt(hhmm_or_config_key, target)` once a day at
@@ -38,7 +38,7 @@ import click
 import schedule
 
 from portal.extensions import db
-from portal.jobs import DEFAULT_LEASE_SECONDS, claim_next, load_handlers, release, renew_lease, run_job
+from portal.queue import DEFAULT_LEASE_SECONDS, claim_next, load_handlers, release, renew_lease, run_job
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -72,8 +72,8 @@ class DailyAt:
 # Mail delivery last: a pass of every target (run_all_periodic, `runner --once`) then also sends
 # what the targets before it queued.
 PERIODIC = [
-    DailyAt("SYNC_DAILY_AT", "portal.sync.jobs:enqueue_daily_syncs"),
-    Every(3600, "portal.sync.jobs:upkeep", at_start=True),
+    DailyAt("SYNC_DAILY_AT", "portal.sync.tasks:enqueue_daily_syncs"),
+    Every(3600, "portal.sync.tasks:upkeep", at_start=True),
     Every(60, "portal.m365.connection:send_pending_reauth_notices"),
     Every(5, "portal.mail:deliver_outbox"),
 ]

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal import jobs
+from portal import queue
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
@@ -69,8 +69,8 @@ def _users_context(customer, term=None, page=None):
 def _microsoft_context(customer):
     context = _users_context(customer)
     context.update(
-        load_job=jobs.latest_job(customer, services.LOAD_KIND),
-        import_job=jobs.latest_job(customer, services.IMPORT_KIND),
+        load_job=queue.latest_job(customer, services.LOAD_KIND),
+        import_job=queue.latest_job(customer, services.IMPORT_KIND),
         groups=services.group_count(customer),
     )
     return context
@@ -153,7 +153,7 @@ def _with_button(template, customer, /, **context):
     context["customer"] = customer
     body = render_template(template, **context)
     button = render_template("manual/_import_button.html", selected=services.selected_count(customer),
-                             oob=True, import_job=jobs.active_job(customer, services.IMPORT_KIND))
+                             oob=True, import_job=queue.active_job(customer, services.IMPORT_KIND))
     return body + button
 
 

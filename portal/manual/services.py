@@ -13,7 +13,7 @@ IMPORT_KIND (portal/sync); this module only hands it the selected user ids.
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select, true
 
-from portal import jobs
+from portal import queue
 from portal.contacts.listing import search_condition
 from portal.extensions import db
 from portal.models import Contact, Customer
@@ -44,10 +44,10 @@ def like_words(column, term):
 # --- loading -------------------------------------------------------------------------------------
 def enqueue_load(customer, admin):
     """Queue a directory load unless one is already queued or running; returns the job."""
-    return jobs.active_job(customer, LOAD_KIND) or jobs.enqueue(LOAD_KIND, customer, created_by=admin)
+    return queue.active_job(customer, LOAD_KIND) or queue.enqueue(LOAD_KIND, customer, created_by=admin)
 
 
-@jobs.handler(LOAD_KIND)
+@queue.handler(LOAD_KIND)
 def run_load(job):
     """The load job: users and groups through the Graph client, then one replace of the cache."""
     from portal.m365.connection import connection_for_sync
@@ -57,12 +57,12 @@ def run_load(job):
     connection = connection_for_sync(customer)
     if connection is None:
         raise ManualError(_("The M365 interface is not connected (or needs a new sign-in)."))
-    jobs.report_progress(job, 0, 3)
+    queue.report_progress(job, 0, 3)
     with GraphClient.for_connection(connection) as client:
         users = client.list_users()
-        jobs.report_progress(job, 1, 3)
+        queue.report_progress(job, 1, 3)
         groups = client.list_groups()
-        jobs.report_progress(job, 2, 3)
+        queue.report_progress(job, 2, 3)
     return store_directory(customer, users, groups)
 
 
@@ -302,10 +302,10 @@ def _fetch_member_ids(customer, group):
 # --- import ------------------------------------------------------------------------------------------
 def enqueue_import(customer, admin):
     """Queue "Import N users" with the selected ids; returns the job (an active one if any)."""
-    running = jobs.active_job(customer, IMPORT_KIND)
+    running = queue.active_job(customer, IMPORT_KIND)
     if running is not None:
         return running
     user_ids = selected_ids(customer)
     if not user_ids:
         raise ManualError(_("Select at least one user to import."))
-    return jobs.enqueue(IMPORT_KIND, customer, {"user_ids": user_ids}, created_by=admin)
+    return queue.enqueue(IMPORT_KIND, customer, {"user_ids": user_ids}, created_by=admin)

@@ -7,11 +7,11 @@ from sqlalchemy import func, select
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
-from portal.jobs import active_job, enqueue, latest_job
+from portal.queue import active_job, enqueue, latest_job
 from portal.models import ContactGroup
 from portal.models.sync import SyncChange, SyncRun
 from portal.sync import held as held_service
-from portal.sync import jobs as sync_jobs
+from portal.sync import tasks
 from portal.sync import service, subscriptions
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -46,7 +46,7 @@ def history():
                               .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
                               .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
     context = {"customer": customer, "runs": runs[:PAGE_SIZE], "page": page,
-               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, sync_jobs.SYNC),
+               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, tasks.SYNC),
                "blocker": service.sync_blocker(customer), "held_count": len(held_service.held_removals(customer))}
     return render_template("sync/_runs.html" if _is_htmx() else "sync/history.html", **context)
 
@@ -85,12 +85,12 @@ def now():
     customer = access.current_customer()
     problem = service.sync_blocker(customer)
     if not problem:
-        sync_jobs.request_sync(customer, "manual", created_by=current_user)
+        tasks.request_sync(customer, "manual", created_by=current_user)
         db.session.commit()
     if _is_htmx():
         if problem:
             return render_template("sync/_sync_problem.html", problem=problem)
-        return _job_status(customer, sync_jobs.SYNC, "sync/_sync_status.html")
+        return _job_status(customer, tasks.SYNC, "sync/_sync_status.html")
     if problem:
         flash(_(problem), "error")
     else:
@@ -102,7 +102,7 @@ def now():
 @login_required
 def status():
     """The running "Sync now" (polled by htmx; answers 286 when finished, to stop the polling)."""
-    return _job_status(access.current_customer(), sync_jobs.SYNC, "sync/_sync_status.html")
+    return _job_status(access.current_customer(), tasks.SYNC, "sync/_sync_status.html")
 
 
 def _job_status(customer, kind, template):
@@ -121,13 +121,13 @@ def preview():
         if problem:
             flash(_(problem), "error")
             return redirect(url_for("sync.history"))
-        if active_job(customer, sync_jobs.PREVIEW) is None:
-            enqueue(sync_jobs.PREVIEW, customer, created_by=current_user)
+        if active_job(customer, tasks.PREVIEW) is None:
+            enqueue(tasks.PREVIEW, customer, created_by=current_user)
             db.session.commit()
         return redirect(url_for("sync.preview"))
-    job = latest_job(customer, sync_jobs.PREVIEW)
+    job = latest_job(customer, tasks.PREVIEW)
     if _is_htmx():
-        return _job_status(customer, sync_jobs.PREVIEW, "sync/_preview.html")
+        return _job_status(customer, tasks.PREVIEW, "sync/_preview.html")
     return render_template("sync/preview.html", customer=customer, job=job,
                            group_names=_group_names(customer))
 

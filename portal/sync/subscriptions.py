@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, insert, select
 
 from portal.contacts.services import find_group_by_name
 from portal.extensions import db
-from portal.jobs import active_job, enqueue, handler, report_progress
+from portal.queue import active_job, enqueue, handler, report_progress
 from portal.m365.connection import connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.manual.services import group_kind, like_words

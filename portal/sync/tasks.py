@@ -1,6 +1,6 @@
 """The sync's background work: job handlers and the runner's periodic triggers.
 
-Job kinds (portal.jobs.enqueue):
+Job kinds (portal.queue.enqueue):
     "m365_sync"                 params {"trigger": "daily" | "manual" | "subscription"}
     "m365_import"               params {"user_ids": [...]}; result {"created", "linked",
                                 "already_present", "updated", "skipped": [{"name", "email", "reason"}]}
@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.jobs import active_job, enqueue, handler, report_progress
+from portal.queue import active_job, enqueue, handler, report_progress
 from portal.models import Customer, GroupSubscription, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
 from portal.sync import service, subscriptions  # noqa: F401  (subscriptions registers a handler)

@@ -31,13 +31,13 @@ from sqlalchemy import and_, or_, select, update
 
 from portal.extensions import db
 from portal.models.base import utcnow
-from portal.models.jobs import Job, JobStatus
+from portal.models.queue import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 60
 # Modules that register job handlers; imported by the runner (missing ones are skipped).
-HANDLER_MODULES = ["portal.manual.services", "portal.sync.service", "portal.sync.jobs"]
+HANDLER_MODULES = ["portal.manual.services", "portal.sync.service", "portal.sync.tasks"]
 
 _HANDLERS = {}
 _lease = threading.local()  # lease length of the job this thread is running
