@@ -4,8 +4,12 @@ from urllib.parse import urlsplit
 from flask_babel import format_datetime, format_decimal
 from flask_login import current_user
 
+from portal.models import JobKind
+
 
 def init_app(app):
+    app.jinja_env.globals["JobKind"] = JobKind
+
     @app.template_filter("datetime")
     def _datetime(value, fmt="medium"):
         return format_datetime(value, fmt) if value else "—"

@@ -181,3 +181,18 @@ def test_released_job_goes_back_to_the_queue(world):
     job = _reload(job.id)
     assert job.status == "queued" and job.lease_owner is None
     assert queue.claim_next("r2").id == job.id
+
+
+def test_every_job_kind_has_a_handler_once_the_runner_is_imported():
+    from portal import runner  # noqa: F401  (imports every module with a handler)
+    from portal.models import JobKind
+
+    assert set(JobKind) <= set(queue.registered_kinds())
+
+
+def test_job_kinds_keep_the_strings_existing_databases_hold():
+    from portal.models import JobKind
+
+    assert sorted(kind.value for kind in JobKind) == [
+        "m365_directory_load", "m365_groups_load", "m365_import", "m365_preview", "m365_subscription_import",
+        "m365_sync"]

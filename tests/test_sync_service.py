@@ -4,7 +4,7 @@ import threading
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Contact, SyncSettings
+from portal.models import Contact, JobKind, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
 from portal.sync import tasks
@@ -236,7 +236,7 @@ def test_preview_job_result_lists_the_planned_changes(app, emulator, connected_a
     everyone = imported(app, emulator, connected_acme)
     sync(app, connected_acme)
     emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"givenName": "Ada"})
-    job = run_job(app, tasks.PREVIEW, connected_acme)
+    job = run_job(app, JobKind.PREVIEW, connected_acme)
     assert job.result["counts"]["updates"] == 1
     assert job.result["updates"][0]["changes"] == [["first_name", "Adele", "Ada"]]
 

@@ -8,7 +8,7 @@ from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
 from portal.queue import active_job, enqueue, latest_job
-from portal.models import ContactGroup
+from portal.models import ContactGroup, JobKind
 from portal.models.sync import SyncChange, SyncRun
 from portal.sync import held as held_service
 from portal.sync import tasks
@@ -46,7 +46,7 @@ def history():
                               .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
                               .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
     context = {"customer": customer, "runs": runs[:PAGE_SIZE], "page": page,
-               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, tasks.SYNC),
+               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, JobKind.SYNC),
                "blocker": service.sync_blocker(customer), "held_count": len(held_service.held_removals(customer))}
     return render_template("sync/_runs.html" if _is_htmx() else "sync/history.html", **context)
 
@@ -90,7 +90,7 @@ def now():
     if _is_htmx():
         if problem:
             return render_template("sync/_sync_problem.html", problem=problem)
-        return _job_status(customer, tasks.SYNC, "sync/_sync_status.html")
+        return _job_status(customer, JobKind.SYNC, "sync/_sync_status.html")
     if problem:
         flash(_(problem), "error")
     else:
@@ -102,7 +102,7 @@ def now():
 @login_required
 def status():
     """The running "Sync now" (polled by htmx; answers 286 when finished, to stop the polling)."""
-    return _job_status(access.current_customer(), tasks.SYNC, "sync/_sync_status.html")
+    return _job_status(access.current_customer(), JobKind.SYNC, "sync/_sync_status.html")
 
 
 def _job_status(customer, kind, template):
@@ -121,13 +121,13 @@ def preview():
         if problem:
             flash(_(problem), "error")
             return redirect(url_for("sync.history"))
-        if active_job(customer, tasks.PREVIEW) is None:
-            enqueue(tasks.PREVIEW, customer, created_by=current_user)
+        if active_job(customer, JobKind.PREVIEW) is None:
+            enqueue(JobKind.PREVIEW, customer, created_by=current_user)
             db.session.commit()
         return redirect(url_for("sync.preview"))
-    job = latest_job(customer, tasks.PREVIEW)
+    job = latest_job(customer, JobKind.PREVIEW)
     if _is_htmx():
-        return _job_status(customer, tasks.PREVIEW, "sync/_preview.html")
+        return _job_status(customer, JobKind.PREVIEW, "sync/_preview.html")
     return render_template("sync/preview.html", customer=customer, job=job,
                            group_names=_group_names(customer))
 
@@ -170,8 +170,8 @@ def _decide(action, message):
 def _automatic_context(customer):
     term = request.values.get("q", "")
     groups = subscriptions.groups_overview(customer, term)
-    load_job = latest_job(customer, subscriptions.GROUPS_LOAD)
-    import_job = latest_job(customer, subscriptions.SUBSCRIPTION_IMPORT)
+    load_job = latest_job(customer, JobKind.GROUPS_LOAD)
+    import_job = latest_job(customer, JobKind.SUBSCRIPTION_IMPORT)
     busy = [j for j in (load_job, import_job) if j is not None and not j.is_finished]
     return {"customer": customer, "groups": groups, "q": term, "load_job": load_job,
             "import_job": import_job, "busy": busy,
