@@ -6,12 +6,11 @@ from flask.globals import request_ctx
 from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 
-from portal import boundary, cli, dashboard, formatting
+from portal import boundary, cli, contacts, dashboard, formatting
 from portal import config as config_module
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth import session as auth_session
-from portal.contacts import routes as contacts_routes
 from portal.extensions import babel, csrf, db, migrate, oauth
 from portal.m365 import routes as m365_routes
 from portal.manual import routes as manual_routes
@@ -72,7 +71,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Every area's blueprint; a missing module is an error at start-up."""
-    for blueprint in (auth_routes.bp, dashboard.bp, contacts_routes.bp, masterdata_routes.bp, admin_routes.bp,
+    for blueprint in (auth_routes.bp, dashboard.bp, contacts.bp, masterdata_routes.bp, admin_routes.bp,
                       m365_routes.bp, sync_routes.bp, outbox_routes.bp, manual_routes.bp):
         app.register_blueprint(blueprint)
 

@@ -49,7 +49,13 @@ from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app
 from flask_babel import gettext as _
 
+from portal.m365 import tokens
+from portal.m365.connection import mark_reauth_required, store_refresh_token
+
 log = logging.getLogger(__name__)
+
+# The delegated scopes: asked for at sign-in (portal.m365.oauth) and on every token refresh here.
+SCOPES = "openid profile email offline_access User.Read.All GroupMember.Read.All"
 
 USER_FIELDS = (
     "id,displayName,givenName,surname,mail,userPrincipalName,proxyAddresses,"
@@ -156,8 +162,6 @@ class GraphClient:
         self._on_auth_lost = on_auth_lost
         self._sleep = sleep
         self._refresh_token = token.get("refresh_token", "")
-        from portal.m365.oauth import SCOPES
-
         self._session = OAuth2Session(
             client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
             token_endpoint=token_endpoint(tenant_id), scope=SCOPES, token=token,
@@ -178,16 +182,13 @@ class GraphClient:
         Each rotated refresh token is persisted at once; ReauthRequired/PermissionMissing mark
         the connection "Re-authentication required" before they are raised.
         """
-        from portal.m365 import connection as service
-        from portal.m365 import tokens
-
         # expires_at=1: no access token is stored, so the first request refreshes.
         token = {"access_token": "", "token_type": "Bearer", "expires_at": 1,
                  "refresh_token": tokens.decrypt(connection.refresh_token_encrypted)}
         return cls(
             token, tenant_id=connection.tenant_id, connection_id=connection.id,
-            on_refresh_token=lambda plain: service.store_refresh_token(connection, plain),
-            on_auth_lost=lambda reason: service.mark_reauth_required(connection, reason),
+            on_refresh_token=lambda plain: store_refresh_token(connection, plain),
+            on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
             **kwargs,
         )
 

@@ -48,6 +48,8 @@ def enqueue_load(customer, admin):
 @queue.handler(JobKind.DIRECTORY_LOAD)
 def run_load(job):
     """The load job: users and groups through the Graph client, then one replace of the cache."""
+    # In the function: m365.connection imports this module (clear_directory), and graph imports
+    # m365.connection; at module level that would be a cycle.
     from portal.m365.connection import connection_for_sync
     from portal.m365.graph import GraphClient
 
@@ -287,6 +289,7 @@ def select_group(customer, group):
 
 
 def _fetch_member_ids(customer, group):
+    # In the function: the same cycle as in run_load (m365.connection imports this module).
     from portal.m365.connection import connection_for_sync
     from portal.m365.graph import GraphClient
 
