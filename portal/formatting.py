@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 from flask_babel import format_datetime, format_decimal
 from flask_login import current_user
 
+from portal.auth import access
 from portal.models import JobKind
 
 
@@ -27,8 +28,6 @@ def init_app(app):
     @app.context_processor
     def _globals():
         def current_customer_for_nav():
-            from portal.auth import access
-
             return access.current_customer(required=False) if current_user.is_authenticated else None
 
         return {"current_customer_for_nav": current_customer_for_nav}

@@ -14,7 +14,7 @@ import re
 
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
-from flask import current_app, session, url_for
+from flask import current_app, redirect, session, url_for
 from flask_babel import gettext as _
 from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 
@@ -137,8 +137,6 @@ def start_sign_in(customer):
     pending = dict(session.get(PENDING_KEY) or {})
     pending[data["state"]] = customer.id
     session[PENDING_KEY] = pending
-    from flask import redirect
-
     return redirect(data["url"])
 
 

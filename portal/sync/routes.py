@@ -13,6 +13,7 @@ from portal.models.sync import SyncChange, SyncRun
 from portal.sync import held as held_service
 from portal.sync import tasks
 from portal.sync import service, subscriptions
+from portal.sync.apply import archive_reason
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
@@ -20,8 +21,6 @@ bp = Blueprint("sync", __name__, url_prefix="/sync")
 @bp.app_context_processor
 def _sync_labels():
     """Templates show removal reasons in the same words as the archive and the removal report."""
-    from portal.sync.apply import archive_reason
-
     return {"removal_reason": archive_reason}
 PAGE_SIZE = 50
 CHANGE_KINDS = ("create", "update", "link", "restore", "group_add", "remove", "hold", "release",
