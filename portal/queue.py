@@ -1,8 +1,8 @@
-"""The database is the queue. CONTRACT (implemented with the runner work; others code against it):
+"""The database is the queue: a Job row per unit of background work, claimed by a runner with a lease.
 
     job = enqueue(kind, customer, params=None, created_by=None)   # adds a queued Job (caller commits)
                                             # kind: a JobKind (portal.models.queue)
-    @handler("kind") def run(job): ...      # registers what the runner does for a kind; the handler
+    @handler(JobKind.X) def run(job): ...   # registers what the runner does for a kind; the handler
                                             # reports progress with report_progress(job, done, total)
                                             # and returns a JSON-able result dict
     claim_next(owner, lease_seconds) -> Job | None   # conditional UPDATE; one runner wins

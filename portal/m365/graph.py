@@ -1,22 +1,19 @@
 """The one Microsoft Graph client the rest of the code uses.
 
-CONTRACT (implemented by the M365-connect work; others code against it):
-
     client = GraphClient.for_connection(connection)   # an M365Connection row
+    client = GraphClient.for_token(token, tenant_id)  # a fresh sign-in (no stored connection)
+    with GraphClient.for_connection(c) as client: ... # closes the HTTP session at the end
+
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
     client.get_user(user_id)       -> dict | None (None only on 404 Request_ResourceNotFound)
     client.list_groups()           -> list[dict]  ($select GROUP_FIELDS)
     client.group_member_ids(group_id, transitive=True) -> list[str]  (user ids only)
     client.users_delta(delta_link=None)  -> DeltaPage(items=list[dict], delta_link=str)
     client.groups_delta(delta_link=None) -> DeltaPage(items=list[dict], delta_link=str)
+    client.probe_read_access()     GET /users and /groups ($top=1, $select=id): may read users and groups
     client.request_count, client.resource_units  (counters for this client's lifetime)
-
-EXTENSIONS (beyond the contract):
-    GraphClient.for_token(token, tenant_id)  a client for a fresh sign-in (no stored connection)
-    client.probe_read_access()    GET /users and /groups ($top=1, $select=id): may read users and groups
     client.stats()                 dict of requests, resource units, retries, throttled, waited seconds,
                                    token refreshes (for the sync history and benchmarks)
-    with GraphClient.for_connection(c) as client: ...   closes the HTTP session at the end
 
 Retries are a small explicit loop, not urllib3's Retry: urllib3 parses only whole-second or
 HTTP-date Retry-After values and rejects Graph's fractional ones ("2.128") as an invalid header.
