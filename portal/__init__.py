@@ -1,14 +1,24 @@
 """The portal's application factory."""
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, has_request_context, render_template, request
 from flask.globals import request_ctx
 from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import boundary
+from portal import boundary, cli, contacts, dashboard, formatting
 from portal import config as config_module
+from portal.admin import routes as admin_routes
+from portal.auth import routes as auth_routes
+from portal.auth import session as auth_session
 from portal.extensions import babel, csrf, db, migrate, oauth
+from portal.extensions import mail as mail_extension  # not portal.mail, the outbox module
+from portal.m365 import routes as m365_routes
+from portal.manual import routes as manual_routes
+from portal.masterdata import routes as masterdata_routes
+from portal.outbox import routes as outbox_routes
+from portal.sync import routes as sync_routes
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +36,6 @@ def create_app(config=None):
         app.config.update(config)
     config_module.INSTANCE.mkdir(exist_ok=True)
     if app.config.get("TRUSTED_PROXIES"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     boundary.init_app(app)  # before any rule is added: the converters bind per rule
@@ -41,57 +49,26 @@ def create_app(config=None):
 
 def select_locale():
     """The visitor's language from Accept-Language, among the supported ones."""
-    from flask import current_app, has_request_context
-
     if not has_request_context():  # the runner and CLI: no visitor, the default language
         return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
     return request.accept_languages.best_match(current_app.config["BABEL_SUPPORTED_LOCALES"]) or "en"
 
 
 def register_extensions(app):
-    # Not imported at module level: `portal.mail` is the outbox module, not the extension.
-    from portal.extensions import mail
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    mail.init_app(app)
+    mail_extension.init_app(app)
     oauth.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    from portal.auth import session as auth_session
-
     auth_session.init_app(app)
 
 
 def register_blueprints(app):
-    from portal.auth.routes import bp as auth_bp
-    from portal.dashboard import bp as dashboard_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(dashboard_bp)
-    for module in ("portal.contacts.routes", "portal.masterdata.routes", "portal.admin.routes",
-                   "portal.m365.routes", "portal.sync.routes", "portal.outbox.routes",
-                   "portal.manual.routes"):
-        _register_optional(app, module)
-
-
-def _register_optional(app, module_name):
-    """Blueprints of areas that exist; an area is a package with routes.bp."""
-    module = import_optional(module_name)
-    if module is not None:
-        app.register_blueprint(module.bp)
-
-
-def import_optional(module_name):
-    """Import an area's module, or None when that area is not part of this build."""
-    import importlib
-
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
+    """Every area's blueprint; a missing module is an error at start-up."""
+    for blueprint in (auth_routes.bp, dashboard.bp, contacts.bp, masterdata_routes.bp, admin_routes.bp,
+                      m365_routes.bp, sync_routes.bp, outbox_routes.bp, manual_routes.bp):
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app):
@@ -134,12 +111,8 @@ def _bind_urls_for_refused_host(app):
 
 
 def register_commands(app):
-    from portal.cli import register
-
-    register(app)
+    cli.register(app)
 
 
 def register_template_helpers(app):
-    from portal import formatting
-
     formatting.init_app(app)

@@ -1,22 +1,19 @@
 """Operator commands, registered on the app so they run in an app context."""
 import click
 from flask.cli import with_appcontext
+
+from portal import runner, seed
+from portal.accounts import AccountError, new_admin, new_customer, new_reseller
 from portal.extensions import db
 from portal.models import Reseller, Role
+from portal.sync import cli as sync_cli
 
 
 def register(app):
+    """Every command: the operator's here, then `seed-demo`, `runner` and `sync run`."""
     for command in (create_reseller, create_customer, create_admin):
         app.cli.add_command(command)
-    for module in ("portal.seed", "portal.runner", "portal.sync.cli"):
-        _register_optional(app, module)
-
-
-def _register_optional(app, module_name):
-    from portal import import_optional
-
-    module = import_optional(module_name)
-    if module is not None:
+    for module in (seed, runner, sync_cli):
         module.register_cli(app)
 
 
@@ -25,8 +22,6 @@ def _register_optional(app, module_name):
 @with_appcontext
 def create_reseller(name):
     """Create a reseller and print its id."""
-    from portal.accounts import AccountError, new_reseller
-
     try:
         reseller = new_reseller(name)
     except AccountError as exc:
@@ -41,8 +36,6 @@ def create_reseller(name):
 @with_appcontext
 def create_customer(reseller_id, name):
     """Create a customer of a reseller and print its id."""
-    from portal.accounts import AccountError, new_customer
-
     reseller = db.session.get(Reseller, reseller_id)
     if reseller is None:
         raise click.UsageError(f"No reseller with id {reseller_id}.")
@@ -64,8 +57,6 @@ def create_customer(reseller_id, name):
 @with_appcontext
 def create_admin(email, password, role, reseller_id, customer_id, name):
     """Create an admin account and print its id."""
-    from portal.accounts import AccountError, new_admin
-
     try:
         admin = new_admin(email=email, password=password, role=role, name=name,
                           reseller_id=reseller_id, customer_id=customer_id)

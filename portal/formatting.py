@@ -4,8 +4,13 @@ from urllib.parse import urlsplit
 from flask_babel import format_datetime, format_decimal
 from flask_login import current_user
 
+from portal.auth import access
+from portal.models import JobKind
+
 
 def init_app(app):
+    app.jinja_env.globals["JobKind"] = JobKind
+
     @app.template_filter("datetime")
     def _datetime(value, fmt="medium"):
         return format_datetime(value, fmt) if value else "—"
@@ -23,11 +28,6 @@ def init_app(app):
     @app.context_processor
     def _globals():
         def current_customer_for_nav():
-            from portal.auth import access
-
             return access.current_customer(required=False) if current_user.is_authenticated else None
 
-        def has_endpoint(name):
-            return name in app.view_functions
-
-        return {"current_customer_for_nav": current_customer_for_nav, "has_endpoint": has_endpoint}
+        return {"current_customer_for_nav": current_customer_for_nav}

@@ -1,18 +1,18 @@
 """The runner: the separate long-running process (`flask --app wsgi runner`).
 
 It builds the app with create_app(), then loops: run due periodic work (the `schedule` library), claim
-one queued job (portal.jobs.claim_next: a conditional UPDATE, so several runners on several hosts never
+one queued job (portal.queue.claim_next: a conditional UPDATE, so several runners on several hosts never
 run the same job), run it in an app context while a heartbeat thread renews its lease, repeat; when
 there is nothing to do it sleeps POLL_SECONDS. A job's exception marks the job failed (its error is
 shown in the UI) and the loop goes on. SIGTERM/SIGINT: finish the current job, then exit 0; a second
 signal releases the current job back to the queue and exits at once.
 
-Periodic work — add a line to PERIODIC (targets are "module:function" strings, imported at start, so
-no import cycles; each runs in an app context, exceptions are logged and the loop goes on):
+Periodic work — a line in PERIODIC (each target runs in an app context; exceptions are logged and
+the loop goes on):
 
     PERIODIC = [
-        Every(5, "portal.mail:deliver_outbox"),
-        DailyAt("SYNC_DAILY_AT", "portal.sync.jobs:enqueue_daily_syncs"),
+        Every(5, mail.deliver_outbox),
+        DailyAt("SYNC_DAILY_AT", tasks.enqueue_daily_syncs),
     ]
 
 `Every(seconds, target)` runs every so many seconds; `DailyAt(hhmm_or_config_key, target)` once a day at
@@ -20,6 +20,9 @@ HH:MM server time (a config key such as "SYNC_DAILY_AT" is read from app.config)
 runs it once when the runner starts (e.g. to catch up a daily run missed while the runner was down).
 Several runners each run their periodic work: targets must be safe to run concurrently (claim with a
 conditional UPDATE or enqueue jobs idempotently).
+
+Job handlers register with portal.queue.handler in their own modules; this module imports each of
+them (below), and setup() refuses to start while a JobKind has no handler.
 
 Tests drive one step at a time: `Runner(app).run_once()` (one job), `.tick()` (periodic + one job),
 `.run_all_periodic()` (every periodic target now).
@@ -37,8 +40,13 @@ from dataclasses import dataclass
 import click
 import schedule
 
+from portal import mail
 from portal.extensions import db
-from portal.jobs import DEFAULT_LEASE_SECONDS, claim_next, load_handlers, release, renew_lease, run_job
+from portal.m365 import connection
+from portal.manual import services as manual_services  # noqa: F401  (handler: DIRECTORY_LOAD)
+from portal.models import JobKind
+from portal.queue import DEFAULT_LEASE_SECONDS, claim_next, registered_kinds, release, renew_lease, run_job
+from portal.sync import subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -72,10 +80,10 @@ class DailyAt:
 # Mail delivery last: a pass of every target (run_all_periodic, `runner --once`) then also sends
 # what the targets before it queued.
 PERIODIC = [
-    DailyAt("SYNC_DAILY_AT", "portal.sync.jobs:enqueue_daily_syncs"),
-    Every(3600, "portal.sync.jobs:upkeep", at_start=True),
-    Every(60, "portal.m365.connection:send_pending_reauth_notices"),
-    Every(5, "portal.mail:deliver_outbox"),
+    DailyAt("SYNC_DAILY_AT", tasks.enqueue_daily_syncs),
+    Every(3600, tasks.upkeep, at_start=True),
+    Every(60, connection.send_pending_reauth_notices),
+    Every(5, mail.deliver_outbox),
 ]
 
 
@@ -131,10 +139,12 @@ class Runner:
         self._signals = 0
 
     def setup(self):
-        """Register job handlers and periodic work (once)."""
+        """Check every job kind has a handler, register periodic work (once)."""
         if self._set_up:
             return
-        load_handlers()
+        missing = sorted(set(JobKind) - set(registered_kinds()))
+        if missing:
+            raise RuntimeError(f"No handler registered for job kinds {missing}.")
         for spec in self.periodic:
             spec.add_to(self.scheduler, self.app, self._periodic_call(resolve(spec.target)))
         self._set_up = True
@@ -224,10 +234,8 @@ def register_cli(app):
     @click.option("--once", is_flag=True, help="Run all periodic work and queued jobs once, then exit.")
     def runner_command(once):
         """Run the background runner (jobs, daily sync, mail) until SIGTERM/SIGINT."""
-        from portal import create_app
-
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        runner = Runner(create_app())
+        runner = Runner(app)  # the app `flask --app wsgi` built: create_app(), as the web's
         if once:
             runner.run_all_periodic()
             while runner.run_once():

@@ -157,7 +157,7 @@ def _generated(seed, count, firsts, lasts, domain, taken=()):
 
 def _m365_demo_users():
     """(first, last, mailbox address) of the emulator demo tenant's enabled members, if it is here."""
-    try:
+    try:  # the emulator is a separate app, present in a checkout but not needed in production
         from m365_emulator.demo import build_demo_tenant
     except ImportError:
         return []

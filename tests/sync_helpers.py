@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.jobs import enqueue
+from portal.queue import enqueue
 from portal.models import Contact, Customer, Job, OutboxMail, SyncSettings
 from portal.models.sync import SyncRun
 from portal.runner import Runner

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from m365_emulator.demo import build_demo_tenant
 from portal.extensions import db
 from portal.manual import services
-from portal.models import Contact, Job
+from portal.models import Contact, Job, JobKind
 from portal.models.directory import DirectoryGroup, DirectoryUser
 from portal.runner import Runner
 from tests import m365_helpers as m365
@@ -37,7 +37,7 @@ def load(app, client):
     """Click "Load Users from Microsoft", let the runner run the job, return the final fragment."""
     client.post("/m365/manual/load", headers=HX)
     assert run_runner(app)
-    job = db.session.scalar(select(Job).where(Job.kind == services.LOAD_KIND).order_by(Job.id.desc()))
+    job = db.session.scalar(select(Job).where(Job.kind == JobKind.DIRECTORY_LOAD).order_by(Job.id.desc()))
     response = client.get(f"/m365/manual/load/{job.id}", headers=HX)
     assert response.status_code == 286
     return response.get_data(as_text=True)

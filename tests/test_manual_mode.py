@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from m365_emulator.generator import generate_tenant
-from portal import jobs
+from portal import queue
 from portal.extensions import db
 from portal.manual import services
-from portal.models import Contact, Job, M365Connection, SyncSettings
+from portal.models import Contact, Job, JobKind, M365Connection, SyncSettings
 from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
 from portal.models.base import utcnow
 
@@ -79,13 +79,13 @@ def test_load_button_queues_one_load_job_and_shows_progress(world, alice_client)
     first = alice_client.post("/m365/manual/load", headers=HX).get_data(as_text=True)
     alice_client.post("/m365/manual/load", headers=HX)
     db.session.expire_all()
-    [job] = db.session.scalars(select(Job).where(Job.kind == services.LOAD_KIND)).all()
+    [job] = db.session.scalars(select(Job).where(Job.kind == JobKind.DIRECTORY_LOAD)).all()
     assert job.customer_id == world.acme.id and job.created_by_id == world.alice.id
     assert f'hx-get="/m365/manual/load/{job.id}"' in first and 'hx-trigger="every 1s"' in first
 
 
 def test_finished_load_stops_polling_and_shows_the_users(loaded, world, alice_client):
-    job = jobs.enqueue(services.LOAD_KIND, world.acme)
+    job = queue.enqueue(JobKind.DIRECTORY_LOAD, world.acme)
     job.status, job.finished_at = "succeeded", utcnow()
     db.session.commit()
     response = alice_client.get(f"/m365/manual/load/{job.id}", headers=HX)
@@ -97,7 +97,7 @@ def test_finished_load_stops_polling_and_shows_the_users(loaded, world, alice_cl
 
 def test_failed_load_shows_the_error(world, alice_client):
     connect(world.acme)
-    job = jobs.enqueue(services.LOAD_KIND, world.acme)
+    job = queue.enqueue(JobKind.DIRECTORY_LOAD, world.acme)
     job.status, job.error, job.finished_at = "failed", "Microsoft 365 is not reachable.", utcnow()
     db.session.commit()
     page = alice_client.get(f"/m365/manual/load/{job.id}", headers=HX).get_data(as_text=True)
@@ -207,7 +207,7 @@ def test_import_with_nobody_selected_says_so(loaded, world, alice_client):
 
 
 def test_import_progress_then_success_with_counts_and_skipped_users(loaded, world, alice_client):
-    job = jobs.enqueue("m365_import", world.acme, {"user_ids": ["a", "b"]})
+    job = queue.enqueue("m365_import", world.acme, {"user_ids": ["a", "b"]})
     job.status, job.progress_done, job.progress_total = "running", 1, 4
     db.session.commit()
     running = alice_client.get(f"/m365/manual/import/{job.id}", headers=HX)
@@ -228,7 +228,7 @@ def test_import_progress_then_success_with_counts_and_skipped_users(loaded, worl
 
 
 def test_failed_import_shows_its_error(loaded, world, alice_client):
-    job = jobs.enqueue("m365_import", world.acme, {"user_ids": ["a"]})
+    job = queue.enqueue("m365_import", world.acme, {"user_ids": ["a"]})
     job.status, job.error, job.finished_at = "failed", "Microsoft 365 did not answer.", utcnow()
     db.session.commit()
     response = alice_client.get(f"/m365/manual/import/{job.id}", headers=HX)
@@ -252,7 +252,7 @@ def test_another_customers_rows_and_jobs_answer_404(loaded, world, app):
     bob = app.test_client().sign_in_as(world.bob)
     connect(world.globex)
     row = user_row(world.acme)
-    job = jobs.enqueue("m365_import", world.acme, {"user_ids": []})
+    job = queue.enqueue("m365_import", world.acme, {"user_ids": []})
     db.session.commit()
     assert bob.post(f"/m365/manual/users/{row.id}/toggle", headers=HX).status_code == 404
     assert bob.get(f"/m365/manual/import/{job.id}", headers=HX).status_code == 404

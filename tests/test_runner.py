@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from portal import create_app, jobs
+from portal import create_app, queue
 from portal.extensions import db
 from portal.models import Job
 from portal.runner import DailyAt, Every, Runner
@@ -20,18 +20,18 @@ RUNS = []
 STARTED = threading.Event()
 
 
-@jobs.handler("runner_test_ok")
+@queue.handler("runner_test_ok")
 def _ok(job):
     RUNS.append(job.id)
     return {"ok": True}
 
 
-@jobs.handler("runner_test_boom")
+@queue.handler("runner_test_boom")
 def _boom(job):
     raise ValueError("Contact list is not readable.")
 
 
-@jobs.handler("runner_test_slow")
+@queue.handler("runner_test_slow")
 def _slow(job):
     STARTED.set()
     time.sleep(job.params.get("seconds", 1))
@@ -46,7 +46,7 @@ def _reload(job_id):
 
 def test_run_once_runs_a_queued_job_and_reports_idle_otherwise(app, world):
     RUNS.clear()
-    job = jobs.enqueue("runner_test_ok", world.acme)
+    job = queue.enqueue("runner_test_ok", world.acme)
     db.session.commit()
     runner = Runner(app, periodic=[])
     assert runner.run_once() is True
@@ -56,8 +56,8 @@ def test_run_once_runs_a_queued_job_and_reports_idle_otherwise(app, world):
 
 def test_runner_survives_a_failing_job_and_runs_the_next(app, world):
     RUNS.clear()
-    bad = jobs.enqueue("runner_test_boom", world.acme)
-    good = jobs.enqueue("runner_test_ok", world.acme)
+    bad = queue.enqueue("runner_test_boom", world.acme)
+    good = queue.enqueue("runner_test_ok", world.acme)
     db.session.commit()
     runner = Runner(app, periodic=[])
     assert runner.tick() and runner.tick()
@@ -68,7 +68,7 @@ def test_runner_survives_a_failing_job_and_runs_the_next(app, world):
 
 def test_two_runner_loops_competing_for_one_job_run_it_exactly_once(app, world):
     RUNS.clear()
-    job = jobs.enqueue("runner_test_ok", world.acme)
+    job = queue.enqueue("runner_test_ok", world.acme)
     db.session.commit()
     barrier = threading.Barrier(2)
 
@@ -90,7 +90,7 @@ def test_two_runner_loops_competing_for_one_job_run_it_exactly_once(app, world):
 def test_heartbeat_keeps_the_lease_while_a_long_job_runs(app, world):
     RUNS.clear()
     STARTED.clear()
-    job = jobs.enqueue("runner_test_slow", world.acme, {"seconds": 2.5})
+    job = queue.enqueue("runner_test_slow", world.acme, {"seconds": 2.5})
     db.session.commit()
     busy = Runner(app, owner="busy", lease_seconds=1, periodic=[])
     thread = threading.Thread(target=busy.run_once)
@@ -105,8 +105,8 @@ def test_heartbeat_keeps_the_lease_while_a_long_job_runs(app, world):
 def test_stop_finishes_the_current_job_then_leaves_the_loop(app, world):
     RUNS.clear()
     STARTED.clear()
-    job = jobs.enqueue("runner_test_slow", world.acme, {"seconds": 0.5})
-    later = jobs.enqueue("runner_test_ok", world.acme)
+    job = queue.enqueue("runner_test_slow", world.acme, {"seconds": 0.5})
+    later = queue.enqueue("runner_test_ok", world.acme)
     db.session.commit()
     runner = Runner(app, poll_seconds=0.1, periodic=[])
     thread = threading.Thread(target=runner.run_forever)

@@ -4,10 +4,10 @@ import threading
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Contact, SyncSettings
+from portal.models import Contact, JobKind, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
-from portal.sync import jobs as sync_jobs
+from portal.sync import tasks
 from portal.sync import lock, service
 from tests.sync_helpers import book, import_users, outbox, run_job, sync, users
 
@@ -236,7 +236,7 @@ def test_preview_job_result_lists_the_planned_changes(app, emulator, connected_a
     everyone = imported(app, emulator, connected_acme)
     sync(app, connected_acme)
     emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"givenName": "Ada"})
-    job = run_job(app, sync_jobs.PREVIEW, connected_acme)
+    job = run_job(app, JobKind.PREVIEW, connected_acme)
     assert job.result["counts"]["updates"] == 1
     assert job.result["updates"][0]["changes"] == [["first_name", "Adele", "Ada"]]
 
@@ -282,7 +282,7 @@ def test_keep_contacts_unlinks_the_held_contacts(app, emulator, connected_acme, 
 
 def test_two_runners_never_sync_the_same_customer_at_once(app, emulator, connected_acme):
     imported(app, emulator, connected_acme)
-    from portal.jobs import enqueue
+    from portal.queue import enqueue
 
     enqueue("m365_sync", connected_acme, {"trigger": "manual"})
     enqueue("m365_sync", connected_acme, {"trigger": "daily"})
@@ -308,16 +308,16 @@ def test_a_held_lock_makes_the_sync_skip_instead_of_running_twice(app, emulator,
 
 
 def test_missed_daily_run_is_caught_up_when_the_runner_starts(app, emulator, connected_acme):
-    assert sync_jobs.upkeep()["queued"]  # never synced: caught up
+    assert tasks.upkeep()["queued"]  # never synced: caught up
     Runner(app, periodic=[]).run_once()
-    assert sync_jobs.upkeep()["queued"] == []  # synced a moment ago
-    assert sync_jobs.enqueue_daily_syncs() == []
+    assert tasks.upkeep()["queued"] == []  # synced a moment ago
+    assert tasks.enqueue_daily_syncs() == []
 
 
 def test_customer_without_sync_active_is_not_synced(app, emulator, connected_acme):
     SyncSettings.for_customer(connected_acme).sync_active = False
     db.session.commit()
-    assert sync_jobs.enqueue_daily_syncs() == []
+    assert tasks.enqueue_daily_syncs() == []
     run = sync(app, connected_acme)
     assert run.status == "skipped"
 

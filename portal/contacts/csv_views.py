@@ -6,9 +6,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.auth import access
-from portal.contacts import csv_io, importing
+from portal.contacts import bp, csv_io, importing
 from portal.contacts.forms import MappingForm, UploadForm
-from portal.contacts.routes import bp, page_or_fragment
+from portal.contacts.rendering import page_or_fragment
 from portal.extensions import db
 
 PREVIEW_ROWS = 500

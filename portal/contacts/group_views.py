@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 
 from portal.auth import access
 from portal.boundary import positive_int
-from portal.contacts import services
+from portal.contacts import bp, services
 from portal.contacts.forms import GroupForm
-from portal.contacts.routes import bp, wants_fragment
+from portal.contacts.rendering import wants_fragment
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 

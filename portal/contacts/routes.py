@@ -1,43 +1,27 @@
-"""The contact book ("Employee contacts"): list, detail, create, edit, delete, export.
+"""The contact book's contact views: list, detail, create, edit, delete, export (blueprint `contacts`).
 
-Contact groups and the CSV import live in group_views.py and csv_views.py on the same
-blueprint. Every view works on `access.current_customer()`; other customers' ids answer 404.
+Every view works on `access.current_customer()`; other customers' ids answer 404.
 """
 from datetime import date
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+from flask import (Response, abort, current_app, flash, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.utils import secure_filename
 
 from portal.auth import access
-from portal.contacts import csv_io, listing, services
+from portal.contacts import bp, csv_io, listing, services
 from portal.contacts.forms import ContactForm, MembershipForm
+from portal.contacts.rendering import page_or_fragment, wants_fragment
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
-
-bp = Blueprint("contacts", __name__, url_prefix="/contacts")
-
 
 @bp.before_request
 @login_required
 def _signed_in_only():
     """Every page of the contact book needs a signed-in admin."""
     return None
-
-
-def wants_fragment():
-    """True for an htmx swap; a history restore (reload after back) needs the whole page."""
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
-
-
-def page_or_fragment(page_template, fragment_template, **context):
-    """Render the fragment for htmx requests and the page otherwise; caches must tell them apart."""
-    template = fragment_template if wants_fragment() else page_template
-    response = current_app.make_response(render_template(template, **context))
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.route("/")
@@ -171,6 +155,3 @@ def export_csv():
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-from portal.contacts import csv_views, group_views  # noqa: E402,F401  (views on this blueprint)

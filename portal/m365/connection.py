@@ -31,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.m365 import tokens
+from portal.mail import notify_customer, portal_url
 from portal.manual.services import clear_directory
 from portal.models import (
     AuditEntry, ConnectionStatus, Contact, Customer, GroupSubscription, M365Connection, SyncSettings,
@@ -244,7 +245,6 @@ def notify_reauth_required(connection, reason=None):
     A notice that cannot be built gives the claim back (the sweep tries again, and logs why).
     Returns True when an email was queued.
     """
-    from portal.mail import notify_customer, portal_url
 
     customer = db.session.get(Customer, connection.customer_id)
     if customer is None or not customer.effective_recipients:

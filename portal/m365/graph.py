@@ -1,22 +1,19 @@
 """The one Microsoft Graph client the rest of the code uses.
 
-CONTRACT (implemented by the M365-connect work; others code against it):
-
     client = GraphClient.for_connection(connection)   # an M365Connection row
+    client = GraphClient.for_token(token, tenant_id)  # a fresh sign-in (no stored connection)
+    with GraphClient.for_connection(c) as client: ... # closes the HTTP session at the end
+
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
     client.get_user(user_id)       -> dict | None (None only on 404 Request_ResourceNotFound)
     client.list_groups()           -> list[dict]  ($select GROUP_FIELDS)
     client.group_member_ids(group_id, transitive=True) -> list[str]  (user ids only)
     client.users_delta(delta_link=None)  -> DeltaPage(items=list[dict], delta_link=str)
     client.groups_delta(delta_link=None) -> DeltaPage(items=list[dict], delta_link=str)
+    client.probe_read_access()     GET /users and /groups ($top=1, $select=id): may read users and groups
     client.request_count, client.resource_units  (counters for this client's lifetime)
-
-EXTENSIONS (beyond the contract):
-    GraphClient.for_token(token, tenant_id)  a client for a fresh sign-in (no stored connection)
-    client.probe_read_access()    GET /users and /groups ($top=1, $select=id): may read users and groups
     client.stats()                 dict of requests, resource units, retries, throttled, waited seconds,
                                    token refreshes (for the sync history and benchmarks)
-    with GraphClient.for_connection(c) as client: ...   closes the HTTP session at the end
 
 Retries are a small explicit loop, not urllib3's Retry: urllib3 parses only whole-second or
 HTTP-date Retry-After values and rejects Graph's fractional ones ("2.128") as an invalid header.
@@ -49,7 +46,13 @@ from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app
 from flask_babel import gettext as _
 
+from portal.m365 import tokens
+from portal.m365.connection import mark_reauth_required, store_refresh_token
+
 log = logging.getLogger(__name__)
+
+# The delegated scopes: asked for at sign-in (portal.m365.oauth) and on every token refresh here.
+SCOPES = "openid profile email offline_access User.Read.All GroupMember.Read.All"
 
 USER_FIELDS = (
     "id,displayName,givenName,surname,mail,userPrincipalName,proxyAddresses,"
@@ -156,8 +159,6 @@ class GraphClient:
         self._on_auth_lost = on_auth_lost
         self._sleep = sleep
         self._refresh_token = token.get("refresh_token", "")
-        from portal.m365.oauth import SCOPES
-
         self._session = OAuth2Session(
             client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
             token_endpoint=token_endpoint(tenant_id), scope=SCOPES, token=token,
@@ -178,16 +179,13 @@ class GraphClient:
         Each rotated refresh token is persisted at once; ReauthRequired/PermissionMissing mark
         the connection "Re-authentication required" before they are raised.
         """
-        from portal.m365 import connection as service
-        from portal.m365 import tokens
-
         # expires_at=1: no access token is stored, so the first request refreshes.
         token = {"access_token": "", "token_type": "Bearer", "expires_at": 1,
                  "refresh_token": tokens.decrypt(connection.refresh_token_encrypted)}
         return cls(
             token, tenant_id=connection.tenant_id, connection_id=connection.id,
-            on_refresh_token=lambda plain: service.store_refresh_token(connection, plain),
-            on_auth_lost=lambda reason: service.mark_reauth_required(connection, reason),
+            on_refresh_token=lambda plain: store_refresh_token(connection, plain),
+            on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
             **kwargs,
         )
 

@@ -14,17 +14,16 @@ import re
 
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
-from flask import current_app, session, url_for
+from flask import current_app, redirect, session, url_for
 from flask_babel import gettext as _
 from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 
 from portal.extensions import oauth
 from portal.m365 import connection as service
-from portal.m365.graph import GraphClient, GraphError, GraphUnavailable, PermissionMissing
+from portal.m365.graph import SCOPES, GraphClient, GraphError, GraphUnavailable, PermissionMissing
 
 log = logging.getLogger(__name__)
 
-SCOPES = "openid profile email offline_access User.Read.All GroupMember.Read.All"
 REQUIRED_GRAPH_SCOPES = {"user.read.all", "groupmember.read.all"}
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
@@ -138,8 +137,6 @@ def start_sign_in(customer):
     pending = dict(session.get(PENDING_KEY) or {})
     pending[data["state"]] = customer.id
     session[PENDING_KEY] = pending
-    from flask import redirect
-
     return redirect(data["url"])
 
 

@@ -1,7 +1,9 @@
 """The "Synchronize contacts" page: connect (Release M365 Interface), end, settings, audit log."""
+from datetime import datetime
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import format_datetime, ngettext
 from flask_login import current_user, login_required
 
 from portal.auth import access
@@ -22,10 +24,6 @@ def _init(state):
 @bp.app_template_filter("isodatetime")
 def _isodatetime(value):
     """Format an ISO timestamp string (as kept in SyncSettings.changed) like the |datetime filter."""
-    from datetime import datetime
-
-    from flask_babel import format_datetime
-
     try:
         return format_datetime(datetime.fromisoformat(value), "medium")
     except (TypeError, ValueError):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from portal.extensions import db
 from portal.models import AuditEntry, Contact, SyncMode, SyncSettings
 from portal.models.base import utcnow
+from portal.sync.subscriptions import enqueue_groups_load
 
 SWITCHES = ("sync_active", "link_active")
 MODES = tuple(mode.value for mode in SyncMode)
@@ -89,8 +90,6 @@ def set_mode(customer, admin, mode):
         AuditEntry.record(customer, admin.email, f"mode_{mode}")
         if mode == SyncMode.AUTOMATIC.value:
             # "Subscribe to Groups" needs the groups with their member counts: load them now.
-            from portal.sync.subscriptions import enqueue_groups_load
-
             enqueue_groups_load(customer, admin)
     db.session.commit()
     return settings

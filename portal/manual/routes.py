@@ -8,13 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal import jobs
+from portal import queue
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
 from portal.m365.graph import GraphError
 from portal.manual import services
-from portal.models import Job, M365Connection, SyncMode, SyncSettings
+from portal.models import Job, JobKind, M365Connection, SyncMode, SyncSettings
 from portal.models.directory import DirectoryGroup, DirectoryUser
 
 bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
@@ -69,8 +69,8 @@ def _users_context(customer, term=None, page=None):
 def _microsoft_context(customer):
     context = _users_context(customer)
     context.update(
-        load_job=jobs.latest_job(customer, services.LOAD_KIND),
-        import_job=jobs.latest_job(customer, services.IMPORT_KIND),
+        load_job=queue.latest_job(customer, JobKind.DIRECTORY_LOAD),
+        import_job=queue.latest_job(customer, JobKind.IMPORT),
         groups=services.group_count(customer),
     )
     return context
@@ -134,7 +134,7 @@ def load():
 def load_status(job_id):
     """The load's progress; when it is done, the loaded users (and polling stops)."""
     customer = _ready_customer()
-    job = _job_or_404(job_id, services.LOAD_KIND)
+    job = _job_or_404(job_id, JobKind.DIRECTORY_LOAD)
     if not job.is_finished:
         return render_template("manual/_load_progress.html", job=job)
     body = render_template("manual/_microsoft.html", **_microsoft_context(customer))
@@ -153,7 +153,7 @@ def _with_button(template, customer, /, **context):
     context["customer"] = customer
     body = render_template(template, **context)
     button = render_template("manual/_import_button.html", selected=services.selected_count(customer),
-                             oob=True, import_job=jobs.active_job(customer, services.IMPORT_KIND))
+                             oob=True, import_job=queue.active_job(customer, JobKind.IMPORT))
     return body + button
 
 
@@ -219,7 +219,7 @@ def import_users():
 def import_status(job_id):
     """The import's progress bar; when finished, its counts and skipped users (polling stops)."""
     customer = _ready_customer()
-    job = _job_or_404(job_id, services.IMPORT_KIND)
+    job = _job_or_404(job_id, JobKind.IMPORT)
     if not job.is_finished:
         return render_template("manual/_import.html", import_job=job)
     response = Response(_with_button("manual/_import.html", customer, import_job=job), status=STOP_POLLING)

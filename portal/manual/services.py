@@ -1,30 +1,28 @@
 """Manual mode: load the tenant's directory into a local cache, search it, keep the selection, import.
 
-    enqueue_load(customer, admin)        "Load Users from Microsoft" (job LOAD_KIND; caller commits)
+    enqueue_load(customer, admin)        "Load Users from Microsoft" (job DIRECTORY_LOAD; caller commits)
     store_directory(customer, users, groups)   replace the customer's cache (the job's last step)
     search_users(customer, term)         a select() over the cache (name, email, department, UPN)
     toggle(customer, row) / select_all(customer, on) / select_group(customer, group)
     selected_count(customer), selected_ids(customer), selected_on_page(customer, rows)
-    enqueue_import(customer, admin)      "Import N users" (job IMPORT_KIND, params {"user_ids": [...]})
+    enqueue_import(customer, admin)      "Import N users" (job IMPORT, params {"user_ids": [...]})
 
 The import itself (create / link / already present / skip) is the sync engine's handler for
-IMPORT_KIND (portal/sync); this module only hands it the selected user ids.
+JobKind.IMPORT (portal/sync/tasks.py); this module only hands it the selected user ids.
 """
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select, true
 
-from portal import jobs
+from portal import queue
 from portal.contacts.listing import search_condition
 from portal.extensions import db
-from portal.models import Contact, Customer
+from portal.models import Contact, Customer, JobKind
 from portal.models.base import utcnow
 from portal.models.directory import (
     DirectoryGroup, DirectoryMembership, DirectorySelection, DirectorySelectionFlip, DirectoryUser,
 )
 from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
 
-LOAD_KIND = "m365_directory_load"
-IMPORT_KIND = "m365_import"
 CHUNK = 2000
 
 
@@ -44,12 +42,14 @@ def like_words(column, term):
 # --- loading -------------------------------------------------------------------------------------
 def enqueue_load(customer, admin):
     """Queue a directory load unless one is already queued or running; returns the job."""
-    return jobs.active_job(customer, LOAD_KIND) or jobs.enqueue(LOAD_KIND, customer, created_by=admin)
+    return queue.active_job(customer, JobKind.DIRECTORY_LOAD) or queue.enqueue(JobKind.DIRECTORY_LOAD, customer, created_by=admin)
 
 
-@jobs.handler(LOAD_KIND)
+@queue.handler(JobKind.DIRECTORY_LOAD)
 def run_load(job):
     """The load job: users and groups through the Graph client, then one replace of the cache."""
+    # In the function: m365.connection imports this module (clear_directory), and graph imports
+    # m365.connection; at module level that would be a cycle.
     from portal.m365.connection import connection_for_sync
     from portal.m365.graph import GraphClient
 
@@ -57,12 +57,12 @@ def run_load(job):
     connection = connection_for_sync(customer)
     if connection is None:
         raise ManualError(_("The M365 interface is not connected (or needs a new sign-in)."))
-    jobs.report_progress(job, 0, 3)
+    queue.report_progress(job, 0, 3)
     with GraphClient.for_connection(connection) as client:
         users = client.list_users()
-        jobs.report_progress(job, 1, 3)
+        queue.report_progress(job, 1, 3)
         groups = client.list_groups()
-        jobs.report_progress(job, 2, 3)
+        queue.report_progress(job, 2, 3)
     return store_directory(customer, users, groups)
 
 
@@ -289,6 +289,7 @@ def select_group(customer, group):
 
 
 def _fetch_member_ids(customer, group):
+    # In the function: the same cycle as in run_load (m365.connection imports this module).
     from portal.m365.connection import connection_for_sync
     from portal.m365.graph import GraphClient
 
@@ -302,10 +303,10 @@ def _fetch_member_ids(customer, group):
 # --- import ------------------------------------------------------------------------------------------
 def enqueue_import(customer, admin):
     """Queue "Import N users" with the selected ids; returns the job (an active one if any)."""
-    running = jobs.active_job(customer, IMPORT_KIND)
+    running = queue.active_job(customer, JobKind.IMPORT)
     if running is not None:
         return running
     user_ids = selected_ids(customer)
     if not user_ids:
         raise ManualError(_("Select at least one user to import."))
-    return jobs.enqueue(IMPORT_KIND, customer, {"user_ids": user_ids}, created_by=admin)
+    return queue.enqueue(JobKind.IMPORT, customer, {"user_ids": user_ids}, created_by=admin)

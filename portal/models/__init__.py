@@ -4,7 +4,7 @@ from portal.models.tenancy import Reseller, Customer  # noqa: F401
 from portal.models.accounts import AdminSession, AdminUser, Role, SignInFailure  # noqa: F401
 from portal.models.contacts import Contact, ContactGroup, contact_group_members, Origin  # noqa: F401
 from portal.models.contacts import ContactImport  # noqa: F401
-from portal.models.jobs import Job, JobStatus  # noqa: F401
+from portal.models.queue import Job, JobKind, JobStatus  # noqa: F401
 from portal.models.m365 import AuditEntry, ConnectionStatus, GroupSubscription, M365Connection, SyncMode, SyncSettings  # noqa: F401
 from portal.models.outbox import MailStatus, OutboxMail  # noqa: F401
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncLock, SyncRun  # noqa: F401

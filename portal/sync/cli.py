@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 from portal.extensions import db
 from portal.m365.graph import GraphError
 from portal.models import Customer
-from portal.sync import jobs, service
+from portal.sync import service, tasks
 
 sync_cli = AppGroup("sync", help="The M365 contact synchronization.")
 
@@ -20,7 +20,7 @@ def run_command(customer_id):
             raise click.UsageError(f"No customer with id {customer_id}.")
         customers = [customer]
     else:
-        customers = jobs.sync_candidates()
+        customers = tasks.sync_candidates()
     failed = 0
     for customer in customers:
         try:

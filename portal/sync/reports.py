@@ -5,6 +5,7 @@ row), so a report exists exactly when the removals it reports were written. A re
 be built never fails the run: the run's notes say what became of each one.
 """
 from portal.mail import notify_customer, portal_url
+from portal.sync.apply import archive_reason
 
 REMOVAL_REPORT = "the removal report"
 HELD_NOTICE = "the notice of the held removals"
@@ -12,8 +13,6 @@ HELD_NOTICE = "the notice of the held removals"
 
 def removed_rows(changes, when):
     """Rows of the removal report: name, email, when, why."""
-    from portal.sync.apply import archive_reason
-
     return [{"name": c.name, "email": c.email, "when": when, "why": archive_reason(c.reason)}
             for c in changes]
 

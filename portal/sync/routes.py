@@ -7,12 +7,13 @@ from sqlalchemy import func, select
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
-from portal.jobs import active_job, enqueue, latest_job
-from portal.models import ContactGroup
+from portal.queue import active_job, enqueue, latest_job
+from portal.models import ContactGroup, JobKind
 from portal.models.sync import SyncChange, SyncRun
 from portal.sync import held as held_service
-from portal.sync import jobs as sync_jobs
+from portal.sync import tasks
 from portal.sync import service, subscriptions
+from portal.sync.apply import archive_reason
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
@@ -20,8 +21,6 @@ bp = Blueprint("sync", __name__, url_prefix="/sync")
 @bp.app_context_processor
 def _sync_labels():
     """Templates show removal reasons in the same words as the archive and the removal report."""
-    from portal.sync.apply import archive_reason
-
     return {"removal_reason": archive_reason}
 PAGE_SIZE = 50
 CHANGE_KINDS = ("create", "update", "link", "restore", "group_add", "remove", "hold", "release",
@@ -46,7 +45,7 @@ def history():
                               .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
                               .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
     context = {"customer": customer, "runs": runs[:PAGE_SIZE], "page": page,
-               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, sync_jobs.SYNC),
+               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, JobKind.SYNC),
                "blocker": service.sync_blocker(customer), "held_count": len(held_service.held_removals(customer))}
     return render_template("sync/_runs.html" if _is_htmx() else "sync/history.html", **context)
 
@@ -85,12 +84,12 @@ def now():
     customer = access.current_customer()
     problem = service.sync_blocker(customer)
     if not problem:
-        sync_jobs.request_sync(customer, "manual", created_by=current_user)
+        tasks.request_sync(customer, "manual", created_by=current_user)
         db.session.commit()
     if _is_htmx():
         if problem:
             return render_template("sync/_sync_problem.html", problem=problem)
-        return _job_status(customer, sync_jobs.SYNC, "sync/_sync_status.html")
+        return _job_status(customer, JobKind.SYNC, "sync/_sync_status.html")
     if problem:
         flash(_(problem), "error")
     else:
@@ -102,7 +101,7 @@ def now():
 @login_required
 def status():
     """The running "Sync now" (polled by htmx; answers 286 when finished, to stop the polling)."""
-    return _job_status(access.current_customer(), sync_jobs.SYNC, "sync/_sync_status.html")
+    return _job_status(access.current_customer(), JobKind.SYNC, "sync/_sync_status.html")
 
 
 def _job_status(customer, kind, template):
@@ -121,13 +120,13 @@ def preview():
         if problem:
             flash(_(problem), "error")
             return redirect(url_for("sync.history"))
-        if active_job(customer, sync_jobs.PREVIEW) is None:
-            enqueue(sync_jobs.PREVIEW, customer, created_by=current_user)
+        if active_job(customer, JobKind.PREVIEW) is None:
+            enqueue(JobKind.PREVIEW, customer, created_by=current_user)
             db.session.commit()
         return redirect(url_for("sync.preview"))
-    job = latest_job(customer, sync_jobs.PREVIEW)
+    job = latest_job(customer, JobKind.PREVIEW)
     if _is_htmx():
-        return _job_status(customer, sync_jobs.PREVIEW, "sync/_preview.html")
+        return _job_status(customer, JobKind.PREVIEW, "sync/_preview.html")
     return render_template("sync/preview.html", customer=customer, job=job,
                            group_names=_group_names(customer))
 
@@ -170,8 +169,8 @@ def _decide(action, message):
 def _automatic_context(customer):
     term = request.values.get("q", "")
     groups = subscriptions.groups_overview(customer, term)
-    load_job = latest_job(customer, subscriptions.GROUPS_LOAD)
-    import_job = latest_job(customer, subscriptions.SUBSCRIPTION_IMPORT)
+    load_job = latest_job(customer, JobKind.GROUPS_LOAD)
+    import_job = latest_job(customer, JobKind.SUBSCRIPTION_IMPORT)
     busy = [j for j in (load_job, import_job) if j is not None and not j.is_finished]
     return {"customer": customer, "groups": groups, "q": term, "load_job": load_job,
             "import_job": import_job, "busy": busy,

@@ -6,7 +6,7 @@
                                               group's members; -> (SyncRun, SyncPlan)
     purge_expired()                           archived contacts after 30 days, history after 90
 
-Job handlers and the runner's periodic triggers are in portal/sync/jobs.py.
+Job handlers and the runner's periodic triggers are in portal/sync/tasks.py.
 The web app and the runner call these same functions. Every writing pass holds the customer's
 sync lock (portal.sync.lock) and writes its changes, the run record, the new delta links and the
 removal report in ONE transaction: a failure leaves the book as it was.

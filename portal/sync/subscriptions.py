@@ -8,23 +8,20 @@
     enqueue_groups_load(customer, admin)   refresh the group list with member counts (a job)
 
 The group list comes from the directory cache of Manual mode (portal.models.directory), filled here
-by the "m365_groups_load" job, which also counts each group's transitive members.
+by the JobKind.GROUPS_LOAD job, which also counts each group's transitive members.
 """
 from sqlalchemy import delete, func, insert, select
 
 from portal.contacts.services import find_group_by_name
 from portal.extensions import db
-from portal.jobs import active_job, enqueue, handler, report_progress
+from portal.queue import active_job, enqueue, handler, report_progress
 from portal.m365.connection import connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.manual.services import group_kind, like_words
-from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, Origin, utcnow
+from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, JobKind, Origin, utcnow
 from portal.models.directory import DirectoryGroup, DirectoryMembership
 from portal.sync.people import group_name
 from portal.text import single_line
-
-GROUPS_LOAD = "m365_groups_load"
-SUBSCRIPTION_IMPORT = "m365_subscription_import"
 
 
 def groups_overview(customer, term=""):
@@ -62,7 +59,7 @@ def subscribe(customer, admin, group):
     db.session.add(subscription)
     db.session.flush()
     AuditEntry.record(customer, admin.email if admin else "", "group_subscribed", group.display_name)
-    enqueue(SUBSCRIPTION_IMPORT, customer, {"subscription_id": subscription.id}, created_by=admin)
+    enqueue(JobKind.SUBSCRIPTION_IMPORT, customer, {"subscription_id": subscription.id}, created_by=admin)
     return subscription
 
 
@@ -106,10 +103,10 @@ def set_all(customer, admin, on):
 
 def enqueue_groups_load(customer, admin):
     """Queue a refresh of the group list (unless one is queued or running); caller commits."""
-    return active_job(customer, GROUPS_LOAD) or enqueue(GROUPS_LOAD, customer, created_by=admin)
+    return active_job(customer, JobKind.GROUPS_LOAD) or enqueue(JobKind.GROUPS_LOAD, customer, created_by=admin)
 
 
-@handler(GROUPS_LOAD)
+@handler(JobKind.GROUPS_LOAD)
 def groups_load_job(job):
     """List the tenant's groups and count each one's transitive members; replace the cached groups."""
     customer = db.session.get(Customer, job.customer_id)

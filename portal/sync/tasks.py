@@ -1,10 +1,11 @@
 """The sync's background work: job handlers and the runner's periodic triggers.
 
-Job kinds (portal.jobs.enqueue):
-    "m365_sync"                 params {"trigger": "daily" | "manual" | "subscription"}
-    "m365_import"               params {"user_ids": [...]}; result {"created", "linked",
-                                "already_present", "updated", "skipped": [{"name", "email", "reason"}]}
-    "m365_subscription_import"  params {"subscription_id": id}; same result
+Job handlers (kinds from portal.models.queue.JobKind):
+    SYNC                 params {"trigger": "daily" | "manual" | "subscription"}
+    IMPORT               params {"user_ids": [...]}; result {"created", "linked",
+                         "already_present", "updated", "skipped": [{"name", "email", "reason"}]}
+    SUBSCRIPTION_IMPORT  params {"subscription_id": id}; same result
+    PREVIEW              no params; result: counts and the changes the next run would make
 Periodic (portal.runner.PERIODIC): enqueue_daily_syncs at SYNC_DAILY_AT, upkeep hourly and at start
 (catches up a daily run missed while no runner was up; purges expired archives and history).
 """
@@ -14,15 +15,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.jobs import active_job, enqueue, handler, report_progress
-from portal.models import Customer, GroupSubscription, M365Connection, SyncSettings, utcnow
+from portal.queue import active_job, enqueue, handler, report_progress
+from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
-from portal.sync import service, subscriptions  # noqa: F401  (subscriptions registers a handler)
+from portal.sync import service
 
 log = logging.getLogger(__name__)
-SYNC = "m365_sync"
-IMPORT = "m365_import"
-SUBSCRIPTION_IMPORT = "m365_subscription_import"
 DAILY_MIN_GAP = timedelta(hours=12)
 CATCH_UP_AFTER = timedelta(hours=24)
 
@@ -31,7 +29,7 @@ def _customer(job):
     return db.session.get(Customer, job.customer_id)
 
 
-@handler(SYNC)
+@handler(JobKind.SYNC)
 def sync_job(job):
     """One sync pass; skipped when a sync that started after this job was queued already succeeded."""
     customer = _customer(job)
@@ -44,7 +42,7 @@ def sync_job(job):
     return {"run_id": run.id, "status": run.status, "counts": run.counts, "message": run.message}
 
 
-@handler(IMPORT)
+@handler(JobKind.IMPORT)
 def import_job(job):
     """Manual mode: import the selected users."""
     user_ids = list(job.params.get("user_ids") or [])
@@ -53,7 +51,7 @@ def import_job(job):
     return service.import_result(run, plan)
 
 
-@handler(SUBSCRIPTION_IMPORT)
+@handler(JobKind.SUBSCRIPTION_IMPORT)
 def subscription_import_job(job):
     """Automatic mode: import the members of a group just subscribed into its contact group."""
     customer = _customer(job)
@@ -69,7 +67,8 @@ def subscription_import_job(job):
 
 def request_sync(customer, trigger="manual", created_by=None):
     """Queue a sync unless one is already queued or running; returns the job. Caller commits."""
-    return active_job(customer, SYNC) or enqueue(SYNC, customer, {"trigger": trigger}, created_by)
+    return (active_job(customer, JobKind.SYNC)
+            or enqueue(JobKind.SYNC, customer, {"trigger": trigger}, created_by))
 
 
 def sync_candidates():
@@ -88,8 +87,8 @@ def _enqueue_stale(min_age, now=None):
         last = service.last_successful_sync(customer.id)
         if last is not None and now - last < min_age:
             continue
-        if active_job(customer, SYNC) is None:
-            queued.append(enqueue(SYNC, customer, {"trigger": "daily"}).id)
+        if active_job(customer, JobKind.SYNC) is None:
+            queued.append(enqueue(JobKind.SYNC, customer, {"trigger": "daily"}).id)
     db.session.commit()
     return queued
 
@@ -106,11 +105,10 @@ def upkeep(now=None):
     return {"queued": queued, "purged": purged}
 
 
-PREVIEW = "m365_preview"
 PREVIEW_LIMIT = 500
 
 
-@handler(PREVIEW)
+@handler(JobKind.PREVIEW)
 def preview_job(job):
     """"Preview next sync": what the next run would do, computed by the same code, nothing written."""
     preview = service.preview_sync(_customer(job))

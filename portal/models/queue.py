@@ -15,6 +15,19 @@ class JobStatus(str, enum.Enum):
     FAILED = "failed"
 
 
+class JobKind(enum.StrEnum):
+    """What a job does: the one list of job kinds, stored in `Job.kind` (existing rows hold these
+    strings, so a value never changes). Each kind's handler registers with `portal.queue.handler`
+    next to its code; the runner imports those modules and refuses to start when one is missing."""
+
+    SYNC = "m365_sync"                                # portal.sync.tasks: one sync pass
+    IMPORT = "m365_import"                            # portal.sync.tasks: Manual mode's "Import N users"
+    SUBSCRIPTION_IMPORT = "m365_subscription_import"  # portal.sync.tasks: a subscribed group's members
+    PREVIEW = "m365_preview"                          # portal.sync.tasks: "Preview next sync"
+    DIRECTORY_LOAD = "m365_directory_load"            # portal.manual.services: "Load Users from Microsoft"
+    GROUPS_LOAD = "m365_groups_load"                  # portal.sync.subscriptions: the group list
+
+
 class Job(db.Model):
     """One unit of background work and its progress, shown by the web app, run by a runner."""
 

@@ -2,7 +2,7 @@
 import threading
 import time
 
-from portal import jobs
+from portal import queue
 from portal.extensions import db
 from portal.m365.graph import GraphUnavailable
 from portal.models import Job, JobStatus
@@ -11,19 +11,19 @@ from portal.models.base import utcnow
 CALLS = []
 
 
-@jobs.handler("test_record")
+@queue.handler("test_record")
 def _record(job):
     CALLS.append(job.id)
-    jobs.report_progress(job, 1, 2)
+    queue.report_progress(job, 1, 2)
     return {"seen": job.params.get("value")}
 
 
-@jobs.handler("test_explode")
+@queue.handler("test_explode")
 def _explode(job):
     raise RuntimeError("the disk is full")
 
 
-@jobs.handler("test_graph_down")
+@queue.handler("test_graph_down")
 def _graph_down(job):
     from portal.models import Contact
 
@@ -33,7 +33,7 @@ def _graph_down(job):
     raise GraphUnavailable("Microsoft 365 did not answer (HTTP 503) after 4 attempts.")
 
 
-@jobs.handler("test_sets_result")
+@queue.handler("test_sets_result")
 def _sets_result(job):
     job.result = {"created": 3}
 
@@ -44,39 +44,39 @@ def _reload(job_id):
 
 
 def test_enqueued_job_is_queued_and_visible_as_active(world):
-    job = jobs.enqueue("test_record", world.acme, {"value": 7}, created_by=world.alice)
+    job = queue.enqueue("test_record", world.acme, {"value": 7}, created_by=world.alice)
     db.session.commit()
     assert job.status == JobStatus.QUEUED.value
-    assert jobs.active_job(world.acme, "test_record").id == job.id
-    assert jobs.active_job(world.globex, "test_record") is None
+    assert queue.active_job(world.acme, "test_record").id == job.id
+    assert queue.active_job(world.globex, "test_record") is None
 
 
 def test_claimed_job_runs_and_records_result_and_progress(world):
-    job = jobs.enqueue("test_record", world.acme, {"value": 7})
+    job = queue.enqueue("test_record", world.acme, {"value": 7})
     db.session.commit()
-    claimed = jobs.claim_next("runner-a", lease_seconds=30)
+    claimed = queue.claim_next("runner-a", lease_seconds=30)
     assert claimed.id == job.id and claimed.lease_owner == "runner-a"
     assert claimed.lease_expires_at > utcnow()
-    assert jobs.run_job(claimed, "runner-a") is JobStatus.SUCCEEDED
+    assert queue.run_job(claimed, "runner-a") is JobStatus.SUCCEEDED
     job = _reload(job.id)
     assert job.status == "succeeded" and job.result == {"seen": 7}
     assert job.progress_done == 2 and job.progress_total == 2 and job.percent == 100
     assert job.finished_at is not None and job.lease_expires_at is None
-    assert jobs.active_job(world.acme, "test_record") is None
-    assert jobs.claim_next("runner-b") is None
+    assert queue.active_job(world.acme, "test_record") is None
+    assert queue.claim_next("runner-b") is None
 
 
 def test_handler_may_set_result_instead_of_returning_it(world):
-    job = jobs.enqueue("test_sets_result", world.acme)
+    job = queue.enqueue("test_sets_result", world.acme)
     db.session.commit()
-    jobs.run_job(jobs.claim_next("r"), "r")
+    queue.run_job(queue.claim_next("r"), "r")
     assert _reload(job.id).result == {"created": 3}
 
 
 def test_failing_handler_marks_job_failed_with_readable_error(world):
-    job = jobs.enqueue("test_explode", world.acme)
+    job = queue.enqueue("test_explode", world.acme)
     db.session.commit()
-    assert jobs.run_job(jobs.claim_next("r"), "r") is JobStatus.FAILED
+    assert queue.run_job(queue.claim_next("r"), "r") is JobStatus.FAILED
     job = _reload(job.id)
     assert job.status == "failed" and job.error == "the disk is full"
 
@@ -84,9 +84,9 @@ def test_failing_handler_marks_job_failed_with_readable_error(world):
 def test_graph_failure_shows_its_message_and_writes_nothing(world):
     from portal.models import Contact
 
-    job = jobs.enqueue("test_graph_down", world.acme)
+    job = queue.enqueue("test_graph_down", world.acme)
     db.session.commit()
-    jobs.run_job(jobs.claim_next("r"), "r")
+    queue.run_job(queue.claim_next("r"), "r")
     job = _reload(job.id)
     assert job.status == "failed"
     assert job.error == "Microsoft 365 did not answer (HTTP 503) after 4 attempts."
@@ -94,55 +94,55 @@ def test_graph_failure_shows_its_message_and_writes_nothing(world):
 
 
 def test_unknown_kind_fails_instead_of_looping(world):
-    job = jobs.enqueue("no_such_kind", world.acme)
+    job = queue.enqueue("no_such_kind", world.acme)
     db.session.commit()
-    jobs.run_job(jobs.claim_next("r"), "r")
+    queue.run_job(queue.claim_next("r"), "r")
     job = _reload(job.id)
     assert job.status == "failed" and "no_such_kind" in job.error
 
 
 def test_jobs_are_claimed_oldest_first(world):
-    first = jobs.enqueue("test_record", world.acme)
-    second = jobs.enqueue("test_record", world.globex)
+    first = queue.enqueue("test_record", world.acme)
+    second = queue.enqueue("test_record", world.globex)
     db.session.commit()
-    assert jobs.claim_next("r").id == first.id
-    assert jobs.claim_next("r").id == second.id
-    assert jobs.claim_next("r") is None
+    assert queue.claim_next("r").id == first.id
+    assert queue.claim_next("r").id == second.id
+    assert queue.claim_next("r") is None
 
 
 def test_expired_lease_makes_job_claimable_again_and_it_completes_once(world):
     CALLS.clear()
-    job = jobs.enqueue("test_record", world.acme, {"value": 1})
+    job = queue.enqueue("test_record", world.acme, {"value": 1})
     db.session.commit()
-    dead = jobs.claim_next("runner-killed", lease_seconds=1)  # this runner dies without a word
-    assert jobs.claim_next("runner-b", lease_seconds=30) is None  # lease still valid
+    dead = queue.claim_next("runner-killed", lease_seconds=1)  # this runner dies without a word
+    assert queue.claim_next("runner-b", lease_seconds=30) is None  # lease still valid
     time.sleep(1.2)
-    survivor = jobs.claim_next("runner-b", lease_seconds=30)
+    survivor = queue.claim_next("runner-b", lease_seconds=30)
     assert survivor.id == dead.id and survivor.attempts == 2
-    jobs.run_job(survivor, "runner-b")
+    queue.run_job(survivor, "runner-b")
     job = _reload(job.id)
     assert job.status == "succeeded" and CALLS == [job.id]
 
 
 def test_slow_runner_that_lost_its_lease_cannot_overwrite_the_result(app, world):
     CALLS.clear()
-    job = jobs.enqueue("test_record", world.acme, {"value": 1})
+    job = queue.enqueue("test_record", world.acme, {"value": 1})
     db.session.commit()
     claimed, resume, outcome = threading.Event(), threading.Event(), []
 
     def slow_runner():
         with app.app_context():  # its own session: a stale view of the row, like another process
-            mine = jobs.claim_next("runner-slow", lease_seconds=1)
+            mine = queue.claim_next("runner-slow", lease_seconds=1)
             claimed.set()
             resume.wait(10)
-            outcome.append(jobs.run_job(mine, "runner-slow"))
+            outcome.append(queue.run_job(mine, "runner-slow"))
             db.session.remove()
 
     thread = threading.Thread(target=slow_runner)
     thread.start()
     claimed.wait(10)
     time.sleep(1.2)
-    jobs.run_job(jobs.claim_next("runner-b"), "runner-b")
+    queue.run_job(queue.claim_next("runner-b"), "runner-b")
     resume.set()
     thread.join()
     assert outcome == [None]  # LeaseLost at its first progress report
@@ -151,7 +151,7 @@ def test_slow_runner_that_lost_its_lease_cannot_overwrite_the_result(app, world)
 
 
 def test_two_runners_competing_for_one_job_exactly_one_wins(app, world):
-    job = jobs.enqueue("test_record", world.acme)
+    job = queue.enqueue("test_record", world.acme)
     db.session.commit()
     winners = []
     barrier = threading.Barrier(2)
@@ -159,7 +159,7 @@ def test_two_runners_competing_for_one_job_exactly_one_wins(app, world):
     def runner(name):
         with app.app_context():
             barrier.wait()
-            claimed = jobs.claim_next(name, lease_seconds=30)
+            claimed = queue.claim_next(name, lease_seconds=30)
             if claimed is not None:
                 winners.append(name)
             db.session.remove()
@@ -174,10 +174,25 @@ def test_two_runners_competing_for_one_job_exactly_one_wins(app, world):
 
 
 def test_released_job_goes_back_to_the_queue(world):
-    job = jobs.enqueue("test_record", world.acme)
+    job = queue.enqueue("test_record", world.acme)
     db.session.commit()
-    jobs.claim_next("r")
-    jobs.release(job.id, "r")
+    queue.claim_next("r")
+    queue.release(job.id, "r")
     job = _reload(job.id)
     assert job.status == "queued" and job.lease_owner is None
-    assert jobs.claim_next("r2").id == job.id
+    assert queue.claim_next("r2").id == job.id
+
+
+def test_every_job_kind_has_a_handler_once_the_runner_is_imported():
+    from portal import runner  # noqa: F401  (imports every module with a handler)
+    from portal.models import JobKind
+
+    assert set(JobKind) <= set(queue.registered_kinds())
+
+
+def test_job_kinds_keep_the_strings_existing_databases_hold():
+    from portal.models import JobKind
+
+    assert sorted(kind.value for kind in JobKind) == [
+        "m365_directory_load", "m365_groups_load", "m365_import", "m365_preview", "m365_subscription_import",
+        "m365_sync"]

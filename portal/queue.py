@@ -1,7 +1,8 @@
-"""The database is the queue. CONTRACT (implemented with the runner work; others code against it):
+"""The database is the queue: a Job row per unit of background work, claimed by a runner with a lease.
 
     job = enqueue(kind, customer, params=None, created_by=None)   # adds a queued Job (caller commits)
-    @handler("kind") def run(job): ...      # registers what the runner does for a kind; the handler
+                                            # kind: a JobKind (portal.models.queue)
+    @handler(JobKind.X) def run(job): ...   # registers what the runner does for a kind; the handler
                                             # reports progress with report_progress(job, done, total)
                                             # and returns a JSON-able result dict
     claim_next(owner, lease_seconds) -> Job | None   # conditional UPDATE; one runner wins
@@ -19,10 +20,9 @@ Details a handler author needs:
 - The result is the handler's return value; a handler may instead set `job.result = {...}` and return
   None. Results are shown by the UI (e.g. the import's created/linked/... counts).
 - A lease that expires (runner killed) makes the job claimable again: handlers must be safe to re-run.
-- The runner imports the modules in HANDLER_MODULES so their @handler registrations exist; a new area
-  with jobs adds its module there (one line).
+- A new kind is a JobKind member; the module with its handler is imported by portal.runner, which
+  refuses to start while a JobKind has no handler.
 """
-import importlib
 import logging
 import threading
 from datetime import timedelta
@@ -31,13 +31,11 @@ from sqlalchemy import and_, or_, select, update
 
 from portal.extensions import db
 from portal.models.base import utcnow
-from portal.models.jobs import Job, JobStatus
+from portal.models.queue import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 60
-# Modules that register job handlers; imported by the runner (missing ones are skipped).
-HANDLER_MODULES = ["portal.manual.services", "portal.sync.service", "portal.sync.jobs"]
 
 _HANDLERS = {}
 _lease = threading.local()  # lease length of the job this thread is running
@@ -54,29 +52,19 @@ class UnknownJobKind(Exception):
 def handler(kind):
     """Register the decorated function as what the runner does for jobs of `kind`."""
     def register(fn):
-        _HANDLERS[kind] = fn
+        _HANDLERS[str(kind)] = fn
         return fn
     return register
 
 
 def registered_kinds():
-    """The job kinds that have a handler (after load_handlers())."""
+    """The job kinds that have a handler (in the modules imported so far)."""
     return sorted(_HANDLERS)
-
-
-def load_handlers():
-    """Import every module in HANDLER_MODULES that exists, so its handlers are registered."""
-    for name in HANDLER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not (name == exc.name or name.startswith(f"{exc.name}.")):
-                raise
 
 
 def enqueue(kind, customer, params=None, created_by=None):
     """Add a queued job of `kind` for `customer` (a Customer or None); the caller commits."""
-    job = Job(kind=kind, customer_id=customer.id if customer is not None else None,
+    job = Job(kind=str(kind), customer_id=customer.id if customer is not None else None,
               params=dict(params or {}), result={}, error="", status=JobStatus.QUEUED.value,
               created_by_id=created_by.id if created_by is not None else None)
     db.session.add(job)
@@ -220,7 +208,7 @@ def release(job_id, owner):
 def active_job(customer, kind):
     """The queued or running job of `kind` for `customer`, newest first, or None."""
     return db.session.scalar(
-        select(Job).where(Job.customer_id == customer.id, Job.kind == kind,
+        select(Job).where(Job.customer_id == customer.id, Job.kind == str(kind),
                           Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
         .order_by(Job.id.desc()).limit(1)
     )
@@ -229,6 +217,6 @@ def active_job(customer, kind):
 def latest_job(customer, kind):
     """The newest job of `kind` for `customer` in any state, or None (to show the last result)."""
     return db.session.scalar(
-        select(Job).where(Job.customer_id == customer.id, Job.kind == kind)
+        select(Job).where(Job.customer_id == customer.id, Job.kind == str(kind))
         .order_by(Job.id.desc()).limit(1)
     )

@@ -1,0 +1,12 @@
+"""The contact book ("Employee contacts"): contacts, contact groups, CSV import and export.
+
+One blueprint for the area, made here; the view modules add their routes to it and are imported at
+the end, so they never import each other: routes.py (list, detail, create, edit, delete, export),
+group_views.py (contact groups), csv_views.py (CSV import). Every view works on
+`access.current_customer()`; other customers' ids answer 404.
+"""
+from flask import Blueprint
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+from portal.contacts import csv_views, group_views, routes  # noqa: E402,F401  (views on bp)
