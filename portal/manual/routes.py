@@ -6,7 +6,6 @@ on its own page, /m365/manual. Every endpoint works on the working customer (acc
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from portal import jobs
 from portal.auth import access
@@ -14,8 +13,9 @@ from portal.boundary import positive_int
 from portal.extensions import db
 from portal.m365.graph import GraphError
 from portal.manual import services
-from portal.models import Job, M365Connection, SyncMode, SyncSettings
+from portal.models import Job, SyncMode
 from portal.models.directory import DirectoryGroup, DirectoryUser
+from portal.sync.service import sync_blocker
 
 bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
 
@@ -35,16 +35,9 @@ def _term(name="q"):
 
 
 def _not_ready_reason(customer):
-    """Why Manual mode is not available for the customer now, or None."""
-    if not customer.ms_user_sync_in_effect:
-        return _("Microsoft User Synchronization is switched off in the master data.")
-    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
-    if connection is None or connection.needs_reauth:
-        return _("Connect the M365 interface first (\"Release M365 Interface\").")
-    settings = db.session.get(SyncSettings, customer.id)
-    if settings is not None and settings.mode != SyncMode.MANUAL.value:
-        return _("The synchronization mode is Automatic; switch to Manual to select users yourself.")
-    return None
+    """Why Manual mode is not available for the customer now (translated), or None."""
+    reason = sync_blocker(customer, need_active=False, mode=SyncMode.MANUAL)
+    return _(reason) if reason else None
 
 
 def _ready_customer():

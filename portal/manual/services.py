@@ -50,13 +50,13 @@ def enqueue_load(customer, admin):
 @jobs.handler(LOAD_KIND)
 def run_load(job):
     """The load job: users and groups through the Graph client, then one replace of the cache."""
-    from portal.m365.connection import connection_for_sync
+    from portal.m365.connection import NOT_CONNECTED, connection_for_sync
     from portal.m365.graph import GraphClient
 
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
-        raise ManualError(_("The M365 interface is not connected (or needs a new sign-in)."))
+        raise ManualError(_(NOT_CONNECTED))
     jobs.report_progress(job, 0, 3)
     with GraphClient.for_connection(connection) as client:
         users = client.list_users()
@@ -289,12 +289,12 @@ def select_group(customer, group):
 
 
 def _fetch_member_ids(customer, group):
-    from portal.m365.connection import connection_for_sync
+    from portal.m365.connection import NOT_CONNECTED, connection_for_sync
     from portal.m365.graph import GraphClient
 
     connection = connection_for_sync(customer)
     if connection is None:
-        raise ManualError(_("The M365 interface is not connected (or needs a new sign-in)."))
+        raise ManualError(_(NOT_CONNECTED))
     with GraphClient.for_connection(connection) as client:
         return client.group_member_ids(group.m365_id, transitive=True)
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, insert, select
 from portal.contacts.services import find_group_by_name
 from portal.extensions import db
 from portal.jobs import active_job, enqueue, handler, report_progress
-from portal.m365.connection import connection_for_sync
+from portal.m365.connection import NOT_CONNECTED, connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.manual.services import group_kind, like_words
 from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, Origin, utcnow
@@ -115,7 +115,7 @@ def groups_load_job(job):
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
-        raise RuntimeError("The M365 interface is not connected (or needs a new sign-in).")
+        raise RuntimeError(NOT_CONNECTED)
     with GraphClient.for_connection(connection) as client:
         groups = [g for g in client.list_groups() if g.get("id")]
         report_progress(job, 0, len(groups))
