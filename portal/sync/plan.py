@@ -86,7 +86,7 @@ class Rules:
 class Change:
     """One planned change to one contact (or one skipped user).
 
-    kind: create | update | link | restore | group_add | remove | hold | release | skip | present
+    kind: create | update | link | restore | group_add | remove | hold | release | keep | skip | present
     `changes`: ((field, old, new), ...) for create/update/link/restore.
     """
 
@@ -113,12 +113,13 @@ class SyncPlan:
     removals: list = field(default_factory=list)
     holds: list = field(default_factory=list)
     releases: list = field(default_factory=list)
+    kept: list = field(default_factory=list)  # held removals the admin decided to keep: unlink them
     skipped: list = field(default_factory=list)
     present: list = field(default_factory=list)  # import: already a contact, nothing to change
     synced_count: int = 0
     threshold_exceeded: bool = False
 
-    KINDS = ("creates", "links", "restores", "updates", "group_adds", "removals", "holds", "releases")
+    KINDS = ("creates", "links", "restores", "updates", "group_adds", "removals", "holds", "releases", "kept")
 
     def changes(self):
         """Every planned write, in apply order."""
