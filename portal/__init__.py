@@ -44,7 +44,7 @@ def select_locale():
     from flask import current_app, has_request_context
 
     if not has_request_context():  # the runner and CLI: no visitor, the default language
-        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     return request.accept_languages.best_match(current_app.config["BABEL_SUPPORTED_LOCALES"]) or "en"
 
 

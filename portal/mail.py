@@ -84,7 +84,7 @@ def render(name, ctx):
     The recipients are not the admin whose browser happens to trigger the mail, and the runner has no
     request at all, so the default locale is used.
     """
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = render_template(f"email/{name}.subject.txt", **ctx)
         text = render_template(f"email/{name}.txt", **ctx)
         html = render_template(f"email/{name}.html", **ctx)

@@ -111,7 +111,7 @@ def client():
             client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
             server_metadata_url=metadata_url(),
             client_kwargs={"scope": SCOPES, "code_challenge_method": "S256",
-                           "default_timeout": float(config.get("M365_GRAPH_TIMEOUT", 20))},
+                           "default_timeout": float(config["M365_GRAPH_TIMEOUT"])},
         )
         app.extensions[_CLIENT_KEY] = remote
     return remote

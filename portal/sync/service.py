@@ -190,7 +190,7 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
     if problem:
         raise SyncNotPossible(problem)
     owner = lock.new_owner()
-    if not lock.acquire(customer.id, owner, wait_seconds=current_app.config.get("SYNC_LOCK_WAIT", 300)):
+    if not lock.acquire(customer.id, owner, wait_seconds=current_app.config["SYNC_LOCK_WAIT"]):
         raise SyncNotPossible("Another sync of this customer is running; try again in a few minutes.")
     try:
         run = _start_run(customer, "import", trigger, job)
