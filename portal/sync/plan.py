@@ -15,6 +15,7 @@ doubt"). The deletion threshold is applied here so that the preview shows what w
 from dataclasses import dataclass, field
 
 from portal.i18n import N_
+from portal.models.tenancy import domain_allowed
 from portal.sync.people import SKIP_DISABLED, SKIP_DUPLICATE, SKIP_GUEST, person_from_graph
 
 FIELDS = ("first_name", "last_name", "email")
@@ -236,15 +237,11 @@ def _field_changes(plan, state, contact, person):
 def _email_problem(state, contact, person):
     if not person.email:
         return SKIP_EMAIL_NO_MAILBOX
-    if not _domain_allowed(person.email_key, state.rules.allowed_domains):
+    if not domain_allowed(person.email_key, state.rules.allowed_domains):
         return SKIP_EMAIL_DOMAIN
     if person.email_key != contact.email_key and not state.take(person.email_key, contact.id):
         return SKIP_EMAIL_CONFLICT
     return None
-
-
-def _domain_allowed(email_key, domains):
-    return not domains or email_key.rsplit("@", 1)[-1] in domains
 
 
 def _plan_wanted(plan, state, m365):
