@@ -12,6 +12,7 @@ from m365_emulator.generator import generate_tenant
 from portal import jobs
 from portal.extensions import db
 from portal.m365.connection import NOT_CONNECTED
+from portal.m365 import directory
 from portal.manual import services
 from portal.models import Contact, Job, M365Connection, SyncSettings
 from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
@@ -138,8 +139,8 @@ def test_reloading_replaces_the_cache_and_selects_everyone_again(loaded, world):
     assert services.selected_count(world.acme) == 299
     services.store_directory(world.acme, loaded["users"][:10], loaded["groups"][:2])
     db.session.commit()
-    assert services.directory_count(world.acme) == 10 and services.selected_count(world.acme) == 10
-    assert services.group_count(world.acme) == 2
+    assert directory.user_count(world.acme) == 10 and services.selected_count(world.acme) == 10
+    assert directory.group_count(world.acme) == 2
 
 
 def test_search_users_filters_by_name_email_and_department_from_the_local_table(loaded, world, alice_client):

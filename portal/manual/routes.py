@@ -11,6 +11,7 @@ from portal import jobs
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
+from portal.m365 import directory
 from portal.m365.graph import GraphError
 from portal.manual import services
 from portal.models import Job, SyncMode
@@ -50,10 +51,10 @@ def _ready_customer():
 
 def _users_context(customer, term=None, page=None):
     term = _term() if term is None else term
-    users = db.paginate(services.search_users(customer, term), per_page=USERS_PER_PAGE, error_out=False,
+    users = db.paginate(directory.search_users(customer, term), per_page=USERS_PER_PAGE, error_out=False,
                         page=request.args.get("page", 1, type=positive_int) if page is None else page)
     return {"customer": customer, "term": term, "users": users,
-            "loaded": services.directory_count(customer),
+            "loaded": directory.user_count(customer),
             "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
             "chosen": services.selected_on_page(customer, users.items),
             "selected": services.selected_count(customer)}
@@ -64,7 +65,7 @@ def _microsoft_context(customer):
     context.update(
         load_job=jobs.latest_job(customer, services.LOAD_KIND),
         import_job=jobs.latest_job(customer, services.IMPORT_KIND),
-        groups=services.group_count(customer),
+        groups=directory.group_count(customer),
     )
     return context
 
@@ -175,7 +176,7 @@ def groups():
     """"Group_Users" picker: loaded groups matching the search."""
     customer = _ready_customer()
     term = _term("gq")
-    return render_template("manual/_groups.html", group_list=services.search_groups(customer, term),
+    return render_template("manual/_groups.html", group_list=directory.search_groups(customer, term, limit=20),
                            group_term=term)
 
 
