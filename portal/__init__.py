@@ -50,7 +50,7 @@ def create_app(config=None):
 def select_locale():
     """The visitor's language from Accept-Language, among the supported ones."""
     if not has_request_context():  # the runner and CLI: no visitor, the default language
-        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     return request.accept_languages.best_match(current_app.config["BABEL_SUPPORTED_LOCALES"]) or "en"
 
 

@@ -114,6 +114,10 @@ def from_environment():
         "M365_GRAPH_MAX_WAIT": _int("M365_GRAPH_MAX_WAIT", 120),
         "M365_GRAPH_MAX_ATTEMPTS": _int("M365_GRAPH_MAX_ATTEMPTS", 6),
         "M365_GRAPH_BACKOFF": _int("M365_GRAPH_BACKOFF", 1),
+        # $top on Graph lists (999 is Graph's maximum; tests lower it to exercise paging).
+        "M365_GRAPH_PAGE_SIZE": _positive_int("M365_GRAPH_PAGE_SIZE", 999),
+        # Seconds an import waits for a running sync of the same customer before giving up.
+        "SYNC_LOCK_WAIT": _int("SYNC_LOCK_WAIT", 300),
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
         # Public address of the portal, for links in emails. SERVER_NAME stays unset on purpose: email
         # links come from here, and a global SERVER_NAME would tie every request's URLs and session
@@ -131,6 +135,8 @@ def from_environment():
         "SYNC_DAILY_AT": _daily_at(os.environ.get("SYNC_DAILY_AT", "02:00")),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_SUPPORTED_LOCALES": ["en", "de"],
-        "CONTACTS_PER_PAGE": _int("CONTACTS_PER_PAGE", 50),
+        "CONTACTS_PER_PAGE": _positive_int("CONTACTS_PER_PAGE", 50),
+        # Rows one CSV import may have (the preview refuses larger files).
+        "CSV_IMPORT_MAX_ROWS": _positive_int("CSV_IMPORT_MAX_ROWS", 20_000),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 10) * 1024 * 1024,
     }

@@ -8,7 +8,7 @@
         the same to the customer's notification recipients, for loops over customers and sync runs:
         a message that cannot be built is logged and reported in the Notice, never raised, so one
         customer's data never stops another's mail; Notice.note() is the sentence for a run's notes.
-    portal_url("sync.history")  the absolute link for an email, always from PORTAL_BASE_URL.
+    portal_url("sync.history")  the absolute link for an email (and the OAuth redirect), from PORTAL_BASE_URL.
     deliver_outbox()  the runner calls it every few seconds: sends due mails with Flask-Mail; when the
         mail server is down a mail stays pending and is retried with backoff (never lost); without a
         MAIL_SERVER (the embedded default) mails are kept as "not sent — no mail server configured"
@@ -84,7 +84,7 @@ def render(name, ctx):
     The recipients are not the admin whose browser happens to trigger the mail, and the runner has no
     request at all, so the default locale is used.
     """
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = render_template(f"email/{name}.subject.txt", **ctx)
         text = render_template(f"email/{name}.txt", **ctx)
         html = render_template(f"email/{name}.html", **ctx)
@@ -175,7 +175,7 @@ def portal_url(endpoint, **values):
     Built from the URL map, not from the request: in a web request url_for(_external=True) would
     use the Host header, which the client chooses (a link to an attacker's site in our mail).
     """
-    base = current_app.config.get("PORTAL_BASE_URL") or DEVELOPMENT_BASE_URL
+    base = current_app.config["PORTAL_BASE_URL"] or DEVELOPMENT_BASE_URL
     path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
     return base.rstrip("/") + path
 

@@ -189,3 +189,14 @@ def test_rendered_subjects_are_one_line_whatever_the_stored_name(app, world, nam
         "page_url": ""})
     assert message.subject == f"Re-authentication required: M365 synchronization of {shown} is paused"
     assert "\x00" not in message.body_text and "\x00" not in message.body_html
+
+
+def test_oauth_redirect_uri_comes_from_portal_base_url_not_the_host_header(app):
+    from portal.m365 import oauth
+
+    app.config.update(PORTAL_BASE_URL=f"{BASE}/", M365_REDIRECT_URI="", SERVER_NAME=None, TRUSTED_HOSTS=None)
+    with app.test_request_context("/m365/", headers={"Host": "evil.example"}):
+        assert oauth.redirect_uri() == mail.portal_url("m365.callback") == f"{BASE}/m365/callback"
+    app.config["PORTAL_BASE_URL"] = ""  # development: the address the browser used
+    with app.test_request_context("/m365/", base_url="http://127.0.0.1:5000"):
+        assert oauth.redirect_uri() == "http://127.0.0.1:5000/m365/callback"

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from m365_emulator.demo import build_demo_tenant
 from portal.extensions import db
+from portal.m365 import directory
 from portal.manual import services
 from portal.models import Contact, Job, JobKind
 from portal.models.directory import DirectoryGroup, DirectoryUser
@@ -73,7 +74,7 @@ def test_loading_a_5000_user_tenant_then_searching_it_locally(app, world, emulat
     signed_in = len(emulator.log())
     page = load(app, acme_admin)
     assert "5000 users loaded" in page and import_label(page) == 5000
-    assert services.directory_count(world.acme) == 5000
+    assert directory.user_count(world.acme) == 5000
     user_pages = [e for e in emulator.log()[signed_in:] if e["path"].endswith("/users")]
     assert len(user_pages) == 6  # $top=999: a handful of pages, not one call per user
     before = len(emulator.log())
@@ -101,7 +102,7 @@ def test_failed_load_keeps_the_previous_list_and_says_why(app, world, emulator, 
     emulator.add_fault("/v1.0/users", status=503, times=20)
     page = load(app, acme_admin)
     assert "Loading users from Microsoft failed" in page
-    assert services.directory_count(world.acme) == 300
+    assert directory.user_count(world.acme) == 300
 
 
 def test_manual_flow_deselect_pick_group_import_and_find_them_in_the_book(app, world, emulator, acme_admin):

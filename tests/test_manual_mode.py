@@ -11,10 +11,13 @@ from sqlalchemy import select
 from m365_emulator.generator import generate_tenant
 from portal import queue
 from portal.extensions import db
+from portal.m365.connection import NOT_CONNECTED
+from portal.m365 import directory
 from portal.manual import services
 from portal.models import Contact, Job, JobKind, M365Connection, SyncSettings
 from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
 from portal.models.base import utcnow
+from portal.sync.service import sync_blocker
 
 HX = {"HX-Request": "true"}
 
@@ -56,6 +59,18 @@ def test_panel_explains_what_is_missing_before_the_interface_is_connected(world,
     db.session.commit()
     page = alice_client.get("/m365/manual/").get_data(as_text=True)
     assert "Connect the M365 interface first" in page
+    assert "Load Users from Microsoft" not in page
+    assert alice_client.post("/m365/manual/load").status_code == 404
+
+
+def test_panel_and_sync_give_the_same_readiness_answer(world, alice_client):
+    """A connection without a stored refresh token cannot be synced: Manual says so too."""
+    connect(world.acme)
+    db.session.scalar(select(M365Connection).filter_by(customer_id=world.acme.id)).refresh_token_encrypted = ""
+    db.session.commit()
+    assert sync_blocker(world.acme, need_active=False) == NOT_CONNECTED
+    page = alice_client.get("/m365/manual/").get_data(as_text=True)
+    assert "Connect the M365 interface first" in page and "it is not connected or needs a new sign-in" in page
     assert "Load Users from Microsoft" not in page
     assert alice_client.post("/m365/manual/load").status_code == 404
 
@@ -124,8 +139,8 @@ def test_reloading_replaces_the_cache_and_selects_everyone_again(loaded, world):
     assert services.selected_count(world.acme) == 299
     services.store_directory(world.acme, loaded["users"][:10], loaded["groups"][:2])
     db.session.commit()
-    assert services.directory_count(world.acme) == 10 and services.selected_count(world.acme) == 10
-    assert services.group_count(world.acme) == 2
+    assert directory.user_count(world.acme) == 10 and services.selected_count(world.acme) == 10
+    assert directory.group_count(world.acme) == 2
 
 
 def test_search_users_filters_by_name_email_and_department_from_the_local_table(loaded, world, alice_client):

@@ -379,3 +379,42 @@ def test_group_deleted_and_restored_in_one_delta_round_counts_as_present():
     items = [{"id": "g1", "@removed": {"reason": "changed"}}, {"id": "g2", "displayName": "B"},
              {"id": "g1", "displayName": "A"}, {"id": "g2", "@removed": {"reason": "deleted"}}]
     assert removed_group_ids(items) == {"g2"}
+
+
+# --- decisions on held removals go through the sync's apply code ----------------------------
+
+def _held(customer, email):
+    contact = Contact(customer_id=customer.id, first_name="Held", last_name="Person", origin="m365",
+                      m365_user_id=f"user-{email}")
+    contact.set_email(email)
+    db.session.add(contact)
+    db.session.flush()
+    db.session.add(HeldRemoval(customer_id=customer.id, contact_id=contact.id, m365_user_id=contact.m365_user_id,
+                               reason="deleted"))
+    db.session.commit()
+    return contact
+
+
+def test_allow_deletions_archives_and_records_like_a_sync_removal(world):
+    from portal.sync import held
+
+    contact = _held(world.acme, "gone@acme.example")
+    run = held.allow_deletions(world.acme, world.alice)
+    assert (run.kind, run.status, run.counts) == ("decision", "succeeded", {"removals": 1})
+    assert contact.archived_at is not None and contact.archive_reason == "Deleted in Microsoft 365"
+    [change] = changes_of(run)
+    assert (change.kind, change.contact_id, change.m365_user_id) == ("remove", contact.id, "user-gone@acme.example")
+    assert (change.contact_email, change.detail) == ("gone@acme.example", f"deleted · {world.alice.email}")
+    assert db.session.scalar(select(func.count()).select_from(HeldRemoval)) == 0
+
+
+def test_keep_contacts_unlinks_and_records_a_keep_change(world):
+    from portal.sync import held
+
+    contact = _held(world.acme, "kept@acme.example")
+    run = held.keep_contacts(world.acme, world.alice)
+    assert run.counts == {"kept": 1} and run.message == f"Keep contacts by {world.alice.email}"
+    assert contact.m365_user_id is None and contact.archived_at is None
+    [change] = changes_of(run)
+    assert (change.kind, change.detail) == ("keep", f"deleted · {world.alice.email}")
+    assert held.held_removals(world.acme) == []

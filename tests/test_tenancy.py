@@ -19,3 +19,17 @@ def test_switching_to_another_resellers_customer_answers_404(rita_client, world)
 
 def test_customer_admin_cannot_switch_to_a_colleague_customer(alice_client, world):
     assert alice_client.post("/switch-customer", data={"customer_id": world.globex.id}).status_code == 404
+
+
+def test_one_allowed_domains_rule_for_contacts_and_the_sync(world):
+    from portal.models.tenancy import domain_allowed
+    from portal.sync.people import SKIP_DOMAIN, Person
+
+    assert domain_allowed("anyone@anywhere.example", ())
+    assert domain_allowed("Ada@ACME.example", ("acme.example",))
+    assert not domain_allowed("ada@other.example", ("acme.example",))
+    world.acme.allowed_domains = "@ACME.example"
+    assert world.acme.allows_email("Ada@Acme.Example") and not world.acme.allows_email("ada@other.example")
+    person = Person(m365_id="u1", first_name="Ada", last_name="L", email="Ada@Other.example", display_name="Ada",
+                    department="", enabled=True, guest=False, name_missing=False)
+    assert person.skip_reason(tuple(world.acme.effective_domains)) == SKIP_DOMAIN

@@ -12,11 +12,10 @@ from portal.contacts.rendering import page_or_fragment
 from portal.extensions import db
 
 PREVIEW_ROWS = 500
-DEFAULT_MAX_ROWS = 20_000
 
 
 def _max_rows():
-    return current_app.config.get("CSV_IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS)
+    return current_app.config["CSV_IMPORT_MAX_ROWS"]
 
 
 def _render_upload(form, status=200):

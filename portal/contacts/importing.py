@@ -122,7 +122,7 @@ def _check_address(customer, plan, seen):
     if problem:
         return _("Email missing.") if not plan.email else _("Invalid email address.")
     plan.email = normalized
-    if not services.domain_allowed(customer, normalized):
+    if not customer.allows_email(normalized):
         return _("Domain not allowed.")
     key = normalized.lower()
     if key in seen:

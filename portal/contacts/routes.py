@@ -30,7 +30,7 @@ def index():
     customer = access.current_customer()
     query = listing.ContactQuery.from_args(request.args)
     group = access.owned_by_current_customer(ContactGroup, query.group_id) if query.group_id else None
-    page = listing.contact_page(customer, query, per_page=current_app.config.get("CONTACTS_PER_PAGE", 50))
+    page = listing.contact_page(customer, query, per_page=current_app.config["CONTACTS_PER_PAGE"])
     empty_book = page.total == 0 and not listing.customer_has_contacts(customer)
     return page_or_fragment("contacts/index.html", "contacts/_results.html", customer=customer, page=page,
                             query=query, group=group, groups=services.customer_groups(customer),

@@ -53,12 +53,6 @@ def normalize_email(email):
         return None, _("This is not a valid email address.")
 
 
-def domain_allowed(customer, email):
-    """True when the customer allows any domain, or the address's domain is one of them."""
-    domains = customer.effective_domains
-    return not domains or email.rsplit("@", 1)[-1].lower() in domains
-
-
 def find_by_email(customer, email):
     """The customer's contact with this address in any letter case (archived ones too), or None."""
     key = (email or "").strip().lower()
@@ -71,7 +65,7 @@ def email_problem(customer, email, exclude_contact_id=None):
     normalized, problem = normalize_email(email)
     if problem:
         return problem
-    if not domain_allowed(customer, normalized):
+    if not customer.allows_email(normalized):
         return _("Email addresses must belong to one of these domains: %(domains)s.",
                  domains=", ".join(customer.effective_domains))
     existing = find_by_email(customer, normalized)

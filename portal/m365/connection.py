@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.m365 import tokens
 from portal.mail import notify_customer, portal_url
 from portal.manual.services import clear_directory
@@ -159,6 +160,11 @@ def end_interface(customer, admin):
 def connection_for(customer):
     """The customer's connection row, or None."""
     return db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+
+
+# The one "not connected" message: Manual mode, the sync, the jobs and the history page all show it.
+NOT_CONNECTED = N_("Connect the M365 interface first (\"Release M365 Interface\"): it is not connected "
+                   "or needs a new sign-in.")
 
 
 def connection_for_sync(customer):

@@ -17,10 +17,10 @@
 
 Retries are a small explicit loop, not urllib3's Retry: urllib3 parses only whole-second or
 HTTP-date Retry-After values and rejects Graph's fractional ones ("2.128") as an invalid header.
-Settings (app config, all optional): M365_GRAPH_TIMEOUT (seconds per request, default 20),
-M365_GRAPH_MAX_WAIT (total seconds of waiting across retries of one call, default 120),
-M365_GRAPH_MAX_ATTEMPTS (default 6), M365_GRAPH_BACKOFF (first backoff in seconds, default 1),
-M365_GRAPH_PAGE_SIZE ($top on lists, default 999; tests lower it to exercise paging).
+Settings (defaults in portal/config.py): M365_GRAPH_TIMEOUT (seconds per request),
+M365_GRAPH_MAX_WAIT (total seconds of waiting across retries of one call),
+M365_GRAPH_MAX_ATTEMPTS, M365_GRAPH_BACKOFF (first backoff in seconds),
+M365_GRAPH_PAGE_SIZE ($top on lists; tests lower it to exercise paging).
 
 Errors (all subclasses of GraphError, each with a `message` an admin understands):
     ReauthRequired     refresh token rejected (invalid_grant ...): connection needs a new sign-in
@@ -65,7 +65,6 @@ GROUP_FIELDS = (
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Token endpoint errors that only a new sign-in of an administrator can cure.
 REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
-PAGE_SIZE = 999
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 USER_TYPE = "#microsoft.graph.user"
 # The only 404 that means "this object does not exist (in the tenant the token is for)". Any other
@@ -150,11 +149,11 @@ class GraphClient:
         self.tenant_id = tenant_id
         self.connection_id = connection_id
         self.graph_url = config["M365_GRAPH_URL"].rstrip("/")
-        self.timeout = float(config.get("M365_GRAPH_TIMEOUT", 20))
-        self.max_wait = float(config.get("M365_GRAPH_MAX_WAIT", 120))
-        self.max_attempts = int(config.get("M365_GRAPH_MAX_ATTEMPTS", 6))
-        self.backoff = float(config.get("M365_GRAPH_BACKOFF", 1.0))
-        self.page_size = int(config.get("M365_GRAPH_PAGE_SIZE", PAGE_SIZE))  # tests force paging
+        self.timeout = float(config["M365_GRAPH_TIMEOUT"])
+        self.max_wait = float(config["M365_GRAPH_MAX_WAIT"])
+        self.max_attempts = int(config["M365_GRAPH_MAX_ATTEMPTS"])
+        self.backoff = float(config["M365_GRAPH_BACKOFF"])
+        self.page_size = int(config["M365_GRAPH_PAGE_SIZE"])
         self._on_refresh_token = on_refresh_token
         self._on_auth_lost = on_auth_lost
         self._sleep = sleep

@@ -19,8 +19,9 @@ from flask_babel import gettext as _
 from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 
 from portal.extensions import oauth
+from portal.mail import portal_url
 from portal.m365 import connection as service
-from portal.m365.graph import SCOPES, GraphClient, GraphError, GraphUnavailable, PermissionMissing
+from portal.m365.graph import SCOPES, GraphClient, GraphError, GraphUnavailable, PermissionMissing, aadsts_code
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +111,24 @@ def client():
             client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
             server_metadata_url=metadata_url(),
             client_kwargs={"scope": SCOPES, "code_challenge_method": "S256",
-                           "default_timeout": float(config.get("M365_GRAPH_TIMEOUT", 20))},
+                           "default_timeout": float(config["M365_GRAPH_TIMEOUT"])},
         )
         app.extensions[_CLIENT_KEY] = remote
     return remote
 
 
 def redirect_uri():
-    """M365_REDIRECT_URI when set (behind a proxy), else this portal's /m365/callback."""
-    return current_app.config.get("M365_REDIRECT_URI") or url_for("m365.callback", _external=True)
+    """M365_REDIRECT_URI when set, else this portal's /m365/callback at PORTAL_BASE_URL (portal_url).
+
+    Development without PORTAL_BASE_URL: the address the browser used (127.0.0.1 or localhost),
+    so the sign-in comes back to the host whose session cookie holds its state.
+    """
+    config = current_app.config
+    if config["M365_REDIRECT_URI"]:
+        return config["M365_REDIRECT_URI"]
+    if config["PORTAL_BASE_URL"]:
+        return portal_url("m365.callback")
+    return url_for("m365.callback", _external=True)
 
 
 def start_sign_in(customer):
@@ -225,8 +235,7 @@ def _exchange_code():
 def _fail_on_oauth_error(exc):
     """Map an error= answer of the authorize leg, or an error of the token endpoint."""
     error, description = exc.error or "", exc.description or ""
-    code = re.search(r"AADSTS\d+", description)
-    code = code.group(0) if code else ""
+    code = aadsts_code(description)
     log.info("Microsoft sign-in refused: %s %s", error, code)
     if code in NOT_ADMIN_CODES or error in ("admin_consent_required", "unauthorized_client_admin"):
         fail("not_admin")

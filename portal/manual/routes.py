@@ -6,16 +6,17 @@ on its own page, /m365/manual. Every endpoint works on the working customer (acc
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from portal import queue
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
+from portal.m365 import directory
 from portal.m365.graph import GraphError
 from portal.manual import services
-from portal.models import Job, JobKind, M365Connection, SyncMode, SyncSettings
+from portal.models import Job, JobKind, SyncMode
 from portal.models.directory import DirectoryGroup, DirectoryUser
+from portal.sync.service import sync_blocker
 
 bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
 
@@ -35,16 +36,9 @@ def _term(name="q"):
 
 
 def _not_ready_reason(customer):
-    """Why Manual mode is not available for the customer now, or None."""
-    if not customer.ms_user_sync_in_effect:
-        return _("Microsoft User Synchronization is switched off in the master data.")
-    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
-    if connection is None or connection.needs_reauth:
-        return _("Connect the M365 interface first (\"Release M365 Interface\").")
-    settings = db.session.get(SyncSettings, customer.id)
-    if settings is not None and settings.mode != SyncMode.MANUAL.value:
-        return _("The synchronization mode is Automatic; switch to Manual to select users yourself.")
-    return None
+    """Why Manual mode is not available for the customer now (translated), or None."""
+    reason = sync_blocker(customer, need_active=False, mode=SyncMode.MANUAL)
+    return _(reason) if reason else None
 
 
 def _ready_customer():
@@ -57,10 +51,10 @@ def _ready_customer():
 
 def _users_context(customer, term=None, page=None):
     term = _term() if term is None else term
-    users = db.paginate(services.search_users(customer, term), per_page=USERS_PER_PAGE, error_out=False,
+    users = db.paginate(directory.search_users(customer, term), per_page=USERS_PER_PAGE, error_out=False,
                         page=request.args.get("page", 1, type=positive_int) if page is None else page)
     return {"customer": customer, "term": term, "users": users,
-            "loaded": services.directory_count(customer),
+            "loaded": directory.user_count(customer),
             "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
             "chosen": services.selected_on_page(customer, users.items),
             "selected": services.selected_count(customer)}
@@ -71,7 +65,7 @@ def _microsoft_context(customer):
     context.update(
         load_job=queue.latest_job(customer, JobKind.DIRECTORY_LOAD),
         import_job=queue.latest_job(customer, JobKind.IMPORT),
-        groups=services.group_count(customer),
+        groups=directory.group_count(customer),
     )
     return context
 
@@ -182,7 +176,7 @@ def groups():
     """"Group_Users" picker: loaded groups matching the search."""
     customer = _ready_customer()
     term = _term("gq")
-    return render_template("manual/_groups.html", group_list=services.search_groups(customer, term),
+    return render_template("manual/_groups.html", group_list=directory.search_groups(customer, term, limit=20),
                            group_term=term)
 
 

@@ -2,28 +2,23 @@
 
     enqueue_load(customer, admin)        "Load Users from Microsoft" (job DIRECTORY_LOAD; caller commits)
     store_directory(customer, users, groups)   replace the customer's cache (the job's last step)
-    search_users(customer, term)         a select() over the cache (name, email, department, UPN)
     toggle(customer, row) / select_all(customer, on) / select_group(customer, group)
     selected_count(customer), selected_ids(customer), selected_on_page(customer, rows)
     enqueue_import(customer, admin)      "Import N users" (job IMPORT, params {"user_ids": [...]})
 
 The import itself (create / link / already present / skip) is the sync engine's handler for
-JobKind.IMPORT (portal/sync/tasks.py); this module only hands it the selected user ids.
+JobKind.IMPORT (portal/sync/tasks.py); this module only hands it the selected user ids. The cache
+itself (store, search, counts) is portal.m365.directory, shared with Automatic mode.
 """
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, exists, func, insert, select, true
+from sqlalchemy import and_, delete, exists, func, insert, select
 
 from portal import queue
 from portal.contacts.listing import search_condition
 from portal.extensions import db
+from portal.m365 import directory
 from portal.models import Contact, Customer, JobKind
-from portal.models.base import utcnow
-from portal.models.directory import (
-    DirectoryGroup, DirectoryMembership, DirectorySelection, DirectorySelectionFlip, DirectoryUser,
-)
-from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
-
-CHUNK = 2000
+from portal.models.directory import DirectoryMembership, DirectorySelection, DirectorySelectionFlip, DirectoryUser
 
 
 class ManualError(Exception):
@@ -32,11 +27,6 @@ class ManualError(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
-
-
-def like_words(column, term):
-    """Conditions matching every word of `term` anywhere in the lower-cased `column`."""
-    return and_(true(), *[column.contains(word, autoescape=True) for word in term.lower().split()])
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -50,13 +40,13 @@ def run_load(job):
     """The load job: users and groups through the Graph client, then one replace of the cache."""
     # In the function: m365.connection imports this module (clear_directory), and graph imports
     # m365.connection; at module level that would be a cycle.
-    from portal.m365.connection import connection_for_sync
+    from portal.m365.connection import NOT_CONNECTED, connection_for_sync
     from portal.m365.graph import GraphClient
 
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
-        raise ManualError(_("The M365 interface is not connected (or needs a new sign-in)."))
+        raise ManualError(_(NOT_CONNECTED))
     queue.report_progress(job, 0, 3)
     with GraphClient.for_connection(connection) as client:
         users = client.list_users()
@@ -66,120 +56,19 @@ def run_load(job):
     return store_directory(customer, users, groups)
 
 
-def group_kind(group):
-    """Microsoft 365 / Team / Dynamic / Security / Distribution, from a Graph group object."""
-    types = group.get("groupTypes") or []
-    if "Team" in (group.get("resourceProvisioningOptions") or []):
-        return "Team"
-    if "DynamicMembership" in types:
-        return "Dynamic"
-    if "Unified" in types:
-        return "Microsoft 365"
-    if group.get("securityEnabled"):
-        return "Security"
-    return "Distribution" if group.get("mailEnabled") else "Other"
-
-
-def _user_rows(customer, users, now):
-    people = [person_from_graph(user) for user in users if user.get("id")]
-    seen = {}
-    for person in people:
-        if person.email_key:
-            seen[person.email_key] = seen.get(person.email_key, 0) + 1
-    domains = customer.effective_domains
-    for person, user in zip(people, (u for u in users if u.get("id"))):
-        reason = person.skip_reason(domains) or ""
-        if not reason and seen.get(person.email_key, 0) > 1:
-            reason = SKIP_DUPLICATE
-        text = " ".join([person.display_name, person.email or "", person.department,
-                         user.get("userPrincipalName") or "", person.first_name, person.last_name])
-        yield {
-            "customer_id": customer.id, "m365_id": person.m365_id,
-            "display_name": person.display_name[:255], "given_name": person.first_name[:100],
-            "surname": person.last_name[:100], "email": person.email,
-            "upn": (user.get("userPrincipalName") or "")[:254], "department": person.department[:255],
-            "enabled": person.enabled, "guest": person.guest, "skip_reason": reason,
-            "sort_key": person.display_name.lower()[:255], "search_text": text.lower(),
-            "loaded_at": now,
-        }
-
-
-def _group_rows(customer, groups, now):
-    for group in groups:
-        if not group.get("id"):
-            continue
-        name = group_name(group)
-        yield {
-            "customer_id": customer.id, "m365_id": group["id"], "display_name": name[:255],
-            "description": group.get("description") or "", "kind": group_kind(group),
-            "sort_key": name.lower()[:255],
-            "search_text": " ".join([name, group.get("mail") or "", group.get("description") or ""]).lower(),
-            "loaded_at": now,
-        }
-
-
-def _insert_chunked(model, rows):
-    """Bulk insert through the Core table: the ORM splits batches wherever a value is None."""
-    statement, batch = insert(model.__table__), []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            db.session.execute(statement, batch)
-            batch = []
-    if batch:
-        db.session.execute(statement, batch)
-
-
 def clear_directory(customer):
-    """Remove the customer's cached users, groups and memberships (caller commits)."""
-    group_ids = select(DirectoryGroup.id).where(DirectoryGroup.customer_id == customer.id)
-    db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id.in_(group_ids)))
-    db.session.execute(delete(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id))
-    db.session.execute(delete(DirectoryUser).where(DirectoryUser.customer_id == customer.id))
+    """Remove the customer's cached directory and reset the selection (caller commits)."""
+    directory.clear(customer)
     _reset_selection(customer, all_selected=True)
 
 
 def store_directory(customer, users, groups):
     """Replace the customer's cache with these Graph users and groups; all users start selected."""
-    now = utcnow()
-    clear_directory(customer)
-    _insert_chunked(DirectoryUser, _user_rows(customer, users, now))
-    _insert_chunked(DirectoryGroup, _group_rows(customer, groups, now))
-    return {"users": directory_count(customer), "groups": len([g for g in groups if g.get("id")])}
+    _reset_selection(customer, all_selected=True)
+    return directory.store(customer, users, groups)
 
 
 # --- reading ---------------------------------------------------------------------------------------
-def directory_count(customer):
-    """How many users are loaded for the customer."""
-    return db.session.scalar(select(func.count()).select_from(DirectoryUser)
-                             .where(DirectoryUser.customer_id == customer.id))
-
-
-def search_users(customer, term=""):
-    """The loaded users matching every word of `term` (name, email, department, UPN), by name."""
-    query = select(DirectoryUser).where(DirectoryUser.customer_id == customer.id)
-    if term.strip():
-        # Measured (bench/manual_load.py): walking the name-ordered index to filter 50,000 rows is
-        # 4x slower on SQLite than reading the customer's rows and sorting the few matches.
-        query = query.where(like_words(DirectoryUser.search_text, term)).with_hint(
-            DirectoryUser, "INDEXED BY ix_directory_user_customer", "sqlite")
-    return query.order_by(DirectoryUser.sort_key, DirectoryUser.id)
-
-
-def search_groups(customer, term="", limit=20):
-    """Loaded groups whose name, mail or description matches `term`, by name."""
-    query = select(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id)
-    if term.strip():
-        query = query.where(like_words(DirectoryGroup.search_text, term))
-    return db.session.scalars(query.order_by(DirectoryGroup.sort_key).limit(limit)).all()
-
-
-def group_count(customer):
-    """How many groups are loaded for the customer."""
-    return db.session.scalar(select(func.count()).select_from(DirectoryGroup)
-                             .where(DirectoryGroup.customer_id == customer.id))
-
-
 def _selection(customer):
     """The customer's selection row (created on first use: everyone selected)."""
     state = db.session.get(DirectorySelection, customer.id)
@@ -209,7 +98,7 @@ def selected_count(customer):
     """N of "Import N users" (flips only ever name loaded users: a load clears them)."""
     flips = db.session.scalar(select(func.count()).select_from(DirectorySelectionFlip)
                               .where(DirectorySelectionFlip.customer_id == customer.id))
-    return directory_count(customer) - flips if _selection(customer).all_selected else flips
+    return directory.user_count(customer) - flips if _selection(customer).all_selected else flips
 
 
 def selected_ids(customer):
@@ -271,12 +160,7 @@ def select_group(customer, group):
     (GraphClient.group_member_ids, transitive) and kept with the cache until the next load.
     """
     if group.members_loaded_at is None:
-        member_ids = _fetch_member_ids(customer, group)
-        db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id == group.id))
-        _insert_chunked(DirectoryMembership,
-                        ({"group_id": group.id, "user_m365_id": m} for m in dict.fromkeys(member_ids)))
-        group.members_loaded_at = utcnow()
-        group.member_count = len(set(member_ids))
+        directory.store_members(group, _fetch_member_ids(customer, group))
     _reset_selection(customer, all_selected=False)
     loaded_members = (
         select(DirectoryUser.customer_id, DirectoryUser.m365_id)
@@ -290,12 +174,12 @@ def select_group(customer, group):
 
 def _fetch_member_ids(customer, group):
     # In the function: the same cycle as in run_load (m365.connection imports this module).
-    from portal.m365.connection import connection_for_sync
+    from portal.m365.connection import NOT_CONNECTED, connection_for_sync
     from portal.m365.graph import GraphClient
 
     connection = connection_for_sync(customer)
     if connection is None:
-        raise ManualError(_("The M365 interface is not connected (or needs a new sign-in)."))
+        raise ManualError(_(NOT_CONNECTED))
     with GraphClient.for_connection(connection) as client:
         return client.group_member_ids(group.m365_id, transitive=True)
 

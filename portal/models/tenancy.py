@@ -16,6 +16,14 @@ def split_list(text):
     return seen
 
 
+
+def domain_allowed(email, domains):
+    """The one "allowed domains" rule: True when `domains` is empty (any) or holds the address's domain.
+
+    `domains` are lower-case without "@" (split_list, Customer.effective_domains); the address's
+    domain is compared case-insensitively. Contacts, CSV import, Manual mode and the sync use it."""
+    return not domains or (email or "").rsplit("@", 1)[-1].lower() in domains
+
 class MasterDataMixin:
     """Company name and address, notification recipients and allowed email domains."""
 
@@ -75,3 +83,7 @@ class Customer(MasterDataMixin, db.Model):
     def effective_domains(self):
         """Allowed email domains (empty = any): the customer's, else the reseller's."""
         return self.domain_list or self.reseller.domain_list
+
+    def allows_email(self, email):
+        """True when `email`'s domain is allowed for the customer's contacts."""
+        return domain_allowed(email, self.effective_domains)

@@ -24,11 +24,15 @@ def archive_reason(removal_reason):
     return ARCHIVE_REASONS.get(removal_reason, f"Removed by the M365 sync ({removal_reason})")
 
 
-def apply_plan(plan, customer, run, now=None):
-    """Write `plan` for `customer`, recording SyncChange rows on `run`; returns the counts."""
+def apply_plan(plan, customer, run, now=None, decided_by=""):
+    """Write `plan` for `customer`, recording SyncChange rows on `run`; returns the counts.
+
+    `decided_by`: the admin's email when the plan is a decision on held removals (portal.sync.held);
+    it is added to each recorded change's detail.
+    """
     now = now or utcnow()
     contacts = _load_contacts(customer, plan)
-    recorder = _Recorder(customer, run, now)
+    recorder = _Recorder(customer, run, now, decided_by)
     by_user = {}
     for change in plan.creates:
         by_user[change.user_id] = _create(customer, change)
@@ -58,6 +62,7 @@ def apply_plan(plan, customer, run, now=None):
     _remove(plan, contacts, recorder, now)
     _hold(customer, plan, run, recorder)
     _release(customer, plan, recorder)
+    _keep(customer, plan, contacts, recorder)
     recorder.skips(plan.skipped)
     db.session.flush()
     return plan.counts()
@@ -141,13 +146,28 @@ def _release(customer, plan, recorder):
         recorder.add(change, None, detail=change.reason)
 
 
+def _keep(customer, plan, contacts, recorder):
+    """Held removals kept: the contact stays as an ordinary one, no longer tied to its M365 user."""
+    for change in plan.kept:
+        contact = contacts[change.contact_id]
+        contact.m365_user_id = None
+        contact.linked_automatically = False
+        recorder.add(change, contact, detail=change.reason)
+    ids = [c.contact_id for c in plan.kept]
+    if ids:
+        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id,
+                                                     HeldRemoval.contact_id.in_(ids)))
+
+
 class _Recorder:
     """Turns planned changes into SyncChange rows of one run."""
 
-    def __init__(self, customer, run, now):
-        self.customer, self.run, self.now = customer, run, now
+    def __init__(self, customer, run, now, decided_by=""):
+        self.customer, self.run, self.now, self.decided_by = customer, run, now, decided_by
 
     def add(self, change, contact, field="", old="", new="", detail=""):
+        if self.decided_by:
+            detail = f"{detail} · {self.decided_by}"
         row = SyncChange(
             run_id=self.run.id, customer_id=self.customer.id, m365_user_id=change.user_id,
             contact_id=contact.id if contact is not None else change.contact_id,

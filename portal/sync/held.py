@@ -4,17 +4,18 @@
     allow_deletions(customer, admin)    archive them now, record the run, send the removal report
     keep_contacts(customer, admin)      keep them as ordinary contacts, no longer tied to M365 users
 
-Both take the customer's sync lock and commit one transaction.
+Both take the customer's sync lock and commit one transaction. The decision is a SyncPlan written by
+the sync's own apply code (portal.sync.apply), so archiving and the run's SyncChange rows are the same.
 """
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.models import utcnow
-from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
+from portal.models.sync import HeldRemoval, RunStatus, SyncRun
 from portal.sync import lock, reports
-from portal.sync.apply import archive_reason
-from portal.sync.plan import Change
+from portal.sync.apply import apply_plan
+from portal.sync.plan import Change, SyncPlan
 
 
 class Busy(Exception):
@@ -52,12 +53,11 @@ def _decide(customer, admin, kind):
                       message=f"{'Allow deletions' if kind == 'remove' else 'Keep contacts'} by {admin.email}")
         db.session.add(run)
         db.session.flush()
-        changes = [_resolve(run, item, kind, now, admin) for item in held]
-        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id,
-                                                     HeldRemoval.id.in_([h.id for h in held])))
-        run.counts = {"removals" if kind == "remove" else "kept": len(changes)}
-        if kind == "remove":
-            notice = reports.send_removal_report(customer, changes, now, run=run)
+        plan = decision_plan(held, kind)
+        counts = apply_plan(plan, customer, run, now, decided_by=admin.email)
+        run.counts = {key: number for key, number in counts.items() if number}
+        if plan.removals:
+            notice = reports.send_removal_report(customer, plan.removals, now, run=run)
             run.message += "\n" + notice.note(reports.REMOVAL_REPORT)
         db.session.commit()
         return run
@@ -65,19 +65,8 @@ def _decide(customer, admin, kind):
         lock.release(customer.id, owner)
 
 
-def _resolve(run, item, kind, now, admin):
-    contact = item.contact
-    change = Change(kind, item.m365_user_id, contact.full_name, contact.email,
-                    contact_id=contact.id, reason=item.reason)
-    if kind == "remove":
-        contact.archived_at = now
-        contact.archive_reason = archive_reason(item.reason)
-    else:
-        contact.m365_user_id = None
-        contact.linked_automatically = False
-    db.session.add(SyncChange(run_id=run.id, customer_id=run.customer_id, contact_id=contact.id,
-                              m365_user_id=item.m365_user_id, kind=kind,
-                              contact_name=contact.full_name[:210], contact_email=contact.email,
-                              detail=f"{item.reason} · {admin.email}"[:254], created_at=now))
-    return change
-
+def decision_plan(held, kind):
+    """The plan of a decision on `held` removals: "remove" archives them, "keep" unlinks them."""
+    changes = [Change(kind, item.m365_user_id, item.contact.full_name, item.contact.email,
+                      contact_id=item.contact_id, reason=item.reason) for item in held]
+    return SyncPlan(removals=changes) if kind == "remove" else SyncPlan(kept=changes)

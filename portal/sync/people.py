@@ -5,6 +5,7 @@ One place for these rules; manual import and the daily sync both use it.
 from dataclasses import dataclass
 
 from portal.i18n import N_
+from portal.models.tenancy import domain_allowed
 from portal.text import single_line
 
 SKIP_NO_MAILBOX = N_("no mailbox address")
@@ -46,7 +47,7 @@ class Person:
             return SKIP_DISABLED
         if self.guest:
             return SKIP_GUEST
-        if allowed_domains and self.email_key.rsplit("@", 1)[-1] not in allowed_domains:
+        if not domain_allowed(self.email_key, allowed_domains):
             return SKIP_DOMAIN
         return None
 

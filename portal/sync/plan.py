@@ -15,6 +15,7 @@ doubt"). The deletion threshold is applied here so that the preview shows what w
 from dataclasses import dataclass, field
 
 from portal.i18n import N_
+from portal.models.tenancy import domain_allowed
 from portal.sync.people import SKIP_DISABLED, SKIP_DUPLICATE, SKIP_GUEST, person_from_graph
 
 FIELDS = ("first_name", "last_name", "email")
@@ -86,7 +87,7 @@ class Rules:
 class Change:
     """One planned change to one contact (or one skipped user).
 
-    kind: create | update | link | restore | group_add | remove | hold | release | skip | present
+    kind: create | update | link | restore | group_add | remove | hold | release | keep | skip | present
     `changes`: ((field, old, new), ...) for create/update/link/restore.
     """
 
@@ -113,12 +114,13 @@ class SyncPlan:
     removals: list = field(default_factory=list)
     holds: list = field(default_factory=list)
     releases: list = field(default_factory=list)
+    kept: list = field(default_factory=list)  # held removals the admin decided to keep: unlink them
     skipped: list = field(default_factory=list)
     present: list = field(default_factory=list)  # import: already a contact, nothing to change
     synced_count: int = 0
     threshold_exceeded: bool = False
 
-    KINDS = ("creates", "links", "restores", "updates", "group_adds", "removals", "holds", "releases")
+    KINDS = ("creates", "links", "restores", "updates", "group_adds", "removals", "holds", "releases", "kept")
 
     def changes(self):
         """Every planned write, in apply order."""
@@ -235,15 +237,11 @@ def _field_changes(plan, state, contact, person):
 def _email_problem(state, contact, person):
     if not person.email:
         return SKIP_EMAIL_NO_MAILBOX
-    if not _domain_allowed(person.email_key, state.rules.allowed_domains):
+    if not domain_allowed(person.email_key, state.rules.allowed_domains):
         return SKIP_EMAIL_DOMAIN
     if person.email_key != contact.email_key and not state.take(person.email_key, contact.id):
         return SKIP_EMAIL_CONFLICT
     return None
-
-
-def _domain_allowed(email_key, domains):
-    return not domains or email_key.rsplit("@", 1)[-1] in domains
 
 
 def _plan_wanted(plan, state, m365):

@@ -7,8 +7,9 @@ from sqlalchemy import func, select
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
-from portal.queue import active_job, enqueue, latest_job
+from portal.m365 import directory
 from portal.models import ContactGroup, JobKind
+from portal.queue import active_job, enqueue, latest_job
 from portal.models.sync import SyncChange, SyncRun
 from portal.sync import held as held_service
 from portal.sync import tasks
@@ -207,7 +208,7 @@ def load_groups():
 def toggle_group(m365_id):
     """Subscribe to a group (contact group + import job) or end the subscription (toggle)."""
     customer = access.current_customer()
-    group = subscriptions.find_group(customer, m365_id) or abort(404)
+    group = directory.find_group(customer, m365_id) or abort(404)
     subscribed = not subscriptions.unsubscribe(customer, current_user, m365_id)
     if subscribed:
         subscriptions.subscribe(customer, current_user, group)

@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, select, update
 from portal.contacts.services import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
-from portal.m365.connection import connection_for_sync
+from portal.m365.connection import NOT_CONNECTED, connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.models import Contact, ContactGroup, GroupSubscription, SyncMode, SyncSettings, contact_group_members
 from portal.models.base import utcnow
@@ -49,16 +49,29 @@ class Preview:
 
 # --- who may be synced ------------------------------------------------------------------------
 
-def sync_blocker(customer, need_active=True):
-    """Why `customer` cannot be synced now (a sentence), or None."""
+def sync_blocker(customer, need_active=True, mode=None):
+    """Why `customer` cannot be synced or imported now (an English sentence, N_-marked), or None.
+
+    The one answer to "is this customer ready": the runner's daily sync, "Sync now", the preview,
+    imports, Automatic mode and the Manual panel all ask here. `need_active`: "Synchronization
+    active" must be on (the sync; imports and previews don't need it). `mode`: the panel asking
+    only works in that SyncMode (Manual mode's panel is not offered in Automatic mode).
+    """
     if not customer.ms_user_sync_in_effect:
         return N_("Microsoft User Synchronization is switched off in the master data.")
     if connection_for_sync(customer) is None:
-        return N_("The M365 interface is not connected or needs a new sign-in.")
+        return NOT_CONNECTED
     settings = db.session.get(SyncSettings, customer.id)
     if need_active and (settings is None or not settings.sync_active):
         return N_("Synchronization active is switched off.")
+    if mode is not None and settings is not None and settings.mode != mode.value:
+        return MODE_BLOCKERS[mode]
     return None
+
+
+MODE_BLOCKERS = {
+    SyncMode.MANUAL: N_("The synchronization mode is Automatic; switch to Manual to select users yourself."),
+}
 
 
 def rules_for(customer, settings):
@@ -177,7 +190,7 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
     if problem:
         raise SyncNotPossible(problem)
     owner = lock.new_owner()
-    if not lock.acquire(customer.id, owner, wait_seconds=current_app.config.get("SYNC_LOCK_WAIT", 300)):
+    if not lock.acquire(customer.id, owner, wait_seconds=current_app.config["SYNC_LOCK_WAIT"]):
         raise SyncNotPossible("Another sync of this customer is running; try again in a few minutes.")
     try:
         run = _start_run(customer, "import", trigger, job)

@@ -7,20 +7,18 @@
                                            employees stay (caller commits)
     enqueue_groups_load(customer, admin)   refresh the group list with member counts (a job)
 
-The group list comes from the directory cache of Manual mode (portal.models.directory), filled here
-by the JobKind.GROUPS_LOAD job, which also counts each group's transitive members.
+The group list comes from the directory cache shared with Manual mode (portal.m365.directory), filled
+by the JobKind.GROUPS_LOAD job here, which also counts each group's transitive members.
 """
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, select
 
 from portal.contacts.services import find_group_by_name
 from portal.extensions import db
-from portal.queue import active_job, enqueue, handler, report_progress
-from portal.m365.connection import connection_for_sync
+from portal.m365 import directory
+from portal.m365.connection import NOT_CONNECTED, connection_for_sync
 from portal.m365.graph import GraphClient
-from portal.manual.services import group_kind, like_words
-from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, JobKind, Origin, utcnow
-from portal.models.directory import DirectoryGroup, DirectoryMembership
-from portal.sync.people import group_name
+from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, JobKind, Origin
+from portal.queue import active_job, enqueue, handler, report_progress
 from portal.text import single_line
 
 
@@ -28,22 +26,12 @@ def groups_overview(customer, term=""):
     """[(DirectoryGroup, subscribed?)] matching `term`, by name."""
     subscribed = set(db.session.scalars(select(GroupSubscription.m365_group_id)
                                         .where(GroupSubscription.customer_id == customer.id)))
-    query = select(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id)
-    if term.strip():
-        query = query.where(like_words(DirectoryGroup.search_text, term))
-    groups = db.session.scalars(query.order_by(DirectoryGroup.sort_key, DirectoryGroup.id)).all()
-    return [(group, group.m365_id in subscribed) for group in groups]
+    return [(group, group.m365_id in subscribed) for group in directory.search_groups(customer, term)]
 
 
 def subscription_count(customer):
     return db.session.scalar(select(func.count()).select_from(GroupSubscription)
                              .where(GroupSubscription.customer_id == customer.id))
-
-
-def find_group(customer, m365_id):
-    """The cached group of the customer with this M365 id, or None."""
-    return db.session.scalar(select(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id,
-                                                          DirectoryGroup.m365_id == m365_id))
 
 
 def subscribe(customer, admin, group):
@@ -112,7 +100,7 @@ def groups_load_job(job):
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
-        raise RuntimeError("The M365 interface is not connected (or needs a new sign-in).")
+        raise RuntimeError(NOT_CONNECTED)
     with GraphClient.for_connection(connection) as client:
         groups = [g for g in client.list_groups() if g.get("id")]
         report_progress(job, 0, len(groups))
@@ -121,20 +109,6 @@ def groups_load_job(job):
             counts[group["id"]] = len(set(client.group_member_ids(group["id"], transitive=True)))
             if done % 20 == 0:
                 report_progress(job, done, len(groups))
-    _replace_groups(customer, groups, counts)
+    directory.replace_groups(customer, groups, counts)
     return {"groups": len(groups)}
 
-
-def _replace_groups(customer, groups, counts):
-    group_ids = select(DirectoryGroup.id).where(DirectoryGroup.customer_id == customer.id)
-    db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id.in_(group_ids)))
-    db.session.execute(delete(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id))
-    now = utcnow()
-    rows = [{"customer_id": customer.id, "m365_id": g["id"], "display_name": group_name(g)[:255],
-             "description": g.get("description") or "", "kind": group_kind(g),
-             "sort_key": group_name(g).lower()[:255],
-             "search_text": " ".join([group_name(g), g.get("mail") or "",
-                                      g.get("description") or ""]).lower(),
-             "member_count": counts.get(g["id"]), "loaded_at": now} for g in groups]
-    if rows:
-        db.session.execute(insert(DirectoryGroup), rows)
