@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.utils import secure_filename
 
+from portal import htmx
 from portal.auth import access
 from portal.contacts import csv_io, listing, services
 from portal.contacts.forms import ContactForm, MembershipForm
@@ -27,19 +28,6 @@ def _signed_in_only():
     return None
 
 
-def wants_fragment():
-    """True for an htmx swap; a history restore (reload after back) needs the whole page."""
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
-
-
-def page_or_fragment(page_template, fragment_template, **context):
-    """Render the fragment for htmx requests and the page otherwise; caches must tell them apart."""
-    template = fragment_template if wants_fragment() else page_template
-    response = current_app.make_response(render_template(template, **context))
-    response.vary.add("HX-Request")
-    return response
-
-
 @bp.route("/")
 def index():
     """The contact book: search, filter by group, sort, page."""
@@ -48,9 +36,9 @@ def index():
     group = access.owned_by_current_customer(ContactGroup, query.group_id) if query.group_id else None
     page = listing.contact_page(customer, query, per_page=current_app.config.get("CONTACTS_PER_PAGE", 50))
     empty_book = page.total == 0 and not listing.customer_has_contacts(customer)
-    return page_or_fragment("contacts/index.html", "contacts/_results.html", customer=customer, page=page,
-                            query=query, group=group, groups=services.customer_groups(customer),
-                            empty_book=empty_book)
+    return htmx.render("contacts/index.html", "contacts/_results.html", customer=customer, page=page,
+                       query=query, group=group, groups=services.customer_groups(customer),
+                       empty_book=empty_book)
 
 
 def _form_with_groups(customer, contact=None):
@@ -134,7 +122,7 @@ def _membership_form(contact, formdata=None):
 
 def _memberships_response(contact, form=None):
     """The detail page's group list (htmx) or a redirect back to the detail page."""
-    if wants_fragment():
+    if htmx.is_htmx():
         return render_template("contacts/_contact_groups.html", contact=contact,
                                membership_form=form or _membership_form(contact))
     return redirect(url_for(".detail", contact_id=contact.id))

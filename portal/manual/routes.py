@@ -3,12 +3,13 @@
 The panel is shown on the "Synchronize contacts" page (templates/m365/_mode_manual.html loads it) and
 on its own page, /m365/manual. Every endpoint works on the working customer (access.current_customer).
 """
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal import jobs
+from portal import htmx
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
@@ -21,7 +22,6 @@ bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
 
 USERS_PER_PAGE = 50
 CONTACTS_PER_PAGE = 20
-STOP_POLLING = 286  # htmx stops polling on this status
 
 
 @bp.before_request
@@ -136,9 +136,8 @@ def load_status(job_id):
     customer = _ready_customer()
     job = _job_or_404(job_id, services.LOAD_KIND)
     if not job.is_finished:
-        return render_template("manual/_load_progress.html", job=job)
-    body = render_template("manual/_microsoft.html", **_microsoft_context(customer))
-    return Response(body, status=STOP_POLLING)
+        return htmx.poll(False, "manual/_load_progress.html", job=job)
+    return htmx.poll(True, "manual/_microsoft.html", **_microsoft_context(customer))
 
 
 def _job_or_404(job_id, kind):
@@ -148,12 +147,19 @@ def _job_or_404(job_id, kind):
     return job
 
 
+def _button_context(customer):
+    """What the out-of-band "Import N users" button needs (N follows the selection)."""
+    return {"oob_button": True, "selected": services.selected_count(customer),
+            "button_job": jobs.active_job(customer, services.IMPORT_KIND)}
+
+
 def _with_button(template, customer, /, **context):
-    """A fragment plus the "Import N users" button swapped out of band (N follows the selection)."""
+    """A fragment plus the "Import N users" button swapped out of band."""
     context["customer"] = customer
     body = render_template(template, **context)
-    button = render_template("manual/_import_button.html", selected=services.selected_count(customer),
-                             oob=True, import_job=jobs.active_job(customer, services.IMPORT_KIND))
+    button_context = _button_context(customer)
+    button = render_template("manual/_import_button.html", selected=button_context["selected"], oob=True,
+                             import_job=button_context["button_job"])
     return body + button
 
 
@@ -221,7 +227,7 @@ def import_status(job_id):
     customer = _ready_customer()
     job = _job_or_404(job_id, services.IMPORT_KIND)
     if not job.is_finished:
-        return render_template("manual/_import.html", import_job=job)
-    response = Response(_with_button("manual/_import.html", customer, import_job=job), status=STOP_POLLING)
+        return htmx.poll(False, "manual/_import.html", import_job=job)
+    response = htmx.poll(True, "manual/_import.html", import_job=job, customer=customer, **_button_context(customer))
     response.headers["HX-Trigger"] = "contacts-changed"
     return response
