@@ -148,18 +148,17 @@ def _job_or_404(job_id, kind):
 
 
 def _button_context(customer):
-    """What the out-of-band "Import N users" button needs (N follows the selection)."""
+    """What manual/_import.html needs to add the "Import N users" button out of band (as _with_button)."""
     return {"oob_button": True, "selected": services.selected_count(customer),
             "button_job": jobs.active_job(customer, services.IMPORT_KIND)}
 
 
 def _with_button(template, customer, /, **context):
-    """A fragment plus the "Import N users" button swapped out of band."""
+    """A fragment plus the "Import N users" button swapped out of band (N follows the selection)."""
     context["customer"] = customer
     body = render_template(template, **context)
-    button_context = _button_context(customer)
-    button = render_template("manual/_import_button.html", selected=button_context["selected"], oob=True,
-                             import_job=button_context["button_job"])
+    button = render_template("manual/_import_button.html", selected=services.selected_count(customer),
+                             oob=True, import_job=jobs.active_job(customer, services.IMPORT_KIND))
     return body + button
 
 
