@@ -1,13 +1,13 @@
 """The portal's application factory."""
 import logging
 
-from flask import Flask, current_app, has_request_context, render_template, request
+from flask import Flask, current_app, has_request_context, request
 from flask.globals import request_ctx
 from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import boundary, cli, contacts, dashboard, formatting
+from portal import boundary, cli, contacts, dashboard, formatting, htmx
 from portal import config as config_module
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
@@ -79,9 +79,8 @@ def register_errorhandlers(app):
                   405: _("Method not allowed"), 413: _("File too large"),
                   429: _("Too many attempts"), 500: _("Something went wrong")}
         _bind_urls_for_refused_host(app)
-        template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
-        return render_template(template, code=code, title=titles.get(code, _("Error")),
-                               description=error_description(error, code)), code
+        return htmx.render("errors/error.html", "errors/_error.html", code=code,
+                           title=titles.get(code, _("Error")), description=error_description(error, code)), code
 
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, render_error)

@@ -1,11 +1,11 @@
 """Administration pages: admin accounts (create, disable/enable, reset password) and customers."""
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from portal import accounts
+from portal import accounts, htmx
 from portal.admin.forms import AccountForm, CustomerForm, PasswordResetForm, tenant_choices
 from portal.auth import access
 from portal.auth.session import start_session
@@ -16,10 +16,6 @@ from portal.models import AdminUser, Contact, Customer, Role
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PER_PAGE = 50
-
-
-def _is_htmx():
-    return bool(request.headers.get("HX-Request"))
 
 
 def _search_term():
@@ -42,8 +38,7 @@ def accounts_list():
         query = query.where(or_(AdminUser.email.icontains(term, autoescape=True),
                                 AdminUser.name.icontains(term, autoescape=True)))
     page = _page_of(query)
-    template = "admin/_accounts_table.html" if _is_htmx() else "admin/accounts.html"
-    return render_template(template, page=page, term=term)
+    return htmx.render("admin/accounts.html", "admin/_accounts_table.html", page=page, term=term)
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
@@ -120,7 +115,7 @@ def _set_enabled(admin_id, enabled):
         flash(str(exc), "error")
         return _back_to_accounts()
     db.session.commit()
-    if _is_htmx():
+    if htmx.is_htmx():
         return render_template("admin/_account_row.html", account=account)
     if enabled:
         flash(_("%(email)s is enabled again.", email=account.email), "success")
@@ -131,10 +126,7 @@ def _set_enabled(admin_id, enabled):
 
 def _back_to_accounts():
     """Back to the account list: a redirect, or HX-Redirect for htmx requests."""
-    target = url_for("admin.accounts")
-    if _is_htmx():
-        return Response(status=204, headers={"HX-Redirect": target})
-    return redirect(target)
+    return htmx.redirect(url_for("admin.accounts"))
 
 
 @bp.route("/accounts/<int:admin_id>/password", methods=["GET", "POST"])
@@ -171,8 +163,8 @@ def customers():
     ids = [c.id for c in page.items]
     contacts = _counts(Contact.customer_id, ids, Contact.archived_at.is_(None))
     admins = _counts(AdminUser.customer_id, ids)
-    template = "admin/_customers_table.html" if _is_htmx() else "admin/customers.html"
-    return render_template(template, page=page, term=term, contacts=contacts, admins=admins)
+    return htmx.render("admin/customers.html", "admin/_customers_table.html", page=page, term=term,
+                       contacts=contacts, admins=admins)
 
 
 def _counts(column, ids, *conditions):

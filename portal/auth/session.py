@@ -6,10 +6,11 @@ row decides: deleting it (sign-out, disabling, a new password, idle expiry) ends
 for a copy of the cookie."""
 from datetime import timedelta
 
-from flask import Response, current_app, flash, g, redirect, request, session, url_for
+from flask import current_app, flash, g, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from portal import htmx
 from portal.auth.redirects import local_path
 from portal.auth.throttle import client_address
 from portal.extensions import db, login_manager
@@ -69,17 +70,12 @@ def end_session():
 
 def sign_in_redirect():
     """Send the visitor to sign-in: a full page redirect, or HX-Redirect for htmx requests."""
-    target = url_for("auth.login", next=_safe_next())
-    if request.headers.get("HX-Request"):
-        response = Response(status=401)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return htmx.redirect(url_for("auth.login", next=_safe_next()), htmx_status=401)
 
 
 def _safe_next():
     """The page to return to after sign-in: only a plain GET of one of our own paths."""
-    if request.method != "GET" or request.headers.get("HX-Request") or request.path == "/":
+    if request.method != "GET" or htmx.is_htmx() or request.path == "/":
         return None
     if request.endpoint == "auth.login":
         return None

@@ -5,10 +5,10 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from portal import htmx
 from portal.auth import access
 from portal.contacts import bp, csv_io, importing
 from portal.contacts.forms import MappingForm, UploadForm
-from portal.contacts.rendering import page_or_fragment
 from portal.extensions import db
 
 PREVIEW_ROWS = 500
@@ -100,10 +100,10 @@ def csv_preview(token):
     plans = _plan(upload, form)
     show = request.args.get("show", "all")
     shown = [p for p in plans or [] if show == "all" or p.status == show]
-    return page_or_fragment("contacts/import_preview.html", "contacts/_import_preview.html",
-                            upload=upload, form=form, plans=plans, counts=importing.counts(plans or []),
-                            shown=shown[:PREVIEW_ROWS], shown_total=len(shown), show=show,
-                            max_columns=csv_io.MAX_COLUMNS)
+    return htmx.render("contacts/import_preview.html", "contacts/_import_preview.html",
+                       upload=upload, form=form, plans=plans, counts=importing.counts(plans or []),
+                       shown=shown[:PREVIEW_ROWS], shown_total=len(shown), show=show,
+                       max_columns=csv_io.MAX_COLUMNS)
 
 
 @bp.route("/import/<token>/confirm", methods=["POST"])

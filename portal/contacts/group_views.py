@@ -4,11 +4,11 @@ from flask_login import current_user
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from portal import htmx
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.contacts import bp, services
 from portal.contacts.forms import GroupForm
-from portal.contacts.rendering import wants_fragment
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 
@@ -72,7 +72,7 @@ def group_candidates(group_id):
     """Contacts matching the search that are not yet members (htmx fragment)."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
     term, candidates = _candidates(group)
-    if not wants_fragment():
+    if not htmx.is_htmx():
         return redirect(url_for(".group", group_id=group.id, q=term or None))
     return render_template("contacts/_group_candidates.html", group=group, candidates=candidates, term=term)
 
@@ -81,7 +81,7 @@ def group_candidates(group_id):
 def group_name(group_id):
     """The group's name with its edit button (htmx: cancel of the rename form)."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
-    if not wants_fragment():
+    if not htmx.is_htmx():
         return redirect(url_for(".group", group_id=group.id))
     return render_template("contacts/_group_name.html", group=group)
 
@@ -95,11 +95,11 @@ def group_rename(group_id):
     if _name_checked(form, customer, group):
         group.name = form.name.data.strip()
         db.session.commit()
-        if wants_fragment():
+        if htmx.is_htmx():
             return render_template("contacts/_group_name.html", group=group)
         flash(_("Contact group renamed."), "success")
         return redirect(url_for(".group", group_id=group.id))
-    if wants_fragment():  # htmx swaps only 2xx answers: the field error must come back as 200
+    if htmx.is_htmx():  # htmx swaps only 2xx answers: the field error must come back as 200
         return render_template("contacts/_group_name_form.html", group=group, form=form)
     return render_template("contacts/group_rename.html", group=group, form=form), 422 if form.errors else 200
 
@@ -139,7 +139,7 @@ def group_remove_member(group_id, contact_id):
     contact = access.owned_by_current_customer(Contact, contact_id)
     services.remove_member(group, contact)
     db.session.commit()
-    if wants_fragment():
+    if htmx.is_htmx():
         return ""  # the member's row is swapped away
     flash(_("%(name)s removed from %(group)s.", name=contact.full_name or contact.email, group=group.name),
           "success")

@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.utils import secure_filename
 
+from portal import htmx
 from portal.auth import access
 from portal.contacts import bp, csv_io, listing, services
 from portal.contacts.forms import ContactForm, MembershipForm
-from portal.contacts.rendering import page_or_fragment, wants_fragment
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
 
@@ -32,9 +32,9 @@ def index():
     group = access.owned_by_current_customer(ContactGroup, query.group_id) if query.group_id else None
     page = listing.contact_page(customer, query, per_page=current_app.config["CONTACTS_PER_PAGE"])
     empty_book = page.total == 0 and not listing.customer_has_contacts(customer)
-    return page_or_fragment("contacts/index.html", "contacts/_results.html", customer=customer, page=page,
-                            query=query, group=group, groups=services.customer_groups(customer),
-                            empty_book=empty_book)
+    return htmx.render("contacts/index.html", "contacts/_results.html", customer=customer, page=page,
+                       query=query, group=group, groups=services.customer_groups(customer),
+                       empty_book=empty_book)
 
 
 def _form_with_groups(customer, contact=None):
@@ -118,7 +118,7 @@ def _membership_form(contact, formdata=None):
 
 def _memberships_response(contact, form=None):
     """The detail page's group list (htmx) or a redirect back to the detail page."""
-    if wants_fragment():
+    if htmx.is_htmx():
         return render_template("contacts/_contact_groups.html", contact=contact,
                                membership_form=form or _membership_form(contact))
     return redirect(url_for(".detail", contact_id=contact.id))

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import format_datetime, ngettext
 from flask_login import current_user, login_required
 
+from portal import htmx
 from portal.auth import access
 from portal.extensions import db
 from portal.m365 import connection as service
@@ -28,10 +29,6 @@ def _isodatetime(value):
         return format_datetime(datetime.fromisoformat(value), "medium")
     except (TypeError, ValueError):
         return value or "—"
-
-
-def _is_htmx():
-    return bool(request.headers.get("HX-Request"))
 
 
 def _page_context(customer, **extra):
@@ -119,7 +116,7 @@ def end():
 def _switch_response(customer, name, **extra):
     """The switch's own row for htmx (plus events that refresh the audit log and mode panel)."""
     context = _page_context(customer, **extra)
-    if not _is_htmx():
+    if not htmx.is_htmx():
         if extra.get("confirm_unlink"):
             return render_template("m365/index.html", **context)
         return redirect(url_for("m365.index"))
@@ -155,7 +152,7 @@ def setting(name):
         if count and SyncSettings.for_customer(customer).link_active:
             return _switch_response(customer, name, confirm_unlink=count)
     _settings, removed = services.set_link_active(customer, current_user, on)
-    if removed and not _is_htmx():
+    if removed and not htmx.is_htmx():
         flash(_("%(count)s automatically created links were removed; the contacts stay.", count=removed),
               "success")
     return _switch_response(customer, name, removed_links=removed)

@@ -3,11 +3,11 @@
 The panel is shown on the "Synchronize contacts" page (templates/m365/_mode_manual.html loads it) and
 on its own page, /m365/manual. Every endpoint works on the working customer (access.current_customer).
 """
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal import queue
+from portal import htmx, queue
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
@@ -22,7 +22,6 @@ bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
 
 USERS_PER_PAGE = 50
 CONTACTS_PER_PAGE = 20
-STOP_POLLING = 286  # htmx stops polling on this status
 
 
 @bp.before_request
@@ -130,9 +129,8 @@ def load_status(job_id):
     customer = _ready_customer()
     job = _job_or_404(job_id, JobKind.DIRECTORY_LOAD)
     if not job.is_finished:
-        return render_template("manual/_load_progress.html", job=job)
-    body = render_template("manual/_microsoft.html", **_microsoft_context(customer))
-    return Response(body, status=STOP_POLLING)
+        return htmx.poll(False, "manual/_load_progress.html", job=job)
+    return htmx.poll(True, "manual/_microsoft.html", **_microsoft_context(customer))
 
 
 def _job_or_404(job_id, kind):
@@ -140,6 +138,12 @@ def _job_or_404(job_id, kind):
     if job.kind != kind:
         abort(404)
     return job
+
+
+def _button_context(customer):
+    """What manual/_import.html needs to add the "Import N users" button out of band (as _with_button)."""
+    return {"oob_button": True, "selected": services.selected_count(customer),
+            "button_job": queue.active_job(customer, JobKind.IMPORT)}
 
 
 def _with_button(template, customer, /, **context):
@@ -215,7 +219,7 @@ def import_status(job_id):
     customer = _ready_customer()
     job = _job_or_404(job_id, JobKind.IMPORT)
     if not job.is_finished:
-        return render_template("manual/_import.html", import_job=job)
-    response = Response(_with_button("manual/_import.html", customer, import_job=job), status=STOP_POLLING)
+        return htmx.poll(False, "manual/_import.html", import_job=job)
+    response = htmx.poll(True, "manual/_import.html", import_job=job, customer=customer, **_button_context(customer))
     response.headers["HX-Trigger"] = "contacts-changed"
     return response

@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal import mail
+from portal import htmx, mail
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
@@ -24,8 +24,7 @@ def index():
              .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()))
     page = db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=PER_PAGE,
                        error_out=False)
-    template = "outbox/_table.html" if request.headers.get("HX-Request") else "outbox/index.html"
-    return render_template(template, page=page, customer=customer)
+    return htmx.render("outbox/index.html", "outbox/_table.html", page=page, customer=customer)
 
 
 @bp.route("/<int:mail_id>")

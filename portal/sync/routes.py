@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from portal import htmx
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
@@ -28,10 +29,6 @@ CHANGE_KINDS = ("create", "update", "link", "restore", "group_add", "remove", "h
                 "keep", "skip")
 
 
-def _is_htmx():
-    return bool(request.headers.get("HX-Request"))
-
-
 def _page():
     return request.args.get("page", 1, type=positive_int)
 
@@ -48,7 +45,7 @@ def history():
     context = {"customer": customer, "runs": runs[:PAGE_SIZE], "page": page,
                "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, JobKind.SYNC),
                "blocker": service.sync_blocker(customer), "held_count": len(held_service.held_removals(customer))}
-    return render_template("sync/_runs.html" if _is_htmx() else "sync/history.html", **context)
+    return htmx.render("sync/history.html", "sync/_runs.html", **context)
 
 
 @bp.route("/history/<int:run_id>")
@@ -70,7 +67,7 @@ def run(run_id):
     context = {"customer": customer, "run": sync_run, "changes": changes[:PAGE_SIZE * 4], "kind": kind,
                "kinds": kinds, "page": page, "has_next": len(changes) > PAGE_SIZE * 4,
                "group_names": _group_names(customer)}
-    return render_template("sync/_changes.html" if _is_htmx() else "sync/run.html", **context)
+    return htmx.render("sync/run.html", "sync/_changes.html", **context)
 
 
 def _group_names(customer):
@@ -87,7 +84,7 @@ def now():
     if not problem:
         tasks.request_sync(customer, "manual", created_by=current_user)
         db.session.commit()
-    if _is_htmx():
+    if htmx.is_htmx():
         if problem:
             return render_template("sync/_sync_problem.html", problem=problem)
         return _job_status(customer, JobKind.SYNC, "sync/_sync_status.html")
@@ -102,13 +99,13 @@ def now():
 @login_required
 def status():
     """The running "Sync now" (polled by htmx; answers 286 when finished, to stop the polling)."""
-    return _job_status(access.current_customer(), JobKind.SYNC, "sync/_sync_status.html")
+    return _job_status(access.current_customer(), JobKind.SYNC, "sync/_sync_status.html", announce_end=True)
 
 
-def _job_status(customer, kind, template):
+def _job_status(customer, kind, template, **context):
+    """The latest job of `kind` in `template`, as a poll answer (286 once it has finished)."""
     job = latest_job(customer, kind)
-    body = render_template(template, job=job, customer=customer)
-    return body, (286 if job is None or job.is_finished else 200)
+    return htmx.poll(job is None or job.is_finished, template, job=job, customer=customer, **context)
 
 
 @bp.route("/preview", methods=["GET", "POST"])
@@ -126,8 +123,8 @@ def preview():
             db.session.commit()
         return redirect(url_for("sync.preview"))
     job = latest_job(customer, JobKind.PREVIEW)
-    if _is_htmx():
-        return _job_status(customer, JobKind.PREVIEW, "sync/_preview.html")
+    if htmx.is_htmx():
+        return _job_status(customer, JobKind.PREVIEW, "sync/_preview.html", group_names=_group_names(customer))
     return render_template("sync/preview.html", customer=customer, job=job,
                            group_names=_group_names(customer))
 
@@ -187,9 +184,7 @@ def automatic():
     context = _automatic_context(customer)
     if request.args.get("part") == "rows":
         return render_template("sync/_group_rows.html", **context)
-    if _is_htmx():
-        return render_template("sync/_automatic.html", **context)
-    return render_template("sync/automatic.html", **context)
+    return htmx.render("sync/automatic.html", "sync/_automatic.html", **context)
 
 
 @bp.route("/automatic/load", methods=["POST"])
@@ -213,7 +208,8 @@ def toggle_group(m365_id):
     if subscribed:
         subscriptions.subscribe(customer, current_user, group)
     db.session.commit()
-    return render_template("sync/_group_row.html", group=group, subscribed=subscribed, customer=customer)
+    return render_template("sync/_group_row.html", group=group, subscribed=subscribed, customer=customer,
+                           start_progress=subscribed)
 
 
 @bp.route("/automatic/all", methods=["POST"])
@@ -232,11 +228,13 @@ def automatic_progress():
     """Progress of the group load and of subscription imports (polled; 286 when both are done)."""
     customer = access.current_customer()
     context = _automatic_context(customer)
-    return render_template("sync/_automatic_progress.html", **context), (200 if context["busy"] else 286)
+    return htmx.poll(not context["busy"], "sync/_automatic_progress.html", last_poll=not context["busy"],
+                     **context)
 
 
 def _automatic_response(customer):
-    if _is_htmx():
+    """The refreshed panel for htmx, else back to the page."""
+    if htmx.is_htmx():
         return render_template("sync/_automatic.html", **_automatic_context(customer))
     return redirect(url_for("sync.automatic"))
 
