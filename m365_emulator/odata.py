@@ -215,7 +215,7 @@ def parse_search(text, searchable):
 
     def predicate(obj):
         result = preds[0](obj)
-        for op, pred in zip(ops, preds[1:]):
+        for op, pred in zip(ops, preds[1:], strict=True):
             result = (result and pred(obj)) if op == "AND" else (result or pred(obj))
         return result
     return predicate

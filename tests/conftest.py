@@ -4,8 +4,6 @@ The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is 
 On PostgreSQL every test session creates its own schema and drops it at the end, so
 runs never see each other's data.
 """
-pytest_plugins = ["tests.emulator_fixture", "tests.sync_helpers"]
-
 import os
 import re
 import secrets
@@ -19,6 +17,8 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import AdminSession, AdminUser, Customer, Reseller
 from portal.models.accounts import _hasher
+
+pytest_plugins = ["tests.emulator_fixture", "tests.sync_helpers"]
 
 PASSWORD = "correct horse battery"
 # Hashed once per session: argon2 is slow on purpose.

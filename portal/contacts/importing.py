@@ -190,7 +190,7 @@ def _insert_created(customer, plans, groups, now):
              "email_key": p.email.lower(), "created_at": now, "updated_at": now} for p in plans]
     ids = db.session.scalars(
         insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).all()
-    return [(contact_id, groups[name.lower()].id) for plan, contact_id in zip(plans, ids)
+    return [(contact_id, groups[name.lower()].id) for plan, contact_id in zip(plans, ids, strict=True)
             for name in plan.groups]
 
 

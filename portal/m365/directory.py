@@ -82,7 +82,7 @@ def _user_rows(customer, users, now):
         if person.email_key:
             seen[person.email_key] = seen.get(person.email_key, 0) + 1
     domains = customer.effective_domains
-    for person, user in zip(people, (u for u in users if u.get("id"))):
+    for person, user in zip(people, (u for u in users if u.get("id")), strict=True):
         reason = person.skip_reason(domains) or ""
         if not reason and seen.get(person.email_key, 0) > 1:
             reason = SKIP_DUPLICATE

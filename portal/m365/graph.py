@@ -314,10 +314,10 @@ class GraphClient:
         except OAuthError as exc:
             raise self._token_error(exc) from None
         except requests.HTTPError as exc:  # the token endpoint answered 5xx
-            raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code))
-        except requests.RequestException:
+            raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code)) from exc
+        except requests.RequestException as exc:
             self.request_count += 1
-            raise _Retry(GraphUnavailable(self._unavailable_text(), code="unreachable"))
+            raise _Retry(GraphUnavailable(self._unavailable_text(), code="unreachable")) from exc
         self.request_count += 1
         units = response.headers.get("x-ms-resource-unit")
         if units:
@@ -339,9 +339,9 @@ class GraphClient:
         except OAuthError as exc:
             raise self._token_error(exc) from None
         except requests.HTTPError as exc:
-            raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code))
-        except requests.RequestException:
-            raise _Retry(GraphUnavailable(self._unavailable_text(), code="unreachable"))
+            raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code)) from exc
+        except requests.RequestException as exc:
+            raise _Retry(GraphUnavailable(self._unavailable_text(), code="unreachable")) from exc
 
     def _backoff_delay(self, attempt):
         """Exponential backoff with jitter: half fixed, half random, capped at 30 s."""

@@ -51,7 +51,7 @@ def _subscribe_in_automatic_mode(page):
         panel.get_by_placeholder("Search Group").fill(name)
         switch = panel.get_by_role("switch", name=name, exact=True)
         switch.click()
-        expect(switch).to_have_attribute("aria-checked", "true")
+        expect(switch).to_have_attribute("aria-checked", "true", timeout=15_000)  # a busy CI machine
         expect(page.locator("#automatic-progress")).to_contain_text("Last group import", timeout=20_000)
     screenshot(page, "automatic-subscribed")
 
