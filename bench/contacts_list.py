@@ -7,6 +7,7 @@ SQLite database (or an empty database you name), then times full HTTP requests o
 contact book through the app — first page, a deep page (keyset cursor near the end),
 live searches, the group filter — and, for contrast, a deep page done with OFFSET.
 """
+
 import argparse
 import os
 import random
@@ -23,13 +24,59 @@ from sqlalchemy import insert, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import (AdminSession, AdminUser, Contact, ContactGroup, Customer, Reseller,  # noqa: E402
-                           contact_group_members, utcnow)
+from portal.models import (  # noqa: E402
+    AdminSession,
+    AdminUser,
+    Contact,
+    ContactGroup,
+    Customer,
+    Reseller,
+    contact_group_members,
+    utcnow,
+)
 
-FIRST = ["Anna", "Ben", "Carla", "David", "Eva", "Felix", "Greta", "Hans", "Ida", "Jonas", "Karin", "Lukas",
-         "Mia", "Noah", "Olga", "Paul", "Rita", "Sven", "Tina", "Uwe"]
-LAST = ["Schmidt", "Müller", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann",
-        "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger"]
+FIRST = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Eva",
+    "Felix",
+    "Greta",
+    "Hans",
+    "Ida",
+    "Jonas",
+    "Karin",
+    "Lukas",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Rita",
+    "Sven",
+    "Tina",
+    "Uwe",
+]
+LAST = [
+    "Schmidt",
+    "Müller",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+]
 
 
 def seed(count):
@@ -40,7 +87,9 @@ def seed(count):
     customer = Customer(name="Bench GmbH", reseller_id=reseller.id)
     db.session.add(customer)
     db.session.flush()
-    admin = AdminUser(email="bench@bench.example", role="customer", customer_id=customer.id, password_hash="x")
+    admin = AdminUser(
+        email="bench@bench.example", role="customer", customer_id=customer.id, password_hash="x"
+    )
     groups = [ContactGroup(customer_id=customer.id, name=f"Group {i:02d}") for i in range(20)]
     db.session.add_all([admin, *groups])
     db.session.commit()
@@ -51,10 +100,21 @@ def seed(count):
         for i in range(start, min(count, start + 10_000)):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             email = f"{first}.{last}.{i}@bench.example".lower()
-            rows.append({"customer_id": customer.id, "first_name": first, "last_name": last, "email": email,
-                         "email_key": email, "origin": "manual", "salutation": "", "archive_reason": "",
-                         "linked_automatically": False, "created_at": now - i * step,
-                         "updated_at": now - rng.randrange(count) * step})
+            rows.append(
+                {
+                    "customer_id": customer.id,
+                    "first_name": first,
+                    "last_name": last,
+                    "email": email,
+                    "email_key": email,
+                    "origin": "manual",
+                    "salutation": "",
+                    "archive_reason": "",
+                    "linked_automatically": False,
+                    "created_at": now - i * step,
+                    "updated_at": now - rng.randrange(count) * step,
+                }
+            )
         db.session.execute(insert(Contact), rows)
     ids = db.session.scalars(select(Contact.id).where(Contact.customer_id == customer.id)).all()
     members = [{"contact_id": cid, "group_id": groups[cid % 20].id} for cid in ids if cid % 5 == 0]
@@ -79,16 +139,25 @@ def timed(client, url, runs):
 
 def deep_cursor(customer, order):
     """The id of the contact 50 rows before the end in the given order."""
-    return db.session.scalar(select(Contact.id).where(Contact.customer_id == customer.id)
-                             .order_by(*order).offset(db.session.scalar(
-                                 select(db.func.count()).select_from(Contact)) - 50).limit(1))
+    return db.session.scalar(
+        select(Contact.id)
+        .where(Contact.customer_id == customer.id)
+        .order_by(*order)
+        .offset(db.session.scalar(select(db.func.count()).select_from(Contact)) - 50)
+        .limit(1)
+    )
 
 
 def offset_ms(customer, runs):
     """The same deep page done with OFFSET, for contrast (query only, no rendering)."""
     total = db.session.scalar(select(db.func.count()).select_from(Contact))
-    query = (select(Contact).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-             .order_by(Contact.last_name, Contact.first_name, Contact.id).offset(total - 50).limit(51))
+    query = (
+        select(Contact)
+        .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+        .order_by(Contact.last_name, Contact.first_name, Contact.id)
+        .offset(total - 50)
+        .limit(51)
+    )
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -122,10 +191,14 @@ def main():
         cases = [
             ("page 1, sorted by name", "/contacts/"),
             ("deep page (last), by name", f"/contacts/?after={deep_cursor(customer, by_name)}"),
-            ("deep page, by email desc", f"/contacts/?sort=-email&after="
-                                         f"{deep_cursor(customer, (Contact.email_key.desc(),))}"),
-            ("deep page, by updated", f"/contacts/?sort=updated&after="
-                                      f"{deep_cursor(customer, (Contact.updated_at, Contact.id))}"),
+            (
+                "deep page, by email desc",
+                f"/contacts/?sort=-email&after={deep_cursor(customer, (Contact.email_key.desc(),))}",
+            ),
+            (
+                "deep page, by updated",
+                f"/contacts/?sort=updated&after={deep_cursor(customer, (Contact.updated_at, Contact.id))}",
+            ),
             ("search 'schmidt' (common)", "/contacts/?q=schmidt"),
             ("search 'anna weber'", "/contacts/?q=anna+weber"),
             ("search '12345' (rare)", "/contacts/?q=12345"),

@@ -6,6 +6,7 @@ Uses the emulator's tenant generator for Graph-shaped users (no network), a scra
 by default (or --database-url, e.g. a PostgreSQL test database), and the portal's own services and
 HTTP endpoints through the Flask test client. Prints one line per measurement.
 """
+
 import argparse
 import os
 import statistics
@@ -32,7 +33,10 @@ def timed(label, fn, repeat=1):
         start = time.perf_counter()
         result = fn()
         samples.append((time.perf_counter() - start) * 1000)
-    print(f"{label:<48} {statistics.median(samples):9.1f} ms" + (f"  (median of {repeat})" if repeat > 1 else ""))
+    print(
+        f"{label:<48} {statistics.median(samples):9.1f} ms"
+        + (f"  (median of {repeat})" if repeat > 1 else "")
+    )
     return result
 
 
@@ -43,10 +47,13 @@ def setup(app):
     customer = Customer(name="Bench Customer", reseller_id=reseller.id)
     db.session.add(customer)
     db.session.flush()
-    admin = AdminUser(email="bench@bench.example", name="Bench", role="customer", customer_id=customer.id,
-                      password_hash="x")
+    admin = AdminUser(
+        email="bench@bench.example", name="Bench", role="customer", customer_id=customer.id, password_hash="x"
+    )
     db.session.add(admin)
-    db.session.add(M365Connection(customer_id=customer.id, tenant_id="bench-tenant", refresh_token_encrypted="x"))
+    db.session.add(
+        M365Connection(customer_id=customer.id, tenant_id="bench-tenant", refresh_token_encrypted="x")
+    )
     SyncSettings.for_customer(customer)
     db.session.commit()
     return customer, admin
@@ -64,10 +71,16 @@ def main():
         with create_engine(url).begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         engine_options = {"connect_args": {"options": f"-csearch_path={schema}"}}
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
-                      "TESTING": True, "SERVER_NAME": "localhost",
-                      "WTF_CSRF_ENABLED": False,
-                      "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8="})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "TESTING": True,
+            "SERVER_NAME": "localhost",
+            "WTF_CSRF_ENABLED": False,
+            "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8=",
+        }
+    )
     print(f"database: {url.split('@')[-1]}   users: {args.users:,}")
     with app.app_context():
         db.create_all()
@@ -100,10 +113,21 @@ def main():
         for term in ("sales", "ola", "marketing manager", "zzzz-no-match", "admin@"):
             timed(f"GET search {term!r}", lambda t=term: get(f"/m365/manual/users?q={t}"), repeat=5)
         row_id = db.session.scalar(db.select(services.DirectoryUser.id).limit(1))
-        timed("POST toggle one user (row + count)",
-              lambda: client.post(f"/m365/manual/users/{row_id}/toggle", headers=hx), repeat=5)
-        timed("POST select none", lambda: client.post("/m365/manual/select", data={"value": "none"}, headers=hx), repeat=3)
-        timed("POST select all", lambda: client.post("/m365/manual/select", data={"value": "all"}, headers=hx), repeat=3)
+        timed(
+            "POST toggle one user (row + count)",
+            lambda: client.post(f"/m365/manual/users/{row_id}/toggle", headers=hx),
+            repeat=5,
+        )
+        timed(
+            "POST select none",
+            lambda: client.post("/m365/manual/select", data={"value": "none"}, headers=hx),
+            repeat=3,
+        )
+        timed(
+            "POST select all",
+            lambda: client.post("/m365/manual/select", data={"value": "all"}, headers=hx),
+            repeat=3,
+        )
         ids = timed("selected_ids (import job params)", lambda: services.selected_ids(customer))
         print(f"{'':<48} {len(ids):,} ids")
         timed("GET whole page /m365/manual/", lambda: client.get("/m365/manual/"), repeat=3)

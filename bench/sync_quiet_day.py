@@ -7,6 +7,7 @@ imports every user, then runs: the first sync (full listing, establishes the del
 with a few changes, and a quiet day. With --automatic the customer is in Automatic mode with the
 "All Company" group subscribed. Prints one line per step: Graph requests, resource units, seconds.
 """
+
 import argparse
 import logging
 import os
@@ -19,8 +20,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from m365_emulator.server import EmulatorServer  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import (AdminSession, AdminUser, Customer, GroupSubscription, Reseller, SyncMode,  # noqa: E402
-                           SyncSettings)
+from portal.models import (  # noqa: E402
+    AdminSession,
+    AdminUser,
+    Customer,
+    GroupSubscription,
+    Reseller,
+    SyncMode,
+    SyncSettings,
+)
 from portal.sync import service, subscriptions  # noqa: E402
 from tests import m365_helpers  # noqa: E402
 from tests.emulator_fixture import EmulatorHandle  # noqa: E402
@@ -28,9 +36,16 @@ from tests.emulator_fixture import EmulatorHandle  # noqa: E402
 
 def build_app():
     path = os.path.join(tempfile.mkdtemp(prefix="bench-sync-"), "bench.db")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SERVER_NAME": "localhost",
-                      "WTF_CSRF_ENABLED": False, "TESTING": True, "MAIL_SERVER": "",
-                      "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8="})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SERVER_NAME": "localhost",
+            "WTF_CSRF_ENABLED": False,
+            "TESTING": True,
+            "MAIL_SERVER": "",
+            "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8=",
+        }
+    )
     return app
 
 
@@ -38,7 +53,9 @@ def connect(app, emulator, admin_upn):
     reseller = Reseller(name="Bench Partner", ms_user_sync=True)
     db.session.add(reseller)
     db.session.flush()
-    customer = Customer(name="Bench Customer", reseller_id=reseller.id, notification_recipients="it@bench.example")
+    customer = Customer(
+        name="Bench Customer", reseller_id=reseller.id, notification_recipients="it@bench.example"
+    )
     db.session.add(customer)
     db.session.flush()
     admin = AdminUser(email="admin@bench.example", name="Admin", role="customer", customer_id=customer.id)
@@ -65,8 +82,10 @@ def step(label, fn):
     if isinstance(run, tuple):
         run = run[0]
     seconds = time.perf_counter() - started
-    print(f"{label:<34} {run.status:<10} {run.graph_requests:>7} requests {run.resource_units:>8} RU "
-          f"{seconds:>8.2f} s   {dict((k, v) for k, v in (run.counts or {}).items() if v)}")
+    print(
+        f"{label:<34} {run.status:<10} {run.graph_requests:>7} requests {run.resource_units:>8} RU "
+        f"{seconds:>8.2f} s   {dict((k, v) for k, v in (run.counts or {}).items() if v)}"
+    )
     return run
 
 
@@ -113,8 +132,12 @@ def _subscribe_all_company(app, customer, admin):
     group = subscriptions.groups_overview(customer, "All Company")[0][0]
     subscription = subscriptions.subscribe(customer, admin, group)
     db.session.commit()
-    step("subscribe 'All Company' (import)", lambda: service.import_users(
-        customer, trigger="subscription", subscription=db.session.get(GroupSubscription, subscription.id)))
+    step(
+        "subscribe 'All Company' (import)",
+        lambda: service.import_users(
+            customer, trigger="subscription", subscription=db.session.get(GroupSubscription, subscription.id)
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Every value can be overridden from the environment (GUNICORN_BIND, GUNICORN_WORKERS, ...).
 Behind nginx on the same host: listen on localhost only and trust its X-Forwarded-* headers.
 """
+
 import multiprocessing
 import os
 
@@ -14,7 +15,7 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000          # recycle workers now and then (memory)
+max_requests = 2000  # recycle workers now and then (memory)
 max_requests_jitter = 200
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"

@@ -1,4 +1,5 @@
 """`python -m m365_emulator --port 5001 [--host H] [--tenant demo|FILE.json|generated:N] [--seed S]`."""
+
 import argparse
 import json
 import sys
@@ -23,13 +24,15 @@ def main(argv=None):
         return 0
     server = EmulatorServer(args.tenant, host=args.host, port=args.port, seed=args.seed)
     directory = server.state.directory
-    print(f"M365 emulator on {server.base_url} — tenant {directory.name} ({directory.domain}, "
-          f"{directory.id}), {len(directory.users)} users\n"
-          f"  authority  {server.base_url}   graph {server.graph_url}   console "
-          f"{server.base_url}/_emulator/\n"
-          f"  demo app   {DEMO_CLIENT_ID} / {DEMO_CLIENT_SECRET}\n"
-          f"  sign in as {DEMO_ADMIN_UPN} (admin) or {DEMO_USER_UPN} (no admin rights)",
-          flush=True)
+    print(
+        f"M365 emulator on {server.base_url} — tenant {directory.name} ({directory.domain}, "
+        f"{directory.id}), {len(directory.users)} users\n"
+        f"  authority  {server.base_url}   graph {server.graph_url}   console "
+        f"{server.base_url}/_emulator/\n"
+        f"  demo app   {DEMO_CLIENT_ID} / {DEMO_CLIENT_SECRET}\n"
+        f"  sign in as {DEMO_ADMIN_UPN} (admin) or {DEMO_USER_UPN} (no admin rights)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

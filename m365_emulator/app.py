@@ -3,6 +3,7 @@
 Cross-cutting behaviour lives in the request hooks here: request ids, fixed latency, injected
 faults, the 30-day purge of deleted users, resource-unit headers and the request log.
 """
+
 import time
 import uuid
 
@@ -41,6 +42,7 @@ def create_app(state=None):
     app.json.ensure_ascii = False
     app.extensions["m365_state"] = state or State()
     from . import batch, console, control, delta, graph, identity, signin, token
+
     for module in (identity, signin, token, delta, graph, batch, control, console):
         app.register_blueprint(module.bp)
     app.before_request(_begin)
@@ -54,17 +56,25 @@ def create_app(state=None):
 def _not_found(error):
     if is_graph(request.path):
         segment = request.path.rstrip("/").rsplit("/", 1)[-1]
-        return graph_error_response(GraphError(400, "BadRequest",
-                                               f"Resource not found for the segment '{segment}'."),
-                                    base_url())
+        return graph_error_response(
+            GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'."), base_url()
+        )
     return error
 
 
 def _not_allowed(error):
     if is_graph(request.path):
-        return graph_error_response(GraphError(405, "Request_BadRequest", (
-            "Specified HTTP method is not allowed for the request uri. The emulator's Graph is "
-            "read-only: change the tenant through /_emulator/.")), base_url())
+        return graph_error_response(
+            GraphError(
+                405,
+                "Request_BadRequest",
+                (
+                    "Specified HTTP method is not allowed for the request uri. The emulator's Graph is "
+                    "read-only: change the tenant through /_emulator/."
+                ),
+            ),
+            base_url(),
+        )
     return error
 
 
@@ -91,12 +101,18 @@ def _fault_response(fault):
         g.resource_units = 1
         if fault.status == 429:
             state = get_state()
-            headers["x-ms-throttle-scope"] = (f"Tenant_Application/ReadWrite/"
-                                              f"{g.get('client_id') or 'unknown'}/{state.directory.id}")
+            headers["x-ms-throttle-scope"] = (
+                f"Tenant_Application/ReadWrite/{g.get('client_id') or 'unknown'}/{state.directory.id}"
+            )
             headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
         return graph_error_response(GraphError(fault.status, code=fault.code, headers=headers), base_url())
-    response = aad_error(fault.status, "temporarily_unavailable", 90033,
-                         "A transient error has occurred. Please try again.", base_url=base_url())
+    response = aad_error(
+        fault.status,
+        "temporarily_unavailable",
+        90033,
+        "A transient error has occurred. Please try again.",
+        base_url=base_url(),
+    )
     response.headers.update(headers)
     return response
 
@@ -115,10 +131,17 @@ def _finish(response):
         units = g.resource_units or 1
         response.headers["x-ms-resource-unit"] = str(units)
     state = get_state()
-    state.record({
-        "time": utc(state.now()), "method": request.method, "path": request.path,
-        "query": request.query_string.decode("latin-1"), "status": response.status_code,
-        "resource_units": units, "request_id": g.request_id,
-        "client_request_id": g.client_request_id, "batch": bool(request.headers.get(BATCH_HEADER)),
-    })
+    state.record(
+        {
+            "time": utc(state.now()),
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode("latin-1"),
+            "status": response.status_code,
+            "resource_units": units,
+            "request_id": g.request_id,
+            "client_request_id": g.client_request_id,
+            "batch": bool(request.headers.get(BATCH_HEADER)),
+        }
+    )
     return response

@@ -2,6 +2,7 @@
 
 Plain HTML forms (no JavaScript) so a demo can show the portal's sync reacting to changes.
 """
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from .app import get_state
@@ -20,15 +21,26 @@ def index():
     query = request.args.get("q", "").strip().lower()
     with state.lock:
         d = state.directory
-        users = [u for u in d.users.values()
-                 if not query or query in f"{u['displayName']} {u['userPrincipalName']} "
-                                           f"{u.get('mail') or ''}".lower()]
+        users = [
+            u
+            for u in d.users.values()
+            if not query
+            or query in f"{u['displayName']} {u['userPrincipalName']} {u.get('mail') or ''}".lower()
+        ]
         groups = [(grp, len(d.member_ids(grp["id"]))) for grp in d.groups.values()]
         return render_template(
-            "console.html", tenant=d, users=users[:MAX_ROWS], total=len(users),
-            deleted=list(d.deleted.values()), groups=groups, query=query, now=utc(state.now()),
+            "console.html",
+            tenant=d,
+            users=users[:MAX_ROWS],
+            total=len(users),
+            deleted=list(d.deleted.values()),
+            groups=groups,
+            query=query,
+            now=utc(state.now()),
             demo={"admin": DEMO_ADMIN_UPN, "user": DEMO_USER_UPN, "client_id": DEMO_CLIENT_ID},
-            faults=state.faults, log_size=len(state.log))
+            faults=state.faults,
+            log_size=len(state.log),
+        )
 
 
 def _back():
@@ -39,8 +51,11 @@ def _back():
 def rename(user_id):
     """Change a user's display name (and given/surname when given)."""
     state = get_state()
-    props = {k: request.form[k].strip() for k in ("displayName", "givenName", "surname")
-             if request.form.get(k, "").strip()}
+    props = {
+        k: request.form[k].strip()
+        for k in ("displayName", "givenName", "surname")
+        if request.form.get(k, "").strip()
+    }
     with state.lock:
         try:
             state.directory.update_user(user_id, props)

@@ -1,5 +1,6 @@
 """The control API under `/_emulator/` (JSON): tenant data, consent, faults, latency, tokens,
 clock, request log. For tests and for people trying things; see README.md for the reference."""
+
 import random
 
 from flask import Blueprint, abort, jsonify, request
@@ -26,7 +27,8 @@ def _fail(status, message):
 def _user(key, deleted=False):
     state = get_state()
     user = state.directory.find_user(key) or (
-        state.directory.find_user(key, deleted=True) if deleted else None)
+        state.directory.find_user(key, deleted=True) if deleted else None
+    )
     if user is None:
         _fail(404, f"no user {key!r}")
     return user
@@ -51,11 +53,21 @@ def status():
     state = get_state()
     with state.lock:
         d = state.directory
-        return jsonify({"tenant_id": d.id, "tenant_domain": d.domain, "tenant_name": d.name,
-                        "users": len(d.users), "deleted_users": len(d.deleted),
-                        "groups": len(d.groups), "now": utc(state.now()),
-                        "latency_ms": state.latency_ms, "settings": state.settings,
-                        "apps": sorted(state.apps), "faults": len(state.faults)})
+        return jsonify(
+            {
+                "tenant_id": d.id,
+                "tenant_domain": d.domain,
+                "tenant_name": d.name,
+                "users": len(d.users),
+                "deleted_users": len(d.deleted),
+                "groups": len(d.groups),
+                "now": utc(state.now()),
+                "latency_ms": state.latency_ms,
+                "settings": state.settings,
+                "apps": sorted(state.apps),
+                "faults": len(state.faults),
+            }
+        )
 
 
 @bp.route("/tenant", methods=["GET", "POST"])
@@ -81,10 +93,13 @@ def register_app():
     body = _body()
     if not body.get("client_id") or not body.get("client_secret"):
         _fail(400, "client_id and client_secret are required")
-    app = {"client_id": body["client_id"], "client_secret": body["client_secret"],
-           "redirect_uris": list(body.get("redirect_uris", [])),
-           "display_name": body.get("display_name") or "Registered app",
-           "permissions": list(body.get("permissions") or ["User.Read.All", "GroupMember.Read.All"])}
+    app = {
+        "client_id": body["client_id"],
+        "client_secret": body["client_secret"],
+        "redirect_uris": list(body.get("redirect_uris", [])),
+        "display_name": body.get("display_name") or "Registered app",
+        "permissions": list(body.get("permissions") or ["User.Read.All", "GroupMember.Read.All"]),
+    }
     state = get_state()
     with state.lock:
         state.apps[app["client_id"]] = app
@@ -198,10 +213,14 @@ def create_group():
         if body.get("kind"):
             if body["kind"] not in GROUP_KINDS:
                 _fail(400, f"kind must be one of {', '.join(GROUP_KINDS)}")
-            props = make_group(random.Random(), state.directory.domain,
-                               body.get("displayName", "New group"), body["kind"],
-                               description=body.get("description"),
-                               rule=body.get("membershipRule"))
+            props = make_group(
+                random.Random(),
+                state.directory.domain,
+                body.get("displayName", "New group"),
+                body["kind"],
+                description=body.get("description"),
+                rule=body.get("membershipRule"),
+            )
             props.pop("members")
         try:
             group = state.directory.create_group(props, body.get("members", []))

@@ -5,6 +5,7 @@ is what a real service gives too: changes made meanwhile show up in the next rou
 random keys of server-side cursors; they expire after 7 emulated days (400 syncStateNotFound) and
 can be invalidated on purpose from the control API (410 Gone + Location).
 """
+
 import datetime
 import re
 import urllib.parse
@@ -20,8 +21,9 @@ from .scopes import READ_GROUPS, READ_USERS
 
 bp = Blueprint("delta", __name__, url_prefix="/v1.0")
 ID_CLAUSE = re.compile(r"^\s*id\s+eq\s+'([^']+)'\s*$", re.IGNORECASE)
-EXPIRED = ("The sync state generation is not found. The delta token is expired and data must "
-           "be synchronized again.")
+EXPIRED = (
+    "The sync state generation is not found. The delta token is expired and data must be synchronized again."
+)
 
 
 def _params():
@@ -29,19 +31,28 @@ def _params():
     kind = request.path.split("/")[2]
     for option in ("$top", "$expand", "$orderby"):
         if option in request.args:
-            raise GraphError(400, "Request_UnsupportedQuery",
-                             f"The query option '{option}' is not supported with delta query.")
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                f"The query option '{option}' is not supported with delta query.",
+            )
     allowed = USER_PROPS if kind == "users" else GROUP_PROPS + ["members"]
-    select = parse_select(request.args.get("$select"), allowed,
-                          USER_SINGLE_ONLY if kind == "users" else (),
-                          resource="user" if kind == "users" else "group")
+    select = parse_select(
+        request.args.get("$select"),
+        allowed,
+        USER_SINGLE_ONLY if kind == "users" else (),
+        resource="user" if kind == "users" else "group",
+    )
     ids = None
     if request.args.get("$filter"):
         clauses = re.split(r"\s+or\s+", request.args["$filter"], flags=re.IGNORECASE)
         matches = [ID_CLAUSE.match(c) for c in clauses]
         if not all(matches) or len(matches) > 50:
-            raise GraphError(400, "Request_UnsupportedQuery", (
-                "Delta query supports only $filter=id eq '...' or id eq '...' (up to 50 ids)."))
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                ("Delta query supports only $filter=id eq '...' or id eq '...' (up to 50 ids)."),
+            )
         ids = [m.group(1) for m in matches]
     return {"select": select, "ids": ids}
 
@@ -74,7 +85,7 @@ def _member_ref(member_type, member_id, removed=False):
 def _sliced(state, entry, refs, extra):
     """Attach members@delta to `entry`; slices beyond the first go to `extra` (later pages)."""
     size = max(1, int(state.settings["delta_member_slice"]))
-    slices = [refs[i:i + size] for i in range(0, len(refs), size)] or [[]]
+    slices = [refs[i : i + size] for i in range(0, len(refs), size)] or [[]]
     entry["members@delta"] = slices[0]
     for piece in slices[1:]:
         extra.append(dict(entry, **{"members@delta": piece}))
@@ -148,8 +159,9 @@ def _change_entry(state, kind, object_id, changes, select, minimal, extra):
     elif minimal:
         entry = {"id": object_id, **{p: obj.get(p) for p in sorted(changed)}}
     else:
-        entry = {k: v for k, v in represent(single, obj, props_select).items()
-                 if v is not None or k in changed}
+        entry = {
+            k: v for k, v in represent(single, obj, props_select).items() if v is not None or k in changed
+        }
     if kind == "groups" and (members or fresh) and _with_members(kind, select):
         if fresh:
             members = [_member_ref(directory.lookup(m)[0], m) for m in directory.member_ids(object_id)]
@@ -162,8 +174,9 @@ def _member_changes(directory, changes):
     for change in changes:
         if change.op in ("member_add", "member_remove"):
             last[change.member[1]] = change
-    return [_member_ref(c.member[0], member_id, removed=c.op == "member_remove")
-            for member_id, c in last.items()]
+    return [
+        _member_ref(c.member[0], member_id, removed=c.op == "member_remove") for member_id, c in last.items()
+    ]
 
 
 # -- rounds ----------------------------------------------------------------------------------
@@ -201,14 +214,21 @@ def _checked_cursor(state, kind, key, expected_type):
         if cursor["params"]["select"]:
             query["$select"] = ",".join(cursor["params"]["select"])
         location = f"{base_url()}/v1.0/{kind}/delta?" + urllib.parse.urlencode(
-            query, quote_via=urllib.parse.quote, safe="$,")
+            query, quote_via=urllib.parse.quote, safe="$,"
+        )
         raise GraphError(410, "resyncRequired", headers={"Location": location})
     return cursor
 
 
 def _round_start(state, kind, params, entries, minimal=False):
-    return {"type": "delta_page", "kind": kind, "seq": state.directory.seq,
-            "params": params, "entries": entries, "minimal": minimal}
+    return {
+        "type": "delta_page",
+        "kind": kind,
+        "seq": state.directory.seq,
+        "params": params,
+        "entries": entries,
+        "minimal": minimal,
+    }
 
 
 def delta(kind):
@@ -230,11 +250,14 @@ def delta(kind):
             entries = _change_entries(state, kind, cursor["params"], cursor["seq"], minimal)
             return _page(state, kind, _round_start(state, kind, cursor["params"], entries, minimal))
         params = _params()
-        return _page(state, kind, _round_start(state, kind, params,
-                                               _initial_entries(state, kind, params)))
+        return _page(state, kind, _round_start(state, kind, params, _initial_entries(state, kind, params)))
 
 
 for _kind in ("users", "groups"):
     for _suffix in ("delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"):
-        bp.add_url_rule(f"/{_kind}/{_suffix}", view_func=delta, defaults={"kind": _kind},
-                        endpoint=f"{_kind}_{_suffix}".replace("()", "_call").replace(".", "_"))
+        bp.add_url_rule(
+            f"/{_kind}/{_suffix}",
+            view_func=delta,
+            defaults={"kind": _kind},
+            endpoint=f"{_kind}_{_suffix}".replace("()", "_call").replace(".", "_"),
+        )

@@ -2,10 +2,16 @@
 
 Other parts of the project (portal config, tests, `make run`) rely on these constants; keep them.
 """
+
 import random
 
 from .generator import (
-    department_groups, generate_users, make_group, make_guest, make_user, new_id,
+    department_groups,
+    generate_users,
+    make_group,
+    make_guest,
+    make_user,
+    new_id,
 )
 
 DEMO_CLIENT_ID = "4b1d7c2e-5f3a-4e8b-9c61-0d2f7a9e3b10"
@@ -39,23 +45,29 @@ def demo_app():
 
 def _special_users(rng, domain):
     """Hand-made accounts every demo and test can count on."""
-    admin = make_user(rng, domain, "Demo", "Administrator", local="admin",
-                      department="IT", job_title="Global Administrator")
-    it_admin = make_user(rng, domain, "Isaiah", "Langer", department="IT",
-                         job_title="IT Manager")
+    admin = make_user(
+        rng, domain, "Demo", "Administrator", local="admin", department="IT", job_title="Global Administrator"
+    )
+    it_admin = make_user(rng, domain, "Isaiah", "Langer", department="IT", job_title="IT Manager")
     return [
         admin,
         it_admin,
         make_user(rng, domain, "Adele", "Vance", department="Sales", job_title="Account Executive"),
         make_user(rng, domain, "Jürgen", "Müller", department="Sales", job_title="Sales Manager"),
-        make_user(rng, domain, "Siobhán", "O'Brien", department="Marketing",
-                  job_title="Brand Manager"),
-        make_user(rng, domain, "Günther", "Groß", department="Operations", job_title="Buyer",
-                  mail="proxy"),
-        make_user(rng, domain, "Nestor", "Wilke", department="Operations",
-                  job_title="Logistics Coordinator", mail="none"),
-        make_user(rng, domain, "Lars", "Lindqvist", department="Sales",
-                  job_title="Sales Assistant", enabled=False),
+        make_user(rng, domain, "Siobhán", "O'Brien", department="Marketing", job_title="Brand Manager"),
+        make_user(rng, domain, "Günther", "Groß", department="Operations", job_title="Buyer", mail="proxy"),
+        make_user(
+            rng,
+            domain,
+            "Nestor",
+            "Wilke",
+            department="Operations",
+            job_title="Logistics Coordinator",
+            mail="none",
+        ),
+        make_user(
+            rng, domain, "Lars", "Lindqvist", department="Sales", job_title="Sales Assistant", enabled=False
+        ),
         make_guest(rng, domain, "María", "García", "fabrikam.com"),
         make_guest(rng, domain, "Tom", "Smith", "gmail.com", accepted=False),
     ]
@@ -76,17 +88,31 @@ def _extra_groups(rng, domain, users, dept_groups):
     leadership["members"] = [by_upn["admin"], by_upn["isaiah.langer"], by_upn["juergen.mueller"]]
     newsletter = make_group(rng, domain, "Newsletter Recipients", "distribution")
     newsletter["members"] = [u["id"] for u in rng.sample(members, 20)]
-    berlin = make_group(rng, domain, "Berlin Office", "dynamic",
-                        rule='(user.officeLocation -eq "Berlin")')
+    berlin = make_group(rng, domain, "Berlin Office", "dynamic", rule='(user.officeLocation -eq "Berlin")')
     berlin["members"] = [u["id"] for u in users if u.get("officeLocation") == "Berlin"]
-    all_depts = make_group(rng, domain, "All Departments", "security",
-                           description="Nested: every department group and Leadership")
+    all_depts = make_group(
+        rng,
+        domain,
+        "All Departments",
+        "security",
+        description="Nested: every department group and Leadership",
+    )
     all_depts["members"] = [g["id"] for g in dept_groups] + [leadership["id"]]
     rooms = make_group(rng, domain, "Meeting Rooms", "security", description="Devices")
-    device = {"id": new_id(rng), "displayName": "MEETINGROOM-BER-01", "deviceId": new_id(rng),
-              "operatingSystem": "Windows", "accountEnabled": True}
-    contact = {"id": new_id(rng), "displayName": "Peter Extern", "givenName": "Peter",
-               "surname": "Extern", "mail": "peter.extern@lieferant.example"}
+    device = {
+        "id": new_id(rng),
+        "displayName": "MEETINGROOM-BER-01",
+        "deviceId": new_id(rng),
+        "operatingSystem": "Windows",
+        "accountEnabled": True,
+    }
+    contact = {
+        "id": new_id(rng),
+        "displayName": "Peter Extern",
+        "givenName": "Peter",
+        "surname": "Extern",
+        "mail": "peter.extern@lieferant.example",
+    }
     rooms["members"] = [device["id"], by_upn["nestor.wilke"]]
     newsletter["members"].append(contact["id"])
     groups = [everyone, sales, phoenix, leadership, newsletter, berlin, all_depts, rooms]
@@ -103,9 +129,15 @@ def build_demo_tenant():
     dept_groups = department_groups(rng, domain, users)
     extra, devices, contacts = _extra_groups(rng, domain, users, dept_groups)
     return {
-        "id": DEMO_TENANT_ID, "domain": domain, "displayName": DEMO_TENANT_NAME,
-        "users": users, "deletedUsers": [], "groups": extra + dept_groups,
-        "devices": devices, "orgContacts": contacts,
+        "id": DEMO_TENANT_ID,
+        "domain": domain,
+        "displayName": DEMO_TENANT_NAME,
+        "users": users,
+        "deletedUsers": [],
+        "groups": extra + dept_groups,
+        "devices": devices,
+        "orgContacts": contacts,
         "admins": [special[0]["id"], special[1]["id"]],
-        "apps": [], "grants": {},
+        "apps": [],
+        "grants": {},
     }

@@ -4,6 +4,7 @@ Every mutation appends events to `changes` with an increasing sequence number; d
 (delta.py) read the log to answer "what changed since token X". Not thread-safe on its own: the
 State lock guards every call.
 """
+
 import copy
 import uuid
 from dataclasses import dataclass, field
@@ -58,14 +59,20 @@ class Directory:
     def to_json(self):
         """The tenant as JSON-ready data (the format accepted by the constructor)."""
         groups = [dict(g, members=list(self.members.get(g["id"], []))) for g in self.groups.values()]
-        return copy.deepcopy({
-            "id": self.id, "domain": self.domain, "displayName": self.name,
-            "users": list(self.users.values()), "deletedUsers": list(self.deleted.values()),
-            "groups": groups, "devices": list(self.devices.values()),
-            "orgContacts": list(self.contacts.values()),
-            "servicePrincipals": list(self.service_principals.values()),
-            "admins": sorted(self.admins),
-        })
+        return copy.deepcopy(
+            {
+                "id": self.id,
+                "domain": self.domain,
+                "displayName": self.name,
+                "users": list(self.users.values()),
+                "deletedUsers": list(self.deleted.values()),
+                "groups": groups,
+                "devices": list(self.devices.values()),
+                "orgContacts": list(self.contacts.values()),
+                "servicePrincipals": list(self.service_principals.values()),
+                "admins": sorted(self.admins),
+            }
+        )
 
     # -- lookups -----------------------------------------------------------------------------
     def find_user(self, key, deleted=False):
@@ -81,9 +88,13 @@ class Directory:
 
     def lookup(self, object_id):
         """(type, object) of an active directory object, or (None, None)."""
-        for kind, pool in (("user", self.users), ("group", self.groups), ("device", self.devices),
-                           ("orgContact", self.contacts),
-                           ("servicePrincipal", self.service_principals)):
+        for kind, pool in (
+            ("user", self.users),
+            ("group", self.groups),
+            ("device", self.devices),
+            ("orgContact", self.contacts),
+            ("servicePrincipal", self.service_principals),
+        ):
             if object_id in pool:
                 return kind, pool[object_id]
         return None, None
@@ -121,10 +132,28 @@ class Directory:
     # -- users ---------------------------------------------------------------------------------
     def create_user(self, props):
         """Add a member user; fills id/UPN/defaults; returns it."""
-        user = {key: None for key in ("givenName", "surname", "mail", "jobTitle", "department",
-                                      "mobilePhone", "officeLocation", "preferredLanguage")}
-        user.update({"businessPhones": [], "otherMails": [], "proxyAddresses": [],
-                     "accountEnabled": True, "userType": "Member"})
+        user = {
+            key: None
+            for key in (
+                "givenName",
+                "surname",
+                "mail",
+                "jobTitle",
+                "department",
+                "mobilePhone",
+                "officeLocation",
+                "preferredLanguage",
+            )
+        }
+        user.update(
+            {
+                "businessPhones": [],
+                "otherMails": [],
+                "proxyAddresses": [],
+                "accountEnabled": True,
+                "userType": "Member",
+            }
+        )
         user.update({k: v for k, v in props.items() if k in USER_WRITABLE})
         user["id"] = props.get("id") or str(uuid.uuid4())
         if not user.get("displayName"):
@@ -197,9 +226,18 @@ class Directory:
     # -- groups ---------------------------------------------------------------------------------
     def create_group(self, props, members=()):
         """Add a group with the given Graph properties and member ids."""
-        group = {"description": None, "mail": None, "mailEnabled": False, "securityEnabled": True,
-                 "groupTypes": [], "resourceProvisioningOptions": [], "proxyAddresses": [],
-                 "membershipRule": None, "membershipRuleProcessingState": None, "visibility": None}
+        group = {
+            "description": None,
+            "mail": None,
+            "mailEnabled": False,
+            "securityEnabled": True,
+            "groupTypes": [],
+            "resourceProvisioningOptions": [],
+            "proxyAddresses": [],
+            "membershipRule": None,
+            "membershipRuleProcessingState": None,
+            "visibility": None,
+        }
         group.update({k: v for k, v in props.items() if k in GROUP_WRITABLE})
         group["id"] = props.get("id") or str(uuid.uuid4())
         group.setdefault("displayName", "New group")

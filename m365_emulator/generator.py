@@ -4,21 +4,89 @@
 the same generator and adds hand-made accounts. Everything is derived from one `random.Random(seed)`,
 so the same (n, seed) always yields the same ids and names.
 """
+
 import random
 import unicodedata
 import uuid
 
 FIRST_NAMES = [
-    "Adele", "Alex", "Allan", "Ben", "Carla", "Christie", "Diego", "Emily", "Enrico", "Fatima",
-    "Grady", "Hana", "Henrietta", "Isaiah", "Jana", "Johanna", "Joni", "Jörg", "Kai", "Lee",
-    "Lidia", "Lynne", "Megan", "Miriam", "Nestor", "Noah", "Olga", "Patti", "Pradeep", "Renée",
-    "Sören", "Tomás", "Ulrike", "Zoë", "Élodie", "Björn", "Chloé", "Dmitri", "Ingrid", "Mateo",
+    "Adele",
+    "Alex",
+    "Allan",
+    "Ben",
+    "Carla",
+    "Christie",
+    "Diego",
+    "Emily",
+    "Enrico",
+    "Fatima",
+    "Grady",
+    "Hana",
+    "Henrietta",
+    "Isaiah",
+    "Jana",
+    "Johanna",
+    "Joni",
+    "Jörg",
+    "Kai",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Noah",
+    "Olga",
+    "Patti",
+    "Pradeep",
+    "Renée",
+    "Sören",
+    "Tomás",
+    "Ulrike",
+    "Zoë",
+    "Élodie",
+    "Björn",
+    "Chloé",
+    "Dmitri",
+    "Ingrid",
+    "Mateo",
 ]
 LAST_NAMES = [
-    "Vance", "Wilber", "Deyoung", "Walker", "Eriksen", "Cline", "Siciliani", "Braun", "Rossi",
-    "Haddad", "Archie", "Tanaka", "Gerhart", "Henderson", "Novak", "Lindqvist", "Mitchell",
-    "Fonseca", "Becker", "Gonzales", "Holloway", "Valdez", "Bowen", "Caron", "Wilke", "Johnson",
-    "Petrov", "Fernandes", "Groß", "Kühn", "Nakamura", "Ødegaard", "D'Angelo", "O'Neill", "Schäfer",
+    "Vance",
+    "Wilber",
+    "Deyoung",
+    "Walker",
+    "Eriksen",
+    "Cline",
+    "Siciliani",
+    "Braun",
+    "Rossi",
+    "Haddad",
+    "Archie",
+    "Tanaka",
+    "Gerhart",
+    "Henderson",
+    "Novak",
+    "Lindqvist",
+    "Mitchell",
+    "Fonseca",
+    "Becker",
+    "Gonzales",
+    "Holloway",
+    "Valdez",
+    "Bowen",
+    "Caron",
+    "Wilke",
+    "Johnson",
+    "Petrov",
+    "Fernandes",
+    "Groß",
+    "Kühn",
+    "Nakamura",
+    "Ødegaard",
+    "D'Angelo",
+    "O'Neill",
+    "Schäfer",
 ]
 DEPARTMENTS = {
     "Sales": ["Account Executive", "Sales Manager", "Sales Assistant"],
@@ -49,8 +117,9 @@ def new_id(rng):
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def make_user(rng, domain, given, surname, *, department=None, job_title=None, local=None,
-              mail="primary", enabled=True):
+def make_user(
+    rng, domain, given, surname, *, department=None, job_title=None, local=None, mail="primary", enabled=True
+):
     """One member user. `mail`: 'primary' (mail + SMTP:), 'proxy' (mail null, SMTP: only), 'none'."""
     local = local or f"{ascii_slug(given)}.{ascii_slug(surname)}"
     upn = f"{local}@{domain}"
@@ -84,17 +153,19 @@ def make_guest(rng, domain, given, surname, external_domain, *, accepted=True):
     external = f"{ascii_slug(given)}.{ascii_slug(surname)}@{external_domain}"
     mangled = external.replace("@", "_")
     user = make_user(rng, domain, given, surname, local=f"{mangled}#EXT#", mail="none")
-    user.update({
-        "mail": external,
-        "mailNickname": f"{mangled}#EXT#",
-        "proxyAddresses": [f"SMTP:{external}"],
-        "otherMails": [external],
-        "userType": "Guest",
-        "creationType": "Invitation",
-        "externalUserState": "Accepted" if accepted else "PendingAcceptance",
-        "businessPhones": [],
-        "officeLocation": None,
-    })
+    user.update(
+        {
+            "mail": external,
+            "mailNickname": f"{mangled}#EXT#",
+            "proxyAddresses": [f"SMTP:{external}"],
+            "otherMails": [external],
+            "userType": "Guest",
+            "creationType": "Invitation",
+            "externalUserState": "Accepted" if accepted else "PendingAcceptance",
+            "businessPhones": [],
+            "officeLocation": None,
+        }
+    )
     return user
 
 
@@ -105,14 +176,23 @@ def generate_users(rng, domain, count, taken=()):
         given, surname = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         roll = rng.random()
         if roll < 0.05:
-            user = make_guest(rng, domain, given, surname, rng.choice(GUEST_DOMAINS),
-                              accepted=rng.random() < 0.8)
+            user = make_guest(
+                rng, domain, given, surname, rng.choice(GUEST_DOMAINS), accepted=rng.random() < 0.8
+            )
         else:
             dept = rng.choice(list(DEPARTMENTS)) if rng.random() < 0.93 else None
             title = rng.choice(DEPARTMENTS[dept]) if dept else None
             mail = "primary" if roll >= 0.13 else ("proxy" if roll < 0.09 else "none")
-            user = make_user(rng, domain, given, surname, department=dept, job_title=title,
-                             mail=mail, enabled=rng.random() >= 0.04)
+            user = make_user(
+                rng,
+                domain,
+                given,
+                surname,
+                department=dept,
+                job_title=title,
+                mail=mail,
+                enabled=rng.random() >= 0.04,
+            )
         local = user["userPrincipalName"].split("@")[0]
         n = 2
         while user["userPrincipalName"].lower() in used:
@@ -150,8 +230,9 @@ def make_group(rng, domain, name, kind, *, description=None, rule=None):
         "mailEnabled": mail_enabled,
         "mailNickname": nickname,
         "securityEnabled": kind in ("security", "mail-security", "dynamic", "m365"),
-        "groupTypes": {"m365": ["Unified"], "team": ["Unified"],
-                       "dynamic": ["DynamicMembership"]}.get(kind, []),
+        "groupTypes": {"m365": ["Unified"], "team": ["Unified"], "dynamic": ["DynamicMembership"]}.get(
+            kind, []
+        ),
         "resourceProvisioningOptions": ["Team"] if kind == "team" else [],
         "membershipRule": rule,
         "membershipRuleProcessingState": "On" if rule else None,
@@ -166,8 +247,7 @@ def department_groups(rng, domain, users):
     """One security group per department plus its members; returns the groups."""
     groups = []
     for dept in DEPARTMENTS:
-        group = make_group(rng, domain, f"Dept - {dept}", "security",
-                           description=f"Everyone in {dept}")
+        group = make_group(rng, domain, f"Dept - {dept}", "security", description=f"Everyone in {dept}")
         group["members"] = [u["id"] for u in users if u.get("department") == dept]
         groups.append(group)
     return groups
@@ -178,8 +258,15 @@ def generate_tenant(n, seed=1, *, domain=None, name=None):
     rng = random.Random(f"generated:{n}:{seed}")
     tid = new_id(rng)
     domain = domain or f"gen{n}s{seed}.onmicrosoft.com"
-    admin = make_user(rng, domain, "Tenant", "Administrator", local="admin",
-                      department="IT", job_title="Global Administrator")
+    admin = make_user(
+        rng,
+        domain,
+        "Tenant",
+        "Administrator",
+        local="admin",
+        department="IT",
+        job_title="Global Administrator",
+    )
     users = [admin] + generate_users(rng, domain, max(0, n - 1), taken={admin["userPrincipalName"]})
     groups = department_groups(rng, domain, users)
     everyone = make_group(rng, domain, "All Company", "m365", description="Everyone")
@@ -191,13 +278,31 @@ def generate_tenant(n, seed=1, *, domain=None, name=None):
         group = make_group(rng, domain, f"Project {i + 1:03d}", kind)
         group["members"] = [u["id"] for u in rng.sample(users, min(len(users), rng.randint(3, 40)))]
         groups.append(group)
-    device = {"id": new_id(rng), "displayName": "MEETINGROOM-PC-01", "deviceId": new_id(rng),
-              "operatingSystem": "Windows", "accountEnabled": True}
-    contact = {"id": new_id(rng), "displayName": "External Auditor", "givenName": "External",
-               "surname": "Auditor", "mail": "auditor@audit-partners.example"}
+    device = {
+        "id": new_id(rng),
+        "displayName": "MEETINGROOM-PC-01",
+        "deviceId": new_id(rng),
+        "operatingSystem": "Windows",
+        "accountEnabled": True,
+    }
+    contact = {
+        "id": new_id(rng),
+        "displayName": "External Auditor",
+        "givenName": "External",
+        "surname": "Auditor",
+        "mail": "auditor@audit-partners.example",
+    }
     groups[-1]["members"] += [device["id"], contact["id"]]
     return {
-        "id": tid, "domain": domain, "displayName": name or f"Generated {n}",
-        "users": users, "deletedUsers": [], "groups": groups, "devices": [device],
-        "orgContacts": [contact], "admins": [admin["id"]], "apps": [], "grants": {},
+        "id": tid,
+        "domain": domain,
+        "displayName": name or f"Generated {n}",
+        "users": users,
+        "deletedUsers": [],
+        "groups": groups,
+        "devices": [device],
+        "orgContacts": [contact],
+        "admins": [admin["id"]],
+        "apps": [],
+        "grants": {},
     }

@@ -1,15 +1,28 @@
 """Microsoft Graph v1.0 read endpoints: users, groups, members, memberOf, deleted items."""
+
 from flask import Blueprint, Response, request
 
 from .app import get_state
 from .errors import GraphError
 from .listing import (
-    advanced, authorize, collection, context_url, cost, not_found, query_items, represent,
+    advanced,
+    authorize,
+    collection,
+    context_url,
+    cost,
+    not_found,
+    query_items,
+    represent,
     select_for,
 )
 from .odata import parse_select
 from .schema import (
-    CAST_TYPES, ENTITY_SETS, GROUP_FILTERABLE, USER_FILTERABLE, USER_PROPS, USER_SINGLE_ONLY,
+    CAST_TYPES,
+    ENTITY_SETS,
+    GROUP_FILTERABLE,
+    USER_FILTERABLE,
+    USER_PROPS,
+    USER_SINGLE_ONLY,
 )
 from .scopes import READ_GROUPS, READ_USERS
 
@@ -21,8 +34,9 @@ def _users_allowed(grant):
     """Guests can't list the directory (delegated tokens of guest accounts get 403)."""
     user = get_state().directory.users.get(grant.user_id) if grant.user_id else None
     if user and user["userType"] == "Guest":
-        raise GraphError(403, "Authorization_RequestDenied",
-                         "Insufficient privileges to complete the operation.")
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
 
 
 @bp.get("/users")
@@ -34,9 +48,14 @@ def list_users():
         _users_allowed(grant)
         select = select_for("user", USER_SINGLE_ONLY)
         cost(2)
-        return collection(list(state.directory.users.values()), "user",
-                          context=context_url("users", select), select=select,
-                          filterable=USER_FILTERABLE, default_sortable=USER_SORTABLE)
+        return collection(
+            list(state.directory.users.values()),
+            "user",
+            context=context_url("users", select),
+            select=select,
+            filterable=USER_FILTERABLE,
+            default_sortable=USER_SORTABLE,
+        )
 
 
 def _count(items, kind, filterable, resource):
@@ -80,15 +99,15 @@ def me():
     with state.lock:
         grant, _ = authorize({"User.Read", "User.Read.All", "Directory.Read.All"})
         if grant.user_id is None:
-            raise GraphError(400, "BadRequest",
-                             "/me request is only valid with delegated authentication flow.")
+            raise GraphError(
+                400, "BadRequest", "/me request is only valid with delegated authentication flow."
+            )
         user = state.directory.find_user(grant.user_id)
         if user is None:
             raise not_found(grant.user_id)
         cost(1)
         select = select_for("user", ())
-        return {"@odata.context": context_url("users", select, "/$entity"),
-                **represent("user", user, select)}
+        return {"@odata.context": context_url("users", select, "/$entity"), **represent("user", user, select)}
 
 
 @bp.get("/users/<key>/memberOf")
@@ -107,9 +126,16 @@ def member_of(key, cast=None):
         cost(2)
         select = select_for("group")
         context = context_url("groups" if cast else "directoryObjects", select)
-        return collection([("group", grp) for grp in groups], "group", context=context,
-                          select=select, filterable=GROUP_FILTERABLE, resource="Group",
-                          typed=not cast, scopes=scopes)
+        return collection(
+            [("group", grp) for grp in groups],
+            "group",
+            context=context,
+            select=select,
+            filterable=GROUP_FILTERABLE,
+            resource="Group",
+            typed=not cast,
+            scopes=scopes,
+        )
 
 
 @bp.get("/groups")
@@ -120,9 +146,14 @@ def list_groups():
         authorize(READ_GROUPS)
         select = select_for("group")
         cost(1)
-        return collection(list(state.directory.groups.values()), "group",
-                          context=context_url("groups", select), select=select,
-                          filterable=GROUP_FILTERABLE, resource="Group")
+        return collection(
+            list(state.directory.groups.values()),
+            "group",
+            context=context_url("groups", select),
+            select=select,
+            filterable=GROUP_FILTERABLE,
+            resource="Group",
+        )
 
 
 @bp.get("/groups/$count")
@@ -145,8 +176,10 @@ def get_group(group_id):
             raise not_found(group_id)
         select = select_for("group")
         cost(1)
-        return {"@odata.context": context_url("groups", select, "/$entity"),
-                **represent("group", group, select)}
+        return {
+            "@odata.context": context_url("groups", select, "/$entity"),
+            **represent("group", group, select),
+        }
 
 
 @bp.get("/groups/<group_id>/<relation>")
@@ -162,8 +195,11 @@ def group_members(group_id, relation, cast=None):
         if group_id not in directory.groups:
             raise not_found(group_id)
         kind = _cast_kind(cast, transitive=relation == "transitiveMembers")
-        ids = (directory.transitive_member_ids(group_id) if relation == "transitiveMembers"
-               else directory.member_ids(group_id))
+        ids = (
+            directory.transitive_member_ids(group_id)
+            if relation == "transitiveMembers"
+            else directory.member_ids(group_id)
+        )
         pairs = [directory.lookup(m) for m in ids]
         if kind:
             pairs = [(k, o) for k, o in pairs if k == kind]
@@ -171,23 +207,36 @@ def group_members(group_id, relation, cast=None):
         select = _member_select(kind)
         context = context_url(ENTITY_SETS[kind] if kind else "directoryObjects", select)
         filterable = USER_FILTERABLE | GROUP_FILTERABLE
-        return collection(pairs, kind or "user", context=context, select=select,
-                          filterable=filterable, typed=True, scopes=scopes,
-                          resource="User" if kind == "user" else "DirectoryObject")
+        return collection(
+            pairs,
+            kind or "user",
+            context=context,
+            select=select,
+            filterable=filterable,
+            typed=True,
+            scopes=scopes,
+            resource="User" if kind == "user" else "DirectoryObject",
+        )
 
 
 def _cast_kind(cast, transitive):
     if cast is None:
         return None
     if cast not in CAST_TYPES:
-        raise GraphError(400, "Request_UnsupportedQuery",
-                         f"The type '{cast}' is not a supported cast for this collection.")
+        raise GraphError(
+            400, "Request_UnsupportedQuery", f"The type '{cast}' is not a supported cast for this collection."
+        )
     _, advanced_ok = advanced()
     if transitive and not advanced_ok:
-        raise GraphError(400, "Request_UnsupportedQuery", (
-            "Type cast on transitiveMembers is not supported because the required parameters "
-            "might be missing. Try adding $count=true query parameter and "
-            "ConsistencyLevel:eventual header."))
+        raise GraphError(
+            400,
+            "Request_UnsupportedQuery",
+            (
+                "Type cast on transitiveMembers is not supported because the required parameters "
+                "might be missing. Try adding $count=true query parameter and "
+                "ConsistencyLevel:eventual header."
+            ),
+        )
     return CAST_TYPES[cast]
 
 
@@ -203,9 +252,14 @@ def _member_select(kind):
 @bp.get("/directory/deletedItems")
 def deleted_items_bare():
     """The bare collection isn't supported: a type cast is required."""
-    raise GraphError(400, "Request_BadRequest", (
-        "Unsupported query: a type cast segment is required, e.g. "
-        "/directory/deletedItems/microsoft.graph.user."))
+    raise GraphError(
+        400,
+        "Request_BadRequest",
+        (
+            "Unsupported query: a type cast segment is required, e.g. "
+            "/directory/deletedItems/microsoft.graph.user."
+        ),
+    )
 
 
 @bp.get("/directory/deletedItems/microsoft.graph.user")
@@ -216,10 +270,14 @@ def deleted_users():
         authorize(READ_USERS)
         select = select_for("user")
         cost(1)
-        return collection(list(state.directory.deleted.values()), "user",
-                          context=context_url("users", select), select=select,
-                          filterable=USER_FILTERABLE | {"deletedDateTime"},
-                          default_sortable=USER_SORTABLE)
+        return collection(
+            list(state.directory.deleted.values()),
+            "user",
+            context=context_url("users", select),
+            select=select,
+            filterable=USER_FILTERABLE | {"deletedDateTime"},
+            default_sortable=USER_SORTABLE,
+        )
 
 
 @bp.get("/directory/deletedItems/<object_id>")
@@ -232,6 +290,8 @@ def deleted_item(object_id):
         if user is None:
             raise not_found(object_id)
         cost(1)
-        return {"@odata.context": context_url("directory/deletedItems", None, "/$entity"),
-                "@odata.type": "#microsoft.graph.user",
-                **represent("user", user, None)}
+        return {
+            "@odata.context": context_url("directory/deletedItems", None, "/$entity"),
+            "@odata.type": "#microsoft.graph.user",
+            **represent("user", user, None),
+        }

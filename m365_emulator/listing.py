@@ -1,5 +1,6 @@
 """Shared machinery of Graph collection endpoints: auth, representation, query options, paging,
 resource-unit cost."""
+
 import urllib.parse
 
 from flask import g, jsonify, request
@@ -7,15 +8,29 @@ from flask import g, jsonify, request
 from .app import base_url, get_state
 from .errors import GraphError
 from .odata import (
-    SEARCH_HINT, page_after, parse_filter, parse_search, parse_select, parse_top, sort_key_factory,
+    SEARCH_HINT,
+    page_after,
+    parse_filter,
+    parse_search,
+    parse_select,
+    parse_top,
+    sort_key_factory,
 )
 from .schema import DEFAULT_BY_TYPE, ODATA_TYPES, PROPS_BY_TYPE
 from .scopes import can_read
 
-SEARCHABLE = {"displayName", "givenName", "surname", "mail", "userPrincipalName", "description",
-              "jobTitle", "department", "mailNickname"}
-NOT_FOUND = ("Resource '{}' does not exist or one of its queried reference-property objects are "
-             "not present.")
+SEARCHABLE = {
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "userPrincipalName",
+    "description",
+    "jobTitle",
+    "department",
+    "mailNickname",
+}
+NOT_FOUND = "Resource '{}' does not exist or one of its queried reference-property objects are not present."
 
 
 def authorize(any_of):
@@ -26,16 +41,19 @@ def authorize(any_of):
         raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
     grant = state.access_tokens.get(header[7:].strip())
     if grant is None:
-        raise GraphError(401, "InvalidAuthenticationToken",
-                         "CompactToken parsing failed with error code: 80049217")
+        raise GraphError(
+            401, "InvalidAuthenticationToken", "CompactToken parsing failed with error code: 80049217"
+        )
     if grant.expires_at <= state.now():
-        raise GraphError(401, "InvalidAuthenticationToken",
-                         "Lifetime validation failed, the token is expired.")
+        raise GraphError(
+            401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."
+        )
     g.client_id = grant.client_id
     scopes = state.effective_scopes(grant)
     if any_of and not set(any_of) & set(scopes):
-        raise GraphError(403, "Authorization_RequestDenied",
-                         "Insufficient privileges to complete the operation.")
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
     return grant, scopes
 
 
@@ -84,8 +102,11 @@ def query_items(items, kind, filterable, resource, default_sortable=("displayNam
     """Apply $search, $filter and $orderby; returns (items, sort key, reverse)."""
     eventual, advanced_ok = advanced()
     if "$skip" in request.args:
-        raise GraphError(400, "Request_BadRequest",
-                         "The query specified in the URI is not valid. Query option 'Skip' is not allowed.")
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            "The query specified in the URI is not valid. Query option 'Skip' is not allowed.",
+        )
     if request.args.get("$search"):
         if not eventual:
             raise GraphError(400, "Request_UnsupportedQuery", SEARCH_HINT)
@@ -94,8 +115,9 @@ def query_items(items, kind, filterable, resource, default_sortable=("displayNam
     if request.args.get("$filter"):
         predicate = parse_filter(request.args["$filter"], filterable, resource, advanced_ok)
         items = [o for o in items if predicate(o)]
-    key, reverse = sort_key_factory(request.args.get("$orderby"), default_sortable, advanced_ok,
-                                    bool(request.args.get("$filter")))
+    key, reverse = sort_key_factory(
+        request.args.get("$orderby"), default_sortable, advanced_ok, bool(request.args.get("$filter"))
+    )
     return sorted(items, key=key, reverse=reverse), key, reverse
 
 
@@ -107,22 +129,33 @@ def next_link(skiptoken):
     return f"{base_url()}{request.path}?{query}"
 
 
-def collection(items, kind, *, context, select=None, filterable=(), resource="User",
-               typed=False, scopes=None, default_sortable=("displayName",)):
+def collection(
+    items,
+    kind,
+    *,
+    context,
+    select=None,
+    filterable=(),
+    resource="User",
+    typed=False,
+    scopes=None,
+    default_sortable=("displayName",),
+):
     """A paged OData collection response over `items` (dicts of `kind` or (kind, obj) pairs)."""
     state = get_state()
     top = parse_top(request.args.get("$top"))
     pairs = items if typed else [(kind, o) for o in items]
     objects = {id(o): k for k, o in pairs}
-    selected, key, reverse = query_items([o for _, o in pairs], kind, filterable, resource,
-                                         default_sortable)
+    selected, key, reverse = query_items([o for _, o in pairs], kind, filterable, resource, default_sortable)
     last = None
     if request.args.get("$skiptoken") is not None:
         cursor = state.cursor(request.args["$skiptoken"])
         if cursor is None or cursor.get("type") != "page":
-            raise GraphError(400, "Directory_ExpiredPageToken", (
-                "The specified page token value has expired and can no longer be included in "
-                "your request."))
+            raise GraphError(
+                400,
+                "Directory_ExpiredPageToken",
+                ("The specified page token value has expired and can no longer be included in your request."),
+            )
         last = cursor["last"]
     page, new_last = page_after(selected, key, last, reverse, top)
     body = {"@odata.context": context}
@@ -131,8 +164,7 @@ def collection(items, kind, *, context, select=None, filterable=(), resource="Us
         body["@odata.count"] = len(selected)
     if new_last is not None:
         body["@odata.nextLink"] = next_link(state.store_cursor({"type": "page", "last": new_last}))
-    body["value"] = [represent(objects[id(o)], o, select, with_type=typed, scopes=scopes)
-                     for o in page]
+    body["value"] = [represent(objects[id(o)], o, select, with_type=typed, scopes=scopes) for o in page]
     return jsonify(body)
 
 
@@ -144,5 +176,4 @@ def context_url(entity_set, select=None, suffix=""):
 
 def select_for(kind, single_only=()):
     """Parse $select against the properties of `kind`."""
-    return parse_select(request.args.get("$select"), PROPS_BY_TYPE[kind], single_only,
-                        resource=kind)
+    return parse_select(request.args.get("$select"), PROPS_BY_TYPE[kind], single_only, resource=kind)

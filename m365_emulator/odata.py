@@ -1,17 +1,24 @@
 """The OData query options the emulated directory understands: $filter (a subset), $search,
 $select, $orderby, and keyset paging behind opaque $skiptoken keys."""
+
 import re
 
 from .errors import GraphError
 
-ADVANCED_HINT = ("is not supported because the required parameters might be missing. Try adding "
-                 "$count=true query parameter and ConsistencyLevel:eventual header. Refer to "
-                 "https://aka.ms/graph-docs/advanced-queries for more information")
-SEARCH_HINT = ("Request with $search query parameter only works through MSGraph with a special "
-               "request header: 'ConsistencyLevel: eventual'")
+ADVANCED_HINT = (
+    "is not supported because the required parameters might be missing. Try adding "
+    "$count=true query parameter and ConsistencyLevel:eventual header. Refer to "
+    "https://aka.ms/graph-docs/advanced-queries for more information"
+)
+SEARCH_HINT = (
+    "Request with $search query parameter only works through MSGraph with a special "
+    "request header: 'ConsistencyLevel: eventual'"
+)
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|"
-                    r"(?P<name>[A-Za-z_][\w.]*)|(?P<punct>[(),:/]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|"
+    r"(?P<name>[A-Za-z_][\w.]*)|(?P<punct>[(),:/]))"
+)
 
 
 def _tokens(text):
@@ -20,8 +27,11 @@ def _tokens(text):
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise GraphError(400, "Request_BadRequest", f"Invalid filter clause: syntax error at "
-                                                        f"position {pos} in '{text}'.")
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                f"Invalid filter clause: syntax error at position {pos} in '{text}'.",
+            )
         kind = match.lastgroup
         value = match.group(kind)
         out.append((kind, value[1:-1].replace("''", "'") if kind == "str" else value))
@@ -57,8 +67,7 @@ class FilterParser:
 
     def _take(self, kind=None, value=None):
         tok = self._peek()
-        if tok[0] is None or (kind and tok[0] != kind) or (
-                value and str(tok[1]).lower() != value):
+        if tok[0] is None or (kind and tok[0] != kind) or (value and str(tok[1]).lower() != value):
             raise self._syntax()
         self.pos += 1
         return tok[1]
@@ -101,9 +110,12 @@ class FilterParser:
     def _property(self):
         name = self._take("name")
         if name not in self.filterable:
-            raise GraphError(400, "Request_UnsupportedQuery",
-                             f"Unsupported or invalid query filter clause specified for property "
-                             f"'{name}' of resource '{self.resource}'.")
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                f"Unsupported or invalid query filter clause specified for property "
+                f"'{name}' of resource '{self.resource}'.",
+            )
         return name
 
     def _literal(self):
@@ -178,8 +190,10 @@ def _compare(prop, op, value):
             return current != value
         if current is None or value is None:
             return False
-        return {"ge": current >= value, "le": current <= value,
-                "gt": current > value, "lt": current < value}[op]
+        return {"ge": current >= value, "le": current <= value, "gt": current > value, "lt": current < value}[
+            op
+        ]
+
     return predicate
 
 
@@ -188,8 +202,7 @@ def parse_filter(text, filterable, resource, advanced_ok):
     parser = FilterParser(text, filterable, resource)
     predicate = parser.parse()
     if parser.advanced and not advanced_ok:
-        raise GraphError(400, "Request_UnsupportedQuery",
-                         f"Operator '{parser.advanced[0]}' {ADVANCED_HINT}")
+        raise GraphError(400, "Request_UnsupportedQuery", f"Operator '{parser.advanced[0]}' {ADVANCED_HINT}")
     return predicate
 
 
@@ -205,12 +218,12 @@ def parse_search(text, searchable):
     for clause in clauses:
         match = _SEARCH_CLAUSE.fullmatch(clause.strip())
         if not match:
-            raise GraphError(400, "Request_UnsupportedQuery",
-                             f"Syntax error: invalid $search clause {clause!r}.")
+            raise GraphError(
+                400, "Request_UnsupportedQuery", f"Syntax error: invalid $search clause {clause!r}."
+            )
         prop, term = match.group(1), match.group(2).lower()
         if prop not in searchable:
-            raise GraphError(400, "Request_UnsupportedQuery",
-                             f"Unsupported property '{prop}' in $search.")
+            raise GraphError(400, "Request_UnsupportedQuery", f"Unsupported property '{prop}' in $search.")
         preds.append(_search_term(prop, term))
 
     def predicate(obj):
@@ -218,6 +231,7 @@ def parse_search(text, searchable):
         for op, pred in zip(ops, preds[1:], strict=True):
             result = (result and pred(obj)) if op == "AND" else (result or pred(obj))
         return result
+
     return predicate
 
 
@@ -228,6 +242,7 @@ def _search_term(prop, term):
             return False
         value = value.lower()
         return value.startswith(term) or any(w.startswith(term) for w in _WORDS.findall(value))
+
     return matches
 
 
@@ -240,8 +255,11 @@ def parse_select(text, allowed, single_only=(), resource="user"):
         if name in single_only:
             raise GraphError(501, "NotImplemented", "This operation target is not yet supported.")
         if name not in allowed:
-            raise GraphError(400, "Request_BadRequest", f"Could not find a property named "
-                                                        f"'{name}' on type 'microsoft.graph.{resource}'.")
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{name}' on type 'microsoft.graph.{resource}'.",
+            )
     return names
 
 
@@ -250,8 +268,11 @@ def parse_top(text, default=100, maximum=999):
     if text is None:
         return default
     if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise GraphError(400, "Request_UnsupportedQuery", f"Invalid page size specified: "
-                                                          f"'{text}'. Must be between 1 and {maximum} inclusive.")
+        raise GraphError(
+            400,
+            "Request_UnsupportedQuery",
+            f"Invalid page size specified: '{text}'. Must be between 1 and {maximum} inclusive.",
+        )
     return int(text)
 
 
@@ -263,8 +284,12 @@ def sort_key_factory(orderby, default_sortable, advanced_ok, has_filter):
     prop, direction = parts[0], (parts[1].lower() if len(parts) > 1 else "asc")
     if (prop not in default_sortable or has_filter) and not advanced_ok:
         raise GraphError(400, "Request_UnsupportedQuery", "Sorting not supported for current query.")
-    return (lambda o: ((o.get(prop) or "").lower() if isinstance(o.get(prop) or "", str)
-                       else str(o.get(prop)), o["id"])), direction == "desc"
+    return (
+        lambda o: (
+            (o.get(prop) or "").lower() if isinstance(o.get(prop) or "", str) else str(o.get(prop)),
+            o["id"],
+        )
+    ), direction == "desc"
 
 
 def page_after(items, key, last, reverse, top):

@@ -1,37 +1,103 @@
 """Property sets of the Graph resources the emulator serves (user, group, device, orgContact)."""
 
 USER_DEFAULT = [
-    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
 ]
 USER_PROPS = USER_DEFAULT + [
-    "accountEnabled", "userType", "department", "otherMails", "proxyAddresses", "createdDateTime",
-    "creationType", "externalUserState", "mailNickname", "companyName", "city", "country",
-    "employeeId", "deletedDateTime",
+    "accountEnabled",
+    "userType",
+    "department",
+    "otherMails",
+    "proxyAddresses",
+    "createdDateTime",
+    "creationType",
+    "externalUserState",
+    "mailNickname",
+    "companyName",
+    "city",
+    "country",
+    "employeeId",
+    "deletedDateTime",
 ]
 # Returned only when reading a single user; on a collection $select of these answers 501.
 USER_SINGLE_ONLY = [
-    "aboutMe", "birthday", "hireDate", "interests", "mySite", "pastProjects", "preferredName",
-    "responsibilities", "schools", "skills", "mailboxSettings",
+    "aboutMe",
+    "birthday",
+    "hireDate",
+    "interests",
+    "mySite",
+    "pastProjects",
+    "preferredName",
+    "responsibilities",
+    "schools",
+    "skills",
+    "mailboxSettings",
 ]
 USER_FILTERABLE = {
-    "id", "displayName", "givenName", "surname", "mail", "userPrincipalName", "accountEnabled",
-    "userType", "department", "jobTitle", "mailNickname", "otherMails", "proxyAddresses",
-    "createdDateTime", "creationType", "externalUserState", "companyName", "city", "country",
-    "employeeId", "officeLocation",
+    "id",
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "userPrincipalName",
+    "accountEnabled",
+    "userType",
+    "department",
+    "jobTitle",
+    "mailNickname",
+    "otherMails",
+    "proxyAddresses",
+    "createdDateTime",
+    "creationType",
+    "externalUserState",
+    "companyName",
+    "city",
+    "country",
+    "employeeId",
+    "officeLocation",
 }
 # Mutable through the control API and tracked by /users/delta.
 USER_WRITABLE = [p for p in USER_PROPS if p not in ("id", "deletedDateTime")]
 
 GROUP_DEFAULT = [
-    "id", "createdDateTime", "description", "displayName", "groupTypes", "mail", "mailEnabled",
-    "mailNickname", "membershipRule", "membershipRuleProcessingState", "proxyAddresses",
-    "resourceProvisioningOptions", "securityEnabled", "visibility",
+    "id",
+    "createdDateTime",
+    "description",
+    "displayName",
+    "groupTypes",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "proxyAddresses",
+    "resourceProvisioningOptions",
+    "securityEnabled",
+    "visibility",
 ]
 GROUP_PROPS = GROUP_DEFAULT + ["deletedDateTime"]
 GROUP_FILTERABLE = {
-    "id", "displayName", "description", "mail", "mailEnabled", "mailNickname", "securityEnabled",
-    "groupTypes", "resourceProvisioningOptions", "proxyAddresses", "createdDateTime",
+    "id",
+    "displayName",
+    "description",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "securityEnabled",
+    "groupTypes",
+    "resourceProvisioningOptions",
+    "proxyAddresses",
+    "createdDateTime",
 }
 GROUP_WRITABLE = [p for p in GROUP_PROPS if p not in ("id", "deletedDateTime")]
 
@@ -47,9 +113,24 @@ ODATA_TYPES = {
     "servicePrincipal": "#microsoft.graph.servicePrincipal",
 }
 CAST_TYPES = {"microsoft.graph." + k: k for k in ODATA_TYPES}
-ENTITY_SETS = {"user": "users", "group": "groups", "device": "devices",
-               "orgContact": "contacts", "servicePrincipal": "servicePrincipals"}
-PROPS_BY_TYPE = {"user": USER_PROPS, "group": GROUP_PROPS, "device": DEVICE_PROPS,
-                 "orgContact": CONTACT_PROPS, "servicePrincipal": SP_PROPS}
-DEFAULT_BY_TYPE = {"user": USER_DEFAULT, "group": GROUP_DEFAULT, "device": DEVICE_PROPS,
-                   "orgContact": CONTACT_PROPS, "servicePrincipal": SP_PROPS}
+ENTITY_SETS = {
+    "user": "users",
+    "group": "groups",
+    "device": "devices",
+    "orgContact": "contacts",
+    "servicePrincipal": "servicePrincipals",
+}
+PROPS_BY_TYPE = {
+    "user": USER_PROPS,
+    "group": GROUP_PROPS,
+    "device": DEVICE_PROPS,
+    "orgContact": CONTACT_PROPS,
+    "servicePrincipal": SP_PROPS,
+}
+DEFAULT_BY_TYPE = {
+    "user": USER_DEFAULT,
+    "group": GROUP_DEFAULT,
+    "device": DEVICE_PROPS,
+    "orgContact": CONTACT_PROPS,
+    "servicePrincipal": SP_PROPS,
+}

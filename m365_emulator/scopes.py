@@ -3,12 +3,26 @@
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 OIDC_SCOPES = ["openid", "profile", "email", "offline_access"]
 GRAPH_SCOPES = [
-    "User.Read", "User.ReadBasic.All", "User.Read.All", "GroupMember.Read.All", "Group.Read.All",
-    "Directory.Read.All", "Device.Read.All", "OrgContact.Read.All", "Member.Read.Hidden",
+    "User.Read",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Device.Read.All",
+    "OrgContact.Read.All",
+    "Member.Read.Hidden",
 ]
 # Delegated permissions that only an administrator can consent to.
-ADMIN_ONLY = {"User.Read.All", "GroupMember.Read.All", "Group.Read.All", "Directory.Read.All",
-              "Device.Read.All", "OrgContact.Read.All", "Member.Read.Hidden"}
+ADMIN_ONLY = {
+    "User.Read.All",
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Device.Read.All",
+    "OrgContact.Read.All",
+    "Member.Read.Hidden",
+}
 _CANONICAL = {s.lower(): s for s in OIDC_SCOPES + GRAPH_SCOPES + [".default"]}
 
 # Which permission lets a caller read which kind of object (any one of them is enough).
@@ -35,7 +49,7 @@ def parse_scopes(text, app_permissions=()):
     """
     oidc, graph, default = [], [], False
     for raw in (text or "").split():
-        name = raw[len(GRAPH_RESOURCE):] if raw.lower().startswith(GRAPH_RESOURCE) else raw
+        name = raw[len(GRAPH_RESOURCE) :] if raw.lower().startswith(GRAPH_RESOURCE) else raw
         canonical = _CANONICAL.get(name.lower())
         if canonical is None:
             raise ScopeError(raw)

@@ -1,4 +1,5 @@
 """Run the emulator on a werkzeug threaded server, in the foreground or in a background thread."""
+
 import threading
 
 from werkzeug.serving import make_server
@@ -26,8 +27,9 @@ class EmulatorServer:
 
     def start(self):
         """Serve in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name=f"m365-emulator-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name=f"m365-emulator-{self.port}"
+        )
         self._thread.start()
         return self
 

@@ -5,6 +5,7 @@ URL with the original query parameters in hidden fields. Request problems that h
 redirect target (unknown client, unregistered redirect URI) are shown as an error page; everything
 else goes back to the redirect URI as Microsoft does.
 """
+
 import datetime
 import urllib.parse
 import uuid
@@ -18,9 +19,20 @@ from .state import Grant, utc
 
 bp = Blueprint("signin", __name__)
 
-AUTH_PARAMS = ["client_id", "response_type", "redirect_uri", "scope", "state", "response_mode",
-               "nonce", "prompt", "login_hint", "domain_hint", "code_challenge",
-               "code_challenge_method"]
+AUTH_PARAMS = [
+    "client_id",
+    "response_type",
+    "redirect_uri",
+    "scope",
+    "state",
+    "response_mode",
+    "nonce",
+    "prompt",
+    "login_hint",
+    "domain_hint",
+    "code_challenge",
+    "code_challenge_method",
+]
 PROMPTS = {"login", "none", "consent", "select_account"}
 MAX_LISTED_ACCOUNTS = 60
 SCOPE_TEXT = {
@@ -34,7 +46,8 @@ SCOPE_TEXT = {
     "OrgContact.Read.All": "Read organizational contacts",
     "Member.Read.Hidden": "Read all hidden memberships",
     "offline_access": "Maintain access to data you have given it access to",
-    "openid": "Sign you in", "profile": "View your basic profile",
+    "openid": "Sign you in",
+    "profile": "View your basic profile",
     "email": "View your email address",
 }
 
@@ -63,18 +76,30 @@ class Flow:
         """Check the request like the identity platform does; raises FlowError."""
         p = self.params
         if self.app is None:
-            raise FlowError("unauthorized_client", 700016, (
-                f"Application with identifier '{p.get('client_id', '')}' was not found in the "
-                f"directory '{self.state.directory.name}'. This can happen if the application has "
-                f"not been installed by the administrator of the tenant or consented to by any "
-                f"user in the tenant. You may have sent your authentication request to the wrong "
-                f"tenant."), page=True)
+            raise FlowError(
+                "unauthorized_client",
+                700016,
+                (
+                    f"Application with identifier '{p.get('client_id', '')}' was not found in the "
+                    f"directory '{self.state.directory.name}'. This can happen if the application has "
+                    f"not been installed by the administrator of the tenant or consented to by any "
+                    f"user in the tenant. You may have sent your authentication request to the wrong "
+                    f"tenant."
+                ),
+                page=True,
+            )
         if not self.redirect_uri or self.redirect_uri not in self.app["redirect_uris"]:
-            raise FlowError("invalid_request", 50011, (
-                f"The redirect URI '{self.redirect_uri or ''}' specified in the request does not "
-                f"match the redirect URIs configured for the application "
-                f"'{self.app['client_id']}'. Make sure the redirect URI sent in the request "
-                f"matches one added to your application in the Azure portal."), page=True)
+            raise FlowError(
+                "invalid_request",
+                50011,
+                (
+                    f"The redirect URI '{self.redirect_uri or ''}' specified in the request does not "
+                    f"match the redirect URIs configured for the application "
+                    f"'{self.app['client_id']}'. Make sure the redirect URI sent in the request "
+                    f"matches one added to your application in the Azure portal."
+                ),
+                page=True,
+            )
         if self.mode == "authorize":
             self._validate_authorize()
         else:
@@ -87,35 +112,48 @@ class Flow:
             raise FlowError("invalid_request", 900144, "The response_mode is not supported.")
         response_type = p.get("response_type")
         if not response_type:
-            raise FlowError("invalid_request", 900144,
-                            "The request body must contain the following parameter: 'response_type'.")
+            raise FlowError(
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'response_type'.",
+            )
         if response_type != "code":
             if set(response_type.split()) <= {"code", "id_token", "token"}:
-                raise FlowError("unauthorized_client", 700054, (
-                    f"response_type '{response_type}' is not enabled for the application."))
-            raise FlowError("unsupported_response_type", 70005,
-                            "The provided value for the 'response_type' is not supported.")
+                raise FlowError(
+                    "unauthorized_client",
+                    700054,
+                    (f"response_type '{response_type}' is not enabled for the application."),
+                )
+            raise FlowError(
+                "unsupported_response_type",
+                70005,
+                "The provided value for the 'response_type' is not supported.",
+            )
         if not p.get("scope"):
-            raise FlowError("invalid_request", 900144,
-                            "The request body must contain the following parameter: 'scope'.")
+            raise FlowError(
+                "invalid_request", 900144, "The request body must contain the following parameter: 'scope'."
+            )
         self._parse_scopes(p["scope"])
         if not self.graph:
             self.graph = ["User.Read"]
         if self.prompt and self.prompt not in PROMPTS:
             raise FlowError("invalid_request", 90023, f"Invalid prompt value '{self.prompt}'.")
         if self.prompt == "select_account" and p.get("login_hint"):
-            raise FlowError("invalid_request", 90023,
-                            "prompt=select_account can't be combined with login_hint.")
+            raise FlowError(
+                "invalid_request", 90023, "prompt=select_account can't be combined with login_hint."
+            )
         method = p.get("code_challenge_method")
         if p.get("code_challenge") and method not in (None, "", "S256", "plain"):
-            raise FlowError("invalid_request", 501491,
-                            f"Invalid code_challenge_method '{method}'.")
+            raise FlowError("invalid_request", 501491, f"Invalid code_challenge_method '{method}'.")
 
     def _validate_admin_consent(self):
         if self.mode == "adminconsent_v2":
             if not self.params.get("scope"):
-                raise FlowError("invalid_request", 900144,
-                                "The request body must contain the following parameter: 'scope'.")
+                raise FlowError(
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'scope'.",
+                )
             self._parse_scopes(self.params["scope"])
         else:
             self.graph = list(self.app.get("permissions", []))
@@ -124,9 +162,14 @@ class Flow:
         try:
             self.oidc, self.graph = parse_scopes(text, self.app.get("permissions", []))
         except ScopeError as exc:
-            raise FlowError("invalid_scope", 70011, (
-                f"The provided value for the input parameter 'scope' is not valid. The scope "
-                f"'{exc}' does not exist.")) from exc
+            raise FlowError(
+                "invalid_scope",
+                70011,
+                (
+                    f"The provided value for the input parameter 'scope' is not valid. The scope "
+                    f"'{exc}' does not exist."
+                ),
+            ) from exc
 
     # -- consent rules ---------------------------------------------------------------------
     def missing_scopes(self):
@@ -160,13 +203,13 @@ def _deliver(flow, values):
 
 def _error_values(flow, error, code, description):
     now = utc(flow.state.now())
-    text = (f"AADSTS{code}: {description}\r\nTrace ID: {uuid.uuid4()}\r\n"
-            f"Correlation ID: {uuid.uuid4()}\r\nTimestamp: {now}")
-    values = {"error": error, "error_description": text,
-              "error_uri": f"{base_url()}/error?code={code}"}
+    text = (
+        f"AADSTS{code}: {description}\r\nTrace ID: {uuid.uuid4()}\r\n"
+        f"Correlation ID: {uuid.uuid4()}\r\nTimestamp: {now}"
+    )
+    values = {"error": error, "error_description": text, "error_uri": f"{base_url()}/error?code={code}"}
     if flow.mode == "adminconsent_v1":
-        values = {"error": "permission_denied",
-                  "error_description": "The admin canceled the request"}
+        values = {"error": "permission_denied", "error_description": "The admin canceled the request"}
     elif flow.mode == "adminconsent_v2":
         values = {"admin_consent": "True", **values}
     return values
@@ -189,9 +232,16 @@ def _render(flow, error=None, status=200):
         listed.insert(0, hinted)
     scopes = [(s, SCOPE_TEXT.get(s, s)) for s in flow.graph + flow.oidc]
     return render_template(
-        "signin.html", flow=flow, app=flow.app, tenant=directory, accounts=listed,
-        more=len(accounts) - len(listed), selected=request.form.get("account") or hint,
-        scopes=scopes, needs_consent=flow.needs_consent(), error=error,
+        "signin.html",
+        flow=flow,
+        app=flow.app,
+        tenant=directory,
+        accounts=listed,
+        more=len(accounts) - len(listed),
+        selected=request.form.get("account") or hint,
+        scopes=scopes,
+        needs_consent=flow.needs_consent(),
+        error=error,
         hidden={k: v for k, v in flow.params.items() if v is not None},
     ), status
 
@@ -201,12 +251,19 @@ def _issue_code(flow, user):
     now = state.now()
     code = state.new_secret("1.AX")
     state.codes[code] = Grant(
-        flow.app["client_id"], user["id"], flow.oidc + flow.graph, now,
+        flow.app["client_id"],
+        user["id"],
+        flow.oidc + flow.graph,
+        now,
         now + datetime.timedelta(seconds=state.settings["code_lifetime"]),
-        {"redirect_uri": flow.redirect_uri, "nonce": flow.params.get("nonce"),
-         "code_challenge": flow.params.get("code_challenge"),
-         "code_challenge_method": flow.params.get("code_challenge_method") or "plain",
-         "used": False})
+        {
+            "redirect_uri": flow.redirect_uri,
+            "nonce": flow.params.get("nonce"),
+            "code_challenge": flow.params.get("code_challenge"),
+            "code_challenge_method": flow.params.get("code_challenge_method") or "plain",
+            "used": False,
+        },
+    )
     return _deliver(flow, {"code": code, "session_state": str(uuid.uuid4())})
 
 
@@ -218,20 +275,38 @@ def _consent_granted(flow, user):
         return _issue_code(flow, user)
     if flow.mode == "adminconsent_v1":
         return _deliver(flow, {"tenant": state.directory.id, "admin_consent": "True"})
-    return _deliver(flow, {"admin_consent": "True", "tenant": state.directory.id,
-                           "scope": " ".join(f"https://graph.microsoft.com/{s}" for s in flow.graph)})
+    return _deliver(
+        flow,
+        {
+            "admin_consent": "True",
+            "tenant": state.directory.id,
+            "scope": " ".join(f"https://graph.microsoft.com/{s}" for s in flow.graph),
+        },
+    )
 
 
 def _prompt_none(flow):
     user = flow.state.directory.find_user(flow.params.get("login_hint") or "")
     if user is None or not user["accountEnabled"]:
-        return _redirect_error(flow, FlowError("login_required", 50058, (
-            "A silent sign-in request was sent but no user is signed in.")))
+        return _redirect_error(
+            flow,
+            FlowError(
+                "login_required", 50058, ("A silent sign-in request was sent but no user is signed in.")
+            ),
+        )
     if flow.needs_consent():
-        return _redirect_error(flow, FlowError("consent_required", 65001, (
-            f"The user or administrator has not consented to use the application with ID "
-            f"'{flow.app['client_id']}'. Send an interactive authorization request for this user "
-            f"and resource.")))
+        return _redirect_error(
+            flow,
+            FlowError(
+                "consent_required",
+                65001,
+                (
+                    f"The user or administrator has not consented to use the application with ID "
+                    f"'{flow.app['client_id']}'. Send an interactive authorization request for this user "
+                    f"and resource."
+                ),
+            ),
+        )
     return _issue_code(flow, user)
 
 
@@ -254,19 +329,20 @@ def _handle(tenant, mode):
 
 def _submit(flow):
     if request.form.get("action") != "accept":
-        return _redirect_error(flow, FlowError("access_denied", 65004,
-                                               "User declined to consent to access the app."))
+        return _redirect_error(
+            flow, FlowError("access_denied", 65004, "User declined to consent to access the app.")
+        )
     user = flow.state.directory.find_user(request.form.get("account", "").strip())
     if user is None:
         return _render(flow, "Choose an account of this organization to sign in.", 400)
     if not user["accountEnabled"]:
         return _render(flow, "AADSTS50057: The user account is disabled.", 400)
     if flow.needs_consent() and flow.needs_admin() and user["id"] not in flow.state.directory.admins:
-        return render_template("need_admin.html", flow=flow, app=flow.app, user=user,
-                               hidden=flow.params), 200
+        return render_template("need_admin.html", flow=flow, app=flow.app, user=user, hidden=flow.params), 200
     if flow.needs_consent() and request.form.get("consent") != "on":
-        return _render(flow, "Tick “Consent on behalf of your organization” to accept, "
-                             "or choose Cancel.", 400)
+        return _render(
+            flow, "Tick “Consent on behalf of your organization” to accept, or choose Cancel.", 400
+        )
     return _consent_granted(flow, user) if flow.needs_consent() else _issue_code(flow, user)
 
 

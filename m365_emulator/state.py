@@ -4,6 +4,7 @@ paging/delta cursors, injected faults, the request log and the emulated clock.
 One State per server; every handler works under `state.lock`. `reset()` returns to the initial
 tenant and forgets everything else.
 """
+
 import copy
 import datetime
 import fnmatch
@@ -19,21 +20,21 @@ from .generator import generate_tenant
 from .keys import SigningKey
 
 DEFAULT_SETTINGS = {
-    "access_token_lifetime": 3599,   # seconds (expires_in)
-    "code_lifetime": 600,            # seconds
+    "access_token_lifetime": 3599,  # seconds (expires_in)
+    "code_lifetime": 600,  # seconds
     "refresh_inactivity_days": 90,
     "delta_token_days": 7,
     "users_delta_page_size": 100,
     "groups_delta_page_size": 10,
-    "delta_member_slice": 50,        # members@delta entries per group occurrence
-    "delta_replays": True,           # repeat some objects within an initial round
+    "delta_member_slice": 50,  # members@delta entries per group occurrence
+    "delta_replays": True,  # repeat some objects within an initial round
 }
 SETTING_TYPES = {k: type(v) for k, v in DEFAULT_SETTINGS.items()}
 
 
 def utc(dt):
     """ISO 8601 UTC with a Z, seconds precision (Graph's format)."""
-    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def load_tenant_data(spec, seed=None):
@@ -58,10 +59,10 @@ class Fault:
     path_pattern: str
     status: int
     retry_after: float = None
-    after: int = 0          # let this many matching requests through first
-    times: int = 1          # fail this many times (None: forever)
+    after: int = 0  # let this many matching requests through first
+    times: int = 1  # fail this many times (None: forever)
     method: str = None
-    code: str = None        # a Graph error code other than the status's usual one
+    code: str = None  # a Graph error code other than the status's usual one
     seen: int = 0
     fired: int = 0
 
@@ -79,8 +80,21 @@ class Fault:
 
     def to_json(self):
         """The fault as shown by the control API."""
-        return {k: getattr(self, k) for k in ("id", "path_pattern", "status", "retry_after",
-                                               "after", "times", "method", "code", "seen", "fired")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "id",
+                "path_pattern",
+                "status",
+                "retry_after",
+                "after",
+                "times",
+                "method",
+                "code",
+                "seen",
+                "fired",
+            )
+        }
 
 
 @dataclass
@@ -143,7 +157,7 @@ class State:
     # -- clock ----------------------------------------------------------------------------
     def now(self):
         """The emulated time (real UTC time plus any advance from the control API)."""
-        return datetime.datetime.now(datetime.timezone.utc) + self.clock_offset
+        return datetime.datetime.now(datetime.UTC) + self.clock_offset
 
     def advance(self, days=0, seconds=0):
         """Move the emulated clock forward and purge what expired meanwhile."""
@@ -160,8 +174,12 @@ class State:
     def resolve_tenant(self, segment):
         """Whether the `{tenant}` path segment may use this tenant: GUID, domain, organizations, common."""
         segment = (segment or "").lower()
-        return segment in ("organizations", "common", self.directory.id.lower(),
-                           self.directory.domain.lower())
+        return segment in (
+            "organizations",
+            "common",
+            self.directory.id.lower(),
+            self.directory.domain.lower(),
+        )
 
     # -- tokens ---------------------------------------------------------------------------
     def new_secret(self, prefix=""):
@@ -173,15 +191,17 @@ class State:
         lifetime = int(self.settings["access_token_lifetime"])
         now = self.now()
         token = self.new_secret("eyJ0eXAiOiJKV1Qi.")
-        self.access_tokens[token] = Grant(client_id, user_id, list(scopes), now,
-                                          now + datetime.timedelta(seconds=lifetime))
+        self.access_tokens[token] = Grant(
+            client_id, user_id, list(scopes), now, now + datetime.timedelta(seconds=lifetime)
+        )
         return token, lifetime
 
     def issue_refresh_token(self, client_id, user_id, scopes):
         """A new refresh token (each use of one returns another; the old stays valid)."""
         token = self.new_secret("0.AX")
-        self.refresh_tokens[token] = Grant(client_id, user_id, list(scopes), self.now(), None,
-                                           {"last_used": self.now(), "revoked": False})
+        self.refresh_tokens[token] = Grant(
+            client_id, user_id, list(scopes), self.now(), None, {"last_used": self.now(), "revoked": False}
+        )
         return token
 
     def expire_access_tokens(self):
@@ -210,8 +230,9 @@ class State:
         """Remember paging/delta state under a random opaque key; returns the key."""
         key = secrets.token_urlsafe(24)
         self.cursor_serial += 1
-        data = dict(data, issued_at=self.now(), generation=self.directory.generation,
-                    serial=self.cursor_serial)
+        data = dict(
+            data, issued_at=self.now(), generation=self.directory.generation, serial=self.cursor_serial
+        )
         self.cursors[key] = data
         return key
 
@@ -225,10 +246,16 @@ class State:
     # -- faults and log ------------------------------------------------------------------------
     def add_fault(self, spec):
         """Register a fault from control-API JSON; returns it."""
-        fault = Fault(id=secrets.token_hex(4), path_pattern=spec.get("path_pattern", "*"),
-                      status=int(spec.get("status", 503)), retry_after=spec.get("retry_after"),
-                      after=int(spec.get("after", 0)), times=spec.get("times", 1),
-                      method=spec.get("method"), code=spec.get("code"))
+        fault = Fault(
+            id=secrets.token_hex(4),
+            path_pattern=spec.get("path_pattern", "*"),
+            status=int(spec.get("status", 503)),
+            retry_after=spec.get("retry_after"),
+            after=int(spec.get("after", 0)),
+            times=spec.get("times", 1),
+            method=spec.get("method"),
+            code=spec.get("code"),
+        )
         self.faults.append(fault)
         return fault
 

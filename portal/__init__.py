@@ -1,4 +1,5 @@
 """The portal's application factory."""
+
 import logging
 
 from flask import Flask, current_app, has_request_context, request
@@ -66,21 +67,42 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Every area's blueprint; a missing module is an error at start-up."""
-    for blueprint in (auth_routes.bp, dashboard.bp, contacts.bp, masterdata_routes.bp, admin_routes.bp,
-                      m365_routes.bp, sync_routes.bp, outbox_routes.bp, manual_routes.bp):
+    for blueprint in (
+        auth_routes.bp,
+        dashboard.bp,
+        contacts.bp,
+        masterdata_routes.bp,
+        admin_routes.bp,
+        m365_routes.bp,
+        sync_routes.bp,
+        outbox_routes.bp,
+        manual_routes.bp,
+    ):
         app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app):
     """The portal's own error page for every error answer (a fragment for htmx requests)."""
+
     def render_error(error):
         code = getattr(error, "code", 500)
-        titles = {400: _("Bad request"), 403: _("Forbidden"), 404: _("Not found"),
-                  405: _("Method not allowed"), 413: _("File too large"),
-                  429: _("Too many attempts"), 500: _("Something went wrong")}
+        titles = {
+            400: _("Bad request"),
+            403: _("Forbidden"),
+            404: _("Not found"),
+            405: _("Method not allowed"),
+            413: _("File too large"),
+            429: _("Too many attempts"),
+            500: _("Something went wrong"),
+        }
         _bind_urls_for_refused_host(app)
-        return htmx.render("errors/error.html", "errors/_error.html", code=code,
-                           title=titles.get(code, _("Error")), description=error_description(error, code)), code
+        return htmx.render(
+            "errors/error.html",
+            "errors/_error.html",
+            code=code,
+            title=titles.get(code, _("Error")),
+            description=error_description(error, code),
+        ), code
 
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, render_error)
@@ -93,10 +115,12 @@ def error_description(error, code):
     description = getattr(error, "description", "") or ""
     if description != getattr(type(error), "description", None):
         return description
-    stock = {400: _("The request could not be processed. Please reload the page and try again."),
-             403: _("You may not do this."),
-             405: _("This address does not accept this kind of request."),
-             500: _("An unexpected error occurred. Please try again later.")}
+    stock = {
+        400: _("The request could not be processed. Please reload the page and try again."),
+        403: _("You may not do this."),
+        405: _("This address does not accept this kind of request."),
+        500: _("An unexpected error occurred. Please try again later."),
+    }
     return stock.get(code, "")
 
 
@@ -104,9 +128,11 @@ def _bind_urls_for_refused_host(app):
     """A request whose Host was refused never got a URL adapter, yet the error page builds its
     (relative) links: bind one to our own first trusted host, never to the refused one."""
     if request_ctx.url_adapter is None and app.config.get("TRUSTED_HOSTS"):
-        request_ctx.url_adapter = app.url_map.bind(app.config["TRUSTED_HOSTS"][0].lstrip("."),
-                                                   script_name=request.root_path or "/",
-                                                   url_scheme=request.scheme)
+        request_ctx.url_adapter = app.url_map.bind(
+            app.config["TRUSTED_HOSTS"][0].lstrip("."),
+            script_name=request.root_path or "/",
+            url_scheme=request.scheme,
+        )
 
 
 def register_commands(app):

@@ -3,6 +3,7 @@
 Which objects a viewer may *see* is decided by `portal.auth.access`; the rules here decide what a
 viewer may *do* with what they see (which roles they may grant, who may be disabled).
 """
+
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -34,40 +35,47 @@ def normalized_email(email):
     try:
         return validate_email((email or "").strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise AccountError(_("%(email)s is not a valid email address: %(reason)s",
-                             email=email, reason=str(exc)), field="email") from None
+        raise AccountError(
+            _("%(email)s is not a valid email address: %(reason)s", email=email, reason=str(exc)),
+            field="email",
+        ) from None
 
 
 def check_password_rule(password):
     """AccountError unless the password is long enough."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(_("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
-                           field="password")
+        raise AccountError(
+            _("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH), field="password"
+        )
 
 
 def new_admin(*, email, password, role, name="", reseller_id=None, customer_id=None):
     """Add a new admin account to the session (caller commits)."""
     email = normalized_email(email)
     if db.session.scalar(select(AdminUser.id).where(func.lower(AdminUser.email) == email.lower())):
-        raise AccountError(_("An account with the email %(email)s already exists.", email=email),
-                           field="email")
+        raise AccountError(
+            _("An account with the email %(email)s already exists.", email=email), field="email"
+        )
     check_password_rule(password)
     if role == Role.RESELLER.value:
         if reseller_id is None or db.session.get(Reseller, reseller_id) is None:
-            raise AccountError(_("A reseller admin needs an existing reseller (--reseller id)."),
-                               field="reseller")
+            raise AccountError(
+                _("A reseller admin needs an existing reseller (--reseller id)."), field="reseller"
+            )
         customer_id = None
     elif role == Role.CUSTOMER.value:
         if customer_id is None or db.session.get(Customer, customer_id) is None:
-            raise AccountError(_("A customer admin needs an existing customer (--customer id)."),
-                               field="customer")
+            raise AccountError(
+                _("A customer admin needs an existing customer (--customer id)."), field="customer"
+            )
         reseller_id = None
     elif role == Role.OPERATOR.value:
         reseller_id = customer_id = None
     else:
         raise AccountError(_("Unknown role %(role)r.", role=role), field="role")
-    admin = AdminUser(email=email, name=single_line(name or ""), role=role,
-                      reseller_id=reseller_id, customer_id=customer_id)
+    admin = AdminUser(
+        email=email, name=single_line(name or ""), role=role, reseller_id=reseller_id, customer_id=customer_id
+    )
     admin.set_password(password)
     db.session.add(admin)
     db.session.flush()
@@ -95,11 +103,19 @@ def create_account(viewer, *, email, password, role, name="", reseller=None, cus
         raise AccountError(_("Choose the reseller this admin works for."), field="reseller")
     if role == Role.CUSTOMER.value and customer is None:
         raise AccountError(_("Choose the customer this admin works for."), field="customer")
-    _check_in_scope(viewer, reseller if role == Role.RESELLER.value else None,
-                    customer if role == Role.CUSTOMER.value else None)
-    return new_admin(email=email, password=password, role=role, name=name,
-                     reseller_id=reseller.id if role == Role.RESELLER.value else None,
-                     customer_id=customer.id if role == Role.CUSTOMER.value else None)
+    _check_in_scope(
+        viewer,
+        reseller if role == Role.RESELLER.value else None,
+        customer if role == Role.CUSTOMER.value else None,
+    )
+    return new_admin(
+        email=email,
+        password=password,
+        role=role,
+        name=name,
+        reseller_id=reseller.id if role == Role.RESELLER.value else None,
+        customer_id=customer.id if role == Role.CUSTOMER.value else None,
+    )
 
 
 def _check_in_scope(viewer, reseller, customer):
@@ -110,8 +126,11 @@ def _check_in_scope(viewer, reseller, customer):
     if reseller is not None and reseller.id != own_reseller:
         raise AccountError(_("Choose the reseller this admin works for."), field="reseller")
     if customer is not None:
-        allowed = (customer.reseller_id == own_reseller if own_reseller is not None
-                   else customer.id == viewer.customer_id)
+        allowed = (
+            customer.reseller_id == own_reseller
+            if own_reseller is not None
+            else customer.id == viewer.customer_id
+        )
         if not allowed:
             raise AccountError(_("Choose the customer this admin works for."), field="customer")
 

@@ -16,6 +16,7 @@ One rule for every route, so no view has to remember it:
   plain 404 instead of an integer overflow in the database. `positive_int` is the same rule for
   ids, cursors and page numbers read from query or form: `request.args.get("after", type=positive_int)`.
 """
+
 import re
 
 from flask import Request
@@ -85,4 +86,5 @@ def init_app(app):
     """Install the boundary; call before any blueprint adds its rules (converters bind per rule)."""
     app.request_class = PortalRequest
     app.url_map.converters.update(
-        default=TextConverter, string=TextConverter, path=CleanPathConverter, int=IdConverter)
+        default=TextConverter, string=TextConverter, path=CleanPathConverter, int=IdConverter
+    )

@@ -1,4 +1,5 @@
 """Operator commands, registered on the app so they run in an app context."""
+
 import click
 from flask.cli import with_appcontext
 
@@ -58,8 +59,14 @@ def create_customer(reseller_id, name):
 def create_admin(email, password, role, reseller_id, customer_id, name):
     """Create an admin account and print its id."""
     try:
-        admin = new_admin(email=email, password=password, role=role, name=name,
-                          reseller_id=reseller_id, customer_id=customer_id)
+        admin = new_admin(
+            email=email,
+            password=password,
+            role=role,
+            name=name,
+            reseller_id=reseller_id,
+            customer_id=customer_id,
+        )
     except AccountError as exc:
         raise click.UsageError(str(exc)) from None
     db.session.commit()

@@ -1,4 +1,5 @@
 """Every setting, read from the environment, parsed and checked in one place."""
+
 import os
 import re
 from datetime import timedelta
@@ -46,12 +47,16 @@ def _base_url(env):
     value = os.environ.get("PORTAL_BASE_URL", "").strip().rstrip("/")
     if not value:
         if env == "production":
-            raise ConfigError("PORTAL_BASE_URL must be set when PORTAL_ENV=production: the portal's public "
-                              "address, e.g. https://portal.example.com (email links use it)")
+            raise ConfigError(
+                "PORTAL_BASE_URL must be set when PORTAL_ENV=production: the portal's public "
+                "address, e.g. https://portal.example.com (email links use it)"
+            )
         return ""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"PORTAL_BASE_URL must be an address like https://portal.example.com, got {value!r}")
+        raise ConfigError(
+            f"PORTAL_BASE_URL must be an address like https://portal.example.com, got {value!r}"
+        )
     return value
 
 
@@ -79,9 +84,7 @@ def from_environment():
     return {
         "PORTAL_ENV": env,
         "SECRET_KEY": secret or "dev-only-insecure-secret-key",
-        "SQLALCHEMY_DATABASE_URI": os.environ.get(
-            "DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}"
-        ),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}"),
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
         # Enforced on the server (admin_session.last_seen_at); the cookie's lifetime follows it.
         "SESSION_IDLE_MINUTES": _positive_int("SESSION_IDLE_MINUTES", 30),
@@ -101,13 +104,9 @@ def from_environment():
         "SIGN_IN_MAX_FAILURES_PER_ADDRESS": _positive_int("SIGN_IN_MAX_FAILURES_PER_ADDRESS", 20),
         "M365_CLIENT_ID": os.environ.get("M365_CLIENT_ID", ""),
         "M365_CLIENT_SECRET": os.environ.get("M365_CLIENT_SECRET", ""),
-        "M365_AUTHORITY": os.environ.get(
-            "M365_AUTHORITY", "https://login.microsoftonline.com"
-        ).rstrip("/"),
+        "M365_AUTHORITY": os.environ.get("M365_AUTHORITY", "https://login.microsoftonline.com").rstrip("/"),
         "M365_TENANT": os.environ.get("M365_TENANT", "organizations"),
-        "M365_GRAPH_URL": os.environ.get(
-            "M365_GRAPH_URL", "https://graph.microsoft.com/v1.0"
-        ).rstrip("/"),
+        "M365_GRAPH_URL": os.environ.get("M365_GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),
         "M365_REDIRECT_URI": os.environ.get("M365_REDIRECT_URI", ""),
         # Graph client: per-request timeout, total time spent waiting on retries, attempts, backoff base.
         "M365_GRAPH_TIMEOUT": _int("M365_GRAPH_TIMEOUT", 20),
@@ -129,9 +128,7 @@ def from_environment():
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": os.environ.get(
-            "MAIL_DEFAULT_SENDER", "Awareness Portal <noreply@localhost>"
-        ),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Awareness Portal <noreply@localhost>"),
         "SYNC_DAILY_AT": _daily_at(os.environ.get("SYNC_DAILY_AT", "02:00")),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_SUPPORTED_LOCALES": ["en", "de"],

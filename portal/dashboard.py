@@ -1,4 +1,5 @@
 """The start page after sign-in."""
+
 from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import func, select
@@ -18,8 +19,11 @@ def index():
     counts = {}
     if customer is not None:
         counts["contacts"] = db.session.scalar(
-            select(func.count()).select_from(Contact).where(
-                Contact.customer_id == customer.id, Contact.archived_at.is_(None)))
+            select(func.count())
+            .select_from(Contact)
+            .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+        )
         counts["groups"] = db.session.scalar(
-            select(func.count()).select_from(ContactGroup).where(ContactGroup.customer_id == customer.id))
+            select(func.count()).select_from(ContactGroup).where(ContactGroup.customer_id == customer.id)
+        )
     return render_template("dashboard.html", customer=customer, counts=counts)

@@ -1,4 +1,5 @@
 """The extension objects, created unbound; create_app binds them (no circular imports)."""
+
 from authlib.integrations.flask_client import OAuth
 from flask_babel import Babel
 from flask_login import LoginManager
@@ -31,6 +32,8 @@ csrf = CSRFProtect()
 mail = Mail()
 oauth = OAuth()
 babel = Babel()
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_enforces_foreign_keys(dbapi_connection, _record):
     """SQLite ignores foreign keys unless each connection asks: without them a deleted row's

@@ -1,4 +1,5 @@
 """Template filters and globals: locale-aware dates and numbers, the nav's working customer."""
+
 from urllib.parse import urlsplit
 
 from flask_babel import format_datetime, format_decimal

@@ -7,6 +7,7 @@ for an htmx swap, the page otherwise), polled progress with `poll()` and "go els
 A history restore (htmx reloading a page after "back" when its snapshot is gone) sends
 `HX-Request` too, but swaps the answer into the whole body: it is answered like a browser request.
 """
+
 from flask import make_response, render_template, request
 from flask import redirect as http_redirect
 
@@ -15,8 +16,10 @@ STOP_POLLING = 286  # htmx stops an `hx-trigger="every …"` poll on this status
 
 def is_htmx():
     """True when htmx asks for a fragment to swap (a history restore wants the whole page)."""
-    return (request.headers.get("HX-Request") == "true"
-            and request.headers.get("HX-History-Restore-Request") != "true")
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
 
 
 def render(page_template, fragment_template, **context):

@@ -1,19 +1,20 @@
 """Email through an outbox: render and store now (send_email), deliver later (deliver_outbox, runner).
 
-    send_email("removal_report", ["it@acme.example"], {"removed": [...]}, customer=acme)
-        renders templates/email/removal_report.subject.txt, .txt and .html with ctx and adds an
-        OutboxMail row (the caller commits — so a report is stored in the same transaction as the
-        changes it reports, or not at all).
-    notify_customer("removal_report", customer, ctx, run=run) -> Notice
-        the same to the customer's notification recipients, for loops over customers and sync runs:
-        a message that cannot be built is logged and reported in the Notice, never raised, so one
-        customer's data never stops another's mail; Notice.note() is the sentence for a run's notes.
-    portal_url("sync.history")  the absolute link for an email (and the OAuth redirect), from PORTAL_BASE_URL.
-    deliver_outbox()  the runner calls it every few seconds: sends due mails with Flask-Mail; when the
-        mail server is down a mail stays pending and is retried with backoff (never lost); without a
-        MAIL_SERVER (the embedded default) mails are kept as "not sent — no mail server configured"
-        and shown on the Notifications page.
+send_email("removal_report", ["it@acme.example"], {"removed": [...]}, customer=acme)
+    renders templates/email/removal_report.subject.txt, .txt and .html with ctx and adds an
+    OutboxMail row (the caller commits — so a report is stored in the same transaction as the
+    changes it reports, or not at all).
+notify_customer("removal_report", customer, ctx, run=run) -> Notice
+    the same to the customer's notification recipients, for loops over customers and sync runs:
+    a message that cannot be built is logged and reported in the Notice, never raised, so one
+    customer's data never stops another's mail; Notice.note() is the sentence for a run's notes.
+portal_url("sync.history")  the absolute link for an email (and the OAuth redirect), from PORTAL_BASE_URL.
+deliver_outbox()  the runner calls it every few seconds: sends due mails with Flask-Mail; when the
+    mail server is down a mail stays pending and is retried with backoff (never lost); without a
+    MAIL_SERVER (the embedded default) mails are kept as "not sent — no mail server configured"
+    and shown on the Notifications page.
 """
+
 import logging
 import smtplib
 import socket
@@ -34,7 +35,7 @@ from portal.text import single_line
 log = logging.getLogger(__name__)
 
 NO_SERVER_ERROR = "not sent — no mail server configured"
-CLAIM_SECONDS = 300       # a runner's hold on a mail while it sends it
+CLAIM_SECONDS = 300  # a runner's hold on a mail while it sends it
 MAX_BACKOFF_SECONDS = 3600
 SMTP_TIMEOUT_SECONDS = 30
 SUBJECT_MAX = OutboxMail.__table__.c.subject.type.length
@@ -93,7 +94,7 @@ def render(name, ctx):
     # NUL in the bodies.
     subject = single_line(subject)
     if len(subject) > SUBJECT_MAX:
-        subject = subject[:SUBJECT_MAX - 1] + "…"
+        subject = subject[: SUBJECT_MAX - 1] + "…"
     return clean_subject(subject), text.replace("\x00", ""), html.replace("\x00", "")
 
 
@@ -112,8 +113,13 @@ def build(name, to, ctx=None):
 
 def _queue(fields, name, customer, kind):
     message = OutboxMail(
-        customer_id=customer.id if customer is not None else None, kind=kind or name,
-        status=MailStatus.PENDING.value, attempts=0, next_attempt_at=utcnow(), last_error="", **fields,
+        customer_id=customer.id if customer is not None else None,
+        kind=kind or name,
+        status=MailStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=utcnow(),
+        last_error="",
+        **fields,
     )
     db.session.add(message)
     db.session.flush()
@@ -162,8 +168,12 @@ def notify_customer(name, customer, ctx, run=None):
     try:
         fields = build(name, recipients, ctx)
     except Exception as exc:  # any build failure is this one message's problem, not the caller's
-        log.exception("email %s for customer %s (run %s) could not be built", name, customer.id,
-                      run.id if run is not None else "-")
+        log.exception(
+            "email %s for customer %s (run %s) could not be built",
+            name,
+            customer.id,
+            run.id if run is not None else "-",
+        )
         return Notice("failed", reason=_describe(exc)[:500])
     _queue(fields, name, customer, None)
     return Notice("queued", recipients=fields["recipients"])
@@ -193,9 +203,10 @@ def deliver_outbox(now=None, limit=100):
         counts["no_server"] = _keep_without_server()
         return counts
     due = db.session.scalars(
-        select(OutboxMail.id).where(OutboxMail.status == MailStatus.PENDING.value,
-                                    OutboxMail.next_attempt_at <= now)
-        .order_by(OutboxMail.id).limit(limit)
+        select(OutboxMail.id)
+        .where(OutboxMail.status == MailStatus.PENDING.value, OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.id)
+        .limit(limit)
     ).all()
     db.session.rollback()
     connection = None
@@ -249,7 +260,8 @@ def _deliver_one(message, connection, counts, now):
 
 def _keep_without_server():
     result = db.session.execute(
-        update(OutboxMail).where(OutboxMail.status == MailStatus.PENDING.value)
+        update(OutboxMail)
+        .where(OutboxMail.status == MailStatus.PENDING.value)
         .values(status=MailStatus.NO_SERVER.value, last_error=NO_SERVER_ERROR)
         .execution_options(synchronize_session=False)
     )
@@ -260,9 +272,12 @@ def _keep_without_server():
 def _claim(mail_id, now):
     """Hold a due mail for this runner (conditional UPDATE: two runners never send it twice)."""
     claimed = db.session.execute(
-        update(OutboxMail).where(OutboxMail.id == mail_id,
-                                 OutboxMail.status == MailStatus.PENDING.value,
-                                 OutboxMail.next_attempt_at <= now)
+        update(OutboxMail)
+        .where(
+            OutboxMail.id == mail_id,
+            OutboxMail.status == MailStatus.PENDING.value,
+            OutboxMail.next_attempt_at <= now,
+        )
         .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMail.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -300,7 +315,8 @@ def _build(message):
     built = Message(
         subject=clean_subject(message.subject),
         recipients=[clean_address(address) for address in message.recipients],
-        body=message.body_text, html=message.body_html or None,
+        body=message.body_text,
+        html=message.body_html or None,
         sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
     )
     built.as_bytes()
@@ -309,7 +325,9 @@ def _build(message):
 
 def _describe(exc):
     if isinstance(exc, smtplib.SMTPResponseException):
-        detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        detail = (
+            exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        )
         return f"mail server answered {exc.smtp_code}: {detail}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "recipients refused: " + ", ".join(exc.recipients)
@@ -321,8 +339,9 @@ def _retry(message, exc, counts, now):
     message.last_error = _describe(exc)
     message.next_attempt_at = now + timedelta(seconds=backoff(message.attempts))
     counts["retry"] += 1
-    log.warning("mail %s not delivered (attempt %s), retrying: %s", message.id, message.attempts,
-                message.last_error)
+    log.warning(
+        "mail %s not delivered (attempt %s), retrying: %s", message.id, message.attempts, message.last_error
+    )
 
 
 def _failed(message, exc, counts, now=None):

@@ -23,6 +23,7 @@ Details a handler author needs:
 - A new kind is a JobKind member; the module with its handler is imported by portal.runner, which
   refuses to start while a JobKind has no handler.
 """
+
 import logging
 import threading
 from datetime import timedelta
@@ -51,9 +52,11 @@ class UnknownJobKind(Exception):
 
 def handler(kind):
     """Register the decorated function as what the runner does for jobs of `kind`."""
+
     def register(fn):
         _HANDLERS[str(kind)] = fn
         return fn
+
     return register
 
 
@@ -64,9 +67,15 @@ def registered_kinds():
 
 def enqueue(kind, customer, params=None, created_by=None):
     """Add a queued job of `kind` for `customer` (a Customer or None); the caller commits."""
-    job = Job(kind=str(kind), customer_id=customer.id if customer is not None else None,
-              params=dict(params or {}), result={}, error="", status=JobStatus.QUEUED.value,
-              created_by_id=created_by.id if created_by is not None else None)
+    job = Job(
+        kind=str(kind),
+        customer_id=customer.id if customer is not None else None,
+        params=dict(params or {}),
+        result={},
+        error="",
+        status=JobStatus.QUEUED.value,
+        created_by_id=created_by.id if created_by is not None else None,
+    )
     db.session.add(job)
     db.session.flush()
     return job
@@ -92,11 +101,18 @@ def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS):
     db.session.rollback()  # end the read; the UPDATE below decides
     for job_id in candidates:
         claimed = db.session.execute(
-            update(Job).where(Job.id == job_id, _claimable(now)).values(
-                status=JobStatus.RUNNING.value, lease_owner=owner,
+            update(Job)
+            .where(Job.id == job_id, _claimable(now))
+            .values(
+                status=JobStatus.RUNNING.value,
+                lease_owner=owner,
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=Job.attempts + 1, started_at=now, finished_at=None, error="",
-            ).execution_options(synchronize_session=False)
+                attempts=Job.attempts + 1,
+                started_at=now,
+                finished_at=None,
+                error="",
+            )
+            .execution_options(synchronize_session=False)
         ).rowcount
         db.session.commit()
         if claimed == 1:
@@ -111,9 +127,11 @@ def renew_lease(job_id, owner, lease_seconds=DEFAULT_LEASE_SECONDS, connection=N
 
     `connection` lets the runner's heartbeat thread renew on its own connection.
     """
-    statement = update(Job).where(
-        Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value
-    ).values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    )
     if connection is not None:
         return connection.execute(statement).rowcount == 1
     return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
@@ -127,9 +145,10 @@ def report_progress(job, done, total=None):
     lease_seconds = getattr(_lease, "seconds", DEFAULT_LEASE_SECONDS)
     values["lease_expires_at"] = utcnow() + timedelta(seconds=lease_seconds)
     updated = db.session.execute(
-        update(Job).where(Job.id == job.id, Job.lease_owner == job.lease_owner,
-                          Job.status == JobStatus.RUNNING.value)
-        .values(**values).execution_options(synchronize_session=False)
+        update(Job)
+        .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if updated != 1:
         db.session.rollback()
@@ -173,16 +192,21 @@ def run_job(job, owner, lease_seconds=DEFAULT_LEASE_SECONDS):
 
 def _finish(job_id, owner, status, result=None, error=""):
     """Mark the job finished, only while we hold the lease; commits the handler's work with it."""
-    values = {"status": status.value, "finished_at": utcnow(), "lease_expires_at": None,
-              "error": error[:4000]}
+    values = {
+        "status": status.value,
+        "finished_at": utcnow(),
+        "lease_expires_at": None,
+        "error": error[:4000],
+    }
     if result is not None:
         values["result"] = result
     if status is JobStatus.SUCCEEDED:
         values["progress_done"] = Job.progress_total
     updated = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.lease_owner == owner,
-                          Job.status == JobStatus.RUNNING.value)
-        .values(**values).execution_options(synchronize_session=False)
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if updated != 1:
         db.session.rollback()
@@ -197,8 +221,8 @@ def release(job_id, owner):
     """Give a claimed job back to the queue (the runner is stopping before it ran it)."""
     db.session.rollback()
     db.session.execute(
-        update(Job).where(Job.id == job_id, Job.lease_owner == owner,
-                          Job.status == JobStatus.RUNNING.value)
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)
         .values(status=JobStatus.QUEUED.value, lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -208,15 +232,22 @@ def release(job_id, owner):
 def active_job(customer, kind):
     """The queued or running job of `kind` for `customer`, newest first, or None."""
     return db.session.scalar(
-        select(Job).where(Job.customer_id == customer.id, Job.kind == str(kind),
-                          Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
-        .order_by(Job.id.desc()).limit(1)
+        select(Job)
+        .where(
+            Job.customer_id == customer.id,
+            Job.kind == str(kind),
+            Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+        )
+        .order_by(Job.id.desc())
+        .limit(1)
     )
 
 
 def latest_job(customer, kind):
     """The newest job of `kind` for `customer` in any state, or None (to show the last result)."""
     return db.session.scalar(
-        select(Job).where(Job.customer_id == customer.id, Job.kind == str(kind))
-        .order_by(Job.id.desc()).limit(1)
+        select(Job)
+        .where(Job.customer_id == customer.id, Job.kind == str(kind))
+        .order_by(Job.id.desc())
+        .limit(1)
     )

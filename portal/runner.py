@@ -27,6 +27,7 @@ them (below), and setup() refuses to start while a JobKind has no handler.
 Tests drive one step at a time: `Runner(app).run_once()` (one job), `.tick()` (periodic + one job),
 `.run_all_periodic()` (every periodic target now).
 """
+
 import importlib
 import logging
 import os
@@ -126,8 +127,9 @@ class Heartbeat:
 class Runner:
     """One runner loop; create several (threads or processes) and they share the queue safely."""
 
-    def __init__(self, app, owner=None, lease_seconds=DEFAULT_LEASE_SECONDS,
-                 poll_seconds=POLL_SECONDS, periodic=None):
+    def __init__(
+        self, app, owner=None, lease_seconds=DEFAULT_LEASE_SECONDS, poll_seconds=POLL_SECONDS, periodic=None
+    ):
         self.app = app
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_seconds = lease_seconds
@@ -160,6 +162,7 @@ class Runner:
                 except Exception:
                     db.session.rollback()
                     log.exception("periodic task %s failed", getattr(fn, "__name__", fn))
+
         return call
 
     def run_once(self):
@@ -216,6 +219,7 @@ class Runner:
 
     def install_signal_handlers(self):
         """SIGTERM/SIGINT: stop after the current job; a second one interrupts it (job released)."""
+
         def on_signal(signum, frame):
             self._signals += 1
             if self._signals > 1:

@@ -6,6 +6,7 @@ existing rows are left exactly as they are, so a second run changes nothing.
 Contoso Demo GmbH's contacts live under the M365 emulator's demo tenant domain and partly match its
 users (same addresses, some in other letter case), so "Link active" has something to link.
 """
+
 import random
 import unicodedata
 
@@ -30,20 +31,130 @@ ADMINS = [  # (email, name, role, tenant)
     ("admin@contoso-demo.example", "Clara Contoso", Role.CUSTOMER.value, CONTOSO),
 ]
 
-FIRST_DE = ["Anna", "Lukas", "Sophie", "Maximilian", "Marie", "Felix", "Lena", "Jonas", "Laura", "Leon",
-            "Hannah", "Paul", "Julia", "Tim", "Katharina", "Jan", "Sarah", "Niklas", "Lisa", "Tobias",
-            "Sabine", "Michael", "Petra", "Thomas", "Claudia", "Stefan", "Monika", "Andreas", "Birgit",
-            "Matthias", "Jürgen", "Gülay", "Björn", "Ömer", "Anja"]
-LAST_DE = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz",
-           "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Schwarz", "Zimmermann",
-           "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Schmitt", "Werner", "Krause", "Meier",
-           "Lehmann", "Köhler", "Weiß", "Yılmaz", "Kaya", "Nowak"]
-FIRST_EN = ["Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Jack", "Emily", "Charlie", "Grace",
-            "Thomas", "Sophia", "James", "Lily", "William", "Olivia", "Daniel", "Chloe", "Samuel", "Ella",
-            "Aoife", "Rhys", "Priya", "Mohammed"]
-LAST_EN = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson",
-           "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson",
-           "Clarke", "O'Connor", "Patel", "Khan", "MacDonald"]
+FIRST_DE = [
+    "Anna",
+    "Lukas",
+    "Sophie",
+    "Maximilian",
+    "Marie",
+    "Felix",
+    "Lena",
+    "Jonas",
+    "Laura",
+    "Leon",
+    "Hannah",
+    "Paul",
+    "Julia",
+    "Tim",
+    "Katharina",
+    "Jan",
+    "Sarah",
+    "Niklas",
+    "Lisa",
+    "Tobias",
+    "Sabine",
+    "Michael",
+    "Petra",
+    "Thomas",
+    "Claudia",
+    "Stefan",
+    "Monika",
+    "Andreas",
+    "Birgit",
+    "Matthias",
+    "Jürgen",
+    "Gülay",
+    "Björn",
+    "Ömer",
+    "Anja",
+]
+LAST_DE = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Köhler",
+    "Weiß",
+    "Yılmaz",
+    "Kaya",
+    "Nowak",
+]
+FIRST_EN = [
+    "Oliver",
+    "Amelia",
+    "George",
+    "Isla",
+    "Harry",
+    "Ava",
+    "Jack",
+    "Emily",
+    "Charlie",
+    "Grace",
+    "Thomas",
+    "Sophia",
+    "James",
+    "Lily",
+    "William",
+    "Olivia",
+    "Daniel",
+    "Chloe",
+    "Samuel",
+    "Ella",
+    "Aoife",
+    "Rhys",
+    "Priya",
+    "Mohammed",
+]
+LAST_EN = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+    "Clarke",
+    "O'Connor",
+    "Patel",
+    "Khan",
+    "MacDonald",
+]
 CONTOSO_GROUPS = ["Sales", "Finance", "IT", "Management", "Warehouse"]
 FABRIKAM_GROUPS = ["Leeds Office", "Support", "Board"]
 
@@ -81,15 +192,22 @@ def _reseller(created):
     reseller = db.session.scalar(select(Reseller).where(Reseller.name == RESELLER))
     if reseller is None:
         reseller = accounts.new_reseller(
-            RESELLER, street="Musterstraße 1", postal_code="10115", city="Berlin", country="Germany",
-            notification_recipients="sync-reports@demo-reseller.example", ms_user_sync=True)
+            RESELLER,
+            street="Musterstraße 1",
+            postal_code="10115",
+            city="Berlin",
+            country="Germany",
+            notification_recipients="sync-reports@demo-reseller.example",
+            ms_user_sync=True,
+        )
         created["resellers"] += 1
     return reseller
 
 
 def _customer(reseller, name, created):
     customer = db.session.scalar(
-        select(Customer).where(Customer.reseller_id == reseller.id, Customer.name == name))
+        select(Customer).where(Customer.reseller_id == reseller.id, Customer.name == name)
+    )
     if customer is None:
         customer = accounts.new_customer(reseller, name)
         created["customers"] += 1
@@ -99,9 +217,14 @@ def _customer(reseller, name, created):
 def _admin(email, name, role, tenant, created):
     if db.session.scalar(select(AdminUser.id).where(func.lower(AdminUser.email) == email)):
         return
-    accounts.new_admin(email=email, password=DEMO_PASSWORD, role=role, name=name,
-                       reseller_id=tenant.id if role == Role.RESELLER.value else None,
-                       customer_id=tenant.id if role == Role.CUSTOMER.value else None)
+    accounts.new_admin(
+        email=email,
+        password=DEMO_PASSWORD,
+        role=role,
+        name=name,
+        reseller_id=tenant.id if role == Role.RESELLER.value else None,
+        customer_id=tenant.id if role == Role.CUSTOMER.value else None,
+    )
     created["admins"] += 1
 
 
@@ -109,8 +232,9 @@ def _contacts(customer, people, group_names, created):
     """Add the people that are not in the customer's book yet; new ones may join one group."""
     groups = {}
     for name in group_names:
-        group = db.session.scalar(select(ContactGroup).where(
-            ContactGroup.customer_id == customer.id, ContactGroup.name == name))
+        group = db.session.scalar(
+            select(ContactGroup).where(ContactGroup.customer_id == customer.id, ContactGroup.name == name)
+        )
         if group is None:
             group = ContactGroup(customer_id=customer.id, name=name, origin=Origin.MANUAL.value)
             db.session.add(group)
@@ -134,8 +258,15 @@ def _contacts(customer, people, group_names, created):
 
 def slug(text):
     """ASCII e-mail local part of a name: 'Jürgen' -> 'juergen', "O'Connor" -> 'oconnor'."""
-    for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"),
-                          ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue")):
+    for umlaut, plain in (
+        ("ä", "ae"),
+        ("ö", "oe"),
+        ("ü", "ue"),
+        ("ß", "ss"),
+        ("Ä", "Ae"),
+        ("Ö", "Oe"),
+        ("Ü", "Ue"),
+    ):
         text = text.replace(umlaut, plain)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in text.lower() if ch.isalnum())
@@ -163,8 +294,9 @@ def _m365_demo_users():
         return []
     users = []
     for user in build_demo_tenant()["users"]:
-        address = user.get("mail") or next((p[5:] for p in user.get("proxyAddresses") or []
-                                            if p.startswith("SMTP:")), None)
+        address = user.get("mail") or next(
+            (p[5:] for p in user.get("proxyAddresses") or [] if p.startswith("SMTP:")), None
+        )
         if user["userType"] == "Member" and user["accountEnabled"] and address and user.get("givenName"):
             users.append((user["givenName"], user["surname"], address))
     return users
@@ -180,8 +312,9 @@ def contoso_people():
             address = ".".join(part.capitalize() for part in local.split(".")) + "@" + domain
         matching.append((first, last, address, Origin.CSV.value if index % 3 else Origin.MANUAL.value))
     taken = [u[2] for u in tenant_users]
-    others = _generated("contoso-demo", 200 - len(matching), FIRST_DE + FIRST_EN, LAST_DE,
-                        CONTOSO_DOMAIN, taken)
+    others = _generated(
+        "contoso-demo", 200 - len(matching), FIRST_DE + FIRST_EN, LAST_DE, CONTOSO_DOMAIN, taken
+    )
     return matching + others
 
 
@@ -194,17 +327,24 @@ def summary(created):
     """One line saying what this run added."""
     if not any(created.values()):
         return "Demo data is already there; nothing changed."
-    names = {"resellers": ("reseller", "resellers"), "customers": ("customer", "customers"),
-             "admins": ("admin account", "admin accounts"), "contacts": ("contact", "contacts"),
-             "groups": ("contact group", "contact groups")}
+    names = {
+        "resellers": ("reseller", "resellers"),
+        "customers": ("customer", "customers"),
+        "admins": ("admin account", "admin accounts"),
+        "contacts": ("contact", "contacts"),
+        "groups": ("contact group", "contact groups"),
+    }
     parts = [f"{n} {names[what][n != 1]}" for what, n in created.items() if n]
     return "Demo data created: " + ", ".join(parts) + "."
 
 
 def sign_in_block():
     """The demo sign-ins, ready to copy."""
-    rows = [("Operator", ADMINS[0][0], ""), ("Reseller admin", ADMINS[1][0], f"({RESELLER})"),
-            ("Customer admin", ADMINS[2][0], f"({CONTOSO})")]
+    rows = [
+        ("Operator", ADMINS[0][0], ""),
+        ("Reseller admin", ADMINS[1][0], f"({RESELLER})"),
+        ("Customer admin", ADMINS[2][0], f"({CONTOSO})"),
+    ]
     lines = ["", "=" * 64, f"  Demo sign-ins   {DEMO_URL}", "-" * 64]
     lines += [f"  {role:<16}{email:<30}{note}".rstrip() for role, email, note in rows]
     lines += [f"  {'Password':<16}{DEMO_PASSWORD}   (all three)", "=" * 64, ""]

@@ -6,6 +6,7 @@ other control characters are invisible and confuse every later comparison. So ev
 value is normalised where it enters the portal (forms, CLI, CSV import, Microsoft 365), and once
 more where a subject is built, for values stored before this rule existed.
 """
+
 import re
 import unicodedata
 
@@ -15,9 +16,15 @@ from wtforms import StringField
 _WHITESPACE = re.compile(r"\s+")
 # Control characters that are not whitespace (NUL, BEL, ESC, DEL, the C1 range): removed, since
 # they never separate words. All of Unicode's category "Cc" lies below U+00A0.
-_CONTROLS = re.compile("[" + "".join(
-    re.escape(chr(c)) for c in range(0xA0)
-    if unicodedata.category(chr(c)) == "Cc" and not chr(c).isspace()) + "]")
+_CONTROLS = re.compile(
+    "["
+    + "".join(
+        re.escape(chr(c))
+        for c in range(0xA0)
+        if unicodedata.category(chr(c)) == "Cc" and not chr(c).isspace()
+    )
+    + "]"
+)
 
 
 def single_line(value):

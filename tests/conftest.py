@@ -4,6 +4,7 @@ The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is 
 On PostgreSQL every test session creates its own schema and drops it at the end, so
 runs never see each other's data.
 """
+
 import os
 import re
 import secrets
@@ -133,10 +134,14 @@ def client(app):
 
 
 def make_admin(email, role, reseller=None, customer=None):
-    admin = AdminUser(email=email, name=email.split("@")[0].title(), role=role,
-                      reseller_id=reseller.id if reseller else None,
-                      customer_id=customer.id if customer else None,
-                      password_hash=PASSWORD_HASH)
+    admin = AdminUser(
+        email=email,
+        name=email.split("@")[0].title(),
+        role=role,
+        reseller_id=reseller.id if reseller else None,
+        customer_id=customer.id if customer else None,
+        password_hash=PASSWORD_HASH,
+    )
     db.session.add(admin)
     db.session.flush()
     return admin

@@ -4,11 +4,16 @@ Load with `pytest_plugins = ["tests.emulator_fixture"]`. Fixtures:
   emulator_server  session-scoped EmulatorServer with the demo tenant
   emulator         function-scoped EmulatorHandle, reset (demo tenant) before the test
 """
+
 import pytest
 import requests
 
 from m365_emulator.demo import (
-    DEMO_ADMIN_UPN, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_DOMAIN, DEMO_TENANT_ID,
+    DEMO_ADMIN_UPN,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_TENANT_DOMAIN,
+    DEMO_TENANT_ID,
     DEMO_USER_UPN,
 )
 from m365_emulator.server import EmulatorServer
@@ -37,9 +42,8 @@ class EmulatorHandle:
         """Call `/_emulator/<path>` ("faults" or "/_emulator/faults"); returns the parsed JSON,
         raises on an HTTP error."""
         path = path.lstrip("/")
-        path = path[len("_emulator/"):] if path.startswith("_emulator/") else path
-        response = self.http.request(method, f"{self.base_url}/_emulator/{path}",
-                                     json=json, timeout=30)
+        path = path[len("_emulator/") :] if path.startswith("_emulator/") else path
+        response = self.http.request(method, f"{self.base_url}/_emulator/{path}", json=json, timeout=30)
         response.raise_for_status()
         return response.json()
 
@@ -57,8 +61,7 @@ class EmulatorHandle:
 
     def register_app(self, client_id, client_secret, redirect_uris, permissions=None):
         """Register another app (client id, secret, exact redirect URIs)."""
-        body = {"client_id": client_id, "client_secret": client_secret,
-                "redirect_uris": list(redirect_uris)}
+        body = {"client_id": client_id, "client_secret": client_secret, "redirect_uris": list(redirect_uris)}
         if permissions is not None:
             body["permissions"] = permissions
         return self.control("POST", "apps", body)
@@ -76,18 +79,28 @@ class EmulatorHandle:
         """A client-credentials access token (consent must have been granted)."""
         response = self.http.post(
             f"{self.authority}/{self.tenant_id}/oauth2/v2.0/token",
-            data={"grant_type": "client_credentials",
-                  "scope": "https://graph.microsoft.com/.default"},
-            auth=(client_id, client_secret), timeout=30)
+            data={"grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default"},
+            auth=(client_id, client_secret),
+            timeout=30,
+        )
         response.raise_for_status()
         return response.json()["access_token"]
 
-    def add_fault(self, path_pattern, status=429, retry_after=None, after=0, times=1, method=None,
-                  code=None):
+    def add_fault(self, path_pattern, status=429, retry_after=None, after=0, times=1, method=None, code=None):
         """Inject a failure for matching requests (Graph error `code`: the status's usual one)."""
-        return self.control("POST", "faults", {
-            "path_pattern": path_pattern, "status": status, "retry_after": retry_after,
-            "after": after, "times": times, "method": method, "code": code})
+        return self.control(
+            "POST",
+            "faults",
+            {
+                "path_pattern": path_pattern,
+                "status": status,
+                "retry_after": retry_after,
+                "after": after,
+                "times": times,
+                "method": method,
+                "code": code,
+            },
+        )
 
     def advance_clock(self, days=0, seconds=0):
         """Move the emulated clock forward."""

@@ -4,6 +4,7 @@ The Flask test client cannot follow a redirect to another host, so the Microsoft
 with `requests`: GET the authorize URL the portal redirected to, POST the sign-in form back,
 and feed the Location (our /m365/callback?code=...&state=...) to the portal's test client.
 """
+
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
@@ -20,9 +21,16 @@ def configure(app, emulator, **overrides):
     client_id, secret = str(uuid.uuid4()), "secret-" + uuid.uuid4().hex
     emulator.register_app(client_id, secret, [REDIRECT_URI])
     app.config.update(
-        M365_AUTHORITY=emulator.authority, M365_GRAPH_URL=emulator.graph_url, M365_TENANT="organizations",
-        M365_CLIENT_ID=client_id, M365_CLIENT_SECRET=secret, M365_REDIRECT_URI="",
-        M365_GRAPH_TIMEOUT=5, M365_GRAPH_MAX_WAIT=2, M365_GRAPH_BACKOFF=0.01, M365_GRAPH_MAX_ATTEMPTS=4,
+        M365_AUTHORITY=emulator.authority,
+        M365_GRAPH_URL=emulator.graph_url,
+        M365_TENANT="organizations",
+        M365_CLIENT_ID=client_id,
+        M365_CLIENT_SECRET=secret,
+        M365_REDIRECT_URI="",
+        M365_GRAPH_TIMEOUT=5,
+        M365_GRAPH_MAX_WAIT=2,
+        M365_GRAPH_BACKOFF=0.01,
+        M365_GRAPH_MAX_ATTEMPTS=4,
     )
     app.config.update(overrides)
     return client_id

@@ -4,13 +4,14 @@
 (tests/m365_helpers.py) and switches "Synchronization active" on. Syncs and imports run as jobs
 through the real runner (`Runner(app).run_once()`).
 """
+
 import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.queue import enqueue
 from portal.models import Contact, Customer, Job, OutboxMail, SyncSettings
 from portal.models.sync import SyncRun
+from portal.queue import enqueue
 from portal.runner import Runner
 from tests import m365_helpers as m365
 
@@ -32,8 +33,10 @@ def connected_acme(app, world, emulator):
 @pytest.fixture
 def faults(emulator):
     """Inject emulator faults; cleared after the test."""
+
     def add(path_pattern, status, **spec):
         emulator.control("POST", "faults", {"path_pattern": path_pattern, "status": status, **spec})
+
     yield add
     emulator.control("DELETE", "faults", None)
 
@@ -74,8 +77,9 @@ def book(customer, archived=False):
 
 def outbox(customer):
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMail).where(OutboxMail.customer_id == customer.id)
-                              .order_by(OutboxMail.id)).all()
+    return db.session.scalars(
+        select(OutboxMail).where(OutboxMail.customer_id == customer.id).order_by(OutboxMail.id)
+    ).all()
 
 
 def reload(customer):

@@ -1,4 +1,5 @@
 """Sign-in, sign-out, idle expiry, htmx-aware redirects and where sign-in may lead."""
+
 import re
 from urllib.parse import quote
 
@@ -58,7 +59,8 @@ def _without_tokens(html, email):
 
 
 def test_disabled_account_runs_the_password_check_and_answers_like_a_wrong_password(
-        client, world, monkeypatch):
+    client, world, monkeypatch
+):
     hasher = CountingHasher()
     monkeypatch.setattr(accounts, "_hasher", hasher)
     world.alice.is_enabled = False
@@ -68,25 +70,43 @@ def test_disabled_account_runs_the_password_check_and_answers_like_a_wrong_passw
     wrong = sign_in(client, "bob@globex.example", "wrong-password")  # enabled, wrong password
     assert len(hasher.verified) == 2
     assert disabled.status_code == wrong.status_code == 200
-    assert _without_tokens(disabled.get_data(as_text=True), "alice@acme.example") == \
-        _without_tokens(wrong.get_data(as_text=True), "bob@globex.example")
+    assert _without_tokens(disabled.get_data(as_text=True), "alice@acme.example") == _without_tokens(
+        wrong.get_data(as_text=True), "bob@globex.example"
+    )
     assert "Email or password is not correct." in disabled.get_data(as_text=True)
 
 
 # What browsers turn into "//evil.example" (another site), or what is another site already.
 HOSTILE_NEXT = [
-    "//evil.example/x", "///evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",
-    "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\t//evil.example", " //evil.example",
-    "/\x00/evil.example", "/\x0b/evil.example", "/\u3000/evil.example", "/%09/evil.example",
-    "/%5C%5Cevil.example", "/%2F/evil.example", "https://evil.example/", "http:evil.example",
-    "javascript:alert(1)", "evil.example", "",
+    "//evil.example/x",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\\/evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "/\x00/evil.example",
+    "/\x0b/evil.example",
+    "/\u3000/evil.example",
+    "/%09/evil.example",
+    "/%5C%5Cevil.example",
+    "/%2F/evil.example",
+    "https://evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+    "",
 ]
 
 
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
 def test_sign_in_next_leads_only_to_a_path_of_the_portal(client, world, target):
-    response = client.post(f"/login?next={quote(target, safe='')}",
-                           data={"email": "alice@acme.example", "password": PASSWORD})
+    response = client.post(
+        f"/login?next={quote(target, safe='')}", data={"email": "alice@acme.example", "password": PASSWORD}
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
@@ -98,8 +118,9 @@ def test_customer_switch_next_leads_only_to_a_path_of_the_portal(rita_client, wo
 
 def test_local_next_targets_are_kept_on_sign_in_and_switch(client, rita_client, world):
     target = "/contacts/?q=M%C3%BCller&sort=-email"
-    response = client.post(f"/login?next={quote(target, safe='')}",
-                           data={"email": "alice@acme.example", "password": PASSWORD})
+    response = client.post(
+        f"/login?next={quote(target, safe='')}", data={"email": "alice@acme.example", "password": PASSWORD}
+    )
     assert response.headers["Location"] == target
     response = rita_client.post("/switch-customer", data={"customer_id": world.globex.id, "next": target})
     assert response.headers["Location"] == target

@@ -1,4 +1,5 @@
 """Automatic mode ("Subscribe to Groups") and the daily sync of subscribed groups, against the emulator."""
+
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -32,7 +33,9 @@ def members_of(name):
     return {c.email_key for c in group.contacts} if group else None
 
 
-def test_groups_list_shows_kind_and_member_count_and_none_is_subscribed(app, emulator, connected_acme, alice_client):
+def test_groups_list_shows_kind_and_member_count_and_none_is_subscribed(
+    app, emulator, connected_acme, alice_client
+):
     groups = automatic(connected_acme, alice_client, app)
     assert groups["Sales Team"].kind == "Team" and groups["Leadership"].member_count == 3
     assert groups["Newsletter Recipients"].kind == "Distribution"
@@ -42,16 +45,23 @@ def test_groups_list_shows_kind_and_member_count_and_none_is_subscribed(app, emu
 
 def test_search_group_filters_as_you_type(app, emulator, connected_acme, alice_client):
     automatic(connected_acme, alice_client, app)
-    rows = alice_client.get("/sync/automatic?part=rows&q=lead", headers={"HX-Request": "true"}).get_data(as_text=True)
+    rows = alice_client.get("/sync/automatic?part=rows&q=lead", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
     assert "Leadership" in rows and "Sales Team" not in rows
 
 
-def test_subscribing_creates_a_contact_group_and_imports_its_members(app, emulator, connected_acme, alice_client):
+def test_subscribing_creates_a_contact_group_and_imports_its_members(
+    app, emulator, connected_acme, alice_client
+):
     groups = automatic(connected_acme, alice_client, app)
     row = subscribe(alice_client, app, groups["Leadership"])
     assert 'aria-checked="true"' in row
-    assert members_of("Leadership") == {"admin@contosodemo.onmicrosoft.com", "isaiah.langer@contosodemo.onmicrosoft.com",
-                                        "juergen.mueller@contosodemo.onmicrosoft.com"}
+    assert members_of("Leadership") == {
+        "admin@contosodemo.onmicrosoft.com",
+        "isaiah.langer@contosodemo.onmicrosoft.com",
+        "juergen.mueller@contosodemo.onmicrosoft.com",
+    }
     assert all(c.origin == "m365" for c in book(connected_acme).values())
 
 
@@ -72,9 +82,12 @@ def test_daily_sync_adds_new_members_and_keeps_removed_ones(app, emulator, conne
     emulator.control("DELETE", f"groups/{group_id}/members/{everyone['juergen.mueller']['id']}")
     run = sync(app, connected_acme)
     assert run.status == "succeeded", run.message
-    assert members_of("Leadership") == {"admin@contosodemo.onmicrosoft.com", "isaiah.langer@contosodemo.onmicrosoft.com",
-                                        "juergen.mueller@contosodemo.onmicrosoft.com",
-                                        "adele.vance@contosodemo.onmicrosoft.com"}
+    assert members_of("Leadership") == {
+        "admin@contosodemo.onmicrosoft.com",
+        "isaiah.langer@contosodemo.onmicrosoft.com",
+        "juergen.mueller@contosodemo.onmicrosoft.com",
+        "adele.vance@contosodemo.onmicrosoft.com",
+    }
     quiet = sync(app, connected_acme)
     assert quiet.graph_requests <= 3 and not quiet.counts.get("creates")
 
@@ -90,7 +103,9 @@ def test_member_added_links_existing_contact_when_link_active(app, emulator, con
     db.session.commit()
     subscribe(alice_client, app, groups["Leadership"])
     sync(app, connected_acme)
-    emulator.control("POST", f"groups/{groups['Leadership'].m365_id}/members/{users(emulator)['adele.vance']['id']}")
+    emulator.control(
+        "POST", f"groups/{groups['Leadership'].m365_id}/members/{users(emulator)['adele.vance']['id']}"
+    )
     sync(app, connected_acme)
     linked = book(connected_acme)["adele.vance@contosodemo.onmicrosoft.com"]
     assert linked.linked_automatically and linked.id == contact.id
@@ -100,8 +115,9 @@ def test_member_added_links_existing_contact_when_link_active(app, emulator, con
 def test_unsubscribing_keeps_the_contact_group_and_its_employees(app, emulator, connected_acme, alice_client):
     groups = automatic(connected_acme, alice_client, app)
     subscribe(alice_client, app, groups["Leadership"])
-    row = alice_client.post(f"/sync/automatic/groups/{groups['Leadership'].m365_id}",
-                            headers={"HX-Request": "true"}).get_data(as_text=True)
+    row = alice_client.post(
+        f"/sync/automatic/groups/{groups['Leadership'].m365_id}", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     assert 'aria-checked="false"' in row
     db.session.expire_all()
     assert db.session.scalar(select(GroupSubscription)) is None

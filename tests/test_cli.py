@@ -1,4 +1,5 @@
 """Operator commands: create-reseller, create-customer, create-admin and seed-demo."""
+
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -33,8 +34,18 @@ def test_create_customer_rejects_an_unknown_reseller(app):
 
 
 def test_create_admin_prints_the_id_of_a_working_account(app, world):
-    result = _run(app, "create-admin", "--email", "carla@acme.example", "--password", "long-enough-1",
-                  "--role", "customer", "--customer", str(world.acme.id))
+    result = _run(
+        app,
+        "create-admin",
+        "--email",
+        "carla@acme.example",
+        "--password",
+        "long-enough-1",
+        "--role",
+        "customer",
+        "--customer",
+        str(world.acme.id),
+    )
     assert result.exit_code == 0
     admin = db.session.get(AdminUser, int(result.output.strip()))
     assert admin.email == "carla@acme.example" and admin.customer_id == world.acme.id
@@ -44,12 +55,35 @@ def test_create_admin_prints_the_id_of_a_working_account(app, world):
 def test_create_admin_rejects_bad_input(app, world):
     before = _count(AdminUser)
     cases = [
-        (["--email", "x@acme.example", "--password", "short", "--role", "operator"], "at least 10 characters"),
-        (["--email", "not-an-email", "--password", "long-enough-1", "--role", "operator"], "not a valid email"),
-        (["--email", "x@acme.example", "--password", "long-enough-1", "--role", "customer"], "existing customer"),
-        (["--email", "x@acme.example", "--password", "long-enough-1", "--role", "reseller",
-          "--reseller", "9999"], "existing reseller"),
-        (["--email", "ALICE@acme.example", "--password", "long-enough-1", "--role", "operator"], "already exists"),
+        (
+            ["--email", "x@acme.example", "--password", "short", "--role", "operator"],
+            "at least 10 characters",
+        ),
+        (
+            ["--email", "not-an-email", "--password", "long-enough-1", "--role", "operator"],
+            "not a valid email",
+        ),
+        (
+            ["--email", "x@acme.example", "--password", "long-enough-1", "--role", "customer"],
+            "existing customer",
+        ),
+        (
+            [
+                "--email",
+                "x@acme.example",
+                "--password",
+                "long-enough-1",
+                "--role",
+                "reseller",
+                "--reseller",
+                "9999",
+            ],
+            "existing reseller",
+        ),
+        (
+            ["--email", "ALICE@acme.example", "--password", "long-enough-1", "--role", "operator"],
+            "already exists",
+        ),
         (["--email", "x@acme.example", "--password", "long-enough-1", "--role", "king"], "Invalid value"),
     ]
     for args, message in cases:
@@ -68,8 +102,13 @@ def test_seed_demo_creates_the_demo_and_a_second_run_changes_nothing(app):
     assert first.exit_code == 0, first.output
     counts = _demo_counts()
     assert counts[:3] == [1, 2, 3] and counts[3] >= 300
-    for text in ("http://127.0.0.1:5000", "operator@demo.example", "reseller@demo.example",
-                 "admin@contoso-demo.example", DEMO_PASSWORD):
+    for text in (
+        "http://127.0.0.1:5000",
+        "operator@demo.example",
+        "reseller@demo.example",
+        "admin@contoso-demo.example",
+        DEMO_PASSWORD,
+    ):
         assert text in first.output
 
     second = _run(app, "seed-demo")
@@ -100,6 +139,9 @@ def test_seed_demo_contoso_contacts_partly_match_the_emulator_demo_tenant(app):
     keys = set(db.session.scalars(select(Contact.email_key).where(Contact.customer_id == contoso.id)))
     matching = keys & tenant_mail
     assert 30 <= len(matching) < len(keys)
-    mixed_case = db.session.scalar(select(func.count()).select_from(Contact).where(
-        Contact.customer_id == contoso.id, Contact.email != Contact.email_key))
+    mixed_case = db.session.scalar(
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.customer_id == contoso.id, Contact.email != Contact.email_key)
+    )
     assert mixed_case > 0

@@ -1,4 +1,5 @@
 """Contact groups: list with counts, create, rename, delete, members."""
+
 import pytest
 
 from portal.extensions import db
@@ -25,8 +26,10 @@ def members(group_id):
     return sorted(c.email for c in db.session.get(ContactGroup, group_id).contacts)
 
 
-@pytest.mark.parametrize("path", ["/contacts/groups", "/contacts/groups/1", "/contacts/groups/1/rename",
-                                  "/contacts/groups/1/delete"])
+@pytest.mark.parametrize(
+    "path",
+    ["/contacts/groups", "/contacts/groups/1", "/contacts/groups/1/rename", "/contacts/groups/1/delete"],
+)
 def test_anonymous_visitor_is_sent_to_sign_in(client, world, path):
     assert client.get(path).headers["Location"].startswith("/login")
 
@@ -42,15 +45,24 @@ def test_group_list_shows_member_counts_and_the_m365_badge(alice_client, groups)
 def test_creating_a_group(alice_client, world):
     response = alice_client.post("/contacts/groups", data={"name": " Marketing "})
     assert response.headers["Location"] == "/contacts/groups"
-    assert db.session.scalar(db.select(ContactGroup.name).where(ContactGroup.customer_id == world.acme.id)) == "Marketing"
+    assert (
+        db.session.scalar(db.select(ContactGroup.name).where(ContactGroup.customer_id == world.acme.id))
+        == "Marketing"
+    )
 
 
 def test_group_names_are_unique_per_customer_in_any_case(alice_client, groups):
     response = alice_client.post("/contacts/groups", data={"name": "SALES"})
     assert response.status_code == 422
     assert "A contact group with this name already exists." in text(response)
-    assert db.session.scalar(db.select(db.func.count()).select_from(ContactGroup)
-                             .where(ContactGroup.customer_id == groups.sales.customer_id)) == 2
+    assert (
+        db.session.scalar(
+            db.select(db.func.count())
+            .select_from(ContactGroup)
+            .where(ContactGroup.customer_id == groups.sales.customer_id)
+        )
+        == 2
+    )
     # Globex has a "Staff" group; Acme may have one too.
     assert alice_client.post("/contacts/groups", data={"name": "Staff"}).status_code == 302
 
@@ -91,8 +103,9 @@ def test_deleting_a_group_asks_first_and_keeps_its_contacts(alice_client, groups
 def test_group_page_lists_members_and_finds_contacts_to_add(alice_client, groups):
     page = text(alice_client.get(f"/contacts/groups/{groups.sales.id}"))
     assert "2 members" in page and "anna@acme.example" in page
-    found = text(alice_client.get(f"/contacts/groups/{groups.sales.id}/candidates?q=a",
-                                  headers={"HX-Request": "true"}))
+    found = text(
+        alice_client.get(f"/contacts/groups/{groups.sales.id}/candidates?q=a", headers={"HX-Request": "true"})
+    )
     assert "carl@acme.example" in found
     assert "anna@acme.example" not in found  # already a member
     assert "gina@globex.example" not in found  # another customer
@@ -114,9 +127,18 @@ def test_book_filters_by_group_after_adding(alice_client, groups):
     assert "carl@acme.example" in page and "anna@acme.example" not in page
 
 
-@pytest.mark.parametrize("method,suffix", [("get", ""), ("get", "/rename"), ("post", "/rename"),
-                                           ("get", "/delete"), ("post", "/delete"),
-                                           ("get", "/candidates?q=g"), ("post", "/members")])
+@pytest.mark.parametrize(
+    "method,suffix",
+    [
+        ("get", ""),
+        ("get", "/rename"),
+        ("post", "/rename"),
+        ("get", "/delete"),
+        ("post", "/delete"),
+        ("get", "/candidates?q=g"),
+        ("post", "/members"),
+    ],
+)
 def test_another_customers_group_answers_404(alice_client, groups, method, suffix):
     url = f"/contacts/groups/{groups.globex.id}{suffix}"
     response = getattr(alice_client, method)(url, data={"name": "Mine", "contact_id": groups.anna.id})
@@ -125,7 +147,9 @@ def test_another_customers_group_answers_404(alice_client, groups, method, suffi
 
 
 def test_another_customers_contact_cannot_be_added(alice_client, groups):
-    response = alice_client.post(f"/contacts/groups/{groups.sales.id}/members", data={"contact_id": groups.gina.id})
+    response = alice_client.post(
+        f"/contacts/groups/{groups.sales.id}/members", data={"contact_id": groups.gina.id}
+    )
     assert response.status_code == 404
     assert members(groups.sales.id) == ["anna@acme.example", "ben@acme.example"]
 
@@ -133,6 +157,10 @@ def test_another_customers_contact_cannot_be_added(alice_client, groups):
 def test_post_without_csrf_token_is_refused(alice_client, groups):
     assert alice_client.post("/contacts/groups", data={"name": "X"}, csrf=False).status_code == 400
     assert alice_client.post(f"/contacts/groups/{groups.sales.id}/delete", csrf=False).status_code == 400
-    assert alice_client.post(f"/contacts/groups/{groups.sales.id}/members/{groups.anna.id}/remove",
-                             csrf=False).status_code == 400
+    assert (
+        alice_client.post(
+            f"/contacts/groups/{groups.sales.id}/members/{groups.anna.id}/remove", csrf=False
+        ).status_code
+        == 400
+    )
     assert members(groups.sales.id) == ["anna@acme.example", "ben@acme.example"]

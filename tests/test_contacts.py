@@ -1,4 +1,5 @@
 """The contact book: list, live search, sorting, paging, detail, create, edit, delete."""
+
 import pytest
 
 from portal.contacts import services
@@ -7,8 +8,9 @@ from portal.models import Contact, ContactGroup, utcnow
 
 
 def add_contact(customer, email, first="", last="", groups=(), origin="manual", **extra):
-    contact = Contact(customer_id=customer.id, first_name=first, last_name=last, origin=origin,
-                      groups=list(groups), **extra)
+    contact = Contact(
+        customer_id=customer.id, first_name=first, last_name=last, origin=origin, groups=list(groups), **extra
+    )
     contact.set_email(email)
     db.session.add(contact)
     db.session.commit()
@@ -33,8 +35,9 @@ def acme_book(world):
     book = {
         "anna": add_contact(world.acme, "anna.schmidt@acme.example", "Anna", "Schmidt", groups=[sales]),
         "ben": add_contact(world.acme, "ben.mueller@acme.example", "Ben", "Müller", origin="csv"),
-        "carla": add_contact(world.acme, "carla@acme.example", "Carla", "Adams", origin="m365",
-                             m365_user_id="u-carla"),
+        "carla": add_contact(
+            world.acme, "carla@acme.example", "Carla", "Adams", origin="m365", m365_user_id="u-carla"
+        ),
         "gone": add_contact(world.acme, "gone@acme.example", "Gone", "Away", archived_at=utcnow()),
         "globex": add_contact(world.globex, "gina@globex.example", "Gina", "Globex"),
         "sales": sales,
@@ -42,8 +45,17 @@ def acme_book(world):
     return book
 
 
-@pytest.mark.parametrize("path", ["/contacts/", "/contacts/new", "/contacts/1", "/contacts/1/edit",
-                                  "/contacts/1/delete", "/contacts/export.csv"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/contacts/",
+        "/contacts/new",
+        "/contacts/1",
+        "/contacts/1/edit",
+        "/contacts/1/delete",
+        "/contacts/export.csv",
+    ],
+)
 def test_anonymous_visitor_is_sent_to_sign_in(client, world, path):
     response = client.get(path)
     assert response.status_code == 302
@@ -86,8 +98,9 @@ def test_search_box_triggers_as_you_type_and_updates_the_address(alice_client, a
 
 
 def test_history_restore_gets_the_whole_page(alice_client, acme_book):
-    response = alice_client.get("/contacts/?q=anna", headers={"HX-Request": "true",
-                                                              "HX-History-Restore-Request": "true"})
+    response = alice_client.get(
+        "/contacts/?q=anna", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
     assert 'id="contact-search"' in text(response)
 
 
@@ -136,8 +149,10 @@ def _next_link(client, url, rel):
     import html
     import re
 
-    match = re.search(rf'<a href="([^"]+)" hx-get="[^"]+" hx-target="#contact-results" hx-push-url="true" rel="{rel}"',
-                      text(client.get(url)))
+    match = re.search(
+        rf'<a href="([^"]+)" hx-get="[^"]+" hx-target="#contact-results" hx-push-url="true" rel="{rel}"',
+        text(client.get(url)),
+    )
     return html.unescape(match.group(1)) if match else None
 
 
@@ -168,8 +183,10 @@ def test_detail_page_shows_every_field(alice_client, acme_book):
         assert expected in page
 
 
-@pytest.mark.parametrize("method,suffix", [("get", ""), ("get", "/edit"), ("get", "/delete"),
-                                           ("post", "/delete"), ("post", "/edit")])
+@pytest.mark.parametrize(
+    "method,suffix",
+    [("get", ""), ("get", "/edit"), ("get", "/delete"), ("post", "/delete"), ("post", "/edit")],
+)
 def test_another_customers_contact_answers_404(alice_client, acme_book, method, suffix):
     url = f"/contacts/{acme_book['globex'].id}{suffix}"
     assert getattr(alice_client, method)(url, data={"email": "x@acme.example"}).status_code == 404
@@ -178,9 +195,16 @@ def test_another_customers_contact_answers_404(alice_client, acme_book, method, 
 
 
 def test_new_contact_is_stored_with_its_groups(alice_client, acme_book):
-    response = alice_client.post("/contacts/new", data={
-        "salutation": "Ms", "first_name": "Dora", "last_name": "Diaz", "email": "Dora.Diaz@ACME.example",
-        "groups": [acme_book["sales"].id]})
+    response = alice_client.post(
+        "/contacts/new",
+        data={
+            "salutation": "Ms",
+            "first_name": "Dora",
+            "last_name": "Diaz",
+            "email": "Dora.Diaz@ACME.example",
+            "groups": [acme_book["sales"].id],
+        },
+    )
     contact = db.session.scalar(db.select(Contact).where(Contact.email_key == "dora.diaz@acme.example"))
     assert response.headers["Location"] == f"/contacts/{contact.id}"
     assert contact.email == "Dora.Diaz@acme.example" and contact.origin == "manual"
@@ -188,18 +212,30 @@ def test_new_contact_is_stored_with_its_groups(alice_client, acme_book):
 
 
 def test_duplicate_email_in_different_case_is_a_field_error_and_nothing_is_stored(alice_client, acme_book):
-    response = alice_client.post("/contacts/new", data={"first_name": "Anna", "email": "ANNA.Schmidt@acme.example"})
+    response = alice_client.post(
+        "/contacts/new", data={"first_name": "Anna", "email": "ANNA.Schmidt@acme.example"}
+    )
     assert response.status_code == 422
     assert "A contact with this email address already exists." in text(response)
     assert 'aria-invalid="true"' in text(response)
-    assert db.session.scalar(db.select(db.func.count()).select_from(Contact)
-                             .where(Contact.customer_id == acme_book["anna"].customer_id)) == 4
+    assert (
+        db.session.scalar(
+            db.select(db.func.count())
+            .select_from(Contact)
+            .where(Contact.customer_id == acme_book["anna"].customer_id)
+        )
+        == 4
+    )
 
 
 def test_same_email_is_fine_at_another_customer(alice_client, acme_book):
     alice_client.post("/contacts/new", data={"email": "GINA@globex.example"})
-    assert db.session.scalar(db.select(db.func.count()).select_from(Contact)
-                             .where(Contact.email_key == "gina@globex.example")) == 2
+    assert (
+        db.session.scalar(
+            db.select(db.func.count()).select_from(Contact).where(Contact.email_key == "gina@globex.example")
+        )
+        == 2
+    )
 
 
 def test_invalid_email_is_a_field_error(alice_client, world):
@@ -230,8 +266,10 @@ def test_find_by_email_ignores_letter_case(world, acme_book):
 
 def test_editing_keeps_own_email_and_updates_names(alice_client, acme_book):
     anna = acme_book["anna"]
-    response = alice_client.post(f"/contacts/{anna.id}/edit", data={
-        "first_name": "Anne", "last_name": "Schmidt", "email": "anna.schmidt@acme.example"})
+    response = alice_client.post(
+        f"/contacts/{anna.id}/edit",
+        data={"first_name": "Anne", "last_name": "Schmidt", "email": "anna.schmidt@acme.example"},
+    )
     assert response.headers["Location"] == f"/contacts/{anna.id}"
     db.session.expire_all()
     anna = db.session.get(Contact, anna.id)
@@ -239,8 +277,9 @@ def test_editing_keeps_own_email_and_updates_names(alice_client, acme_book):
 
 
 def test_editing_to_a_colleagues_email_is_a_field_error(alice_client, acme_book):
-    response = alice_client.post(f"/contacts/{acme_book['anna'].id}/edit",
-                                 data={"email": "Ben.Mueller@acme.example"})
+    response = alice_client.post(
+        f"/contacts/{acme_book['anna'].id}/edit", data={"email": "Ben.Mueller@acme.example"}
+    )
     assert "A contact with this email address already exists." in text(response)
     db.session.expire_all()
     assert db.session.get(Contact, acme_book["anna"].id).email == "anna.schmidt@acme.example"
@@ -271,8 +310,11 @@ def test_delete_asks_first_then_removes_the_row(alice_client, acme_book):
 
 def test_groups_are_added_and_removed_on_the_detail_page(alice_client, world, acme_book):
     ben, sales = acme_book["ben"], acme_book["sales"]
-    fragment = text(alice_client.post(f"/contacts/{ben.id}/groups", data={"group_id": sales.id},
-                                      headers={"HX-Request": "true"}))
+    fragment = text(
+        alice_client.post(
+            f"/contacts/{ben.id}/groups", data={"group_id": sales.id}, headers={"HX-Request": "true"}
+        )
+    )
     assert 'id="contact-groups"' in fragment and "Sales" in fragment and "<html" not in fragment
     db.session.expire_all()
     assert [g.name for g in db.session.get(Contact, ben.id).groups] == ["Sales"]
@@ -284,6 +326,8 @@ def test_groups_are_added_and_removed_on_the_detail_page(alice_client, world, ac
 
 def test_contact_cannot_join_another_customers_group(alice_client, world, acme_book):
     other = add_group(world.globex, "Globex staff")
-    assert alice_client.post(f"/contacts/{acme_book['ben'].id}/groups",
-                             data={"group_id": other.id}).status_code == 404
+    assert (
+        alice_client.post(f"/contacts/{acme_book['ben'].id}/groups", data={"group_id": other.id}).status_code
+        == 404
+    )
     assert alice_client.post(f"/contacts/{acme_book['ben'].id}/groups/{other.id}/remove").status_code == 404

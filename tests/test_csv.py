@@ -1,4 +1,5 @@
 """CSV import (upload, mapping, preview, confirm) and the formula-safe export."""
+
 import csv
 import io
 import re
@@ -13,8 +14,12 @@ from tests.test_contacts import add_contact, add_group, text
 
 def upload(client, content, filename="contacts.csv", **kwargs):
     data = content.encode("utf-8") if isinstance(content, str) else content
-    return client.post("/contacts/import", data={"file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data", **kwargs)
+    return client.post(
+        "/contacts/import",
+        data={"file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+        **kwargs,
+    )
 
 
 def preview_url(response):
@@ -34,43 +39,72 @@ def confirm(client, preview, **mapping):
 
 def acme_contacts(world):
     db.session.expire_all()
-    return {c.email: c for c in db.session.scalars(db.select(Contact).where(Contact.customer_id == world.acme.id))}
+    return {
+        c.email: c for c in db.session.scalars(db.select(Contact).where(Contact.customer_id == world.acme.id))
+    }
 
 
-GERMAN = "\ufeffVorname;Nachname;E-Mail;Gruppe\nJürgen;Groß;juergen@acme.example;Vertrieb\nAnna;Schmidt;anna@acme.example;\n"
+GERMAN = (
+    "\ufeffVorname;Nachname;E-Mail;Gruppe\n"
+    "Jürgen;Groß;juergen@acme.example;Vertrieb\n"
+    "Anna;Schmidt;anna@acme.example;\n"
+)
 
 
 # --- reading files -------------------------------------------------------------------------------
+
 
 def test_decode_strips_the_bom_and_falls_back_to_windows_1252():
     assert csv_io.decode("\ufeffa;b".encode("utf-8")) == ("a;b", "utf-8")
     assert csv_io.decode("Jürgen".encode("cp1252")) == ("Jürgen", "windows-1252")
 
 
-@pytest.mark.parametrize("sample,expected", [
-    ("first;last;email\nA;B;a@x.example\n", ";"),
-    ("first,last,email\nA,B,a@x.example\n", ","),
-    ('name,email\n"Groß; Jürgen",j@x.example\n', ","),
-    ("email\na@x.example\n", ","),
-])
+@pytest.mark.parametrize(
+    "sample,expected",
+    [
+        ("first;last;email\nA;B;a@x.example\n", ";"),
+        ("first,last,email\nA,B,a@x.example\n", ","),
+        ('name,email\n"Groß; Jürgen",j@x.example\n', ","),
+        ("email\na@x.example\n", ","),
+    ],
+)
 def test_delimiter_is_detected(sample, expected):
     assert csv_io.detect_delimiter(sample) == expected
 
 
 def test_column_names_are_recognised_in_english_and_german():
     assert csv_io.guess_mapping(["Vorname", "Nachname", "E-Mail", "Gruppe"]) == {
-        "first_name": 0, "last_name": 1, "email": 2, "group": 3, "salutation": -1}
+        "first_name": 0,
+        "last_name": 1,
+        "email": 2,
+        "group": 3,
+        "salutation": -1,
+    }
     assert csv_io.guess_mapping(["Email Address", "First Name", "Last_Name", "Anrede"]) == {
-        "first_name": 1, "last_name": 2, "email": 0, "group": -1, "salutation": 3}
+        "first_name": 1,
+        "last_name": 2,
+        "email": 0,
+        "group": -1,
+        "salutation": 3,
+    }
 
 
 def test_neutralize_prefixes_formula_starts():
     cells = ["=1+1", "+49 30", "-2", "@SUM(A1)", "\tx", "\rx", "plain", ""]
     assert [csv_io.neutralize(c) for c in cells] == [
-        "'=1+1", "'+49 30", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "plain", ""]
+        "'=1+1",
+        "'+49 30",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "plain",
+        "",
+    ]
 
 
 # --- import --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/contacts/import", "/contacts/import/some-token", "/contacts/export.csv"])
 def test_anonymous_visitor_is_sent_to_sign_in(client, world, path):
@@ -88,10 +122,12 @@ def test_csv_with_bom_and_semicolons_is_previewed_with_guessed_columns(alice_cli
 
 
 def test_one_bad_row_shows_why_and_confirm_imports_only_the_good_rows(alice_client, world):
-    content = ("first_name,last_name,email,group\n"
-               "Anna,Schmidt,anna@acme.example,Sales\n"
-               "Bad,Row,not-an-email,Sales\n"
-               "Carl,Clark,carl@acme.example,\n")
+    content = (
+        "first_name,last_name,email,group\n"
+        "Anna,Schmidt,anna@acme.example,Sales\n"
+        "Bad,Row,not-an-email,Sales\n"
+        "Carl,Clark,carl@acme.example,\n"
+    )
     preview = preview_url(upload(alice_client, content))
     page = text(alice_client.get(preview))
     assert "Invalid email address." in page
@@ -111,11 +147,13 @@ def test_one_bad_row_shows_why_and_confirm_imports_only_the_good_rows(alice_clie
 def test_preview_gives_the_reason_for_every_rejected_row(alice_client, world):
     world.acme.allowed_domains = "acme.example"
     db.session.commit()
-    content = ("Vorname;Nachname;E-Mail\n"
-               "A;One;a@acme.example\n"
-               "A;Again;A@ACME.example\n"
-               "B;Elsewhere;b@other.example\n"
-               "C;Nomail;\n")
+    content = (
+        "Vorname;Nachname;E-Mail\n"
+        "A;One;a@acme.example\n"
+        "A;Again;A@ACME.example\n"
+        "B;Elsewhere;b@other.example\n"
+        "C;Nomail;\n"
+    )
     page = text(alice_client.get(preview_url(upload(alice_client, content))))
     assert "Duplicate in file (same email as row 2)." in page
     assert "Domain not allowed." in page
@@ -126,7 +164,11 @@ def test_existing_email_in_other_case_updates_names_and_adds_the_group(alice_cli
     sales = add_group(world.acme, "Sales")
     add_contact(world.acme, "anna@acme.example", "Ana", "Schmidt", groups=[sales])
     add_contact(world.acme, "ben@acme.example", "Ben", "Berg", groups=[sales])
-    content = "Vorname;Nachname;E-Mail;Gruppe\nAnna;Schmidt;ANNA@acme.example;Support\nBen;Berg;ben@acme.example;sales\n"
+    content = (
+        "Vorname;Nachname;E-Mail;Gruppe\n"
+        "Anna;Schmidt;ANNA@acme.example;Support\n"
+        "Ben;Berg;ben@acme.example;sales\n"
+    )
     preview = preview_url(upload(alice_client, content))
     page = text(alice_client.get(preview))
     assert ">Update<" in page and ">No change<" in page
@@ -139,8 +181,12 @@ def test_existing_email_in_other_case_updates_names_and_adds_the_group(alice_cli
 def test_changing_the_mapping_updates_the_preview_fragment(alice_client, world):
     content = "Name;Mail\nSchmidt;anna@acme.example\n"
     preview = preview_url(upload(alice_client, content))
-    fragment = text(alice_client.get(f"{preview}?mapped=1&has_header=y&first_name=-1&last_name=-1&email=0"
-                                     "&group=-1&salutation=-1", headers={"HX-Request": "true"}))
+    fragment = text(
+        alice_client.get(
+            f"{preview}?mapped=1&has_header=y&first_name=-1&last_name=-1&email=0&group=-1&salutation=-1",
+            headers={"HX-Request": "true"},
+        )
+    )
     assert "Invalid email address." in fragment and "<html" not in fragment
     response = confirm(alice_client, preview, last_name="0", email="1")
     assert response.status_code == 302
@@ -156,13 +202,15 @@ def test_file_without_header_row_is_recognised(alice_client, world):
 
 
 def test_windows_1252_file_is_read_and_flagged(alice_client, world):
-    preview = preview_url(upload(alice_client, "Vorname;Nachname;E-Mail\nJürgen;Groß;j@acme.example\n".encode("cp1252")))
+    preview = preview_url(
+        upload(alice_client, "Vorname;Nachname;E-Mail\nJürgen;Groß;j@acme.example\n".encode("cp1252"))
+    )
     page = text(alice_client.get(preview))
     assert "Jürgen" in page and "Windows-1252" in page
 
 
 def test_csv_content_is_escaped_in_the_preview(alice_client, world):
-    content = 'first_name,email\n<script>alert(1)</script>,x@acme.example\n'
+    content = "first_name,email\n<script>alert(1)</script>,x@acme.example\n"
     page = text(alice_client.get(preview_url(upload(alice_client, content))))
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -203,11 +251,15 @@ def test_an_upload_belongs_to_its_admin_and_customer(app, alice_client, rita_cli
 def test_post_without_csrf_token_is_refused(alice_client, world):
     assert upload(alice_client, GERMAN, csrf=False).status_code == 400
     preview = preview_url(upload(alice_client, GERMAN))
-    assert alice_client.post(f"{preview}/confirm", data={"mapped": "1", "email": "2"}, csrf=False).status_code == 400
+    assert (
+        alice_client.post(f"{preview}/confirm", data={"mapped": "1", "email": "2"}, csrf=False).status_code
+        == 400
+    )
     assert acme_contacts(world) == {}
 
 
 # --- export --------------------------------------------------------------------------------------
+
 
 def test_export_has_a_bom_stable_columns_and_only_the_current_customers_contacts(alice_client, world):
     staff, sales = add_group(world.acme, "Staff"), add_group(world.acme, "Sales")
@@ -219,16 +271,18 @@ def test_export_has_a_bom_stable_columns_and_only_the_current_customers_contacts
     body = response.get_data()
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows == [["first_name", "last_name", "email", "salutation", "origin", "groups"],
-                    ["Anna", "Schmidt", "anna@acme.example", "Frau", "manual", "Sales;Staff"]]
+    assert rows == [
+        ["first_name", "last_name", "email", "salutation", "origin", "groups"],
+        ["Anna", "Schmidt", "anna@acme.example", "Frau", "manual", "Sales;Staff"],
+    ]
 
 
 def test_export_neutralises_formula_injection(alice_client, world):
-    add_contact(world.acme, "evil@acme.example", "=HYPERLINK(\"http://x\")", "+SUM(A1)")
+    add_contact(world.acme, "evil@acme.example", '=HYPERLINK("http://x")', "+SUM(A1)")
     add_contact(world.acme, "ok@acme.example", "@me", "-minus")
     rows = list(csv.reader(io.StringIO(alice_client.get("/contacts/export.csv").get_data(as_text=True))))
     cells = [cell for row in rows[1:] for cell in row[:2]]
-    assert sorted(cells) == sorted(["'=HYPERLINK(\"http://x\")", "'+SUM(A1)", "'@me", "'-minus"])
+    assert sorted(cells) == sorted(['\'=HYPERLINK("http://x")', "'+SUM(A1)", "'@me", "'-minus"])
 
 
 def test_exported_file_imports_back_without_changes(alice_client, world):
@@ -242,10 +296,13 @@ def test_exported_file_imports_back_without_changes(alice_client, world):
 
 # --- any file within the upload limit previews fast and small ------------------------------------
 
+
 def test_a_file_with_60000_columns_and_huge_cells_previews_small_with_a_note(alice_client, world):
     header = ";".join(["Vorname", "Nachname", "E-Mail"] + [f"Spalte {i}" for i in range(60_000)])
-    rows = [";".join(["Anna", "Schmidt", "anna@acme.example"] + ["x"] * 60_000),
-            ";".join(["B" * 100_000, "Berg", "ben@acme.example"])]
+    rows = [
+        ";".join(["Anna", "Schmidt", "anna@acme.example"] + ["x"] * 60_000),
+        ";".join(["B" * 100_000, "Berg", "ben@acme.example"]),
+    ]
     content = "\n".join([header, *rows]) + "\n"
     assert len(content) > 800_000
     preview = preview_url(upload(alice_client, content))
@@ -263,24 +320,36 @@ def test_a_file_with_60000_columns_and_huge_cells_previews_small_with_a_note(ali
 
 def test_nul_and_control_characters_in_cells_are_stripped_and_the_rows_import(alice_client, world):
     filler = "".join(f"Filler;Row;filler{i}@acme.example;\n" for i in range(150))  # past the first 4 KB
-    content = ("Vorname;Nachname;E-Mail;Gruppe\n"
-               "An\x00na;Schm\x1bidt;anna@acme.example\x00;Ver\x00trieb\n"
-               + filler +
-               '"Ben\r\nJamin";B\x00erg;ben@acme.example;"Sa\x07les\t "\n')
+    content = (
+        "Vorname;Nachname;E-Mail;Gruppe\n"
+        "An\x00na;Schm\x1bidt;anna@acme.example\x00;Ver\x00trieb\n"
+        + filler
+        + '"Ben\r\nJamin";B\x00erg;ben@acme.example;"Sa\x07les\t "\n'
+    )
     preview = preview_url(upload(alice_client, content))
     assert ">Create<" in text(alice_client.get(preview))
     assert confirm(alice_client, preview).status_code == 302  # PostgreSQL stored every cell
     contacts = acme_contacts(world)
     anna, ben = contacts["anna@acme.example"], contacts["ben@acme.example"]
-    assert (anna.first_name, anna.last_name, [g.name for g in anna.groups]) == ("Anna", "Schmidt", ["Vertrieb"])
+    assert (anna.first_name, anna.last_name, [g.name for g in anna.groups]) == (
+        "Anna",
+        "Schmidt",
+        ["Vertrieb"],
+    )
     assert (ben.first_name, ben.last_name, [g.name for g in ben.groups]) == ("Ben Jamin", "Berg", ["Sales"])
 
 
 # --- the export is formula-safe for every delimiter ------------------------------------------------
 
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
-HOSTILE_NAMES = ['Smith;=HYPERLINK("http://evil.example","Click")', "a,+1", "x\t@SUM(1)", "-2+3",
-                 "Müller\r\n=1+1", "Ops; -cmd"]
+HOSTILE_NAMES = [
+    'Smith;=HYPERLINK("http://evil.example","Click")',
+    "a,+1",
+    "x\t@SUM(1)",
+    "-2+3",
+    "Müller\r\n=1+1",
+    "Ops; -cmd",
+]
 SALUTATION = "+Dr.;=1\t-2,@3"
 
 

@@ -1,5 +1,6 @@
 """The one Graph client, over real HTTP against the M365 emulator: paging, refresh rotation,
 retries of 429/503, one refresh on 401, and the typed errors that flip the connection."""
+
 import time
 
 import pytest
@@ -7,8 +8,14 @@ from sqlalchemy import select, text
 
 from portal.extensions import db
 from portal.m365 import tokens
-from portal.m365.graph import (DeltaExpired, GraphClient, GraphError, GraphUnavailable, PermissionMissing,
-                               ReauthRequired)
+from portal.m365.graph import (
+    DeltaExpired,
+    GraphClient,
+    GraphError,
+    GraphUnavailable,
+    PermissionMissing,
+    ReauthRequired,
+)
 from portal.models import M365Connection
 from tests import m365_helpers as m365
 
@@ -29,8 +36,12 @@ def connection(app, world, emulator):
 @pytest.fixture
 def faults(emulator):
     """Inject emulator faults; all are removed after the test."""
+
     def add(path_pattern, status, **spec):
-        emulator.control("POST", "/_emulator/faults", {"path_pattern": path_pattern, "status": status, **spec})
+        emulator.control(
+            "POST", "/_emulator/faults", {"path_pattern": path_pattern, "status": status, **spec}
+        )
+
     yield add
     emulator.control("DELETE", "/_emulator/faults", None)
 
@@ -201,9 +212,9 @@ def test_group_member_ids_are_users_only_with_nested_groups_flattened(connection
     with GraphClient.for_connection(connection) as graph:
         user_ids = {u["id"] for u in graph.list_users()}
         groups = {g["displayName"]: g["id"] for g in graph.list_groups()}
-        rooms = graph.group_member_ids(groups["Meeting Rooms"])          # holds a device
+        rooms = graph.group_member_ids(groups["Meeting Rooms"])  # holds a device
         newsletter = graph.group_member_ids(groups["Newsletter Recipients"])  # holds an orgContact
-        nested = graph.group_member_ids(groups["All Departments"])       # only groups directly
+        nested = graph.group_member_ids(groups["All Departments"])  # only groups directly
         direct = graph.group_member_ids(groups["All Departments"], transitive=False)
     assert set(rooms) <= user_ids and set(newsletter) <= user_ids
     assert nested and set(nested) <= user_ids and len(direct) < len(nested)

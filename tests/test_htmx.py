@@ -1,4 +1,5 @@
 """htmx answers: fragment or page (Vary, history restore), 286 poll answers, HX-Redirect, progress bars."""
+
 import pathlib
 import re
 
@@ -18,9 +19,17 @@ def text(response):
 
 
 def add_job(customer, kind, status="queued", done=0, total=None):
-    job = Job(kind=kind, customer_id=customer.id, params={}, result={}, error="", status=status,
-              progress_done=done, progress_total=total,
-              finished_at=utcnow() if status in ("succeeded", "failed") else None)
+    job = Job(
+        kind=kind,
+        customer_id=customer.id,
+        params={},
+        result={},
+        error="",
+        status=status,
+        progress_done=done,
+        progress_total=total,
+        finished_at=utcnow() if status in ("succeeded", "failed") else None,
+    )
     db.session.add(job)
     db.session.commit()
     return job
@@ -76,7 +85,9 @@ def test_finished_sync_answers_286_and_refreshes_the_history(alice_client, world
     add_job(world.acme, "m365_sync", status="succeeded")
     response = alice_client.get("/sync/status", headers=HX)
     assert response.status_code == 286
-    assert "The synchronization has finished." in text(response) and 'hx-get="/sync/history"' in text(response)
+    assert "The synchronization has finished." in text(response) and 'hx-get="/sync/history"' in text(
+        response
+    )
 
 
 def test_history_page_shows_a_finished_sync_without_announcing_it(alice_client, world):
@@ -134,23 +145,36 @@ def test_partials_take_their_flags_from_the_view_not_the_endpoint():
 
 
 def test_forms_use_the_csrf_macro():
-    by_hand = [str(p) for p in TEMPLATES.rglob("*.html")
-               if p.name != "_ui.html" and 'name="csrf_token" value="{{ csrf_token() }}"' in p.read_text()]
+    by_hand = [
+        str(p)
+        for p in TEMPLATES.rglob("*.html")
+        if p.name != "_ui.html" and 'name="csrf_token" value="{{ csrf_token() }}"' in p.read_text()
+    ]
     assert by_hand == []
 
 
 def test_progress_bars_use_the_macro():
-    by_hand = [str(p) for p in TEMPLATES.rglob("*.html")
-               if p.name != "_ui.html" and 'class="progress"' in p.read_text()]
+    by_hand = [
+        str(p)
+        for p in TEMPLATES.rglob("*.html")
+        if p.name != "_ui.html" and 'class="progress"' in p.read_text()
+    ]
     assert by_hand == []
 
 
 def test_active_searches_use_the_macro():
-    by_hand = [str(p) for p in TEMPLATES.rglob("*.html") if p.name != "_forms.html" and "delay:300ms" in p.read_text()]
+    by_hand = [
+        str(p)
+        for p in TEMPLATES.rglob("*.html")
+        if p.name != "_forms.html" and "delay:300ms" in p.read_text()
+    ]
     assert by_hand == []
 
 
 def test_every_list_pager_comes_from_the_macros():
-    by_hand = [str(p) for p in TEMPLATES.rglob("*.html")
-               if p.name != "_ui.html" and ("page + 1" in p.read_text() or 'class="pagination"' in p.read_text())]
+    by_hand = [
+        str(p)
+        for p in TEMPLATES.rglob("*.html")
+        if p.name != "_ui.html" and ("page + 1" in p.read_text() or 'class="pagination"' in p.read_text())
+    ]
     assert by_hand == []

@@ -4,13 +4,16 @@ The one layout allowed: a package that makes its blueprint and imports its view 
 statement (portal/contacts/__init__.py, as microblog does); the view modules import `bp` from it.
 Function-level imports that break a real cycle are listed in ALLOWED_LAZY, each with its reason.
 """
+
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # (importing module, imported module): m365.connection imports manual.services (clear_directory).
-ALLOWED_LAZY = {("portal.manual.services", "portal.m365.connection"),
-                ("portal.manual.services", "portal.m365.graph")}
+ALLOWED_LAZY = {
+    ("portal.manual.services", "portal.m365.connection"),
+    ("portal.manual.services", "portal.m365.graph"),
+}
 
 
 def _modules():
@@ -62,7 +65,7 @@ def _cycle_from(edges, start):
 
     def walk(node):
         if node in path:
-            return path[path.index(node):] + [node]
+            return path[path.index(node) :] + [node]
         if node in seen:
             return None
         seen.add(node)

@@ -2,6 +2,7 @@
 
 Every failure leaves no connection row and says what happened in an admin's words.
 """
+
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -35,8 +36,14 @@ def test_authorize_request_uses_pkce_state_nonce_and_scopes(portal, emulator, ap
     assert url.path == "/organizations/oauth2/v2.0/authorize"
     assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) >= 43
     assert params["state"] and params["nonce"]
-    assert params["scope"].split() == ["openid", "profile", "email", "offline_access",
-                                       "User.Read.All", "GroupMember.Read.All"]
+    assert params["scope"].split() == [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "User.Read.All",
+        "GroupMember.Read.All",
+    ]
     assert params["redirect_uri"] == m365.REDIRECT_URI
     assert params["client_id"] == app.config["M365_CLIENT_ID"]
 
@@ -59,8 +66,14 @@ def test_full_connect_flow_stores_the_connection(portal, world, emulator):
     assert {"User.Read.All", "GroupMember.Read.All"} <= set(connection.scopes.split())
     assert connection.status == "ok" and tokens.decrypt(connection.refresh_token_encrypted)
     page = m365.flashes(portal)
-    for text in ("M365 interface has been connected", "Interface to M365 stored", emulator.tenant_id,
-                 DEMO_ADMIN_UPN, "alice@acme.example", "End Interface"):
+    for text in (
+        "M365 interface has been connected",
+        "Interface to M365 stored",
+        emulator.tenant_id,
+        DEMO_ADMIN_UPN,
+        "alice@acme.example",
+        "End Interface",
+    ):
         assert text in page
     assert db.session.scalar(select(AuditEntry.action)) == "interface_connected"
 
@@ -141,8 +154,9 @@ def test_microsoft_unreachable_before_sign_in(portal, app):
 
 def test_microsoft_unreachable_during_code_exchange(portal, emulator):
     answer = m365.microsoft_leg(m365.start(portal))
-    emulator.control("POST", "/_emulator/faults",
-                     {"path_pattern": "*/oauth2/v2.0/token", "status": 503, "times": None})
+    emulator.control(
+        "POST", "/_emulator/faults", {"path_pattern": "*/oauth2/v2.0/token", "status": 503, "times": None}
+    )
     try:
         portal.get(m365.callback_path(answer))
     finally:
@@ -173,7 +187,9 @@ def test_signing_in_again_renews_the_same_connection(portal, world):
     assert renewed.refresh_token_encrypted != first_token
     assert connections() == 1
     assert db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all() == [
-        "interface_connected", "interface_renewed"]
+        "interface_connected",
+        "interface_renewed",
+    ]
 
 
 def test_end_interface_then_connect_again(portal):

@@ -1,5 +1,6 @@
 """The "Synchronize contacts" page without Microsoft: prerequisite, settings switches, audit log,
 "Link active" off, "End Interface", token encryption at rest, the one re-auth email."""
+
 import pytest
 from sqlalchemy import select, text
 
@@ -24,11 +25,16 @@ def sync_on(app, world):
 @pytest.fixture
 def connected(sync_on):
     """Acme has a stored connection."""
-    connection = M365Connection(customer_id=sync_on.acme.id, tenant_id=TENANT,
-                                tenant_domain="acme.onmicrosoft.com", connected_by_id=sync_on.alice.id,
-                                connected_by_name="admin@acme.onmicrosoft.com", scopes="User.Read.All GroupMember.Read.All",
-                                refresh_token_encrypted=tokens.encrypt("plain-refresh-token-123"),
-                                users_delta_link="https://graph/delta?$deltatoken=x")
+    connection = M365Connection(
+        customer_id=sync_on.acme.id,
+        tenant_id=TENANT,
+        tenant_domain="acme.onmicrosoft.com",
+        connected_by_id=sync_on.alice.id,
+        connected_by_name="admin@acme.onmicrosoft.com",
+        scopes="User.Read.All GroupMember.Read.All",
+        refresh_token_encrypted=tokens.encrypt("plain-refresh-token-123"),
+        users_delta_link="https://graph/delta?$deltatoken=x",
+    )
     db.session.add(connection)
     db.session.commit()
     return connection
@@ -57,15 +63,28 @@ def test_prerequisite_off_explains_and_offers_nothing_else(alice_client, world):
 def test_not_connected_offers_release_button(alice_client, sync_on):
     text_ = page(alice_client)
     assert "Release M365 Interface" in text_
-    assert "An M365 administrator account with read access rights for all users and groups is required." in text_
+    assert (
+        "An M365 administrator account with read access rights for all users and groups is required." in text_
+    )
     assert "End Interface" not in text_
 
 
 def test_connected_page_shows_tenant_who_and_labels(alice_client, connected):
     text_ = page(alice_client)
-    for label in ("M365 interface has been connected", "M365-API", "Interface to M365 stored",
-                  "acme.onmicrosoft.com", TENANT, "admin@acme.onmicrosoft.com", "End Interface",
-                  "Synchronization active", "Link active", "Manual", "Automatic", 'role="switch"'):
+    for label in (
+        "M365 interface has been connected",
+        "M365-API",
+        "Interface to M365 stored",
+        "acme.onmicrosoft.com",
+        TENANT,
+        "admin@acme.onmicrosoft.com",
+        "End Interface",
+        "Synchronization active",
+        "Link active",
+        "Manual",
+        "Automatic",
+        'role="switch"',
+    ):
         assert label in text_
 
 
@@ -80,8 +99,9 @@ def test_release_button_requires_csrf(alice_client, sync_on):
 
 
 def test_switch_saves_at_once_and_shows_who(alice_client, connected, world):
-    response = alice_client.post("/m365/settings/sync_active", data={"value": "on"},
-                                 headers={"HX-Request": "true"})
+    response = alice_client.post(
+        "/m365/settings/sync_active", data={"value": "on"}, headers={"HX-Request": "true"}
+    )
     row = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'id="setting-sync_active"' in row and 'aria-checked="true"' in row
@@ -91,7 +111,9 @@ def test_switch_saves_at_once_and_shows_who(alice_client, connected, world):
     settings = db.session.get(SyncSettings, world.acme.id)
     assert settings.sync_active is True
     assert settings.changed["sync_active"]["by"] == "alice@acme.example"
-    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.customer_id == world.acme.id)).all()
+    actions = db.session.scalars(
+        select(AuditEntry.action).where(AuditEntry.customer_id == world.acme.id)
+    ).all()
     assert actions == ["sync_active_on"]
     assert "Synchronization active switched on" in alice_client.get("/m365/audit").get_data(as_text=True)
 
@@ -102,7 +124,9 @@ def test_switch_without_htmx_redirects_back(alice_client, connected):
 
 
 def test_mode_switch_records_and_triggers_panel_refresh(alice_client, connected, world):
-    response = alice_client.post("/m365/settings/mode", data={"mode": "automatic"}, headers={"HX-Request": "true"})
+    response = alice_client.post(
+        "/m365/settings/mode", data={"mode": "automatic"}, headers={"HX-Request": "true"}
+    )
     assert "m365-mode-changed" in response.headers["HX-Trigger"]
     db.session.expire_all()
     assert db.session.get(SyncSettings, world.acme.id).mode == "automatic"
@@ -131,14 +155,17 @@ def test_link_active_off_asks_first_then_removes_only_automatic_links(alice_clie
     SyncSettings.for_customer(world.acme).link_active = True
     db.session.commit()
 
-    asked = alice_client.post("/m365/settings/link_active", data={"value": "off"}, headers={"HX-Request": "true"})
+    asked = alice_client.post(
+        "/m365/settings/link_active", data={"value": "off"}, headers={"HX-Request": "true"}
+    )
     assert "removes 1 automatically created links" in asked.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(SyncSettings, world.acme.id).link_active is True
     assert db.session.get(Contact, auto.id).m365_user_id == "u-1"
 
-    done = alice_client.post("/m365/settings/link_active", data={"value": "off", "confirm": "yes"},
-                             headers={"HX-Request": "true"})
+    done = alice_client.post(
+        "/m365/settings/link_active", data={"value": "off", "confirm": "yes"}, headers={"HX-Request": "true"}
+    )
     assert 'aria-checked="false"' in done.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(SyncSettings, world.acme.id).link_active is False
@@ -160,10 +187,14 @@ def test_link_active_off_without_automatic_links_needs_no_confirmation(alice_cli
 
 def test_end_interface_removes_tokens_and_state_but_keeps_contacts_and_groups(alice_client, connected, world):
     contact = add_contact(world.acme, "kept@acme.example", m365_user_id="u-9", origin=Origin.M365.value)
-    group = ContactGroup(customer_id=world.acme.id, name="Sales", origin=Origin.M365.value, m365_group_id="g-1")
+    group = ContactGroup(
+        customer_id=world.acme.id, name="Sales", origin=Origin.M365.value, m365_group_id="g-1"
+    )
     db.session.add(group)
     db.session.flush()
-    db.session.add(GroupSubscription(customer_id=world.acme.id, m365_group_id="g-1", contact_group_id=group.id))
+    db.session.add(
+        GroupSubscription(customer_id=world.acme.id, m365_group_id="g-1", contact_group_id=group.id)
+    )
     db.session.commit()
 
     assert "Contacts and contact groups stay" in alice_client.get("/m365/end").get_data(as_text=True)
@@ -220,8 +251,8 @@ def test_reauth_required_sends_one_email_only(connected, world):
     db.session.commit()
     service.mark_reauth_required(connected, "token revoked")
     db.session.commit()
-    service.mark_reauth_required(connected, "token revoked again")   # the next day's run
-    service.notify_reauth_required(connected, "again")                # a second runner racing
+    service.mark_reauth_required(connected, "token revoked again")  # the next day's run
+    service.notify_reauth_required(connected, "again")  # a second runner racing
     service.send_pending_reauth_notices()
     db.session.commit()
     db.session.expire_all()

@@ -1,4 +1,5 @@
 """Email through the outbox: rendered and stored, delivered to a real SMTP server, retried, never lost."""
+
 import email
 import email.policy
 import socket
@@ -22,7 +23,9 @@ class Inbox:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        self.messages.append(
+            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default))
+        )
         return "250 OK"
 
 
@@ -51,9 +54,14 @@ def smtp_server(smtp_port):
 @pytest.fixture
 def mail_app(app, smtp_port):
     """The portal configured to send through the SMTP port (the server may or may not be up)."""
-    configured = create_app(make_test_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_port,
-                                             MAIL_SUPPRESS_SEND=False,
-                                             MAIL_DEFAULT_SENDER="Portal <portal@example.test>"))
+    configured = create_app(
+        make_test_config(
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=smtp_port,
+            MAIL_SUPPRESS_SEND=False,
+            MAIL_DEFAULT_SENDER="Portal <portal@example.test>",
+        )
+    )
     with configured.app_context():
         yield configured
         db.session.remove()
@@ -63,8 +71,9 @@ def _queue_test_mail(customer_id, to="it@acme.example"):
     from portal.models import Customer
 
     customer = db.session.get(Customer, customer_id)
-    message = mail.send_email("test", [to], {"admin": "alice@acme.example", "customer": customer.name},
-                              customer=customer)
+    message = mail.send_email(
+        "test", [to], {"admin": "alice@acme.example", "customer": customer.name}, customer=customer
+    )
     db.session.commit()
     return message.id
 
@@ -75,8 +84,9 @@ def _reload(mail_id):
 
 
 def test_send_email_renders_the_three_templates_and_stores_the_message(world):
-    message = mail.send_email("test", "IT@Acme.example", {"admin": "alice", "customer": "Acme GmbH"},
-                              customer=world.acme)
+    message = mail.send_email(
+        "test", "IT@Acme.example", {"admin": "alice", "customer": "Acme GmbH"}, customer=world.acme
+    )
     db.session.commit()
     row = _reload(message.id)
     assert row.recipients == ["IT@Acme.example"] and row.customer_id == world.acme.id
@@ -105,14 +115,18 @@ def test_outbox_mail_is_delivered_to_the_smtp_server(mail_app, world, smtp_serve
     assert rcpt_tos == ["it@acme.example"]
     assert received["Subject"] == "Test message from the Awareness Portal"
     assert received["From"] == "Portal <portal@example.test>"
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in received.walk()
-             if not part.is_multipart()}
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in received.walk()
+        if not part.is_multipart()
+    }
     assert "Acme GmbH" in parts["text/plain"] and "<p>" in parts["text/html"]
     assert mail.deliver_outbox()["sent"] == 0  # never twice
 
 
 def test_mail_stays_pending_while_smtp_is_down_and_is_delivered_when_it_comes_back(
-        mail_app, world, smtp_port):
+    mail_app, world, smtp_port
+):
     mail_id = _queue_test_mail(world.acme.id)
     assert mail.deliver_outbox()["retry"] == 1  # nothing listens on the port
     row = _reload(mail_id)

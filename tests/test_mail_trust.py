@@ -1,5 +1,6 @@
 """Mail that one customer's data cannot break for anyone else, run notes that tell the truth, and
 links that always point at PORTAL_BASE_URL. Delivered to a real SMTP server (aiosmtpd)."""
+
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from portal import mail
 from portal.extensions import db
 from portal.m365.connection import send_pending_reauth_notices
 from portal.models import Contact, Customer, M365Connection, OutboxMail
-from portal.models.sync import HeldRemoval, SyncRun
+from portal.models.sync import HeldRemoval
 from portal.runner import Runner
 from portal.sync import held
 from tests.test_mail import Inbox, mail_app, smtp_port, smtp_server  # noqa: F401  (fixtures)
@@ -28,20 +29,38 @@ def set_raw(customer_id, **values):
 
 def needs_reauth(customer_id, tenant):
     """A connection of the customer in "Re-authentication required", not yet notified."""
-    db.session.add(M365Connection(customer_id=customer_id, tenant_id=tenant, tenant_domain=f"{tenant}.example",
-                                  status="reauth_required", status_reason="The sign-in was revoked."))
+    db.session.add(
+        M365Connection(
+            customer_id=customer_id,
+            tenant_id=tenant,
+            tenant_domain=f"{tenant}.example",
+            status="reauth_required",
+            status_reason="The sign-in was revoked.",
+        )
+    )
     db.session.commit()
 
 
 def hold_removal(customer_id, email):
     """A contact of the customer whose removal the deletion threshold held back."""
-    contact = Contact(customer_id=customer_id, first_name="Held", last_name="Person", origin="m365",
-                      m365_user_id=f"user-{email}")
+    contact = Contact(
+        customer_id=customer_id,
+        first_name="Held",
+        last_name="Person",
+        origin="m365",
+        m365_user_id=f"user-{email}",
+    )
     contact.set_email(email)
     db.session.add(contact)
     db.session.flush()
-    db.session.add(HeldRemoval(customer_id=customer_id, contact_id=contact.id, m365_user_id=contact.m365_user_id,
-                               reason="deleted"))
+    db.session.add(
+        HeldRemoval(
+            customer_id=customer_id,
+            contact_id=contact.id,
+            m365_user_id=contact.m365_user_id,
+            reason="deleted",
+        )
+    )
     db.session.commit()
 
 
@@ -56,8 +75,10 @@ def body(message):
 
 # --- a line break in a stored company name -------------------------------------------------------
 
+
 def test_line_break_in_a_stored_company_name_gives_a_one_line_subject_and_blocks_nobody(
-        mail_app, world, smtp_server):
+    mail_app, world, smtp_server
+):
     mail_app.config["PORTAL_BASE_URL"] = BASE
     set_raw(world.acme.id, name="Acme\r\nGmbH", notification_recipients="it@acme.example")
     set_raw(world.globex.id, notification_recipients="it@globex.example")
@@ -70,20 +91,32 @@ def test_line_break_in_a_stored_company_name_gives_a_one_line_subject_and_blocks
     assert subject == "Re-authentication required: M365 synchronization of Acme GmbH is paused"
     assert f"{BASE}/m365/" in body(inbox["it@acme.example"])
     assert "the M365 interface of Acme" in body(inbox["it@acme.example"])
-    assert db.session.scalar(select(M365Connection.reauth_notified_at)
-                             .where(M365Connection.customer_id == world.acme.id)) is not None
+    assert (
+        db.session.scalar(
+            select(M365Connection.reauth_notified_at).where(M365Connection.customer_id == world.acme.id)
+        )
+        is not None
+    )
 
 
 def test_a_long_company_name_still_fits_the_subject(world):
     set_raw(world.acme.id, name="A" * 200, notification_recipients="it@acme.example")
-    message = mail.send_email("reauth_required", ["it@acme.example"], {
-        "customer": db.session.get(Customer, world.acme.id), "connection": M365Connection(tenant_id="t"),
-        "reason": "r", "page_url": ""})
+    message = mail.send_email(
+        "reauth_required",
+        ["it@acme.example"],
+        {
+            "customer": db.session.get(Customer, world.acme.id),
+            "connection": M365Connection(tenant_id="t"),
+            "reason": "r",
+            "page_url": "",
+        },
+    )
     db.session.commit()
     assert len(message.subject) <= 255 and message.subject.endswith("…")
 
 
 # --- one message that cannot be built ---------------------------------------------------------------
+
 
 def test_reauth_notice_that_cannot_be_built_waits_alone_and_the_others_are_sent(mail_app, world, smtp_server):
     set_raw(world.acme.id, notification_recipients=UNSENDABLE)
@@ -92,18 +125,32 @@ def test_reauth_notice_that_cannot_be_built_waits_alone_and_the_others_are_sent(
     needs_reauth(world.globex.id, "globex-tenant")
     Runner(mail_app).run_all_periodic()
     assert list(received_by(smtp_server.inbox)) == ["it@globex.example"]
-    notified = dict(db.session.execute(select(M365Connection.customer_id, M365Connection.reauth_notified_at)).all())
+    notified = dict(
+        db.session.execute(select(M365Connection.customer_id, M365Connection.reauth_notified_at)).all()
+    )
     assert notified[world.acme.id] is None  # not lost: the next sweep tries again
     assert notified[world.globex.id] is not None
     assert send_pending_reauth_notices() == 0
 
 
 def test_outbox_row_that_cannot_become_a_message_fails_alone_and_the_others_are_delivered(
-        mail_app, world, smtp_server):
+    mail_app, world, smtp_server
+):
     # Rows queued before addresses were checked for deliverability.
-    rows = [OutboxMail(customer_id=customer_id, kind="test", recipients=[to], subject="Hello", body_text="Hi",
-                       body_html="", status="pending", attempts=0, last_error="")
-            for customer_id, to in ((world.acme.id, UNSENDABLE), (world.globex.id, "it@globex.example"))]
+    rows = [
+        OutboxMail(
+            customer_id=customer_id,
+            kind="test",
+            recipients=[to],
+            subject="Hello",
+            body_text="Hi",
+            body_html="",
+            status="pending",
+            attempts=0,
+            last_error="",
+        )
+        for customer_id, to in ((world.acme.id, UNSENDABLE), (world.globex.id, "it@globex.example"))
+    ]
     db.session.add_all(rows)
     db.session.commit()
     broken, good = rows[0].id, rows[1].id
@@ -116,7 +163,8 @@ def test_outbox_row_that_cannot_become_a_message_fails_alone_and_the_others_are_
 
 
 def test_removal_report_that_cannot_be_built_is_named_in_the_run_notes_and_others_get_theirs(
-        mail_app, world, smtp_server, alice_client):
+    mail_app, world, smtp_server, alice_client
+):
     set_raw(world.acme.id, notification_recipients=UNSENDABLE)
     set_raw(world.globex.id, notification_recipients="it@globex.example, boss@globex.example")
     hold_removal(world.acme.id, "gone@acme.example")
@@ -156,6 +204,7 @@ def test_sync_run_with_an_unbuildable_removal_report_succeeds_and_says_so(app, e
 
 # --- links come from PORTAL_BASE_URL ----------------------------------------------------------------
 
+
 def test_links_in_mail_queued_during_a_request_ignore_the_host_header(app, world, alice_client):
     # Even where the host check lets a forged Host through (no TRUSTED_HOSTS, no SERVER_NAME).
     app.config.update(PORTAL_BASE_URL=f"{BASE}/", SERVER_NAME=None, TRUSTED_HOSTS=None)
@@ -178,15 +227,25 @@ def test_links_fall_back_to_the_development_address_without_portal_base_url(app)
     assert mail.portal_url("m365.index") == "https://example.org/portal/m365/"
 
 
-@pytest.mark.parametrize("name,shown", [
-    ("Acme\r\nBcc: evil@example.com", "Acme Bcc: evil@example.com"),
-    ("Acme\n\x00GmbH", "Acme GmbH"),
-    ("  Acme \t GmbH ", "Acme GmbH"),
-])
+@pytest.mark.parametrize(
+    "name,shown",
+    [
+        ("Acme\r\nBcc: evil@example.com", "Acme Bcc: evil@example.com"),
+        ("Acme\n\x00GmbH", "Acme GmbH"),
+        ("  Acme \t GmbH ", "Acme GmbH"),
+    ],
+)
 def test_rendered_subjects_are_one_line_whatever_the_stored_name(app, world, name, shown):
-    message = mail.send_email("reauth_required", ["it@acme.example"], {
-        "customer": Customer(name=name), "connection": M365Connection(tenant_id="t"), "reason": "r",
-        "page_url": ""})
+    message = mail.send_email(
+        "reauth_required",
+        ["it@acme.example"],
+        {
+            "customer": Customer(name=name),
+            "connection": M365Connection(tenant_id="t"),
+            "reason": "r",
+            "page_url": "",
+        },
+    )
     assert message.subject == f"Re-authentication required: M365 synchronization of {shown} is paused"
     assert "\x00" not in message.body_text and "\x00" not in message.body_html
 

@@ -3,6 +3,7 @@
 Load a 5,000-user tenant, search it, pick a nested group, "Import N users", watch the progress end
 with "The employee import was successful", and find the people in the contact book.
 """
+
 import re
 
 import pytest
@@ -86,8 +87,11 @@ def test_loading_a_5000_user_tenant_then_searching_it_locally(app, world, emulat
 def test_group_users_selects_the_transitive_members_of_a_nested_group(app, world, emulator, acme_admin):
     m365.sign_in(acme_admin)
     load(app, acme_admin)
-    group = db.session.scalar(select(DirectoryGroup).where(DirectoryGroup.customer_id == world.acme.id,
-                                                           DirectoryGroup.display_name == "All Departments"))
+    group = db.session.scalar(
+        select(DirectoryGroup).where(
+            DirectoryGroup.customer_id == world.acme.id, DirectoryGroup.display_name == "All Departments"
+        )
+    )
     page = acme_admin.post(f"/m365/manual/groups/{group.id}/select", headers=HX).get_data(as_text=True)
     expected = transitive_users(build_demo_tenant(), "All Departments")
     assert set(services.selected_ids(world.acme)) == expected
@@ -108,12 +112,18 @@ def test_failed_load_keeps_the_previous_list_and_says_why(app, world, emulator, 
 def test_manual_flow_deselect_pick_group_import_and_find_them_in_the_book(app, world, emulator, acme_admin):
     m365.sign_in(acme_admin)
     load(app, acme_admin)
-    group = db.session.scalar(select(DirectoryGroup).where(DirectoryGroup.customer_id == world.acme.id,
-                                                           DirectoryGroup.display_name == "Leadership"))
+    group = db.session.scalar(
+        select(DirectoryGroup).where(
+            DirectoryGroup.customer_id == world.acme.id, DirectoryGroup.display_name == "Leadership"
+        )
+    )
     page = acme_admin.post(f"/m365/manual/groups/{group.id}/select", headers=HX).get_data(as_text=True)
     assert import_label(page) == 3
-    isaiah = db.session.scalar(select(DirectoryUser).where(DirectoryUser.customer_id == world.acme.id,
-                                                           DirectoryUser.display_name == "Isaiah Langer"))
+    isaiah = db.session.scalar(
+        select(DirectoryUser).where(
+            DirectoryUser.customer_id == world.acme.id, DirectoryUser.display_name == "Isaiah Langer"
+        )
+    )
     page = acme_admin.post(f"/m365/manual/users/{isaiah.id}/toggle", headers=HX).get_data(as_text=True)
     assert import_label(page) == 2
     started = acme_admin.post("/m365/manual/import", headers=HX).get_data(as_text=True)

@@ -3,6 +3,7 @@
 The directory comes from the emulator's tenant generator (Graph-shaped users), stored the way the
 load job stores it; the over-HTTP load against the emulator is in test_manual_emulator.py.
 """
+
 import re
 
 import pytest
@@ -11,12 +12,12 @@ from sqlalchemy import select
 from m365_emulator.generator import generate_tenant
 from portal import queue
 from portal.extensions import db
-from portal.m365.connection import NOT_CONNECTED
 from portal.m365 import directory
+from portal.m365.connection import NOT_CONNECTED
 from portal.manual import services
 from portal.models import Contact, Job, JobKind, M365Connection, SyncSettings
-from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
 from portal.models.base import utcnow
+from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
 from portal.sync.service import sync_blocker
 
 HX = {"HX-Request": "true"}
@@ -30,8 +31,14 @@ def tenant():
 def connect(customer, mode="manual"):
     """Prerequisite on, interface connected, the given mode."""
     customer.reseller.ms_user_sync = True
-    db.session.add(M365Connection(customer_id=customer.id, tenant_id=f"tid-{customer.id}",
-                                  tenant_domain="example.onmicrosoft.com", refresh_token_encrypted="x"))
+    db.session.add(
+        M365Connection(
+            customer_id=customer.id,
+            tenant_id=f"tid-{customer.id}",
+            tenant_domain="example.onmicrosoft.com",
+            refresh_token_encrypted="x",
+        )
+    )
     SyncSettings.for_customer(customer).mode = mode
     db.session.commit()
 
@@ -66,7 +73,9 @@ def test_panel_explains_what_is_missing_before_the_interface_is_connected(world,
 def test_panel_and_sync_give_the_same_readiness_answer(world, alice_client):
     """A connection without a stored refresh token cannot be synced: Manual says so too."""
     connect(world.acme)
-    db.session.scalar(select(M365Connection).filter_by(customer_id=world.acme.id)).refresh_token_encrypted = ""
+    db.session.scalar(
+        select(M365Connection).filter_by(customer_id=world.acme.id)
+    ).refresh_token_encrypted = ""
     db.session.commit()
     assert sync_blocker(world.acme, need_active=False) == NOT_CONNECTED
     page = alice_client.get("/m365/manual/").get_data(as_text=True)
@@ -147,13 +156,16 @@ def test_search_users_filters_by_name_email_and_department_from_the_local_table(
     someone = next(u for u in loaded["users"] if u.get("mail") and u.get("department"))
     by_name = alice_client.get("/m365/manual/users", query_string={"q": someone["displayName"]}, headers=HX)
     assert someone["mail"] in by_name.get_data(as_text=True)
-    by_mail = alice_client.get("/m365/manual/users", query_string={"q": someone["mail"].upper()},
-                               headers=HX).get_data(as_text=True)
+    by_mail = alice_client.get(
+        "/m365/manual/users", query_string={"q": someone["mail"].upper()}, headers=HX
+    ).get_data(as_text=True)
     assert someone["displayName"] in by_mail and "1 of 300 users match" in by_mail
     department = "Marketing"
     expected = sum(1 for u in loaded["users"] if u.get("department") == department)
     assert expected > 1
-    page = alice_client.get("/m365/manual/users", query_string={"q": department}, headers=HX).get_data(as_text=True)
+    page = alice_client.get("/m365/manual/users", query_string={"q": department}, headers=HX).get_data(
+        as_text=True
+    )
     assert f"{expected} of 300 users match" in page
 
 
@@ -183,8 +195,12 @@ def test_select_none_and_select_all(loaded, world, alice_client):
 
 
 def test_group_users_selects_exactly_the_members_of_the_group(loaded, world, alice_client):
-    group = db.session.scalar(select(DirectoryGroup).where(DirectoryGroup.customer_id == world.acme.id)
-                              .order_by(DirectoryGroup.sort_key).limit(1))
+    group = db.session.scalar(
+        select(DirectoryGroup)
+        .where(DirectoryGroup.customer_id == world.acme.id)
+        .order_by(DirectoryGroup.sort_key)
+        .limit(1)
+    )
     members = [u["id"] for u in loaded["users"][:7]]
     db.session.add_all([DirectoryMembership(group_id=group.id, user_m365_id=m) for m in members])
     group.members_loaded_at = utcnow()  # memberships already fetched for this load
@@ -196,9 +212,13 @@ def test_group_users_selects_exactly_the_members_of_the_group(loaded, world, ali
 
 def test_group_picker_searches_groups(loaded, world, alice_client):
     name = loaded["groups"][0]["displayName"]
-    page = alice_client.get("/m365/manual/groups", query_string={"gq": name}, headers=HX).get_data(as_text=True)
+    page = alice_client.get("/m365/manual/groups", query_string={"gq": name}, headers=HX).get_data(
+        as_text=True
+    )
     assert name in page
-    assert "No group matches." in alice_client.get("/m365/manual/groups?gq=zzzz-nothing", headers=HX).get_data(as_text=True)
+    assert "No group matches." in alice_client.get(
+        "/m365/manual/groups?gq=zzzz-nothing", headers=HX
+    ).get_data(as_text=True)
 
 
 def test_import_queues_a_job_with_the_selected_user_ids(loaded, world, alice_client):
@@ -229,9 +249,16 @@ def test_import_progress_then_success_with_counts_and_skipped_users(loaded, worl
     assert running.status_code == 200 and 'aria-valuenow="25"' in running.get_data(as_text=True)
     job = db.session.get(Job, job.id)
     job.status, job.finished_at = "succeeded", utcnow()
-    job.result = {"created": 2, "linked": 1, "already_present": 3, "updated": 0,
-                  "skipped": [{"name": "Nestor Wilke", "email": None, "reason": "no mailbox address"},
-                              {"name": "Lars Lindqvist", "email": "lars@x.example", "reason": "disabled account"}]}
+    job.result = {
+        "created": 2,
+        "linked": 1,
+        "already_present": 3,
+        "updated": 0,
+        "skipped": [
+            {"name": "Nestor Wilke", "email": None, "reason": "no mailbox address"},
+            {"name": "Lars Lindqvist", "email": "lars@x.example", "reason": "disabled account"},
+        ],
+    }
     db.session.commit()
     done = alice_client.get(f"/m365/manual/import/{job.id}", headers=HX)
     assert done.status_code == 286 and done.headers["HX-Trigger"] == "contacts-changed"
@@ -252,10 +279,20 @@ def test_failed_import_shows_its_error(loaded, world, alice_client):
 
 
 def test_contact_book_side_searches_and_links_to_the_contact(loaded, world, alice_client):
-    contact = Contact(customer_id=world.acme.id, first_name="Lisa", last_name="Lustig",
-                      email="lisa@ttt-point.de", email_key="lisa@ttt-point.de")
-    other = Contact(customer_id=world.acme.id, first_name="Max", last_name="Muster",
-                    email="max@acme.example", email_key="max@acme.example")
+    contact = Contact(
+        customer_id=world.acme.id,
+        first_name="Lisa",
+        last_name="Lustig",
+        email="lisa@ttt-point.de",
+        email_key="lisa@ttt-point.de",
+    )
+    other = Contact(
+        customer_id=world.acme.id,
+        first_name="Max",
+        last_name="Muster",
+        email="max@acme.example",
+        email_key="max@acme.example",
+    )
     db.session.add_all([contact, other])
     db.session.commit()
     page = alice_client.get("/m365/manual/contacts?q=lisa", headers=HX).get_data(as_text=True)
@@ -271,7 +308,9 @@ def test_another_customers_rows_and_jobs_answer_404(loaded, world, app):
     db.session.commit()
     assert bob.post(f"/m365/manual/users/{row.id}/toggle", headers=HX).status_code == 404
     assert bob.get(f"/m365/manual/import/{job.id}", headers=HX).status_code == 404
-    group = db.session.scalar(select(DirectoryGroup).where(DirectoryGroup.customer_id == world.acme.id).limit(1))
+    group = db.session.scalar(
+        select(DirectoryGroup).where(DirectoryGroup.customer_id == world.acme.id).limit(1)
+    )
     assert bob.post(f"/m365/manual/groups/{group.id}/select", headers=HX).status_code == 404
     db.session.expire_all()
     assert services.selected_count(world.acme) == 300

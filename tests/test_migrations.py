@@ -1,4 +1,5 @@
 """The migrations are the only way the schema changes: they must build exactly the models' schema."""
+
 import os
 import secrets
 import tempfile
@@ -65,34 +66,45 @@ LEGACY_ROWS = [
     "INSERT INTO reseller (id, ms_user_sync, name, street, postal_code, city, country, "
     "notification_recipients, allowed_domains, created_at) "
     "VALUES (1, true, 'Northwind', '', '', '', '', '', '', '2026-01-01')",
-    *[f"INSERT INTO customer (id, reseller_id, name, street, postal_code, city, country, "
-      f"notification_recipients, allowed_domains, created_at) "
-      f"VALUES ({i}, 1, '{name}', '', '', '', '', '', '', '2026-01-01')" for i, name in ((1, "Acme"), (2, "Globex"))],
-    *[f"INSERT INTO contact (id, customer_id, salutation, first_name, last_name, email, email_key, origin, "
-      f"m365_user_id, linked_automatically, archive_reason, created_at, updated_at) VALUES "
-      f"({i}, {c}, '', 'N{i}', 'L{i}', 'p{i}@x.example', 'p{i}@x.example', 'm365', 'u{i}', false, '', "
-      f"'2026-01-01', '2026-01-01')" for i, c in ((1, 1), (2, 1), (3, 2))],
+    *[
+        f"INSERT INTO customer (id, reseller_id, name, street, postal_code, city, country, "
+        f"notification_recipients, allowed_domains, created_at) "
+        f"VALUES ({i}, 1, '{name}', '', '', '', '', '', '', '2026-01-01')"
+        for i, name in ((1, "Acme"), (2, "Globex"))
+    ],
+    *[
+        f"INSERT INTO contact (id, customer_id, salutation, first_name, last_name, email, email_key, origin, "
+        f"m365_user_id, linked_automatically, archive_reason, created_at, updated_at) VALUES "
+        f"({i}, {c}, '', 'N{i}', 'L{i}', 'p{i}@x.example', 'p{i}@x.example', 'm365', 'u{i}', false, '', "
+        f"'2026-01-01', '2026-01-01')"
+        for i, c in ((1, 1), (2, 1), (3, 2))
+    ],
     "INSERT INTO contact_group (id, customer_id, name, origin, m365_group_id, created_at) "
     "VALUES (1, 1, 'Sales', 'm365', 'g1', '2026-01-01')",
-    "INSERT INTO contact_group (id, customer_id, name, origin, created_at) VALUES (2, 2, 'Board', 'manual', '2026-01-01')",
+    "INSERT INTO contact_group (id, customer_id, name, origin, created_at) "
+    "VALUES (2, 2, 'Board', 'manual', '2026-01-01')",
     "INSERT INTO contact_group_member (contact_id, group_id) VALUES (1, 1)",
-    "INSERT INTO contact_group_member (contact_id, group_id) VALUES (99, 1)",   # contact deleted
-    "INSERT INTO contact_group_member (contact_id, group_id) VALUES (3, 1)",    # Globex's in Acme's
-    "INSERT INTO m365_connection (id, customer_id, tenant_id, tenant_domain, connected_by_name, connected_at, "
-    "scopes, refresh_token_encrypted, users_delta_link, groups_delta_link, status, status_reason) VALUES "
+    "INSERT INTO contact_group_member (contact_id, group_id) VALUES (99, 1)",  # contact deleted
+    "INSERT INTO contact_group_member (contact_id, group_id) VALUES (3, 1)",  # Globex's in Acme's
+    "INSERT INTO m365_connection (id, customer_id, tenant_id, tenant_domain, connected_by_name, "
+    "connected_at, scopes, refresh_token_encrypted, users_delta_link, groups_delta_link, status, "
+    "status_reason) VALUES "
     "(1, 1, 'tenant-a', 'a.example', 'admin@a.example', '2026-01-01', '', 'gAAAA-token', "
     "'https://graph/delta?token=1', '', 'ok', '')",
-    *[f"INSERT INTO sync_settings (customer_id, sync_active, link_active, mode, delete_threshold_percent, "
-      f"delete_threshold_min, skip_disabled, skip_guests, changed) VALUES ({c}, true, false, 'automatic', 10, 10, "
-      f"true, true, '{{}}')" for c in (1, 2)],
-    "INSERT INTO group_subscription (id, customer_id, m365_group_id, display_name, contact_group_id, created_at) "
-    "VALUES (1, 1, 'g1', 'Sales', 1, '2026-01-01')",
-    "INSERT INTO group_subscription (id, customer_id, m365_group_id, display_name, contact_group_id, created_at) "
-    "VALUES (2, 1, 'g2', 'Board', 2, '2026-01-01')",                          # Globex's group
+    *[
+        "INSERT INTO sync_settings (customer_id, sync_active, link_active, mode, "
+        "delete_threshold_percent, delete_threshold_min, skip_disabled, skip_guests, changed) "
+        f"VALUES ({c}, true, false, 'automatic', 10, 10, true, true, '{{}}')"
+        for c in (1, 2)
+    ],
+    "INSERT INTO group_subscription (id, customer_id, m365_group_id, display_name, contact_group_id, "
+    "created_at) VALUES (1, 1, 'g1', 'Sales', 1, '2026-01-01')",
+    "INSERT INTO group_subscription (id, customer_id, m365_group_id, display_name, contact_group_id, "
+    "created_at) VALUES (2, 1, 'g2', 'Board', 2, '2026-01-01')",  # Globex's group
     "INSERT INTO held_removal (id, customer_id, contact_id, m365_user_id, reason, held_at) "
     "VALUES (1, 1, 2, 'u2', 'deleted', '2026-01-01')",
     "INSERT INTO held_removal (id, customer_id, contact_id, m365_user_id, reason, held_at) "
-    "VALUES (2, 1, 3, 'u9', 'deleted', '2026-01-01')",                        # Globex's contact
+    "VALUES (2, 1, 3, 'u9', 'deleted', '2026-01-01')",  # Globex's contact
 ]
 
 
@@ -106,6 +118,7 @@ def test_upgrading_a_database_of_the_previous_release_keeps_its_data_and_drops_r
                 _insert_without_foreign_keys(conn, LEGACY_ROWS)
             upgrade()
             with db.engine.connect() as conn:
+
                 def rows(sql):
                     return conn.exec_driver_sql(sql).fetchall()
 
@@ -113,10 +126,12 @@ def test_upgrading_a_database_of_the_previous_release_keeps_its_data_and_drops_r
                 assert rows("SELECT contact_id, group_id FROM contact_group_member") == [(1, 1)]
                 assert rows("SELECT id, contact_group_id FROM group_subscription") == [(1, 1)]
                 assert rows("SELECT id, contact_id FROM held_removal") == [(1, 2)]
-                assert rows("SELECT tenant_id, refresh_token_encrypted, users_delta_link FROM m365_connection") \
-                    == [("tenant-a", "gAAAA-token", "https://graph/delta?token=1")]
-                assert rows("SELECT customer_id, links_tenant_id FROM sync_settings ORDER BY customer_id") \
-                    == [(1, "tenant-a"), (2, None)]
+                assert rows(
+                    "SELECT tenant_id, refresh_token_encrypted, users_delta_link FROM m365_connection"
+                ) == [("tenant-a", "gAAAA-token", "https://graph/delta?token=1")]
+                assert rows(
+                    "SELECT customer_id, links_tenant_id FROM sync_settings ORDER BY customer_id"
+                ) == [(1, "tenant-a"), (2, None)]
             db.engine.dispose()
     finally:
         cleanup()

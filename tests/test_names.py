@@ -4,6 +4,7 @@ A line break in a company, contact or group name ends up in an email subject or 
 one rule (portal.text.single_line) turns line breaks, tabs and runs of spaces into one space and
 drops other control characters.
 """
+
 import pytest
 from sqlalchemy import select
 
@@ -20,10 +21,19 @@ BROKEN = "Acme\r\nBcc: evil@example.com"
 ONE_LINE = "Acme Bcc: evil@example.com"
 
 
-@pytest.mark.parametrize("value,expected", [
-    (BROKEN, ONE_LINE), ("  Jean  -\t Luc ", "Jean - Luc"), ("An\x00na", "Anna"), ("a\x1b[31mb", "a[31mb"),
-    ("line\u2028separator", "line separator"), ("x\x85y", "x y"), ("", ""), (None, None),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (BROKEN, ONE_LINE),
+        ("  Jean  -\t Luc ", "Jean - Luc"),
+        ("An\x00na", "Anna"),
+        ("a\x1b[31mb", "a[31mb"),
+        ("line\u2028separator", "line separator"),
+        ("x\x85y", "x y"),
+        ("", ""),
+        (None, None),
+    ],
+)
 def test_single_line_collapses_breaks_and_drops_control_characters(value, expected):
     assert single_line(value) == expected
 
@@ -35,14 +45,24 @@ def reload(model, object_id):
 
 # --- forms ----------------------------------------------------------------------------------------
 
+
 def test_contact_and_group_forms_store_names_on_one_line(alice_client, world):
-    alice_client.post("/contacts/new", data={"salutation": "Frau\n", "first_name": "An\r\nna",
-                                             "last_name": "Schmidt\x00\tMüller", "email": "anna@acme.example\n"})
+    alice_client.post(
+        "/contacts/new",
+        data={
+            "salutation": "Frau\n",
+            "first_name": "An\r\nna",
+            "last_name": "Schmidt\x00\tMüller",
+            "email": "anna@acme.example\n",
+        },
+    )
     contact = db.session.scalar(select(Contact).where(Contact.email_key == "anna@acme.example"))
     assert (contact.salutation, contact.first_name, contact.last_name) == ("Frau", "An na", "Schmidt Müller")
     alice_client.post("/contacts/groups", data={"name": "Sales\r\nBcc: x"})
-    assert db.session.scalar(select(ContactGroup.name).where(ContactGroup.customer_id == world.acme.id)) == \
-        "Sales Bcc: x"
+    assert (
+        db.session.scalar(select(ContactGroup.name).where(ContactGroup.customer_id == world.acme.id))
+        == "Sales Bcc: x"
+    )
 
 
 def test_company_names_from_every_form_are_on_one_line(app, world, alice_client, rita_client):
@@ -59,13 +79,15 @@ def test_company_names_from_every_form_are_on_one_line(app, world, alice_client,
 def test_cli_creates_resellers_and_customers_with_one_line_names(app):
     runner = app.test_cli_runner()
     reseller_id = int(runner.invoke(args=["create-reseller", "--name", "North\r\nwind"]).output)
-    customer_id = int(runner.invoke(args=["create-customer", "--reseller", str(reseller_id),
-                                          "--name", "Acme\nGmbH"]).output)
+    customer_id = int(
+        runner.invoke(args=["create-customer", "--reseller", str(reseller_id), "--name", "Acme\nGmbH"]).output
+    )
     assert reload(Reseller, reseller_id).name == "North wind"
     assert reload(Customer, customer_id).name == "Acme GmbH"
 
 
 # --- Microsoft 365 --------------------------------------------------------------------------------
+
 
 def test_names_from_microsoft_365_are_put_on_one_line(app, emulator, connected_acme):
     adele = users(emulator)["adele.vance"]
@@ -77,7 +99,9 @@ def test_names_from_microsoft_365_are_put_on_one_line(app, emulator, connected_a
 
 def test_manual_mode_directory_holds_one_line_names(app, emulator, connected_acme, alice_client):
     adele = users(emulator)["adele.vance"]
-    emulator.control("PATCH", f"users/{adele['id']}", {"givenName": "Ade\nle", "displayName": "Ade\nle Vance"})
+    emulator.control(
+        "PATCH", f"users/{adele['id']}", {"givenName": "Ade\nle", "displayName": "Ade\nle Vance"}
+    )
     emulator.control("POST", "groups", {"displayName": "Manual\r\nGroup", "kind": "security"})
     alice_client.post("/m365/manual/load", headers=HX)
     assert Runner(app, periodic=[]).run_once()
@@ -87,10 +111,12 @@ def test_manual_mode_directory_holds_one_line_names(app, emulator, connected_acm
 
 
 def test_subscribed_group_with_a_line_break_becomes_a_one_line_contact_group(
-        app, emulator, connected_acme, alice_client):
+    app, emulator, connected_acme, alice_client
+):
     adele = users(emulator)["adele.vance"]
-    group = emulator.control("POST", "groups", {"displayName": "Sales\r\nTeam", "kind": "security",
-                                                "members": [adele["id"]]})
+    group = emulator.control(
+        "POST", "groups", {"displayName": "Sales\r\nTeam", "kind": "security", "members": [adele["id"]]}
+    )
     SyncSettings.for_customer(connected_acme).mode = SyncMode.AUTOMATIC.value
     db.session.commit()
     alice_client.post("/sync/automatic/load", headers=HX)

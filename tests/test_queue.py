@@ -1,4 +1,5 @@
 """The job queue: enqueue, claim with a lease, run, fail readably, recover from a dead runner."""
+
 import threading
 import time
 
@@ -27,8 +28,15 @@ def _explode(job):
 def _graph_down(job):
     from portal.models import Contact
 
-    db.session.add(Contact(customer_id=job.customer_id, first_name="Half", last_name="Written",
-                           email="half@acme.example", email_key="half@acme.example"))
+    db.session.add(
+        Contact(
+            customer_id=job.customer_id,
+            first_name="Half",
+            last_name="Written",
+            email="half@acme.example",
+            email_key="half@acme.example",
+        )
+    )
     db.session.flush()
     raise GraphUnavailable("Microsoft 365 did not answer (HTTP 503) after 4 attempts.")
 
@@ -194,5 +202,10 @@ def test_job_kinds_keep_the_strings_existing_databases_hold():
     from portal.models import JobKind
 
     assert sorted(kind.value for kind in JobKind) == [
-        "m365_directory_load", "m365_groups_load", "m365_import", "m365_preview", "m365_subscription_import",
-        "m365_sync"]
+        "m365_directory_load",
+        "m365_groups_load",
+        "m365_import",
+        "m365_preview",
+        "m365_subscription_import",
+        "m365_sync",
+    ]

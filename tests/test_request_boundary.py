@@ -3,6 +3,7 @@
 Every case runs on SQLite and on PostgreSQL (TEST_DATABASE_URL); NUL bytes and ids of 2³¹ and more
 only broke PostgreSQL, which cannot store a NUL in text and keeps ids in 32-bit INTEGER columns.
 """
+
 import pytest
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
@@ -17,13 +18,53 @@ NUL = "\x00"
 HX = {"HX-Request": "true"}
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 # Every query parameter a view reads (a view that reads a new one belongs here too).
-QUERY_NAMES = ("q", "gq", "page", "after", "before", "group", "sort", "kind", "part", "show", "role",
-               "customer_id", "next", "state", "code", "error", "value", "on", "mode", "confirm")
+QUERY_NAMES = (
+    "q",
+    "gq",
+    "page",
+    "after",
+    "before",
+    "group",
+    "sort",
+    "kind",
+    "part",
+    "show",
+    "role",
+    "customer_id",
+    "next",
+    "state",
+    "code",
+    "error",
+    "value",
+    "on",
+    "mode",
+    "confirm",
+)
 # Every form field a view reads.
 FORM_NAMES = QUERY_NAMES + (
-    "name", "email", "password", "salutation", "first_name", "last_name", "groups", "group_id", "contact_id",
-    "street", "postal_code", "city", "country", "notification_recipients", "allowed_domains", "ms_user_sync",
-    "admin_email", "admin_name", "admin_password", "reseller", "customer", "has_header")
+    "name",
+    "email",
+    "password",
+    "salutation",
+    "first_name",
+    "last_name",
+    "groups",
+    "group_id",
+    "contact_id",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "notification_recipients",
+    "allowed_domains",
+    "ms_user_sync",
+    "admin_email",
+    "admin_name",
+    "admin_password",
+    "reseller",
+    "customer",
+    "has_header",
+)
 HUGE_IDS = (2**31, 2**63, 10**20)
 
 
@@ -51,12 +92,23 @@ TEXT_RULES = _rules(lambda r: any(not _is_int(r, name) for name in r.arguments))
 def book(world):
     """Acme with Microsoft User Synchronization on, connected in Manual mode, one group, one contact."""
     world.northwind.ms_user_sync = True
-    db.session.add(M365Connection(customer_id=world.acme.id, tenant_id="tid-acme",
-                                  tenant_domain="acme.onmicrosoft.com", refresh_token_encrypted="x"))
+    db.session.add(
+        M365Connection(
+            customer_id=world.acme.id,
+            tenant_id="tid-acme",
+            tenant_domain="acme.onmicrosoft.com",
+            refresh_token_encrypted="x",
+        )
+    )
     SyncSettings.for_customer(world.acme).mode = "manual"
     world.sales = ContactGroup(customer_id=world.acme.id, name="Sales", origin="manual")
-    world.anna = Contact(customer_id=world.acme.id, first_name="Anna", last_name="Schmidt", origin="manual",
-                         groups=[world.sales])
+    world.anna = Contact(
+        customer_id=world.acme.id,
+        first_name="Anna",
+        last_name="Schmidt",
+        origin="manual",
+        groups=[world.sales],
+    )
     world.anna.set_email("anna@acme.example")
     db.session.add_all([world.sales, world.anna])
     db.session.commit()
@@ -71,8 +123,13 @@ def olga_client(app, book):
 
 def _real_url(rule, world):
     """The rule's URL with ids of rows that exist, so the view gets as far as reading its input."""
-    ids = {"contact_id": world.anna.id, "group_id": world.sales.id, "customer_id": world.acme.id,
-           "reseller_id": world.northwind.id, "admin_id": world.alice.id}
+    ids = {
+        "contact_id": world.anna.id,
+        "group_id": world.sales.id,
+        "customer_id": world.acme.id,
+        "reseller_id": world.northwind.id,
+        "admin_id": world.alice.id,
+    }
     values = {name: ids.get(name, 1) if _is_int(rule, name) else "sync_active" for name in rule.arguments}
     return rule.build(values, append_unknown=False)[1]
 
@@ -83,6 +140,7 @@ def _reload(model, object_id):
 
 
 # --- 1. NUL and other control characters ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("rule", GET_RULES, ids=[r.rule for r in GET_RULES])
 def test_nul_in_any_query_parameter_never_answers_500(olga_client, book, rule):
@@ -114,27 +172,49 @@ def test_customer_switcher_search_with_nul_still_finds_the_customer(rita_client,
 
 
 def test_contact_created_with_nul_in_every_field_is_stored_without_it(alice_client, book):
-    response = alice_client.post("/contacts/new", data={
-        "salutation": f"Fr{NUL}au", "first_name": f"Jo{NUL}hanna", "last_name": f"K\x1bl{NUL}ein",
-        "email": f"johanna{NUL}@acme.example", "groups": [str(book.sales.id)]})
+    response = alice_client.post(
+        "/contacts/new",
+        data={
+            "salutation": f"Fr{NUL}au",
+            "first_name": f"Jo{NUL}hanna",
+            "last_name": f"K\x1bl{NUL}ein",
+            "email": f"johanna{NUL}@acme.example",
+            "groups": [str(book.sales.id)],
+        },
+    )
     assert response.status_code == 302
     contact = db.session.scalar(select(Contact).where(Contact.last_name == "Klein"))
-    assert (contact.salutation, contact.first_name, contact.email) == ("Frau", "Johanna", "johanna@acme.example")
+    assert (contact.salutation, contact.first_name, contact.email) == (
+        "Frau",
+        "Johanna",
+        "johanna@acme.example",
+    )
 
 
 def test_contact_edited_with_nul_is_stored_without_it(alice_client, book):
-    response = alice_client.post(f"/contacts/{book.anna.id}/edit", data={
-        "first_name": f"An{NUL}ne", "last_name": "Schmidt", "email": f"anne{NUL}@acme.example"})
+    response = alice_client.post(
+        f"/contacts/{book.anna.id}/edit",
+        data={"first_name": f"An{NUL}ne", "last_name": "Schmidt", "email": f"anne{NUL}@acme.example"},
+    )
     assert response.status_code == 302
     anna = _reload(Contact, book.anna.id)
     assert (anna.first_name, anna.email) == ("Anne", "anne@acme.example")
 
 
 def test_customer_master_data_with_nul_keeps_line_breaks_and_drops_the_nul(alice_client, book):
-    response = alice_client.post("/masterdata/customer", data={
-        "name": f"Acme{NUL} GmbH", "street": "Hauptstraße 5", "postal_code": "80331", "city": f"Mün{NUL}chen",
-        "country": "Germany", "notification_recipients": f"it@acme.example{NUL}\r\nhr@acme.example",
-        "allowed_domains": "", "ms_user_sync": "inherit"})
+    response = alice_client.post(
+        "/masterdata/customer",
+        data={
+            "name": f"Acme{NUL} GmbH",
+            "street": "Hauptstraße 5",
+            "postal_code": "80331",
+            "city": f"Mün{NUL}chen",
+            "country": "Germany",
+            "notification_recipients": f"it@acme.example{NUL}\r\nhr@acme.example",
+            "allowed_domains": "",
+            "ms_user_sync": "inherit",
+        },
+    )
     assert response.status_code == 302
     acme = _reload(Customer, book.acme.id)
     assert (acme.name, acme.city) == ("Acme GmbH", "München")
@@ -142,17 +222,25 @@ def test_customer_master_data_with_nul_keeps_line_breaks_and_drops_the_nul(alice
 
 
 def test_reseller_master_data_with_nul_is_stored_without_it(rita_client, book):
-    response = rita_client.post(f"/masterdata/resellers/{book.northwind.id}", data={
-        "name": f"North{NUL}wind IT", "city": f"Le{NUL}eds", "ms_user_sync": "y"})
+    response = rita_client.post(
+        f"/masterdata/resellers/{book.northwind.id}",
+        data={"name": f"North{NUL}wind IT", "city": f"Le{NUL}eds", "ms_user_sync": "y"},
+    )
     assert response.status_code == 302
     northwind = _reload(Reseller, book.northwind.id)
     assert (northwind.name, northwind.city) == ("Northwind IT", "Leeds")
 
 
 def test_new_reseller_with_nul_is_stored_without_it(olga_client, book):
-    response = olga_client.post("/masterdata/resellers/new", data={
-        "name": f"Fabri{NUL}kam", "admin_email": f"fiona{NUL}@fabrikam.example", "admin_name": "Fiona",
-        "admin_password": "long-enough-1"})
+    response = olga_client.post(
+        "/masterdata/resellers/new",
+        data={
+            "name": f"Fabri{NUL}kam",
+            "admin_email": f"fiona{NUL}@fabrikam.example",
+            "admin_name": "Fiona",
+            "admin_password": "long-enough-1",
+        },
+    )
     assert response.status_code == 302
     assert db.session.scalar(select(Reseller).where(Reseller.name == "Fabrikam")) is not None
     assert db.session.scalar(select(AdminUser).where(AdminUser.email == "fiona@fabrikam.example")) is not None
@@ -163,8 +251,9 @@ def test_group_created_and_renamed_with_nul_is_stored_without_it(alice_client, b
     group = db.session.scalar(select(ContactGroup).where(ContactGroup.name == "Marketing"))
     assert group is not None
     for headers in ({}, HX):
-        response = alice_client.post(f"/contacts/groups/{group.id}/rename", data={"name": f"Ver{NUL}trieb"},
-                                     headers=headers)
+        response = alice_client.post(
+            f"/contacts/groups/{group.id}/rename", data={"name": f"Ver{NUL}trieb"}, headers=headers
+        )
         assert response.status_code in (200, 302)
     assert _reload(ContactGroup, group.id).name == "Vertrieb"
 
@@ -173,8 +262,9 @@ def test_group_member_search_with_nul_still_finds_the_contact(alice_client, book
     other = ContactGroup(customer_id=book.acme.id, name="Other", origin="manual")
     db.session.add(other)
     db.session.commit()
-    response = alice_client.get(f"/contacts/groups/{other.id}/candidates", query_string={"q": f"An{NUL}na"},
-                                headers=HX)
+    response = alice_client.get(
+        f"/contacts/groups/{other.id}/candidates", query_string={"q": f"An{NUL}na"}, headers=HX
+    )
     assert response.status_code == 200 and "anna@acme.example" in text(response)
 
 
@@ -187,17 +277,25 @@ def test_admin_creates_customer_and_account_with_nul_stored_without_it(rita_clie
     assert rita_client.post("/admin/customers/new", data={"name": f"Umb{NUL}rella AG"}).status_code == 302
     umbrella = db.session.scalar(select(Customer).where(Customer.name == "Umbrella AG"))
     assert umbrella is not None
-    response = rita_client.post("/admin/accounts/new", data={
-        "email": f"ursula{NUL}@umbrella.example", "name": f"Ur{NUL}sula", "role": "customer",
-        "customer": str(umbrella.id), "password": "initial-pass-1"})
+    response = rita_client.post(
+        "/admin/accounts/new",
+        data={
+            "email": f"ursula{NUL}@umbrella.example",
+            "name": f"Ur{NUL}sula",
+            "role": "customer",
+            "customer": str(umbrella.id),
+            "password": "initial-pass-1",
+        },
+    )
     assert response.status_code == 302
     ursula = db.session.scalar(select(AdminUser).where(AdminUser.email == "ursula@umbrella.example"))
     assert ursula.name == "Ursula"
 
 
 def test_switch_customer_with_nul_in_the_return_path_switches(rita_client, book):
-    response = rita_client.post("/switch-customer",
-                                data={"customer_id": f"{book.globex.id}{NUL}", "next": f"/contacts/{NUL}"})
+    response = rita_client.post(
+        "/switch-customer", data={"customer_id": f"{book.globex.id}{NUL}", "next": f"/contacts/{NUL}"}
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/contacts/"
 
 
@@ -216,6 +314,7 @@ def test_clean_text_drops_control_characters_but_keeps_tab_and_line_breaks():
 
 # --- 2. Ids and cursors out of range ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("rule", INT_RULES, ids=[r.rule for r in INT_RULES])
 def test_out_of_range_ids_in_the_path_are_not_found(olga_client, book, rule):
     for huge in HUGE_IDS:
@@ -226,8 +325,17 @@ def test_out_of_range_ids_in_the_path_are_not_found(olga_client, book, rule):
             assert response.status_code == 404, (method, url, response.status_code)
 
 
-@pytest.mark.parametrize("path", ["/contacts/0", "/contacts/-1", "/contacts/1e3", "/contacts/0x10",
-                                  f"/contacts/{10**20}/edit", f"/contacts/groups/{2**31}"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/contacts/0",
+        "/contacts/-1",
+        "/contacts/1e3",
+        "/contacts/0x10",
+        f"/contacts/{10**20}/edit",
+        f"/contacts/groups/{2**31}",
+    ],
+)
 def test_malformed_ids_in_the_path_are_not_found_with_the_portal_page(alice_client, book, path):
     response = alice_client.get(path)
     assert response.status_code == 404
@@ -242,8 +350,17 @@ def test_contact_book_cursor_or_group_out_of_range_shows_the_first_page(alice_cl
     assert "Schmidt, Anna" in text(response)
 
 
-@pytest.mark.parametrize("path", ["/admin/accounts", "/admin/customers", "/notifications/", "/sync/history",
-                                  "/m365/manual/users", "/m365/manual/contacts"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/accounts",
+        "/admin/customers",
+        "/notifications/",
+        "/sync/history",
+        "/m365/manual/users",
+        "/m365/manual/contacts",
+    ],
+)
 def test_page_number_out_of_range_never_answers_500(olga_client, book, path):
     for page in (*HUGE_IDS, -1, 0, "x"):
         response = olga_client.get(path, query_string={"page": page})
@@ -270,6 +387,7 @@ def test_positive_int_accepts_only_row_ids():
 
 # --- 3. Content-Security-Policy ----------------------------------------------------------------------
 
+
 def test_content_security_policy_forbids_base_objects_framing_and_foreign_forms(app, client):
     app.config["M365_AUTHORITY"] = "https://login.microsoftonline.com"
     policy = client.get("/login").headers["Content-Security-Policy"]
@@ -282,6 +400,7 @@ def test_content_security_policy_forbids_base_objects_framing_and_foreign_forms(
 
 
 # --- 4. Host header and PORTAL_BASE_URL ---------------------------------------------------------------
+
 
 @pytest.fixture
 def production_env(monkeypatch):
@@ -334,6 +453,7 @@ def test_development_answers_on_localhost_and_loopback(monkeypatch, base_url):
 
 
 # --- 5. Error answers: the portal's own page, translated ---------------------------------------------
+
 
 def test_production_app_answers_a_foreign_host_with_400_and_its_own_host_normally(production_env):
     production_env.setenv("PORTAL_BASE_URL", "https://portal.example.com")

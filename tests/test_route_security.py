@@ -1,4 +1,5 @@
 """Every route: anonymous visitors are sent to sign-in, and state changes need a CSRF token."""
+
 import pytest
 from werkzeug.routing.converters import NumberConverter
 

@@ -1,4 +1,5 @@
 """The runner loop: runs jobs, survives failures, renews leases, periodic work, clean stop on SIGTERM."""
+
 import os
 import signal
 import subprocess
@@ -144,9 +145,8 @@ def test_daily_work_is_scheduled_at_the_configured_time(world):
 
 
 def test_default_periodic_work_includes_outbox_delivery(app):
-    from portal.runner import PERIODIC, resolve
-
     from portal.mail import deliver_outbox
+    from portal.runner import PERIODIC, resolve
 
     assert deliver_outbox in [resolve(spec.target) for spec in PERIODIC]
 
@@ -166,8 +166,14 @@ def _migrated_sqlite(tmp_path):
 def test_runner_process_runs_jobs_and_exits_cleanly_on_sigterm(tmp_path):
     url = _migrated_sqlite(tmp_path)
     env = dict(os.environ, DATABASE_URL=url, MAIL_SERVER="", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "runner"], cwd=ROOT,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "runner"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     engine = create_engine(url)
     try:
         deadline = time.monotonic() + 20

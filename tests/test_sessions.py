@@ -2,6 +2,7 @@
 
 Sign-out, disabling, a new password and idle expiry delete rows, so a copy of the cookie taken
 before stops working; activity is written at most once a minute."""
+
 import hashlib
 from datetime import timedelta
 
@@ -17,8 +18,9 @@ def sign_in(client, email, password=PASSWORD):
 
 
 def sessions_of(admin):
-    return db.session.scalar(select(func.count()).select_from(AdminSession)
-                             .where(AdminSession.admin_id == admin.id))
+    return db.session.scalar(
+        select(func.count()).select_from(AdminSession).where(AdminSession.admin_id == admin.id)
+    )
 
 
 def cookie_of(client):
@@ -78,11 +80,15 @@ def test_disabling_ends_every_session_of_the_account_and_no_other(app, rita_clie
     assert alice.get("/").status_code == 200
 
 
-def test_own_password_change_keeps_this_browser_with_a_new_session_and_ends_the_others(app, rita_client, world):
+def test_own_password_change_keeps_this_browser_with_a_new_session_and_ends_the_others(
+    app, rita_client, world
+):
     other = app.test_client().sign_in_as(world.rita)
     before = cookie_of(rita_client)
-    rita_client.post(f"/admin/accounts/{world.rita.id}/password",
-                     data={"password": "brand-new-pass", "confirm": "brand-new-pass"})
+    rita_client.post(
+        f"/admin/accounts/{world.rita.id}/password",
+        data={"password": "brand-new-pass", "confirm": "brand-new-pass"},
+    )
     assert rita_client.get("/").status_code == 200
     assert other.get("/").status_code == 302
     assert browser_with_cookie(app, before).get("/").status_code == 302  # the old token is gone too
@@ -108,7 +114,9 @@ def test_idle_session_on_htmx_request_gets_hx_redirect(alice_client, world):
 def test_activity_is_noted_at_most_once_a_minute_and_keeps_the_session_alive(alice_client, world):
     def last_seen():
         db.session.expire_all()
-        return db.session.scalar(select(AdminSession.last_seen_at).where(AdminSession.admin_id == world.alice.id))
+        return db.session.scalar(
+            select(AdminSession.last_seen_at).where(AdminSession.admin_id == world.alice.id)
+        )
 
     move_last_seen(world.alice, timedelta(seconds=30))
     before = last_seen()

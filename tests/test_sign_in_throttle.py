@@ -3,6 +3,7 @@
 Behind the reverse proxy (TRUSTED_PROXIES=1) the address is the visitor's own (the last
 X-Forwarded-For entry), so one person guessing passwords locks out their own address and the
 accounts they tried, not everyone behind the proxy; all workers and hosts share the counts."""
+
 import json
 import os
 import subprocess
@@ -70,8 +71,11 @@ def test_locked_account_gets_429_with_when_to_try_again_and_the_email_kept(clien
 def test_unknown_account_is_locked_the_same_way(client, world):
     client.application.config.update(SIGN_IN_MAX_FAILURES_PER_ACCOUNT=3)  # fewer slow argon2 checks
     fail(client, "nobody@acme.example", 3)
-    response = client.post("/login", data={"email": "nobody@acme.example", "password": PASSWORD},
-                           headers={"Accept-Language": "de-DE,de;q=0.9"})
+    response = client.post(
+        "/login",
+        data={"email": "nobody@acme.example", "password": PASSWORD},
+        headers={"Accept-Language": "de-DE,de;q=0.9"},
+    )
     assert response.status_code == 429
     assert "Bitte versuchen Sie es in 15 Minuten erneut." in response.get_data(as_text=True)
 
@@ -122,8 +126,14 @@ def fail_in_another_process(email, times):
     """Fail `times` sign-ins in a separate Python process; returns its status codes."""
     config = make_test_config(WTF_CSRF_ENABLED=False)
     env = dict(os.environ, WORKER_CONFIG=json.dumps(config))
-    done = subprocess.run([sys.executable, "-c", OTHER_WORKER, email, str(times)], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_WORKER, email, str(times)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.split()
 

@@ -1,21 +1,36 @@
 """The sync plan is a pure function: contact book + what Microsoft said + settings -> changes."""
+
 from portal.sync import plan as p
 from portal.sync.plan import ContactSnap, M365Data, Rules, build
 
 
 def user(uid, given="Adele", surname="Vance", mail=None, **extra):
     mail = mail if mail is not None else f"{given}.{surname}@contoso.com".lower()
-    data = {"id": uid, "givenName": given, "surname": surname, "displayName": f"{given} {surname}",
-            "mail": mail or None, "userPrincipalName": f"{uid}@contoso.onmicrosoft.com",
-            "accountEnabled": True, "userType": "Member"}
+    data = {
+        "id": uid,
+        "givenName": given,
+        "surname": surname,
+        "displayName": f"{given} {surname}",
+        "mail": mail or None,
+        "userPrincipalName": f"{uid}@contoso.onmicrosoft.com",
+        "accountEnabled": True,
+        "userType": "Member",
+    }
     data.update(extra)
     return data
 
 
 def contact(cid, uid=None, first="Adele", last="Vance", email=None, archived=False, groups=()):
     email = email or f"{first}.{last}@contoso.com".lower()
-    return ContactSnap(id=cid, first_name=first, last_name=last, email=email, m365_user_id=uid,
-                       archived=archived, group_ids=frozenset(groups))
+    return ContactSnap(
+        id=cid,
+        first_name=first,
+        last_name=last,
+        email=email,
+        m365_user_id=uid,
+        archived=archived,
+        group_ids=frozenset(groups),
+    )
 
 
 def synced_book(n):
@@ -24,9 +39,12 @@ def synced_book(n):
 
 # --- updates --------------------------------------------------------------------------------
 
+
 def test_changed_last_name_is_an_update_with_old_and_new_value():
-    plan = build([contact(1, "u1")], M365Data(users={"u1": user("u1", surname="Smith",
-                                                                  mail="adele.vance@contoso.com")}))
+    plan = build(
+        [contact(1, "u1")],
+        M365Data(users={"u1": user("u1", surname="Smith", mail="adele.vance@contoso.com")}),
+    )
     assert [(c.contact_id, c.changes) for c in plan.updates] == [(1, (("last_name", "Vance", "Smith"),))]
 
 
@@ -70,8 +88,11 @@ def test_email_change_to_an_address_of_another_contact_is_not_applied():
 
 
 def test_email_change_outside_allowed_domains_is_not_applied():
-    plan = build([contact(1, "u1")], M365Data(users={"u1": user("u1", mail="a@gmail.com")}),
-                 Rules(allowed_domains=("contoso.com",)))
+    plan = build(
+        [contact(1, "u1")],
+        M365Data(users={"u1": user("u1", mail="a@gmail.com")}),
+        Rules(allowed_domains=("contoso.com",)),
+    )
     assert plan.updates == [] and plan.skipped[0].reason == p.SKIP_EMAIL_DOMAIN
 
 
@@ -88,6 +109,7 @@ def test_display_name_is_split_when_given_name_and_surname_are_missing():
 
 
 # --- removals, restores, threshold ----------------------------------------------------------
+
 
 def test_removed_user_removes_the_contact_with_reason():
     plan = build(synced_book(20), M365Data(removed={"u3": p.REMOVED_HARD}))
@@ -137,22 +159,29 @@ def test_threshold_follows_the_customers_settings():
 
 
 def test_already_held_contact_is_not_removed_or_held_again():
-    plan = build(synced_book(20), M365Data(removed={"u1": p.REMOVED_SOFT}),
-                 Rules(held_contact_ids=frozenset({1})))
+    plan = build(
+        synced_book(20), M365Data(removed={"u1": p.REMOVED_SOFT}), Rules(held_contact_ids=frozenset({1}))
+    )
     assert plan.is_empty
 
 
 def test_held_contact_whose_user_is_back_is_released():
-    plan = build(synced_book(3), M365Data(users={"u1": user("u1", "F1", "L1", mail="f1.l1@contoso.com")}),
-                 Rules(held_contact_ids=frozenset({1})))
+    plan = build(
+        synced_book(3),
+        M365Data(users={"u1": user("u1", "F1", "L1", mail="f1.l1@contoso.com")}),
+        Rules(held_contact_ids=frozenset({1})),
+    )
     assert [c.contact_id for c in plan.releases] == [1]
 
 
 # --- wanted users: import and group members -------------------------------------------------
 
+
 def test_new_user_is_created_with_names_and_email():
     plan = build([], M365Data(users={"u1": user("u1")}, wanted=[("u1", None)]))
-    assert [(c.user_id, c.values) for c in plan.creates] == [("u1", ("Adele", "Vance", "adele.vance@contoso.com"))]
+    assert [(c.user_id, c.values) for c in plan.creates] == [
+        ("u1", ("Adele", "Vance", "adele.vance@contoso.com"))
+    ]
 
 
 def test_existing_contact_with_same_email_in_other_case_is_linked_when_link_active():
@@ -171,15 +200,18 @@ def test_existing_contact_with_same_email_is_left_alone_without_link_active():
 
 
 def test_already_imported_user_counts_as_present():
-    plan = build([contact(1, "u1")], M365Data(users={"u1": user("u1")}, wanted=[("u1", None)]),
-                 Rules(update_all=False))
+    plan = build(
+        [contact(1, "u1")], M365Data(users={"u1": user("u1")}, wanted=[("u1", None)]), Rules(update_all=False)
+    )
     assert plan.is_empty and [c.contact_id for c in plan.present] == [1]
 
 
 def test_import_updates_only_the_imported_users():
     book = [contact(1, "u1"), contact(2, "u2", first="Bob", last="B", email="bob@contoso.com")]
-    users = {"u1": user("u1", surname="New", mail="adele.vance@contoso.com"),
-             "u2": user("u2", given="Bobby", surname="B", mail="bob@contoso.com")}
+    users = {
+        "u1": user("u1", surname="New", mail="adele.vance@contoso.com"),
+        "u2": user("u2", given="Bobby", surname="B", mail="bob@contoso.com"),
+    }
     plan = build(book, M365Data(users=users, wanted=[("u1", None)]), Rules(update_all=False))
     assert [c.contact_id for c in plan.updates] == [1]
 
@@ -191,19 +223,32 @@ def test_skip_reasons_are_reported_per_user():
         "guest": user("guest", given="Gus", userPrincipalName="g_x.com#EXT#@contoso.onmicrosoft.com"),
         "dom": user("dom", given="Out", mail="out@gmail.com"),
     }
-    plan = build([], M365Data(users=users, wanted=[(u, None) for u in users] + [("gone", None)]),
-                 Rules(allowed_domains=("contoso.com",)))
+    plan = build(
+        [],
+        M365Data(users=users, wanted=[(u, None) for u in users] + [("gone", None)]),
+        Rules(allowed_domains=("contoso.com",)),
+    )
     reasons = {c.user_id: c.reason for c in plan.skipped}
-    assert reasons == {"nomail": "no mailbox address", "off": "disabled account", "guest": "guest",
-                       "dom": "domain not allowed", "gone": p.SKIP_NOT_FOUND}
+    assert reasons == {
+        "nomail": "no mailbox address",
+        "off": "disabled account",
+        "guest": "guest",
+        "dom": "domain not allowed",
+        "gone": p.SKIP_NOT_FOUND,
+    }
     assert plan.creates == []
 
 
 def test_disabled_users_and_guests_are_imported_when_the_filters_are_off():
-    users = {"off": user("off", given="Dis", accountEnabled=False),
-             "guest": user("guest", given="Gus", userType="Guest")}
-    plan = build([], M365Data(users=users, wanted=[("off", None), ("guest", None)]),
-                 Rules(skip_disabled=False, skip_guests=False))
+    users = {
+        "off": user("off", given="Dis", accountEnabled=False),
+        "guest": user("guest", given="Gus", userType="Guest"),
+    }
+    plan = build(
+        [],
+        M365Data(users=users, wanted=[("off", None), ("guest", None)]),
+        Rules(skip_disabled=False, skip_guests=False),
+    )
     assert sorted(c.user_id for c in plan.creates) == ["guest", "off"]
 
 
@@ -220,8 +265,11 @@ def test_email_of_a_removed_contact_is_not_reused_by_a_new_user():
 
 
 def test_contact_linked_to_another_user_is_not_relinked():
-    plan = build([contact(1, "other")], M365Data(users={"u1": user("u1")}, wanted=[("u1", None)]),
-                 Rules(link_active=True))
+    plan = build(
+        [contact(1, "other")],
+        M365Data(users={"u1": user("u1")}, wanted=[("u1", None)]),
+        Rules(link_active=True),
+    )
     assert plan.links == [] and plan.skipped[0].reason == p.SKIP_LINKED_ELSEWHERE
 
 
@@ -229,12 +277,15 @@ def test_group_member_is_created_and_added_to_the_contact_group_once():
     plan = build([], M365Data(users={"u1": user("u1")}, wanted=[("u1", 7), ("u1", 7), ("u1", 8)]))
     assert len(plan.creates) == 1
     assert sorted((c.user_id, c.group_id, c.contact_id) for c in plan.group_adds) == [
-        ("u1", 7, None), ("u1", 8, None)]
+        ("u1", 7, None),
+        ("u1", 8, None),
+    ]
 
 
 def test_existing_contact_not_in_the_group_is_added():
-    plan = build([contact(1, "u1", groups={3})], M365Data(users={"u1": user("u1")},
-                                                          wanted=[("u1", 3), ("u1", 4)]))
+    plan = build(
+        [contact(1, "u1", groups={3})], M365Data(users={"u1": user("u1")}, wanted=[("u1", 3), ("u1", 4)])
+    )
     assert [(c.contact_id, c.group_id) for c in plan.group_adds] == [(1, 4)]
 
 
@@ -258,8 +309,9 @@ def test_new_user_cannot_take_an_email_that_an_update_just_claimed():
 
 
 def test_counts_cover_every_kind():
-    plan = build(synced_book(2), M365Data(users={"n": user("n")}, removed={"u1": p.REMOVED_SOFT},
-                                          wanted=[("n", None)]))
+    plan = build(
+        synced_book(2), M365Data(users={"n": user("n")}, removed={"u1": p.REMOVED_SOFT}, wanted=[("n", None)])
+    )
     counts = plan.counts()
     assert counts["creates"] == 1 and counts["removals"] == 1 and counts["skipped"] == 0
 
@@ -277,6 +329,7 @@ def test_big_tenant_plans_quickly():
 
 
 # --- partial delta entries (only the changed properties, `Prefer: return=minimal` style) -------
+
 
 def test_delta_entry_with_only_the_changed_surname_keeps_first_name_and_email():
     plan = build([contact(1, "u1")], M365Data(users={"u1": {"id": "u1", "surname": "Smith"}}))

@@ -1,4 +1,5 @@
 """The daily sync and the Manual-mode import, against the M365 emulator over HTTP, through the runner."""
+
 import threading
 
 from sqlalchemy import func, select
@@ -7,8 +8,7 @@ from portal.extensions import db
 from portal.models import Contact, JobKind, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
-from portal.sync import tasks
-from portal.sync import lock, service
+from portal.sync import lock, service, tasks
 from tests.sync_helpers import book, import_users, outbox, run_job, sync, users
 
 SALES = ["adele.vance", "juergen.mueller", "siobhan.obrien", "isaiah.langer", "guenther.gross"]
@@ -29,6 +29,7 @@ def changes_of(run, kind=None):
 
 
 # --- import (Manual mode) -------------------------------------------------------------------
+
 
 def test_import_creates_contacts_with_m365_origin_and_user_id(app, emulator, connected_acme):
     everyone = imported(app, emulator, connected_acme)
@@ -97,6 +98,7 @@ def _manual_contact(customer, email):
 
 # --- the daily sync -------------------------------------------------------------------------
 
+
 def test_first_sync_reads_everything_and_later_runs_use_the_delta(app, emulator, connected_acme):
     imported(app, emulator, connected_acme)
     first = sync(app, connected_acme)
@@ -110,13 +112,21 @@ def test_name_and_email_changes_in_m365_update_the_contact(app, emulator, connec
     everyone = imported(app, emulator, connected_acme)
     sync(app, connected_acme)
     adele = everyone["adele.vance"]["id"]
-    emulator.control("PATCH", f"users/{adele}", {"surname": "Vance-Miller", "mail": "Adele.Miller@contosodemo.onmicrosoft.com"})
+    emulator.control(
+        "PATCH",
+        f"users/{adele}",
+        {"surname": "Vance-Miller", "mail": "Adele.Miller@contosodemo.onmicrosoft.com"},
+    )
     run = sync(app, connected_acme)
     contact = db.session.scalar(select(Contact).where(Contact.m365_user_id == adele))
     assert (contact.last_name, contact.email) == ("Vance-Miller", "Adele.Miller@contosodemo.onmicrosoft.com")
     fields = {(c.field, c.old_value, c.new_value) for c in changes_of(run, "update")}
     assert ("last_name", "Vance", "Vance-Miller") in fields
-    assert ("email", "adele.vance@contosodemo.onmicrosoft.com", "Adele.Miller@contosodemo.onmicrosoft.com") in fields
+    assert (
+        "email",
+        "adele.vance@contosodemo.onmicrosoft.com",
+        "Adele.Miller@contosodemo.onmicrosoft.com",
+    ) in fields
 
 
 def test_deleted_user_removes_the_contact_and_reports_it_by_email(app, emulator, connected_acme):
@@ -126,12 +136,21 @@ def test_deleted_user_removes_the_contact_and_reports_it_by_email(app, emulator,
     emulator.control("DELETE", f"users/{everyone['isaiah.langer']['id']}?hard=1")
     run = sync(app, connected_acme)
     archived = book(connected_acme, archived=True)
-    assert set(archived) == {"siobhan.obrien@contosodemo.onmicrosoft.com", "isaiah.langer@contosodemo.onmicrosoft.com"}
-    assert archived["isaiah.langer@contosodemo.onmicrosoft.com"].archive_reason == "Deleted permanently in Microsoft 365"
+    assert set(archived) == {
+        "siobhan.obrien@contosodemo.onmicrosoft.com",
+        "isaiah.langer@contosodemo.onmicrosoft.com",
+    }
+    assert (
+        archived["isaiah.langer@contosodemo.onmicrosoft.com"].archive_reason
+        == "Deleted permanently in Microsoft 365"
+    )
     assert len(changes_of(run, "remove")) == 2
     report = [m for m in outbox(connected_acme) if m.kind == "removal_report"]
     assert len(report) == 1 and report[0].recipients == ["it@acme.example", "boss@acme.example"]
-    assert "Siobhán O'Brien" in report[0].body_text and "isaiah.langer@contosodemo.onmicrosoft.com" in report[0].body_text
+    assert (
+        "Siobhán O'Brien" in report[0].body_text
+        and "isaiah.langer@contosodemo.onmicrosoft.com" in report[0].body_text
+    )
 
 
 def test_user_restored_in_m365_brings_the_contact_back(app, emulator, connected_acme):
@@ -157,7 +176,7 @@ def test_error_in_the_middle_of_a_full_listing_removes_nobody(app, emulator, con
     run = db.session.scalar(select(SyncRun).where(SyncRun.job_id == job.id))
     assert run.status == "failed" and "no contact was removed" in run.message
     assert "adele.vance@contosodemo.onmicrosoft.com" in book(connected_acme)
-    assert not db.session.get(type(connected_acme), connected_acme.id).reseller is None
+    assert db.session.get(type(connected_acme), connected_acme.id).reseller is not None
     emulator.control("DELETE", "faults")
     sync(app, connected_acme)
     assert "adele.vance@contosodemo.onmicrosoft.com" in book(connected_acme, archived=True)
@@ -171,7 +190,9 @@ def test_throttled_request_is_retried_after_retry_after(app, emulator, connected
     assert any(entry["status"] == 429 for entry in emulator.log())
 
 
-def test_delta_token_older_than_seven_days_means_a_full_resync_with_the_same_end_state(app, emulator, connected_acme):
+def test_delta_token_older_than_seven_days_means_a_full_resync_with_the_same_end_state(
+    app, emulator, connected_acme
+):
     everyone = imported(app, emulator, connected_acme)
     sync(app, connected_acme)
     emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"givenName": "Adela"})
@@ -228,8 +249,11 @@ def test_preview_shows_what_the_run_then_does_and_writes_nothing(app, emulator, 
     assert book(connected_acme)["adele.vance@contosodemo.onmicrosoft.com"].first_name == "Adele"
     run = sync(app, connected_acme)
     done = {(c.kind, c.m365_user_id) for c in changes_of(run)}
-    assert planned == done == {("update", everyone["adele.vance"]["id"]),
-                               ("remove", everyone["isaiah.langer"]["id"])}
+    assert (
+        planned
+        == done
+        == {("update", everyone["adele.vance"]["id"]), ("remove", everyone["isaiah.langer"]["id"])}
+    )
 
 
 def test_preview_job_result_lists_the_planned_changes(app, emulator, connected_acme):
@@ -243,8 +267,11 @@ def test_preview_job_result_lists_the_planned_changes(app, emulator, connected_a
 
 def test_mass_deletion_is_held_until_an_admin_allows_it(app, emulator, connected_acme, alice_client):
     everyone = users(emulator)
-    members = sorted(n for n, u in everyone.items() if u.get("mail") and u["userType"] == "Member"
-                     and u["accountEnabled"] and not u["_admin"])[:40]
+    members = sorted(
+        n
+        for n, u in everyone.items()
+        if u.get("mail") and u["userType"] == "Member" and u["accountEnabled"] and not u["_admin"]
+    )[:40]
     import_users(app, connected_acme, [everyone[n]["id"] for n in members])
     sync(app, connected_acme)
     for name in members[:12]:
@@ -266,8 +293,11 @@ def test_mass_deletion_is_held_until_an_admin_allows_it(app, emulator, connected
 
 def test_keep_contacts_unlinks_the_held_contacts(app, emulator, connected_acme, alice_client):
     everyone = users(emulator)
-    members = sorted(n for n, u in everyone.items() if u.get("mail") and u["userType"] == "Member"
-                     and u["accountEnabled"] and not u["_admin"])[:20]
+    members = sorted(
+        n
+        for n, u in everyone.items()
+        if u.get("mail") and u["userType"] == "Member" and u["accountEnabled"] and not u["_admin"]
+    )[:20]
     import_users(app, connected_acme, [everyone[n]["id"] for n in members])
     SyncSettings.for_customer(connected_acme).delete_threshold_min = 3
     db.session.commit()
@@ -295,7 +325,9 @@ def test_two_runners_never_sync_the_same_customer_at_once(app, emulator, connect
         thread.join(60)
     db.session.expire_all()
     statuses = sorted(r.status for r in db.session.scalars(select(SyncRun).where(SyncRun.kind == "sync")))
-    done = db.session.scalars(select(SyncRun.id).where(SyncRun.kind == "sync", SyncRun.status == "succeeded")).all()
+    done = db.session.scalars(
+        select(SyncRun.id).where(SyncRun.kind == "sync", SyncRun.status == "succeeded")
+    ).all()
     assert len(done) == 1, statuses
 
 
@@ -322,7 +354,9 @@ def test_customer_without_sync_active_is_not_synced(app, emulator, connected_acm
     assert run.status == "skipped"
 
 
-def test_sync_history_shows_each_run_and_its_changes_filtered_by_kind(app, emulator, connected_acme, alice_client):
+def test_sync_history_shows_each_run_and_its_changes_filtered_by_kind(
+    app, emulator, connected_acme, alice_client
+):
     everyone = imported(app, emulator, connected_acme)
     sync(app, connected_acme)
     emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"givenName": "Ada"})
@@ -332,12 +366,15 @@ def test_sync_history_shows_each_run_and_its_changes_filtered_by_kind(app, emula
     assert "Sync history" in page and "Graph requests" in page and "Sync now" in page
     detail = alice_client.get(f"/sync/history/{run.id}").get_data(as_text=True)
     assert "Adele" in detail and "Ada" in detail and "Isaiah" in detail
-    only_updates = alice_client.get(f"/sync/history/{run.id}?kind=update",
-                                    headers={"HX-Request": "true"}).get_data(as_text=True)
+    only_updates = alice_client.get(
+        f"/sync/history/{run.id}?kind=update", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     assert "Ada" in only_updates and "Isaiah" not in only_updates
 
 
-def test_sync_now_queues_one_job_and_other_customers_runs_are_hidden(app, emulator, connected_acme, alice_client, world):
+def test_sync_now_queues_one_job_and_other_customers_runs_are_hidden(
+    app, emulator, connected_acme, alice_client, world
+):
     from portal.models import Job
 
     alice_client.post("/sync/now")
@@ -358,6 +395,7 @@ def test_cli_sync_run_prints_a_summary(app, emulator, connected_acme):
 
 # --- protocol robustness of the fetch step ---------------------------------------------------
 
+
 def test_new_member_known_only_from_a_partial_delta_entry_is_read_in_full(app, emulator, connected_acme):
     """A delta entry with only changed properties cannot prove a user is a member, not a guest."""
     from portal.m365.connection import connection_for_sync
@@ -365,8 +403,9 @@ def test_new_member_known_only_from_a_partial_delta_entry_is_read_in_full(app, e
     from portal.sync import fetch, plan
 
     guest = users(emulator)["maria.garcia_fabrikam.com#EXT#"]
-    data = plan.M365Data(users={guest["id"]: {"id": guest["id"], "mail": "maria@fabrikam.com"}},
-                         wanted=[(guest["id"], None)])
+    data = plan.M365Data(
+        users={guest["id"]: {"id": guest["id"], "mail": "maria@fabrikam.com"}}, wanted=[(guest["id"], None)]
+    )
     with GraphClient.for_connection(connection_for_sync(connected_acme)) as graph:
         fetch._fetch_unknown_members(graph, [], data)
     result = plan.build([], data)
@@ -376,21 +415,37 @@ def test_new_member_known_only_from_a_partial_delta_entry_is_read_in_full(app, e
 def test_group_deleted_and_restored_in_one_delta_round_counts_as_present():
     from portal.sync.fetch import removed_group_ids
 
-    items = [{"id": "g1", "@removed": {"reason": "changed"}}, {"id": "g2", "displayName": "B"},
-             {"id": "g1", "displayName": "A"}, {"id": "g2", "@removed": {"reason": "deleted"}}]
+    items = [
+        {"id": "g1", "@removed": {"reason": "changed"}},
+        {"id": "g2", "displayName": "B"},
+        {"id": "g1", "displayName": "A"},
+        {"id": "g2", "@removed": {"reason": "deleted"}},
+    ]
     assert removed_group_ids(items) == {"g2"}
 
 
 # --- decisions on held removals go through the sync's apply code ----------------------------
 
+
 def _held(customer, email):
-    contact = Contact(customer_id=customer.id, first_name="Held", last_name="Person", origin="m365",
-                      m365_user_id=f"user-{email}")
+    contact = Contact(
+        customer_id=customer.id,
+        first_name="Held",
+        last_name="Person",
+        origin="m365",
+        m365_user_id=f"user-{email}",
+    )
     contact.set_email(email)
     db.session.add(contact)
     db.session.flush()
-    db.session.add(HeldRemoval(customer_id=customer.id, contact_id=contact.id, m365_user_id=contact.m365_user_id,
-                               reason="deleted"))
+    db.session.add(
+        HeldRemoval(
+            customer_id=customer.id,
+            contact_id=contact.id,
+            m365_user_id=contact.m365_user_id,
+            reason="deleted",
+        )
+    )
     db.session.commit()
     return contact
 
@@ -403,7 +458,11 @@ def test_allow_deletions_archives_and_records_like_a_sync_removal(world):
     assert (run.kind, run.status, run.counts) == ("decision", "succeeded", {"removals": 1})
     assert contact.archived_at is not None and contact.archive_reason == "Deleted in Microsoft 365"
     [change] = changes_of(run)
-    assert (change.kind, change.contact_id, change.m365_user_id) == ("remove", contact.id, "user-gone@acme.example")
+    assert (change.kind, change.contact_id, change.m365_user_id) == (
+        "remove",
+        contact.id,
+        "user-gone@acme.example",
+    )
     assert (change.contact_email, change.detail) == ("gone@acme.example", f"deleted · {world.alice.email}")
     assert db.session.scalar(select(func.count()).select_from(HeldRemoval)) == 0
 

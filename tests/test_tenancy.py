@@ -30,6 +30,15 @@ def test_one_allowed_domains_rule_for_contacts_and_the_sync(world):
     assert not domain_allowed("ada@other.example", ("acme.example",))
     world.acme.allowed_domains = "@ACME.example"
     assert world.acme.allows_email("Ada@Acme.Example") and not world.acme.allows_email("ada@other.example")
-    person = Person(m365_id="u1", first_name="Ada", last_name="L", email="Ada@Other.example", display_name="Ada",
-                    department="", enabled=True, guest=False, name_missing=False)
+    person = Person(
+        m365_id="u1",
+        first_name="Ada",
+        last_name="L",
+        email="Ada@Other.example",
+        display_name="Ada",
+        department="",
+        enabled=True,
+        guest=False,
+        name_missing=False,
+    )
     assert person.skip_reason(tuple(world.acme.effective_domains)) == SKIP_DOMAIN

@@ -1,5 +1,6 @@
 """German translation: a German browser sees the product's German labels, an English one English,
 and the catalogue is complete with the same placeholders as the English source."""
+
 import os
 import re
 import tempfile
@@ -67,7 +68,9 @@ def test_german_admin_sees_release_button_only_after_user_sync_is_switched_on(ap
     db.session.commit()
     after = page(alice_client, "/m365/", GERMAN)
     assert "M365-Schnittstelle freigeben" in after
-    assert "Ein M365-Administratorkonto mit Leserechten für alle Benutzer und Gruppen ist erforderlich." in after
+    assert (
+        "Ein M365-Administratorkonto mit Leserechten für alle Benutzer und Gruppen ist erforderlich." in after
+    )
     assert "Release M365 Interface" not in after and "Synchronize contacts" not in after
 
 

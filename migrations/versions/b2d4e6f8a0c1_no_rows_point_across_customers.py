@@ -10,11 +10,12 @@ Revision ID: b2d4e6f8a0c1
 Revises: 7cabef81868f
 Create Date: 2026-11-29 13:40:00
 """
-from alembic import op
-import sqlalchemy as sa
 
-revision = 'b2d4e6f8a0c1'
-down_revision = '7cabef81868f'
+import sqlalchemy as sa
+from alembic import op
+
+revision = "b2d4e6f8a0c1"
+down_revision = "7cabef81868f"
 branch_labels = None
 depends_on = None
 
@@ -74,8 +75,7 @@ ACROSS_CUSTOMERS = [
 
 
 def _clean(table, column, parent, action):
-    missing = (f"{column} IS NOT NULL AND NOT EXISTS "
-               f"(SELECT 1 FROM {parent} p WHERE p.id = {table}.{column})")
+    missing = f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {table}.{column})"
     if action == "delete":
         op.execute(f"DELETE FROM {table} WHERE {missing}")
     else:
@@ -87,13 +87,15 @@ def upgrade():
         _clean(table, column, parent, action)
     for statement in ACROSS_CUSTOMERS:
         op.execute(statement)
-    with op.batch_alter_table('sync_settings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('links_tenant_id', sa.String(length=64), nullable=True))
-    op.execute("UPDATE sync_settings SET links_tenant_id = (SELECT m.tenant_id FROM m365_connection m "
-               "WHERE m.customer_id = sync_settings.customer_id)")
+    with op.batch_alter_table("sync_settings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("links_tenant_id", sa.String(length=64), nullable=True))
+    op.execute(
+        "UPDATE sync_settings SET links_tenant_id = (SELECT m.tenant_id FROM m365_connection m "
+        "WHERE m.customer_id = sync_settings.customer_id)"
+    )
 
 
 def downgrade():
     # The removed rows pointed at nothing (or at another customer's data): nothing to restore.
-    with op.batch_alter_table('sync_settings', schema=None) as batch_op:
-        batch_op.drop_column('links_tenant_id')
+    with op.batch_alter_table("sync_settings", schema=None) as batch_op:
+        batch_op.drop_column("links_tenant_id")

@@ -1,4 +1,5 @@
 """Administration forms: accounts, passwords, customers."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
@@ -23,8 +24,11 @@ def optional_int(value):
     return int(value)
 
 
-PASSWORD_LENGTH = Length(min=MIN_PASSWORD_LENGTH, max=200,
-                         message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH))
+PASSWORD_LENGTH = Length(
+    min=MIN_PASSWORD_LENGTH,
+    max=200,
+    message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+)
 
 
 class AccountForm(FlaskForm):
@@ -32,12 +36,15 @@ class AccountForm(FlaskForm):
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     name = SingleLineField(_l("Name"), validators=[Length(max=200)])
-    role = SelectField(_l("Role"), validators=[DataRequired()],
-                       invalid_choice_message=_l("You may not give this role."))
-    reseller = SelectField(_l("Reseller"), coerce=optional_int,
-                           invalid_choice_message=_l("Choose one of your resellers."))
-    customer = SelectField(_l("Customer"), coerce=optional_int,
-                           invalid_choice_message=_l("Choose one of your customers."))
+    role = SelectField(
+        _l("Role"), validators=[DataRequired()], invalid_choice_message=_l("You may not give this role.")
+    )
+    reseller = SelectField(
+        _l("Reseller"), coerce=optional_int, invalid_choice_message=_l("Choose one of your resellers.")
+    )
+    customer = SelectField(
+        _l("Customer"), coerce=optional_int, invalid_choice_message=_l("Choose one of your customers.")
+    )
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), PASSWORD_LENGTH])
 
     def offer(self, roles, resellers, customers):
@@ -54,13 +61,16 @@ def tenant_choices(tenants):
 
 class PasswordResetForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_LENGTH])
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("password", _l("The passwords do not match."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords do not match."))],
+    )
 
 
 class CustomerForm(FlaskForm):
     """A new customer; the reseller choice is only offered to the operator."""
 
     name = SingleLineField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
-    reseller = SelectField(_l("Reseller"), coerce=optional_int,
-                           invalid_choice_message=_l("Choose one of your resellers."))
+    reseller = SelectField(
+        _l("Reseller"), coerce=optional_int, invalid_choice_message=_l("Choose one of your resellers.")
+    )

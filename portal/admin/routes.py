@@ -1,4 +1,5 @@
 """Administration pages: admin accounts (create, disable/enable, reset password) and customers."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -24,8 +25,9 @@ def _search_term():
 
 def _page_of(query):
     """The page of `query` the request asks for (an empty page past the end, not a 404)."""
-    return db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=PER_PAGE,
-                       error_out=False)
+    return db.paginate(
+        query, page=request.args.get("page", 1, type=positive_int), per_page=PER_PAGE, error_out=False
+    )
 
 
 @bp.route("/accounts", endpoint="accounts")
@@ -35,8 +37,12 @@ def accounts_list():
     term = _search_term()
     query = access.admins_query().options(selectinload(AdminUser.customer), selectinload(AdminUser.reseller))
     if term:
-        query = query.where(or_(AdminUser.email.icontains(term, autoescape=True),
-                                AdminUser.name.icontains(term, autoescape=True)))
+        query = query.where(
+            or_(
+                AdminUser.email.icontains(term, autoescape=True),
+                AdminUser.name.icontains(term, autoescape=True),
+            )
+        )
     page = _page_of(query)
     return htmx.render("admin/accounts.html", "admin/_accounts_table.html", page=page, term=term)
 
@@ -49,9 +55,14 @@ def account_new():
     if form.validate_on_submit():
         try:
             account = accounts.create_account(
-                current_user, email=form.email.data, password=form.password.data, role=form.role.data,
-                name=form.name.data, reseller=_chosen(form, "reseller", Role.RESELLER, access.get_reseller_or_404),
-                customer=_chosen(form, "customer", Role.CUSTOMER, access.get_customer_or_404))
+                current_user,
+                email=form.email.data,
+                password=form.password.data,
+                role=form.role.data,
+                name=form.name.data,
+                reseller=_chosen(form, "reseller", Role.RESELLER, access.get_reseller_or_404),
+                customer=_chosen(form, "customer", Role.CUSTOMER, access.get_customer_or_404),
+            )
         except accounts.AccountError as exc:
             db.session.rollback()
             _field_for(form, exc.field).errors.append(str(exc))
@@ -66,8 +77,10 @@ def _account_form():
     """The account form with choices limited to the viewer's grants and tenants."""
     defaults = {}
     if request.method == "GET":
-        defaults = {"role": request.args.get("role"),
-                    "customer": request.args.get("customer_id", type=positive_int)}
+        defaults = {
+            "role": request.args.get("role"),
+            "customer": request.args.get("customer_id", type=positive_int),
+        }
     form = AccountForm(data=defaults)
     resellers = db.session.scalars(access.resellers_query()).all() if access.is_operator() else []
     customers = db.session.scalars(access.customers_query()).all()
@@ -163,8 +176,14 @@ def customers():
     ids = [c.id for c in page.items]
     contacts = _counts(Contact.customer_id, ids, Contact.archived_at.is_(None))
     admins = _counts(AdminUser.customer_id, ids)
-    return htmx.render("admin/customers.html", "admin/_customers_table.html", page=page, term=term,
-                       contacts=contacts, admins=admins)
+    return htmx.render(
+        "admin/customers.html",
+        "admin/_customers_table.html",
+        page=page,
+        term=term,
+        contacts=contacts,
+        admins=admins,
+    )
 
 
 def _counts(column, ids, *conditions):
@@ -172,7 +191,8 @@ def _counts(column, ids, *conditions):
     if not ids:
         return {}
     rows = db.session.execute(
-        select(column, func.count()).where(column.in_(ids), *conditions).group_by(column))
+        select(column, func.count()).where(column.in_(ids), *conditions).group_by(column)
+    )
     return dict(rows.all())
 
 

@@ -3,6 +3,7 @@
 Every view that touches tenant data goes through these helpers. Objects of
 another tenant answer 404 (never 403): we do not confirm they exist.
 """
+
 from flask import abort, g, session
 from flask_login import current_user
 from sqlalchemy import select
@@ -43,8 +44,7 @@ def admins_query():
     if current_user.role == Role.RESELLER.value:
         own_customers = select(Customer.id).where(Customer.reseller_id == current_user.reseller_id)
         return query.where(
-            (AdminUser.reseller_id == current_user.reseller_id)
-            | AdminUser.customer_id.in_(own_customers)
+            (AdminUser.reseller_id == current_user.reseller_id) | AdminUser.customer_id.in_(own_customers)
         )
     return query.where(AdminUser.customer_id == current_user.customer_id)
 
@@ -98,7 +98,5 @@ def choose_customer(customer_id):
 def owned_by_current_customer(model, object_id):
     """Load `model` by id, only when it belongs to the current customer; else 404."""
     customer = current_customer()
-    obj = db.session.scalar(
-        select(model).where(model.id == object_id, model.customer_id == customer.id)
-    )
+    obj = db.session.scalar(select(model).where(model.id == object_id, model.customer_id == customer.id))
     return obj or abort(404)

@@ -6,6 +6,7 @@ a decoded "/%09/other.host" all end up as "//other.host", which is another site.
 character refuses the target outright; what is left must be a plain path, also once
 percent-decoded (a proxy in between may decode it) and as a browser would read it.
 """
+
 import re
 import unicodedata
 from urllib.parse import unquote, urlsplit

@@ -1,4 +1,5 @@
 """Sign-in, sign-out and the customer switcher."""
+
 from math import ceil
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
@@ -46,9 +47,13 @@ def _locked_out(form, until):
     """429 with the form again (email kept) and when the next attempt will be heard."""
     seconds = max(1, ceil((until - utcnow()).total_seconds()))
     minutes = ceil(seconds / 60)
-    form.password.errors.append(ngettext(
-        "Too many failed sign-ins. Please try again in %(num)d minute.",
-        "Too many failed sign-ins. Please try again in %(num)d minutes.", minutes))
+    form.password.errors.append(
+        ngettext(
+            "Too many failed sign-ins. Please try again in %(num)d minute.",
+            "Too many failed sign-ins. Please try again in %(num)d minutes.",
+            minutes,
+        )
+    )
     response = make_response(render_template("auth/login.html", form=form), 429)
     response.headers["Retry-After"] = str(seconds)
     return response

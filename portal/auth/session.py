@@ -4,6 +4,7 @@ sign-in, security headers.
 The session cookie carries only the token of an admin_session row (Flask-Login's `_user_id`); the
 row decides: deleting it (sign-out, disabling, a new password, idle expiry) ends the session even
 for a copy of the cookie."""
+
 from datetime import timedelta
 
 from flask import current_app, flash, g, request, session, url_for
@@ -123,8 +124,15 @@ def content_security_policy():
     """Only our own scripts, styles and images; no <base> (it would redirect every relative link and
     form), no plugins, no framing by anyone (clickjacking); forms post to us, and "Release M365
     Interface" redirects a form post on to Microsoft's (or the emulator's) sign-in page."""
-    return "; ".join([
-        "default-src 'self'", "img-src 'self' data:", "style-src 'self' 'unsafe-inline'", "script-src 'self'",
-        "base-uri 'none'", "object-src 'none'", "frame-ancestors 'none'",
-        "form-action 'self' " + current_app.config["M365_AUTHORITY"],
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "img-src 'self' data:",
+            "style-src 'self' 'unsafe-inline'",
+            "script-src 'self'",
+            "base-uri 'none'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self' " + current_app.config["M365_AUTHORITY"],
+        ]
+    )

@@ -11,6 +11,7 @@ The counts are SignInFailure rows, so every gunicorn worker and every host sees 
 Someone guessing from one address locks out that address and the accounts they tried, nobody
 else. Only failures count, over a sliding window; a successful sign-in clears the account's count.
 """
+
 import ipaddress
 from datetime import timedelta
 
@@ -45,8 +46,10 @@ def _account_key(email):
 
 def _keys_and_limits(email):
     config = current_app.config
-    return [(_account_key(email), config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"]),
-            (f"address:{client_address()}", config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"])]
+    return [
+        (_account_key(email), config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"]),
+        (f"address:{client_address()}", config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"]),
+    ]
 
 
 def locked_until(email, now=None):
@@ -57,7 +60,8 @@ def locked_until(email, now=None):
         recent = db.session.scalars(
             select(SignInFailure.failed_at)
             .where(SignInFailure.key == key, SignInFailure.failed_at > now - _window())
-            .order_by(SignInFailure.failed_at.desc()).limit(limit)
+            .order_by(SignInFailure.failed_at.desc())
+            .limit(limit)
         ).all()
         if len(recent) >= limit:
             # Open again once the oldest of the `limit` newest failures leaves the window.

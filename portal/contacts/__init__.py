@@ -5,6 +5,7 @@ the end, so they never import each other: routes.py (list, detail, create, edit,
 group_views.py (contact groups), csv_views.py (CSV import). Every view works on
 `access.current_customer()`; other customers' ids answer 404.
 """
+
 from flask import Blueprint
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")

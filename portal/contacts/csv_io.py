@@ -7,11 +7,13 @@ characters of a cell are read, and every cell is put on one line without control
 Export writes UTF-8 with BOM so Excel shows umlauts, and neutralises every piece of a cell that
 a spreadsheet would run as a formula, whichever delimiter it splits the lines on.
 """
+
 import csv
 import io
 import re
 
-from flask_babel import format_decimal, gettext as _
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -24,10 +26,26 @@ FIELDS = ("first_name", "last_name", "email", "group", "salutation")
 ALIASES = {
     "first_name": {"firstname", "first", "givenname", "forename", "vorname"},
     "last_name": {"lastname", "last", "surname", "familyname", "nachname", "familienname", "name"},
-    "email": {"email", "emailaddress", "mail", "mailaddress", "emailadresse", "mailadresse",
-              "emailadr", "smtp"},
-    "group": {"group", "groups", "gruppe", "gruppen", "contactgroup", "contactgroups",
-              "kontaktgruppe", "kontaktgruppen"},
+    "email": {
+        "email",
+        "emailaddress",
+        "mail",
+        "mailaddress",
+        "emailadresse",
+        "mailadresse",
+        "emailadr",
+        "smtp",
+    },
+    "group": {
+        "group",
+        "groups",
+        "gruppe",
+        "gruppen",
+        "contactgroup",
+        "contactgroups",
+        "kontaktgruppe",
+        "kontaktgruppen",
+    },
     "salutation": {"salutation", "anrede"},
 }
 EXPORT_COLUMNS = ("first_name", "last_name", "email", "salutation", "origin", "groups")
@@ -42,7 +60,8 @@ MAX_CELL = 1000
 # optionally after spaces. A quote is put before it.
 SPLIT_CHARACTERS = ",;\t\r\n"
 _PIECE_FORMULA = re.compile(
-    f"(^|[{re.escape(SPLIT_CHARACTERS)}])( *)(?=[{re.escape(''.join(FORMULA_STARTS))}])")
+    f"(^|[{re.escape(SPLIT_CHARACTERS)}])( *)(?=[{re.escape(''.join(FORMULA_STARTS))}])"
+)
 
 
 class CsvProblem(ValueError):
@@ -64,7 +83,9 @@ def _looks_binary(raw):
 def decode(raw):
     """(text, encoding name): UTF-8 (BOM stripped), else Windows-1252; CsvProblem otherwise."""
     if _looks_binary(raw):
-        raise CsvProblem(_("This does not look like a CSV file. Save the table as CSV (UTF-8) and try again."))
+        raise CsvProblem(
+            _("This does not look like a CSV file. Save the table as CSV (UTF-8) and try again.")
+        )
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -72,14 +93,14 @@ def decode(raw):
     try:
         return raw.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError:
-        raise CsvProblem(_("The file is not UTF-8 text. Save it as \"CSV UTF-8\" and try again.")) from None
+        raise CsvProblem(_('The file is not UTF-8 text. Save it as "CSV UTF-8" and try again.')) from None
 
 
 def detect_delimiter(text):
     """`;` or `,`: what csv.Sniffer finds among those two, else the more frequent one in the first line."""
     sample = text[:16384]
     if "\n" in sample:
-        sample = sample[:sample.rfind("\n")]
+        sample = sample[: sample.rfind("\n")]
     try:
         return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
@@ -90,7 +111,7 @@ def detect_delimiter(text):
 def clean_cell(cell):
     """A cell as the import uses it: on one line, no control characters, at most MAX_CELL long."""
     # Cut before cleaning as well: a 100 KB cell is not worth normalising to keep 1,000 characters.
-    return single_line(cell[:MAX_CELL * 2])[:MAX_CELL]
+    return single_line(cell[: MAX_CELL * 2])[:MAX_CELL]
 
 
 def read_rows(text, delimiter, max_rows):
@@ -106,8 +127,12 @@ def read_rows(text, delimiter, max_rows):
             rows.append(cells)
             # One extra row for a header line.
             if len(rows) > max_rows + 1:
-                raise CsvProblem(_("The file has more than %(max)s rows. Split it into smaller files.",
-                                   max=format_decimal(max_rows)))
+                raise CsvProblem(
+                    _(
+                        "The file has more than %(max)s rows. Split it into smaller files.",
+                        max=format_decimal(max_rows),
+                    )
+                )
     except csv.Error as exc:
         raise CsvProblem(_("The file could not be read as CSV (%(error)s).", error=str(exc))) from None
     if not rows:
@@ -176,7 +201,8 @@ def _group_names(customer):
         select(contact_group_members.c.contact_id, ContactGroup.name)
         .join(ContactGroup, ContactGroup.id == contact_group_members.c.group_id)
         .where(ContactGroup.customer_id == customer.id)
-        .order_by(ContactGroup.name))
+        .order_by(ContactGroup.name)
+    )
     for contact_id, name in rows:
         names.setdefault(contact_id, []).append(name)
     return names
@@ -189,14 +215,28 @@ def export_chunks(customer, batch=1000):
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(EXPORT_COLUMNS)
-    query = (select(Contact.id, Contact.first_name, Contact.last_name, Contact.email,
-                    Contact.salutation, Contact.origin)
-             .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-             .order_by(Contact.last_name, Contact.first_name, Contact.id)
-             .execution_options(yield_per=batch))
+    query = (
+        select(
+            Contact.id,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.email,
+            Contact.salutation,
+            Contact.origin,
+        )
+        .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+        .order_by(Contact.last_name, Contact.first_name, Contact.id)
+        .execution_options(yield_per=batch)
+    )
     for count, row in enumerate(db.session.execute(query), start=1):
-        cells = [row.first_name, row.last_name, row.email, row.salutation, row.origin,
-                 GROUP_SEPARATOR.join(groups.get(row.id, []))]
+        cells = [
+            row.first_name,
+            row.last_name,
+            row.email,
+            row.salutation,
+            row.origin,
+            GROUP_SEPARATOR.join(groups.get(row.id, [])),
+        ]
         writer.writerow([neutralize(cell) for cell in cells])
         if count % batch == 0:
             yield buffer.getvalue()

@@ -1,6 +1,8 @@
 """CSV import: upload, map columns and preview, confirm."""
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal, gettext as _
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -19,8 +21,9 @@ def _max_rows():
 
 
 def _render_upload(form, status=200):
-    return render_template("contacts/import.html", form=form, max_rows=_max_rows(),
-                           limit_mb=_limit_mb()), status
+    return render_template(
+        "contacts/import.html", form=form, max_rows=_max_rows(), limit_mb=_limit_mb()
+    ), status
 
 
 def _limit_mb():
@@ -48,8 +51,9 @@ def csv_import():
 def _too_large(error):
     """A request body over MAX_CONTENT_LENGTH: on the upload page, say so at the file field."""
     if request.endpoint != "contacts.csv_import":
-        return render_template("errors/error.html", code=413, title=_("File too large"),
-                               description=error.description), 413
+        return render_template(
+            "errors/error.html", code=413, title=_("File too large"), description=error.description
+        ), 413
     form = UploadForm(formdata=None)
     form.file.errors = [_("The file is too large: at most %(mb)s MB.", mb=_limit_mb())]
     return _render_upload(form, 413)
@@ -69,8 +73,14 @@ def _mapping_form(upload, formdata):
     has_header = csv_io.looks_like_header(header)
     width = max(len(row) for row in rows[:1000])
     choices = [(-1, _("— not imported —"))] + [
-        (i, _("Column %(n)s: %(name)s", n=i + 1, name=header[i][:40]) if has_header and i < len(header)
-         else _("Column %(n)s", n=i + 1)) for i in range(width)]
+        (
+            i,
+            _("Column %(n)s: %(name)s", n=i + 1, name=header[i][:40])
+            if has_header and i < len(header)
+            else _("Column %(n)s", n=i + 1),
+        )
+        for i in range(width)
+    ]
     if formdata.get("mapped"):
         form = MappingForm(formdata=formdata)
     else:
@@ -89,7 +99,9 @@ def _plan(upload, form):
     mapping = {name: getattr(form, name).data for name in csv_io.FIELDS}
     if mapping["email"] < 0:
         return None
-    return importing.plan_import(access.current_customer(), upload.data["rows"], mapping, form.has_header.data)
+    return importing.plan_import(
+        access.current_customer(), upload.data["rows"], mapping, form.has_header.data
+    )
 
 
 @bp.route("/import/<token>")
@@ -100,10 +112,18 @@ def csv_preview(token):
     plans = _plan(upload, form)
     show = request.args.get("show", "all")
     shown = [p for p in plans or [] if show == "all" or p.status == show]
-    return htmx.render("contacts/import_preview.html", "contacts/_import_preview.html",
-                       upload=upload, form=form, plans=plans, counts=importing.counts(plans or []),
-                       shown=shown[:PREVIEW_ROWS], shown_total=len(shown), show=show,
-                       max_columns=csv_io.MAX_COLUMNS)
+    return htmx.render(
+        "contacts/import_preview.html",
+        "contacts/_import_preview.html",
+        upload=upload,
+        form=form,
+        plans=plans,
+        counts=importing.counts(plans or []),
+        shown=shown[:PREVIEW_ROWS],
+        shown_total=len(shown),
+        show=show,
+        max_columns=csv_io.MAX_COLUMNS,
+    )
 
 
 @bp.route("/import/<token>/confirm", methods=["POST"])
@@ -121,9 +141,21 @@ def csv_confirm(token):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        flash(_("The contact book changed while importing. Nothing was imported; please check the preview "
-                "again."), "error")
+        flash(
+            _(
+                "The contact book changed while importing. Nothing was imported; please check the preview "
+                "again."
+            ),
+            "error",
+        )
         return redirect(url_for(".csv_preview", token=token))
-    flash(_("Import finished: %(created)s created, %(updated)s updated, %(rejected)s rejected.",
-            created=counts["create"], updated=counts["update"], rejected=counts["reject"]), "success")
+    flash(
+        _(
+            "Import finished: %(created)s created, %(updated)s updated, %(rejected)s rejected.",
+            created=counts["create"],
+            updated=counts["update"],
+            rejected=counts["reject"],
+        ),
+        "success",
+    )
     return redirect(url_for(".index"))

@@ -1,4 +1,5 @@
 """Forms of the contact book. The email and group-name rules live in services.py."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired

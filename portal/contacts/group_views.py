@@ -1,7 +1,8 @@
 """Contact groups: list with member counts, create, rename (click to edit), delete, members."""
+
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal import htmx
@@ -36,18 +37,29 @@ def groups():
         db.session.commit()
         flash(_("Contact group %(name)s created.", name=group.name), "success")
         return redirect(url_for(".groups"))
-    return render_template("contacts/groups.html", groups=services.customer_groups(customer),
-                           counts=services.member_counts(customer), form=form), 422 if form.errors else 200
+    return render_template(
+        "contacts/groups.html",
+        groups=services.customer_groups(customer),
+        counts=services.member_counts(customer),
+        form=form,
+    ), 422 if form.errors else 200
 
 
 def _members(group):
     """(the first MEMBERS_SHOWN non-archived members by name, how many there are in all)."""
-    query = (select(Contact).join(contact_group_members, contact_group_members.c.contact_id == Contact.id)
-             .where(contact_group_members.c.group_id == group.id, Contact.customer_id == group.customer_id,
-                    Contact.archived_at.is_(None)))
+    query = (
+        select(Contact)
+        .join(contact_group_members, contact_group_members.c.contact_id == Contact.id)
+        .where(
+            contact_group_members.c.group_id == group.id,
+            Contact.customer_id == group.customer_id,
+            Contact.archived_at.is_(None),
+        )
+    )
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     shown = db.session.scalars(
-        query.order_by(Contact.last_name, Contact.first_name, Contact.id).limit(MEMBERS_SHOWN)).all()
+        query.order_by(Contact.last_name, Contact.first_name, Contact.id).limit(MEMBERS_SHOWN)
+    ).all()
     return shown, total
 
 
@@ -63,8 +75,9 @@ def group(group_id):
     group = access.owned_by_current_customer(ContactGroup, group_id)
     members, total = _members(group)
     term, candidates = _candidates(group)
-    return render_template("contacts/group.html", group=group, members=members, total=total,
-                           term=term, candidates=candidates)
+    return render_template(
+        "contacts/group.html", group=group, members=members, total=total, term=term, candidates=candidates
+    )
 
 
 @bp.route("/groups/<int:group_id>/candidates")
@@ -112,11 +125,17 @@ def group_delete(group_id):
         name = group.name
         services.delete_group(access.current_customer(), group, current_user.email)
         db.session.commit()
-        flash(_("Contact group %(name)s deleted. Its contacts stay in the contact book.", name=name), "success")
+        flash(
+            _("Contact group %(name)s deleted. Its contacts stay in the contact book.", name=name), "success"
+        )
         return redirect(url_for(".groups"))
     _shown, total = _members(group)
-    return render_template("contacts/group_delete.html", group=group, total=total,
-                           subscriptions=services.group_subscriptions(group))
+    return render_template(
+        "contacts/group_delete.html",
+        group=group,
+        total=total,
+        subscriptions=services.group_subscriptions(group),
+    )
 
 
 @bp.route("/groups/<int:group_id>/members", methods=["POST"])
@@ -127,8 +146,10 @@ def group_add_member(group_id):
     contact = access.owned_by_current_customer(Contact, contact_id)
     services.add_member(group, contact)
     db.session.commit()
-    flash(_("%(name)s added to %(group)s.", name=contact.full_name or contact.email, group=group.name),
-          "success")
+    flash(
+        _("%(name)s added to %(group)s.", name=contact.full_name or contact.email, group=group.name),
+        "success",
+    )
     return redirect(url_for(".group", group_id=group.id))
 
 
@@ -141,6 +162,8 @@ def group_remove_member(group_id, contact_id):
     db.session.commit()
     if htmx.is_htmx():
         return ""  # the member's row is swapped away
-    flash(_("%(name)s removed from %(group)s.", name=contact.full_name or contact.email, group=group.name),
-          "success")
+    flash(
+        _("%(name)s removed from %(group)s.", name=contact.full_name or contact.email, group=group.name),
+        "success",
+    )
     return redirect(url_for(".group", group_id=group.id))

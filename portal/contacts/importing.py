@@ -4,6 +4,7 @@ The plan uses the same rules as the contact form (services.py): a valid address,
 customer's allowed domains, unique per customer in any letter case. A row whose address
 already exists updates that contact's names and adds its groups.
 """
+
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,10 +26,16 @@ CHUNK = 500
 def store_upload(customer, admin, filename, parsed):
     """Keep a parsed upload for this admin and customer; returns it (caller commits)."""
     db.session.execute(delete(ContactImport).where(ContactImport.created_at < utcnow() - UPLOAD_LIFETIME))
-    upload = ContactImport(token=secrets.token_urlsafe(24), customer_id=customer.id, admin_id=admin.id,
-                           filename=(filename or "")[:255], encoding=parsed["encoding"],
-                           delimiter=parsed["delimiter"], row_count=len(parsed["rows"]),
-                           data={"rows": parsed["rows"], "columns_cut": parsed.get("columns_cut", False)})
+    upload = ContactImport(
+        token=secrets.token_urlsafe(24),
+        customer_id=customer.id,
+        admin_id=admin.id,
+        filename=(filename or "")[:255],
+        encoding=parsed["encoding"],
+        delimiter=parsed["delimiter"],
+        row_count=len(parsed["rows"]),
+        data={"rows": parsed["rows"], "columns_cut": parsed.get("columns_cut", False)},
+    )
     db.session.add(upload)
     db.session.flush()
     return upload
@@ -36,9 +43,14 @@ def store_upload(customer, admin, filename, parsed):
 
 def load_upload(token, customer, admin):
     """The upload with this token, only for the admin and customer it was made for; else None."""
-    return db.session.scalar(select(ContactImport).where(
-        ContactImport.token == token, ContactImport.customer_id == customer.id,
-        ContactImport.admin_id == admin.id, ContactImport.created_at >= utcnow() - UPLOAD_LIFETIME))
+    return db.session.scalar(
+        select(ContactImport).where(
+            ContactImport.token == token,
+            ContactImport.customer_id == customer.id,
+            ContactImport.admin_id == admin.id,
+            ContactImport.created_at >= utcnow() - UPLOAD_LIFETIME,
+        )
+    )
 
 
 @dataclass
@@ -65,9 +77,14 @@ def _row_plan(line, row, mapping):
     for name in _cell(row, mapping["group"]).split(GROUP_SEPARATOR):
         if name.strip():
             groups.setdefault(name.strip().lower(), name.strip())
-    return RowPlan(line=line, first_name=_cell(row, mapping["first_name"]),
-                   last_name=_cell(row, mapping["last_name"]), email=_cell(row, mapping["email"]),
-                   salutation=_cell(row, mapping["salutation"]), groups=list(groups.values()))
+    return RowPlan(
+        line=line,
+        first_name=_cell(row, mapping["first_name"]),
+        last_name=_cell(row, mapping["last_name"]),
+        email=_cell(row, mapping["email"]),
+        salutation=_cell(row, mapping["salutation"]),
+        groups=list(groups.values()),
+    )
 
 
 @dataclass
@@ -88,18 +105,27 @@ def _existing_by_key(customer, keys):
     found, keys = {}, list(keys)
     for start in range(0, len(keys), CHUNK):
         rows = db.session.execute(
-            select(Contact.id, Contact.email_key, Contact.first_name, Contact.last_name,
-                   Contact.salutation, Contact.archived_at)
-            .where(Contact.customer_id == customer.id, Contact.email_key.in_(keys[start:start + CHUNK])))
+            select(
+                Contact.id,
+                Contact.email_key,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.salutation,
+                Contact.archived_at,
+            ).where(Contact.customer_id == customer.id, Contact.email_key.in_(keys[start : start + CHUNK]))
+        )
         by_id = {}
         for row in rows:
             by_id[row.id] = found[row.email_key] = Existing(
-                row.id, row.first_name, row.last_name, row.salutation, row.archived_at is not None)
+                row.id, row.first_name, row.last_name, row.salutation, row.archived_at is not None
+            )
         memberships = db.session.execute(
             select(contact_group_members.c.contact_id, ContactGroup.id, ContactGroup.name)
             .join(ContactGroup, ContactGroup.id == contact_group_members.c.group_id)
-            .where(ContactGroup.customer_id == customer.id,
-                   contact_group_members.c.contact_id.in_(list(by_id))))
+            .where(
+                ContactGroup.customer_id == customer.id, contact_group_members.c.contact_id.in_(list(by_id))
+            )
+        )
         for contact_id, group_id, name in memberships:
             by_id[contact_id].group_ids.add(group_id)
             by_id[contact_id].group_names.add(name.lower())
@@ -135,7 +161,10 @@ def _compare_with(plan, contact):
     """Mark the plan as an update of `contact`, or unchanged when nothing would change."""
     plan.contact_id = contact.id
     if contact.archived:
-        plan.status, plan.reason = REJECT, _("A removed contact with this email address is kept for restoring.")
+        plan.status, plan.reason = (
+            REJECT,
+            _("A removed contact with this email address is kept for restoring."),
+        )
         return
     changes = [
         (plan.first_name and plan.first_name != contact.first_name),
@@ -149,8 +178,10 @@ def _compare_with(plan, contact):
 def plan_import(customer, rows, mapping, has_header):
     """One RowPlan per data row: create, update, unchanged or reject (with the reason)."""
     offset = 2 if has_header else 1
-    plans = [_row_plan(line, row, mapping)
-             for line, row in enumerate(rows[1:] if has_header else rows, start=offset)]
+    plans = [
+        _row_plan(line, row, mapping)
+        for line, row in enumerate(rows[1:] if has_header else rows, start=offset)
+    ]
     seen = {}
     for plan in plans:
         problem = _check_address(customer, plan, seen)
@@ -185,13 +216,26 @@ def _insert_created(customer, plans, groups, now):
     """Insert the new contacts in bulk; returns their (contact id, group id) memberships."""
     if not plans:
         return []
-    rows = [{"customer_id": customer.id, "origin": Origin.CSV.value, "salutation": p.salutation,
-             "first_name": p.first_name, "last_name": p.last_name, "email": p.email,
-             "email_key": p.email.lower(), "created_at": now, "updated_at": now} for p in plans]
-    ids = db.session.scalars(
-        insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).all()
-    return [(contact_id, groups[name.lower()].id) for plan, contact_id in zip(plans, ids, strict=True)
-            for name in plan.groups]
+    rows = [
+        {
+            "customer_id": customer.id,
+            "origin": Origin.CSV.value,
+            "salutation": p.salutation,
+            "first_name": p.first_name,
+            "last_name": p.last_name,
+            "email": p.email,
+            "email_key": p.email.lower(),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in plans
+    ]
+    ids = db.session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).all()
+    return [
+        (contact_id, groups[name.lower()].id)
+        for plan, contact_id in zip(plans, ids, strict=True)
+        for name in plan.groups
+    ]
 
 
 def _update_existing(customer, plans, groups, now):
@@ -204,8 +248,11 @@ def _update_existing(customer, plans, groups, now):
         contact = existing[plan.email.lower()]
         values = {a: getattr(plan, a) for a in ("first_name", "last_name", "salutation") if getattr(plan, a)}
         changes.append({"id": contact.id, "updated_at": now, **values})
-        memberships += [(contact.id, groups[name.lower()].id) for name in plan.groups
-                        if groups[name.lower()].id not in contact.group_ids]
+        memberships += [
+            (contact.id, groups[name.lower()].id)
+            for name in plan.groups
+            if groups[name.lower()].id not in contact.group_ids
+        ]
     db.session.execute(update(Contact), changes)
     return memberships
 
@@ -221,7 +268,8 @@ def apply_import(customer, plans):
     memberships = _insert_created(customer, [p for p in todo if p.status == CREATE], groups, now)
     memberships += _update_existing(customer, [p for p in todo if p.status == UPDATE], groups, now)
     if memberships:
-        db.session.execute(insert(contact_group_members),
-                           [{"contact_id": c, "group_id": g} for c, g in memberships])
+        db.session.execute(
+            insert(contact_group_members), [{"contact_id": c, "group_id": g} for c, g in memberships]
+        )
     db.session.expire_all()  # bulk statements bypass the objects already loaded
     return counts(plans)

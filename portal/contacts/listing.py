@@ -5,6 +5,7 @@ continues after (or before) a cursor contact's sort values instead of skipping N
 sort follows an index: name -> ix_contact_customer_name, email -> uq_contact_customer_email,
 updated -> ix_contact_customer_updated.
 """
+
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select, tuple_
@@ -40,9 +41,13 @@ class ContactQuery:
         sort = args.get("sort", DEFAULT_SORT)
         if sort.lstrip("-") not in SORTS:
             sort = DEFAULT_SORT
-        return cls(q=(args.get("q") or "").strip()[:100], group_id=args.get("group", type=positive_int),
-                   sort=sort, after=args.get("after", type=positive_int),
-                   before=args.get("before", type=positive_int))
+        return cls(
+            q=(args.get("q") or "").strip()[:100],
+            group_id=args.get("group", type=positive_int),
+            sort=sort,
+            after=args.get("after", type=positive_int),
+            before=args.get("before", type=positive_int),
+        )
 
     @property
     def sort_key(self):
@@ -84,11 +89,16 @@ def search_condition(term):
     # SQLite's LIKE already ignores (ASCII) case, as far as its lower() would: plain LIKE finds the
     # same rows at a third of the cost. Elsewhere lower(x) LIKE lower(y).
     contains = "contains" if _sqlite() else "icontains"
-    return and_(*[
-        or_(getattr(Contact.first_name, contains)(w, autoescape=True),
-            getattr(Contact.last_name, contains)(w, autoescape=True),
-            Contact.email_key.contains(w.lower(), autoescape=True))
-        for w in words])
+    return and_(
+        *[
+            or_(
+                getattr(Contact.first_name, contains)(w, autoescape=True),
+                getattr(Contact.last_name, contains)(w, autoescape=True),
+                Contact.email_key.contains(w.lower(), autoescape=True),
+            )
+            for w in words
+        ]
+    )
 
 
 def _order(columns, ascending, searching):
@@ -107,7 +117,8 @@ def _filtered(customer, query):
         stmt = stmt.where(condition)
     if query.group_id is not None:
         members = select(contact_group_members.c.contact_id).where(
-            contact_group_members.c.group_id == query.group_id)
+            contact_group_members.c.group_id == query.group_id
+        )
         stmt = stmt.where(Contact.id.in_(members))
     return stmt
 
@@ -117,7 +128,8 @@ def _cursor_values(customer, contact_id, columns):
     if contact_id is None:
         return None
     row = db.session.execute(
-        select(*columns).where(Contact.id == contact_id, Contact.customer_id == customer.id)).first()
+        select(*columns).where(Contact.id == contact_id, Contact.customer_id == customer.id)
+    ).first()
     return tuple(row) if row else None
 
 
@@ -144,7 +156,8 @@ def contact_page(customer, query, per_page=50):
         stmt = _seek(stmt, columns, values, forward=ascending)
     order = _order(columns, ascending, searching=bool(query.q.split()))
     rows = db.session.scalars(
-        stmt.order_by(*order).limit(per_page + 1).options(selectinload(Contact.groups))).all()
+        stmt.order_by(*order).limit(per_page + 1).options(selectinload(Contact.groups))
+    ).all()
     more = len(rows) > per_page
     rows = rows[:per_page]
     page = ContactPage(contacts=rows, total=total, query=query)
@@ -161,6 +174,11 @@ def contact_page(customer, query, per_page=50):
 
 def customer_has_contacts(customer):
     """True when the book has at least one non-archived contact (to choose the empty state)."""
-    return db.session.scalar(
-        select(Contact.id).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-        .limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(Contact.id)
+            .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+            .limit(1)
+        )
+        is not None
+    )

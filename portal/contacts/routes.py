@@ -2,10 +2,20 @@
 
 Every view works on `access.current_customer()`; other customers' ids answer 404.
 """
+
 from datetime import date
 
-from flask import (Response, abort, current_app, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.utils import secure_filename
@@ -16,6 +26,7 @@ from portal.contacts import bp, csv_io, listing, services
 from portal.contacts.forms import ContactForm, MembershipForm
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
+
 
 @bp.before_request
 @login_required
@@ -32,9 +43,16 @@ def index():
     group = access.owned_by_current_customer(ContactGroup, query.group_id) if query.group_id else None
     page = listing.contact_page(customer, query, per_page=current_app.config["CONTACTS_PER_PAGE"])
     empty_book = page.total == 0 and not listing.customer_has_contacts(customer)
-    return htmx.render("contacts/index.html", "contacts/_results.html", customer=customer, page=page,
-                       query=query, group=group, groups=services.customer_groups(customer),
-                       empty_book=empty_book)
+    return htmx.render(
+        "contacts/index.html",
+        "contacts/_results.html",
+        customer=customer,
+        page=page,
+        query=query,
+        group=group,
+        groups=services.customer_groups(customer),
+        empty_book=empty_book,
+    )
 
 
 def _form_with_groups(customer, contact=None):
@@ -55,9 +73,14 @@ def _save_from_form(customer, form, contact=None):
         form.email.errors = [*form.email.errors, problem]
         return None
     contact = services.save_contact(
-        customer, contact, salutation=form.salutation.data, first_name=form.first_name.data,
-        last_name=form.last_name.data, email=form.email.data,
-        groups=services.groups_by_ids(customer, form.groups.data or []))
+        customer,
+        contact,
+        salutation=form.salutation.data,
+        first_name=form.first_name.data,
+        last_name=form.last_name.data,
+        email=form.email.data,
+        groups=services.groups_by_ids(customer, form.groups.data or []),
+    )
     db.session.commit()
     return contact
 
@@ -78,8 +101,7 @@ def new():
 def detail(contact_id):
     """All there is to know about one contact, and its group memberships."""
     contact = access.owned_by_current_customer(Contact, contact_id)
-    return render_template("contacts/detail.html", contact=contact,
-                           membership_form=_membership_form(contact))
+    return render_template("contacts/detail.html", contact=contact, membership_form=_membership_form(contact))
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
@@ -108,19 +130,23 @@ def delete(contact_id):
 
 
 def _membership_form(contact, formdata=None):
-    """"Add to group" offering the customer's groups the contact is not in yet."""
+    """ "Add to group" offering the customer's groups the contact is not in yet."""
     form = MembershipForm(formdata=formdata)
     current = {g.id for g in contact.groups}
-    form.group_id.choices = [(g.id, g.name) for g in services.customer_groups(access.current_customer())
-                             if g.id not in current]
+    form.group_id.choices = [
+        (g.id, g.name) for g in services.customer_groups(access.current_customer()) if g.id not in current
+    ]
     return form
 
 
 def _memberships_response(contact, form=None):
     """The detail page's group list (htmx) or a redirect back to the detail page."""
     if htmx.is_htmx():
-        return render_template("contacts/_contact_groups.html", contact=contact,
-                               membership_form=form or _membership_form(contact))
+        return render_template(
+            "contacts/_contact_groups.html",
+            contact=contact,
+            membership_form=form or _membership_form(contact),
+        )
     return redirect(url_for(".detail", contact_id=contact.id))
 
 

@@ -4,6 +4,7 @@ Email addresses are unique per customer, compared case-insensitively (`Contact.e
 and must lie in the customer's allowed domains when the master data names any. Functions
 here add and flush; the caller (a view, the import, the sync) commits.
 """
+
 import re
 from functools import lru_cache
 
@@ -57,7 +58,8 @@ def find_by_email(customer, email):
     """The customer's contact with this address in any letter case (archived ones too), or None."""
     key = (email or "").strip().lower()
     return db.session.scalar(
-        select(Contact).where(Contact.customer_id == customer.id, Contact.email_key == key))
+        select(Contact).where(Contact.customer_id == customer.id, Contact.email_key == key)
+    )
 
 
 def email_problem(customer, email, exclude_contact_id=None):
@@ -66,13 +68,17 @@ def email_problem(customer, email, exclude_contact_id=None):
     if problem:
         return problem
     if not customer.allows_email(normalized):
-        return _("Email addresses must belong to one of these domains: %(domains)s.",
-                 domains=", ".join(customer.effective_domains))
+        return _(
+            "Email addresses must belong to one of these domains: %(domains)s.",
+            domains=", ".join(customer.effective_domains),
+        )
     existing = find_by_email(customer, normalized)
     if existing is not None and existing.id != exclude_contact_id:
         if existing.archived_at is not None:
-            return _("A removed contact with this email address is kept for restoring; "
-                     "restore it instead of adding it again.")
+            return _(
+                "A removed contact with this email address is kept for restoring; "
+                "restore it instead of adding it again."
+            )
         return _("A contact with this email address already exists.")
     return None
 
@@ -80,8 +86,8 @@ def email_problem(customer, email, exclude_contact_id=None):
 def customer_groups(customer):
     """The customer's contact groups by name."""
     return db.session.scalars(
-        select(ContactGroup).where(ContactGroup.customer_id == customer.id)
-        .order_by(ContactGroup.name)).all()
+        select(ContactGroup).where(ContactGroup.customer_id == customer.id).order_by(ContactGroup.name)
+    ).all()
 
 
 def groups_by_ids(customer, ids):
@@ -89,12 +95,15 @@ def groups_by_ids(customer, ids):
     if not ids:
         return []
     return db.session.scalars(
-        select(ContactGroup).where(ContactGroup.customer_id == customer.id, ContactGroup.id.in_(ids))
-        .order_by(ContactGroup.name)).all()
+        select(ContactGroup)
+        .where(ContactGroup.customer_id == customer.id, ContactGroup.id.in_(ids))
+        .order_by(ContactGroup.name)
+    ).all()
 
 
-def save_contact(customer, contact, *, salutation, first_name, last_name, email, groups=None,
-                 origin=Origin.MANUAL.value):
+def save_contact(
+    customer, contact, *, salutation, first_name, last_name, email, groups=None, origin=Origin.MANUAL.value
+):
     """Create (contact=None) or update a contact after `email_problem` said yes; returns it."""
     if contact is None:
         contact = Contact(customer_id=customer.id, origin=origin)
@@ -124,34 +133,46 @@ def delete_contacts(customer_id, contact_ids):
     """
     deleted = 0
     for start in range(0, len(contact_ids), 500):
-        ids = select(Contact.id).where(Contact.customer_id == customer_id,
-                                       Contact.id.in_(contact_ids[start:start + 500]))
+        ids = select(Contact.id).where(
+            Contact.customer_id == customer_id, Contact.id.in_(contact_ids[start : start + 500])
+        )
         ids = db.session.scalars(ids).all()
         if not ids:
             continue
         db.session.execute(delete(contact_group_members).where(contact_group_members.c.contact_id.in_(ids)))
-        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer_id,
-                                                     HeldRemoval.contact_id.in_(ids)))
-        db.session.execute(update(SyncChange).where(SyncChange.customer_id == customer_id,
-                                                    SyncChange.contact_id.in_(ids)).values(contact_id=None))
-        deleted += db.session.execute(delete(Contact).where(Contact.customer_id == customer_id,
-                                                            Contact.id.in_(ids))).rowcount
+        db.session.execute(
+            delete(HeldRemoval).where(HeldRemoval.customer_id == customer_id, HeldRemoval.contact_id.in_(ids))
+        )
+        db.session.execute(
+            update(SyncChange)
+            .where(SyncChange.customer_id == customer_id, SyncChange.contact_id.in_(ids))
+            .values(contact_id=None)
+        )
+        deleted += db.session.execute(
+            delete(Contact).where(Contact.customer_id == customer_id, Contact.id.in_(ids))
+        ).rowcount
     return deleted
 
 
 def group_subscriptions(group):
     """The M365 group subscriptions that feed `group` (Automatic mode)."""
-    return db.session.scalars(select(GroupSubscription).where(
-        GroupSubscription.customer_id == group.customer_id,
-        GroupSubscription.contact_group_id == group.id)).all()
+    return db.session.scalars(
+        select(GroupSubscription).where(
+            GroupSubscription.customer_id == group.customer_id, GroupSubscription.contact_group_id == group.id
+        )
+    ).all()
 
 
 def delete_group(customer, group, actor):
     """Delete a contact group; its contacts stay. Subscriptions that fed it end with it (audited),
     so no subscription is left pointing at an id a later group (of any customer) may get."""
     for subscription in group_subscriptions(group):
-        AuditEntry.record(customer, actor, "group_unsubscribed",
-                          f"{subscription.display_name} (contact group {group.name} deleted)")
+        AuditEntry.record(
+            customer,
+            actor,
+            "group_unsubscribed",
+            f"{subscription.display_name} (contact group {group.name} deleted)",
+        )
         db.session.delete(subscription)
     db.session.execute(delete(contact_group_members).where(contact_group_members.c.group_id == group.id))
     db.session.delete(group)
@@ -174,8 +195,13 @@ def group_name_problem(customer, name, exclude_group_id=None):
 def find_group_by_name(customer, name):
     """The customer's group of that name in any letter case, or None."""
     return db.session.scalar(
-        select(ContactGroup).where(ContactGroup.customer_id == customer.id,
-                                   func.lower(ContactGroup.name) == single_line(name).lower()).limit(1))
+        select(ContactGroup)
+        .where(
+            ContactGroup.customer_id == customer.id,
+            func.lower(ContactGroup.name) == single_line(name).lower(),
+        )
+        .limit(1)
+    )
 
 
 def create_group(customer, name, origin=Origin.MANUAL.value):
@@ -192,7 +218,8 @@ def member_counts(customer):
         select(contact_group_members.c.group_id, func.count())
         .join(Contact, Contact.id == contact_group_members.c.contact_id)
         .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-        .group_by(contact_group_members.c.group_id))
+        .group_by(contact_group_members.c.group_id)
+    )
     return dict(rows.all())
 
 
@@ -214,12 +241,17 @@ def remove_member(group, contact):
 
 def member_candidates(group, term, limit=10):
     """Non-archived contacts of the group's customer matching `term` that are not yet members."""
-    members = select(contact_group_members.c.contact_id).where(
-        contact_group_members.c.group_id == group.id)
-    query = (select(Contact)
-             .where(Contact.customer_id == group.customer_id, Contact.archived_at.is_(None),
-                    Contact.id.not_in(members))
-             .order_by(Contact.last_name, Contact.first_name, Contact.id).limit(limit))
+    members = select(contact_group_members.c.contact_id).where(contact_group_members.c.group_id == group.id)
+    query = (
+        select(Contact)
+        .where(
+            Contact.customer_id == group.customer_id,
+            Contact.archived_at.is_(None),
+            Contact.id.not_in(members),
+        )
+        .order_by(Contact.last_name, Contact.first_name, Contact.id)
+        .limit(limit)
+    )
     condition = search_condition(term)
     if condition is not None:
         query = query.where(condition)

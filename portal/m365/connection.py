@@ -21,6 +21,7 @@ get its lock (the caller itself holds a write lock on the row or, on SQLite, on 
 waiting would deadlock us, so after a short lock timeout we fall back to writing through the
 caller's session: the value is then saved with the caller's commit.
 """
+
 import logging
 from dataclasses import dataclass
 
@@ -35,10 +36,16 @@ from portal.m365 import tokens
 from portal.mail import notify_customer, portal_url
 from portal.manual.services import clear_directory
 from portal.models import (
-    AuditEntry, ConnectionStatus, Contact, Customer, GroupSubscription, M365Connection, SyncSettings,
+    AuditEntry,
+    ConnectionStatus,
+    Contact,
+    Customer,
+    GroupSubscription,
+    M365Connection,
+    SyncSettings,
 )
-from portal.models.sync import HeldRemoval
 from portal.models.base import utcnow
+from portal.models.sync import HeldRemoval
 
 log = logging.getLogger(__name__)
 LOCK_TIMEOUT_MS = 3000
@@ -54,7 +61,7 @@ class SignIn:
 
     tenant_id: str
     tenant_domain: str
-    account: str          # the M365 account that consented (preferred_username)
+    account: str  # the M365 account that consented (preferred_username)
     scopes: str
     refresh_token: str
 
@@ -99,8 +106,12 @@ def save_connection(customer, admin, sign_in):
     connection.status_changed_at = utcnow() if renewed else None
     connection.reauth_notified_at = None
     action = "interface_renewed" if renewed else "interface_connected"
-    AuditEntry.record(customer, admin.email, action,
-                      f"{sign_in.tenant_domain} ({sign_in.tenant_id}), M365 account {sign_in.account}")
+    AuditEntry.record(
+        customer,
+        admin.email,
+        action,
+        f"{sign_in.tenant_domain} ({sign_in.tenant_id}), M365 account {sign_in.account}",
+    )
     try:
         db.session.commit()
     except IntegrityError:  # another customer took the tenant at the same moment
@@ -126,11 +137,17 @@ def _forget_other_tenant(customer, admin, tenant_id):
     db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id))
     clear_directory(customer)
     unlinked = db.session.execute(
-        update(Contact).where(Contact.customer_id == customer.id, Contact.m365_user_id.is_not(None))
-        .values(m365_user_id=None, linked_automatically=False)).rowcount
+        update(Contact)
+        .where(Contact.customer_id == customer.id, Contact.m365_user_id.is_not(None))
+        .values(m365_user_id=None, linked_automatically=False)
+    ).rowcount
     if unlinked:
-        AuditEntry.record(customer, admin.email, "contacts_unlinked",
-                          f"{unlinked} contacts linked to users of another tenant")
+        AuditEntry.record(
+            customer,
+            admin.email,
+            "contacts_unlinked",
+            f"{unlinked} contacts linked to users of another tenant",
+        )
     return unlinked
 
 
@@ -141,7 +158,7 @@ def _forget_sync_state(connection):
 
 
 def end_interface(customer, admin):
-    """"End Interface": remove the tokens and the sync state; contacts and groups stay. Commits.
+    """ "End Interface": remove the tokens and the sync state; contacts and groups stay. Commits.
 
     The connection row (refresh token, delta links) and the group subscriptions go; contacts,
     their links to M365 users and the contact groups stay, so a later connection picks them up.
@@ -163,8 +180,9 @@ def connection_for(customer):
 
 
 # The one "not connected" message: Manual mode, the sync, the jobs and the history page all show it.
-NOT_CONNECTED = N_("Connect the M365 interface first (\"Release M365 Interface\"): it is not connected "
-                   "or needs a new sign-in.")
+NOT_CONNECTED = N_(
+    'Connect the M365 interface first ("Release M365 Interface"): it is not connected or needs a new sign-in.'
+)
 
 
 def connection_for_sync(customer):
@@ -182,6 +200,7 @@ def connection_for_sync(customer):
 
 # --- written apart from the caller's transaction ---------------------------------------------
 
+
 def _commit_apart(statement):
     """Run one UPDATE in its own short transaction; rowcount, or None when the row is locked."""
     try:
@@ -197,8 +216,9 @@ def _commit_apart(statement):
             finally:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous or 0)}")
     except OperationalError as exc:
-        log.warning("M365 connection update deferred to the caller's transaction: %s",
-                    exc.orig.__class__.__name__)
+        log.warning(
+            "M365 connection update deferred to the caller's transaction: %s", exc.orig.__class__.__name__
+        )
         return None
 
 
@@ -216,8 +236,9 @@ def _apply(connection, values, statement):
 def store_refresh_token(connection, plain_token):
     """Persist a rotated refresh token (encrypted) at once, whatever the caller does later."""
     values = {"refresh_token_encrypted": tokens.encrypt(plain_token)}
-    _apply(connection, values,
-           update(M365Connection).where(M365Connection.id == connection.id).values(**values))
+    _apply(
+        connection, values, update(M365Connection).where(M365Connection.id == connection.id).values(**values)
+    )
 
 
 def mark_reauth_required(connection, reason):
@@ -229,12 +250,16 @@ def mark_reauth_required(connection, reason):
     if connection.needs_reauth:
         return
     now = utcnow()
-    values = {"status": ConnectionStatus.REAUTH_REQUIRED.value, "status_reason": reason,
-              "status_changed_at": now}
-    statement = (update(M365Connection)
-                 .where(M365Connection.id == connection.id,
-                        M365Connection.status == ConnectionStatus.OK.value)
-                 .values(**values))
+    values = {
+        "status": ConnectionStatus.REAUTH_REQUIRED.value,
+        "status_reason": reason,
+        "status_changed_at": now,
+    }
+    statement = (
+        update(M365Connection)
+        .where(M365Connection.id == connection.id, M365Connection.status == ConnectionStatus.OK.value)
+        .values(**values)
+    )
     _apply(connection, values, statement)
     log.warning("M365 connection of customer %s needs re-authentication: %s", connection.customer_id, reason)
     try:
@@ -254,30 +279,47 @@ def notify_reauth_required(connection, reason=None):
 
     customer = db.session.get(Customer, connection.customer_id)
     if customer is None or not customer.effective_recipients:
-        log.warning("no notification recipients for customer %s: re-auth notice not sent",
-                    connection.customer_id)
+        log.warning(
+            "no notification recipients for customer %s: re-auth notice not sent", connection.customer_id
+        )
         return False
     if not _claim_notice(connection):
         return False
-    notice = notify_customer("reauth_required", customer, {
-        "customer": customer, "connection": connection,
-        "reason": reason or connection.status_reason, "page_url": portal_url("m365.index"),
-    })
+    notice = notify_customer(
+        "reauth_required",
+        customer,
+        {
+            "customer": customer,
+            "connection": connection,
+            "reason": reason or connection.status_reason,
+            "page_url": portal_url("m365.index"),
+        },
+    )
     if not notice.queued:
-        db.session.execute(update(M365Connection).where(M365Connection.id == connection.id)
-                           .values(reauth_notified_at=None).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(M365Connection)
+            .where(M365Connection.id == connection.id)
+            .values(reauth_notified_at=None)
+            .execution_options(synchronize_session=False)
+        )
     return notice.queued
 
 
 def _claim_notice(connection):
     """Mark the notice as sent unless it already is (conditional UPDATE); True when this caller won."""
-    return db.session.execute(
-        update(M365Connection)
-        .where(M365Connection.id == connection.id, M365Connection.reauth_notified_at.is_(None),
-               M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value)
-        .values(reauth_notified_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    return (
+        db.session.execute(
+            update(M365Connection)
+            .where(
+                M365Connection.id == connection.id,
+                M365Connection.reauth_notified_at.is_(None),
+                M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
+            )
+            .values(reauth_notified_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
 
 
 def send_pending_reauth_notices():
@@ -287,9 +329,10 @@ def send_pending_reauth_notices():
     is logged and rolled back alone, and the other customers are still notified.
     """
     pending = db.session.execute(
-        select(M365Connection.id, M365Connection.customer_id)
-        .where(M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
-               M365Connection.reauth_notified_at.is_(None))
+        select(M365Connection.id, M365Connection.customer_id).where(
+            M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
+            M365Connection.reauth_notified_at.is_(None),
+        )
     ).all()
     sent = 0
     for connection_id, customer_id in pending:

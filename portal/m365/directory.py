@@ -9,6 +9,7 @@
 The one owner of the DirectoryUser/DirectoryGroup/DirectoryMembership rows; the Manual selection
 (portal.manual.services) and the subscriptions (portal.sync.subscriptions) build on it. Callers commit.
 """
+
 from sqlalchemy import and_, delete, func, insert, select, true
 
 from portal.extensions import db
@@ -49,8 +50,9 @@ def replace_groups(customer, groups, member_counts=None):
 def store_members(group, member_ids):
     """Keep `group`'s (transitive) member ids with the cache, until the next load."""
     db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id == group.id))
-    _insert_chunked(DirectoryMembership,
-                    ({"group_id": group.id, "user_m365_id": m} for m in dict.fromkeys(member_ids)))
+    _insert_chunked(
+        DirectoryMembership, ({"group_id": group.id, "user_m365_id": m} for m in dict.fromkeys(member_ids))
+    )
     group.members_loaded_at = utcnow()
     group.member_count = len(set(member_ids))
 
@@ -86,15 +88,30 @@ def _user_rows(customer, users, now):
         reason = person.skip_reason(domains) or ""
         if not reason and seen.get(person.email_key, 0) > 1:
             reason = SKIP_DUPLICATE
-        text = " ".join([person.display_name, person.email or "", person.department,
-                         user.get("userPrincipalName") or "", person.first_name, person.last_name])
+        text = " ".join(
+            [
+                person.display_name,
+                person.email or "",
+                person.department,
+                user.get("userPrincipalName") or "",
+                person.first_name,
+                person.last_name,
+            ]
+        )
         yield {
-            "customer_id": customer.id, "m365_id": person.m365_id,
-            "display_name": person.display_name[:255], "given_name": person.first_name[:100],
-            "surname": person.last_name[:100], "email": person.email,
-            "upn": (user.get("userPrincipalName") or "")[:254], "department": person.department[:255],
-            "enabled": person.enabled, "guest": person.guest, "skip_reason": reason,
-            "sort_key": person.display_name.lower()[:255], "search_text": text.lower(),
+            "customer_id": customer.id,
+            "m365_id": person.m365_id,
+            "display_name": person.display_name[:255],
+            "given_name": person.first_name[:100],
+            "surname": person.last_name[:100],
+            "email": person.email,
+            "upn": (user.get("userPrincipalName") or "")[:254],
+            "department": person.department[:255],
+            "enabled": person.enabled,
+            "guest": person.guest,
+            "skip_reason": reason,
+            "sort_key": person.display_name.lower()[:255],
+            "search_text": text.lower(),
             "loaded_at": now,
         }
 
@@ -105,11 +122,15 @@ def _group_rows(customer, groups, now, member_counts=None):
             continue
         name = group_name(group)
         yield {
-            "customer_id": customer.id, "m365_id": group["id"], "display_name": name[:255],
-            "description": group.get("description") or "", "kind": group_kind(group),
+            "customer_id": customer.id,
+            "m365_id": group["id"],
+            "display_name": name[:255],
+            "description": group.get("description") or "",
+            "kind": group_kind(group),
             "sort_key": name.lower()[:255],
             "search_text": " ".join([name, group.get("mail") or "", group.get("description") or ""]).lower(),
-            "member_count": (member_counts or {}).get(group["id"]), "loaded_at": now,
+            "member_count": (member_counts or {}).get(group["id"]),
+            "loaded_at": now,
         }
 
 
@@ -128,14 +149,16 @@ def _insert_chunked(model, rows):
 # --- reading ---------------------------------------------------------------------------------------
 def user_count(customer):
     """How many users are loaded for the customer."""
-    return db.session.scalar(select(func.count()).select_from(DirectoryUser)
-                             .where(DirectoryUser.customer_id == customer.id))
+    return db.session.scalar(
+        select(func.count()).select_from(DirectoryUser).where(DirectoryUser.customer_id == customer.id)
+    )
 
 
 def group_count(customer):
     """How many groups are loaded for the customer."""
-    return db.session.scalar(select(func.count()).select_from(DirectoryGroup)
-                             .where(DirectoryGroup.customer_id == customer.id))
+    return db.session.scalar(
+        select(func.count()).select_from(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id)
+    )
 
 
 def search_users(customer, term=""):
@@ -145,7 +168,8 @@ def search_users(customer, term=""):
         # Measured (bench/manual_load.py): walking the name-ordered index to filter 50,000 rows is
         # 4x slower on SQLite than reading the customer's rows and sorting the few matches.
         query = query.where(like_words(DirectoryUser.search_text, term)).with_hint(
-            DirectoryUser, "INDEXED BY ix_directory_user_customer", "sqlite")
+            DirectoryUser, "INDEXED BY ix_directory_user_customer", "sqlite"
+        )
     return query.order_by(DirectoryUser.sort_key, DirectoryUser.id)
 
 
@@ -159,5 +183,8 @@ def search_groups(customer, term="", limit=None):
 
 def find_group(customer, m365_id):
     """The customer's loaded group with this M365 id, or None."""
-    return db.session.scalar(select(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id,
-                                                          DirectoryGroup.m365_id == m365_id))
+    return db.session.scalar(
+        select(DirectoryGroup).where(
+            DirectoryGroup.customer_id == customer.id, DirectoryGroup.m365_id == m365_id
+        )
+    )

@@ -31,13 +31,14 @@ A client made by for_connection() marks its connection "Re-authentication requir
 reason, in its own committed transaction, and notifies the recipients once) before it raises
 ReauthRequired or PermissionMissing; the caller only has to stop and show `error.message`.
 """
+
 import email.utils
 import logging
 import random
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -59,8 +60,7 @@ USER_FIELDS = (
     "accountEnabled,userType,department,jobTitle"
 )
 GROUP_FIELDS = (
-    "id,displayName,description,mail,mailEnabled,securityEnabled,groupTypes,"
-    "resourceProvisioningOptions"
+    "id,displayName,description,mail,mailEnabled,securityEnabled,groupTypes,resourceProvisioningOptions"
 )
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Token endpoint errors that only a new sign-in of an administrator can cure.
@@ -136,15 +136,23 @@ def parse_retry_after(value):
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max((moment - datetime.now(timezone.utc)).total_seconds(), 0.0)
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 class GraphClient:
     """Microsoft Graph over Authlib's OAuth2Session: refresh, paging, retries, typed errors."""
 
-    def __init__(self, token, *, tenant_id, connection_id=None, on_refresh_token=None,
-                 on_auth_lost=None, sleep=time.sleep):
+    def __init__(
+        self,
+        token,
+        *,
+        tenant_id,
+        connection_id=None,
+        on_refresh_token=None,
+        on_auth_lost=None,
+        sleep=time.sleep,
+    ):
         config = current_app.config
         self.tenant_id = tenant_id
         self.connection_id = connection_id
@@ -159,9 +167,13 @@ class GraphClient:
         self._sleep = sleep
         self._refresh_token = token.get("refresh_token", "")
         self._session = OAuth2Session(
-            client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
-            token_endpoint=token_endpoint(tenant_id), scope=SCOPES, token=token,
-            update_token=self._token_updated, default_timeout=self.timeout,
+            client_id=config["M365_CLIENT_ID"],
+            client_secret=config["M365_CLIENT_SECRET"],
+            token_endpoint=token_endpoint(tenant_id),
+            scope=SCOPES,
+            token=token,
+            update_token=self._token_updated,
+            default_timeout=self.timeout,
         )
         self.request_count = 0
         self.resource_units = 0
@@ -179,10 +191,16 @@ class GraphClient:
         the connection "Re-authentication required" before they are raised.
         """
         # expires_at=1: no access token is stored, so the first request refreshes.
-        token = {"access_token": "", "token_type": "Bearer", "expires_at": 1,
-                 "refresh_token": tokens.decrypt(connection.refresh_token_encrypted)}
+        token = {
+            "access_token": "",
+            "token_type": "Bearer",
+            "expires_at": 1,
+            "refresh_token": tokens.decrypt(connection.refresh_token_encrypted),
+        }
         return cls(
-            token, tenant_id=connection.tenant_id, connection_id=connection.id,
+            token,
+            tenant_id=connection.tenant_id,
+            connection_id=connection.id,
             on_refresh_token=lambda plain: store_refresh_token(connection, plain),
             on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
             **kwargs,
@@ -210,10 +228,14 @@ class GraphClient:
 
     def stats(self):
         """Counters of this client's lifetime, for the sync history and benchmarks."""
-        return {"requests": self.request_count, "resource_units": self.resource_units,
-                "retries": self.retry_count, "throttled": self.throttled_count,
-                "waited_seconds": round(self.waited_seconds, 3),
-                "token_refreshes": self.token_refresh_count}
+        return {
+            "requests": self.request_count,
+            "resource_units": self.resource_units,
+            "retries": self.retry_count,
+            "throttled": self.throttled_count,
+            "waited_seconds": round(self.waited_seconds, 3),
+            "token_refreshes": self.token_refresh_count,
+        }
 
     # --- the contract -------------------------------------------------------------------------
     def probe_read_access(self):
@@ -245,8 +267,11 @@ class GraphClient:
         params = {"$select": "id", "$top": self.page_size, "$count": "true"}
         # Defensive: keep users only, even if the service ignores the cast (devices, contacts,
         # service principals and nested groups never become contacts).
-        return [item["id"] for item in self._collect(path, params, headers=EVENTUAL)
-                if item.get("id") and item.get("@odata.type", USER_TYPE) == USER_TYPE]
+        return [
+            item["id"]
+            for item in self._collect(path, params, headers=EVENTUAL)
+            if item.get("id") and item.get("@odata.type", USER_TYPE) == USER_TYPE
+        ]
 
     def users_delta(self, delta_link=None):
         """One complete delta round over users (replays kept in order; caller applies idempotently)."""
@@ -327,9 +352,11 @@ class GraphClient:
                 pass
         if response.status_code in RETRY_STATUSES:
             code, _message = _error_of(response)
-            raise _Retry(GraphUnavailable(self._unavailable_text(), code=code, status=response.status_code),
-                         delay=parse_retry_after(response.headers.get("Retry-After")),
-                         throttled=response.status_code == 429)
+            raise _Retry(
+                GraphUnavailable(self._unavailable_text(), code=code, status=response.status_code),
+                delay=parse_retry_after(response.headers.get("Retry-After")),
+                throttled=response.status_code == 429,
+            )
         return response
 
     def _force_refresh(self):
@@ -367,15 +394,24 @@ class GraphClient:
         """Map a token-endpoint error: re-auth, retry later, or a portal configuration problem."""
         code = aadsts_code(exc.description)
         if exc.error in REAUTH_ERRORS:
-            reason = _("Microsoft no longer accepts the stored sign-in (%(error)s%(code)s): it expired "
-                       "or was revoked. An M365 administrator must release the M365 interface again.",
-                       error=exc.error, code=f", {code}" if code else "")
+            reason = _(
+                "Microsoft no longer accepts the stored sign-in (%(error)s%(code)s): it expired "
+                "or was revoked. An M365 administrator must release the M365 interface again.",
+                error=exc.error,
+                code=f", {code}" if code else "",
+            )
             return self._auth_lost(ReauthRequired(reason, code=exc.error))
         if exc.error == "temporarily_unavailable":
             return _Retry(GraphUnavailable(self._unavailable_text(), code=exc.error))
-        return GraphError(_("Microsoft refused the portal's app credentials (%(error)s%(code)s). "
-                            "Check M365_CLIENT_ID and M365_CLIENT_SECRET.",
-                            error=exc.error, code=f", {code}" if code else ""), code=exc.error)
+        return GraphError(
+            _(
+                "Microsoft refused the portal's app credentials (%(error)s%(code)s). "
+                "Check M365_CLIENT_ID and M365_CLIENT_SECRET.",
+                error=exc.error,
+                code=f", {code}" if code else "",
+            ),
+            code=exc.error,
+        )
 
     def _auth_lost(self, error):
         if self._on_auth_lost:
@@ -390,18 +426,37 @@ class GraphClient:
         if status == 404 and allow_404 and code == NOT_FOUND:
             return None
         if status == 403:
-            raise self._auth_lost(PermissionMissing(
-                _("Microsoft 365 refused read access (%(code)s): a permission is missing or the admin "
-                  "consent was withdrawn. An M365 administrator must release the M365 interface again.",
-                  code=code or "403"), code=code, status=status))
+            raise self._auth_lost(
+                PermissionMissing(
+                    _(
+                        "Microsoft 365 refused read access (%(code)s): a permission is missing or the admin "
+                        "consent was withdrawn. An M365 administrator must release the M365 interface again.",
+                        code=code or "403",
+                    ),
+                    code=code,
+                    status=status,
+                )
+            )
         if status == 410 or code in ("syncStateNotFound", "resyncRequired"):
-            raise DeltaExpired(_("The saved synchronization state has expired; a full synchronization "
-                                 "is needed."), code=code or "410", status=status)
+            raise DeltaExpired(
+                _("The saved synchronization state has expired; a full synchronization is needed."),
+                code=code or "410",
+                status=status,
+            )
         if status == 401:
-            raise GraphError(_("Microsoft Graph did not accept a freshly issued access token."),
-                             code=code, status=status)
-        raise GraphError(_("Microsoft Graph answered %(status)s %(code)s: %(message)s",
-                           status=status, code=code, message=message), code=code, status=status)
+            raise GraphError(
+                _("Microsoft Graph did not accept a freshly issued access token."), code=code, status=status
+            )
+        raise GraphError(
+            _(
+                "Microsoft Graph answered %(status)s %(code)s: %(message)s",
+                status=status,
+                code=code,
+                message=message,
+            ),
+            code=code,
+            status=status,
+        )
 
     def _unavailable_text(self):
         return _("Microsoft 365 cannot be reached or is busy right now. Please try again later.")

@@ -9,6 +9,7 @@ issuer is the literal `.../{tenantid}/v2.0`, which Authlib's default check compa
 rejects (authlib#295). We require `iss == f"{authority}/{tid}/v2.0"` with `tid` a GUID instead.
 Then a test read (GET /users?$top=1&$select=id) proves the account may read the directory.
 """
+
 import logging
 import re
 
@@ -19,9 +20,16 @@ from flask_babel import gettext as _
 from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 
 from portal.extensions import oauth
-from portal.mail import portal_url
 from portal.m365 import connection as service
-from portal.m365.graph import SCOPES, GraphClient, GraphError, GraphUnavailable, PermissionMissing, aadsts_code
+from portal.m365.graph import (
+    SCOPES,
+    GraphClient,
+    GraphError,
+    GraphUnavailable,
+    PermissionMissing,
+    aadsts_code,
+)
+from portal.mail import portal_url
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +62,39 @@ def not_admin_message():
 
 def _messages():
     return {
-        "cancelled": _("The Microsoft sign-in was cancelled or the consent was declined; nothing was "
-                       "stored. An M365 administrator account with read access rights for all users "
-                       "and groups is required: sign in with such an account, tick the consent box "
-                       "and click Accept."),
+        "cancelled": _(
+            "The Microsoft sign-in was cancelled or the consent was declined; nothing was "
+            "stored. An M365 administrator account with read access rights for all users "
+            "and groups is required: sign in with such an account, tick the consent box "
+            "and click Accept."
+        ),
         "not_admin": not_admin_message(),
-        "state": _("This sign-in answer does not belong to a sign-in started here (it may have been "
-                   "replayed or forged). Nothing was stored; please start again."),
-        "nonce": _("The sign-in answer from Microsoft failed the replay check (nonce mismatch). "
-                   "Nothing was stored; please start again."),
-        "invalid_token": _("The sign-in answer from Microsoft could not be verified. Nothing was "
-                           "stored; please start again."),
-        "code_rejected": _("Microsoft did not accept the sign-in code (it expired or was already "
-                           "used). Nothing was stored; please start again."),
-        "tenant_taken": _("This Microsoft 365 tenant is already connected to another customer. One "
-                          "tenant can feed only one customer; nothing was stored."),
-        "unreachable": _("Microsoft could not be reached. Nothing was stored; please try again in a "
-                         "few minutes."),
-        "not_configured": _("The M365 interface is not configured on this portal (M365_CLIENT_ID and "
-                            "M365_CLIENT_SECRET). Please ask your operator."),
+        "state": _(
+            "This sign-in answer does not belong to a sign-in started here (it may have been "
+            "replayed or forged). Nothing was stored; please start again."
+        ),
+        "nonce": _(
+            "The sign-in answer from Microsoft failed the replay check (nonce mismatch). "
+            "Nothing was stored; please start again."
+        ),
+        "invalid_token": _(
+            "The sign-in answer from Microsoft could not be verified. Nothing was stored; please start again."
+        ),
+        "code_rejected": _(
+            "Microsoft did not accept the sign-in code (it expired or was already "
+            "used). Nothing was stored; please start again."
+        ),
+        "tenant_taken": _(
+            "This Microsoft 365 tenant is already connected to another customer. One "
+            "tenant can feed only one customer; nothing was stored."
+        ),
+        "unreachable": _(
+            "Microsoft could not be reached. Nothing was stored; please try again in a few minutes."
+        ),
+        "not_configured": _(
+            "The M365 interface is not configured on this portal (M365_CLIENT_ID and "
+            "M365_CLIENT_SECRET). Please ask your operator."
+        ),
         "failed": _("The Microsoft sign-in failed. Nothing was stored; please start again."),
     }
 
@@ -107,11 +129,16 @@ def client():
     if remote is None:
         config = app.config
         remote = oauth.oauth2_client_cls(
-            oauth.framework_integration_cls("m365", oauth.cache), "m365",
-            client_id=config["M365_CLIENT_ID"], client_secret=config["M365_CLIENT_SECRET"],
+            oauth.framework_integration_cls("m365", oauth.cache),
+            "m365",
+            client_id=config["M365_CLIENT_ID"],
+            client_secret=config["M365_CLIENT_SECRET"],
             server_metadata_url=metadata_url(),
-            client_kwargs={"scope": SCOPES, "code_challenge_method": "S256",
-                           "default_timeout": float(config["M365_GRAPH_TIMEOUT"])},
+            client_kwargs={
+                "scope": SCOPES,
+                "code_challenge_method": "S256",
+                "default_timeout": float(config["M365_GRAPH_TIMEOUT"]),
+            },
         )
         app.extensions[_CLIENT_KEY] = remote
     return remote
@@ -156,13 +183,15 @@ def _forget_abandoned(keep):
     Each attempt adds a few hundred bytes to the session cookie; some twenty abandoned
     "Release M365 Interface" clicks would pass the browser's 4 KB limit and break the session.
     Newest by Authlib's expiry time (the session's JSON does not keep the order of our dict)."""
-    states = sorted((key for key in session if key.startswith(STATE_PREFIX)),
-                    key=lambda key: (session[key] or {}).get("exp") or 0)
+    states = sorted(
+        (key for key in session if key.startswith(STATE_PREFIX)),
+        key=lambda key: (session[key] or {}).get("exp") or 0,
+    )
     kept = states[-keep:] if keep else []
     for key in states:
         if key not in kept:
             session.pop(key)
-    kept_states = {key[len(STATE_PREFIX):] for key in kept}
+    kept_states = {key[len(STATE_PREFIX) :] for key in kept}
     pending = session.get(PENDING_KEY) or {}
     session[PENDING_KEY] = {state: cid for state, cid in pending.items() if state in kept_states}
 
@@ -182,7 +211,10 @@ def claims_options():
     """Checks on the ID token beyond the signature: aud, iss from tid, tid a GUID, nonce present."""
     authority = current_app.config["M365_AUTHORITY"]
     return {
-        "iss": {"essential": True, "validate": lambda claims, value: _issuer_matches(authority, claims, value)},
+        "iss": {
+            "essential": True,
+            "validate": lambda claims, value: _issuer_matches(authority, claims, value),
+        },
         "aud": {"essential": True, "value": current_app.config["M365_CLIENT_ID"]},
         "tid": {"essential": True, "validate": lambda claims, value: bool(GUID.match(str(value)))},
         "nonce": {"essential": True},
@@ -212,8 +244,13 @@ def finish_sign_in(customer):
         fail("failed", _("no refresh token: offline_access was not granted"))
     refresh_token = _probe_read_access(token, tenant_id)
     account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
-    return service.SignIn(tenant_id=tenant_id, tenant_domain=_domain_of(account), account=account,
-                          scopes=scopes, refresh_token=refresh_token)
+    return service.SignIn(
+        tenant_id=tenant_id,
+        tenant_domain=_domain_of(account),
+        account=account,
+        scopes=scopes,
+        refresh_token=refresh_token,
+    )
 
 
 def _exchange_code():
@@ -267,7 +304,7 @@ def normalise_scopes(scope):
     items = scope.split() if isinstance(scope, str) else list(scope or [])
     short = []
     for item in items:
-        name = item[len(GRAPH_RESOURCE):] if item.lower().startswith(GRAPH_RESOURCE) else item
+        name = item[len(GRAPH_RESOURCE) :] if item.lower().startswith(GRAPH_RESOURCE) else item
         if name.lower() not in {s.lower() for s in short}:
             short.append(name)
     return " ".join(short)

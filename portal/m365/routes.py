@@ -1,9 +1,10 @@
 """The "Synchronize contacts" page: connect (Release M365 Interface), end, settings, audit log."""
+
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_babel import format_datetime, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal import htmx
@@ -35,9 +36,13 @@ def _page_context(customer, **extra):
     settings = SyncSettings.for_customer(customer)
     db.session.commit()  # the defaults row, created on first visit
     context = {
-        "customer": customer, "connection": service.connection_for(customer), "settings": settings,
-        "labels": services.setting_labels(), "audit": services.audit_log(customer),
-        "action_labels": services.action_labels(), "configured": oauth.is_configured(),
+        "customer": customer,
+        "connection": service.connection_for(customer),
+        "settings": settings,
+        "labels": services.setting_labels(),
+        "audit": services.audit_log(customer),
+        "action_labels": services.action_labels(),
+        "configured": oauth.is_configured(),
         "confirm_unlink": None,
     }
     context.update(extra)
@@ -55,7 +60,7 @@ def index():
 @bp.route("/connect", methods=["POST"])
 @login_required
 def connect():
-    """"Release M365 Interface": start Microsoft sign-in (also to re-authenticate)."""
+    """ "Release M365 Interface": start Microsoft sign-in (also to re-authenticate)."""
     customer = access.current_customer()
     if not customer.ms_user_sync_in_effect:
         abort(400)
@@ -88,10 +93,16 @@ def callback():
     else:
         flash(_("M365 interface has been connected"), "success")
         if unlinked:
-            flash(ngettext("%(num)s contact was linked to a user of the previously connected tenant. "
-                           "It was unlinked and stays in the contact book.",
-                           "%(num)s contacts were linked to users of the previously connected tenant. "
-                           "They were unlinked and stay in the contact book.", unlinked), "info")
+            flash(
+                ngettext(
+                    "%(num)s contact was linked to a user of the previously connected tenant. "
+                    "It was unlinked and stays in the contact book.",
+                    "%(num)s contacts were linked to users of the previously connected tenant. "
+                    "They were unlinked and stay in the contact book.",
+                    unlinked,
+                ),
+                "info",
+            )
     finally:
         oauth.forget_pending(state)
     access.choose_customer(customer.id)
@@ -101,7 +112,7 @@ def callback():
 @bp.route("/end", methods=["GET", "POST"])
 @login_required
 def end():
-    """"End Interface": a confirmation page, then remove tokens and sync state."""
+    """ "End Interface": a confirmation page, then remove tokens and sync state."""
     customer = access.current_customer()
     connection = service.connection_for(customer)
     if connection is None:
@@ -153,8 +164,10 @@ def setting(name):
             return _switch_response(customer, name, confirm_unlink=count)
     _settings, removed = services.set_link_active(customer, current_user, on)
     if removed and not htmx.is_htmx():
-        flash(_("%(count)s automatically created links were removed; the contacts stay.", count=removed),
-              "success")
+        flash(
+            _("%(count)s automatically created links were removed; the contacts stay.", count=removed),
+            "success",
+        )
     return _switch_response(customer, name, removed_links=removed)
 
 
@@ -163,8 +176,9 @@ def setting(name):
 def audit():
     """The audit log table (refreshed by htmx after each change)."""
     customer = access.current_customer()
-    return render_template("m365/_audit.html", audit=services.audit_log(customer),
-                           action_labels=services.action_labels())
+    return render_template(
+        "m365/_audit.html", audit=services.audit_log(customer), action_labels=services.action_labels()
+    )
 
 
 @bp.route("/mode-panel")
@@ -173,4 +187,3 @@ def mode_panel():
     """The Manual/Automatic panel of the current mode (refreshed by htmx when the mode changes)."""
     customer = access.current_customer()
     return render_template("m365/_mode_panel.html", **_page_context(customer))
-

@@ -7,6 +7,7 @@
     audit_log(customer, limit)                the newest audit entries
 Every setter commits.
 """
+
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
@@ -21,8 +22,13 @@ MODES = tuple(mode.value for mode in SyncMode)
 
 def setting_labels():
     """The labels users know, by setting name."""
-    return {"sync_active": _("Synchronization active"), "link_active": _("Link active"),
-            "mode": _("Mode"), "manual": _("Manual"), "automatic": _("Automatic")}
+    return {
+        "sync_active": _("Synchronization active"),
+        "link_active": _("Link active"),
+        "mode": _("Mode"),
+        "manual": _("Manual"),
+        "automatic": _("Automatic"),
+    }
 
 
 def _stamp(settings, name, admin):
@@ -45,11 +51,18 @@ def set_sync_active(customer, admin, on):
 
 def automatic_link_count(customer):
     """Contacts linked to an M365 user automatically (by matching email) — what "Link active" off removes."""
-    return db.session.scalar(
-        select(func.count()).select_from(Contact).where(
-            Contact.customer_id == customer.id, Contact.linked_automatically.is_(True),
-            Contact.m365_user_id.is_not(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Contact)
+            .where(
+                Contact.customer_id == customer.id,
+                Contact.linked_automatically.is_(True),
+                Contact.m365_user_id.is_not(None),
+            )
+        )
+        or 0
+    )
 
 
 def set_link_active(customer, admin, on):
@@ -98,8 +111,10 @@ def set_mode(customer, admin, mode):
 def audit_log(customer, limit=50):
     """The customer's newest audit entries."""
     return db.session.scalars(
-        select(AuditEntry).where(AuditEntry.customer_id == customer.id)
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)
+        select(AuditEntry)
+        .where(AuditEntry.customer_id == customer.id)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(limit)
     ).all()
 
 

@@ -5,6 +5,7 @@ rotation: the first encrypts, all decrypt (MultiFernet). Without the setting (th
 default install) a key is generated once into `instance/token.key` (TOKEN_KEY_FILE) and
 start-up logs where it is, so the operator can back it up. Plain tokens are never logged.
 """
+
 import logging
 import os
 from pathlib import Path
@@ -40,11 +41,17 @@ def _build_cipher(app):
         keys = [_generated_key(app)]
         source = str(_key_file(app))
         if app.config.get("PORTAL_ENV") == "production":
-            log.warning("TOKEN_ENCRYPTION_KEY is not set; M365 refresh tokens are encrypted with the "
-                        "key file %s. Back it up with the database, or set TOKEN_ENCRYPTION_KEY.", source)
+            log.warning(
+                "TOKEN_ENCRYPTION_KEY is not set; M365 refresh tokens are encrypted with the "
+                "key file %s. Back it up with the database, or set TOKEN_ENCRYPTION_KEY.",
+                source,
+            )
         else:
-            log.info("M365 refresh tokens are encrypted with the key file %s "
-                     "(set TOKEN_ENCRYPTION_KEY to use your own key).", source)
+            log.info(
+                "M365 refresh tokens are encrypted with the key file %s "
+                "(set TOKEN_ENCRYPTION_KEY to use your own key).",
+                source,
+            )
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError:

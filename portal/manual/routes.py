@@ -3,6 +3,7 @@
 The panel is shown on the "Synchronize contacts" page (templates/m365/_mode_manual.html loads it) and
 on its own page, /m365/manual. Every endpoint works on the working customer (access.current_customer).
 """
+
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -50,13 +51,21 @@ def _ready_customer():
 
 def _users_context(customer, term=None, page=None):
     term = _term() if term is None else term
-    users = db.paginate(directory.search_users(customer, term), per_page=USERS_PER_PAGE, error_out=False,
-                        page=request.args.get("page", 1, type=positive_int) if page is None else page)
-    return {"customer": customer, "term": term, "users": users,
-            "loaded": directory.user_count(customer),
-            "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
-            "chosen": services.selected_on_page(customer, users.items),
-            "selected": services.selected_count(customer)}
+    users = db.paginate(
+        directory.search_users(customer, term),
+        per_page=USERS_PER_PAGE,
+        error_out=False,
+        page=request.args.get("page", 1, type=positive_int) if page is None else page,
+    )
+    return {
+        "customer": customer,
+        "term": term,
+        "users": users,
+        "loaded": directory.user_count(customer),
+        "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
+        "chosen": services.selected_on_page(customer, users.items),
+        "selected": services.selected_count(customer),
+    }
 
 
 def _microsoft_context(customer):
@@ -71,8 +80,12 @@ def _microsoft_context(customer):
 
 def _contacts_context(customer):
     term = _term()
-    contacts = db.paginate(services.contacts_query(customer, term), per_page=CONTACTS_PER_PAGE,
-                           page=request.args.get("page", 1, type=positive_int), error_out=False)
+    contacts = db.paginate(
+        services.contacts_query(customer, term),
+        per_page=CONTACTS_PER_PAGE,
+        page=request.args.get("page", 1, type=positive_int),
+        error_out=False,
+    )
     return {"customer": customer, "contacts": contacts, "contact_term": term}
 
 
@@ -109,14 +122,14 @@ def contacts():
 
 @bp.route("/users")
 def users():
-    """"Search Users": the loaded users matching the search, one page, from the local cache."""
+    """ "Search Users": the loaded users matching the search, one page, from the local cache."""
     customer = _ready_customer()
     return render_template("manual/_users.html", **_users_context(customer))
 
 
 @bp.route("/load", methods=["POST"])
 def load():
-    """"Load Users from Microsoft": queue the load job and show its progress."""
+    """ "Load Users from Microsoft": queue the load job and show its progress."""
     customer = _ready_customer()
     services.enqueue_load(customer, current_user)
     db.session.commit()
@@ -142,16 +155,23 @@ def _job_or_404(job_id, kind):
 
 def _button_context(customer):
     """What manual/_import.html needs to add the "Import N users" button out of band (as _with_button)."""
-    return {"oob_button": True, "selected": services.selected_count(customer),
-            "button_job": queue.active_job(customer, JobKind.IMPORT)}
+    return {
+        "oob_button": True,
+        "selected": services.selected_count(customer),
+        "button_job": queue.active_job(customer, JobKind.IMPORT),
+    }
 
 
 def _with_button(template, customer, /, **context):
     """A fragment plus the "Import N users" button swapped out of band (N follows the selection)."""
     context["customer"] = customer
     body = render_template(template, **context)
-    button = render_template("manual/_import_button.html", selected=services.selected_count(customer),
-                             oob=True, import_job=queue.active_job(customer, JobKind.IMPORT))
+    button = render_template(
+        "manual/_import_button.html",
+        selected=services.selected_count(customer),
+        oob=True,
+        import_job=queue.active_job(customer, JobKind.IMPORT),
+    )
     return body + button
 
 
@@ -177,11 +197,12 @@ def select_all():
 
 @bp.route("/groups")
 def groups():
-    """"Group_Users" picker: loaded groups matching the search."""
+    """ "Group_Users" picker: loaded groups matching the search."""
     customer = _ready_customer()
     term = _term("gq")
-    return render_template("manual/_groups.html", group_list=directory.search_groups(customer, term, limit=20),
-                           group_term=term)
+    return render_template(
+        "manual/_groups.html", group_list=directory.search_groups(customer, term, limit=20), group_term=term
+    )
 
 
 @bp.route("/groups/<int:group_id>/select", methods=["POST"])
@@ -196,14 +217,16 @@ def select_group(group_id):
         notice = ("error", exc.message)
     else:
         db.session.commit()
-        notice = ("success", _("Selected the %(count)s members of %(group)s.", count=count,
-                               group=group.display_name))
+        notice = (
+            "success",
+            _("Selected the %(count)s members of %(group)s.", count=count, group=group.display_name),
+        )
     return _with_button("manual/_users.html", customer, notice=notice, **_users_context(customer, term=""))
 
 
 @bp.route("/import", methods=["POST"])
 def import_users():
-    """"Import N users": queue the import of the selected users and show its progress."""
+    """ "Import N users": queue the import of the selected users and show its progress."""
     customer = _ready_customer()
     try:
         job = services.enqueue_import(customer, current_user)
@@ -220,6 +243,8 @@ def import_status(job_id):
     job = _job_or_404(job_id, JobKind.IMPORT)
     if not job.is_finished:
         return htmx.poll(False, "manual/_import.html", import_job=job)
-    response = htmx.poll(True, "manual/_import.html", import_job=job, customer=customer, **_button_context(customer))
+    response = htmx.poll(
+        True, "manual/_import.html", import_job=job, customer=customer, **_button_context(customer)
+    )
     response.headers["HX-Trigger"] = "contacts-changed"
     return response

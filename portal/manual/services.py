@@ -10,6 +10,7 @@ The import itself (create / link / already present / skip) is the sync engine's 
 JobKind.IMPORT (portal/sync/tasks.py); this module only hands it the selected user ids. The cache
 itself (store, search, counts) is portal.m365.directory, shared with Automatic mode.
 """
+
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select
 
@@ -18,7 +19,12 @@ from portal.contacts.listing import search_condition
 from portal.extensions import db
 from portal.m365 import directory
 from portal.models import Contact, Customer, JobKind
-from portal.models.directory import DirectoryMembership, DirectorySelection, DirectorySelectionFlip, DirectoryUser
+from portal.models.directory import (
+    DirectoryMembership,
+    DirectorySelection,
+    DirectorySelectionFlip,
+    DirectoryUser,
+)
 
 
 class ManualError(Exception):
@@ -32,7 +38,9 @@ class ManualError(Exception):
 # --- loading -------------------------------------------------------------------------------------
 def enqueue_load(customer, admin):
     """Queue a directory load unless one is already queued or running; returns the job."""
-    return queue.active_job(customer, JobKind.DIRECTORY_LOAD) or queue.enqueue(JobKind.DIRECTORY_LOAD, customer, created_by=admin)
+    return queue.active_job(customer, JobKind.DIRECTORY_LOAD) or queue.enqueue(
+        JobKind.DIRECTORY_LOAD, customer, created_by=admin
+    )
 
 
 @queue.handler(JobKind.DIRECTORY_LOAD)
@@ -81,13 +89,17 @@ def _selection(customer):
 
 def _reset_selection(customer, all_selected):
     _selection(customer).all_selected = all_selected
-    db.session.execute(delete(DirectorySelectionFlip).where(DirectorySelectionFlip.customer_id == customer.id))
+    db.session.execute(
+        delete(DirectorySelectionFlip).where(DirectorySelectionFlip.customer_id == customer.id)
+    )
 
 
 def _flipped():
     """Correlated: this directory_user row is flipped away from the default."""
-    return exists().where(DirectorySelectionFlip.customer_id == DirectoryUser.customer_id,
-                          DirectorySelectionFlip.m365_id == DirectoryUser.m365_id)
+    return exists().where(
+        DirectorySelectionFlip.customer_id == DirectoryUser.customer_id,
+        DirectorySelectionFlip.m365_id == DirectoryUser.m365_id,
+    )
 
 
 def _selected_condition(customer):
@@ -96,17 +108,21 @@ def _selected_condition(customer):
 
 def selected_count(customer):
     """N of "Import N users" (flips only ever name loaded users: a load clears them)."""
-    flips = db.session.scalar(select(func.count()).select_from(DirectorySelectionFlip)
-                              .where(DirectorySelectionFlip.customer_id == customer.id))
+    flips = db.session.scalar(
+        select(func.count())
+        .select_from(DirectorySelectionFlip)
+        .where(DirectorySelectionFlip.customer_id == customer.id)
+    )
     return directory.user_count(customer) - flips if _selection(customer).all_selected else flips
 
 
 def selected_ids(customer):
     """M365 ids of the selected users, in list order."""
     return db.session.scalars(
-        select(DirectoryUser.m365_id).where(DirectoryUser.customer_id == customer.id,
-                                            _selected_condition(customer))
-        .order_by(DirectoryUser.sort_key, DirectoryUser.id)).all()
+        select(DirectoryUser.m365_id)
+        .where(DirectoryUser.customer_id == customer.id, _selected_condition(customer))
+        .order_by(DirectoryUser.sort_key, DirectoryUser.id)
+    ).all()
 
 
 def selected_on_page(customer, rows):
@@ -114,8 +130,13 @@ def selected_on_page(customer, rows):
     ids = [row.m365_id for row in rows]
     if not ids:
         return set()
-    flipped = set(db.session.scalars(select(DirectorySelectionFlip.m365_id).where(
-        DirectorySelectionFlip.customer_id == customer.id, DirectorySelectionFlip.m365_id.in_(ids))).all())
+    flipped = set(
+        db.session.scalars(
+            select(DirectorySelectionFlip.m365_id).where(
+                DirectorySelectionFlip.customer_id == customer.id, DirectorySelectionFlip.m365_id.in_(ids)
+            )
+        ).all()
+    )
     return set(ids) - flipped if _selection(customer).all_selected else flipped
 
 
@@ -132,8 +153,13 @@ def known_user_ids(customer, m365_ids):
     """Which of these M365 ids already have a contact in the book (for an "in book" mark)."""
     if not m365_ids:
         return set()
-    return set(db.session.scalars(select(Contact.m365_user_id).where(
-        Contact.customer_id == customer.id, Contact.m365_user_id.in_(list(m365_ids)))).all())
+    return set(
+        db.session.scalars(
+            select(Contact.m365_user_id).where(
+                Contact.customer_id == customer.id, Contact.m365_user_id.in_(list(m365_ids))
+            )
+        ).all()
+    )
 
 
 # --- selection (caller commits) -------------------------------------------------------------------
@@ -164,8 +190,13 @@ def select_group(customer, group):
     _reset_selection(customer, all_selected=False)
     loaded_members = (
         select(DirectoryUser.customer_id, DirectoryUser.m365_id)
-        .join(DirectoryMembership, and_(DirectoryMembership.user_m365_id == DirectoryUser.m365_id,
-                                        DirectoryMembership.group_id == group.id))
+        .join(
+            DirectoryMembership,
+            and_(
+                DirectoryMembership.user_m365_id == DirectoryUser.m365_id,
+                DirectoryMembership.group_id == group.id,
+            ),
+        )
         .where(DirectoryUser.customer_id == customer.id)
     )
     db.session.execute(insert(DirectorySelectionFlip).from_select(["customer_id", "m365_id"], loaded_members))

@@ -1,4 +1,5 @@
 """Master data forms: address, notification recipients, allowed domains, Microsoft User Synchronization."""
+
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -28,8 +29,9 @@ def validate_recipients(form, field):
         try:
             validate_email(entry, check_deliverability=False)
         except EmailNotValidError as exc:
-            field.errors.append(_l("“%(entry)s” is not a valid email address: %(reason)s",
-                                   entry=entry, reason=str(exc)))
+            field.errors.append(
+                _l("“%(entry)s” is not a valid email address: %(reason)s", entry=entry, reason=str(exc))
+            )
 
 
 def validate_domains(form, field):
@@ -53,9 +55,11 @@ class MasterDataForm(FlaskForm):
     city = SingleLineField(_l("City"), validators=[Length(max=100)])
     country = SingleLineField(_l("Country"), validators=[Length(max=100)])
     notification_recipients = TextAreaField(
-        _l("Notification recipients"), validators=[Length(max=5000), validate_recipients])
+        _l("Notification recipients"), validators=[Length(max=5000), validate_recipients]
+    )
     allowed_domains = TextAreaField(
-        _l("Allowed email domains"), validators=[Length(max=5000), validate_domains])
+        _l("Allowed email domains"), validators=[Length(max=5000), validate_domains]
+    )
 
     def master_data(self):
         """The cleaned values, ready to set on a Reseller or Customer."""
@@ -65,10 +69,12 @@ class MasterDataForm(FlaskForm):
             "postal_code": (self.postal_code.data or "").strip(),
             "city": (self.city.data or "").strip(),
             "country": (self.country.data or "").strip(),
-            "notification_recipients": "\n".join(e.lower() for e in split_entries(
-                self.notification_recipients.data)),
-            "allowed_domains": "\n".join(e.lstrip("@").lower() for e in split_entries(
-                self.allowed_domains.data)),
+            "notification_recipients": "\n".join(
+                e.lower() for e in split_entries(self.notification_recipients.data)
+            ),
+            "allowed_domains": "\n".join(
+                e.lstrip("@").lower() for e in split_entries(self.allowed_domains.data)
+            ),
         }
 
 
@@ -77,16 +83,23 @@ class ResellerMasterDataForm(MasterDataForm):
 
 
 class CustomerMasterDataForm(MasterDataForm):
-    ms_user_sync = RadioField(_l("Microsoft User Synchronization"), default="inherit",
-                              choices=[SelectChoice("inherit", _l("Inherit from reseller")),
-                                       SelectChoice("on", _l("On")), SelectChoice("off", _l("Off"))])
+    ms_user_sync = RadioField(
+        _l("Microsoft User Synchronization"),
+        default="inherit",
+        choices=[
+            SelectChoice("inherit", _l("Inherit from reseller")),
+            SelectChoice("on", _l("On")),
+            SelectChoice("off", _l("Off")),
+        ],
+    )
 
     def describe_inherit_choice(self, reseller_setting):
         """Say on the "inherit" choice what the reseller's setting currently is."""
         current = _l("On") if reseller_setting else _l("Off")
         self.ms_user_sync.choices = [
             SelectChoice("inherit", _l("Inherit from reseller (currently %(state)s)", state=current)),
-            SelectChoice("on", _l("On")), SelectChoice("off", _l("Off")),
+            SelectChoice("on", _l("On")),
+            SelectChoice("off", _l("Off")),
         ]
 
 
@@ -95,11 +108,17 @@ class NewResellerForm(ResellerMasterDataForm):
 
     admin_email = EmailField(_l("Email"), validators=[Optional(), Length(max=254)])
     admin_name = SingleLineField(_l("Name"), validators=[Length(max=200)])
-    admin_password = PasswordField(_l("Initial password"),
-                                   validators=[Optional(), Length(
-                                       min=MIN_PASSWORD_LENGTH, max=200, message=_l(
-                                           "The password must have at least %(n)s characters.",
-                                           n=MIN_PASSWORD_LENGTH))])
+    admin_password = PasswordField(
+        _l("Initial password"),
+        validators=[
+            Optional(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=200,
+                message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+            ),
+        ],
+    )
 
     def validate_admin_password(self, field):
         """A first admin needs an initial password."""

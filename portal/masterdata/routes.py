@@ -1,4 +1,5 @@
 """Reseller and customer master data pages."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -45,8 +46,9 @@ def resellers():
     if current_user.role == Role.CUSTOMER.value:
         customer = access.current_customer()
         return redirect(url_for("masterdata.reseller", reseller_id=customer.reseller_id))
-    counts = dict(db.session.execute(
-        select(Customer.reseller_id, func.count()).group_by(Customer.reseller_id)).all())
+    counts = dict(
+        db.session.execute(select(Customer.reseller_id, func.count()).group_by(Customer.reseller_id)).all()
+    )
     rows = db.session.scalars(access.resellers_query()).all()
     return render_template("masterdata/resellers.html", resellers=rows, counts=counts)
 
@@ -79,9 +81,13 @@ def reseller_new():
         try:
             tenant = accounts.new_reseller(ms_user_sync=form.ms_user_sync.data, **form.master_data())
             if form.admin_email.data:
-                accounts.new_admin(email=form.admin_email.data, password=form.admin_password.data,
-                                   name=form.admin_name.data, role=Role.RESELLER.value,
-                                   reseller_id=tenant.id)
+                accounts.new_admin(
+                    email=form.admin_email.data,
+                    password=form.admin_password.data,
+                    name=form.admin_name.data,
+                    role=Role.RESELLER.value,
+                    reseller_id=tenant.id,
+                )
         except accounts.AccountError as exc:
             db.session.rollback()
             getattr(form, _admin_field(exc.field)).errors.append(str(exc))

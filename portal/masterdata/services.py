@@ -10,8 +10,15 @@ def sync_choice(customer):
 
 def form_data(customer):
     """The customer's master data as the form's initial values."""
-    fields = ("name", "street", "postal_code", "city", "country", "notification_recipients",
-              "allowed_domains")
+    fields = (
+        "name",
+        "street",
+        "postal_code",
+        "city",
+        "country",
+        "notification_recipients",
+        "allowed_domains",
+    )
     data = {name: getattr(customer, name) for name in fields}
     data["ms_user_sync"] = sync_choice(customer)
     return data

@@ -1,4 +1,5 @@
 """Admin accounts, their roles, their server-side sessions and failed sign-ins."""
+
 import enum
 import hashlib
 import secrets
@@ -135,8 +136,14 @@ class AdminSession(db.Model):
         """A new session for `admin` (caller commits); its token is set on `admin` for login_user."""
         now = now or utcnow()
         token = secrets.token_urlsafe(32)
-        row = cls(token_hash=_token_hash(token), admin=admin, created_at=now, last_seen_at=now,
-                  user_agent=(user_agent or "")[:200], ip_address=(ip_address or "")[:45])
+        row = cls(
+            token_hash=_token_hash(token),
+            admin=admin,
+            created_at=now,
+            last_seen_at=now,
+            user_agent=(user_agent or "")[:200],
+            ip_address=(ip_address or "")[:45],
+        )
         db.session.add(row)
         admin.session_token = token
         return row

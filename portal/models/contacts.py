@@ -1,4 +1,5 @@
 """The employee contact book: contacts and contact groups."""
+
 import enum
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
@@ -51,7 +52,9 @@ class Contact(db.Model):
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
     groups = relationship(
-        "ContactGroup", secondary=contact_group_members, back_populates="contacts",
+        "ContactGroup",
+        secondary=contact_group_members,
+        back_populates="contacts",
         order_by="ContactGroup.name",
     )
 

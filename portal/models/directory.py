@@ -4,6 +4,7 @@ Loaded by the "Load Users from Microsoft" job. The selection ("Import N users") 
 server: a per-customer default (everyone / no one) plus the users whose state differs from it, so
 "select all", "select none" and a group pick touch a handful of rows even in a 50,000-user tenant.
 """
+
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,8 +66,9 @@ class DirectoryMembership(db.Model):
     """A user (by M365 id) among the transitive members of a loaded group."""
 
     __tablename__ = "directory_membership"
-    group_id: Mapped[int] = mapped_column(ForeignKey("directory_group.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_group.id", ondelete="CASCADE"), primary_key=True
+    )
     user_m365_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 

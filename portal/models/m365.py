@@ -1,4 +1,5 @@
 """The M365 interface of a customer: the connection, the sync settings, subscriptions, the audit log."""
+
 import enum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -93,15 +94,19 @@ class GroupSubscription(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     m365_group_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(255), default="")
-    contact_group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contact_group.id", ondelete="SET NULL"))
+    contact_group_id: Mapped[int | None] = mapped_column(ForeignKey("contact_group.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id", ondelete="SET NULL"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     # Joined on the customer too: a subscription can only ever feed its own customer's group.
-    contact_group = relationship("ContactGroup", viewonly=True, primaryjoin=(
-        "and_(GroupSubscription.contact_group_id == ContactGroup.id, "
-        "GroupSubscription.customer_id == ContactGroup.customer_id)"))
+    contact_group = relationship(
+        "ContactGroup",
+        viewonly=True,
+        primaryjoin=(
+            "and_(GroupSubscription.contact_group_id == ContactGroup.id, "
+            "GroupSubscription.customer_id == ContactGroup.customer_id)"
+        ),
+    )
 
 
 class AuditEntry(db.Model):

@@ -1,4 +1,5 @@
 """Email waiting to be sent, or sent: the outbox the runner delivers from."""
+
 import enum
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
@@ -9,10 +10,10 @@ from portal.models.base import UTCDateTime, utcnow
 
 
 class MailStatus(str, enum.Enum):
-    PENDING = "pending"        # waiting for (another) delivery attempt
+    PENDING = "pending"  # waiting for (another) delivery attempt
     SENT = "sent"
-    NO_SERVER = "no_server"    # kept, not sent: no mail server configured
-    FAILED = "failed"          # the mail server refused it for good (e.g. bad recipient)
+    NO_SERVER = "no_server"  # kept, not sent: no mail server configured
+    FAILED = "failed"  # the mail server refused it for good (e.g. bad recipient)
 
 
 class OutboxMail(db.Model):

@@ -1,4 +1,5 @@
 """Background work: a Job row per import or sync, claimed by a runner with a lease."""
+
 import enum
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
@@ -20,12 +21,12 @@ class JobKind(enum.StrEnum):
     strings, so a value never changes). Each kind's handler registers with `portal.queue.handler`
     next to its code; the runner imports those modules and refuses to start when one is missing."""
 
-    SYNC = "m365_sync"                                # portal.sync.tasks: one sync pass
-    IMPORT = "m365_import"                            # portal.sync.tasks: Manual mode's "Import N users"
+    SYNC = "m365_sync"  # portal.sync.tasks: one sync pass
+    IMPORT = "m365_import"  # portal.sync.tasks: Manual mode's "Import N users"
     SUBSCRIPTION_IMPORT = "m365_subscription_import"  # portal.sync.tasks: a subscribed group's members
-    PREVIEW = "m365_preview"                          # portal.sync.tasks: "Preview next sync"
-    DIRECTORY_LOAD = "m365_directory_load"            # portal.manual.services: "Load Users from Microsoft"
-    GROUPS_LOAD = "m365_groups_load"                  # portal.sync.subscriptions: the group list
+    PREVIEW = "m365_preview"  # portal.sync.tasks: "Preview next sync"
+    DIRECTORY_LOAD = "m365_directory_load"  # portal.manual.services: "Load Users from Microsoft"
+    GROUPS_LOAD = "m365_groups_load"  # portal.sync.subscriptions: the group list
 
 
 class Job(db.Model):

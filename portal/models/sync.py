@@ -1,4 +1,5 @@
 """The sync's records: each run and its contact changes, removals held for an admin, the sync lock."""
+
 import enum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -11,9 +12,9 @@ from portal.models.base import UTCDateTime, utcnow
 class RunStatus(str, enum.Enum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
-    HELD = "held"          # succeeded, but removals wait for "Allow deletions"
+    HELD = "held"  # succeeded, but removals wait for "Allow deletions"
     FAILED = "failed"
-    SKIPPED = "skipped"    # not eligible, or another sync of the customer was running
+    SKIPPED = "skipped"  # not eligible, or another sync of the customer was running
 
 
 class SyncRun(db.Model):
@@ -23,8 +24,8 @@ class SyncRun(db.Model):
     __table_args__ = (Index("ix_sync_run_customer_started", "customer_id", "started_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20), default="sync")        # sync | import
-    trigger: Mapped[str] = mapped_column(String(20), default="manual")   # daily | manual | subscription
+    kind: Mapped[str] = mapped_column(String(20), default="sync")  # sync | import
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")  # daily | manual | subscription
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING.value)
     started_at = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
     finished_at = mapped_column(UTCDateTime, nullable=True)
@@ -37,8 +38,13 @@ class SyncRun(db.Model):
     message: Mapped[str] = mapped_column(Text, default="")
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
 
-    changes = relationship("SyncChange", back_populates="run", cascade="all, delete-orphan",
-                           passive_deletes=True, order_by="SyncChange.id")
+    changes = relationship(
+        "SyncChange",
+        back_populates="run",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="SyncChange.id",
+    )
 
     @property
     def duration(self):
@@ -85,15 +91,19 @@ class HeldRemoval(db.Model):
     held_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     # Joined on the customer too: a held removal can only ever reach its own customer's contact.
-    contact = relationship("Contact", viewonly=True, primaryjoin=(
-        "and_(HeldRemoval.contact_id == Contact.id, HeldRemoval.customer_id == Contact.customer_id)"))
+    contact = relationship(
+        "Contact",
+        viewonly=True,
+        primaryjoin=(
+            "and_(HeldRemoval.contact_id == Contact.id, HeldRemoval.customer_id == Contact.customer_id)"
+        ),
+    )
 
 
 class SyncLock(db.Model):
     """At most one sync or import writes a customer's book at a time (claimed by conditional UPDATE)."""
 
     __tablename__ = "sync_lock"
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"),
-                                             primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
     owner: Mapped[str | None] = mapped_column(String(100))
     expires_at = mapped_column(UTCDateTime, nullable=True)

@@ -1,4 +1,5 @@
 """Resellers own customers; both carry master data."""
+
 from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -16,13 +17,13 @@ def split_list(text):
     return seen
 
 
-
 def domain_allowed(email, domains):
     """The one "allowed domains" rule: True when `domains` is empty (any) or holds the address's domain.
 
     `domains` are lower-case without "@" (split_list, Customer.effective_domains); the address's
     domain is compared case-insensitively. Contacts, CSV import, Manual mode and the sync use it."""
     return not domains or (email or "").rsplit("@", 1)[-1].lower() in domains
+
 
 class MasterDataMixin:
     """Company name and address, notification recipients and allowed email domains."""

@@ -1,4 +1,5 @@
 """Notifications: the working customer's outbox — sent and pending mails, and a test message."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -20,10 +21,14 @@ PER_PAGE = 50
 def index():
     """The working customer's notifications, newest first, with delivery state."""
     customer = access.current_customer()
-    query = (select(OutboxMail).where(OutboxMail.customer_id == customer.id)
-             .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()))
-    page = db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=PER_PAGE,
-                       error_out=False)
+    query = (
+        select(OutboxMail)
+        .where(OutboxMail.customer_id == customer.id)
+        .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
+    )
+    page = db.paginate(
+        query, page=request.args.get("page", 1, type=positive_int), per_page=PER_PAGE, error_out=False
+    )
     return htmx.render("outbox/index.html", "outbox/_table.html", page=page, customer=customer)
 
 
@@ -40,8 +45,12 @@ def detail(mail_id):
 def send_test():
     """Queue a test message to the signed-in admin, to check the mail setup."""
     customer = access.current_customer()
-    mail.send_email("test", [current_user.email], {"admin": current_user.email, "customer": customer.name},
-                    customer=customer)
+    mail.send_email(
+        "test",
+        [current_user.email],
+        {"admin": current_user.email, "customer": customer.name},
+        customer=customer,
+    )
     db.session.commit()
     flash(_("A test message to %(email)s was queued.", email=current_user.email), "success")
     return redirect(url_for("outbox.index"))

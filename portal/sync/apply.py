@@ -3,6 +3,7 @@
 `apply_plan` adds and flushes; the caller commits, so the plan, the run record, the new delta
 links and the removal report land in one transaction (or none of them do).
 """
+
 from dataclasses import replace
 
 from sqlalchemy import delete, insert, select
@@ -72,16 +73,22 @@ def _load_contacts(customer, plan):
     ids = {c.contact_id for c in plan.changes() if c.contact_id is not None}
     if not ids:
         return {}
-    rows = db.session.scalars(select(Contact).where(Contact.customer_id == customer.id,
-                                                    Contact.id.in_(ids))).all()
+    rows = db.session.scalars(
+        select(Contact).where(Contact.customer_id == customer.id, Contact.id.in_(ids))
+    ).all()
     return {c.id: c for c in rows}
 
 
 def _create(customer, change):
     first, last, email = change.values
-    contact = Contact(customer_id=customer.id, first_name=first[:100], last_name=last[:100],
-                      origin=Origin.M365.value, m365_user_id=change.user_id,
-                      linked_automatically=False)
+    contact = Contact(
+        customer_id=customer.id,
+        first_name=first[:100],
+        last_name=last[:100],
+        origin=Origin.M365.value,
+        m365_user_id=change.user_id,
+        linked_automatically=False,
+    )
     contact.set_email(email)
     db.session.add(contact)
     return contact
@@ -112,8 +119,13 @@ def _own_group_ids(customer, group_ids):
     """The ids among `group_ids` of the customer's own contact groups (never another's)."""
     if not group_ids:
         return set()
-    return set(db.session.scalars(select(ContactGroup.id).where(
-        ContactGroup.customer_id == customer.id, ContactGroup.id.in_(group_ids))))
+    return set(
+        db.session.scalars(
+            select(ContactGroup.id).where(
+                ContactGroup.customer_id == customer.id, ContactGroup.id.in_(group_ids)
+            )
+        )
+    )
 
 
 def _remove(plan, contacts, recorder, now):
@@ -125,23 +137,33 @@ def _remove(plan, contacts, recorder, now):
         removed_ids.append(contact.id)
         recorder.add(change, contact, detail=change.reason)
     if removed_ids:
-        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == recorder.customer.id,
-                                                     HeldRemoval.contact_id.in_(removed_ids)))
+        db.session.execute(
+            delete(HeldRemoval).where(
+                HeldRemoval.customer_id == recorder.customer.id, HeldRemoval.contact_id.in_(removed_ids)
+            )
+        )
 
 
 def _hold(customer, plan, run, recorder):
     for change in plan.holds:
-        db.session.add(HeldRemoval(customer_id=customer.id, contact_id=change.contact_id,
-                                   m365_user_id=change.user_id or "", reason=change.reason,
-                                   run_id=run.id))
+        db.session.add(
+            HeldRemoval(
+                customer_id=customer.id,
+                contact_id=change.contact_id,
+                m365_user_id=change.user_id or "",
+                reason=change.reason,
+                run_id=run.id,
+            )
+        )
         recorder.add(change, None, detail=change.reason)
 
 
 def _release(customer, plan, recorder):
     ids = [c.contact_id for c in plan.releases]
     if ids:
-        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id,
-                                                     HeldRemoval.contact_id.in_(ids)))
+        db.session.execute(
+            delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id, HeldRemoval.contact_id.in_(ids))
+        )
     for change in plan.releases:
         recorder.add(change, None, detail=change.reason)
 
@@ -155,8 +177,9 @@ def _keep(customer, plan, contacts, recorder):
         recorder.add(change, contact, detail=change.reason)
     ids = [c.contact_id for c in plan.kept]
     if ids:
-        db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id,
-                                                     HeldRemoval.contact_id.in_(ids)))
+        db.session.execute(
+            delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id, HeldRemoval.contact_id.in_(ids))
+        )
 
 
 class _Recorder:
@@ -169,11 +192,19 @@ class _Recorder:
         if self.decided_by:
             detail = f"{detail} · {self.decided_by}"
         row = SyncChange(
-            run_id=self.run.id, customer_id=self.customer.id, m365_user_id=change.user_id,
+            run_id=self.run.id,
+            customer_id=self.customer.id,
+            m365_user_id=change.user_id,
             contact_id=contact.id if contact is not None else change.contact_id,
-            kind=change.kind, contact_name=(change.name or "")[:210],
-            contact_email=(change.email or "")[:254], field=field, old_value=(old or "")[:254],
-            new_value=(new or "")[:254], detail=(detail or "")[:254], created_at=self.now)
+            kind=change.kind,
+            contact_name=(change.name or "")[:210],
+            contact_email=(change.email or "")[:254],
+            field=field,
+            old_value=(old or "")[:254],
+            new_value=(new or "")[:254],
+            detail=(detail or "")[:254],
+            created_at=self.now,
+        )
         db.session.add(row)
 
     def fields(self, change, contact):

@@ -1,4 +1,5 @@
 """`flask --app wsgi sync run [--customer ID]`: one sync pass in the foreground, with a summary."""
+
 import click
 from flask.cli import AppGroup
 
@@ -31,7 +32,7 @@ def run_command(customer_id):
             continue
         click.echo(summary(customer, run))
     if not customers:
-        click.echo("No customer is due for a sync (prerequisite, connection, \"Synchronization active\").")
+        click.echo('No customer is due for a sync (prerequisite, connection, "Synchronization active").')
     if failed:
         raise SystemExit(1)
 
@@ -42,10 +43,11 @@ def summary(customer, run):
     resync = f", full resync ({run.resync_reason})" if run.full_resync else ""
     extra = f" — {run.message}" if run.message else ""
     duration = f"{run.duration:.1f}s" if run.duration is not None else "-"
-    return (f"{customer.name} (#{customer.id}): {run.status}: {counts}; "
-            f"{run.graph_requests} Graph requests, {duration}{resync}{extra}")
+    return (
+        f"{customer.name} (#{customer.id}): {run.status}: {counts}; "
+        f"{run.graph_requests} Graph requests, {duration}{resync}{extra}"
+    )
 
 
 def register_cli(app):
     app.cli.add_command(sync_cli)
-

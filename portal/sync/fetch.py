@@ -6,6 +6,7 @@ is a complete listing: a synced contact absent from it counts as removed only af
 `GET /users/{id}` answers 404. Any Graph error propagates: the caller then applies nothing, so a
 listing interrupted half-way can never remove anyone.
 """
+
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode

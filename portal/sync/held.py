@@ -7,6 +7,7 @@
 Both take the customer's sync lock and commit one transaction. The decision is a SyncPlan written by
 the sync's own apply code (portal.sync.apply), so archiving and the run's SyncChange rows are the same.
 """
+
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -25,8 +26,12 @@ class Busy(Exception):
 def held_removals(customer):
     """The customer's held removals, oldest first, with their (still active) contacts."""
     return db.session.scalars(
-        select(HeldRemoval).join(HeldRemoval.contact).options(contains_eager(HeldRemoval.contact))
-        .where(HeldRemoval.customer_id == customer.id).order_by(HeldRemoval.id)).all()
+        select(HeldRemoval)
+        .join(HeldRemoval.contact)
+        .options(contains_eager(HeldRemoval.contact))
+        .where(HeldRemoval.customer_id == customer.id)
+        .order_by(HeldRemoval.id)
+    ).all()
 
 
 def allow_deletions(customer, admin):
@@ -48,9 +53,16 @@ def _decide(customer, admin, kind):
         if not held:
             return None
         now = utcnow()
-        run = SyncRun(customer_id=customer.id, kind="decision", trigger="manual", started_at=now,
-                      finished_at=now, status=RunStatus.SUCCEEDED.value, counts={},
-                      message=f"{'Allow deletions' if kind == 'remove' else 'Keep contacts'} by {admin.email}")
+        run = SyncRun(
+            customer_id=customer.id,
+            kind="decision",
+            trigger="manual",
+            started_at=now,
+            finished_at=now,
+            status=RunStatus.SUCCEEDED.value,
+            counts={},
+            message=f"{'Allow deletions' if kind == 'remove' else 'Keep contacts'} by {admin.email}",
+        )
         db.session.add(run)
         db.session.flush()
         plan = decision_plan(held, kind)
@@ -67,6 +79,15 @@ def _decide(customer, admin, kind):
 
 def decision_plan(held, kind):
     """The plan of a decision on `held` removals: "remove" archives them, "keep" unlinks them."""
-    changes = [Change(kind, item.m365_user_id, item.contact.full_name, item.contact.email,
-                      contact_id=item.contact_id, reason=item.reason) for item in held]
+    changes = [
+        Change(
+            kind,
+            item.m365_user_id,
+            item.contact.full_name,
+            item.contact.email,
+            contact_id=item.contact_id,
+            reason=item.reason,
+        )
+        for item in held
+    ]
     return SyncPlan(removals=changes) if kind == "remove" else SyncPlan(kept=changes)

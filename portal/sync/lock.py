@@ -3,6 +3,7 @@
 Two runners (or a runner and `flask sync run`) never sync or import the same customer at once.
 A lock whose holder died expires after LOCK_SECONDS and can be taken over.
 """
+
 import os
 import socket
 import time
@@ -32,8 +33,9 @@ def acquire(customer_id, owner, wait_seconds=0.0, poll=0.5):
         now = utcnow()
         taken = db.session.execute(
             update(SyncLock)
-            .where(SyncLock.customer_id == customer_id,
-                   or_(SyncLock.owner.is_(None), SyncLock.expires_at < now))
+            .where(
+                SyncLock.customer_id == customer_id, or_(SyncLock.owner.is_(None), SyncLock.expires_at < now)
+            )
             .values(owner=owner, expires_at=now + timedelta(seconds=LOCK_SECONDS))
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -49,8 +51,11 @@ def release(customer_id, owner):
     """Give the lock back (only if `owner` still holds it). COMMITS."""
     db.session.rollback()
     db.session.execute(
-        update(SyncLock).where(SyncLock.customer_id == customer_id, SyncLock.owner == owner)
-        .values(owner=None, expires_at=None).execution_options(synchronize_session=False))
+        update(SyncLock)
+        .where(SyncLock.customer_id == customer_id, SyncLock.owner == owner)
+        .values(owner=None, expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 

@@ -2,6 +2,7 @@
 
 One place for these rules; manual import and the daily sync both use it.
 """
+
 from dataclasses import dataclass
 
 from portal.i18n import N_

@@ -12,6 +12,7 @@ Removals are only ever planned from `m365.removed`, which the fetch step fills f
 `@removed` or from a listing that completed without error and a confirming 404 ("never delete on
 doubt"). The deletion threshold is applied here so that the preview shows what would be held.
 """
+
 from dataclasses import dataclass, field
 
 from portal.i18n import N_
@@ -21,9 +22,9 @@ from portal.sync.people import SKIP_DISABLED, SKIP_DUPLICATE, SKIP_GUEST, person
 FIELDS = ("first_name", "last_name", "email")
 
 # Why a contact is removed: the delta's @removed reason, or a confirmed 404 after a listing.
-REMOVED_SOFT = "deleted"          # in the M365 recycle bin (restorable there for 30 days)
+REMOVED_SOFT = "deleted"  # in the M365 recycle bin (restorable there for 30 days)
 REMOVED_HARD = "deleted permanently"
-REMOVED_MISSING = "not found"     # absent from a complete listing and GET /users/{id} -> 404
+REMOVED_MISSING = "not found"  # absent from a complete listing and GET /users/{id} -> 404
 
 SKIP_NOT_FOUND = "not found in Microsoft 365"
 SKIP_ARCHIVED = "a removed contact has this email address"
@@ -165,9 +166,9 @@ class _State:
                     self.by_user[contact.m365_user_id] = contact
         self.by_email = {c.email_key: c for c in self.contacts}
         self.taken = {c.email_key: c.id for c in self.contacts}
-        self.handled = set()       # user ids already planned (create/link/skip) by _plan_wanted
-        self.touched = set()       # user ids with a planned update or restore
-        self.targets = {}          # user id -> what a group addition points at (contact id/user id)
+        self.handled = set()  # user ids already planned (create/link/skip) by _plan_wanted
+        self.touched = set()  # user ids with a planned update or restore
+        self.targets = {}  # user id -> what a group addition points at (contact id/user id)
         self.skipped = set()
         self.in_group = {(c.id, gid) for c in self.contacts for gid in c.group_ids}
 
@@ -191,8 +192,9 @@ def _plan_removals(plan, state, m365):
             continue
         if contact.id in state.rules.held_contact_ids:
             continue  # already waiting for an admin's decision
-        plan.removals.append(Change("remove", user_id, contact.name, contact.email,
-                                    contact_id=contact.id, reason=reason))
+        plan.removals.append(
+            Change("remove", user_id, contact.name, contact.email, contact_id=contact.id, reason=reason)
+        )
 
 
 def _plan_present_users(plan, state, m365, wanted_ids):
@@ -202,18 +204,32 @@ def _plan_present_users(plan, state, m365, wanted_ids):
         if contact is None:
             continue
         if contact.id in state.rules.held_contact_ids:
-            plan.releases.append(Change("release", user_id, contact.name, contact.email,
-                                        contact_id=contact.id, reason=N_("user present in M365")))
+            plan.releases.append(
+                Change(
+                    "release",
+                    user_id,
+                    contact.name,
+                    contact.email,
+                    contact_id=contact.id,
+                    reason=N_("user present in M365"),
+                )
+            )
         if contact.archived:
             changes = _field_changes(plan, state, contact, person_from_graph(user, contact))
-            plan.restores.append(Change("restore", user_id, contact.name, contact.email,
-                                        contact_id=contact.id, changes=changes))
+            plan.restores.append(
+                Change(
+                    "restore", user_id, contact.name, contact.email, contact_id=contact.id, changes=changes
+                )
+            )
             state.touched.add(user_id)
         elif state.rules.update_all or user_id in wanted_ids:
             changes = _field_changes(plan, state, contact, person_from_graph(user, contact))
             if changes:
-                plan.updates.append(Change("update", user_id, contact.name, contact.email,
-                                           contact_id=contact.id, changes=changes))
+                plan.updates.append(
+                    Change(
+                        "update", user_id, contact.name, contact.email, contact_id=contact.id, changes=changes
+                    )
+                )
                 state.touched.add(user_id)
 
 
@@ -271,8 +287,7 @@ def _note_present(plan, state, contact, user_id):
         return
     state.handled.add(user_id)
     if user_id not in state.touched:
-        plan.present.append(Change("present", user_id, contact.name, contact.email,
-                                   contact_id=contact.id))
+        plan.present.append(Change("present", user_id, contact.name, contact.email, contact_id=contact.id))
 
 
 def _create_or_link(plan, state, person, duplicates):
@@ -290,12 +305,20 @@ def _create_or_link(plan, state, person, duplicates):
     if not state.take(person.email_key, person.m365_id):
         _skip(plan, state, person.m365_id, person.display_name, person.email, SKIP_EMAIL_TAKEN)
         return None
-    plan.creates.append(Change(
-        "create", person.m365_id, f"{person.first_name} {person.last_name}".strip(), person.email,
-        changes=tuple((f, "", v) for f, v in zip(FIELDS, (person.first_name, person.last_name,
-                                                            person.email))),
-        values=(person.first_name, person.last_name, person.email),
-        reason=N_("name missing") if person.name_missing else ""))
+    plan.creates.append(
+        Change(
+            "create",
+            person.m365_id,
+            f"{person.first_name} {person.last_name}".strip(),
+            person.email,
+            changes=tuple(
+                (f, "", v)
+                for f, v in zip(FIELDS, (person.first_name, person.last_name, person.email), strict=True)
+            ),
+            values=(person.first_name, person.last_name, person.email),
+            reason=N_("name missing") if person.name_missing else "",
+        )
+    )
     state.targets[person.m365_id] = person.m365_id
     return person.m365_id
 
@@ -309,12 +332,21 @@ def _link_or_leave(plan, state, existing, person):
         _skip(plan, state, person.m365_id, person.display_name, person.email, SKIP_LINKED_ELSEWHERE)
         return None
     if not state.rules.link_active:
-        plan.present.append(Change("present", person.m365_id, existing.name, existing.email,
-                                   contact_id=existing.id, reason=N_("not linked")))
+        plan.present.append(
+            Change(
+                "present",
+                person.m365_id,
+                existing.name,
+                existing.email,
+                contact_id=existing.id,
+                reason=N_("not linked"),
+            )
+        )
         return None
     changes = _field_changes(plan, state, existing, person)
-    plan.links.append(Change("link", person.m365_id, existing.name, existing.email,
-                             contact_id=existing.id, changes=changes))
+    plan.links.append(
+        Change("link", person.m365_id, existing.name, existing.email, contact_id=existing.id, changes=changes)
+    )
     state.targets[person.m365_id] = existing.id
     return existing.id
 
@@ -348,8 +380,9 @@ def _group_add(plan, state, target, user_id, name, email, group_id):
         return
     state.in_group.add((target, group_id))
     contact_id = target if isinstance(target, int) else None
-    plan.group_adds.append(Change("group_add", user_id, name, email or "", contact_id=contact_id,
-                                  group_id=group_id))
+    plan.group_adds.append(
+        Change("group_add", user_id, name, email or "", contact_id=contact_id, group_id=group_id)
+    )
 
 
 def _skip(plan, state, user_id, name, email, reason, force=False):
@@ -367,6 +400,8 @@ def _apply_threshold(plan, rules):
     share_exceeded = count * 100 > plan.synced_count * rules.threshold_percent
     if share_exceeded and count >= rules.threshold_min:
         plan.threshold_exceeded = True
-        plan.holds = [Change("hold", c.user_id, c.name, c.email, contact_id=c.contact_id,
-                             reason=c.reason) for c in plan.removals]
+        plan.holds = [
+            Change("hold", c.user_id, c.name, c.email, contact_id=c.contact_id, reason=c.reason)
+            for c in plan.removals
+        ]
         plan.removals = []

@@ -4,6 +4,7 @@ Both are queued in the outbox inside the run's transaction (portal.mail.notify_c
 row), so a report exists exactly when the removals it reports were written. A report that cannot
 be built never fails the run: the run's notes say what became of each one.
 """
+
 from portal.mail import notify_customer, portal_url
 from portal.sync.apply import archive_reason
 
@@ -13,15 +14,24 @@ HELD_NOTICE = "the notice of the held removals"
 
 def removed_rows(changes, when):
     """Rows of the removal report: name, email, when, why."""
-    return [{"name": c.name, "email": c.email, "when": when, "why": archive_reason(c.reason)}
-            for c in changes]
+    return [
+        {"name": c.name, "email": c.email, "when": when, "why": archive_reason(c.reason)} for c in changes
+    ]
 
 
 def send_removal_report(customer, removed, when, run=None):
     """Queue the removal report listing `removed` (plan changes); returns the mail.Notice."""
-    return notify_customer("removal_report", customer, {
-        "customer": customer, "removed": removed_rows(removed, when), "when": when,
-        "history_url": portal_url("sync.history")}, run=run)
+    return notify_customer(
+        "removal_report",
+        customer,
+        {
+            "customer": customer,
+            "removed": removed_rows(removed, when),
+            "when": when,
+            "history_url": portal_url("sync.history"),
+        },
+        run=run,
+    )
 
 
 def send_reports(customer, plan, run, now):
@@ -30,10 +40,21 @@ def send_reports(customer, plan, run, now):
     if plan.removals:
         notes.append(send_removal_report(customer, plan.removals, now, run=run).note(REMOVAL_REPORT))
     if plan.holds:
-        notice = notify_customer("deletions_held", customer, {
-            "customer": customer, "held": removed_rows(plan.holds, now), "when": now,
-            "synced": plan.synced_count, "held_url": portal_url("sync.held")}, run=run)
-        notes.append(f"{len(plan.holds)} removals held by the deletion threshold; "
-                     "an administrator must allow them or keep the contacts.")
+        notice = notify_customer(
+            "deletions_held",
+            customer,
+            {
+                "customer": customer,
+                "held": removed_rows(plan.holds, now),
+                "when": now,
+                "synced": plan.synced_count,
+                "held_url": portal_url("sync.held"),
+            },
+            run=run,
+        )
+        notes.append(
+            f"{len(plan.holds)} removals held by the deletion threshold; "
+            "an administrator must allow them or keep the contacts."
+        )
         notes.append(notice.note(HELD_NOTICE))
     return notes

@@ -1,4 +1,5 @@
 """Sync history, "Sync now", "Preview next sync", held deletions and the Automatic mode group panel."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -10,11 +11,10 @@ from portal.boundary import positive_int
 from portal.extensions import db
 from portal.m365 import directory
 from portal.models import ContactGroup, JobKind
-from portal.queue import active_job, enqueue, latest_job
 from portal.models.sync import SyncChange, SyncRun
+from portal.queue import active_job, enqueue, latest_job
 from portal.sync import held as held_service
-from portal.sync import tasks
-from portal.sync import service, subscriptions
+from portal.sync import service, subscriptions, tasks
 from portal.sync.apply import archive_reason
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -24,9 +24,21 @@ bp = Blueprint("sync", __name__, url_prefix="/sync")
 def _sync_labels():
     """Templates show removal reasons in the same words as the archive and the removal report."""
     return {"removal_reason": archive_reason}
+
+
 PAGE_SIZE = 50
-CHANGE_KINDS = ("create", "update", "link", "restore", "group_add", "remove", "hold", "release",
-                "keep", "skip")
+CHANGE_KINDS = (
+    "create",
+    "update",
+    "link",
+    "restore",
+    "group_add",
+    "remove",
+    "hold",
+    "release",
+    "keep",
+    "skip",
+)
 
 
 def _page():
@@ -39,12 +51,22 @@ def history():
     """Sync history: every run of the working customer, newest first."""
     customer = access.current_customer()
     page = _page()
-    runs = db.session.scalars(select(SyncRun).where(SyncRun.customer_id == customer.id)
-                              .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-                              .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
-    context = {"customer": customer, "runs": runs[:PAGE_SIZE], "page": page,
-               "has_next": len(runs) > PAGE_SIZE, "sync_job": latest_job(customer, JobKind.SYNC),
-               "blocker": service.sync_blocker(customer), "held_count": len(held_service.held_removals(customer))}
+    runs = db.session.scalars(
+        select(SyncRun)
+        .where(SyncRun.customer_id == customer.id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+    ).all()
+    context = {
+        "customer": customer,
+        "runs": runs[:PAGE_SIZE],
+        "page": page,
+        "has_next": len(runs) > PAGE_SIZE,
+        "sync_job": latest_job(customer, JobKind.SYNC),
+        "blocker": service.sync_blocker(customer),
+        "held_count": len(held_service.held_removals(customer)),
+    }
     return htmx.render("sync/history.html", "sync/_runs.html", **context)
 
 
@@ -59,26 +81,41 @@ def run(run_id):
     if kind in CHANGE_KINDS:
         query = query.where(SyncChange.kind == kind)
     page = _page()
-    changes = db.session.scalars(query.order_by(SyncChange.id).offset((page - 1) * PAGE_SIZE * 4)
-                                 .limit(PAGE_SIZE * 4 + 1)).all()
-    kinds = dict(db.session.execute(select(SyncChange.kind, func.count()).where(
-        SyncChange.run_id == sync_run.id, SyncChange.customer_id == customer.id)
-        .group_by(SyncChange.kind)).all())
-    context = {"customer": customer, "run": sync_run, "changes": changes[:PAGE_SIZE * 4], "kind": kind,
-               "kinds": kinds, "page": page, "has_next": len(changes) > PAGE_SIZE * 4,
-               "group_names": _group_names(customer)}
+    changes = db.session.scalars(
+        query.order_by(SyncChange.id).offset((page - 1) * PAGE_SIZE * 4).limit(PAGE_SIZE * 4 + 1)
+    ).all()
+    kinds = dict(
+        db.session.execute(
+            select(SyncChange.kind, func.count())
+            .where(SyncChange.run_id == sync_run.id, SyncChange.customer_id == customer.id)
+            .group_by(SyncChange.kind)
+        ).all()
+    )
+    context = {
+        "customer": customer,
+        "run": sync_run,
+        "changes": changes[: PAGE_SIZE * 4],
+        "kind": kind,
+        "kinds": kinds,
+        "page": page,
+        "has_next": len(changes) > PAGE_SIZE * 4,
+        "group_names": _group_names(customer),
+    }
     return htmx.render("sync/run.html", "sync/_changes.html", **context)
 
 
 def _group_names(customer):
-    return dict(db.session.execute(select(ContactGroup.id, ContactGroup.name)
-                                   .where(ContactGroup.customer_id == customer.id)).all())
+    return dict(
+        db.session.execute(
+            select(ContactGroup.id, ContactGroup.name).where(ContactGroup.customer_id == customer.id)
+        ).all()
+    )
 
 
 @bp.route("/now", methods=["POST"])
 @login_required
 def now():
-    """"Sync now": queue a sync of the working customer (the runner does it within seconds)."""
+    """ "Sync now": queue a sync of the working customer (the runner does it within seconds)."""
     customer = access.current_customer()
     problem = service.sync_blocker(customer)
     if not problem:
@@ -111,7 +148,7 @@ def _job_status(customer, kind, template, **context):
 @bp.route("/preview", methods=["GET", "POST"])
 @login_required
 def preview():
-    """"Preview next sync": queue a preview (POST), then show its result (what the run would do)."""
+    """ "Preview next sync": queue a preview (POST), then show its result (what the run would do)."""
     customer = access.current_customer()
     if request.method == "POST":
         problem = service.sync_blocker(customer, need_active=False)
@@ -124,9 +161,12 @@ def preview():
         return redirect(url_for("sync.preview"))
     job = latest_job(customer, JobKind.PREVIEW)
     if htmx.is_htmx():
-        return _job_status(customer, JobKind.PREVIEW, "sync/_preview.html", group_names=_group_names(customer))
-    return render_template("sync/preview.html", customer=customer, job=job,
-                           group_names=_group_names(customer))
+        return _job_status(
+            customer, JobKind.PREVIEW, "sync/_preview.html", group_names=_group_names(customer)
+        )
+    return render_template(
+        "sync/preview.html", customer=customer, job=job, group_names=_group_names(customer)
+    )
 
 
 @bp.route("/held")
@@ -140,14 +180,14 @@ def held():
 @bp.route("/held/allow", methods=["POST"])
 @login_required
 def allow_deletions():
-    """"Allow deletions": remove (archive) every held contact and send the removal report."""
+    """ "Allow deletions": remove (archive) every held contact and send the removal report."""
     return _decide(held_service.allow_deletions, _("The held contacts were removed."))
 
 
 @bp.route("/held/keep", methods=["POST"])
 @login_required
 def keep_contacts():
-    """"Keep contacts": keep every held contact; they are no longer tied to M365 users."""
+    """ "Keep contacts": keep every held contact; they are no longer tied to M365 users."""
     return _decide(held_service.keep_contacts, _("The held contacts were kept."))
 
 
@@ -164,22 +204,29 @@ def _decide(action, message):
 
 # --- Automatic mode: "Subscribe to Groups" ------------------------------------------------------
 
+
 def _automatic_context(customer):
     term = request.values.get("q", "")
     groups = subscriptions.groups_overview(customer, term)
     load_job = latest_job(customer, JobKind.GROUPS_LOAD)
     import_job = latest_job(customer, JobKind.SUBSCRIPTION_IMPORT)
     busy = [j for j in (load_job, import_job) if j is not None and not j.is_finished]
-    return {"customer": customer, "groups": groups, "q": term, "load_job": load_job,
-            "import_job": import_job, "busy": busy,
-            "all_subscribed": bool(groups) and all(s for _g, s in groups),
-            "subscribed_count": subscriptions.subscription_count(customer)}
+    return {
+        "customer": customer,
+        "groups": groups,
+        "q": term,
+        "load_job": load_job,
+        "import_job": import_job,
+        "busy": busy,
+        "all_subscribed": bool(groups) and all(s for _g, s in groups),
+        "subscribed_count": subscriptions.subscription_count(customer),
+    }
 
 
 @bp.route("/automatic")
 @login_required
 def automatic():
-    """"Subscribe to Groups": the tenant's groups with kind and member count; search as you type."""
+    """ "Subscribe to Groups": the tenant's groups with kind and member count; search as you type."""
     customer = access.current_customer()
     context = _automatic_context(customer)
     if request.args.get("part") == "rows":
@@ -208,8 +255,13 @@ def toggle_group(m365_id):
     if subscribed:
         subscriptions.subscribe(customer, current_user, group)
     db.session.commit()
-    return render_template("sync/_group_row.html", group=group, subscribed=subscribed, customer=customer,
-                           start_progress=subscribed)
+    return render_template(
+        "sync/_group_row.html",
+        group=group,
+        subscribed=subscribed,
+        customer=customer,
+        start_progress=subscribed,
+    )
 
 
 @bp.route("/automatic/all", methods=["POST"])
@@ -228,8 +280,9 @@ def automatic_progress():
     """Progress of the group load and of subscription imports (polled; 286 when both are done)."""
     customer = access.current_customer()
     context = _automatic_context(customer)
-    return htmx.poll(not context["busy"], "sync/_automatic_progress.html", last_poll=not context["busy"],
-                     **context)
+    return htmx.poll(
+        not context["busy"], "sync/_automatic_progress.html", last_poll=not context["busy"], **context
+    )
 
 
 def _automatic_response(customer):
@@ -237,4 +290,3 @@ def _automatic_response(customer):
     if htmx.is_htmx():
         return render_template("sync/_automatic.html", **_automatic_context(customer))
     return redirect(url_for("sync.automatic"))
-

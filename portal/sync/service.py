@@ -11,6 +11,7 @@ The web app and the runner call these same functions. Every writing pass holds t
 sync lock (portal.sync.lock) and writes its changes, the run record, the new delta links and the
 removal report in ONE transaction: a failure leaves the book as it was.
 """
+
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -22,7 +23,14 @@ from portal.extensions import db
 from portal.i18n import N_
 from portal.m365.connection import NOT_CONNECTED, connection_for_sync
 from portal.m365.graph import GraphClient
-from portal.models import Contact, ContactGroup, GroupSubscription, SyncMode, SyncSettings, contact_group_members
+from portal.models import (
+    Contact,
+    ContactGroup,
+    GroupSubscription,
+    SyncMode,
+    SyncSettings,
+    contact_group_members,
+)
 from portal.models.base import utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.sync import fetch, lock, reports
@@ -48,6 +56,7 @@ class Preview:
 
 
 # --- who may be synced ------------------------------------------------------------------------
+
 
 def sync_blocker(customer, need_active=True, mode=None):
     """Why `customer` cannot be synced or imported now (an English sentence, N_-marked), or None.
@@ -76,12 +85,18 @@ MODE_BLOCKERS = {
 
 def rules_for(customer, settings):
     """The plan's Rules from the customer's settings and master data."""
-    held = db.session.scalars(select(HeldRemoval.contact_id).join(HeldRemoval.contact)
-                              .where(HeldRemoval.customer_id == customer.id)).all()
-    return Rules(link_active=settings.link_active, skip_disabled=settings.skip_disabled,
-                 skip_guests=settings.skip_guests, allowed_domains=tuple(customer.effective_domains),
-                 threshold_percent=settings.delete_threshold_percent,
-                 threshold_min=settings.delete_threshold_min, held_contact_ids=frozenset(held))
+    held = db.session.scalars(
+        select(HeldRemoval.contact_id).join(HeldRemoval.contact).where(HeldRemoval.customer_id == customer.id)
+    ).all()
+    return Rules(
+        link_active=settings.link_active,
+        skip_disabled=settings.skip_disabled,
+        skip_guests=settings.skip_guests,
+        allowed_domains=tuple(customer.effective_domains),
+        threshold_percent=settings.delete_threshold_percent,
+        threshold_min=settings.delete_threshold_min,
+        held_contact_ids=frozenset(held),
+    )
 
 
 def snapshot(customer):
@@ -90,16 +105,32 @@ def snapshot(customer):
     rows = db.session.execute(
         select(contact_group_members.c.contact_id, contact_group_members.c.group_id)
         .join(Contact, Contact.id == contact_group_members.c.contact_id)
-        .where(Contact.customer_id == customer.id))
+        .where(Contact.customer_id == customer.id)
+    )
     for contact_id, group_id in rows:
         memberships.setdefault(contact_id, set()).add(group_id)
-    columns = (Contact.id, Contact.first_name, Contact.last_name, Contact.email,
-               Contact.m365_user_id, Contact.archived_at)
-    return [ContactSnap(id=cid, first_name=first or "", last_name=last or "", email=email,
-                        m365_user_id=uid, archived=archived is not None,
-                        group_ids=frozenset(memberships.get(cid, ())))
-            for cid, first, last, email, uid, archived in
-            db.session.execute(select(*columns).where(Contact.customer_id == customer.id))]
+    columns = (
+        Contact.id,
+        Contact.first_name,
+        Contact.last_name,
+        Contact.email,
+        Contact.m365_user_id,
+        Contact.archived_at,
+    )
+    return [
+        ContactSnap(
+            id=cid,
+            first_name=first or "",
+            last_name=last or "",
+            email=email,
+            m365_user_id=uid,
+            archived=archived is not None,
+            group_ids=frozenset(memberships.get(cid, ())),
+        )
+        for cid, first, last, email, uid, archived in db.session.execute(
+            select(*columns).where(Contact.customer_id == customer.id)
+        )
+    ]
 
 
 def active_subscriptions(customer, settings):
@@ -107,21 +138,29 @@ def active_subscriptions(customer, settings):
     if settings.mode != SyncMode.AUTOMATIC.value:
         return []
     return db.session.scalars(
-        select(GroupSubscription).join(ContactGroup, and_(
-            ContactGroup.id == GroupSubscription.contact_group_id,
-            ContactGroup.customer_id == GroupSubscription.customer_id))
+        select(GroupSubscription)
+        .join(
+            ContactGroup,
+            and_(
+                ContactGroup.id == GroupSubscription.contact_group_id,
+                ContactGroup.customer_id == GroupSubscription.customer_id,
+            ),
+        )
         .where(GroupSubscription.customer_id == customer.id)
-        .order_by(GroupSubscription.id)).all()
+        .order_by(GroupSubscription.id)
+    ).all()
 
 
 # --- the sync ---------------------------------------------------------------------------------
+
 
 def _fetch_and_plan(customer, client, now):
     settings = SyncSettings.for_customer(customer)
     connection = connection_for_sync(customer)
     contacts = snapshot(customer)
-    fetched = fetch.fetch_for_sync(client, connection, contacts,
-                                   active_subscriptions(customer, settings), now)
+    fetched = fetch.fetch_for_sync(
+        client, connection, contacts, active_subscriptions(customer, settings), now
+    )
     plan = build(contacts, fetched.data, rules_for(customer, settings))
     return connection, fetched, plan
 
@@ -136,8 +175,9 @@ def preview_sync(customer):
         _conn, fetched, plan = _fetch_and_plan(customer, client, utcnow())
         requests = client.request_count
     db.session.rollback()
-    return Preview(plan=plan, resync_reason=fetched.resync_reason, graph_requests=requests,
-                   notes=fetched.notes)
+    return Preview(
+        plan=plan, resync_reason=fetched.resync_reason, graph_requests=requests, notes=fetched.notes
+    )
 
 
 def run_sync(customer, trigger, job=None, wait_seconds=0.0):
@@ -169,8 +209,14 @@ def _locked_sync(customer, trigger, job):
             connection.delta_saved_at = now
             SyncSettings.for_customer(customer).last_sync_at = now
             notes = list(fetched.notes) + reports.send_reports(customer, plan, run, now)
-            _finish_run(run, client, counts, RunStatus.HELD if plan.holds else RunStatus.SUCCEEDED,
-                        resync=fetched.resync_reason, notes=notes)
+            _finish_run(
+                run,
+                client,
+                counts,
+                RunStatus.HELD if plan.holds else RunStatus.SUCCEEDED,
+                resync=fetched.resync_reason,
+                notes=notes,
+            )
             db.session.commit()
         except Exception as error:
             _fail_run(run, client, error)
@@ -179,6 +225,7 @@ def _locked_sync(customer, trigger, job):
 
 
 # --- imports ----------------------------------------------------------------------------------
+
 
 def import_users(customer, user_ids=(), trigger="manual", job=None, subscription=None):
     """Import M365 users as contacts (create / link / already present / skipped); -> (run, plan).
@@ -199,8 +246,12 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
                 if subscription is not None:
                     user_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
                 users = fetch.fetch_users(client, user_ids)
-                plan = _plan_import(customer, users, user_ids,
-                                    subscription.contact_group_id if subscription is not None else None)
+                plan = _plan_import(
+                    customer,
+                    users,
+                    user_ids,
+                    subscription.contact_group_id if subscription is not None else None,
+                )
                 counts = apply_plan(plan, customer, run)
                 _finish_run(run, client, counts, RunStatus.SUCCEEDED)
                 db.session.commit()
@@ -234,9 +285,17 @@ def import_result(run, plan):
 
 # --- run records ------------------------------------------------------------------------------
 
+
 def _start_run(customer, kind, trigger, job):
-    run = SyncRun(customer_id=customer.id, kind=kind, trigger=trigger, status=RunStatus.RUNNING.value,
-                  started_at=utcnow(), counts={}, job_id=job.id if job is not None else None)
+    run = SyncRun(
+        customer_id=customer.id,
+        kind=kind,
+        trigger=trigger,
+        status=RunStatus.RUNNING.value,
+        started_at=utcnow(),
+        counts={},
+        job_id=job.id if job is not None else None,
+    )
     db.session.add(run)
     db.session.commit()  # visible in the history while it runs
     return run
@@ -258,15 +317,24 @@ def _fail_run(run, client, error):
     db.session.rollback()
     run = db.session.get(SyncRun, run.id)
     message = getattr(error, "message", None) or f"{error.__class__.__name__}: {error}"
-    _finish_run(run, client, {}, RunStatus.FAILED,
-                notes=[f"{message} Nothing was changed; no contact was removed."])
+    _finish_run(
+        run, client, {}, RunStatus.FAILED, notes=[f"{message} Nothing was changed; no contact was removed."]
+    )
     db.session.commit()
 
 
 def _record_skip(customer, kind, trigger, job, reason):
-    run = SyncRun(customer_id=customer.id, kind=kind, trigger=trigger, status=RunStatus.SKIPPED.value,
-                  started_at=utcnow(), finished_at=utcnow(), counts={}, message=reason,
-                  job_id=job.id if job is not None else None)
+    run = SyncRun(
+        customer_id=customer.id,
+        kind=kind,
+        trigger=trigger,
+        status=RunStatus.SKIPPED.value,
+        started_at=utcnow(),
+        finished_at=utcnow(),
+        counts={},
+        message=reason,
+        job_id=job.id if job is not None else None,
+    )
     db.session.add(run)
     db.session.commit()
     return run
@@ -275,25 +343,33 @@ def _record_skip(customer, kind, trigger, job, reason):
 def last_successful_sync(customer_id):
     """When the customer's last successful sync started, or None."""
     return db.session.scalar(
-        select(SyncRun.started_at).where(
-            SyncRun.customer_id == customer_id, SyncRun.kind == "sync",
-            SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]))
-        .order_by(SyncRun.started_at.desc()).limit(1))
+        select(SyncRun.started_at)
+        .where(
+            SyncRun.customer_id == customer_id,
+            SyncRun.kind == "sync",
+            SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]),
+        )
+        .order_by(SyncRun.started_at.desc())
+        .limit(1)
+    )
 
 
 # --- housekeeping -----------------------------------------------------------------------------
+
 
 def purge_expired(now=None):
     """Delete contacts the sync archived more than 30 days ago, and runs older than 90 days. Commits."""
     now = now or utcnow()
     expired = select(Contact.customer_id, Contact.id).where(
-        Contact.archived_at < now - timedelta(days=ARCHIVE_DAYS), Contact.m365_user_id.is_not(None))
+        Contact.archived_at < now - timedelta(days=ARCHIVE_DAYS), Contact.m365_user_id.is_not(None)
+    )
     by_customer = {}
     for customer_id, contact_id in db.session.execute(expired):
         by_customer.setdefault(customer_id, []).append(contact_id)
     purged = sum(delete_contacts(customer_id, ids) for customer_id, ids in by_customer.items())
-    old_runs = db.session.scalars(select(SyncRun.id).where(
-        SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))).all()
+    old_runs = db.session.scalars(
+        select(SyncRun.id).where(SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))
+    ).all()
     # Dependants first, in code: ON DELETE is not something to rely on (see delete_contacts).
     for chunk in _chunks(old_runs):
         db.session.execute(delete(SyncChange).where(SyncChange.run_id.in_(chunk)))
@@ -305,4 +381,4 @@ def purge_expired(now=None):
 
 def _chunks(ids, size=500):
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]

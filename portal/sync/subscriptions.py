@@ -10,6 +10,7 @@
 The group list comes from the directory cache shared with Manual mode (portal.m365.directory), filled
 by the JobKind.GROUPS_LOAD job here, which also counts each group's transitive members.
 """
+
 from sqlalchemy import func, select
 
 from portal.contacts.services import find_group_by_name
@@ -24,26 +25,39 @@ from portal.text import single_line
 
 def groups_overview(customer, term=""):
     """[(DirectoryGroup, subscribed?)] matching `term`, by name."""
-    subscribed = set(db.session.scalars(select(GroupSubscription.m365_group_id)
-                                        .where(GroupSubscription.customer_id == customer.id)))
+    subscribed = set(
+        db.session.scalars(
+            select(GroupSubscription.m365_group_id).where(GroupSubscription.customer_id == customer.id)
+        )
+    )
     return [(group, group.m365_id in subscribed) for group in directory.search_groups(customer, term)]
 
 
 def subscription_count(customer):
-    return db.session.scalar(select(func.count()).select_from(GroupSubscription)
-                             .where(GroupSubscription.customer_id == customer.id))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(GroupSubscription)
+        .where(GroupSubscription.customer_id == customer.id)
+    )
 
 
 def subscribe(customer, admin, group):
     """Subscribe to `group` (a DirectoryGroup): its contact group, the subscription, the import job."""
-    existing = db.session.scalar(select(GroupSubscription).where(
-        GroupSubscription.customer_id == customer.id, GroupSubscription.m365_group_id == group.m365_id))
+    existing = db.session.scalar(
+        select(GroupSubscription).where(
+            GroupSubscription.customer_id == customer.id, GroupSubscription.m365_group_id == group.m365_id
+        )
+    )
     if existing is not None:
         return existing
     contact_group = _contact_group_for(customer, group)
-    subscription = GroupSubscription(customer_id=customer.id, m365_group_id=group.m365_id,
-                                     display_name=group.display_name, contact_group_id=contact_group.id,
-                                     created_by_id=admin.id if admin else None)
+    subscription = GroupSubscription(
+        customer_id=customer.id,
+        m365_group_id=group.m365_id,
+        display_name=group.display_name,
+        contact_group_id=contact_group.id,
+        created_by_id=admin.id if admin else None,
+    )
     db.session.add(subscription)
     db.session.flush()
     AuditEntry.record(customer, admin.email if admin else "", "group_subscribed", group.display_name)
@@ -53,12 +67,16 @@ def subscribe(customer, admin, group):
 
 def _contact_group_for(customer, group):
     """The contact group of the same name: the one already linked to the M365 group, else by name."""
-    contact_group = db.session.scalar(select(ContactGroup).where(
-        ContactGroup.customer_id == customer.id, ContactGroup.m365_group_id == group.m365_id))
+    contact_group = db.session.scalar(
+        select(ContactGroup).where(
+            ContactGroup.customer_id == customer.id, ContactGroup.m365_group_id == group.m365_id
+        )
+    )
     contact_group = contact_group or find_group_by_name(customer, group.display_name)
     if contact_group is None:
-        contact_group = ContactGroup(customer_id=customer.id, name=single_line(group.display_name)[:200],
-                                     origin=Origin.M365.value)
+        contact_group = ContactGroup(
+            customer_id=customer.id, name=single_line(group.display_name)[:200], origin=Origin.M365.value
+        )
         db.session.add(contact_group)
     contact_group.m365_group_id = contact_group.m365_group_id or group.m365_id
     db.session.flush()
@@ -67,8 +85,11 @@ def _contact_group_for(customer, group):
 
 def unsubscribe(customer, admin, m365_id):
     """End a subscription; the contact group and its employees stay. True when there was one."""
-    subscription = db.session.scalar(select(GroupSubscription).where(
-        GroupSubscription.customer_id == customer.id, GroupSubscription.m365_group_id == m365_id))
+    subscription = db.session.scalar(
+        select(GroupSubscription).where(
+            GroupSubscription.customer_id == customer.id, GroupSubscription.m365_group_id == m365_id
+        )
+    )
     if subscription is None:
         return False
     AuditEntry.record(customer, admin.email if admin else "", "group_unsubscribed", subscription.display_name)
@@ -84,14 +105,17 @@ def set_all(customer, admin, on):
             if not subscribed:
                 subscribe(customer, admin, group)
     else:
-        for m365_id in db.session.scalars(select(GroupSubscription.m365_group_id)
-                                          .where(GroupSubscription.customer_id == customer.id)).all():
+        for m365_id in db.session.scalars(
+            select(GroupSubscription.m365_group_id).where(GroupSubscription.customer_id == customer.id)
+        ).all():
             unsubscribe(customer, admin, m365_id)
 
 
 def enqueue_groups_load(customer, admin):
     """Queue a refresh of the group list (unless one is queued or running); caller commits."""
-    return active_job(customer, JobKind.GROUPS_LOAD) or enqueue(JobKind.GROUPS_LOAD, customer, created_by=admin)
+    return active_job(customer, JobKind.GROUPS_LOAD) or enqueue(
+        JobKind.GROUPS_LOAD, customer, created_by=admin
+    )
 
 
 @handler(JobKind.GROUPS_LOAD)
@@ -111,4 +135,3 @@ def groups_load_job(job):
                 report_progress(job, done, len(groups))
     directory.replace_groups(customer, groups, counts)
     return {"groups": len(groups)}
-

@@ -9,15 +9,16 @@ Job handlers (kinds from portal.models.queue.JobKind):
 Periodic (portal.runner.PERIODIC): enqueue_daily_syncs at SYNC_DAILY_AT, upkeep hourly and at start
 (catches up a daily run missed while no runner was up; purges expired archives and history).
 """
+
 import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.queue import active_job, enqueue, handler, report_progress
 from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
+from portal.queue import active_job, enqueue, handler, report_progress
 from portal.sync import service
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,16 @@ def _customer(job):
 def sync_job(job):
     """One sync pass; skipped when a sync that started after this job was queued already succeeded."""
     customer = _customer(job)
-    covered = db.session.scalar(select(SyncRun.id).where(
-        SyncRun.customer_id == customer.id, SyncRun.kind == "sync", SyncRun.started_at >= job.created_at,
-        SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value])).limit(1))
+    covered = db.session.scalar(
+        select(SyncRun.id)
+        .where(
+            SyncRun.customer_id == customer.id,
+            SyncRun.kind == "sync",
+            SyncRun.started_at >= job.created_at,
+            SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]),
+        )
+        .limit(1)
+    )
     if covered:
         return {"run_id": covered, "status": "skipped", "message": "A sync ran since this one was queued."}
     run = service.run_sync(customer, job.params.get("trigger", "manual"), job=job)
@@ -55,9 +63,12 @@ def import_job(job):
 def subscription_import_job(job):
     """Automatic mode: import the members of a group just subscribed into its contact group."""
     customer = _customer(job)
-    subscription = db.session.scalar(select(GroupSubscription).where(
-        GroupSubscription.id == job.params.get("subscription_id"),
-        GroupSubscription.customer_id == customer.id))
+    subscription = db.session.scalar(
+        select(GroupSubscription).where(
+            GroupSubscription.id == job.params.get("subscription_id"),
+            GroupSubscription.customer_id == customer.id,
+        )
+    )
     if subscription is None or subscription.contact_group is None:
         return {"message": "The subscription was removed before its import ran."}
     report_progress(job, 0, 1)
@@ -67,16 +78,20 @@ def subscription_import_job(job):
 
 def request_sync(customer, trigger="manual", created_by=None):
     """Queue a sync unless one is already queued or running; returns the job. Caller commits."""
-    return (active_job(customer, JobKind.SYNC)
-            or enqueue(JobKind.SYNC, customer, {"trigger": trigger}, created_by))
+    return active_job(customer, JobKind.SYNC) or enqueue(
+        JobKind.SYNC, customer, {"trigger": trigger}, created_by
+    )
 
 
 def sync_candidates():
     """Customers the daily sync covers: connected, healthy, prerequisite on, "Synchronization active"."""
     rows = db.session.scalars(
-        select(Customer).join(M365Connection, M365Connection.customer_id == Customer.id)
+        select(Customer)
+        .join(M365Connection, M365Connection.customer_id == Customer.id)
         .join(SyncSettings, SyncSettings.customer_id == Customer.id)
-        .where(SyncSettings.sync_active.is_(True)).order_by(Customer.id)).all()
+        .where(SyncSettings.sync_active.is_(True))
+        .order_by(Customer.id)
+    ).all()
     return [c for c in rows if service.sync_blocker(c) is None]
 
 
@@ -110,7 +125,7 @@ PREVIEW_LIMIT = 500
 
 @handler(JobKind.PREVIEW)
 def preview_job(job):
-    """"Preview next sync": what the next run would do, computed by the same code, nothing written."""
+    """ "Preview next sync": what the next run would do, computed by the same code, nothing written."""
     preview = service.preview_sync(_customer(job))
     return preview_result(preview)
 
@@ -118,11 +133,23 @@ def preview_job(job):
 def preview_result(preview):
     """A JSON-able view of a Preview: counts and up to PREVIEW_LIMIT changes per kind."""
     plan = preview.plan
-    result = {"counts": plan.counts(), "resync_reason": preview.resync_reason,
-              "graph_requests": preview.graph_requests, "notes": preview.notes,
-              "threshold_exceeded": plan.threshold_exceeded, "synced": plan.synced_count}
+    result = {
+        "counts": plan.counts(),
+        "resync_reason": preview.resync_reason,
+        "graph_requests": preview.graph_requests,
+        "notes": preview.notes,
+        "threshold_exceeded": plan.threshold_exceeded,
+        "synced": plan.synced_count,
+    }
     for kind in plan.KINDS + ("skipped",):
-        result[kind] = [{"name": c.name, "email": c.email, "reason": c.reason,
-                         "changes": [list(f) for f in c.changes], "group_id": c.group_id}
-                        for c in getattr(plan, kind)[:PREVIEW_LIMIT]]
+        result[kind] = [
+            {
+                "name": c.name,
+                "email": c.email,
+                "reason": c.reason,
+                "changes": [list(f) for f in c.changes],
+                "group_id": c.group_id,
+            }
+            for c in getattr(plan, kind)[:PREVIEW_LIMIT]
+        ]
     return result

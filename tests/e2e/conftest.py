@@ -11,6 +11,7 @@ real background runner looping in a thread on its own app), and helpers `sign_in
 `emulator_sign_in`, `connect_m365`, and Playwright's `expect` (use it rather than
 `page.wait_for_function`: the portal's CSP forbids eval, so string predicates fail).
 """
+
 import logging
 import os
 import threading
@@ -144,9 +145,16 @@ def m365_settings(live_config, emulator, portal_url):
     redirect_uri = f"{portal_url}/m365/callback"
     emulator.register_app(client_id, secret, [redirect_uri])
     live_config.update(
-        M365_AUTHORITY=emulator.authority, M365_GRAPH_URL=emulator.graph_url, M365_TENANT="organizations",
-        M365_CLIENT_ID=client_id, M365_CLIENT_SECRET=secret, M365_REDIRECT_URI=redirect_uri,
-        M365_GRAPH_TIMEOUT=5, M365_GRAPH_MAX_WAIT=2, M365_GRAPH_BACKOFF=0.01, M365_GRAPH_MAX_ATTEMPTS=4,
+        M365_AUTHORITY=emulator.authority,
+        M365_GRAPH_URL=emulator.graph_url,
+        M365_TENANT="organizations",
+        M365_CLIENT_ID=client_id,
+        M365_CLIENT_SECRET=secret,
+        M365_REDIRECT_URI=redirect_uri,
+        M365_GRAPH_TIMEOUT=5,
+        M365_GRAPH_MAX_WAIT=2,
+        M365_GRAPH_BACKOFF=0.01,
+        M365_GRAPH_MAX_ATTEMPTS=4,
         SYNC_LOCK_WAIT=5,
     )
     return live_config
@@ -217,7 +225,7 @@ def emulator_sign_in(page, account="admin@contosodemo.onmicrosoft.com", consent=
 
 
 def connect_m365(page, **sign_in_options):
-    """"Release M365 Interface" on the Synchronize contacts page, and the Microsoft leg after it."""
+    """ "Release M365 Interface" on the Synchronize contacts page, and the Microsoft leg after it."""
     page.goto("/m365/")
     page.get_by_role("button", name="Release M365 Interface").click()
     emulator_sign_in(page, **sign_in_options)

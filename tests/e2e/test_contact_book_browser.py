@@ -1,6 +1,7 @@
 """Issue 2, "Done when", in a real browser: a reseller admin signs in, switches customer, searches the
 contact book as they type, adds a contact, meets the duplicate-email error, imports a CSV with one bad
 row, exports the book and signs out."""
+
 import csv
 import io
 
@@ -13,21 +14,35 @@ from tests.e2e.conftest import expect, screenshot, sign_in, switch_customer
 
 pytestmark = pytest.mark.e2e
 
-PEOPLE = [("Anna", "Schmidt"), ("Jürgen", "Müller"), ("Siobhán", "O'Brien"), ("Bernd", "Meier"),
-          ("Clara", "Wagner"), ("David", "Becker"), ("Eva", "Hoffmann"), ("Frank", "Schulz"),
-          ("Greta", "Koch"), ("Hans", "Richter"), ("Ines", "Klein"), ("Jan", "Wolf")]
+PEOPLE = [
+    ("Anna", "Schmidt"),
+    ("Jürgen", "Müller"),
+    ("Siobhán", "O'Brien"),
+    ("Bernd", "Meier"),
+    ("Clara", "Wagner"),
+    ("David", "Becker"),
+    ("Eva", "Hoffmann"),
+    ("Frank", "Schulz"),
+    ("Greta", "Koch"),
+    ("Hans", "Richter"),
+    ("Ines", "Klein"),
+    ("Jan", "Wolf"),
+]
 
-CSV_FILE = ("Vorname;Nachname;E-Mail;Gruppe\n"
-            "Paula;Neumann;paula.neumann@globex.example;Vertrieb\n"
-            "Quentin;Braun;not-an-email;Vertrieb\n"
-            "=HYPERLINK(\"x\");Zimmer;rolf.zimmer@globex.example;Einkauf\n")
+CSV_FILE = (
+    "Vorname;Nachname;E-Mail;Gruppe\n"
+    "Paula;Neumann;paula.neumann@globex.example;Vertrieb\n"
+    "Quentin;Braun;not-an-email;Vertrieb\n"
+    '=HYPERLINK("x");Zimmer;rolf.zimmer@globex.example;Einkauf\n'
+)
 
 
 def _globex_book(world):
     for first, last in PEOPLE:
         contact = Contact(customer_id=world.globex.id, first_name=first, last_name=last, origin="manual")
-        contact.set_email(f"{first}.{last}@globex.example".lower().replace("'", "").replace("ü", "ue")
-                          .replace("á", "a"))
+        contact.set_email(
+            f"{first}.{last}@globex.example".lower().replace("'", "").replace("ü", "ue").replace("á", "a")
+        )
         db.session.add(contact)
     db.session.commit()
 
@@ -83,7 +98,8 @@ def test_reseller_admin_walks_the_contact_book(page, world):
     page.get_by_role("link", name="Import CSV").click()
     screenshot(page, "csv-upload")
     page.get_by_label("CSV file").set_input_files(
-        {"name": "mitarbeiter.csv", "mimeType": "text/csv", "buffer": CSV_FILE.encode("utf-8-sig")})
+        {"name": "mitarbeiter.csv", "mimeType": "text/csv", "buffer": CSV_FILE.encode("utf-8-sig")}
+    )
     page.get_by_role("button", name="Upload and preview").click()
     page.wait_for_url("**/contacts/import/**")
     preview = page.locator("#import-preview")
@@ -105,7 +121,11 @@ def test_reseller_admin_walks_the_contact_book(page, world):
     rows = list(csv.DictReader(io.StringIO(text)))
     emails = {row["email"] for row in rows}
     assert len(rows) == len(PEOPLE) + 3
-    assert {"lena.fischer@globex.example", "paula.neumann@globex.example", "rolf.zimmer@globex.example"} <= emails
+    assert {
+        "lena.fischer@globex.example",
+        "paula.neumann@globex.example",
+        "rolf.zimmer@globex.example",
+    } <= emails
     zimmer = next(row for row in rows if row["email"] == "rolf.zimmer@globex.example")
     assert zimmer["first_name"].startswith("'=") and zimmer["groups"] == "Einkauf"
     assert not any(row["email"] == "not-an-email" for row in rows)

@@ -2,6 +2,7 @@
 emulator then loses a user, renames another and gains a group member; "Sync now" shows exactly those
 changes in the book, the sync history and the removal report on the Notifications page. Deleting half
 the tenant makes the next sync hold the removals and ask. The real runner runs the jobs meanwhile."""
+
 import pytest
 from sqlalchemy import select
 
@@ -24,8 +25,12 @@ def live_config(live_config, emulator, live_http):
 def _book(customer):
     """{m365 user id: contact} of the customer's active contacts (read outside the browser)."""
     db.session.expire_all()
-    return {c.m365_user_id: c for c in db.session.scalars(
-        select(Contact).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None)))}
+    return {
+        c.m365_user_id: c
+        for c in db.session.scalars(
+            select(Contact).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+        )
+    }
 
 
 def _sync_now(page):
@@ -37,7 +42,9 @@ def _sync_now(page):
 
 def _subscribe_in_automatic_mode(page):
     page.get_by_role("switch", name="Synchronization active").click()
-    expect(page.get_by_role("switch", name="Synchronization active")).to_have_attribute("aria-checked", "true")
+    expect(page.get_by_role("switch", name="Synchronization active")).to_have_attribute(
+        "aria-checked", "true"
+    )
     page.get_by_role("radio", name="Automatic").click()
     panel = page.locator("#automatic-panel")
     # Switching to Automatic loads the tenant's groups by itself; wait until the list is shown.
@@ -71,16 +78,22 @@ def test_subscribe_change_m365_sync_now_and_hold_mass_deletion(page, world, emul
 
     # Microsoft changes: one user deleted, one renamed, one new member of a subscribed group.
     users = {u["id"]: u for u in emulator.control("GET", "users") if not u["_deleted"]}
-    in_book = sorted((c for c in before.values() if not users[c.m365_user_id]["_admin"]),
-                     key=lambda c: c.email_key)
+    in_book = sorted(
+        (c for c in before.values() if not users[c.m365_user_id]["_admin"]), key=lambda c: c.email_key
+    )
     gone, renamed = in_book[0], in_book[1]
-    newcomer = next(u for u in sorted(users.values(), key=lambda u: u["userPrincipalName"])
-                    if u["id"] not in before and u.get("mail") and u["userType"] == "Member"
-                    and u["accountEnabled"])
+    newcomer = next(
+        u
+        for u in sorted(users.values(), key=lambda u: u["userPrincipalName"])
+        if u["id"] not in before and u.get("mail") and u["userType"] == "Member" and u["accountEnabled"]
+    )
     leadership = next(g for g in emulator.control("GET", "groups") if g["displayName"] == "Leadership")
     emulator.control("DELETE", f"users/{gone.m365_user_id}")
-    emulator.control("PATCH", f"users/{renamed.m365_user_id}",
-                     {"surname": "Neumann-Renamed", "displayName": f"{renamed.first_name} Neumann-Renamed"})
+    emulator.control(
+        "PATCH",
+        f"users/{renamed.m365_user_id}",
+        {"surname": "Neumann-Renamed", "displayName": f"{renamed.first_name} Neumann-Renamed"},
+    )
     emulator.control("POST", f"groups/{leadership['id']}/members/{newcomer['id']}")
     _sync_now(page)
     assert not runner.errors

@@ -1,12 +1,18 @@
 """Issue 4, "Done when", in a real browser against the M365 emulator: a customer admin switches the
 master data on, releases the M365 interface through Microsoft's sign-in and consent, flips the three
 settings, ends the interface and connects again; Cancel on the consent page explains itself."""
+
 import pytest
 
 from portal.extensions import db
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
-    connect_m365, emulator_sign_in, expect, m365_settings, screenshot, sign_in,
+    connect_m365,
+    emulator_sign_in,
+    expect,
+    m365_settings,
+    screenshot,
+    sign_in,
 )
 
 pytestmark = pytest.mark.e2e
@@ -123,5 +129,6 @@ def test_account_without_admin_rights_cannot_connect(page, world, emulator):
     page.get_by_role("button", name="Return to the application without granting consent").click()
     page.wait_for_url("**/m365/")
     expect(page.locator("#flashes")).to_contain_text(
-        "An M365 administrator account with read access rights for all users and groups is required")
+        "An M365 administrator account with read access rights for all users and groups is required"
+    )
     screenshot(page, "m365-not-admin")

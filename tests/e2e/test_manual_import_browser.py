@@ -2,6 +2,7 @@
 searches, deselects two people, picks a group, sees "Import N users" follow, imports, watches the
 progress bar, reads "The employee import was successful" and finds the people in the contact book.
 The real runner runs the jobs in a thread meanwhile."""
+
 import re
 
 import pytest
@@ -52,8 +53,11 @@ def test_manual_mode_load_select_and_import(page, world, emulator, runner):
     # Load: a job for the runner; the list appears when it is done.
     manual.get_by_role("button", name="Load Users from Microsoft").click()
     expect(page.locator("#users-count")).to_contain_text("users loaded", timeout=20_000)
-    loaded = int(re.search(r"([\d,]+) users loaded", page.locator("#users-count").inner_text())
-                 .group(1).replace(",", ""))
+    loaded = int(
+        re.search(r"([\d,]+) users loaded", page.locator("#users-count").inner_text())
+        .group(1)
+        .replace(",", "")
+    )
     assert loaded >= 290
     expect(_import_button(page)).to_have_text(f"Import {loaded:,} users")  # all selected by default
     screenshot(page, "manual-loaded")

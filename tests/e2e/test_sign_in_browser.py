@@ -1,4 +1,5 @@
 """Signing in and switching customers in a real browser."""
+
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot, sign_in
 

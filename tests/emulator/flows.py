@@ -1,5 +1,6 @@
 """Client-side helpers for the emulator tests: drive the sign-in page like a browser would and
 talk OAuth with Authlib's requests client."""
+
 import re
 import urllib.parse
 
@@ -13,19 +14,19 @@ REDIRECT_URI = DEMO_REDIRECT_URIS[0]
 SCOPE = "openid profile email offline_access User.Read.All GroupMember.Read.All"
 
 
-def oauth_client(scope=SCOPE, client_id=DEMO_CLIENT_ID, secret=DEMO_CLIENT_SECRET,
-                 redirect_uri=REDIRECT_URI):
+def oauth_client(scope=SCOPE, client_id=DEMO_CLIENT_ID, secret=DEMO_CLIENT_SECRET, redirect_uri=REDIRECT_URI):
     """Authlib's requests OAuth2 client with PKCE S256 (Basic client auth, Authlib's default)."""
-    return OAuth2Session(client_id, secret, scope=scope, redirect_uri=redirect_uri,
-                         code_challenge_method="S256")
+    return OAuth2Session(
+        client_id, secret, scope=scope, redirect_uri=redirect_uri, code_challenge_method="S256"
+    )
 
 
 def authorize_url(emulator, client, tenant="organizations", **extra):
     """(authorize URL, state, code_verifier, nonce) for a fresh request."""
     verifier, nonce = generate_token(48), generate_token(20)
     url, state = client.create_authorization_url(
-        f"{emulator.authority}/{tenant}/oauth2/v2.0/authorize", code_verifier=verifier,
-        nonce=nonce, **extra)
+        f"{emulator.authority}/{tenant}/oauth2/v2.0/authorize", code_verifier=verifier, nonce=nonce, **extra
+    )
     return url, state, verifier, nonce
 
 
@@ -46,8 +47,13 @@ def submit(url, account, consent=True, action="accept"):
 
 
 def _unescape(value):
-    return (value.replace("&#34;", '"').replace("&#39;", "'").replace("&lt;", "<")
-            .replace("&gt;", ">").replace("&amp;", "&"))
+    return (
+        value.replace("&#34;", '"')
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+    )
 
 
 def callback_params(response):
@@ -61,9 +67,11 @@ def sign_in(emulator, account=None, scope=SCOPE):
     client = oauth_client(scope)
     url, _, verifier, nonce = authorize_url(emulator, client)
     response = submit(url, account or emulator.admin_upn)
-    token = client.fetch_token(f"{emulator.authority}/organizations/oauth2/v2.0/token",
-                               authorization_response=response.headers["Location"],
-                               code_verifier=verifier)
+    token = client.fetch_token(
+        f"{emulator.authority}/organizations/oauth2/v2.0/token",
+        authorization_response=response.headers["Location"],
+        code_verifier=verifier,
+    )
     return client, token, nonce
 
 
@@ -72,5 +80,9 @@ def graph(emulator, path, token, headers=None, **params):
     if isinstance(token, dict):
         token = token["access_token"]
     url = path if path.startswith("http") else f"{emulator.graph_url}{path}"
-    return requests.get(url, params=params or None, timeout=30,
-                        headers={"Authorization": f"Bearer {token}", **(headers or {})})
+    return requests.get(
+        url,
+        params=params or None,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+    )

@@ -1,4 +1,5 @@
 """The control API and console page: faults, latency, log, reset, tenant load/save."""
+
 import time
 
 import pytest
@@ -24,8 +25,15 @@ def test_fault_429_with_retry_after_after_n_requests_for_m_times(emulator, token
     assert throttled.headers["x-ms-throttle-information"] == "ResourceUnitLimitExceeded"
 
 
-@pytest.mark.parametrize("status,code", [(500, "generalException"), (503, "serviceNotAvailable"),
-                                         (504, "UnknownError"), (403, "Authorization_RequestDenied")])
+@pytest.mark.parametrize(
+    "status,code",
+    [
+        (500, "generalException"),
+        (503, "serviceNotAvailable"),
+        (504, "UnknownError"),
+        (403, "Authorization_RequestDenied"),
+    ],
+)
 def test_faults_answer_graph_errors(emulator, token, status, code):
     emulator.add_fault("/v1.0/groups", status=status, method="GET")
     response = graph(emulator, "/groups", token)
@@ -36,9 +44,11 @@ def test_faults_answer_graph_errors(emulator, token, status, code):
 def test_fault_on_token_endpoint_answers_identity_error(emulator):
     emulator.grant_consent()
     emulator.add_fault("*/oauth2/v2.0/token", status=503, retry_after=1)
-    response = requests.post(f"{emulator.authority}/{emulator.tenant_id}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default"},
-        auth=(emulator.client_id, emulator.client_secret))
+    response = requests.post(
+        f"{emulator.authority}/{emulator.tenant_id}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default"},
+        auth=(emulator.client_id, emulator.client_secret),
+    )
     assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
     assert emulator.app_token()
     assert emulator.control("DELETE", "faults") == []
@@ -72,10 +82,14 @@ def test_reset_restores_the_demo_tenant_and_forgets_tokens(emulator, token):
 
 
 def test_users_and_groups_crud(emulator, token):
-    user = emulator.control("POST", "users", {"displayName": "Zoë Ødegaard", "givenName": "Zoë",
-                                              "surname": "Ødegaard", "department": "Legal"})
-    group = emulator.control("POST", "groups", {"displayName": "Pilots", "kind": "team",
-                                                "members": [user["id"]]})
+    user = emulator.control(
+        "POST",
+        "users",
+        {"displayName": "Zoë Ødegaard", "givenName": "Zoë", "surname": "Ødegaard", "department": "Legal"},
+    )
+    group = emulator.control(
+        "POST", "groups", {"displayName": "Pilots", "kind": "team", "members": [user["id"]]}
+    )
     members = graph(emulator, f"/groups/{group['id']}/members", token).json()["value"]
     assert [m["displayName"] for m in members] == ["Zoë Ødegaard"]
     emulator.control("PATCH", f"users/{user['id']}", {"accountEnabled": False})
@@ -103,8 +117,11 @@ def test_console_page_renames_and_deletes_a_user(emulator):
     page = requests.get(f"{emulator.base_url}/_emulator/?q=adele")
     assert page.status_code == 200 and "Adele Vance" in page.text and "<script" not in page.text
     adele = emulator.control("GET", "users/adele.vance@contosodemo.onmicrosoft.com")
-    renamed = requests.post(f"{emulator.base_url}/_emulator/ui/users/{adele['id']}/rename",
-                            data={"displayName": "Adele Vance-Miller"}, allow_redirects=False)
+    renamed = requests.post(
+        f"{emulator.base_url}/_emulator/ui/users/{adele['id']}/rename",
+        data={"displayName": "Adele Vance-Miller"},
+        allow_redirects=False,
+    )
     assert renamed.status_code == 303
     assert emulator.control("GET", f"users/{adele['id']}")["displayName"] == "Adele Vance-Miller"
     requests.post(f"{emulator.base_url}/_emulator/ui/users/{adele['id']}/delete")

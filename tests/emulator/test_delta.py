@@ -1,4 +1,5 @@
 """Delta query emulation: rounds, changes, removals, members@delta, replays, expiry."""
+
 import pytest
 
 from tests.emulator.flows import graph
@@ -49,8 +50,11 @@ def test_incremental_round_has_only_changes_and_removals(emulator, token):
     emulator.control("PATCH", f"users/{users['nestor.wilke']['id']}", {"officeLocation": "Mars"})
     emulator.control("DELETE", f"users/{users['juergen.mueller']['id']}")
     emulator.control("DELETE", f"users/{users['isaiah.langer']['id']}?hard=1")
-    created = emulator.control("POST", "users", {"givenName": "Neu", "surname": "Ling",
-                                                 "mail": "neu.ling@contosodemo.onmicrosoft.com"})
+    created = emulator.control(
+        "POST",
+        "users",
+        {"givenName": "Neu", "surname": "Ling", "mail": "neu.ling@contosodemo.onmicrosoft.com"},
+    )
     entries, next_link, _ = run_round(emulator, token, delta_link)
     by_id = {e["id"]: e for e in entries}
     assert by_id[users["adele.vance"]["id"]]["surname"] == "Vance-Miller"

@@ -1,5 +1,6 @@
 """Emulator behaviours beyond the main flows: admin-consent endpoints (v1 and v2), the fragment
 response mode, silent sign-in (`prompt=none`), the HTML console's forms and `$orderby` on users."""
+
 import html
 import re
 import urllib.parse
@@ -9,7 +10,13 @@ import requests
 
 from m365_emulator.demo import DEMO_CLIENT_ID, DEMO_TENANT_ID
 from tests.emulator.flows import (
-    REDIRECT_URI, authorize_url, callback_params, graph, oauth_client, sign_in, submit,
+    REDIRECT_URI,
+    authorize_url,
+    callback_params,
+    graph,
+    oauth_client,
+    sign_in,
+    submit,
 )
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
@@ -38,9 +45,17 @@ def admin_consent_url(emulator, version, tenant="organizations", state="xyz"):
 
 def redeem(emulator, code, verifier):
     """POST the authorization code to the token endpoint; returns the response."""
-    return requests.post(token_url(emulator), auth=(DEMO_CLIENT_ID, emulator.client_secret), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-        "code_verifier": verifier}, timeout=10)
+    return requests.post(
+        token_url(emulator),
+        auth=(DEMO_CLIENT_ID, emulator.client_secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
 
 
 def silent_url(emulator, **extra):
@@ -54,7 +69,9 @@ def test_v1_admin_consent_redirects_with_tenant_and_state_and_grants_app_permiss
     params = callback_params(submit(admin_consent_url(emulator, 1), emulator.admin_upn))
     assert params == {"tenant": DEMO_TENANT_ID, "admin_consent": "True", "state": "xyz"}
     assert set(emulator.control("GET", "consent")[DEMO_CLIENT_ID]) == {
-        "User.Read.All", "GroupMember.Read.All"}
+        "User.Read.All",
+        "GroupMember.Read.All",
+    }
     assert graph(emulator, "/users", emulator.app_token(), **{"$top": "1"}).status_code == 200
 
 
@@ -68,8 +85,7 @@ def test_v2_admin_consent_redirects_with_admin_consent_tenant_scope_and_state(em
 
 
 def test_v1_admin_consent_cancel_redirects_with_permission_denied_and_grants_nothing(emulator):
-    params = callback_params(submit(admin_consent_url(emulator, 1), emulator.admin_upn,
-                                    action="cancel"))
+    params = callback_params(submit(admin_consent_url(emulator, 1), emulator.admin_upn, action="cancel"))
     assert params["error"] == "permission_denied" and params["state"] == "xyz"
     assert params["error_description"] == "The admin canceled the request"
     assert "admin_consent" not in params
@@ -77,8 +93,7 @@ def test_v1_admin_consent_cancel_redirects_with_permission_denied_and_grants_not
 
 
 def test_v2_admin_consent_cancel_redirects_with_access_denied_and_grants_nothing(emulator):
-    params = callback_params(submit(admin_consent_url(emulator, 2), emulator.admin_upn,
-                                    action="cancel"))
+    params = callback_params(submit(admin_consent_url(emulator, 2), emulator.admin_upn, action="cancel"))
     assert params["error"] == "access_denied" and params["state"] == "xyz"
     assert params["admin_consent"] == "True"
     assert params["error_description"].startswith("AADSTS65004")
@@ -143,8 +158,11 @@ def test_prompt_none_without_consent_answers_consent_required(emulator):
 
 def test_prompt_none_without_a_known_user_answers_login_required(emulator):
     emulator.grant_consent()
-    for extra in ({}, {"login_hint": "nobody@contosodemo.onmicrosoft.com"},
-                  {"login_hint": "lars.lindqvist@contosodemo.onmicrosoft.com"}):
+    for extra in (
+        {},
+        {"login_hint": "nobody@contosodemo.onmicrosoft.com"},
+        {"login_hint": "lars.lindqvist@contosodemo.onmicrosoft.com"},
+    ):
         url, state, _ = silent_url(emulator, **extra)
         params = callback_params(requests.get(url, allow_redirects=False, timeout=10))
         assert params["error"] == "login_required", extra
@@ -157,8 +175,7 @@ def console_forms(emulator, query):
     page = requests.get(f"{emulator.base_url}/_emulator/", params={"q": query}, timeout=10)
     assert page.status_code == 200 and "<script" not in page.text
     forms = {}
-    for action, body in re.findall(r'<form method="post" action="([^"]+)">(.*?)</form>',
-                                   page.text, re.S):
+    for action, body in re.findall(r'<form method="post" action="([^"]+)">(.*?)</form>', page.text, re.S):
         fields = re.findall(r'<input type="(?:hidden|text)" name="([^"]+)" value="([^"]*)"', body)
         forms[html.unescape(action)] = {k: html.unescape(v) for k, v in fields}
     return forms
@@ -167,8 +184,9 @@ def console_forms(emulator, query):
 def post_console_form(emulator, forms, suffix, **changes):
     """Submit the console form whose action ends with `suffix`, like a browser would."""
     action = next(a for a in forms if a.endswith(suffix))
-    response = requests.post(f"{emulator.base_url}{action}", data={**forms[action], **changes},
-                             allow_redirects=False, timeout=10)
+    response = requests.post(
+        f"{emulator.base_url}{action}", data={**forms[action], **changes}, allow_redirects=False, timeout=10
+    )
     assert response.status_code == 303
     return response
 
@@ -176,13 +194,16 @@ def post_console_form(emulator, forms, suffix, **changes):
 def test_console_rename_form_changes_the_display_name_seen_through_graph(emulator, token):
     adele = graph(emulator, f"/users/{emulator.user_upn}", token).json()
     forms = console_forms(emulator, "adele.vance")
-    response = post_console_form(emulator, forms, f"/users/{adele['id']}/rename",
-                                 displayName="Adele Vance-Miller")
+    response = post_console_form(
+        emulator, forms, f"/users/{adele['id']}/rename", displayName="Adele Vance-Miller"
+    )
     assert "q=adele.vance" in response.headers["Location"]
     fetched = graph(emulator, f"/users/{adele['id']}", token).json()
     assert fetched["displayName"] == "Adele Vance-Miller"
-    assert "Adele Vance-Miller" in requests.get(f"{emulator.base_url}/_emulator/",
-                                                params={"q": "adele"}, timeout=10).text
+    assert (
+        "Adele Vance-Miller"
+        in requests.get(f"{emulator.base_url}/_emulator/", params={"q": "adele"}, timeout=10).text
+    )
 
 
 def test_console_delete_form_makes_the_user_404_and_restore_brings_it_back(emulator, token):
@@ -194,8 +215,7 @@ def test_console_delete_form_makes_the_user_404_and_restore_brings_it_back(emula
     assert missing.json()["error"]["code"] == "Request_ResourceNotFound"
     deleted = graph(emulator, f"/directory/deletedItems/{adele['id']}", token)
     assert deleted.status_code == 200
-    post_console_form(emulator, console_forms(emulator, "adele.vance"),
-                      f"/users/{adele['id']}/restore")
+    post_console_form(emulator, console_forms(emulator, "adele.vance"), f"/users/{adele['id']}/restore")
     assert graph(emulator, f"/users/{adele['id']}", token).status_code == 200
 
 
@@ -206,18 +226,21 @@ def display_names(response):
 
 
 def test_users_orderby_display_name_ascending_and_descending(emulator, token):
-    up = display_names(graph(emulator, "/users", token, **{"$orderby": "displayName",
-                                                          "$select": "displayName"}))
-    down = display_names(graph(emulator, "/users", token, **{"$orderby": "displayName desc",
-                                                            "$select": "displayName"}))
+    up = display_names(
+        graph(emulator, "/users", token, **{"$orderby": "displayName", "$select": "displayName"})
+    )
+    down = display_names(
+        graph(emulator, "/users", token, **{"$orderby": "displayName desc", "$select": "displayName"})
+    )
     assert up == sorted(up, key=str.lower) and len(up) == 100
     assert down == sorted(down, key=str.lower, reverse=True)
     assert up[0].lower() < down[0].lower()
 
 
 def test_users_orderby_keeps_the_order_across_pages(emulator, token):
-    first = graph(emulator, "/users", token, **{"$orderby": "displayName", "$top": "150",
-                                               "$select": "displayName"})
+    first = graph(
+        emulator, "/users", token, **{"$orderby": "displayName", "$top": "150", "$select": "displayName"}
+    )
     names = display_names(first)
     second = graph(emulator, first.json()["@odata.nextLink"], token)
     names += display_names(second)
@@ -230,6 +253,7 @@ def test_users_orderby_unsupported_property_needs_advanced_query(emulator, token
     plain = graph(emulator, "/users", token, **{"$orderby": "department"})
     assert plain.status_code == 400
     assert plain.json()["error"]["code"] == "Request_UnsupportedQuery"
-    advanced = graph(emulator, "/users", token, headers=EVENTUAL,
-                     **{"$orderby": "department", "$count": "true"})
+    advanced = graph(
+        emulator, "/users", token, headers=EVENTUAL, **{"$orderby": "department", "$count": "true"}
+    )
     assert advanced.status_code == 200

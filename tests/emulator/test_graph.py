@@ -1,4 +1,5 @@
 """Emulated Graph: auth errors, users and groups listing, paging, members, deleted items, $batch."""
+
 import re
 
 import pytest
@@ -46,8 +47,12 @@ def test_withdrawn_permission_answers_403_authorization_request_denied(emulator,
 
 
 def test_error_json_has_request_ids_and_echoes_client_request_id(emulator, token):
-    response = graph(emulator, "/users/00000000-0000-0000-0000-000000000000", token,
-                     headers={"client-request-id": "abc-123"})
+    response = graph(
+        emulator,
+        "/users/00000000-0000-0000-0000-000000000000",
+        token,
+        headers={"client-request-id": "abc-123"},
+    )
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["code"] == "Request_ResourceNotFound"
@@ -69,8 +74,9 @@ def test_default_properties_differ_from_select(emulator, token):
 
 def test_user_by_id_or_upn_and_realities_of_the_demo_tenant(emulator, token):
     select = "id,displayName,mail,proxyAddresses,userType,accountEnabled,userPrincipalName"
-    by_upn = graph(emulator, "/users/juergen.mueller@contosodemo.onmicrosoft.com", token,
-                   **{"$select": select}).json()
+    by_upn = graph(
+        emulator, "/users/juergen.mueller@contosodemo.onmicrosoft.com", token, **{"$select": select}
+    ).json()
     assert by_upn["displayName"] == "Jürgen Müller"
     assert graph(emulator, f"/users/{by_upn['id']}", token).json()["id"] == by_upn["id"]
     users = graph(emulator, "/users", token, **{"$select": select, "$top": "999"}).json()["value"]
@@ -105,8 +111,9 @@ def test_search_needs_consistency_level_header(emulator, token):
     without = graph(emulator, "/users", token, **{"$search": '"displayName:jürgen"'})
     assert without.status_code == 400
     assert without.json()["error"]["code"] == "Request_UnsupportedQuery"
-    found = graph(emulator, "/users", token, headers=EVENTUAL,
-                  **{"$search": '"displayName:jürgen"', "$count": "true"}).json()
+    found = graph(
+        emulator, "/users", token, headers=EVENTUAL, **{"$search": '"displayName:jürgen"', "$count": "true"}
+    ).json()
     assert found["@odata.count"] == len(found["value"]) >= 1
     assert all("Jürgen" in u["displayName"] for u in found["value"])
 
@@ -117,13 +124,15 @@ def test_filters_by_default_and_advanced_ones_need_count_and_header(emulator, to
     user_id = some["value"][0]["id"]
     by_id = graph(emulator, "/users", token, **{"$filter": f"id eq '{user_id}'"}).json()
     assert len(by_id["value"]) == 1
-    guests = graph(emulator, "/users", token, **{"$filter": "userType eq 'Guest'",
-                                                 "$select": "userType"}).json()["value"]
+    guests = graph(
+        emulator, "/users", token, **{"$filter": "userType eq 'Guest'", "$select": "userType"}
+    ).json()["value"]
     assert guests and all(u["userType"] == "Guest" for u in guests)
     advanced = graph(emulator, "/users", token, **{"$filter": "userType ne 'Guest'"})
     assert advanced.status_code == 400 and "ConsistencyLevel" in advanced.json()["error"]["message"]
-    ok = graph(emulator, "/users", token, headers=EVENTUAL,
-               **{"$filter": "userType ne 'Guest'", "$count": "true"})
+    ok = graph(
+        emulator, "/users", token, headers=EVENTUAL, **{"$filter": "userType ne 'Guest'", "$count": "true"}
+    )
     assert ok.status_code == 200
     assert graph(emulator, "/users/$count", token).status_code == 400
     count = graph(emulator, "/users/$count", token, headers=EVENTUAL)
@@ -131,20 +140,30 @@ def test_filters_by_default_and_advanced_ones_need_count_and_header(emulator, to
 
 
 def test_groups_of_every_kind(emulator, token):
-    groups = graph(emulator, "/groups", token, **{
-        "$select": "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,resourceProvisioningOptions"}).json()["value"]
+    groups = graph(
+        emulator,
+        "/groups",
+        token,
+        **{
+            "$select": "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,"
+            "resourceProvisioningOptions"
+        },
+    ).json()["value"]
     by_name = {g["displayName"]: g for g in groups}
     assert 14 <= len(groups) <= 20
     assert by_name["All Company"]["resourceProvisioningOptions"] == ["Team"]
     assert by_name["Project Phoenix"]["groupTypes"] == ["Unified"]
     assert by_name["Project Phoenix"]["resourceProvisioningOptions"] == []
     assert (by_name["Leadership"]["mailEnabled"], by_name["Leadership"]["securityEnabled"]) == (True, True)
-    assert (by_name["Newsletter Recipients"]["mailEnabled"],
-            by_name["Newsletter Recipients"]["securityEnabled"]) == (True, False)
+    assert (
+        by_name["Newsletter Recipients"]["mailEnabled"],
+        by_name["Newsletter Recipients"]["securityEnabled"],
+    ) == (True, False)
     assert by_name["Dept - IT"]["mail"] is None
     assert "DynamicMembership" in by_name["Berlin Office"]["groupTypes"]
-    teams = graph(emulator, "/groups", token, **{
-        "$filter": "resourceProvisioningOptions/Any(x:x eq 'Team')"}).json()["value"]
+    teams = graph(
+        emulator, "/groups", token, **{"$filter": "resourceProvisioningOptions/Any(x:x eq 'Team')"}
+    ).json()["value"]
     assert {g["displayName"] for g in teams} == {"All Company", "Sales Team"}
 
 
@@ -157,8 +176,12 @@ def test_members_carry_odata_type_including_devices_contacts_and_nested_groups(e
     rooms = graph(emulator, f"/groups/{_group(emulator, token, 'Meeting Rooms')}/members", token).json()
     assert {m["@odata.type"] for m in rooms["value"]} == {"#microsoft.graph.device", "#microsoft.graph.user"}
     assert rooms["@odata.context"].endswith("$metadata#directoryObjects")
-    newsletter = graph(emulator, f"/groups/{_group(emulator, token, 'Newsletter Recipients')}/members",
-                       token, **{"$top": "999"}).json()["value"]
+    newsletter = graph(
+        emulator,
+        f"/groups/{_group(emulator, token, 'Newsletter Recipients')}/members",
+        token,
+        **{"$top": "999"},
+    ).json()["value"]
     assert "#microsoft.graph.orgContact" in {m["@odata.type"] for m in newsletter}
     # Without OrgContact.Read.All / Device.Read.All those members come with id and type only.
     contact = next(m for m in newsletter if m["@odata.type"] == "#microsoft.graph.orgContact")
@@ -166,14 +189,21 @@ def test_members_carry_odata_type_including_devices_contacts_and_nested_groups(e
     nested = _group(emulator, token, "All Departments")
     direct = graph(emulator, f"/groups/{nested}/members", token).json()["value"]
     assert {m["@odata.type"] for m in direct} == {"#microsoft.graph.group"}
-    transitive = graph(emulator, f"/groups/{nested}/transitiveMembers", token,
-                       **{"$top": "999"}).json()["value"]
+    transitive = graph(emulator, f"/groups/{nested}/transitiveMembers", token, **{"$top": "999"}).json()[
+        "value"
+    ]
     assert len([m for m in transitive if m["@odata.type"] == "#microsoft.graph.user"]) > 200
-    cast = graph(emulator, f"/groups/{nested}/transitiveMembers/microsoft.graph.user", token,
-                 headers=EVENTUAL, **{"$count": "true", "$top": "999"}).json()
+    cast = graph(
+        emulator,
+        f"/groups/{nested}/transitiveMembers/microsoft.graph.user",
+        token,
+        headers=EVENTUAL,
+        **{"$count": "true", "$top": "999"},
+    ).json()
     assert cast["@odata.context"].endswith("$metadata#users")
-    assert graph(emulator, f"/groups/{nested}/transitiveMembers/microsoft.graph.user",
-                 token).status_code == 400
+    assert (
+        graph(emulator, f"/groups/{nested}/transitiveMembers/microsoft.graph.user", token).status_code == 400
+    )
 
 
 def test_members_are_limited_info_without_user_read_all(emulator):
@@ -205,12 +235,14 @@ def test_soft_deleted_user_moves_to_deleted_items_then_purged_after_30_days(emul
 
 def test_batch_answers_each_request_and_refuses_more_than_20(emulator, token):
     adele = emulator.control("GET", "users/adele.vance@contosodemo.onmicrosoft.com")
-    body = {"requests": [
-        {"id": "1", "method": "GET", "url": f"/users/{adele['id']}?$select=displayName"},
-        {"id": "2", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"},
-        {"id": "3", "method": "GET", "url": "/users/$count", "headers": EVENTUAL},
-        {"id": "4", "method": "GET", "url": "/users?$top=1", "dependsOn": ["2"]},
-    ]}
+    body = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": f"/users/{adele['id']}?$select=displayName"},
+            {"id": "2", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"},
+            {"id": "3", "method": "GET", "url": "/users/$count", "headers": EVENTUAL},
+            {"id": "4", "method": "GET", "url": "/users?$top=1", "dependsOn": ["2"]},
+        ]
+    }
     headers = {"Authorization": f"Bearer {token}"}
     responses = requests.post(f"{emulator.graph_url}/$batch", json=body, headers=headers).json()["responses"]
     by_id = {r["id"]: r for r in responses}
@@ -221,17 +253,26 @@ def test_batch_answers_each_request_and_refuses_more_than_20(emulator, token):
     assert by_id["4"]["status"] == 424
     too_many = {"requests": [{"id": str(i), "method": "GET", "url": "/users"} for i in range(21)]}
     assert requests.post(f"{emulator.graph_url}/$batch", json=too_many, headers=headers).status_code == 400
-    duplicate = {"requests": [{"id": "a", "method": "GET", "url": "/users"},
-                              {"id": "A", "method": "GET", "url": "/groups"}]}
+    duplicate = {
+        "requests": [
+            {"id": "a", "method": "GET", "url": "/users"},
+            {"id": "A", "method": "GET", "url": "/groups"},
+        ]
+    }
     assert requests.post(f"{emulator.graph_url}/$batch", json=duplicate, headers=headers).status_code == 400
 
 
 def test_batch_sub_requests_are_throttled_individually(emulator, token):
     emulator.add_fault("/v1.0/groups", status=429, retry_after=3)
-    body = {"requests": [{"id": "1", "method": "GET", "url": "/users?$top=1"},
-                         {"id": "2", "method": "GET", "url": "/groups?$top=1"}]}
-    responses = requests.post(f"{emulator.graph_url}/$batch", json=body,
-                              headers={"Authorization": f"Bearer {token}"}).json()["responses"]
+    body = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": "/users?$top=1"},
+            {"id": "2", "method": "GET", "url": "/groups?$top=1"},
+        ]
+    }
+    responses = requests.post(
+        f"{emulator.graph_url}/$batch", json=body, headers={"Authorization": f"Bearer {token}"}
+    ).json()["responses"]
     by_id = {r["id"]: r for r in responses}
     assert by_id["1"]["status"] == 200
     assert by_id["2"]["status"] == 429 and by_id["2"]["headers"]["Retry-After"] == "3"
