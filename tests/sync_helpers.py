@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Contact, Customer, Job, OutboxMail, SyncSettings
-from portal.models.sync import SyncRun
+from portal.models.sync import HeldRemoval, SyncRun
 from portal.queue import enqueue
 from portal.runner import Runner
 from tests import m365_helpers as m365
@@ -85,3 +85,27 @@ def outbox(customer):
 def reload(customer):
     db.session.expire_all()
     return db.session.get(Customer, customer.id)
+
+
+def hold_removal(customer_id, email):
+    """A contact of the customer whose removal the deletion threshold held back; returns it."""
+    contact = Contact(
+        customer_id=customer_id,
+        first_name="Held",
+        last_name="Person",
+        origin="m365",
+        m365_user_id=f"user-{email}",
+    )
+    contact.set_email(email)
+    db.session.add(contact)
+    db.session.flush()
+    db.session.add(
+        HeldRemoval(
+            customer_id=customer_id,
+            contact_id=contact.id,
+            m365_user_id=contact.m365_user_id,
+            reason="deleted",
+        )
+    )
+    db.session.commit()
+    return contact

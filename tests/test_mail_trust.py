@@ -9,10 +9,10 @@ from sqlalchemy import select, update
 from portal import mail
 from portal.extensions import db
 from portal.m365.connection import send_pending_reauth_notices
-from portal.models import Contact, Customer, M365Connection, OutboxMail
-from portal.models.sync import HeldRemoval
+from portal.models import Customer, M365Connection, OutboxMail
 from portal.runner import Runner
 from portal.sync import held
+from tests.sync_helpers import hold_removal
 from tests.test_mail import Inbox, mail_app, smtp_port, smtp_server  # noqa: F401  (fixtures)
 
 BASE = "https://portal.example"
@@ -36,29 +36,6 @@ def needs_reauth(customer_id, tenant):
             tenant_domain=f"{tenant}.example",
             status="reauth_required",
             status_reason="The sign-in was revoked.",
-        )
-    )
-    db.session.commit()
-
-
-def hold_removal(customer_id, email):
-    """A contact of the customer whose removal the deletion threshold held back."""
-    contact = Contact(
-        customer_id=customer_id,
-        first_name="Held",
-        last_name="Person",
-        origin="m365",
-        m365_user_id=f"user-{email}",
-    )
-    contact.set_email(email)
-    db.session.add(contact)
-    db.session.flush()
-    db.session.add(
-        HeldRemoval(
-            customer_id=customer_id,
-            contact_id=contact.id,
-            m365_user_id=contact.m365_user_id,
-            reason="deleted",
         )
     )
     db.session.commit()

@@ -9,7 +9,7 @@ from portal.models import Contact, JobKind, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
 from portal.sync import lock, service, tasks
-from tests.sync_helpers import book, import_users, outbox, run_job, sync, users
+from tests.sync_helpers import book, hold_removal, import_users, outbox, run_job, sync, users
 
 SALES = ["adele.vance", "juergen.mueller", "siobhan.obrien", "isaiah.langer", "guenther.gross"]
 
@@ -427,33 +427,10 @@ def test_group_deleted_and_restored_in_one_delta_round_counts_as_present():
 # --- decisions on held removals go through the sync's apply code ----------------------------
 
 
-def _held(customer, email):
-    contact = Contact(
-        customer_id=customer.id,
-        first_name="Held",
-        last_name="Person",
-        origin="m365",
-        m365_user_id=f"user-{email}",
-    )
-    contact.set_email(email)
-    db.session.add(contact)
-    db.session.flush()
-    db.session.add(
-        HeldRemoval(
-            customer_id=customer.id,
-            contact_id=contact.id,
-            m365_user_id=contact.m365_user_id,
-            reason="deleted",
-        )
-    )
-    db.session.commit()
-    return contact
-
-
 def test_allow_deletions_archives_and_records_like_a_sync_removal(world):
     from portal.sync import held
 
-    contact = _held(world.acme, "gone@acme.example")
+    contact = hold_removal(world.acme.id, "gone@acme.example")
     run = held.allow_deletions(world.acme, world.alice)
     assert (run.kind, run.status, run.counts) == ("decision", "succeeded", {"removals": 1})
     assert contact.archived_at is not None and contact.archive_reason == "Deleted in Microsoft 365"
@@ -470,7 +447,7 @@ def test_allow_deletions_archives_and_records_like_a_sync_removal(world):
 def test_keep_contacts_unlinks_and_records_a_keep_change(world):
     from portal.sync import held
 
-    contact = _held(world.acme, "kept@acme.example")
+    contact = hold_removal(world.acme.id, "kept@acme.example")
     run = held.keep_contacts(world.acme, world.alice)
     assert run.counts == {"kept": 1} and run.message == f"Keep contacts by {world.alice.email}"
     assert contact.m365_user_id is None and contact.archived_at is None
