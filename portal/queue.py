@@ -88,13 +88,14 @@ def _claimable(now):
     )
 
 
-def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS):
+def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS, now=None):
     """Claim the oldest claimable job for `owner` and return it, or None.
 
     Claimable: queued, or running with an expired lease (its runner died). The claim is a
     conditional UPDATE checked by rowcount, so of several runners exactly one wins a job.
+    `now` is the clock (tests move it instead of waiting for a lease to run out).
     """
-    now = utcnow()
+    now = now or utcnow()
     candidates = db.session.scalars(
         select(Job.id).where(_claimable(now)).order_by(Job.created_at, Job.id).limit(10)
     ).all()

@@ -1,7 +1,7 @@
 """The job queue: enqueue, claim with a lease, run, fail readably, recover from a dead runner."""
 
 import threading
-import time
+from datetime import timedelta
 
 from portal import queue
 from portal.extensions import db
@@ -124,8 +124,8 @@ def test_expired_lease_makes_job_claimable_again_and_it_completes_once(world):
     db.session.commit()
     dead = queue.claim_next("runner-killed", lease_seconds=1)  # this runner dies without a word
     assert queue.claim_next("runner-b", lease_seconds=30) is None  # lease still valid
-    time.sleep(1.2)
-    survivor = queue.claim_next("runner-b", lease_seconds=30)
+    after_the_lease = utcnow() + timedelta(seconds=2)  # the clock moves on instead of a wait
+    survivor = queue.claim_next("runner-b", lease_seconds=30, now=after_the_lease)
     assert survivor.id == dead.id and survivor.attempts == 2
     queue.run_job(survivor, "runner-b")
     job = _reload(job.id)
@@ -149,8 +149,8 @@ def test_slow_runner_that_lost_its_lease_cannot_overwrite_the_result(app, world)
     thread = threading.Thread(target=slow_runner)
     thread.start()
     claimed.wait(10)
-    time.sleep(1.2)
-    queue.run_job(queue.claim_next("runner-b"), "runner-b")
+    after_the_lease = utcnow() + timedelta(seconds=2)
+    queue.run_job(queue.claim_next("runner-b", now=after_the_lease), "runner-b")
     resume.set()
     thread.join()
     assert outcome == [None]  # LeaseLost at its first progress report
