@@ -32,9 +32,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.i18n import N_
-from portal.m365 import tokens
+from portal.m365 import directory, tokens
 from portal.mail import notify_customer, portal_url
-from portal.manual.services import clear_directory
 from portal.models import (
     AuditEntry,
     ConnectionStatus,
@@ -135,7 +134,7 @@ def _forget_other_tenant(customer, admin, tenant_id):
     settings.links_tenant_id = tenant_id
     db.session.execute(delete(GroupSubscription).where(GroupSubscription.customer_id == customer.id))
     db.session.execute(delete(HeldRemoval).where(HeldRemoval.customer_id == customer.id))
-    clear_directory(customer)
+    directory.clear(customer)
     unlinked = db.session.execute(
         update(Contact)
         .where(Contact.customer_id == customer.id, Contact.m365_user_id.is_not(None))

@@ -14,7 +14,13 @@ from sqlalchemy import and_, delete, func, insert, select, true
 
 from portal.extensions import db
 from portal.models.base import utcnow
-from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
+from portal.models.directory import (
+    DirectoryGroup,
+    DirectoryMembership,
+    DirectorySelection,
+    DirectorySelectionFlip,
+    DirectoryUser,
+)
 from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
 
 CHUNK = 2000
@@ -27,9 +33,13 @@ def like_words(column, term):
 
 # --- writing ---------------------------------------------------------------------------------------
 def clear(customer):
-    """Remove the customer's cached users, groups and memberships."""
+    """Remove the customer's cached users, groups and memberships, and the selection made in them."""
     _delete_groups(customer)
     db.session.execute(delete(DirectoryUser).where(DirectoryUser.customer_id == customer.id))
+    db.session.execute(
+        delete(DirectorySelectionFlip).where(DirectorySelectionFlip.customer_id == customer.id)
+    )
+    db.session.execute(delete(DirectorySelection).where(DirectorySelection.customer_id == customer.id))
 
 
 def store(customer, users, groups):

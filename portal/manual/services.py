@@ -18,6 +18,8 @@ from portal import queue
 from portal.contacts.listing import search_condition
 from portal.extensions import db
 from portal.m365 import directory
+from portal.m365.connection import NOT_CONNECTED, connection_for_sync
+from portal.m365.graph import GraphClient
 from portal.models import Contact, Customer, JobKind
 from portal.models.directory import (
     DirectoryMembership,
@@ -46,11 +48,6 @@ def enqueue_load(customer, admin):
 @queue.handler(JobKind.DIRECTORY_LOAD)
 def run_load(job):
     """The load job: users and groups through the Graph client, then one replace of the cache."""
-    # In the function: m365.connection imports this module (clear_directory), and graph imports
-    # m365.connection; at module level that would be a cycle.
-    from portal.m365.connection import NOT_CONNECTED, connection_for_sync
-    from portal.m365.graph import GraphClient
-
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
@@ -62,12 +59,6 @@ def run_load(job):
         groups = client.list_groups()
         queue.report_progress(job, 2, 3)
     return store_directory(customer, users, groups)
-
-
-def clear_directory(customer):
-    """Remove the customer's cached directory and reset the selection (caller commits)."""
-    directory.clear(customer)
-    _reset_selection(customer, all_selected=True)
 
 
 def store_directory(customer, users, groups):
@@ -204,10 +195,6 @@ def select_group(customer, group):
 
 
 def _fetch_member_ids(customer, group):
-    # In the function: the same cycle as in run_load (m365.connection imports this module).
-    from portal.m365.connection import NOT_CONNECTED, connection_for_sync
-    from portal.m365.graph import GraphClient
-
     connection = connection_for_sync(customer)
     if connection is None:
         raise ManualError(_(NOT_CONNECTED))
