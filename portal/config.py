@@ -117,6 +117,14 @@ def from_environment():
         "M365_GRAPH_PAGE_SIZE": _positive_int("M365_GRAPH_PAGE_SIZE", 999),
         # Seconds an import waits for a running sync of the same customer before giving up.
         "SYNC_LOCK_WAIT": _int("SYNC_LOCK_WAIT", 300),
+        # The runner writes a heartbeat every RUNNER_BEAT_SECONDS; pages and /readyz call it stopped
+        # when none is younger than RUNNER_STALE_SECONDS, and tell how to start it.
+        "RUNNER_BEAT_SECONDS": _positive_int("RUNNER_BEAT_SECONDS", 15),
+        "RUNNER_STALE_SECONDS": _positive_int("RUNNER_STALE_SECONDS", 120),
+        "RUNNER_START_HINT": os.environ.get(
+            "RUNNER_START_HINT",
+            "systemctl start awareness-portal-runner (or: flask --app wsgi runner)",
+        ),
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
         # Public address of the portal, for links in emails. SERVER_NAME stays unset on purpose: email
         # links come from here, and a global SERVER_NAME would tie every request's URLs and session

@@ -123,15 +123,15 @@ def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS, now=None):
     return None
 
 
-def renew_lease(job_id, owner, lease_seconds=DEFAULT_LEASE_SECONDS, connection=None):
+def renew_lease(job_id, owner, lease_seconds=DEFAULT_LEASE_SECONDS, connection=None, now=None):
     """Push the lease of a running job forward; False when the lease is no longer ours.
 
-    `connection` lets the runner's heartbeat thread renew on its own connection.
+    `connection` lets the runner's heartbeat thread renew on its own connection; `now` is its clock.
     """
     statement = (
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)
-        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .values(lease_expires_at=(now or utcnow()) + timedelta(seconds=lease_seconds))
     )
     if connection is not None:
         return connection.execute(statement).rowcount == 1

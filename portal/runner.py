@@ -41,11 +41,12 @@ from dataclasses import dataclass
 import click
 import schedule
 
-from portal import mail
+from portal import health, mail
 from portal.extensions import db
 from portal.m365 import connection
 from portal.manual import services as manual_services  # noqa: F401  (handler: DIRECTORY_LOAD)
 from portal.models import JobKind
+from portal.models.base import utcnow
 from portal.queue import DEFAULT_LEASE_SECONDS, claim_next, registered_kinds, release, renew_lease, run_job
 from portal.sync import subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
 
@@ -97,11 +98,12 @@ def resolve(target):
 
 
 class Heartbeat:
-    """Renews a running job's lease on its own connection until stopped."""
+    """While a job runs: renews its lease and the runner's heartbeat on its own connection."""
 
-    def __init__(self, app, job_id, owner, lease_seconds):
-        self.app, self.job_id, self.owner, self.lease_seconds = app, job_id, owner, lease_seconds
-        self.interval = max(0.2, lease_seconds / 3)
+    def __init__(self, runner, job_id):
+        self.app, self.job_id, self.owner = runner.app, job_id, runner.owner
+        self.runner, self.lease_seconds = runner, runner.lease_seconds
+        self.interval = max(0.2, min(self.lease_seconds / 3, runner.beat_seconds))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
 
@@ -118,8 +120,10 @@ class Heartbeat:
             while not self._stop.wait(self.interval):
                 try:
                     with db.engine.begin() as connection:
-                        if not renew_lease(self.job_id, self.owner, self.lease_seconds, connection):
+                        now = self.runner.clock()
+                        if not renew_lease(self.job_id, self.owner, self.lease_seconds, connection, now):
                             return
+                    self.runner.beat(force=True)
                 except Exception:  # a busy database must not kill the heartbeat
                     log.warning("could not renew the lease of job %s", self.job_id, exc_info=True)
 
@@ -128,9 +132,18 @@ class Runner:
     """One runner loop; create several (threads or processes) and they share the queue safely."""
 
     def __init__(
-        self, app, owner=None, lease_seconds=DEFAULT_LEASE_SECONDS, poll_seconds=POLL_SECONDS, periodic=None
+        self,
+        app,
+        owner=None,
+        lease_seconds=DEFAULT_LEASE_SECONDS,
+        poll_seconds=POLL_SECONDS,
+        periodic=None,
+        clock=utcnow,
     ):
         self.app = app
+        self.clock = clock  # aware UTC now; tests pass one they move instead of sleeping
+        self.beat_seconds = app.config["RUNNER_BEAT_SECONDS"]
+        self._last_beat = None
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
@@ -154,6 +167,16 @@ class Runner:
             if spec.at_start:
                 self._periodic_call(resolve(spec.target))()
 
+    def beat(self, force=False, stopped=False):
+        """Record this runner's heartbeat (at most every RUNNER_BEAT_SECONDS unless forced)."""
+        now = self.clock()
+        due = self._last_beat is None or (now - self._last_beat).total_seconds() >= self.beat_seconds
+        if not (force or stopped or due):
+            return
+        with self.app.app_context():
+            health.beat(self.owner, now=now, stopped=stopped)
+        self._last_beat = now
+
     def _periodic_call(self, fn):
         def call():
             with self.app.app_context():
@@ -169,12 +192,12 @@ class Runner:
         """Claim one job and run it to the end; True when a job ran."""
         self.setup()
         with self.app.app_context():
-            job = claim_next(self.owner, self.lease_seconds)
+            job = claim_next(self.owner, self.lease_seconds, now=self.clock())
             if job is None:
                 return False
             job_id = job.id
             try:
-                with Heartbeat(self.app, job_id, self.owner, self.lease_seconds):
+                with Heartbeat(self, job_id):
                     run_job(job, self.owner, self.lease_seconds)
             except BaseException:  # forced stop mid-job: give the job back, then go
                 release(job_id, self.owner)
@@ -192,7 +215,8 @@ class Runner:
         self.scheduler.run_all()
 
     def tick(self):
-        """One step of the loop: due periodic work, then at most one job. True when a job ran."""
+        """One step of the loop: heartbeat, due periodic work, then at most one job. True when a job ran."""
+        self.beat()
         self.run_pending()
         return self.run_once()
 
@@ -211,6 +235,10 @@ class Runner:
                     self.stopping.wait(self.poll_seconds)
         except KeyboardInterrupt:
             log.info("runner %s interrupted; current job released", self.owner)
+        try:
+            self.beat(stopped=True)
+        except Exception:  # the database may be what stopped us
+            log.warning("could not record that runner %s stopped", self.owner, exc_info=True)
         log.info("runner %s stopped", self.owner)
 
     def stop(self):
@@ -241,6 +269,7 @@ def register_cli(app):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         runner = Runner(app)  # the app `flask --app wsgi` built: create_app(), as the web's
         if once:
+            runner.beat()
             runner.run_all_periodic()
             while runner.run_once():
                 pass

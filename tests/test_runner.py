@@ -6,19 +6,36 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine
 
 from portal import create_app, queue
 from portal.extensions import db
-from portal.models import Job
+from portal.health import runner_health
+from portal.models import Job, RunnerHeartbeat
+from portal.models.base import utcnow
 from portal.runner import DailyAt, Every, Runner
 from tests.conftest import make_test_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = []
 STARTED = threading.Event()
+GO = threading.Event()  # a "long" job runs until the test lets it finish
+
+
+class Clock:
+    """A clock the test moves: the runner reads it for leases and heartbeats."""
+
+    def __init__(self):
+        self.now = utcnow()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += timedelta(seconds=seconds)
 
 
 @queue.handler("runner_test_ok")
@@ -32,12 +49,29 @@ def _boom(job):
     raise ValueError("Contact list is not readable.")
 
 
-@queue.handler("runner_test_slow")
-def _slow(job):
+@queue.handler("runner_test_long")
+def _long(job):
     STARTED.set()
-    time.sleep(job.params.get("seconds", 1))
+    assert GO.wait(10), "the test never let the job finish"
     RUNS.append(job.id)
     return {}
+
+
+def _start_long_job(world):
+    RUNS.clear()
+    STARTED.clear()
+    GO.clear()
+    job = queue.enqueue("runner_test_long", world.acme)
+    db.session.commit()
+    return job
+
+
+def _until(condition, seconds=10):
+    """Wait (polling) until `condition()` holds; the runner's own threads make it true."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
 
 
 def _reload(job_id):
@@ -89,31 +123,59 @@ def test_two_runner_loops_competing_for_one_job_run_it_exactly_once(app, world):
 
 
 def test_heartbeat_keeps_the_lease_while_a_long_job_runs(app, world):
-    RUNS.clear()
-    STARTED.clear()
-    job = queue.enqueue("runner_test_slow", world.acme, {"seconds": 2.5})
-    db.session.commit()
-    busy = Runner(app, owner="busy", lease_seconds=1, periodic=[])
+    job = _start_long_job(world)
+    clock = Clock()
+    busy = Runner(app, owner="busy", lease_seconds=1, periodic=[], clock=clock)
     thread = threading.Thread(target=busy.run_once)
     thread.start()
-    STARTED.wait(5)
-    time.sleep(1.5)  # longer than the lease: only the heartbeat keeps it ours
-    assert Runner(app, owner="other", periodic=[]).run_once() is False
-    thread.join()
+    assert STARTED.wait(5)
+    clock.advance(30)  # far past the lease taken at claim time: only a renewal keeps the job
+    _until(lambda: _reload(job.id).lease_expires_at > clock.now)
+    assert Runner(app, owner="other", periodic=[], clock=clock).run_once() is False
+    GO.set()
+    thread.join(10)
     assert RUNS == [job.id] and _reload(job.id).status == "succeeded"
 
 
+def test_a_job_whose_runner_stopped_renewing_is_taken_over(app, world):
+    job = queue.enqueue("runner_test_ok", world.acme)
+    db.session.commit()
+    clock = Clock()
+    assert queue.claim_next("dead-runner", lease_seconds=60, now=clock()).id == job.id
+    clock.advance(30)
+    assert Runner(app, owner="other", periodic=[], clock=clock).run_once() is False  # lease still held
+    clock.advance(31)
+    assert Runner(app, owner="other", periodic=[], clock=clock).run_once() is True
+    assert _reload(job.id).status == "succeeded" and _reload(job.id).attempts == 2
+
+
+def test_the_runner_heartbeat_says_when_it_was_last_seen_and_that_it_stopped(app, world):
+    clock = Clock()
+    runner = Runner(app, owner="beating", periodic=[], clock=clock)
+    assert runner_health().never_seen
+    runner.tick()
+    health = runner_health(now=clock.now)
+    assert health.alive and health.last_seen == clock.now
+    clock.advance(app.config["RUNNER_STALE_SECONDS"] + 1)
+    assert not runner_health(now=clock.now).alive  # silent for too long
+    runner.tick()
+    assert runner_health(now=clock.now).alive
+    runner.stop()
+    runner.run_forever()  # already stopped: records that it stopped and returns
+    row = db.session.get(RunnerHeartbeat, "beating", populate_existing=True)
+    assert row.stopped_at == clock.now
+
+
 def test_stop_finishes_the_current_job_then_leaves_the_loop(app, world):
-    RUNS.clear()
-    STARTED.clear()
-    job = queue.enqueue("runner_test_slow", world.acme, {"seconds": 0.5})
+    job = _start_long_job(world)
     later = queue.enqueue("runner_test_ok", world.acme)
     db.session.commit()
     runner = Runner(app, poll_seconds=0.1, periodic=[])
     thread = threading.Thread(target=runner.run_forever)
     thread.start()
-    STARTED.wait(5)
+    assert STARTED.wait(5)
     runner.stop()
+    GO.set()
     thread.join(5)
     assert not thread.is_alive()
     assert _reload(job.id).status == "succeeded"
@@ -188,6 +250,9 @@ def test_runner_process_runs_jobs_and_exits_cleanly_on_sigterm(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert time.monotonic() - started < 5
+        with engine.connect() as conn:
+            stopped = conn.exec_driver_sql("SELECT stopped_at FROM runner_heartbeat").scalar()
+        assert stopped is not None  # pages can say the runner was stopped, and since when
     finally:
         if process.poll() is None:
             process.kill()

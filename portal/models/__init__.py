@@ -26,5 +26,6 @@ from portal.models.m365 import (  # noqa: F401
 )
 from portal.models.outbox import MailStatus, OutboxMail  # noqa: F401
 from portal.models.queue import Job, JobKind, JobStatus  # noqa: F401
+from portal.models.runner import RunnerHeartbeat  # noqa: F401
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncLock, SyncRun  # noqa: F401
 from portal.models.tenancy import Customer, Reseller  # noqa: F401
