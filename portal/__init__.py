@@ -13,6 +13,7 @@ from portal import config as config_module
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth import session as auth_session
+from portal.automatic import routes as automatic_routes
 from portal.extensions import babel, csrf, db, migrate, oauth
 from portal.extensions import mail as mail_extension  # not portal.mail, the outbox module
 from portal.m365 import routes as m365_routes
@@ -77,6 +78,7 @@ def register_blueprints(app):
         sync_routes.bp,
         outbox_routes.bp,
         manual_routes.bp,
+        automatic_routes.bp,
     ):
         app.register_blueprint(blueprint)
 

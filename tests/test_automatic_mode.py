@@ -13,14 +13,14 @@ def automatic(customer, alice_client, app):
     """Automatic mode on, the groups loaded through the page and the runner."""
     SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC.value
     db.session.commit()
-    alice_client.post("/sync/automatic/load", headers={"HX-Request": "true"})
+    alice_client.post("/m365/automatic/load", headers={"HX-Request": "true"})
     assert Runner(app, periodic=[]).run_once()
     db.session.expire_all()
     return {g.display_name: g for g in db.session.scalars(select(DirectoryGroup))}
 
 
 def subscribe(alice_client, app, group):
-    response = alice_client.post(f"/sync/automatic/groups/{group.m365_id}", headers={"HX-Request": "true"})
+    response = alice_client.post(f"/m365/automatic/groups/{group.m365_id}", headers={"HX-Request": "true"})
     assert response.status_code == 200
     Runner(app, periodic=[]).run_once()
     db.session.expire_all()
@@ -39,13 +39,13 @@ def test_groups_list_shows_kind_and_member_count_and_none_is_subscribed(
     groups = automatic(connected_acme, alice_client, app)
     assert groups["Sales Team"].kind == "Team" and groups["Leadership"].member_count == 3
     assert groups["Newsletter Recipients"].kind == "Distribution"
-    page = alice_client.get("/sync/automatic").get_data(as_text=True)
+    page = alice_client.get("/m365/automatic/").get_data(as_text=True)
     assert "Sales Team" in page and 'aria-checked="true"' not in page and "Search Group" in page
 
 
 def test_search_group_filters_as_you_type(app, emulator, connected_acme, alice_client):
     automatic(connected_acme, alice_client, app)
-    rows = alice_client.get("/sync/automatic?part=rows&q=lead", headers={"HX-Request": "true"}).get_data(
+    rows = alice_client.get("/m365/automatic/?part=rows&q=lead", headers={"HX-Request": "true"}).get_data(
         as_text=True
     )
     assert "Leadership" in rows and "Sales Team" not in rows
@@ -116,7 +116,7 @@ def test_unsubscribing_keeps_the_contact_group_and_its_employees(app, emulator, 
     groups = automatic(connected_acme, alice_client, app)
     subscribe(alice_client, app, groups["Leadership"])
     row = alice_client.post(
-        f"/sync/automatic/groups/{groups['Leadership'].m365_id}", headers={"HX-Request": "true"}
+        f"/m365/automatic/groups/{groups['Leadership'].m365_id}", headers={"HX-Request": "true"}
     ).get_data(as_text=True)
     assert 'aria-checked="false"' in row
     db.session.expire_all()
@@ -126,10 +126,10 @@ def test_unsubscribing_keeps_the_contact_group_and_its_employees(app, emulator, 
 
 def test_select_all_subscribes_every_group(app, emulator, connected_acme, alice_client):
     groups = automatic(connected_acme, alice_client, app)
-    alice_client.post("/sync/automatic/all", data={"on": "1"}, headers={"HX-Request": "true"})
+    alice_client.post("/m365/automatic/all", data={"on": "1"}, headers={"HX-Request": "true"})
     db.session.expire_all()
     assert len(db.session.scalars(select(GroupSubscription)).all()) == len(groups)
-    alice_client.post("/sync/automatic/all", data={"on": "0"}, headers={"HX-Request": "true"})
+    alice_client.post("/m365/automatic/all", data={"on": "0"}, headers={"HX-Request": "true"})
     db.session.expire_all()
     assert db.session.scalars(select(GroupSubscription)).all() == []
 
@@ -137,4 +137,4 @@ def test_select_all_subscribes_every_group(app, emulator, connected_acme, alice_
 def test_other_customers_cannot_toggle_acmes_groups(app, emulator, connected_acme, alice_client, world):
     groups = automatic(connected_acme, alice_client, app)
     bob = app.test_client().sign_in_as(world.bob)
-    assert bob.post(f"/sync/automatic/groups/{groups['Leadership'].m365_id}").status_code == 404
+    assert bob.post(f"/m365/automatic/groups/{groups['Leadership'].m365_id}").status_code == 404

@@ -98,13 +98,13 @@ def test_history_page_shows_a_finished_sync_without_announcing_it(alice_client, 
 
 def test_automatic_progress_polls_while_groups_load_and_stops_after(alice_client, world):
     job = add_job(world.acme, "m365_groups_load", status="running", done=3, total=10)
-    running = alice_client.get("/sync/automatic/progress", headers=HX)
+    running = alice_client.get("/m365/automatic/progress", headers=HX)
     assert running.status_code == 200 and 'aria-valuenow="30"' in text(running)
     job.status, job.finished_at = "succeeded", utcnow()
     db.session.commit()
-    done = alice_client.get("/sync/automatic/progress", headers=HX)
+    done = alice_client.get("/m365/automatic/progress", headers=HX)
     assert done.status_code == 286
-    assert 'hx-get="/sync/automatic"' in text(done)  # the last answer shows the fresh group list once
+    assert 'hx-get="/m365/automatic/"' in text(done)  # the last answer shows the fresh group list once
 
 
 def test_sessionless_htmx_request_answers_401_with_hx_redirect_to_sign_in(client, world):

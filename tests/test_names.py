@@ -119,9 +119,9 @@ def test_subscribed_group_with_a_line_break_becomes_a_one_line_contact_group(
     )
     SyncSettings.for_customer(connected_acme).mode = SyncMode.AUTOMATIC.value
     db.session.commit()
-    alice_client.post("/sync/automatic/load", headers=HX)
+    alice_client.post("/m365/automatic/load", headers=HX)
     assert Runner(app, periodic=[]).run_once()
-    response = alice_client.post(f"/sync/automatic/groups/{group['id']}", headers=HX)
+    response = alice_client.post(f"/m365/automatic/groups/{group['id']}", headers=HX)
     assert response.status_code == 200
     Runner(app, periodic=[]).run_once()
     db.session.expire_all()

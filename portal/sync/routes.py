@@ -1,6 +1,6 @@
-"""Sync history, "Sync now", "Preview next sync", held deletions and the Automatic mode group panel."""
+"""Sync history, "Sync now", "Preview next sync" and held deletions."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -9,12 +9,11 @@ from portal import htmx
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
-from portal.m365 import directory
 from portal.models import ContactGroup, JobKind
 from portal.models.sync import SyncChange, SyncRun
 from portal.queue import active_job, enqueue, latest_job
 from portal.sync import held as held_service
-from portal.sync import service, subscriptions, tasks
+from portal.sync import service, tasks
 from portal.sync.apply import archive_reason
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -200,93 +199,3 @@ def _decide(action, message):
         return redirect(url_for("sync.held"))
     flash(message if done else _("No removals are waiting."), "success" if done else "info")
     return redirect(url_for("sync.held"))
-
-
-# --- Automatic mode: "Subscribe to Groups" ------------------------------------------------------
-
-
-def _automatic_context(customer):
-    term = request.values.get("q", "")
-    groups = subscriptions.groups_overview(customer, term)
-    load_job = latest_job(customer, JobKind.GROUPS_LOAD)
-    import_job = latest_job(customer, JobKind.SUBSCRIPTION_IMPORT)
-    busy = [j for j in (load_job, import_job) if j is not None and not j.is_finished]
-    return {
-        "customer": customer,
-        "groups": groups,
-        "q": term,
-        "load_job": load_job,
-        "import_job": import_job,
-        "busy": busy,
-        "all_subscribed": bool(groups) and all(s for _g, s in groups),
-        "subscribed_count": subscriptions.subscription_count(customer),
-    }
-
-
-@bp.route("/automatic")
-@login_required
-def automatic():
-    """ "Subscribe to Groups": the tenant's groups with kind and member count; search as you type."""
-    customer = access.current_customer()
-    context = _automatic_context(customer)
-    if request.args.get("part") == "rows":
-        return render_template("sync/_group_rows.html", **context)
-    return htmx.render("sync/automatic.html", "sync/_automatic.html", **context)
-
-
-@bp.route("/automatic/load", methods=["POST"])
-@login_required
-def load_groups():
-    """Load (or refresh) the tenant's groups and their member counts, as a job."""
-    customer = access.current_customer()
-    if service.sync_blocker(customer, need_active=False) is None:
-        subscriptions.enqueue_groups_load(customer, current_user)
-        db.session.commit()
-    return _automatic_response(customer)
-
-
-@bp.route("/automatic/groups/<m365_id>", methods=["POST"])
-@login_required
-def toggle_group(m365_id):
-    """Subscribe to a group (contact group + import job) or end the subscription (toggle)."""
-    customer = access.current_customer()
-    group = directory.find_group(customer, m365_id) or abort(404)
-    subscribed = not subscriptions.unsubscribe(customer, current_user, m365_id)
-    if subscribed:
-        subscriptions.subscribe(customer, current_user, group)
-    db.session.commit()
-    return render_template(
-        "sync/_group_row.html",
-        group=group,
-        subscribed=subscribed,
-        customer=customer,
-        start_progress=subscribed,
-    )
-
-
-@bp.route("/automatic/all", methods=["POST"])
-@login_required
-def toggle_all():
-    """The select-all checkbox: subscribe to every group, or end every subscription."""
-    customer = access.current_customer()
-    subscriptions.set_all(customer, current_user, request.form.get("on") == "1")
-    db.session.commit()
-    return _automatic_response(customer)
-
-
-@bp.route("/automatic/progress")
-@login_required
-def automatic_progress():
-    """Progress of the group load and of subscription imports (polled; 286 when both are done)."""
-    customer = access.current_customer()
-    context = _automatic_context(customer)
-    return htmx.poll(
-        not context["busy"], "sync/_automatic_progress.html", last_poll=not context["busy"], **context
-    )
-
-
-def _automatic_response(customer):
-    """The refreshed panel for htmx, else back to the page."""
-    if htmx.is_htmx():
-        return render_template("sync/_automatic.html", **_automatic_context(customer))
-    return redirect(url_for("sync.automatic"))
