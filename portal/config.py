@@ -60,6 +60,23 @@ def _base_url(env):
     return value
 
 
+def _url_settings(base_url, https):
+    """SERVER_NAME, APPLICATION_ROOT and PREFERRED_URL_SCHEME from PORTAL_BASE_URL, so that
+    url_for(..., _external=True) builds the public address outside a request too (the runner).
+
+    Flask 3.1 does not restrict requests to SERVER_NAME and the session cookie does not take its
+    domain from it. Without PORTAL_BASE_URL (development) SERVER_NAME stays unset: `make run` is
+    reached as 127.0.0.1 and as localhost."""
+    if not base_url:
+        return {"PREFERRED_URL_SCHEME": "https" if https else "http"}
+    parts = urlsplit(base_url)
+    return {
+        "SERVER_NAME": parts.netloc.lower(),
+        "APPLICATION_ROOT": parts.path or "/",
+        "PREFERRED_URL_SCHEME": parts.scheme,
+    }
+
+
 def _trusted_hosts(env, base_url):
     """Host names the portal answers to; any other Host header gets 400. None: every host.
 
@@ -94,7 +111,6 @@ def from_environment():
         "SESSION_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "PREFERRED_URL_SCHEME": "https" if https else "http",
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # Sign-in throttle: failed sign-ins counted in the database within a sliding window, per
@@ -126,10 +142,9 @@ def from_environment():
             "systemctl start awareness-portal-runner (or: flask --app wsgi runner)",
         ),
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
-        # Public address of the portal, for links in emails. SERVER_NAME stays unset on purpose: email
-        # links come from here, and a global SERVER_NAME would tie every request's URLs and session
-        # cookie to one name (`make run` is reached as 127.0.0.1 and as localhost).
+        # Public address of the portal, for links in emails (mail.portal_url) and the OAuth redirect.
         "PORTAL_BASE_URL": base_url,
+        **_url_settings(base_url, https),
         "TRUSTED_HOSTS": _trusted_hosts(env, base_url),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": _int("MAIL_PORT", 25),

@@ -5,6 +5,7 @@ only broke PostgreSQL, which cannot store a NUL in text and keeps ids in 32-bit 
 """
 
 import pytest
+from flask import url_for
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
@@ -428,7 +429,17 @@ def test_production_trusts_only_the_host_of_portal_base_url_by_default(productio
     settings = from_environment()
     assert settings["PORTAL_BASE_URL"] == "https://Portal.Example.com:8443"
     assert settings["TRUSTED_HOSTS"] == ["portal.example.com"]
-    assert "SERVER_NAME" not in settings
+
+
+def test_urls_built_outside_a_request_use_portal_base_url(production_env):
+    """The runner has no request: url_for(..., _external=True) still gives the public address."""
+    production_env.setenv("PORTAL_BASE_URL", "https://Portal.Example.com:8443/awareness")
+    settings = from_environment()
+    url_keys = ("PORTAL_BASE_URL", "SERVER_NAME", "APPLICATION_ROOT", "PREFERRED_URL_SCHEME")
+    app = create_app(make_test_config(**{key: settings[key] for key in url_keys}))
+    with app.app_context():
+        link = url_for("sync.history", _external=True)
+    assert link == "https://portal.example.com:8443/awareness/sync/history"
 
 
 def test_trusted_hosts_are_read_from_the_environment(production_env):
