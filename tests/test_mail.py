@@ -3,6 +3,7 @@
 import email
 import email.policy
 import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -165,11 +166,24 @@ def test_runner_delivers_the_outbox(mail_app, world, smtp_server):
     assert _reload(mail_id).status == "sent" and len(smtp_server.inbox.messages) == 1
 
 
-def test_a_mail_claimed_by_one_runner_is_not_sent_by_another(world):
-    mail_id = _queue_test_mail(world.acme.id)
-    now = utcnow()
-    assert mail._claim(mail_id, now) is True
-    assert mail._claim(mail_id, now) is False
+def test_two_runners_delivering_at_once_send_every_mail_exactly_once(mail_app, world, smtp_server):
+    mail_ids = [_queue_test_mail(world.acme.id, to=f"it{i}@acme.example") for i in range(12)]
+    barrier = threading.Barrier(2)
+
+    def runner_delivers():
+        with mail_app.app_context():
+            barrier.wait()
+            mail.deliver_outbox()
+            db.session.remove()
+
+    runners = [threading.Thread(target=runner_delivers) for _ in range(2)]
+    for thread in runners:
+        thread.start()
+    for thread in runners:
+        thread.join(30)
+    received = sorted(rcpt for rcpt_tos, _message in smtp_server.inbox.messages for rcpt in rcpt_tos)
+    assert received == sorted(f"it{i}@acme.example" for i in range(12))  # none twice, none missing
+    assert {_reload(mail_id).status for mail_id in mail_ids} == {"sent"}
 
 
 def test_without_mail_server_messages_are_kept_and_shown_as_not_sent(app, world, alice_client):

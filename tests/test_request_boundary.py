@@ -251,12 +251,13 @@ def test_group_created_and_renamed_with_nul_is_stored_without_it(alice_client, b
     assert alice_client.post("/contacts/groups", data={"name": f"Mar{NUL}keting"}).status_code == 302
     group = db.session.scalar(select(ContactGroup).where(ContactGroup.name == "Marketing"))
     assert group is not None
-    for headers in ({}, HX):
+    for headers, answer, name in (({}, 302, "Vertrieb"), (HX, 200, "Verkauf")):
+        typed = f"{name[:3]}{NUL}{name[3:]}"
         response = alice_client.post(
-            f"/contacts/groups/{group.id}/rename", data={"name": f"Ver{NUL}trieb"}, headers=headers
+            f"/contacts/groups/{group.id}/rename", data={"name": typed}, headers=headers
         )
-        assert response.status_code in (200, 302)
-    assert _reload(ContactGroup, group.id).name == "Vertrieb"
+        assert response.status_code == answer  # a page redirects, htmx gets the renamed title
+        assert _reload(ContactGroup, group.id).name == name
 
 
 def test_group_member_search_with_nul_still_finds_the_contact(alice_client, book):
