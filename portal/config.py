@@ -133,6 +133,9 @@ def from_environment():
         "M365_GRAPH_PAGE_SIZE": _positive_int("M365_GRAPH_PAGE_SIZE", 999),
         # Seconds an import waits for a running sync of the same customer before giving up.
         "SYNC_LOCK_WAIT": _int("SYNC_LOCK_WAIT", 300),
+        # An import of users picked in Manual mode reads them from the loaded directory when it
+        # was loaded within this many minutes, instead of listing the tenant again.
+        "DIRECTORY_FRESH_MINUTES": _positive_int("DIRECTORY_FRESH_MINUTES", 60),
         # The runner writes a heartbeat every RUNNER_BEAT_SECONDS; pages and /readyz call it stopped
         # when none is younger than RUNNER_STALE_SECONDS, and tell how to start it.
         "RUNNER_BEAT_SECONDS": _positive_int("RUNNER_BEAT_SECONDS", 15),

@@ -138,3 +138,18 @@ def test_other_customers_cannot_toggle_acmes_groups(app, emulator, connected_acm
     groups = automatic(connected_acme, alice_client, app)
     bob = app.test_client().sign_in_as(world.bob)
     assert bob.post(f"/m365/automatic/groups/{groups['Leadership'].m365_id}").status_code == 404
+
+
+def test_the_first_sync_after_subscribing_costs_two_requests_and_still_follows_changes(
+    app, emulator, connected_acme, alice_client
+):
+    groups = automatic(connected_acme, alice_client, app)
+    subscribe(alice_client, app, groups["Leadership"])
+    assert len(members_of("Leadership")) == 3
+    first = sync(app, connected_acme)
+    assert first.status == "succeeded" and not first.full_resync
+    assert first.graph_requests == 2  # the users and groups delta from the import's baseline
+    newcomer = users(emulator)["adele.vance"]
+    emulator.control("POST", f"groups/{groups['Leadership'].m365_id}/members/{newcomer['id']}")
+    assert sync(app, connected_acme).status == "succeeded"
+    assert "adele.vance@contosodemo.onmicrosoft.com" in members_of("Leadership")

@@ -5,7 +5,7 @@ import threading
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Contact, JobKind, SyncSettings
+from portal.models import Contact, JobKind, M365Connection, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
 from portal.sync import lock, service, tasks
@@ -99,8 +99,23 @@ def _manual_contact(customer, email):
 # --- the daily sync -------------------------------------------------------------------------
 
 
-def test_first_sync_reads_everything_and_later_runs_use_the_delta(app, emulator, connected_acme):
+def forget_delta_links(customer):
+    """The connection as an installation kept it before imports took a delta baseline."""
+    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+    connection.users_delta_link = connection.groups_delta_link = ""
+    db.session.commit()
+
+
+def test_the_first_sync_after_an_import_reads_the_changes_since_the_import(app, emulator, connected_acme):
     imported(app, emulator, connected_acme)
+    first = sync(app, connected_acme)
+    assert first.status == "succeeded" and not first.full_resync
+    assert first.graph_requests == 1 and changes_of(first) == []
+
+
+def test_without_a_delta_link_a_sync_reads_everything_then_uses_the_delta(app, emulator, connected_acme):
+    imported(app, emulator, connected_acme)
+    forget_delta_links(connected_acme)
     first = sync(app, connected_acme)
     assert first.status == "succeeded" and first.full_resync and first.resync_reason == "first run"
     second = sync(app, connected_acme)
@@ -168,6 +183,7 @@ def test_user_restored_in_m365_brings_the_contact_back(app, emulator, connected_
 
 def test_error_in_the_middle_of_a_full_listing_removes_nobody(app, emulator, connected_acme, faults):
     everyone = imported(app, emulator, connected_acme)
+    forget_delta_links(connected_acme)  # a full listing
     emulator.control("DELETE", f"users/{everyone['adele.vance']['id']}?hard=1")
     emulator.control("POST", "settings", {"users_delta_page_size": 50})
     faults("/v1.0/users/delta", 503, after=2, times=None)

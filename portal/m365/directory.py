@@ -191,6 +191,44 @@ def search_groups(customer, term="", limit=None):
     return db.session.scalars(query.order_by(DirectoryGroup.sort_key, DirectoryGroup.id).limit(limit)).all()
 
 
+def graph_users(customer, user_ids, loaded_after):
+    """The cached users among `user_ids` loaded after `loaded_after`, as Graph user objects (by id).
+
+    An import reads the users the admin just picked from here instead of listing the tenant again;
+    the objects carry what the import's rules read (portal.sync.people), as they were loaded.
+    """
+    found = {}
+    for chunk in _chunks(list(dict.fromkeys(user_ids))):
+        rows = db.session.scalars(
+            select(DirectoryUser).where(
+                DirectoryUser.customer_id == customer.id,
+                DirectoryUser.m365_id.in_(chunk),
+                DirectoryUser.loaded_at >= loaded_after,
+            )
+        )
+        found.update((row.m365_id, _as_graph_user(row)) for row in rows)
+    return found
+
+
+def _as_graph_user(row):
+    return {
+        "id": row.m365_id,
+        "displayName": row.display_name,
+        "givenName": row.given_name,
+        "surname": row.surname,
+        "mail": row.email,
+        "userPrincipalName": row.upn,
+        "accountEnabled": row.enabled,
+        "userType": "Guest" if row.guest else "Member",
+        "department": row.department,
+    }
+
+
+def _chunks(items, size=500):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def find_group(customer, m365_id):
     """The customer's loaded group with this M365 id, or None."""
     return db.session.scalar(

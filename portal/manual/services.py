@@ -21,12 +21,15 @@ from portal.m365 import directory
 from portal.m365.connection import NOT_CONNECTED, connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.models import Contact, Customer, JobKind
+from portal.models.base import utcnow
 from portal.models.directory import (
     DirectoryMembership,
     DirectorySelection,
     DirectorySelectionFlip,
     DirectoryUser,
 )
+from portal.sync import fetch
+from portal.sync.service import book_has_links
 
 
 class ManualError(Exception):
@@ -47,13 +50,17 @@ def enqueue_load(customer, admin):
 
 @queue.handler(JobKind.DIRECTORY_LOAD)
 def run_load(job):
-    """The load job: users and groups through the Graph client, then one replace of the cache."""
+    """The load job: users and groups through the Graph client, then one replace of the cache.
+
+    Before the first listing of a tenant it takes the users delta baseline (portal.sync.fetch), so
+    the first daily sync after the import reads only what changed since."""
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
         raise ManualError(_(NOT_CONNECTED))
     queue.report_progress(job, 0, 3)
     with GraphClient.for_connection(connection) as client:
+        fetch.take_baseline(client, connection, book_has_links(customer), utcnow())
         users = client.list_users()
         queue.report_progress(job, 1, 3)
         groups = client.list_groups()

@@ -12,7 +12,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from portal.i18n import N_
-from portal.m365.graph import GROUP_FIELDS, NOT_FOUND, DeltaExpired, GraphError
+from portal.m365.graph import GROUP_FIELDS, NOT_FOUND, USER_FIELDS, DeltaExpired, GraphError
 from portal.sync.people import is_complete
 from portal.sync.plan import REMOVED_HARD, REMOVED_MISSING, REMOVED_SOFT, M365Data
 
@@ -137,8 +137,32 @@ def removed_group_ids(items):
 
 def latest_groups_link(client):
     """A groups delta request that returns only a deltaLink ($deltatoken=latest)."""
-    query = urlencode({"$select": GROUP_FIELDS + ",members", "$deltatoken": "latest"})
-    return f"{client.graph_url}/groups/delta?{query}"
+    return _latest_link(client, "/groups/delta", GROUP_FIELDS + ",members")
+
+
+def _latest_link(client, path, select):
+    query = urlencode({"$select": select, "$deltatoken": "latest"})
+    return f"{client.graph_url}{path}?{query}"
+
+
+def take_baseline(client, connection, book_has_links, now, groups=False):
+    """Delta links that start now, taken before a first listing; True when the users link was taken.
+
+    The first sync after an import then reads only what changed since (one request instead of a
+    whole delta round); what changed between the baseline and the listing is replayed by that sync,
+    harmlessly. Only where no earlier change can be missed: the users link when the connection has
+    none and no contact is linked yet; the groups link (`groups=True`) when it has none and no
+    subscribed group's members were read before (the caller knows).
+    """
+    taken = False
+    if not connection.users_delta_link and not book_has_links:
+        link = _latest_link(client, "/users/delta", USER_FIELDS)
+        connection.users_delta_link = client.users_delta(link).delta_link
+        connection.delta_saved_at = now
+        taken = True
+    if groups and not connection.groups_delta_link:
+        connection.groups_delta_link = client.groups_delta(latest_groups_link(client)).delta_link
+    return taken
 
 
 def _fetch_unknown_members(client, contacts, data):

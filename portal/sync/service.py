@@ -21,6 +21,7 @@ from sqlalchemy import and_, delete, select, update
 from portal.contacts.services import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
+from portal.m365 import directory
 from portal.m365.connection import NOT_CONNECTED, connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.models import (
@@ -241,11 +242,19 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
         raise SyncNotPossible("Another sync of this customer is running; try again in a few minutes.")
     try:
         run = _start_run(customer, "import", trigger, job)
-        with GraphClient.for_connection(connection_for_sync(customer)) as client:
+        connection = connection_for_sync(customer)
+        with GraphClient.for_connection(connection) as client:
             try:
+                baseline = fetch.take_baseline(
+                    client,
+                    connection,
+                    book_has_links(customer),
+                    utcnow(),
+                    groups=subscription is not None and not _subscription_imported(customer),
+                )
                 if subscription is not None:
                     user_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
-                users = fetch.fetch_users(client, user_ids)
+                users = _users_to_import(customer, client, user_ids, from_graph=baseline)
                 plan = _plan_import(
                     customer,
                     users,
@@ -261,6 +270,47 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
         return run, plan
     finally:
         lock.release(customer.id, owner)
+
+
+def book_has_links(customer):
+    """True when any contact of the customer (archived ones too) is linked to an M365 user."""
+    return (
+        db.session.scalar(
+            select(Contact.id)
+            .where(Contact.customer_id == customer.id, Contact.m365_user_id.is_not(None))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _subscription_imported(customer):
+    """True when the members of a subscribed group were imported before (a run succeeded)."""
+    return (
+        db.session.scalar(
+            select(SyncRun.id)
+            .where(
+                SyncRun.customer_id == customer.id,
+                SyncRun.kind == "import",
+                SyncRun.trigger == "subscription",
+                SyncRun.status == RunStatus.SUCCEEDED.value,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _users_to_import(customer, client, user_ids, from_graph):
+    """The users to import: those the admin just loaded in Manual mode come from the directory
+    cache (no second listing of the tenant), the rest from Graph. `from_graph`: read all from
+    Graph (a delta baseline was taken just now, so the cache predates it)."""
+    users = {}
+    if not from_graph:
+        fresh = utcnow() - timedelta(minutes=current_app.config["DIRECTORY_FRESH_MINUTES"])
+        users = directory.graph_users(customer, user_ids, loaded_after=fresh)
+    users.update(fetch.fetch_users(client, [uid for uid in user_ids if uid not in users]))
+    return users
 
 
 def _plan_import(customer, users, user_ids, group_id):
