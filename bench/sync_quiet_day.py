@@ -1,15 +1,18 @@
-"""Benchmark: Graph requests and time of a first full sync and of a quiet day's delta sync.
+"""Benchmark: Graph requests and time of an import, the first sync after it, and a quiet day.
 
-    .venv/bin/python bench/sync_quiet_day.py [--users 20000] [--automatic]
+    .venv/bin/python bench/sync_quiet_day.py [--users 20000] [--automatic] [--latency-ms 50]
 
-Starts the M365 emulator with a generated tenant, connects a customer through the real sign-in,
-imports every user, then runs: the first sync (full listing, establishes the delta links), a day
-with a few changes, and a quiet day. With --automatic the customer is in Automatic mode with the
-"All Company" group subscribed. Prints one line per step: Graph requests, resource units, seconds.
+Starts the M365 emulator with a generated tenant (each Graph request delayed by --latency-ms),
+connects a customer through the real sign-in, then in Manual mode loads the users ("Load Users from
+Microsoft", the runner's job) and imports every one of them; with --automatic it subscribes to the
+"All Company" group instead. Then: the first sync after the import, a day with a few changes and
+a quiet day. Prints one line per step: Graph requests, resource units, seconds; and the floor
+(ceil(users / 999) listing pages) the load + import is measured against.
 """
 
 import argparse
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -20,6 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from m365_emulator.server import EmulatorServer  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
+from portal.m365 import directory  # noqa: E402
+from portal.manual import services as manual_services  # noqa: E402
 from portal.models import (  # noqa: E402
     AdminSession,
     AdminUser,
@@ -29,6 +34,7 @@ from portal.models import (  # noqa: E402
     SyncMode,
     SyncSettings,
 )
+from portal.runner import Runner  # noqa: E402
 from portal.sync import service, subscriptions  # noqa: E402
 from tests import m365_helpers  # noqa: E402
 from tests.emulator_fixture import EmulatorHandle  # noqa: E402
@@ -93,6 +99,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20000)
     parser.add_argument("--automatic", action="store_true", help="subscribe to 'All Company'")
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay of every emulator request")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = EmulatorServer(f"generated:{args.users}").start()
@@ -106,11 +113,12 @@ def main():
             customer, admin = connect(app, emulator, f"admin@{status['tenant_domain']}")
             print(f"tenant: {status['users']} users, {status['groups']} groups")
             users = emulator.control("GET", "users")
+            emulator.control("POST", "latency", {"ms": args.latency_ms})
             if args.automatic:
                 _subscribe_all_company(app, customer, admin)
             else:
-                step("import every user", lambda: service.import_users(customer, [u["id"] for u in users]))
-            step("first sync (full listing)", lambda: service.run_sync(customer, "manual"))
+                _load_and_import(app, emulator, customer, admin)
+            step("first sync after the import", lambda: service.run_sync(customer, "manual"))
             for user in users[1:4]:
                 emulator.control("PATCH", f"users/{user['id']}", {"surname": user["surname"] + "-X"})
             emulator.control("DELETE", f"users/{users[5]['id']}")
@@ -118,6 +126,29 @@ def main():
             step("a quiet day (delta)", lambda: service.run_sync(customer, "manual"))
     finally:
         server.stop()
+
+
+def _load_and_import(app, emulator, customer, admin):
+    """Manual mode: the load job through the runner, then the import of every loaded user."""
+    logged = len(emulator.log())
+    started = time.perf_counter()
+    manual_services.enqueue_load(customer, admin)
+    db.session.commit()
+    Runner(app, periodic=[]).run_once()
+    load_requests = len([e for e in emulator.log()[logged:] if e["path"].startswith("/v1.0/")])
+    print(
+        f"{'load users (Manual mode)':<34} {'':<10} {load_requests:>7} requests {'':>11} "
+        f"{time.perf_counter() - started:>8.2f} s"
+    )
+    run = step(
+        "import every loaded user",
+        lambda: service.import_users(customer, manual_services.selected_ids(customer)),
+    )
+    floor = math.ceil(directory.user_count(customer) / 999)
+    total = load_requests + run.graph_requests
+    print(
+        f"load + import: {total} Graph requests; floor ceil(users/999) = {floor}; ratio {total / floor:.2f}"
+    )
 
 
 def _subscribe_all_company(app, customer, admin):
