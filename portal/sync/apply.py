@@ -34,10 +34,7 @@ def apply_plan(plan, customer, run, now=None, decided_by=""):
     now = now or utcnow()
     contacts = _load_contacts(customer, plan)
     recorder = _Recorder(customer, run, now, decided_by)
-    by_user = {}
-    for change in plan.creates:
-        by_user[change.user_id] = _create(customer, change)
-    db.session.flush()
+    by_user = _create(customer, plan.creates, now)
     for change in plan.creates:
         recorder.add(change, by_user[change.user_id], detail=change.reason)
     for change in plan.links:
@@ -45,26 +42,26 @@ def apply_plan(plan, customer, run, now=None, decided_by=""):
         contact.m365_user_id = change.user_id
         contact.linked_automatically = True
         _set_fields(contact, change.changes)
-        recorder.add(change, contact, detail="linked automatically")
-        recorder.fields(change, contact)
+        recorder.add(change, contact.id, detail="linked automatically")
+        recorder.fields(change, contact.id)
     for change in plan.restores:
         contact = contacts[change.contact_id]
         contact.archived_at = None
         contact.archive_reason = ""
         _set_fields(contact, change.changes)
-        recorder.add(change, contact)
-        recorder.fields(change, contact)
+        recorder.add(change, contact.id)
+        recorder.fields(change, contact.id)
     for change in plan.updates:
-        contact = contacts[change.contact_id]
-        _set_fields(contact, change.changes)
-        recorder.fields(change, contact)
+        _set_fields(contacts[change.contact_id], change.changes)
+        recorder.fields(change, change.contact_id)
     db.session.flush()
-    _add_to_groups(customer, plan, contacts, by_user, recorder)
+    _add_to_groups(customer, plan, by_user, recorder)
     _remove(plan, contacts, recorder, now)
     _hold(customer, plan, run, recorder)
     _release(customer, plan, recorder)
     _keep(customer, plan, contacts, recorder)
     recorder.skips(plan.skipped)
+    recorder.write()
     db.session.flush()
     return plan.counts()
 
@@ -79,19 +76,30 @@ def _load_contacts(customer, plan):
     return {c.id: c for c in rows}
 
 
-def _create(customer, change):
-    first, last, email = change.values
-    contact = Contact(
-        customer_id=customer.id,
-        first_name=first[:100],
-        last_name=last[:100],
-        origin=Origin.M365.value,
-        m365_user_id=change.user_id,
-        linked_automatically=False,
-    )
-    contact.set_email(email)
-    db.session.add(contact)
-    return contact
+def _create(customer, creates, now):
+    """Insert the planned new contacts in bulk; -> {M365 user id: new contact id}."""
+    rows = []
+    for change in creates:
+        first, last, email = change.values
+        email = email.strip()
+        rows.append(
+            {
+                "customer_id": customer.id,
+                "first_name": first[:100],
+                "last_name": last[:100],
+                "email": email,
+                "email_key": email.lower(),
+                "origin": Origin.M365.value,
+                "m365_user_id": change.user_id,
+                "linked_automatically": False,
+                "created_at": now,
+            }
+        )
+    if not rows:
+        return {}
+    returning = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
+    ids = db.session.scalars(returning, rows).all()
+    return {change.user_id: contact_id for change, contact_id in zip(creates, ids, strict=True)}
 
 
 def _set_fields(contact, changes):
@@ -102,15 +110,15 @@ def _set_fields(contact, changes):
             setattr(contact, field, new[:100])
 
 
-def _add_to_groups(customer, plan, contacts, by_user, recorder):
+def _add_to_groups(customer, plan, by_user, recorder):
     own_groups = _own_group_ids(customer, {change.group_id for change in plan.group_adds})
     rows = []
     for change in plan.group_adds:
-        contact = contacts.get(change.contact_id) if change.contact_id else by_user.get(change.user_id)
-        if contact is None or change.group_id not in own_groups:
+        contact_id = change.contact_id or by_user.get(change.user_id)
+        if contact_id is None or change.group_id not in own_groups:
             continue
-        rows.append({"contact_id": contact.id, "group_id": change.group_id})
-        recorder.add(change, contact, detail=str(change.group_id))
+        rows.append({"contact_id": contact_id, "group_id": change.group_id})
+        recorder.add(change, contact_id, detail=str(change.group_id))
     if rows:
         db.session.execute(insert(contact_group_members), rows)
 
@@ -135,7 +143,7 @@ def _remove(plan, contacts, recorder, now):
         contact.archived_at = now
         contact.archive_reason = archive_reason(change.reason)
         removed_ids.append(contact.id)
-        recorder.add(change, contact, detail=change.reason)
+        recorder.add(change, contact.id, detail=change.reason)
     if removed_ids:
         db.session.execute(
             delete(HeldRemoval).where(
@@ -174,7 +182,7 @@ def _keep(customer, plan, contacts, recorder):
         contact = contacts[change.contact_id]
         contact.m365_user_id = None
         contact.linked_automatically = False
-        recorder.add(change, contact, detail=change.reason)
+        recorder.add(change, contact.id, detail=change.reason)
     ids = [c.contact_id for c in plan.kept]
     if ids:
         db.session.execute(
@@ -183,37 +191,44 @@ def _keep(customer, plan, contacts, recorder):
 
 
 class _Recorder:
-    """Turns planned changes into SyncChange rows of one run."""
+    """Turns planned changes into SyncChange rows of one run, written in bulk by write()."""
 
     def __init__(self, customer, run, now, decided_by=""):
         self.customer, self.run, self.now, self.decided_by = customer, run, now, decided_by
+        self.rows = []
 
-    def add(self, change, contact, field="", old="", new="", detail=""):
+    def add(self, change, contact_id, field="", old="", new="", detail=""):
         if self.decided_by:
             detail = f"{detail} · {self.decided_by}"
-        row = SyncChange(
-            run_id=self.run.id,
-            customer_id=self.customer.id,
-            m365_user_id=change.user_id,
-            contact_id=contact.id if contact is not None else change.contact_id,
-            kind=change.kind,
-            contact_name=(change.name or "")[:210],
-            contact_email=(change.email or "")[:254],
-            field=field,
-            old_value=(old or "")[:254],
-            new_value=(new or "")[:254],
-            detail=(detail or "")[:254],
-            created_at=self.now,
+        self.rows.append(
+            {
+                "run_id": self.run.id,
+                "customer_id": self.customer.id,
+                "m365_user_id": change.user_id,
+                "contact_id": contact_id if contact_id is not None else change.contact_id,
+                "kind": change.kind,
+                "contact_name": (change.name or "")[:210],
+                "contact_email": (change.email or "")[:254],
+                "field": field,
+                "old_value": (old or "")[:254],
+                "new_value": (new or "")[:254],
+                "detail": (detail or "")[:254],
+                "created_at": self.now,
+            }
         )
-        db.session.add(row)
 
-    def fields(self, change, contact):
+    def fields(self, change, contact_id):
         for field, old, new in change.changes:
-            self.add(_as_update(change), contact, field=field, old=old, new=new)
+            self.add(_as_update(change), contact_id, field=field, old=old, new=new)
 
     def skips(self, skipped):
         for change in skipped:
             self.add(change, None, detail=change.reason)
+
+    def write(self):
+        if self.rows:
+            db.session.execute(insert(SyncChange), self.rows)
+        self.rows = []
 
 
 def _as_update(change):
