@@ -197,10 +197,21 @@ def graph_users(customer, user_ids, loaded_after):
     An import reads the users the admin just picked from here instead of listing the tenant again;
     the objects carry what the import's rules read (portal.sync.people), as they were loaded.
     """
+    columns = (
+        DirectoryUser.m365_id,
+        DirectoryUser.display_name,
+        DirectoryUser.given_name,
+        DirectoryUser.surname,
+        DirectoryUser.email,
+        DirectoryUser.upn,
+        DirectoryUser.enabled,
+        DirectoryUser.guest,
+        DirectoryUser.department,
+    )
     found = {}
     for chunk in _chunks(list(dict.fromkeys(user_ids))):
-        rows = db.session.scalars(
-            select(DirectoryUser).where(
+        rows = db.session.execute(
+            select(*columns).where(
                 DirectoryUser.customer_id == customer.id,
                 DirectoryUser.m365_id.in_(chunk),
                 DirectoryUser.loaded_at >= loaded_after,

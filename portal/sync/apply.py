@@ -6,7 +6,7 @@ links and the removal report land in one transaction (or none of them do).
 
 from dataclasses import replace
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from portal.extensions import db
 from portal.i18n import N_
@@ -97,9 +97,17 @@ def _create(customer, creates, now):
         )
     if not rows:
         return {}
-    returning = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
-    ids = db.session.scalars(returning, rows).all()
-    return {change.user_id: contact_id for change, contact_id in zip(creates, ids, strict=True)}
+    # A plain executemany is batched on every driver (INSERT ... RETURNING in parameter order is
+    # row by row on SQLite); the new ids are read back at once. The caller holds the customer's
+    # lock, so the customer's contacts above the previous highest id are exactly these.
+    before = db.session.scalar(select(func.max(Contact.id)).where(Contact.customer_id == customer.id)) or 0
+    db.session.execute(insert(Contact), rows)
+    created = db.session.execute(
+        select(Contact.m365_user_id, Contact.id).where(
+            Contact.customer_id == customer.id, Contact.id > before, Contact.m365_user_id.is_not(None)
+        )
+    )
+    return dict(created.all())
 
 
 def _set_fields(contact, changes):

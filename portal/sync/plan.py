@@ -262,7 +262,8 @@ def _email_problem(state, contact, person):
 
 def _plan_wanted(plan, state, m365):
     """Import targets and group members: create, link, or add to the group."""
-    duplicates = _duplicate_emails(state, m365)
+    persons = _new_persons(state, m365)
+    duplicates = _duplicate_emails(persons)
     for user_id, group_id in m365.wanted:
         contact = state.by_user.get(user_id)
         if contact is not None:
@@ -275,7 +276,7 @@ def _plan_wanted(plan, state, m365):
         if user is None:
             _skip(plan, state, user_id, "", "", SKIP_NOT_FOUND)
             continue
-        person = person_from_graph(user)
+        person = persons[user_id]
         target = _create_or_link(plan, state, person, duplicates)
         if target is not None:
             _group_add(plan, state, target, user_id, person.display_name, person.email, group_id)
@@ -362,15 +363,21 @@ def _skip_reason(person, rules, duplicates):
     return reason
 
 
-def _duplicate_emails(state, m365):
+def _new_persons(state, m365):
+    """The wanted users that are not linked to a contact yet, as Persons (by user id)."""
+    return {
+        user_id: person_from_graph(m365.users[user_id])
+        for user_id, _gid in m365.wanted
+        if user_id not in state.by_user and user_id in m365.users
+    }
+
+
+def _duplicate_emails(persons):
     """Email keys shared by several new (not yet linked) wanted users: ambiguous, so skipped."""
     owners = {}
-    for user_id, _gid in m365.wanted:
-        if user_id in state.by_user or user_id not in m365.users:
-            continue
-        key = person_from_graph(m365.users[user_id]).email_key
-        if key:
-            owners.setdefault(key, set()).add(user_id)
+    for user_id, person in persons.items():
+        if person.email_key:
+            owners.setdefault(person.email_key, set()).add(user_id)
     return {key for key, ids in owners.items() if len(ids) > 1}
 
 
