@@ -4,11 +4,12 @@ import html
 import re
 from datetime import timedelta
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from portal.extensions import db
-from portal.models import Contact, Customer, M365Connection, SyncSettings, utcnow
+from portal.models import AdminUser, Contact, Customer, M365Connection, SyncSettings, utcnow
 from portal.models.sync import HeldRemoval, SyncRun
+from portal.seed import seed_demo
 from tests.test_translations import ensure_compiled
 
 URL = "/admin/overview"
@@ -229,3 +230,14 @@ def test_german_reseller_reads_the_overview_in_german(rita_client, world):
     page = rita_client.get(URL, headers={"Accept-Language": "de-DE,de;q=0.9"}).get_data(as_text=True)
     assert "Kundenübersicht" in page and "Letzte erfolgreiche Synchronisation" in page
     assert _rows(page)["Acme GmbH"][-1] == "Letzte Synchronisation fehlgeschlagen 2 Löschungen zurückgehalten"
+
+
+def test_the_demo_seed_gives_the_overview_a_customer_in_trouble(app):
+    seed_demo()
+    db.session.commit()
+    reseller = db.session.scalar(select(AdminUser).where(AdminUser.email == "reseller@demo.example"))
+    rows = _rows(app.test_client().sign_in_as(reseller).get(URL).get_data(as_text=True))
+    assert list(rows)[0] == "Tailspin Toys"
+    assert rows["Tailspin Toys"][-1] == "Re-authentication required Last sync failed 3 deletions held"
+    assert rows["Contoso Demo GmbH"][0] == "Not connected"
+    assert seed_demo() == dict.fromkeys(("resellers", "customers", "admins", "contacts", "groups"), 0)
