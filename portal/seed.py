@@ -5,10 +5,13 @@ existing rows are left exactly as they are, so a second run changes nothing.
 
 Contoso Demo GmbH's contacts live under the M365 emulator's demo tenant domain and partly match its
 users (same addresses, some in other letter case), so "Link active" has something to link.
+Tailspin Toys is a customer in trouble, for the customer overview: its connection needs a new
+sign-in (so the runner leaves it alone), its last sync failed and three deletions are held.
 """
 
 import random
 import unicodedata
+from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -16,13 +19,32 @@ from sqlalchemy import func, select
 
 from portal import accounts
 from portal.extensions import db
-from portal.models import AdminUser, Contact, ContactGroup, Customer, Origin, Reseller, Role
+from portal.models import (
+    AdminUser,
+    ConnectionStatus,
+    Contact,
+    ContactGroup,
+    Customer,
+    HeldRemoval,
+    M365Connection,
+    Origin,
+    Reseller,
+    Role,
+    RunStatus,
+    SyncMode,
+    SyncRun,
+    SyncSettings,
+    utcnow,
+)
+from portal.sync.plan import REMOVED_SOFT
 
 DEMO_URL = "http://127.0.0.1:5000"
 DEMO_PASSWORD = "demo-password-1"
 RESELLER = "Demo Reseller"
 CONTOSO = "Contoso Demo GmbH"
 FABRIKAM = "Fabrikam Ltd"
+TAILSPIN = "Tailspin Toys"
+TAILSPIN_DOMAIN = "tailspintoys.example"
 CONTOSO_DOMAIN = "contosodemo.onmicrosoft.com"
 FABRIKAM_DOMAIN = "fabrikam.example"
 ADMINS = [  # (email, name, role, tenant)
@@ -185,7 +207,46 @@ def seed_demo():
         _admin(email, name, role, tenants[tenant], created)
     _contacts(contoso, contoso_people(), CONTOSO_GROUPS, created)
     _contacts(fabrikam, fabrikam_people(), FABRIKAM_GROUPS, created)
+    _customer_in_trouble(_customer(reseller, TAILSPIN, created), created)
     return created
+
+
+def _customer_in_trouble(customer, created):
+    """Tailspin Toys' M365 contacts, a connection that needs a new sign-in (its notice counted as sent),
+    a held sync two days ago, a failed one yesterday and three held deletions. Made once: a
+    customer that already has contacts is left as it is."""
+    if db.session.scalar(select(Contact.id).where(Contact.customer_id == customer.id).limit(1)):
+        return
+    now, cid = utcnow(), customer.id
+    contacts = []
+    for n, (first, last, email, _) in enumerate(
+        _generated("tailspin", 25, FIRST_EN, LAST_EN, TAILSPIN_DOMAIN)
+    ):
+        contacts.append(Contact(customer_id=cid, first_name=first, last_name=last, origin=Origin.M365.value))
+        contacts[-1].set_email(email)
+        contacts[-1].m365_user_id = f"tailspin-user-{n}"
+    db.session.add_all(contacts)
+    db.session.add(
+        M365Connection(
+            customer_id=cid,
+            tenant_id="tailspin-demo-tenant",
+            tenant_domain=TAILSPIN_DOMAIN,
+            status=ConnectionStatus.REAUTH_REQUIRED.value,
+            reauth_notified_at=now,
+        )
+    )
+    db.session.add(SyncSettings(customer_id=cid, mode=SyncMode.AUTOMATIC.value, sync_active=True, changed={}))
+    for days, status in ((2, RunStatus.HELD.value), (1, RunStatus.FAILED.value)):
+        started = now - timedelta(days=days)
+        db.session.add(
+            SyncRun(customer_id=cid, status=status, started_at=started, finished_at=started, counts={})
+        )
+    db.session.flush()
+    for c in contacts[:3]:
+        db.session.add(
+            HeldRemoval(customer_id=cid, contact_id=c.id, m365_user_id=c.m365_user_id, reason=REMOVED_SOFT)
+        )
+    created["contacts"] += len(contacts)
 
 
 def _reseller(created):

@@ -7,6 +7,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal import accounts, htmx
+from portal.admin import overview as customer_overview
 from portal.admin.forms import AccountForm, CustomerForm, PasswordResetForm, tenant_choices
 from portal.auth import access
 from portal.auth.session import start_session
@@ -184,6 +185,16 @@ def customers():
         contacts=contacts,
         admins=admins,
     )
+
+
+@bp.route("/overview")
+@login_required
+def overview():
+    """Every visible customer's sync health (connection, mode, last sync, problems): sortable, searchable."""
+    _require_reseller_or_operator()
+    query = customer_overview.OverviewQuery.from_args(request.args)
+    page = customer_overview.overview_page(query)
+    return htmx.render("admin/overview.html", "admin/_overview_table.html", page=page, query=query)
 
 
 def _counts(column, ids, *conditions):

@@ -6,7 +6,7 @@ another tenant answer 404 (never 403): we do not confirm they exist.
 
 from flask import abort, g, session
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from portal.extensions import db
 from portal.models import AdminUser, Customer, Reseller, Role
@@ -26,14 +26,18 @@ def resellers_query():
     return query.where(Reseller.id == -1)
 
 
+def customer_scope():
+    """The condition on Customer rows the viewer may see (for queries that select more than customers)."""
+    if is_operator():
+        return true()
+    if current_user.role == Role.RESELLER.value:
+        return Customer.reseller_id == current_user.reseller_id
+    return Customer.id == current_user.customer_id
+
+
 def customers_query():
     """Customers the viewer may see."""
-    query = select(Customer).order_by(Customer.name)
-    if is_operator():
-        return query
-    if current_user.role == Role.RESELLER.value:
-        return query.where(Customer.reseller_id == current_user.reseller_id)
-    return query.where(Customer.id == current_user.customer_id)
+    return select(Customer).where(customer_scope()).order_by(Customer.name)
 
 
 def admins_query():

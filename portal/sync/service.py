@@ -390,15 +390,16 @@ def _record_skip(customer, kind, trigger, job, reason):
     return run
 
 
+def successful_sync():
+    """The condition on SyncRun rows that are successful syncs (a held run succeeded too)."""
+    return and_(SyncRun.kind == "sync", SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]))
+
+
 def last_successful_sync(customer_id):
     """When the customer's last successful sync started, or None."""
     return db.session.scalar(
         select(SyncRun.started_at)
-        .where(
-            SyncRun.customer_id == customer_id,
-            SyncRun.kind == "sync",
-            SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]),
-        )
+        .where(SyncRun.customer_id == customer_id, successful_sync())
         .order_by(SyncRun.started_at.desc())
         .limit(1)
     )
