@@ -143,3 +143,4 @@ def register_commands(app):
 
 def register_template_helpers(app):
     formatting.init_app(app)
+    htmx.init_app(app)
