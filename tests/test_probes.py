@@ -18,7 +18,11 @@ from portal.models.runner import RunnerHeartbeat
 from tests.conftest import make_test_config
 from tests.test_migrations import _fresh_database
 
-UNREACHABLE = "sqlite:////nonexistent-directory/portal.db"
+# A database that cannot be opened (no engine options: the suite's PostgreSQL ones would not fit).
+UNREACHABLE = {
+    "SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent-directory/portal.db",
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +57,14 @@ def _head_and_previous():
 
 
 def test_healthz_answers_ok_without_a_database():
-    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=UNREACHABLE))
+    app = create_app(make_test_config(**UNREACHABLE))
     response = app.test_client().get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
     assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_healthz_ignores_a_session_cookie_so_it_still_needs_no_database():
-    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=UNREACHABLE))
+    app = create_app(make_test_config(**UNREACHABLE))
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = "token-of-a-signed-in-browser"
@@ -68,7 +72,7 @@ def test_healthz_ignores_a_session_cookie_so_it_still_needs_no_database():
 
 
 def test_readyz_says_the_database_does_not_answer():
-    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=UNREACHABLE))
+    app = create_app(make_test_config(**UNREACHABLE))
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     body = response.get_json()

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import Job, JobKind
 from portal.models.base import utcnow
 from tests.test_manual_mode import connect
+from tests.test_translations import ensure_compiled
 
 HX = {"HX-Request": "true"}
 NOT_RUNNING = "The background runner is not running"
@@ -123,3 +124,12 @@ def test_operator_is_shown_the_command_that_starts_the_runner(app, world):
     job = queued(world.acme, JobKind.SYNC)
     page = text(poll(olga, "sync now", job))
     assert f"Start it with: <code>{START_HINT}</code>" in page
+
+
+def test_german_admin_reads_the_notice_in_german(world, alice_client):
+    ensure_compiled()
+    health.beat("runner-a", now=utcnow() - timedelta(hours=2))
+    queued(world.acme, JobKind.SYNC)
+    page = text(alice_client.get("/sync/status", headers={**HX, "Accept-Language": "de-DE,de;q=0.9"}))
+    assert "Der Hintergrunddienst (Runner) läuft nicht (zuletzt gesehen vor 2 Stunden)." in page
+    assert "Bitte informieren Sie Ihren Reseller." in page
