@@ -7,6 +7,8 @@ Behind nginx on the same host: listen on localhost only and trust its X-Forwarde
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", min(8, multiprocessing.cpu_count() * 2 + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", 2))
@@ -23,3 +25,16 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # Do not log query strings of the OAuth callback (they carry the authorization code).
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
+
+
+class QuietProbesLogger(Logger):
+    """The access log leaves out health probes that passed (a monitor asks every minute or so);
+    a failing /healthz or /readyz is still logged."""
+
+    def access(self, resp, req, environ, request_time):
+        if environ.get("PATH_INFO") in ("/healthz", "/readyz") and resp.status_code == 200:
+            return
+        super().access(resp, req, environ, request_time)
+
+
+logger_class = QuietProbesLogger

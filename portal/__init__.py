@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import boundary, cli, contacts, dashboard, formatting, htmx
+from portal import boundary, cli, contacts, dashboard, formatting, htmx, probes
 from portal import config as config_module
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
@@ -37,6 +37,7 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     config_module.INSTANCE.mkdir(exist_ok=True)
+    app.wsgi_app = probes.AnyHostProbes(app.wsgi_app, app.config.get("TRUSTED_HOSTS"))
     if app.config.get("TRUSTED_PROXIES"):
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -79,6 +80,7 @@ def register_blueprints(app):
         outbox_routes.bp,
         manual_routes.bp,
         automatic_routes.bp,
+        probes.bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -143,3 +145,4 @@ def register_commands(app):
 
 def register_template_helpers(app):
     formatting.init_app(app)
+    htmx.init_app(app)

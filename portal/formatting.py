@@ -2,11 +2,12 @@
 
 from urllib.parse import urlsplit
 
-from flask_babel import format_datetime, format_decimal
+from flask_babel import format_datetime, format_decimal, format_timedelta
 from flask_login import current_user
 
 from portal.auth import access
 from portal.models import JobKind
+from portal.models.base import utcnow
 
 
 def init_app(app):
@@ -19,6 +20,11 @@ def init_app(app):
     @app.template_filter("number")
     def _number(value):
         return format_decimal(value or 0)
+
+    @app.template_filter("ago")
+    def _ago(value):
+        """How long before now `value` was, in words ("2 hours ago")."""
+        return format_timedelta(value - utcnow(), add_direction=True) if value else "—"
 
     @app.template_filter("url_path")
     def _url_path(url):

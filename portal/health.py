@@ -5,18 +5,24 @@ runs, also in the middle of a long job; `runner_health()` reads the newest one. 
 alive while its last beat is younger than RUNNER_STALE_SECONDS.
 """
 
+import logging
 import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import current_app
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from portal.extensions import db
+from portal.extensions import db, migrate
 from portal.models.base import utcnow
 from portal.models.runner import RunnerHeartbeat
+
+log = logging.getLogger(__name__)
+OK = "ok"
 
 
 @dataclass(frozen=True)
@@ -72,3 +78,38 @@ def forget_old_heartbeats(now=None, keep_days=7):
     """Housekeeping: drop the rows of runners not seen for a week."""
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
     db.session.execute(RunnerHeartbeat.__table__.delete().where(RunnerHeartbeat.seen_at < cutoff))
+
+
+def readiness(now=None):
+    """May this portal take traffic? Each check's answer: "ok" or the reason it fails.
+
+    The database answers, its schema is at the migrations' head, and a runner beat recently (so
+    queued work gets done). No check says anything about a customer."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("readiness: the database does not answer: %s", exc.orig or exc)
+        skipped = "not checked: the database does not answer"
+        return {"database": "the database does not answer", "migrations": skipped, "runner": skipped}
+    return {"database": OK, "migrations": _migrations_problem() or OK, "runner": _runner_problem(now) or OK}
+
+
+def _migrations_problem():
+    """Why the database's schema is not the code's (None when it is at the migrations' head)."""
+    heads = set(ScriptDirectory.from_config(migrate.get_config()).get_heads())
+    current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
+    if current == heads:
+        return None
+    found, wanted = ", ".join(sorted(current)) or "none", ", ".join(sorted(heads))
+    return f"the database is at revision {found}, the code at {wanted}: run flask db upgrade"
+
+
+def _runner_problem(now=None):
+    """Why queued work would wait (None while a runner is alive)."""
+    health = runner_health(now)
+    if health.alive:
+        return None
+    if health.never_seen:
+        return "no runner has ever been seen: start it"
+    return f"no runner seen since {health.last_seen.isoformat(timespec='seconds')}: start it"

@@ -4,6 +4,10 @@ Views ask `is_htmx()` instead of reading `HX-Request`, answer pages with `render
 for an htmx swap, the page otherwise), polled progress with `poll()` and "go elsewhere" with
 `redirect()`.
 
+While a polled job waits and no runner is alive, `poll()` adds `runner_down` (the runner's
+health, for `runner_notice` in _ui.html) and slows the poll down (`poll_every`): the page says why
+nothing moves, and picks up again when the runner is back.
+
 A history restore (htmx reloading a page after "back" when its snapshot is gone) sends
 `HX-Request` too, but swaps the answer into the whole body: it is answered like a browser request.
 """
@@ -11,7 +15,16 @@ A history restore (htmx reloading a page after "back" when its snapshot is gone)
 from flask import make_response, render_template, request
 from flask import redirect as http_redirect
 
+from portal import health
+
 STOP_POLLING = 286  # htmx stops an `hx-trigger="every …"` poll on this status
+POLL_EVERY = "1s"  # how often a progress fragment asks again (`hx-trigger="every {{ poll_every }}"`)
+POLL_EVERY_RUNNER_DOWN = "10s"  # ... while no runner is alive to make progress
+
+
+def init_app(app):
+    """Progress fragments poll every POLL_EVERY unless a poll answer says otherwise."""
+    app.context_processor(lambda: {"poll_every": POLL_EVERY})
 
 
 def is_htmx():
@@ -31,7 +44,12 @@ def render(page_template, fragment_template, **context):
 
 
 def poll(done, template, **context):
-    """One answer to a progress poll: 286 once `done` (htmx stops polling), 200 while running."""
+    """One answer to a progress poll: 286 once `done` (htmx stops polling), 200 while running —
+    with the runner's health and a slower poll when no runner is alive to run the job."""
+    if not done:
+        runner = health.runner_health()
+        if not runner.alive:
+            context.update(runner_down=runner, poll_every=POLL_EVERY_RUNNER_DOWN)
     response = make_response(render_template(template, **context))
     response.status_code = STOP_POLLING if done else 200
     return response

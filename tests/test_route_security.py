@@ -6,7 +6,7 @@ from werkzeug.routing.converters import NumberConverter
 from portal import create_app
 from tests.conftest import make_test_config
 
-PUBLIC = {"static", "auth.login"}
+PUBLIC = {"static", "auth.login", "probes.healthz", "probes.readyz"}  # probes: tests/test_probes.py
 
 
 def _rules():

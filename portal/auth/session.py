@@ -88,10 +88,19 @@ def unauthorized():
     return sign_in_redirect()
 
 
+def sessionless(view):
+    """Mark a view that never looks at the session (health probes): check_session skips it, so
+    it touches no database even when a browser sends a session cookie."""
+    view.sessionless = True
+    return view
+
+
 def check_session():
     """Before each request: note activity of a live session (at most one write a minute);
     forget a cookie whose session the server no longer knows, and end an idle one."""
     if request.endpoint in (None, "static"):
+        return None
+    if getattr(current_app.view_functions.get(request.endpoint), "sessionless", False):
         return None
     if current_user.is_authenticated:
         if g.admin_session.touch():
