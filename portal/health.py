@@ -64,14 +64,28 @@ def beat(owner, now=None, stopped=False):
 
 
 def runner_health(now=None):
-    """The newest runner heartbeat and whether it is recent enough to call the runner alive."""
+    """The newest runner heartbeat, and whether a runner is alive: one that has not stopped and
+    beat within RUNNER_STALE_SECONDS (a runner stopped cleanly says so at once)."""
     now = now or utcnow()
-    last_seen = db.session.scalar(select(func.max(RunnerHeartbeat.seen_at)))
-    if last_seen is not None and last_seen.tzinfo is None:  # SQLite's max() loses the type
-        last_seen = datetime.fromisoformat(str(last_seen)).replace(tzinfo=now.tzinfo)
+    last_seen = _aware(db.session.scalar(select(func.max(RunnerHeartbeat.seen_at))), now)
+    running = _aware(
+        db.session.scalar(
+            select(func.max(RunnerHeartbeat.seen_at)).where(RunnerHeartbeat.stopped_at.is_(None))
+        ),
+        now,
+    )
     stale = timedelta(seconds=current_app.config["RUNNER_STALE_SECONDS"])
-    alive = last_seen is not None and now - last_seen <= stale
+    alive = running is not None and now - running <= stale
     return RunnerHealth(alive=alive, last_seen=last_seen, start_hint=current_app.config["RUNNER_START_HINT"])
+
+
+def _aware(value, now):
+    """SQLite's max() returns the stored text, without the column's type: a timestamp again."""
+    if value is not None and not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value))
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=now.tzinfo)
+    return value
 
 
 def forget_old_heartbeats(now=None, keep_days=7):

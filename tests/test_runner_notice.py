@@ -94,6 +94,14 @@ def test_runner_that_stopped_a_minute_ago_counts_as_alive_until_stale(app, world
     assert NOT_RUNNING in text(poll(alice_client, "sync now", job))
 
 
+def test_a_runner_stopped_cleanly_is_reported_at_once(app, world, alice_client):
+    job = queued(world.acme, JobKind.SYNC)
+    health.beat("runner-a", now=utcnow() - timedelta(seconds=5), stopped=True)
+    assert NOT_RUNNING in text(poll(alice_client, "sync now", job))  # no waiting for it to go stale
+    health.beat("runner-b", now=utcnow())
+    assert NOT_RUNNING not in text(poll(alice_client, "sync now", job))
+
+
 def test_queued_sync_no_longer_promises_to_start_within_seconds(world, alice_client):
     job = queued(world.acme, JobKind.SYNC)
     page = text(poll(alice_client, "sync now", job))
