@@ -139,16 +139,14 @@ def _held_deletions(customer):
                 "sync.allow_deletions",
                 method="post",
                 style="danger",
-                confirm=lazy_ngettext(
-                    "Remove this %(num)s contact?", "Remove these %(num)s contacts?", count
-                ),
+                confirm=lazy_ngettext("Remove this contact?", "Remove these %(num)s contacts?", count),
             ),
             Action(
                 _l("Keep contacts"),
                 "sync.keep_contacts",
                 method="post",
                 confirm=lazy_ngettext(
-                    "Keep this %(num)s contact? It is no longer tied to its M365 user.",
+                    "Keep this contact? It is no longer tied to its M365 user.",
                     "Keep these %(num)s contacts? They are no longer tied to their M365 users.",
                     count,
                 ),
