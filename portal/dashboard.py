@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from portal.auth import access
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
+from portal.sync.attention import problems
 
 bp = Blueprint("dashboard", __name__)
 
@@ -14,7 +15,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.route("/")
 @login_required
 def index():
-    """Overview of the working customer."""
+    """Overview of the working customer, with what needs an admin's attention first."""
     customer = access.current_customer(required=False)
     counts = {}
     if customer is not None:
@@ -26,4 +27,5 @@ def index():
         counts["groups"] = db.session.scalar(
             select(func.count()).select_from(ContactGroup).where(ContactGroup.customer_id == customer.id)
         )
-    return render_template("dashboard.html", customer=customer, counts=counts)
+    found = problems(customer) if customer is not None else []
+    return render_template("dashboard.html", customer=customer, counts=counts, problems=found)

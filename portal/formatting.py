@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask_babel import format_datetime, format_decimal, format_timedelta
+from flask_babel import format_date, format_datetime, format_decimal, format_timedelta
 from flask_login import current_user
 
 from portal.auth import access
@@ -16,6 +16,10 @@ def init_app(app):
     @app.template_filter("datetime")
     def _datetime(value, fmt="medium"):
         return format_datetime(value, fmt) if value else "—"
+
+    @app.template_filter("date")
+    def _date(value, fmt="medium"):
+        return format_date(value, fmt) if value else "—"
 
     @app.template_filter("number")
     def _number(value):

@@ -26,6 +26,7 @@ from portal.contacts import bp, csv_io, listing, services
 from portal.contacts.forms import ContactForm, MembershipForm
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
+from portal.sync.removed import removed_count
 
 
 @bp.before_request
@@ -52,6 +53,7 @@ def index():
         group=group,
         groups=services.customer_groups(customer),
         empty_book=empty_book,
+        removed_count=None if htmx.is_htmx() else removed_count(customer),
     )
 
 

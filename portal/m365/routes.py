@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.m365 import connection as service
 from portal.m365 import oauth, services, tokens
 from portal.models import SyncSettings
+from portal.sync.attention import problems
 
 bp = Blueprint("m365", __name__, url_prefix="/m365")
 
@@ -44,6 +45,7 @@ def _page_context(customer, **extra):
         "action_labels": services.action_labels(),
         "configured": oauth.is_configured(),
         "confirm_unlink": None,
+        "problems": problems(customer),
     }
     context.update(extra)
     return context

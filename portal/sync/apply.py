@@ -20,6 +20,16 @@ ARCHIVE_REASONS = {
 }
 
 
+# An admin's decision is recorded on each change's detail: "<reason> · <admin email>".
+DECIDED_BY_SEPARATOR = " · "
+
+
+def split_decided_by(detail):
+    """(reason, admin email or "") of a recorded change's detail."""
+    reason, _sep, decided_by = (detail or "").partition(DECIDED_BY_SEPARATOR)
+    return reason, decided_by
+
+
 def archive_reason(removal_reason):
     """The text stored on an archived contact for a removal reason of the plan."""
     return ARCHIVE_REASONS.get(removal_reason, f"Removed by the M365 sync ({removal_reason})")
@@ -49,7 +59,7 @@ def apply_plan(plan, customer, run, now=None, decided_by=""):
         contact.archived_at = None
         contact.archive_reason = ""
         _set_fields(contact, change.changes)
-        recorder.add(change, contact.id)
+        recorder.add(change, contact.id, detail=change.reason)
         recorder.fields(change, contact.id)
     for change in plan.updates:
         _set_fields(contacts[change.contact_id], change.changes)
@@ -207,7 +217,7 @@ class _Recorder:
 
     def add(self, change, contact_id, field="", old="", new="", detail=""):
         if self.decided_by:
-            detail = f"{detail} · {self.decided_by}"
+            detail = f"{detail}{DECIDED_BY_SEPARATOR}{self.decided_by}"
         self.rows.append(
             {
                 "run_id": self.run.id,

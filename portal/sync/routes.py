@@ -14,15 +14,16 @@ from portal.models.sync import SyncChange, SyncRun
 from portal.queue import active_job, enqueue, latest_job
 from portal.sync import held as held_service
 from portal.sync import service, tasks
-from portal.sync.apply import archive_reason
+from portal.sync.apply import archive_reason, split_decided_by
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
 
 @bp.app_context_processor
 def _sync_labels():
-    """Templates show removal reasons in the same words as the archive and the removal report."""
-    return {"removal_reason": archive_reason}
+    """Templates show removal reasons in the same words as the archive and the removal report,
+    and the admin who decided a change apart from its reason."""
+    return {"removal_reason": archive_reason, "split_decided_by": split_decided_by}
 
 
 PAGE_SIZE = 50

@@ -408,11 +408,20 @@ def last_successful_sync(customer_id):
 # --- housekeeping -----------------------------------------------------------------------------
 
 
+def deleted_for_good_on(archived_at):
+    """When purge_expired deletes a contact archived at `archived_at` (the "Removed contacts" page)."""
+    return archived_at + timedelta(days=ARCHIVE_DAYS)
+
+
 def purge_expired(now=None):
-    """Delete contacts the sync archived more than 30 days ago, and runs older than 90 days. Commits."""
+    """Delete contacts archived more than 30 days ago, and runs older than 90 days. Commits.
+
+    Every archived contact counts, linked or not: a new tenant's connection unlinks archived
+    contacts too (m365.connection._forget_other_tenant), and they must not stay forever.
+    """
     now = now or utcnow()
     expired = select(Contact.customer_id, Contact.id).where(
-        Contact.archived_at < now - timedelta(days=ARCHIVE_DAYS), Contact.m365_user_id.is_not(None)
+        Contact.archived_at < now - timedelta(days=ARCHIVE_DAYS)
     )
     by_customer = {}
     for customer_id, contact_id in db.session.execute(expired):
