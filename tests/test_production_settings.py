@@ -1,13 +1,17 @@
-"""Production refuses a SECRET_KEY that is not its own, and says what a generated token key needs."""
+"""Production refuses a SECRET_KEY that is not its own, and its start-up log says what a generated
+token key needs."""
 
-import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from portal import create_app
 from portal.config import DEVELOPMENT_SECRET_KEY, ConfigError, from_environment
-from tests.conftest import make_test_config
 from tests.deploy_files import read_env_file
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -39,13 +43,21 @@ def test_production_starts_with_a_secret_key_of_its_own(production_env):
     assert from_environment()["SECRET_KEY"] == "kJ2m9Qw-long-random-production-key-0c7e1"
 
 
-def test_production_start_without_token_key_says_every_host_needs_the_generated_key(tmp_path, caplog):
+def test_production_start_without_token_key_says_every_host_needs_the_generated_key(tmp_path):
     key_file = tmp_path / "token.key"
-    config = make_test_config(PORTAL_ENV="production", TOKEN_ENCRYPTION_KEY="", TOKEN_KEY_FILE=str(key_file))
-    with caplog.at_level(logging.WARNING, logger="portal.m365.tokens"):
-        create_app(config)
-    messages = [record.getMessage() for record in caplog.records]
-    [warning] = [message for message in messages if "TOKEN_ENCRYPTION_KEY is not set" in message]
+    env = {
+        "PATH": os.environ["PATH"],
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": "kJ2m9Qw-long-random-production-key-0c7e1",
+        "PORTAL_BASE_URL": "https://portal.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+        "TOKEN_KEY_FILE": str(key_file),
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode == 0, started.stderr
+    [warning] = [line for line in started.stderr.splitlines() if "TOKEN_ENCRYPTION_KEY is not set" in line]
     assert str(key_file) in warning
     assert "every host running the portal (web and runner) needs this same key" in warning
     assert "set TOKEN_ENCRYPTION_KEY" in warning
