@@ -3,7 +3,7 @@
 import click
 from flask.cli import with_appcontext
 
-from portal import runner, seed
+from portal import doctor, runner, seed
 from portal.accounts import AccountError, new_admin, new_customer, new_reseller
 from portal.extensions import db
 from portal.models import Reseller, Role
@@ -12,7 +12,7 @@ from portal.sync import cli as sync_cli
 
 def register(app):
     """Every command: the operator's here, then `seed-demo`, `runner` and `sync run`."""
-    for command in (create_reseller, create_customer, create_admin):
+    for command in (create_reseller, create_customer, create_admin, doctor_command):
         app.cli.add_command(command)
     for module in (seed, runner, sync_cli):
         module.register_cli(app)
@@ -71,3 +71,21 @@ def create_admin(email, password, role, reseller_id, customer_id, name):
         raise click.UsageError(str(exc)) from None
     db.session.commit()
     click.echo(admin.id)
+
+
+@click.command("doctor")
+@click.option("--send-test-mail", "send_to", metavar="ADDRESS", help="Also send a test mail to ADDRESS.")
+@with_appcontext
+@click.pass_context
+def doctor_command(ctx, send_to):
+    """Check this installation end to end: one line per check with a fix hint.
+
+    Exits 1 when a check FAILs; WARN lines (works, but look at it) keep the exit status 0.
+    """
+    results = doctor.run(send_test_mail_to=send_to)
+    for result in results:
+        click.echo(result.line())
+    failed = sum(result.status == doctor.FAIL for result in results)
+    warned = sum(result.status == doctor.WARN for result in results)
+    click.echo(f"{failed} failed, {warned} warning{'s' if warned != 1 else ''}, {len(results)} checks.")
+    ctx.exit(1 if failed else 0)

@@ -10,8 +10,37 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
 
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key"
+# The placeholder of deploy/portal.env.example: an installation that copied the example unchanged.
+EXAMPLE_SECRET_KEY = "change-me-to-a-long-random-string"
+SECRET_KEY_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def secret_key_problem(value):
+    """Why `value` must not sign production sessions (a phrase), or None when it may."""
+    if not value:
+        return "is not set"
+    if value == DEVELOPMENT_SECRET_KEY:
+        return "is the development default"
+    if value == EXAMPLE_SECRET_KEY:
+        return "is the placeholder of deploy/portal.env.example"
+    return None
+
+
+def _secret_key(env):
+    """SECRET_KEY; production refuses to start without a key of its own."""
+    secret = os.environ.get("SECRET_KEY", "")
+    problem = secret_key_problem(secret)
+    if problem and env == "production":
+        raise ConfigError(
+            f"SECRET_KEY {problem}; PORTAL_ENV=production needs a long random key of its own, e.g. from "
+            f"{SECRET_KEY_HINT}"
+        )
+    return secret or DEVELOPMENT_SECRET_KEY
 
 
 def _bool(name, default=False):
@@ -93,14 +122,11 @@ def _trusted_hosts(env, base_url):
 def from_environment():
     """Return the app's settings as a dict, taken from the process environment."""
     env = os.environ.get("PORTAL_ENV", "development")
-    secret = os.environ.get("SECRET_KEY")
-    if not secret and env == "production":
-        raise ConfigError("SECRET_KEY must be set when PORTAL_ENV=production")
     https = _bool("PORTAL_HTTPS", env == "production")
     base_url = _base_url(env)
     return {
         "PORTAL_ENV": env,
-        "SECRET_KEY": secret or "dev-only-insecure-secret-key",
+        "SECRET_KEY": _secret_key(env),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}"),
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
         # Enforced on the server (admin_session.last_seen_at); the cookie's lifetime follows it.

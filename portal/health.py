@@ -109,10 +109,19 @@ def readiness(now=None):
     return {"database": OK, "migrations": _migrations_problem() or OK, "runner": _runner_problem(now) or OK}
 
 
+def schema_revisions(connection):
+    """(the database's Alembic revisions, the code's heads, the database's revisions the code does
+    not know: a newer release upgraded it)."""
+    script = ScriptDirectory.from_config(migrate.get_config())
+    heads = set(script.get_heads())
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    unknown = current - {revision.revision for revision in script.walk_revisions()}
+    return current, heads, unknown
+
+
 def _migrations_problem():
     """Why the database's schema is not the code's (None when it is at the migrations' head)."""
-    heads = set(ScriptDirectory.from_config(migrate.get_config()).get_heads())
-    current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
+    current, heads, _unknown = schema_revisions(db.session.connection())
     if current == heads:
         return None
     found, wanted = ", ".join(sorted(current)) or "none", ", ".join(sorted(heads))

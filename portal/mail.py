@@ -13,6 +13,7 @@ deliver_outbox()  the runner calls it every few seconds: sends due mails with Fl
     mail server is down a mail stays pending and is retried with backoff (never lost); without a
     MAIL_SERVER (the embedded default) mails are kept as "not sent — no mail server configured"
     and shown on the Notifications page.
+send_now("test", "ops@example.com", ctx)  at once, past the outbox: `flask doctor --send-test-mail`.
 """
 
 import logging
@@ -235,7 +236,7 @@ def _deliver_one(message, connection, counts, now):
         _failed(message, exc, counts)
         return connection, False
     try:
-        connection = connection or _open_connection()
+        connection = connection or open_connection()
         connection.send(built)
     except (BadHeaderError, MailError, smtplib.SMTPNotSupportedError) as exc:
         _failed(message, exc, counts)
@@ -285,7 +286,7 @@ def _claim(mail_id, now):
     return claimed == 1
 
 
-def _open_connection():
+def open_connection():
     """An SMTP connection through Flask-Mail, with a timeout so a silent server cannot hang us."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(SMTP_TIMEOUT_SECONDS)
@@ -295,6 +296,17 @@ def _open_connection():
         return connection
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def send_now(name, to, ctx=None):
+    """Build email `name` and send it at once, past the outbox (the operator's test mail); raises
+    MailError for a bad address and OSError/SMTPException when the server refuses or cannot be reached."""
+    built = _build(OutboxMail(**build(name, to, ctx)))
+    connection = open_connection()
+    try:
+        connection.send(built)
+    finally:
+        _close(connection)
 
 
 def _close(connection):

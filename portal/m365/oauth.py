@@ -144,18 +144,24 @@ def client():
     return remote
 
 
-def redirect_uri():
-    """M365_REDIRECT_URI when set, else this portal's /m365/callback at PORTAL_BASE_URL (portal_url).
-
-    Development without PORTAL_BASE_URL: the address the browser used (127.0.0.1 or localhost),
-    so the sign-in comes back to the host whose session cookie holds its state.
-    """
+def configured_redirect_uri():
+    """M365_REDIRECT_URI when set, else this portal's /m365/callback at PORTAL_BASE_URL (portal_url);
+    "" when neither is set."""
     config = current_app.config
     if config["M365_REDIRECT_URI"]:
         return config["M365_REDIRECT_URI"]
     if config["PORTAL_BASE_URL"]:
         return portal_url("m365.callback")
-    return url_for("m365.callback", _external=True)
+    return ""
+
+
+def redirect_uri():
+    """The redirect URI sent to Microsoft: the configured one (configured_redirect_uri).
+
+    Development without either setting: the address the browser used (127.0.0.1 or localhost),
+    so the sign-in comes back to the host whose session cookie holds its state.
+    """
+    return configured_redirect_uri() or url_for("m365.callback", _external=True)
 
 
 def start_sign_in(customer):

@@ -17,6 +17,11 @@ from portal.config import ConfigError
 
 log = logging.getLogger(__name__)
 _EXTENSION_KEY = "m365_token_cipher"
+# What an operator must do about a generated key file (start-up log and `flask doctor` say it).
+KEY_FILE_ADVICE = (
+    "every host running the portal (web and runner) needs this same key: copy the file to each "
+    "of them and back it up with the database, or better set TOKEN_ENCRYPTION_KEY"
+)
 
 
 class TokenDecryptError(RuntimeError):
@@ -32,19 +37,28 @@ def _key_file(app):
     return Path(app.config.get("TOKEN_KEY_FILE") or Path(app.instance_path) / "token.key")
 
 
+def key_file_in_use(app):
+    """The generated key file the tokens are encrypted with, or None when TOKEN_ENCRYPTION_KEY is set."""
+    if (app.config.get("TOKEN_ENCRYPTION_KEY") or "").strip():
+        return None
+    return _key_file(app)
+
+
 def _build_cipher(app):
-    configured = (app.config.get("TOKEN_ENCRYPTION_KEY") or "").strip()
-    if configured:
+    key_file = key_file_in_use(app)
+    if key_file is None:
+        configured = app.config["TOKEN_ENCRYPTION_KEY"]
         keys = [k.strip() for k in configured.split(",") if k.strip()]
         source = "TOKEN_ENCRYPTION_KEY"
     else:
         keys = [_generated_key(app)]
-        source = str(_key_file(app))
+        source = str(key_file)
         if app.config.get("PORTAL_ENV") == "production":
             log.warning(
-                "TOKEN_ENCRYPTION_KEY is not set; M365 refresh tokens are encrypted with the "
-                "key file %s. Back it up with the database, or set TOKEN_ENCRYPTION_KEY.",
+                "TOKEN_ENCRYPTION_KEY is not set; M365 refresh tokens are encrypted with the key file "
+                "%s: %s.",
                 source,
+                KEY_FILE_ADVICE,
             )
         else:
             log.info(
