@@ -119,11 +119,23 @@ def _trusted_hosts(env, base_url):
     return None
 
 
+def _lock_lease():
+    """(lease, renewal interval) of the customer's lock; renewing must come well before expiry."""
+    lease = _positive_int("SYNC_LOCK_LEASE_SECONDS", 60)
+    renew = _positive_int("SYNC_LOCK_RENEW_SECONDS", 20)
+    if renew * 2 > lease:
+        raise ConfigError(
+            f"SYNC_LOCK_RENEW_SECONDS ({renew}) must be at most half of SYNC_LOCK_LEASE_SECONDS ({lease})"
+        )
+    return lease, renew
+
+
 def from_environment():
     """Return the app's settings as a dict, taken from the process environment."""
     env = os.environ.get("PORTAL_ENV", "development")
     https = _bool("PORTAL_HTTPS", env == "production")
     base_url = _base_url(env)
+    lease, renew = _lock_lease()
     return {
         "PORTAL_ENV": env,
         "SECRET_KEY": _secret_key(env),
@@ -162,6 +174,15 @@ def from_environment():
         # An import of users picked in Manual mode reads them from the loaded directory when it
         # was loaded within this many minutes, instead of listing the tenant again.
         "DIRECTORY_FRESH_MINUTES": _positive_int("DIRECTORY_FRESH_MINUTES", 60),
+        # Seconds a change made from the web (held removals, "Link active" off, CSV import) waits for
+        # the customer's lock before it tells the admin to try again.
+        "SYNC_LOCK_WEB_WAIT": _int("SYNC_LOCK_WEB_WAIT", 5),
+        # The customer's lock is a lease: its holder renews it every SYNC_LOCK_RENEW_SECONDS; a holder
+        # that died stops renewing and its lock is taken over SYNC_LOCK_LEASE_SECONDS later.
+        "SYNC_LOCK_LEASE_SECONDS": lease,
+        "SYNC_LOCK_RENEW_SECONDS": renew,
+        # A job whose runner died is claimed again until it has had JOB_MAX_ATTEMPTS; then it fails.
+        "JOB_MAX_ATTEMPTS": _positive_int("JOB_MAX_ATTEMPTS", 3),
         # The runner writes a heartbeat every RUNNER_BEAT_SECONDS; pages and /readyz call it stopped
         # when none is younger than RUNNER_STALE_SECONDS, and tell how to start it.
         "RUNNER_BEAT_SECONDS": _positive_int("RUNNER_BEAT_SECONDS", 15),

@@ -1,6 +1,8 @@
 """The database is the queue: a Job row per unit of background work, claimed by a runner with a lease.
 
-    job = enqueue(kind, customer, params=None, created_by=None)   # adds a queued Job (caller commits)
+    job = enqueue(kind, customer, params=None, created_by=None, dedupe_key=None)
+                                            # adds a queued Job (caller commits); None when a job
+                                            # with the same dedupe_key exists
                                             # kind: a JobKind (portal.models.queue)
     @handler(JobKind.X) def run(job): ...   # registers what the runner does for a kind; the handler
                                             # reports progress with report_progress(job, done, total)
@@ -19,7 +21,9 @@ Details a handler author needs:
   It raises LeaseLost when another runner took the job over (our lease expired): stop at once.
 - The result is the handler's return value; a handler may instead set `job.result = {...}` and return
   None. Results are shown by the UI (e.g. the import's created/linked/... counts).
-- A lease that expires (runner killed) makes the job claimable again: handlers must be safe to re-run.
+- A lease that expires (runner killed) makes the job claimable again, up to JOB_MAX_ATTEMPTS attempts
+  in all (then it is marked failed): handlers must be safe to re-run. A handler's exception fails
+  the job at once (no retry).
 - A new kind is a JobKind member; the module with its handler is imported by portal.runner, which
   refuses to start while a JobKind has no handler.
 """
@@ -28,7 +32,9 @@ import logging
 import threading
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models.base import utcnow
@@ -37,6 +43,9 @@ from portal.models.queue import Job, JobStatus
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 60
+EXHAUSTED_MESSAGE = (
+    "Stopped after %(attempts)s attempts: the background runner stopped while running it each time."
+)
 
 _HANDLERS = {}
 _lease = threading.local()  # lease length of the job this thread is running
@@ -65,8 +74,13 @@ def registered_kinds():
     return sorted(_HANDLERS)
 
 
-def enqueue(kind, customer, params=None, created_by=None):
-    """Add a queued job of `kind` for `customer` (a Customer or None); the caller commits."""
+def enqueue(kind, customer, params=None, created_by=None, dedupe_key=None):
+    """Add a queued job of `kind` for `customer` (a Customer or None); the caller commits.
+
+    With `dedupe_key`, a job with that key that already exists (queued by another runner a moment
+    ago, even in a transaction not yet visible) wins: the database refuses this one, and None is
+    returned. The insert runs in a savepoint, so the caller's transaction goes on.
+    """
     job = Job(
         kind=str(kind),
         customer_id=customer.id if customer is not None else None,
@@ -75,35 +89,78 @@ def enqueue(kind, customer, params=None, created_by=None):
         error="",
         status=JobStatus.QUEUED.value,
         created_by_id=created_by.id if created_by is not None else None,
+        dedupe_key=dedupe_key,
     )
-    db.session.add(job)
-    db.session.flush()
+    if dedupe_key is None:
+        db.session.add(job)
+        db.session.flush()
+        return job
+    try:
+        with db.session.begin_nested():
+            db.session.add(job)
+    except IntegrityError:
+        log.info("job %s is already queued", dedupe_key)
+        return None
     return job
 
 
-def _claimable(now):
+def _claimable(now, max_attempts):
     return or_(
         Job.status == JobStatus.QUEUED.value,
-        and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now),
+        and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now, Job.attempts < max_attempts),
     )
 
 
-def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS, now=None):
+def _max_attempts():
+    return current_app.config["JOB_MAX_ATTEMPTS"]
+
+
+def fail_exhausted(now=None, max_attempts=None):
+    """Jobs whose runner died during their last allowed attempt (lease expired, attempts used up)
+    are marked failed instead of being claimed again. COMMITS; returns their ids."""
+    now = now or utcnow()
+    max_attempts = max_attempts or _max_attempts()
+    exhausted = and_(
+        Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now, Job.attempts >= max_attempts
+    )
+    ids = db.session.scalars(select(Job.id).where(exhausted)).all()
+    if ids:
+        db.session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), exhausted)
+            .values(
+                status=JobStatus.FAILED.value,
+                finished_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                error=EXHAUSTED_MESSAGE % {"attempts": max_attempts},
+            )
+            .execution_options(synchronize_session=False)
+        )
+        log.warning("jobs %s failed: their runner stopped during each of %s attempts", ids, max_attempts)
+    db.session.commit()
+    return ids
+
+
+def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS, now=None, max_attempts=None):
     """Claim the oldest claimable job for `owner` and return it, or None.
 
-    Claimable: queued, or running with an expired lease (its runner died). The claim is a
-    conditional UPDATE checked by rowcount, so of several runners exactly one wins a job.
+    Claimable: queued, or running with an expired lease (its runner died) and fewer than
+    JOB_MAX_ATTEMPTS attempts; with none left it is marked failed (fail_exhausted). The claim is
+    a conditional UPDATE checked by rowcount, so of several runners exactly one wins a job.
     `now` is the clock (tests move it instead of waiting for a lease to run out).
     """
     now = now or utcnow()
+    max_attempts = max_attempts or _max_attempts()
+    fail_exhausted(now, max_attempts)
     candidates = db.session.scalars(
-        select(Job.id).where(_claimable(now)).order_by(Job.created_at, Job.id).limit(10)
+        select(Job.id).where(_claimable(now, max_attempts)).order_by(Job.created_at, Job.id).limit(10)
     ).all()
     db.session.rollback()  # end the read; the UPDATE below decides
     for job_id in candidates:
         claimed = db.session.execute(
             update(Job)
-            .where(Job.id == job_id, _claimable(now))
+            .where(Job.id == job_id, _claimable(now, max_attempts))
             .values(
                 status=JobStatus.RUNNING.value,
                 lease_owner=owner,
@@ -170,7 +227,7 @@ def run_job(job, owner, lease_seconds=DEFAULT_LEASE_SECONDS):
     Returns the final status, or None when the lease was lost (another runner has the job).
     """
     _lease.seconds = lease_seconds
-    job_id = job.id
+    job_id, customer_id = job.id, job.customer_id
     try:
         fn = _HANDLERS.get(job.kind)
         if fn is None:
@@ -185,7 +242,7 @@ def run_job(job, owner, lease_seconds=DEFAULT_LEASE_SECONDS):
         return None
     except Exception as exc:  # a job's failure must never stop the runner
         db.session.rollback()
-        log.exception("job %s failed", job_id)
+        log.exception("job %s of customer %s failed", job_id, customer_id)
         return _finish(job_id, owner, JobStatus.FAILED, error=readable_error(exc))
     finally:
         _lease.seconds = DEFAULT_LEASE_SECONDS

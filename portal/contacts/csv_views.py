@@ -12,6 +12,7 @@ from portal.auth import access
 from portal.contacts import bp, csv_io, importing
 from portal.contacts.forms import MappingForm, UploadForm
 from portal.extensions import db
+from portal.sync import lock
 
 PREVIEW_ROWS = 500
 
@@ -128,8 +129,23 @@ def csv_preview(token):
 
 @bp.route("/import/<token>/confirm", methods=["POST"])
 def csv_confirm(token):
-    """Apply the previewed import in one transaction."""
+    """Apply the previewed import in one transaction, holding the customer's lock (not during a sync)."""
     upload = _upload_or_404(token)
+    customer = access.current_customer()
+    try:
+        with lock.held(customer.id, current_app.config["SYNC_LOCK_WEB_WAIT"]) as lease:
+            return _confirm(token, upload, lease)
+    except lock.CustomerBusy as busy:
+        flash(_(busy.message), "error")
+        return redirect(url_for(".csv_preview", token=token, **_mapping_args(request.form)))
+
+
+def _mapping_args(form):
+    """The mapping just posted, so the preview the admin returns to shows it again."""
+    return {key: form[key] for key in (*csv_io.FIELDS, "has_header", "mapped") if key in form}
+
+
+def _confirm(token, upload, lease):
     form = _mapping_form(upload, request.form)
     plans = _plan(upload, form)
     if plans is None:
@@ -138,6 +154,7 @@ def csv_confirm(token):
     try:
         counts = importing.apply_import(access.current_customer(), plans)
         db.session.delete(upload)
+        lease.confirm()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.m365 import connection as service
 from portal.m365 import oauth, services, tokens
 from portal.models import SyncSettings
+from portal.sync import lock
 from portal.sync.attention import problems
 
 bp = Blueprint("m365", __name__, url_prefix="/m365")
@@ -164,7 +165,12 @@ def setting(name):
         count = services.automatic_link_count(customer)
         if count and SyncSettings.for_customer(customer).link_active:
             return _switch_response(customer, name, confirm_unlink=count)
-    _settings, removed = services.set_link_active(customer, current_user, on)
+    try:
+        _settings, removed = services.set_link_active(customer, current_user, on)
+    except lock.CustomerBusy as busy:  # a sync holds the book: nothing changed
+        if not htmx.is_htmx():
+            flash(_(busy.message), "error")
+        return _switch_response(customer, name, busy=_(busy.message))
     if removed and not htmx.is_htmx():
         flash(
             _("%(count)s automatically created links were removed; the contacts stay.", count=removed),

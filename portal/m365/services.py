@@ -8,12 +8,14 @@
 Every setter commits.
 """
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import AuditEntry, Contact, SyncMode, SyncSettings
 from portal.models.base import utcnow
+from portal.sync import lock
 from portal.sync.subscriptions import enqueue_groups_load
 
 SWITCHES = ("sync_active", "link_active")
@@ -68,8 +70,16 @@ def automatic_link_count(customer):
 def set_link_active(customer, admin, on):
     """Switch "Link active"; switching it off unlinks the automatic links (contacts stay).
 
-    Returns (settings, number of links removed).
+    Switching off changes the book, so it holds the customer's lock: lock.CustomerBusy (nothing
+    changed) while a sync runs. Returns (settings, number of links removed).
     """
+    if on:
+        return _set_link_active(customer, admin, on)
+    with lock.held(customer.id, current_app.config["SYNC_LOCK_WEB_WAIT"]) as lease:
+        return _set_link_active(customer, admin, on, lease)
+
+
+def _set_link_active(customer, admin, on, lease=None):
     settings = SyncSettings.for_customer(customer)
     removed = 0
     if settings.link_active != on:
@@ -79,6 +89,8 @@ def set_link_active(customer, admin, on):
             removed = _remove_automatic_links(customer)
         detail = _("%(count)s automatically created links removed", count=removed) if removed else ""
         AuditEntry.record(customer, admin.email, "link_active_on" if on else "link_active_off", detail)
+    if lease is not None:
+        lease.confirm()
     db.session.commit()
     return settings, removed
 

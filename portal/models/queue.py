@@ -45,6 +45,9 @@ class Job(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at = mapped_column(UTCDateTime, nullable=True)
+    # Work that must be queued once only (e.g. "daily-sync:<customer id>:<date>"): the database
+    # refuses a second row with the same key, whichever runner inserts it.
+    dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     started_at = mapped_column(UTCDateTime, nullable=True)

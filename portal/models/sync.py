@@ -6,6 +6,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.base import UTCDateTime, utcnow
 
 
@@ -15,6 +16,11 @@ class RunStatus(str, enum.Enum):
     HELD = "held"  # succeeded, but removals wait for "Allow deletions"
     FAILED = "failed"
     SKIPPED = "skipped"  # not eligible, or another sync of the customer was running
+    INTERRUPTED = "interrupted"  # its process stopped mid-run (its lock was taken over); nothing written
+
+
+# Stored in English on an interrupted run; the pages translate it where they show it.
+INTERRUPTED_MESSAGE = N_("The synchronization was interrupted (the process stopped) and will be repeated.")
 
 
 class SyncRun(db.Model):
@@ -101,7 +107,8 @@ class HeldRemoval(db.Model):
 
 
 class SyncLock(db.Model):
-    """At most one sync or import writes a customer's book at a time (claimed by conditional UPDATE)."""
+    """At most one writer changes a customer's book at a time: a lease (owner until expires_at),
+    claimed by conditional UPDATE and renewed while its holder works (portal.sync.lock)."""
 
     __tablename__ = "sync_lock"
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)

@@ -1,5 +1,7 @@
 """`flask --app wsgi sync run [--customer ID]`: one sync pass in the foreground, with a summary."""
 
+import logging
+
 import click
 from flask.cli import AppGroup
 
@@ -8,6 +10,7 @@ from portal.m365.graph import GraphError
 from portal.models import Customer
 from portal.sync import service, tasks
 
+log = logging.getLogger(__name__)
 sync_cli = AppGroup("sync", help="The M365 contact synchronization.")
 
 
@@ -22,19 +25,28 @@ def run_command(customer_id):
         customers = [customer]
     else:
         customers = tasks.sync_candidates()
-    failed = 0
-    for customer in customers:
-        try:
-            run = service.run_sync(customer, "manual", wait_seconds=60)
-        except GraphError as error:
-            failed += 1
-            click.echo(f"{customer.name} (#{customer.id}): failed: {error.message}")
-            continue
-        click.echo(summary(customer, run))
+    failed = sum(not _sync_one(customer) for customer in customers)
     if not customers:
         click.echo('No customer is due for a sync (prerequisite, connection, "Synchronization active").')
     if failed:
+        click.echo(f"{failed} of {len(customers)} synchronizations failed.", err=True)
         raise SystemExit(1)
+
+
+def _sync_one(customer):
+    """Sync one customer and print its line; False when it failed (any error: the others still run)."""
+    try:
+        run = service.run_sync(customer, "manual", wait_seconds=60)
+    except GraphError as error:
+        click.echo(f"{customer.name} (#{customer.id}): failed: {error.message}")
+        return False
+    except Exception as error:
+        db.session.rollback()
+        log.exception("customer %s: sync failed", customer.id)
+        click.echo(f"{customer.name} (#{customer.id}): failed: {error.__class__.__name__}: {error}")
+        return False
+    click.echo(summary(customer, run))
+    return True
 
 
 def summary(customer, run):

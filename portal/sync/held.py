@@ -4,10 +4,12 @@
     allow_deletions(customer, admin)    archive them now, record the run, send the removal report
     keep_contacts(customer, admin)      keep them as ordinary contacts, no longer tied to M365 users
 
-Both take the customer's sync lock and commit one transaction. The decision is a SyncPlan written by
-the sync's own apply code (portal.sync.apply), so archiving and the run's SyncChange rows are the same.
+Both take the customer's sync lock (lock.CustomerBusy when a sync holds it: nothing changes) and
+commit one transaction. The decision is a SyncPlan written by the sync's own apply code
+(portal.sync.apply), so archiving and the run's SyncChange rows are the same.
 """
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -17,10 +19,6 @@ from portal.models.sync import HeldRemoval, RunStatus, SyncRun
 from portal.sync import lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.plan import Change, SyncPlan
-
-
-class Busy(Exception):
-    """A sync of the customer is running; try again in a moment."""
 
 
 def held_removals(customer):
@@ -45,10 +43,8 @@ def keep_contacts(customer, admin):
 
 
 def _decide(customer, admin, kind):
-    owner = lock.new_owner()
-    if not lock.acquire(customer.id, owner, wait_seconds=10):
-        raise Busy()
-    try:
+    """Raises lock.CustomerBusy (nothing changed) while a sync or another change holds the book."""
+    with lock.held(customer.id, current_app.config["SYNC_LOCK_WEB_WAIT"]) as lease:
         held = held_removals(customer)
         if not held:
             return None
@@ -71,10 +67,9 @@ def _decide(customer, admin, kind):
         if plan.removals:
             notice = reports.send_removal_report(customer, plan.removals, now, run=run)
             run.message += "\n" + notice.note(reports.REMOVAL_REPORT)
+        lease.confirm()
         db.session.commit()
         return run
-    finally:
-        lock.release(customer.id, owner)
 
 
 def decision_plan(held, kind):

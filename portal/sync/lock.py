@@ -1,23 +1,58 @@
-"""One writer per customer's book: a lock row claimed with a conditional UPDATE (SQLite and PostgreSQL).
+"""One writer per customer's book: a lease on a lock row, claimed with a conditional UPDATE (SQLite and
+PostgreSQL).
 
-Two runners (or a runner and `flask sync run`) never sync or import the same customer at once.
-A lock whose holder died expires after LOCK_SECONDS and can be taken over.
+Two runners, `flask sync run` and the web's changes to a book (held removals, "Link active" off, a
+CSV import) never change the same customer's book at once. The holder's lease lasts
+SYNC_LOCK_LEASE_SECONDS; while it works a thread renews it every SYNC_LOCK_RENEW_SECONDS on its own
+database connection (Graph calls can be slow). A holder that died (SIGKILL, power loss) stops
+renewing: once its lease ran out the next writer takes the lock over, and in the same transaction
+marks the customer's runs still "running" as interrupted.
+
+    with lock.held(customer_id, wait_seconds) as lease:   # CustomerBusy when another holds it
+        ...
+        lease.confirm()        # in the final transaction, before its commit: LockLost if not ours
+        db.session.commit()
+
+`acquire(customer_id, owner, wait_seconds)` / `release(customer_id, owner)` are the parts `held` is
+made of. Every function takes a clock (`clock=`, an aware-UTC `now()`), so tests move time instead
+of sleeping.
 """
 
+import logging
 import os
 import socket
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from flask import current_app
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.base import utcnow
-from portal.models.sync import SyncLock
+from portal.models.sync import INTERRUPTED_MESSAGE, RunStatus, SyncLock, SyncRun
 
-LOCK_SECONDS = 3600
+log = logging.getLogger(__name__)
+
+# What an admin reads when the web cannot change the book now (translated where it is shown).
+BUSY_MESSAGE = N_("A synchronization of this customer is running; please try again in a minute.")
+
+
+class CustomerBusy(Exception):
+    """Another writer holds the customer's lock."""
+
+    def __init__(self, customer_id):
+        super().__init__(f"customer {customer_id}: {BUSY_MESSAGE}")
+        self.customer_id = customer_id
+        self.message = BUSY_MESSAGE
+
+
+class LockLost(Exception):
+    """Our lease ran out and another writer took the lock over: what we did must not be committed."""
 
 
 def new_owner():
@@ -25,26 +60,111 @@ def new_owner():
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def acquire(customer_id, owner, wait_seconds=0.0, poll=0.5):
-    """Take the customer's lock for `owner`; True when taken. COMMITS. Waits up to wait_seconds."""
+def _lease():
+    return timedelta(seconds=current_app.config["SYNC_LOCK_LEASE_SECONDS"])
+
+
+def acquire(customer_id, owner, wait_seconds=0.0, poll=0.5, clock=utcnow):
+    """Take the customer's lock for `owner`; True when taken. COMMITS. Waits up to wait_seconds.
+
+    A lock whose lease ran out is taken over; the dead holder's runs are marked interrupted.
+    """
     _ensure_row(customer_id)
     deadline = time.monotonic() + wait_seconds
     while True:
-        now = utcnow()
-        taken = db.session.execute(
-            update(SyncLock)
-            .where(
-                SyncLock.customer_id == customer_id, or_(SyncLock.owner.is_(None), SyncLock.expires_at < now)
-            )
-            .values(owner=owner, expires_at=now + timedelta(seconds=LOCK_SECONDS))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        db.session.commit()
-        if taken == 1:
+        if _take(customer_id, owner, clock()):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(poll)
+
+
+def _take(customer_id, owner, now):
+    if _claim(customer_id, owner, now, SyncLock.owner.is_(None)):
+        db.session.commit()
+        return True
+    if not _claim(customer_id, owner, now, and_(SyncLock.owner.is_not(None), SyncLock.expires_at < now)):
+        db.session.commit()
+        return False
+    interrupted = interrupt_runs(customer_id, now)
+    db.session.commit()
+    log.warning(
+        "customer %s: lock taken over from an expired holder; runs %s marked interrupted",
+        customer_id,
+        interrupted,
+    )
+    return True
+
+
+def _claim(customer_id, owner, now, condition):
+    return (
+        db.session.execute(
+            update(SyncLock)
+            .where(SyncLock.customer_id == customer_id, condition)
+            .values(owner=owner, expires_at=now + _lease())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def interrupt_runs(customer_id, now):
+    """Mark the customer's runs still "running" as interrupted (caller commits); returns their ids."""
+    ids = db.session.scalars(
+        select(SyncRun.id).where(
+            SyncRun.customer_id == customer_id, SyncRun.status == RunStatus.RUNNING.value
+        )
+    ).all()
+    _mark_interrupted(ids, now)
+    return ids
+
+
+def _mark_interrupted(run_ids, now):
+    if run_ids:
+        db.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id.in_(run_ids), SyncRun.status == RunStatus.RUNNING.value)
+            .values(status=RunStatus.INTERRUPTED.value, finished_at=now, message=INTERRUPTED_MESSAGE)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def interrupt_orphaned_runs(clock=utcnow):
+    """Housekeeping: runs "running" while their customer's lock is free or expired are interrupted.
+
+    Catches what no takeover did (nobody synced that customer since its holder died). COMMITS;
+    returns {customer_id: [run ids]}.
+    """
+    now = clock()
+    alive = select(SyncLock.customer_id).where(SyncLock.owner.is_not(None), SyncLock.expires_at >= now)
+    rows = db.session.execute(
+        select(SyncRun.customer_id, SyncRun.id).where(
+            SyncRun.status == RunStatus.RUNNING.value, SyncRun.customer_id.not_in(alive)
+        )
+    ).all()
+    found = {}
+    for customer_id, run_id in rows:
+        found.setdefault(customer_id, []).append(run_id)
+    for customer_id, run_ids in found.items():
+        _mark_interrupted(run_ids, now)
+        log.warning("customer %s: runs %s were left running by a stopped process", customer_id, run_ids)
+    db.session.commit()
+    return found
+
+
+def renew(customer_id, owner, clock=utcnow, connection=None):
+    """Push `owner`'s lease forward; False when the lock is no longer ours.
+
+    On `connection` (the renewing thread's own) or else in the session's current transaction.
+    """
+    statement = (
+        update(SyncLock)
+        .where(SyncLock.customer_id == customer_id, SyncLock.owner == owner)
+        .values(expires_at=clock() + _lease())
+    )
+    if connection is not None:
+        return connection.execute(statement).rowcount == 1
+    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
 
 
 def release(customer_id, owner):
@@ -67,3 +187,56 @@ def _ensure_row(customer_id):
         db.session.commit()
     except IntegrityError:  # another process created it a moment ago
         db.session.rollback()
+
+
+class Lease:
+    """A held lock, renewed by a background thread (its own connection) until released."""
+
+    def __init__(self, customer_id, owner, clock):
+        self.customer_id, self.owner, self.clock = customer_id, owner, clock
+        self.app = current_app._get_current_object()
+        self.interval = max(0.01, self.app.config["SYNC_LOCK_RENEW_SECONDS"])
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lock-{customer_id}", daemon=True)
+
+    def confirm(self):
+        """In the caller's transaction: renew, or raise LockLost. Call right before the final commit;
+        the row stays locked until that commit, so nobody can take the lock over in between."""
+        if not renew(self.customer_id, self.owner, self.clock):
+            raise LockLost(f"customer {self.customer_id}: the lock was taken over by another writer")
+
+    def _run(self):
+        with self.app.app_context():
+            while not self._stop.wait(self.interval):
+                try:
+                    with db.engine.begin() as connection:
+                        if not renew(self.customer_id, self.owner, self.clock, connection):
+                            self.lost.set()
+                            log.error("customer %s: lock lost by %s", self.customer_id, self.owner)
+                            return
+                except Exception:  # a busy database must not end the renewals
+                    log.warning("customer %s: could not renew the lock", self.customer_id, exc_info=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@contextmanager
+def held(customer_id, wait_seconds=0.0, clock=utcnow):
+    """Hold the customer's lock for the block: acquire (CustomerBusy if not within wait_seconds),
+    renew in the background, release at the end (also on an exception)."""
+    owner = new_owner()
+    if not acquire(customer_id, owner, wait_seconds, clock=clock):
+        raise CustomerBusy(customer_id)
+    lease = Lease(customer_id, owner, clock)
+    lease.start()
+    try:
+        yield lease
+    finally:
+        lease.stop()
+        release(customer_id, owner)

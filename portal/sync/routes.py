@@ -13,7 +13,7 @@ from portal.models import ContactGroup, JobKind
 from portal.models.sync import SyncChange, SyncRun
 from portal.queue import active_job, enqueue, latest_job
 from portal.sync import held as held_service
-from portal.sync import service, tasks
+from portal.sync import lock, service, tasks
 from portal.sync.apply import archive_reason, split_decided_by
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -195,8 +195,8 @@ def _decide(action, message):
     customer = access.current_customer()
     try:
         done = action(customer, current_user)
-    except held_service.Busy:
-        flash(_("A synchronization is running; please try again in a moment."), "error")
+    except lock.CustomerBusy as busy:
+        flash(_(busy.message), "error")
         return redirect(url_for("sync.held"))
     flash(message if done else _("No removals are waiting."), "success" if done else "info")
     return redirect(url_for("sync.held"))

@@ -12,6 +12,7 @@ sync lock (portal.sync.lock) and writes its changes, the run record, the new del
 removal report in ONE transaction: a failure leaves the book as it was.
 """
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -38,6 +39,7 @@ from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.plan import ContactSnap, M365Data, Rules, build
 
+log = logging.getLogger(__name__)
 ARCHIVE_DAYS = 30
 HISTORY_DAYS = 90
 
@@ -181,26 +183,25 @@ def preview_sync(customer):
     )
 
 
-def run_sync(customer, trigger, job=None, wait_seconds=0.0):
+def run_sync(customer, trigger, job=None, wait_seconds=0.0, clock=utcnow):
     """One sync pass for `customer`; returns its SyncRun (status skipped when locked/ineligible).
 
-    Raises GraphError after recording a failed run, so a runner job ends failed too.
+    Raises GraphError (and any other error) after recording a failed run, so a runner job ends
+    failed too. `clock` is the lock's clock (tests move it past a dead holder's lease).
     """
     problem = sync_blocker(customer)
     if problem:
         return _record_skip(customer, "sync", trigger, job, problem)
-    owner = lock.new_owner()
-    if not lock.acquire(customer.id, owner, wait_seconds=wait_seconds):
-        return _record_skip(customer, "sync", trigger, job, "Another sync of this customer is running.")
     try:
-        return _locked_sync(customer, trigger, job)
-    finally:
-        lock.release(customer.id, owner)
+        with lock.held(customer.id, wait_seconds, clock=clock) as lease:
+            return _locked_sync(customer, trigger, job, lease)
+    except lock.CustomerBusy:
+        return _record_skip(customer, "sync", trigger, job, "Another sync of this customer is running.")
 
 
-def _locked_sync(customer, trigger, job):
+def _locked_sync(customer, trigger, job, lease):
     run = _start_run(customer, "sync", trigger, job)
-    with GraphClient.for_connection(connection_for_sync(customer)) as client:
+    with _client_or_fail(run, customer) as client:
         try:
             now = utcnow()
             connection, fetched, plan = _fetch_and_plan(customer, client, now)
@@ -218,11 +219,21 @@ def _locked_sync(customer, trigger, job):
                 resync=fetched.resync_reason,
                 notes=notes,
             )
+            lease.confirm()
             db.session.commit()
         except Exception as error:
             _fail_run(run, client, error)
             raise
     return run
+
+
+def _client_or_fail(run, customer):
+    """The Graph client of the customer's connection; a client that cannot be made fails the run."""
+    try:
+        return GraphClient.for_connection(connection_for_sync(customer))
+    except Exception as error:  # e.g. a stored token that cannot be decrypted
+        _fail_run(run, None, error)
+        raise
 
 
 # --- imports ----------------------------------------------------------------------------------
@@ -237,39 +248,39 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
     problem = sync_blocker(customer, need_active=False)
     if problem:
         raise SyncNotPossible(problem)
-    owner = lock.new_owner()
-    if not lock.acquire(customer.id, owner, wait_seconds=current_app.config["SYNC_LOCK_WAIT"]):
-        raise SyncNotPossible("Another sync of this customer is running; try again in a few minutes.")
     try:
-        run = _start_run(customer, "import", trigger, job)
-        connection = connection_for_sync(customer)
-        with GraphClient.for_connection(connection) as client:
-            try:
-                baseline = fetch.take_baseline(
-                    client,
-                    connection,
-                    book_has_links(customer),
-                    utcnow(),
-                    groups=subscription is not None and not _subscription_imported(customer),
-                )
-                if subscription is not None:
-                    user_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
-                users = _users_to_import(customer, client, user_ids, from_graph=baseline)
-                plan = _plan_import(
-                    customer,
-                    users,
-                    user_ids,
-                    subscription.contact_group_id if subscription is not None else None,
-                )
-                counts = apply_plan(plan, customer, run)
-                _finish_run(run, client, counts, RunStatus.SUCCEEDED)
-                db.session.commit()
-            except Exception as error:
-                _fail_run(run, client, error)
-                raise
-        return run, plan
-    finally:
-        lock.release(customer.id, owner)
+        with lock.held(customer.id, current_app.config["SYNC_LOCK_WAIT"]) as lease:
+            return _locked_import(customer, user_ids, trigger, job, subscription, lease)
+    except lock.CustomerBusy:
+        raise SyncNotPossible(
+            "Another sync of this customer is running; try again in a few minutes."
+        ) from None
+
+
+def _locked_import(customer, user_ids, trigger, job, subscription, lease):
+    run = _start_run(customer, "import", trigger, job)
+    with _client_or_fail(run, customer) as client:
+        try:
+            baseline = fetch.take_baseline(
+                client,
+                connection_for_sync(customer),
+                book_has_links(customer),
+                utcnow(),
+                groups=subscription is not None and not _subscription_imported(customer),
+            )
+            if subscription is not None:
+                user_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
+            users = _users_to_import(customer, client, user_ids, from_graph=baseline)
+            group_id = subscription.contact_group_id if subscription is not None else None
+            plan = _plan_import(customer, users, user_ids, group_id)
+            counts = apply_plan(plan, customer, run)
+            _finish_run(run, client, counts, RunStatus.SUCCEEDED)
+            lease.confirm()
+            db.session.commit()
+        except Exception as error:
+            _fail_run(run, client, error)
+            raise
+    return run, plan
 
 
 def book_has_links(customer):
@@ -357,8 +368,8 @@ def _finish_run(run, client, counts, status, resync="", notes=()):
     run.counts = {k: v for k, v in counts.items() if v and not (run.kind == "sync" and k == "present")}
     run.full_resync = bool(resync)
     run.resync_reason = resync
-    run.graph_requests = client.request_count
-    run.resource_units = client.resource_units
+    run.graph_requests = client.request_count if client is not None else 0
+    run.resource_units = client.resource_units if client is not None else 0
     run.message = "\n".join(notes)
 
 
@@ -367,6 +378,7 @@ def _fail_run(run, client, error):
     db.session.rollback()
     run = db.session.get(SyncRun, run.id)
     message = getattr(error, "message", None) or f"{error.__class__.__name__}: {error}"
+    log.warning("customer %s: %s run %s failed: %s", run.customer_id, run.kind, run.id, message)
     _finish_run(
         run, client, {}, RunStatus.FAILED, notes=[f"{message} Nothing was changed; no contact was removed."]
     )
@@ -426,7 +438,7 @@ def purge_expired(now=None):
     by_customer = {}
     for customer_id, contact_id in db.session.execute(expired):
         by_customer.setdefault(customer_id, []).append(contact_id)
-    purged = sum(delete_contacts(customer_id, ids) for customer_id, ids in by_customer.items())
+    purged = sum(_purge_customer(customer_id, ids) for customer_id, ids in by_customer.items())
     old_runs = db.session.scalars(
         select(SyncRun.id).where(SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))
     ).all()
@@ -437,6 +449,18 @@ def purge_expired(now=None):
         db.session.execute(delete(SyncRun).where(SyncRun.id.in_(chunk)))
     db.session.commit()
     return {"contacts": purged, "runs": len(old_runs)}
+
+
+def _purge_customer(customer_id, contact_ids):
+    """Delete one customer's expired contacts in its own transaction; a failure is logged, not raised."""
+    try:
+        purged = delete_contacts(customer_id, contact_ids)
+        db.session.commit()
+        return purged
+    except Exception:
+        db.session.rollback()
+        log.exception("customer %s: expired contacts could not be purged", customer_id)
+        return 0
 
 
 def _chunks(ids, size=500):

@@ -7,7 +7,9 @@ Job handlers (kinds from portal.models.queue.JobKind):
     SUBSCRIPTION_IMPORT  params {"subscription_id": id}; same result
     PREVIEW              no params; result: counts and the changes the next run would make
 Periodic (portal.runner.PERIODIC): enqueue_daily_syncs at SYNC_DAILY_AT, upkeep hourly and at start
-(catches up a daily run missed while no runner was up; purges expired archives and history).
+(marks runs a stopped process left "running" as interrupted; catches up a daily run missed while no
+runner was up; purges expired archives and history). One customer's failure is logged with its id
+and never stops the others.
 """
 
 import logging
@@ -19,7 +21,7 @@ from portal.extensions import db
 from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
 from portal.queue import active_job, enqueue, handler, report_progress
-from portal.sync import service
+from portal.sync import lock, service
 
 log = logging.getLogger(__name__)
 DAILY_MIN_GAP = timedelta(hours=12)
@@ -84,7 +86,10 @@ def request_sync(customer, trigger="manual", created_by=None):
 
 
 def sync_candidates():
-    """Customers the daily sync covers: connected, healthy, prerequisite on, "Synchronization active"."""
+    """Customers the daily sync covers: connected, healthy, prerequisite on, "Synchronization active".
+
+    A customer whose check fails (its data, a database error) is logged and left out; the others stay.
+    """
     rows = db.session.scalars(
         select(Customer)
         .join(M365Connection, M365Connection.customer_id == Customer.id)
@@ -92,32 +97,74 @@ def sync_candidates():
         .where(SyncSettings.sync_active.is_(True))
         .order_by(Customer.id)
     ).all()
-    return [c for c in rows if service.sync_blocker(c) is None]
+    return [c for c in rows if _ready(c)]
+
+
+def _ready(customer):
+    try:
+        return service.sync_blocker(customer) is None
+    except Exception:
+        log.exception("customer %s: could not tell whether it is due for a sync", customer.id)
+        return False
+
+
+def daily_key(customer_id, now):
+    """The dedupe key of a customer's daily sync: one per customer and (UTC) day."""
+    return f"daily-sync:{customer_id}:{now.date().isoformat()}"
 
 
 def _enqueue_stale(min_age, now=None):
+    """Queue a daily sync for each candidate not synced within `min_age`; each customer is its own
+    transaction, so one that fails is logged and the others are queued. Returns the new job ids."""
     now = now or utcnow()
     queued = []
-    for customer in sync_candidates():
-        last = service.last_successful_sync(customer.id)
-        if last is not None and now - last < min_age:
+    for customer_id in [c.id for c in sync_candidates()]:
+        try:
+            job = _enqueue_if_stale(db.session.get(Customer, customer_id), min_age, now)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("customer %s: the daily sync could not be queued", customer_id)
             continue
-        if active_job(customer, JobKind.SYNC) is None:
-            queued.append(enqueue(JobKind.SYNC, customer, {"trigger": "daily"}).id)
-    db.session.commit()
+        if job is not None:
+            queued.append(job.id)
     return queued
 
 
+def _enqueue_if_stale(customer, min_age, now):
+    last = service.last_successful_sync(customer.id)
+    if last is not None and now - last < min_age:
+        return None
+    if active_job(customer, JobKind.SYNC) is not None:
+        return None
+    return enqueue(JobKind.SYNC, customer, {"trigger": "daily"}, dedupe_key=daily_key(customer.id, now))
+
+
 def enqueue_daily_syncs(now=None):
-    """The daily trigger: queue a sync for every candidate not synced in the last 12 hours."""
+    """The daily trigger: queue a sync for every candidate not synced in the last 12 hours.
+
+    Safe on several runners at once: the daily job's dedupe key lets the database keep one.
+    """
     return _enqueue_stale(DAILY_MIN_GAP, now)
 
 
 def upkeep(now=None):
-    """Hourly and at runner start: catch up missed daily syncs (> 24 h), purge expired data."""
-    queued = _enqueue_stale(CATCH_UP_AFTER, now)
-    purged = service.purge_expired(now)
-    return {"queued": queued, "purged": purged}
+    """Hourly and at runner start: runs left "running" by a stopped process are marked interrupted,
+    missed daily syncs (> 24 h) caught up, expired data purged. Each step runs even if another fails."""
+    clock = (lambda: now) if now is not None else utcnow
+    steps = {
+        "interrupted": lambda: lock.interrupt_orphaned_runs(clock),
+        "queued": lambda: _enqueue_stale(CATCH_UP_AFTER, now),
+        "purged": lambda: service.purge_expired(now),
+    }
+    result = {}
+    for name, step in steps.items():
+        try:
+            result[name] = step()
+        except Exception:
+            db.session.rollback()
+            log.exception("upkeep step %s failed", name)
+    return result
 
 
 PREVIEW_LIMIT = 500
