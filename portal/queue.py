@@ -134,6 +134,7 @@ def fail_exhausted(now=None, max_attempts=None):
                 lease_owner=None,
                 lease_expires_at=None,
                 error=EXHAUSTED_MESSAGE % {"attempts": max_attempts},
+                dedupe_key=None,  # a failed job does not stand in for a later try
             )
             .execution_options(synchronize_session=False)
         )
@@ -260,6 +261,8 @@ def _finish(job_id, owner, status, result=None, error=""):
         values["result"] = result
     if status is JobStatus.SUCCEEDED:
         values["progress_done"] = Job.progress_total
+    else:
+        values["dedupe_key"] = None  # a failed job does not stand in for a later try
     updated = db.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)

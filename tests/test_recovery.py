@@ -226,6 +226,17 @@ def test_a_daily_sync_already_queued_by_another_runner_is_refused_by_the_databas
     assert db.session.scalar(select(func.count()).select_from(Job)) == 1
 
 
+def test_a_daily_sync_that_failed_is_tried_again_by_the_upkeep_the_same_day(app, world):
+    (customer_id,) = _due_customers(world, 1)  # its stored token reaches no Microsoft: the sync fails
+    assert len(tasks.enqueue_daily_syncs()) == 1
+    assert Runner(app, periodic=[]).run_once()
+    failed = db.session.scalar(select(Job).where(Job.customer_id == customer_id))
+    assert failed.status == "failed"
+    retried = tasks.upkeep()["queued"]
+    assert len(retried) == 1 and retried[0] != failed.id  # a failure does not hold the day's key
+    assert tasks.enqueue_daily_syncs() == []  # while the retry waits, the day's key is taken
+
+
 # --- web changes wait for the sync -----------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ portal.sync.plan._link_or_leave); until then it is an ordinary contact no sync r
 
 from dataclasses import dataclass
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -110,30 +111,31 @@ def _removed(contact, change):
     )
 
 
-def restore_contact(customer, contact_id, admin, now=None, wait_seconds=10):
+def restore_contact(customer, contact_id, admin, now=None, wait_seconds=None):
     """Put the customer's archived contact back into the book, unlinked; returns it. Commits.
 
     Raises NotRestored (nothing changed) when the contact is not archived (any more), when its
     email cannot be a contact's address now (taken, or outside the allowed domains), or when a
-    sync holds the customer's lock for longer than `wait_seconds`.
+    sync holds the customer's lock for longer than `wait_seconds` (default SYNC_LOCK_WEB_WAIT).
     """
-    owner = lock.new_owner()
-    if not lock.acquire(customer.id, owner, wait_seconds=wait_seconds):
-        raise NotRestored(_("A synchronization is running; please try again in a moment."))
+    if wait_seconds is None:
+        wait_seconds = current_app.config["SYNC_LOCK_WEB_WAIT"]
     try:
-        contact = db.session.scalar(
-            select(Contact).where(Contact.customer_id == customer.id, Contact.id == contact_id)
-        )
-        if contact is None or contact.archived_at is None:
-            raise NotRestored(_("This contact is not among the removed contacts."))
-        problem = email_problem(customer, contact.email, exclude_contact_id=contact.id)
-        if problem:
-            raise NotRestored(problem)
-        _restore(customer, contact, admin, now or utcnow())
-        db.session.commit()
-        return contact
-    finally:
-        lock.release(customer.id, owner)
+        with lock.held(customer.id, wait_seconds) as lease:
+            contact = db.session.scalar(
+                select(Contact).where(Contact.customer_id == customer.id, Contact.id == contact_id)
+            )
+            if contact is None or contact.archived_at is None:
+                raise NotRestored(_("This contact is not among the removed contacts."))
+            problem = email_problem(customer, contact.email, exclude_contact_id=contact.id)
+            if problem:
+                raise NotRestored(problem)
+            _restore(customer, contact, admin, now or utcnow())
+            lease.confirm()
+            db.session.commit()
+            return contact
+    except lock.CustomerBusy:
+        raise NotRestored(_(lock.BUSY_MESSAGE)) from None
 
 
 def _restore(customer, contact, admin, now):
