@@ -29,8 +29,8 @@ def create_app(config=None):
     """Build the app: settings from the environment, overridden by the `config` mapping."""
     app = Flask(
         __name__,
-        template_folder=str(config_module.ROOT / "templates"),
-        static_folder=str(config_module.ROOT / "static"),
+        template_folder=str(config_module.PACKAGE / "templates"),
+        static_folder=str(config_module.PACKAGE / "static"),
         instance_path=str(config_module.INSTANCE),
     )
     app.config.update(config_module.from_environment())
@@ -59,7 +59,7 @@ def select_locale():
 
 def register_extensions(app):
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(config_module.PACKAGE / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     mail_extension.init_app(app)
     oauth.init_app(app)

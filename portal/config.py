@@ -7,6 +7,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# The package: its templates/, static/ and migrations/ travel with it.
+PACKAGE = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
 
 
