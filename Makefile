@@ -5,6 +5,8 @@
 #   make test-postgres  the suite on PostgreSQL (TEST_DATABASE_URL, default: local server, database test)
 #   make lint           ruff lint and format check only
 #   make lock           re-pin requirements*.txt (with hashes) from requirements*.in
+#   make dist           the release: dist/ gets the wheel, the sdist and the pinned requirements.txt
+#   make install-check  build, install and start the wheel as README "Install on a server" says
 #   make messages       extract translatable strings (LANG_CODE=de also updates that catalogue)
 #   make clean          remove the virtual environment and the development database
 #   make help           this list
@@ -15,10 +17,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: help run test install migrate seed clean test-postgres messages translations lint lock
+.PHONY: help run test install migrate seed clean test-postgres messages translations lint lock dist install-check
 
 help:  ## the targets and variables (this file's header)
-	@sed -n '3,12s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +63,18 @@ lock: $(BIN)/python
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
+# The release: building the wheel compiles the translations into it (setup.py). The install guide
+# installs the pinned requirements.txt first, then the wheel without resolving anything else.
+dist: $(VENV)/.installed
+	rm -rf dist build
+	$(BIN)/python -m build --outdir dist .
+	cp requirements.txt dist/requirements.txt
+
+install-check: $(VENV)/.installed
+	.ci/install-check
+
 clean:
-	rm -rf $(VENV) instance/portal.db .pytest_cache
+	rm -rf $(VENV) instance/portal.db .pytest_cache dist build
 
 # Translations: extract English source strings; `make messages LANG_CODE=de` starts or updates a catalogue.
 messages: install

@@ -1,4 +1,4 @@
-"""WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
+"""WSGI entry point of a checkout: `flask --app wsgi ...` (an installation uses portal.wsgi)."""
 
 from portal import create_app
 

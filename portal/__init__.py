@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import boundary, cli, contacts, dashboard, formatting, htmx, probes
 from portal import config as config_module
+from portal._version import __version__
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth import session as auth_session
@@ -27,16 +28,17 @@ log = logging.getLogger(__name__)
 
 def create_app(config=None):
     """Build the app: settings from the environment, overridden by the `config` mapping."""
+    instance = config_module.instance_path()
     app = Flask(
         __name__,
         template_folder=str(config_module.PACKAGE / "templates"),
         static_folder=str(config_module.PACKAGE / "static"),
-        instance_path=str(config_module.INSTANCE),
+        instance_path=str(instance),
     )
     app.config.update(config_module.from_environment())
     if config:
         app.config.update(config)
-    config_module.INSTANCE.mkdir(exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True)
     app.wsgi_app = probes.AnyHostProbes(app.wsgi_app, app.config.get("TRUSTED_HOSTS"))
     if app.config.get("TRUSTED_PROXIES"):
         hops = app.config["TRUSTED_PROXIES"]
@@ -144,5 +146,6 @@ def register_commands(app):
 
 
 def register_template_helpers(app):
+    app.jinja_env.globals["portal_version"] = __version__
     formatting.init_app(app)
     htmx.init_app(app)

@@ -4,6 +4,7 @@ import click
 from flask.cli import with_appcontext
 
 from portal import doctor, runner, seed
+from portal._version import __version__
 from portal.accounts import AccountError, new_admin, new_customer, new_reseller
 from portal.extensions import db
 from portal.models import Reseller, Role
@@ -12,10 +13,16 @@ from portal.sync import cli as sync_cli
 
 def register(app):
     """Every command: the operator's here, then `seed-demo`, `runner` and `sync run`."""
-    for command in (create_reseller, create_customer, create_admin, doctor_command):
+    for command in (version, create_reseller, create_customer, create_admin, doctor_command):
         app.cli.add_command(command)
     for module in (seed, runner, sync_cli):
         module.register_cli(app)
+
+
+@click.command("version")
+def version():
+    """Print the portal's release number."""
+    click.echo(f"awareness-portal {__version__}")
 
 
 @click.command("create-reseller")

@@ -2,6 +2,7 @@
 
 import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -9,7 +10,6 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 # The package: its templates/, static/ and migrations/ travel with it.
 PACKAGE = Path(__file__).resolve().parent
-INSTANCE = ROOT / "instance"
 
 
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key"
@@ -43,6 +43,20 @@ def _secret_key(env):
             f"{SECRET_KEY_HINT}"
         )
     return secret or DEVELOPMENT_SECRET_KEY
+
+
+def instance_path():
+    """The directory of the portal's own files (the SQLite database, the generated token key).
+
+    PORTAL_INSTANCE_PATH when set (an installation: /opt/awareness-portal/instance); else instance/
+    of the checkout, or Flask's default for an installed package (<virtualenv>/var/portal-instance),
+    never a directory that depends on where a command happens to be started."""
+    configured = os.environ.get("PORTAL_INSTANCE_PATH", "").strip()
+    if configured:
+        return Path(configured)
+    if (ROOT / "pyproject.toml").is_file():  # a checkout: the package sits next to its project file
+        return ROOT / "instance"
+    return Path(sys.prefix) / "var" / "portal-instance"
 
 
 def _bool(name, default=False):
@@ -141,7 +155,7 @@ def from_environment():
     return {
         "PORTAL_ENV": env,
         "SECRET_KEY": _secret_key(env),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}"),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", f"sqlite:///{instance_path()}/portal.db"),
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
         # Enforced on the server (admin_session.last_seen_at); the cookie's lifetime follows it.
         "SESSION_IDLE_MINUTES": _positive_int("SESSION_IDLE_MINUTES", 30),
