@@ -1,4 +1,5 @@
-"""gunicorn settings for the portal (`gunicorn -c deploy/gunicorn.conf.py wsgi:app`).
+"""gunicorn settings for the portal (`gunicorn -c <this file> portal.wsgi:app`; installed in
+<virtualenv>/share/awareness-portal/, overwritten by each upgrade: change settings in the environment).
 
 Every value can be overridden from the environment (GUNICORN_BIND, GUNICORN_WORKERS, ...).
 Behind nginx on the same host: listen on localhost only and trust its X-Forwarded-* headers.

@@ -2,7 +2,7 @@
 # Monitoring check for the portal: is it ready (database answers, schema current, a runner alive)?
 # Exit 0 and "OK" when GET /readyz answers 200; exit 2 and "CRITICAL" with the failing checks
 # otherwise (Nagios/Icinga exit codes). From cron, e.g. every 5 minutes:
-#   */5 * * * * portal /opt/awareness-portal/deploy/healthcheck.sh >/dev/null || <alert command>
+#   */5 * * * * portal /opt/awareness-portal/.venv/share/awareness-portal/healthcheck.sh >/dev/null || <alert command>
 # The URL defaults to gunicorn on this host (deploy/gunicorn.conf.py). The probes answer on any
 # Host header, so no TRUSTED_HOSTS name is needed; through nginx use https://<portal>/readyz.
 set -uo pipefail

@@ -205,7 +205,7 @@ def from_environment():
         "RUNNER_STALE_SECONDS": _positive_int("RUNNER_STALE_SECONDS", 120),
         "RUNNER_START_HINT": os.environ.get(
             "RUNNER_START_HINT",
-            "systemctl start awareness-portal-runner (or: flask --app wsgi runner)",
+            "systemctl start awareness-portal-runner (or: flask --app portal.wsgi runner)",
         ),
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
         # Public address of the portal, for links in emails (mail.portal_url) and the OAuth redirect.

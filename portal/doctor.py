@@ -39,7 +39,7 @@ class Result:
     hint: str = ""
 
     def line(self):
-        """The line the operator reads: "FAIL migrations: … — run: flask --app wsgi db upgrade"."""
+        """The line the operator reads: "FAIL migrations: … — run: flask --app portal.wsgi db upgrade"."""
         line = f"{self.status:<4} {self.text}"
         return f"{line} — {self.hint}" if self.hint else line
 
@@ -86,7 +86,9 @@ def check_migrations():
             "deploy the release that upgraded the database",
         )
     return Result(
-        FAIL, f"migrations: database at {database_at}, code at {code_at}", "run: flask --app wsgi db upgrade"
+        FAIL,
+        f"migrations: database at {database_at}, code at {code_at}",
+        "run: flask --app portal.wsgi db upgrade",
     )
 
 

@@ -1,10 +1,11 @@
 """The portal started exactly as deploy/ starts it, walked over real HTTP.
 
 The command lines, working directory and environment come from the unit files in deploy/ (only the
-install path /opt/awareness-portal is mapped to this checkout and its virtualenv), the environment
-file is deploy/portal.env.example with test values, and the database is a fresh PostgreSQL database.
-Then: migrate (the migrate unit), create the accounts (the CLI), start gunicorn and the runner, sign
-in, connect the M365 emulator, import its users in Manual mode, run "Sync now", and ask the doctor.
+install path /opt/awareness-portal is mapped to this checkout, its virtualenv and its deploy/), the
+environment file is deploy/portal.env.example with test values, and the database is a fresh
+PostgreSQL database. Then: migrate (the migrate unit), create the accounts (the CLI), start gunicorn
+and the runner, sign in, connect the M365 emulator, import its users in Manual mode, run "Sync now",
+and ask the doctor.
 """
 
 import os
@@ -24,7 +25,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from tests import m365_helpers
 from tests.conftest import PG_SCHEMA
-from tests.deploy_files import command_line, read_env_file, read_unit, write_env_file
+from tests.deploy_files import DEPLOY, command_line, read_env_file, read_unit, write_env_file
 
 pytestmark = pytest.mark.skipif(
     not PG_SCHEMA,
@@ -83,6 +84,7 @@ def installation(tmp_path, database, emulator):
         "MAIL_SERVER": "",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "2",
+        "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"),
     }
     assert set(test_values) - ADDED <= set(values), "deploy/portal.env.example lost a setting"
     values.update(test_values)
@@ -96,8 +98,14 @@ class Units:
         self.env_file, self.log_dir, self.processes = env_file, log_dir, []
 
     def _command(self, unit):
-        prefix = f"{INSTALL_DIR}/.venv/bin/"
-        return [str(VENV_BIN / arg.removeprefix(prefix)) if arg.startswith(prefix) else arg for arg in unit]
+        """The unit's command with the installed paths mapped: the venv's bin/, its share/ (deploy/)."""
+        places = {
+            f"{INSTALL_DIR}/.venv/bin/": VENV_BIN,
+            f"{INSTALL_DIR}/.venv/share/awareness-portal/": DEPLOY,
+        }
+        for prefix, here in places.items():
+            unit = [str(here / arg.removeprefix(prefix)) if arg.startswith(prefix) else arg for arg in unit]
+        return unit
 
     def _environment(self, unit):
         env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
@@ -116,7 +124,7 @@ class Units:
         """Run a oneshot unit (or its command with other arguments): its output, which must succeed."""
         command, options = self._options(name)
         if extra_args:
-            command = command[: command.index("wsgi") + 1] + list(extra_args)
+            command = command[: command.index("portal.wsgi") + 1] + list(extra_args)
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, **options)
         assert done.returncode == 0, (command, done.stdout, done.stderr)
         return done.stdout
