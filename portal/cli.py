@@ -3,7 +3,7 @@
 import click
 from flask.cli import with_appcontext
 
-from portal import doctor, runner, seed
+from portal import backup, doctor, runner, seed
 from portal._version import __version__
 from portal.accounts import AccountError, new_admin, new_customer, new_reseller
 from portal.extensions import db
@@ -13,7 +13,8 @@ from portal.sync import cli as sync_cli
 
 def register(app):
     """Every command: the operator's here, then `seed-demo`, `runner` and `sync run`."""
-    for command in (version, create_reseller, create_customer, create_admin, doctor_command):
+    commands = (version, create_reseller, create_customer, create_admin, doctor_command)
+    for command in (*commands, backup_command, restore_command, rotate_token_key):
         app.cli.add_command(command)
     for module in (seed, runner, sync_cli):
         module.register_cli(app)
@@ -96,3 +97,45 @@ def doctor_command(ctx, send_to):
     warned = sum(result.status == doctor.WARN for result in results)
     click.echo(f"{failed} failed, {warned} warning{'s' if warned != 1 else ''}, {len(results)} checks.")
     ctx.exit(1 if failed else 0)
+
+
+@click.command("backup")
+@click.argument("destination", type=click.Path(file_okay=False))
+@with_appcontext
+def backup_command(destination):
+    """Back up the database together with its token key into the new directory DESTINATION."""
+    try:
+        click.echo(backup.backup(destination), nl=False)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@with_appcontext
+def restore_command(source):
+    """Restore the backup directory SOURCE into this installation's empty database."""
+    try:
+        failing = backup.restore(source)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if failing:
+        raise click.ClickException(
+            f"Restored, but {failing} stored M365 tokens do not decrypt with this host's key: set "
+            f"TOKEN_ENCRYPTION_KEY to the content of {source}/token.key."
+        )
+    click.echo("Restored; the stored M365 tokens decrypt with this host's key. Next: db upgrade.")
+
+
+@click.command("rotate-token-key")
+@with_appcontext
+def rotate_token_key():
+    """Re-encrypt every stored M365 token with the first key of TOKEN_ENCRYPTION_KEY=NEW,OLD."""
+    try:
+        count = backup.rotate_token_key()
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Re-encrypted {count} stored M365 tokens with the first key. Now drop the old key from "
+        "TOKEN_ENCRYPTION_KEY and restart web and runner."
+    )

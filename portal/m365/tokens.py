@@ -107,6 +107,23 @@ def encrypt(plain):
     return _cipher().encrypt(plain.encode()).decode()
 
 
+def keys_in_use(app):
+    """The Fernet keys of the stored tokens as text (the first encrypts): what a backup must carry."""
+    key_file = key_file_in_use(app)
+    if key_file is None:
+        return [k.strip() for k in app.config["TOKEN_ENCRYPTION_KEY"].split(",") if k.strip()]
+    return [key_file.read_text().strip()] if key_file.exists() else []
+
+
+def rotate(ciphertext):
+    """The ciphertext re-encrypted with the first key (MultiFernet.rotate); raises TokenDecryptError
+    when no configured key decrypts it."""
+    try:
+        return _cipher().rotate(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise TokenDecryptError("A stored M365 token cannot be decrypted with any configured key.") from None
+
+
 def decrypt(ciphertext):
     """The plain token of a stored ciphertext; empty stays empty."""
     if not ciphertext:
