@@ -155,6 +155,9 @@ def walk(args):
         probe = requests.Session()
         _until("the portal ready (/readyz)", lambda: _answers(probe, base, "/readyz"), seconds=60)
         print("  /readyz answers 200")
+        static = Path(args.prefix) / "static" / "css" / "portal.css"  # nginx's alias: the guide's link
+        served = requests.get(f"{base}/static/css/portal.css", timeout=10).content
+        assert static.is_file() and static.read_bytes() == served
         run_readme_blocks(args.readme_blocks, args.env_file)
         check_operator_in_german(base, *readme_operator())
         print("  the README's operator signed in; German page with the release in the footer")
