@@ -5,16 +5,19 @@ and folded by `document()`. A query is folded by the same `fold()`, so spellings
 "mueller" and "müller" both fold to "mueller" and find Müller and Mueller; "gross" finds Groß,
 "nunez" finds Núñez, "obrien" and "o'brien" find O'Brien.
 
-Each word of 3 or more characters is looked up in an index: on SQLite an FTS5 table with the
-trigram tokenizer (`<table>_fts`, external content, kept in step by triggers), on PostgreSQL a
-pg_trgm GIN index (`ix_<table>_search_trgm`) serving LIKE '%word%'. Shorter words cannot use a
-trigram index: they filter the rows the long words found, and a query of short words only reads
-the customer's rows (a LIKE scan, as before the index).
+A word of 3 or more characters matches anywhere ("chmid" finds Schmidt); a word of 1 or 2
+characters matches the start of a word ("ko" finds Koch, not Mirko). The document is stored with a
+space before every word, so a start-of-word match is the substring " ko": 3 characters again.
+Such needles are looked up in an index: on SQLite an FTS5 table with the trigram tokenizer
+(`<table>_fts`, external content, kept in step by triggers), on PostgreSQL a pg_trgm GIN index
+(`ix_<table>_search_trgm`) serving LIKE '%needle%' (pg_trgm also serves a single letter at a word
+start). On SQLite a single letter (" k", 2 characters) cannot use the trigram index: it filters
+the rows the other words found, or alone reads the customer's rows (a LIKE scan).
 """
 
 import unicodedata
 
-from sqlalchemy import and_, case, event, false, literal, text
+from sqlalchemy import and_, case, event, false, text
 
 from portal.extensions import db
 
@@ -46,11 +49,12 @@ def fold(value):
 
 def document(*parts):
     """The `search_text` of a row with these fields: the folded fields, then (when it differs) the
-    fields with umlauts as plain vowels too, so "muller" finds Müller as well as "mueller" does."""
+    fields with umlauts as plain vowels too, so "muller" finds Müller as well as "mueller" does;
+    with a space before and after every word (see the module's docstring)."""
     joined = " ".join(p for p in parts if p)
     folded = fold(joined)
     plain = _clean(joined.lower().replace("ß", "ss"))
-    return folded if plain == folded else f"{folded} {plain}"
+    return f" {folded} " if plain == folded else f" {folded} {plain} "
 
 
 def terms(query):
@@ -59,39 +63,43 @@ def terms(query):
 
 
 # --- querying --------------------------------------------------------------------------------------
+def _needle(word):
+    """What the document must contain for `word`: the word, or for a short one " word" (a start)."""
+    return word if len(word) >= MIN_INDEXED else f" {word}"
+
+
 def matches(model, query):
-    """A condition: the `model` row's search_text contains every word of `query`; None for a blank
+    """A condition: the `model` row's search_text has every word of `query`; None for a blank
     query. A query of punctuation alone ("%", "'") folds to no words and matches nothing."""
     if not (query or "").strip():
         return None
-    words = terms(query)
-    if not words:
+    needles = [_needle(w) for w in terms(query)]
+    if not needles:
         return false()
     column = model.__table__.c.search_text
-    long, short = [w for w in words if len(w) >= MIN_INDEXED], [w for w in words if len(w) < MIN_INDEXED]
-    conditions = [column.contains(w, autoescape=True) for w in short]
-    if long:
-        conditions.insert(0, _indexed(model, column, long))
+    indexed = [n for n in needles if len(n) >= MIN_INDEXED]
+    conditions = [column.contains(n, autoescape=True) for n in needles if len(n) < MIN_INDEXED]
+    if indexed:
+        conditions.insert(0, _indexed(model, column, indexed))
     return and_(*conditions)
 
 
-def _indexed(model, column, words):
+def _indexed(model, column, needles):
     if db.session.get_bind().dialect.name == "sqlite":
         fts = f"{model.__tablename__}_fts"
-        phrase = " AND ".join('"{}"'.format(w.replace('"', '""')) for w in words)
+        phrase = " AND ".join('"{}"'.format(n.replace('"', '""')) for n in needles)
         rowids = text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :phrase").bindparams(phrase=phrase)
         return model.id.in_(rowids.columns(model.id))
-    return and_(*[column.contains(w, autoescape=True) for w in words])
+    return and_(*[column.contains(n, autoescape=True) for n in needles])
 
 
 def rank(model, query):
     """0 when the query is a whole word run of the row (exact: "koch" for Anna Koch), 1 when it
     starts one (prefix: "koc", "anna.k"), 2 otherwise: order by it before the chosen sort."""
-    phrase = " ".join(terms(query))
-    padded = literal(" ") + model.__table__.c.search_text + literal(" ")
+    phrase, column = " ".join(terms(query)), model.__table__.c.search_text
     return case(
-        (padded.contains(f" {phrase} ", autoescape=True), 0),
-        (padded.contains(f" {phrase}", autoescape=True), 1),
+        (column.contains(f" {phrase} ", autoescape=True), 0),
+        (column.contains(f" {phrase}", autoescape=True), 1),
         else_=2,
     )
 
