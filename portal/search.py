@@ -48,13 +48,13 @@ def fold(value):
 
 
 def document(*parts):
-    """The `search_text` of a row with these fields: the folded fields, then (when it differs) the
-    fields with umlauts as plain vowels too, so "muller" finds Müller as well as "mueller" does;
-    with a space before and after every word (see the module's docstring)."""
+    """The `search_text` of a row with these fields: their folded words, each once (a display
+    name repeats the first and last name, a UPN the email), then the words that differ when umlauts
+    are plain vowels, so "muller" finds Müller as well as "mueller" does; with a space before and
+    after every word (see the module's docstring)."""
     joined = " ".join(p for p in parts if p)
-    folded = fold(joined)
     plain = _clean(joined.lower().replace("ß", "ss"))
-    return f" {folded} " if plain == folded else f" {folded} {plain} "
+    return " {} ".format(" ".join(dict.fromkeys(fold(joined).split() + plain.split())))
 
 
 def terms(query):
