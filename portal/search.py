@@ -13,6 +13,9 @@ Such needles are looked up in an index: on SQLite an FTS5 table with the trigram
 (`ix_<table>_search_trgm`) serving LIKE '%needle%' (pg_trgm also serves a single letter at a word
 start). On SQLite a single letter (" k", 2 characters) cannot use the trigram index: it filters
 the rows the other words found, or alone reads the customer's rows (a LIKE scan).
+
+The SQLite triggers belong to their table: a later migration that rebuilds one of these tables
+(batch mode's copy and rename) must call drop_index before and create_index after it.
 """
 
 import unicodedata
