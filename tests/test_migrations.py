@@ -135,9 +135,11 @@ def test_upgrading_a_database_of_the_previous_release_keeps_its_data_and_drops_r
                 assert rows("SELECT contact_id, group_id FROM contact_group_member") == [(1, 1)]
                 assert rows("SELECT id, contact_group_id FROM group_subscription") == [(1, 1)]
                 assert rows("SELECT id, contact_id FROM held_removal") == [(1, 2)]
+                # Connections made before application permissions existed stay delegated ones.
                 assert rows(
-                    "SELECT tenant_id, refresh_token_encrypted, users_delta_link FROM m365_connection"
-                ) == [("tenant-a", "gAAAA-token", "https://graph/delta?token=1")]
+                    "SELECT tenant_id, refresh_token_encrypted, users_delta_link, connection_type "
+                    "FROM m365_connection"
+                ) == [("tenant-a", "gAAAA-token", "https://graph/delta?token=1", "delegated")]
                 assert rows(
                     "SELECT customer_id, links_tenant_id FROM sync_settings ORDER BY customer_id"
                 ) == [(1, "tenant-a"), (2, None)]

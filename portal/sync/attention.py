@@ -2,7 +2,8 @@
 
     problems(customer) -> list[Problem]     most urgent first; [] when all is well
 
-Kinds: REAUTH_REQUIRED (the M365 connection needs a new sign-in: "Release M365 Interface"),
+Kinds: REAUTH_REQUIRED (the M365 connection needs a new sign-in: "Release M365 Interface"; with
+application permissions, admin consent again: "Grant admin consent again"),
 SYNC_FAILED (the last sync that ran failed: its message, a link to the run, "Sync now") and
 HELD_DELETIONS (removals held by the deletion threshold: "Allow deletions" / "Keep contacts").
 
@@ -93,6 +94,25 @@ def problems(customer):
 def _reauth_required(customer):
     """The connection needs a new sign-in: "Release M365 Interface"."""
     connection = connection_for(customer)
+    if connection.is_application:
+        return Problem(
+            kind=REAUTH_REQUIRED,
+            message=_l(
+                "Admin consent required: synchronization is paused until an administrator grants "
+                "admin consent again."
+            ),
+            detail=connection.status_reason,
+            since=connection.status_changed_at,
+            actions=[
+                Action(
+                    _l("Grant admin consent again"),
+                    "m365.connect",
+                    {"connection_type": "application"},
+                    method="post",
+                    style="primary",
+                )
+            ],
+        )
     return Problem(
         kind=REAUTH_REQUIRED,
         message=_l(
