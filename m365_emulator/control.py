@@ -5,6 +5,7 @@ import random
 
 from flask import Blueprint, abort, jsonify, request
 
+from . import certificates
 from .app import get_state
 from .directory import NotFound
 from .generator import make_group
@@ -89,21 +90,60 @@ def tenant():
 
 @bp.post("/apps")
 def register_app():
-    """Register an app: {client_id, client_secret, redirect_uris, permissions?, display_name?}."""
+    """Register an app: {client_id, client_secret?, redirect_uris, permissions?, display_name?,
+    certificates?: [PEM]} (a secret, a certificate, or both)."""
     body = _body()
-    if not body.get("client_id") or not body.get("client_secret"):
-        _fail(400, "client_id and client_secret are required")
+    if not body.get("client_id") or not (body.get("client_secret") or body.get("certificates")):
+        _fail(400, "client_id and a client_secret or certificates are required")
     app = {
         "client_id": body["client_id"],
-        "client_secret": body["client_secret"],
+        "client_secret": body.get("client_secret") or "",
         "redirect_uris": list(body.get("redirect_uris", [])),
         "display_name": body.get("display_name") or "Registered app",
         "permissions": list(body.get("permissions") or ["User.Read.All", "GroupMember.Read.All"]),
+        "certificates": [],
     }
+    for pem in body.get("certificates") or []:
+        _add_certificate(app, pem)
     state = get_state()
     with state.lock:
         state.apps[app["client_id"]] = app
-    return jsonify(app), 201
+    return jsonify({k: v for k, v in app.items() if k != "certificates"}), 201
+
+
+def _add_certificate(app, pem):
+    try:
+        return certificates.register(app, pem)
+    except ValueError as exc:
+        _fail(400, f"not a PEM certificate: {exc}")
+
+
+@bp.route("/apps/<client_id>/certificates", methods=["GET", "POST", "DELETE"])
+def app_certificates(client_id):
+    """An app's certificate credentials: POST {"certificate": PEM} uploads one (public part),
+    DELETE removes them all, GET lists thumbprints and expiry."""
+    state = get_state()
+    with state.lock:
+        app = state.apps.get(client_id)
+        if app is None:
+            _fail(404, f"no app {client_id!r}")
+        if request.method == "POST":
+            return jsonify(_add_certificate(app, _body().get("certificate") or "")), 201
+        if request.method == "DELETE":
+            app["certificates"] = []
+        listed = app.get("certificates", [])
+        return jsonify([{k: v for k, v in c.items() if k != "public_key"} for c in listed])
+
+
+@bp.delete("/service-principals/<client_id>")
+def delete_service_principal(client_id):
+    """Delete the app's enterprise application (service principal) in the tenant: its consent
+    goes, client credentials fail with AADSTS7000229, refresh tokens stop working."""
+    state = get_state()
+    with state.lock:
+        existed = state.grants.pop(client_id, None) is not None
+        revoked = state.revoke_refresh_tokens(client_id=client_id)
+        return jsonify({"deleted": existed, "revoked": revoked})
 
 
 @bp.get("/consent")
@@ -299,12 +339,14 @@ def expire_tokens():
 
 @bp.post("/tokens/revoke")
 def revoke_tokens():
-    """Revoke refresh tokens: all, or {"user": id|upn} / {"client_id": ...}."""
+    """Revoke refresh tokens: all, or {"user": id|upn} / {"client_id": ...}; {"reason":
+    "sign_in_frequency"} refuses them as Conditional Access sign-in frequency does (AADSTS70043)."""
     state = get_state()
     body = _body()
+    reason = "sign_in_frequency" if body.get("reason") == "sign_in_frequency" else True
     with state.lock:
         user_id = _user(body["user"], deleted=True)["id"] if body.get("user") else None
-        return jsonify({"revoked": state.revoke_refresh_tokens(user_id, body.get("client_id"))})
+        return jsonify({"revoked": state.revoke_refresh_tokens(user_id, body.get("client_id"), reason)})
 
 
 @bp.post("/tokens/lifetime")

@@ -186,11 +186,12 @@ class State:
         """A random opaque token string."""
         return prefix + secrets.token_urlsafe(32)
 
-    def issue_access_token(self, client_id, user_id, scopes):
-        """A bearer token for Graph; returns (token, lifetime seconds)."""
+    def issue_access_token(self, client_id, user_id, scopes, token=None):
+        """A bearer token for Graph (`token`: the string to issue, e.g. a signed app-only JWT);
+        returns (token, lifetime seconds)."""
         lifetime = int(self.settings["access_token_lifetime"])
         now = self.now()
-        token = self.new_secret("eyJ0eXAiOiJKV1Qi.")
+        token = token or self.new_secret("eyJ0eXAiOiJKV1Qi.")
         self.access_tokens[token] = Grant(
             client_id, user_id, list(scopes), now, now + datetime.timedelta(seconds=lifetime)
         )
@@ -211,19 +212,24 @@ class State:
             grant.expires_at = past
         return len(self.access_tokens)
 
-    def revoke_refresh_tokens(self, user_id=None, client_id=None):
-        """Revoke refresh tokens (all, one user's, or one app's); returns how many."""
+    def revoke_refresh_tokens(self, user_id=None, client_id=None, reason=True):
+        """Revoke refresh tokens (all, one user's, or one app's); returns how many. `reason`
+        "sign_in_frequency": refused as Conditional Access sign-in frequency does (70043)."""
         count = 0
         for grant in self.refresh_tokens.values():
             if (user_id in (None, grant.user_id)) and (client_id in (None, grant.client_id)):
-                grant.extra["revoked"] = True
+                grant.extra["revoked"] = reason
                 count += 1
         return count
 
     def effective_scopes(self, grant):
         """Scopes of an access token that the tenant's consent still covers."""
-        granted = set(self.grants.get(grant.client_id, []))
-        return [s for s in grant.scopes if s in granted or s == "User.Read"]
+        return self.effective_scopes_of(grant.client_id, grant.scopes)
+
+    def effective_scopes_of(self, client_id, scopes):
+        """Those of `scopes` the tenant's consent to `client_id` covers now."""
+        granted = set(self.grants.get(client_id, []))
+        return [s for s in scopes if s in granted or s == "User.Read"]
 
     # -- cursors (skiptokens, deltatokens) ---------------------------------------------------
     def store_cursor(self, data):

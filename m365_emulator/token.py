@@ -5,13 +5,15 @@ import base64
 import datetime
 import hashlib
 import hmac
+import json
 import urllib.parse
 import uuid
 
 from flask import Blueprint, jsonify, request
 
 from .app import base_url, get_state
-from .errors import aad_error
+from .certificates import ASSERTION_TYPE, AssertionRefused, verify_assertion
+from .errors import GRAPH_APP_ID, aad_error
 from .identity import MULTI_TENANT, issuer_for, unknown_tenant
 from .scopes import ScopeError, parse_scopes
 
@@ -32,8 +34,9 @@ def _b64url(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def _client(state):
-    """The authenticated app registration (HTTP Basic or client_secret in the body)."""
+def _client(state, tenant):
+    """The authenticated app registration (HTTP Basic, client_secret in the body, or a certificate's
+    client assertion)."""
     client_id, secret = request.form.get("client_id"), request.form.get("client_secret")
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("basic "):
@@ -44,6 +47,9 @@ def _client(state):
             raise TokenError("invalid_client", 7000218, "Malformed Basic authorization.", 401) from exc
         client_id = urllib.parse.unquote_plus(basic_id)
         secret = urllib.parse.unquote_plus(basic_secret)
+    assertion = request.form.get("client_assertion")
+    if not client_id and assertion:
+        client_id = _assertion_issuer(assertion)
     if not client_id:
         raise TokenError(
             "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."
@@ -60,6 +66,8 @@ def _client(state):
                 f"tenant."
             ),
         )
+    if assertion:
+        return _by_assertion(state, app, assertion, tenant)
     if not secret:
         raise TokenError(
             "invalid_client",
@@ -67,7 +75,7 @@ def _client(state):
             ("The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
             401,
         )
-    if not hmac.compare_digest(secret, app["client_secret"]):
+    if not app.get("client_secret") or not hmac.compare_digest(secret, app["client_secret"]):
         raise TokenError(
             "invalid_client",
             7000215,
@@ -79,6 +87,30 @@ def _client(state):
             401,
         )
     return app
+
+
+def _assertion_issuer(assertion):
+    try:
+        payload = assertion.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "==")).get("iss")
+    except (ValueError, IndexError, AttributeError):
+        return None
+
+
+def _by_assertion(state, app, assertion, tenant):
+    if request.form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise TokenError(
+            "invalid_request",
+            700010,
+            f"Invalid client_assertion_type. Expected '{ASSERTION_TYPE}'.",
+        )
+    # The audience Microsoft accepts: this token endpoint, with the tenant as the client addressed it
+    # or as the tenant's GUID.
+    audiences = {f"{base_url()}/{segment}/oauth2/v2.0/token" for segment in (tenant, state.directory.id)}
+    try:
+        return verify_assertion(app, assertion, audiences, state.now())
+    except AssertionRefused as exc:
+        raise TokenError("invalid_client", exc.code, exc.description, 401) from exc
 
 
 def _id_token(state, app, user, scopes, nonce):
@@ -239,6 +271,16 @@ def _refresh_token(state, app, tenant):
 
 def _check_refresh_usable(state, grant):
     issued = grant.issued_at.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+    if grant.extra["revoked"] == "sign_in_frequency":
+        raise TokenError(
+            "invalid_grant",
+            70043,
+            (
+                f"The refresh token has expired or is invalid due to sign-in frequency checks by "
+                f"conditional access. The token was issued on {issued} and the maximum allowed "
+                f"lifetime for this request is 86400."
+            ),
+        )
     if grant.extra["revoked"]:
         raise TokenError(
             "invalid_grant",
@@ -300,13 +342,54 @@ def _client_credentials(state, app, tenant):
                 f"(application ID URI)."
             ),
         )
-    access, lifetime = state.issue_access_token(app["client_id"], None, app.get("permissions", []))
+    if app["client_id"] not in state.grants:
+        raise TokenError(
+            "invalid_client",
+            7000229,
+            (
+                f"The client application {app['client_id']} is missing service principal in the "
+                f"tenant {state.directory.id}. See instructions here: https://go.microsoft.com/fwlink/"
+                f"?linkid=2225119"
+            ),
+            401,
+        )
+    roles = state.effective_scopes_of(app["client_id"], app.get("permissions", []))
+    access, lifetime = state.issue_access_token(
+        app["client_id"], None, roles, token=_app_only_token(state, app, roles)
+    )
     return {
         "token_type": "Bearer",
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
         "access_token": access,
     }
+
+
+def _app_only_token(state, app, roles):
+    """An app-only access token as Microsoft issues it (a JWT the client must treat as opaque):
+    `roles` = the application permissions consented now (absent when none), `idtyp` app, `tid`."""
+    now = int(state.now().timestamp())
+    claims = {
+        "aud": "https://graph.microsoft.com",
+        "iss": f"https://sts.windows.net/{state.directory.id}/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + int(state.settings["access_token_lifetime"]),
+        "app_displayname": app.get("display_name", ""),
+        "appid": app["client_id"],
+        "appidacr": "2" if request.form.get("client_assertion") else "1",
+        "idp": f"https://sts.windows.net/{state.directory.id}/",
+        "idtyp": "app",
+        "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp:{state.directory.id}:{app['client_id']}")),
+        "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp:{state.directory.id}:{app['client_id']}")),
+        "tid": state.directory.id,
+        "ver": "1.0",
+        "uti": _b64url(uuid.uuid4().bytes),
+        "xms_rd": GRAPH_APP_ID,
+    }
+    if roles:
+        claims["roles"] = list(roles)
+    return state.key.sign(claims)
 
 
 GRANTS = {
@@ -337,7 +420,7 @@ def token(tenant):
                     70003,
                     (f"The app requested an unsupported grant type '{grant_type}'."),
                 )
-            app = _client(state)
+            app = _client(state, tenant)
             body = GRANTS[grant_type](state, app, tenant)
         except TokenError as exc:
             return aad_error(

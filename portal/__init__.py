@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import boundary, cli, contacts, dashboard, formatting, htmx, probes
+from portal import boundary, cli, contacts, dashboard, formatting, htmx, probes, search
 from portal import config as config_module
 from portal._version import __version__
 from portal.admin import routes as admin_routes
@@ -61,7 +61,13 @@ def select_locale():
 
 def register_extensions(app):
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(config_module.PACKAGE / "migrations"), render_as_batch=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(config_module.PACKAGE / "migrations"),
+        render_as_batch=True,
+        include_name=search.include_name,  # the search indexes are not declared on the models
+    )
     csrf.init_app(app)
     mail_extension.init_app(app)
     oauth.init_app(app)

@@ -7,13 +7,14 @@ from portal import backup, doctor, runner, seed
 from portal._version import __version__
 from portal.accounts import AccountError, new_admin, new_customer, new_reseller
 from portal.extensions import db
+from portal.m365 import credentials
 from portal.models import Reseller, Role
 from portal.sync import cli as sync_cli
 
 
 def register(app):
     """Every command: the operator's here, then `seed-demo`, `runner` and `sync run`."""
-    commands = (version, create_reseller, create_customer, create_admin, doctor_command)
+    commands = (version, create_reseller, create_customer, create_admin, doctor_command, m365_certificate)
     for command in (*commands, backup_command, restore_command, rotate_token_key):
         app.cli.add_command(command)
     for module in (seed, runner, sync_cli):
@@ -138,4 +139,30 @@ def rotate_token_key():
     click.echo(
         f"Re-encrypted {count} stored M365 tokens with the first key. Now drop the old key from "
         "TOKEN_ENCRYPTION_KEY and restart web and runner."
+    )
+
+
+@click.command("m365-certificate")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False), help="PEM file to create.")
+@click.option("--name", default="Awareness Portal M365", show_default=True, help="Certificate subject (CN).")
+@click.option("--days", default=730, show_default=True, type=click.IntRange(1, 3650), help="Validity.")
+@with_appcontext
+def m365_certificate(path, name, days):
+    """Create a key pair and self-signed certificate for Microsoft (certificate credentials).
+
+    Writes key + certificate to --out (mode 0600, never overwritten) and prints the certificate,
+    its thumbprint and expiry: upload the certificate to the app registration ("Certificates &
+    secrets"), then set M365_CLIENT_CERTIFICATE to the file on every host (web and runner).
+    """
+    try:
+        credential, certificate = credentials.create_certificate(path, name, days)
+    except FileExistsError:
+        raise click.UsageError(f"{path} exists; choose another file (it is never overwritten)") from None
+    click.echo(certificate, nl=False)
+    click.echo(f"Thumbprint (SHA-1): {credential.thumbprint}")
+    click.echo(f"Valid until: {credential.not_after:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"Private key and certificate written to {path} (mode 0600); keep it secret.")
+    click.echo(
+        "Upload the certificate above (save it as a .cer/.pem file) to the app registration under "
+        f"Certificates & secrets, then set M365_CLIENT_CERTIFICATE={path}."
     )

@@ -81,6 +81,16 @@ def _positive_int(name, default):
     return value
 
 
+CONNECTION_TYPES = ("delegated", "application")
+
+
+def _choice(name, choices, default):
+    value = (os.environ.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _daily_at(value):
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
         raise ConfigError(f"SYNC_DAILY_AT must be HH:MM (24 h), got {value!r}")
@@ -174,6 +184,14 @@ def from_environment():
         "SIGN_IN_MAX_FAILURES_PER_ADDRESS": _positive_int("SIGN_IN_MAX_FAILURES_PER_ADDRESS", 20),
         "M365_CLIENT_ID": os.environ.get("M365_CLIENT_ID", ""),
         "M365_CLIENT_SECRET": os.environ.get("M365_CLIENT_SECRET", ""),
+        # A PEM file with a private key and its certificate (flask m365-certificate makes one); when
+        # set, the portal authenticates to Microsoft with it (private_key_jwt) instead of the secret.
+        "M365_CLIENT_CERTIFICATE": os.environ.get("M365_CLIENT_CERTIFICATE", ""),
+        # The connection type "Release M365 Interface" offers first: application permissions (admin
+        # consent, no one's sign-in to lose) or delegated (the administrator's refresh token).
+        "M365_DEFAULT_CONNECTION": _choice("M365_DEFAULT_CONNECTION", CONNECTION_TYPES, "delegated"),
+        # Seconds the admin-consent check waits for Microsoft to propagate a fresh consent.
+        "M365_CONSENT_PROPAGATION_WAIT": _int("M365_CONSENT_PROPAGATION_WAIT", 10),
         "M365_AUTHORITY": os.environ.get("M365_AUTHORITY", "https://login.microsoftonline.com").rstrip("/"),
         "M365_TENANT": os.environ.get("M365_TENANT", "organizations"),
         "M365_GRAPH_URL": os.environ.get("M365_GRAPH_URL", "https://graph.microsoft.com/v1.0").rstrip("/"),

@@ -5,7 +5,8 @@ Each check is a small function answering a Result. The statuses:
   WARN  works, but needs the operator's attention (no mail server: mails stay on the Notifications
         page; a generated token key file that every host must share; no M365 app registration yet).
   FAIL  does not work, or is not safe, as it is: the command exits 1.
-  SKIP  not checked: the database it reads is unreachable or not migrated.
+  SKIP  not checked: the database it reads is unreachable or not migrated (or, for the M365
+        credential, none is configured: the app registration check warns about that).
 Tokens, passwords and keys are never printed.
 """
 
@@ -23,7 +24,7 @@ from portal import config as config_module
 from portal import mail
 from portal.extensions import db
 from portal.health import runner_health, schema_revisions
-from portal.m365 import oauth, tokens
+from portal.m365 import credentials, oauth, tokens
 from portal.models import M365Connection
 from portal.models.base import utcnow
 
@@ -200,14 +201,47 @@ def check_test_mail(address):
 
 
 def check_m365_app():
-    """The Microsoft app registration's client id and secret are set."""
-    if not oauth.is_configured():
+    """The Microsoft app registration's client id and a credential (secret or certificate) are set."""
+    if not current_app.config.get("M365_CLIENT_ID") or not (
+        current_app.config.get("M365_CLIENT_SECRET") or current_app.config.get("M365_CLIENT_CERTIFICATE")
+    ):
         return Result(
             WARN,
-            'M365_CLIENT_ID/M365_CLIENT_SECRET not set: "Release M365 Interface" is refused',
-            "register the app (README, Connecting Microsoft 365) and set both",
+            'M365_CLIENT_ID and M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE not set: "Release M365 '
+            'Interface" is refused',
+            "register the app (README, Connecting Microsoft 365) and set the client id and a credential",
         )
     return Result(OK, f"M365 app registration {current_app.config['M365_CLIENT_ID']}")
+
+
+CERTIFICATE_WARN_DAYS = 30
+CERTIFICATE_HINT = (
+    "create a new one (flask --app portal.wsgi m365-certificate --out FILE), upload its certificate to "
+    "the app registration, set M365_CLIENT_CERTIFICATE to FILE and restart web and runner"
+)
+
+
+def check_m365_credential(now=None):
+    """Which credential authenticates the portal to Microsoft; a certificate's expiry (WARN within
+    CERTIFICATE_WARN_DAYS days, FAIL when expired or unreadable)."""
+    try:
+        credential = credentials.in_use()
+    except config_module.ConfigError as exc:
+        return Result(FAIL, f"M365 credential: {exc}", CERTIFICATE_HINT)
+    if credential is None:
+        return Result(SKIP, "M365 credential: none configured")
+    if credential.kind == credentials.SECRET:
+        return Result(OK, "M365 credential: client secret (M365_CLIENT_SECRET)")
+    now = now or utcnow()
+    facts = f"certificate {credential.thumbprint} ({credential.path})"
+    expires = credential.not_after.strftime("%Y-%m-%d %H:%M UTC")
+    if credential.expired(now):
+        return Result(FAIL, f"M365 credential: {facts} expired on {expires}", CERTIFICATE_HINT)
+    if credential.not_after - now <= timedelta(days=CERTIFICATE_WARN_DAYS):
+        days = (credential.not_after - now).days
+        text = f"M365 credential: {facts} expires on {expires}, in {days} days"
+        return Result(WARN, text, CERTIFICATE_HINT)
+    return Result(OK, f"M365 credential: {facts}, valid until {expires}")
 
 
 def _get(url):
@@ -292,6 +326,7 @@ CHECKS = (
     (check_stored_tokens, True),
     (check_mail_server, False),
     (check_m365_app, False),
+    (check_m365_credential, False),
     (check_authority, False),
     (check_graph, False),
     (check_redirect_uri, False),

@@ -231,15 +231,30 @@ def _customer_in_trouble(customer, created):
             customer_id=cid,
             tenant_id="tailspin-demo-tenant",
             tenant_domain=TAILSPIN_DOMAIN,
+            connected_by_name=f"it-admin@{TAILSPIN_DOMAIN}",
             status=ConnectionStatus.REAUTH_REQUIRED.value,
+            status_reason="Microsoft no longer accepts the stored sign-in: the administrator's password "
+            "was reset (AADSTS50173). An administrator must sign in again.",
+            status_changed_at=now - timedelta(days=1),
             reauth_notified_at=now,
         )
     )
     db.session.add(SyncSettings(customer_id=cid, mode=SyncMode.AUTOMATIC.value, sync_active=True, changed={}))
-    for days, status in ((2, RunStatus.HELD.value), (1, RunStatus.FAILED.value)):
+    runs = (
+        (2, RunStatus.HELD.value, "3 removals held by the deletion threshold."),
+        (1, RunStatus.FAILED.value, "Microsoft refused the stored sign-in (AADSTS50173). Nothing changed."),
+    )
+    for days, status, message in runs:
         started = now - timedelta(days=days)
         db.session.add(
-            SyncRun(customer_id=cid, status=status, started_at=started, finished_at=started, counts={})
+            SyncRun(
+                customer_id=cid,
+                status=status,
+                started_at=started,
+                finished_at=started,
+                counts={},
+                message=message,
+            )
         )
     db.session.flush()
     for c in contacts[:3]:

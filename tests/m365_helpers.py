@@ -16,10 +16,13 @@ from portal.extensions import db
 REDIRECT_URI = "http://localhost/m365/callback"  # SERVER_NAME=localhost in the test config
 
 
-def configure(app, emulator, **overrides):
-    """Point the test app at the emulator with a freshly registered app (its own consent state)."""
+def configure(app, emulator, permissions=None, **overrides):
+    """Point the test app at the emulator with a freshly registered app (its own consent state).
+
+    `permissions`: the app registration's configured permissions (what admin consent to
+    `.default` grants); the emulator's default is User.Read.All and GroupMember.Read.All."""
     client_id, secret = str(uuid.uuid4()), "secret-" + uuid.uuid4().hex
-    emulator.register_app(client_id, secret, [REDIRECT_URI])
+    emulator.register_app(client_id, secret, [REDIRECT_URI], permissions=permissions)
     app.config.update(
         M365_AUTHORITY=emulator.authority,
         M365_GRAPH_URL=emulator.graph_url,
@@ -31,14 +34,16 @@ def configure(app, emulator, **overrides):
         M365_GRAPH_MAX_WAIT=2,
         M365_GRAPH_BACKOFF=0.01,
         M365_GRAPH_MAX_ATTEMPTS=4,
+        M365_CONSENT_PROPAGATION_WAIT=0,
     )
     app.config.update(overrides)
     return client_id
 
 
-def start(portal_client):
-    """Click "Release M365 Interface"; returns the authorize URL at the emulator."""
-    response = portal_client.post("/m365/connect")
+def start(portal_client, connection_type=None):
+    """Click "Release M365 Interface" (with a connection type); returns the authorize URL at the emulator."""
+    data = {"connection_type": connection_type} if connection_type else {}
+    response = portal_client.post("/m365/connect", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response.headers["Location"]
 
@@ -67,6 +72,29 @@ def sign_in(portal_client, **leg):
     """The whole connect flow; returns the portal's response to the callback."""
     answer = microsoft_leg(start(portal_client), **leg)
     response = portal_client.get(callback_path(answer))
+    db.session.expire_all()
+    return response
+
+
+def consent_url(portal_client, account=DEMO_ADMIN_UPN):
+    """Application permissions, first leg: sign in (OpenID Connect); returns the admin-consent URL
+    the portal sends the administrator to."""
+    answer = microsoft_leg(start(portal_client, "application"), account=account)
+    response = portal_client.get(callback_path(answer))
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    location = response.headers["Location"]
+    assert "/v2.0/adminconsent?" in location, location
+    return location
+
+
+def consent_path(portal_client, account=DEMO_ADMIN_UPN, action="accept"):
+    """Application permissions up to Microsoft's answer to the admin consent: the callback path."""
+    return callback_path(microsoft_leg(consent_url(portal_client, account), account=account, action=action))
+
+
+def connect_application(portal_client, account=DEMO_ADMIN_UPN, action="accept"):
+    """The whole application-permission flow (sign-in, admin consent); the portal's last response."""
+    response = portal_client.get(consent_path(portal_client, account, action))
     db.session.expire_all()
     return response
 

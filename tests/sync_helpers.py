@@ -31,6 +31,21 @@ def connected_acme(app, world, emulator):
 
 
 @pytest.fixture
+def app_connected_acme(app, world, emulator):
+    """Acme, connected to the emulator's demo tenant with application permissions (admin consent),
+    "Synchronization active" on."""
+    m365.configure(app, emulator, SYNC_LOCK_WAIT=5)
+    world.northwind.ms_user_sync = True
+    world.acme.notification_recipients = "it@acme.example, boss@acme.example"
+    db.session.commit()
+    m365.connect_application(app.test_client().sign_in_as(world.alice))
+    settings = SyncSettings.for_customer(world.acme)
+    settings.sync_active = True
+    db.session.commit()
+    return world.acme
+
+
+@pytest.fixture
 def faults(emulator):
     """Inject emulator faults; cleared after the test."""
 

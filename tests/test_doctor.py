@@ -102,13 +102,14 @@ def test_healthy_installation_prints_ok_lines_and_exits_0(healthy, emulator):
         "OK   token key from TOKEN_ENCRYPTION_KEY",
         "OK   stored M365 tokens: all 1 decrypt with this key",
         "OK   mail server reachable (127.0.0.1:",
+        "OK   M365 credential: client secret (M365_CLIENT_SECRET)",
         f"OK   Microsoft sign-in reachable ({emulator.authority}/organizations/v2.0/.well-known/",
         f"OK   Microsoft Graph reachable ({emulator.graph_url}/users",
         "OK   M365 redirect URI https://portal.example.com/m365/callback (register exactly this",
         "OK   runner alive (last seen ",
     ):
         line(lines, start)
-    assert lines[-1] == "0 failed, 0 warnings, 12 checks."
+    assert lines[-1] == "0 failed, 0 warnings, 13 checks."
 
 
 def test_send_test_mail_delivers_the_test_message(healthy, smtp_server):

@@ -9,9 +9,13 @@ from alembic.migration import MigrationContext
 from cryptography.fernet import Fernet
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy import inspect as sa_inspect
 
 from portal import create_app
+from portal.contacts.listing import ContactQuery, contact_page
 from portal.extensions import db
+from portal.m365 import directory
+from portal.models import Contact, Customer
 from tests.conftest import DATABASE_URL, PG_SCHEMA, make_test_config
 
 
@@ -40,7 +44,12 @@ def test_migrations_on_an_empty_database_match_the_models():
         with app.app_context():
             upgrade()
             with db.engine.connect() as conn:
-                context = MigrationContext.configure(conn, opts={"compare_type": True})
+                # The app's alembic options (autogenerate's too): the search indexes are left out.
+                opts = {
+                    "compare_type": True,
+                    "include_name": app.extensions["migrate"].configure_args["include_name"],
+                }
+                context = MigrationContext.configure(conn, opts=opts)
                 differences = compare_metadata(context, db.metadata)
             db.engine.dispose()
         assert differences == [], f"models and migrations differ: {differences}"
@@ -127,9 +136,11 @@ def test_upgrading_a_database_of_the_previous_release_keeps_its_data_and_drops_r
                 assert rows("SELECT contact_id, group_id FROM contact_group_member") == [(1, 1)]
                 assert rows("SELECT id, contact_group_id FROM group_subscription") == [(1, 1)]
                 assert rows("SELECT id, contact_id FROM held_removal") == [(1, 2)]
+                # Connections made before application permissions existed stay delegated ones.
                 assert rows(
-                    "SELECT tenant_id, refresh_token_encrypted, users_delta_link FROM m365_connection"
-                ) == [("tenant-a", "gAAAA-token", "https://graph/delta?token=1")]
+                    "SELECT tenant_id, refresh_token_encrypted, users_delta_link, connection_type "
+                    "FROM m365_connection"
+                ) == [("tenant-a", "gAAAA-token", "https://graph/delta?token=1", "delegated")]
                 assert rows(
                     "SELECT customer_id, links_tenant_id FROM sync_settings ORDER BY customer_id"
                 ) == [(1, "tenant-a"), (2, None)]
@@ -251,5 +262,62 @@ def test_the_newest_migration_downgrades_one_step_and_upgrades_again_keeping_the
                 assert _revision(conn) == head
             db.engine.dispose()
         assert after == before
+    finally:
+        cleanup()
+
+
+SEARCH_PREVIOUS_HEAD = "47ed0db0f502"
+ROWS_BEFORE_SEARCH = [
+    "INSERT INTO reseller (id, ms_user_sync, name, street, postal_code, city, country, "
+    "notification_recipients, allowed_domains, created_at) "
+    "VALUES (1, true, 'Northwind', '', '', '', '', '', '', '2026-01-01')",
+    "INSERT INTO customer (id, reseller_id, name, street, postal_code, city, country, "
+    "notification_recipients, allowed_domains, created_at) "
+    "VALUES (1, 1, 'Acme', '', '', '', '', '', '', '2026-01-01')",
+    *[
+        f"INSERT INTO contact (id, customer_id, salutation, first_name, last_name, email, email_key, origin, "
+        f"linked_automatically, archive_reason, created_at, updated_at) VALUES "
+        f"({i}, 1, '', '{first}', '{last}', '{email}', '{email}', 'manual', false, '', "
+        "'2026-01-01', '2026-01-01')"
+        for i, first, last, email in (
+            (1, "Jürgen", "Groß", "jg@acme.example"),
+            (2, "Siobhán", "O''Brien", "sob@acme.example"),
+            (3, "Ben", "Mueller", "ben@acme.example"),
+        )
+    ],
+    "INSERT INTO directory_user (id, customer_id, m365_id, display_name, given_name, surname, email, upn, "
+    "department, enabled, guest, skip_reason, sort_key, search_text, loaded_at) VALUES "
+    "(1, 1, 'u1', 'Núria Müller', 'Núria', 'Müller', 'nm@acme.example', 'nm@acme.example', 'Süd', "
+    "true, false, '', 'núria müller', 'núria müller nm@acme.example süd', '2026-01-01')",
+    "INSERT INTO directory_group (id, customer_id, m365_id, display_name, description, kind, sort_key, "
+    "search_text, loaded_at) VALUES (1, 1, 'g1', 'Führung', '', 'Team', 'führung', 'führung', '2026-01-01')",
+]
+
+
+def test_upgrading_fills_the_search_text_and_index_for_rows_made_before_it():
+    url, options, cleanup = _fresh_database()
+    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
+    try:
+        with app.app_context():
+            upgrade(revision=SEARCH_PREVIOUS_HEAD)
+            with db.engine.begin() as conn:
+                for statement in ROWS_BEFORE_SEARCH:
+                    conn.exec_driver_sql(statement)
+            upgrade()
+            customer = db.session.get(Customer, 1)
+            assert [c.id for c in contact_page(customer, ContactQuery(q="gross")).contacts] == [1]
+            assert [c.id for c in contact_page(customer, ContactQuery(q="müller")).contacts] == [3]
+            assert [c.id for c in contact_page(customer, ContactQuery(q="obrien")).contacts] == [2]
+            assert [u.id for u in db.session.scalars(directory.search_users(customer, "mueller sued"))] == [1]
+            assert [g.id for g in directory.search_groups(customer, "fuehrung")] == [1]
+            db.session.add(Contact(id=4, customer_id=1, first_name="Jörg", email="j@a.de", email_key="j"))
+            db.session.commit()  # the triggers (SQLite) or the index (PostgreSQL) take new rows too
+            assert [c.id for c in contact_page(customer, ContactQuery(q="joerg")).contacts] == [4]
+            db.session.remove()
+            downgrade(revision=SEARCH_PREVIOUS_HEAD)
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT count(*) FROM contact").scalar() == 4
+                assert "search_text" not in {c["name"] for c in sa_inspect(conn).get_columns("contact")}
+            db.engine.dispose()
     finally:
         cleanup()

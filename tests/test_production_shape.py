@@ -224,8 +224,9 @@ def _sign_in(browser, base):
 
 
 def _connect(browser, base):
-    """Release M365 Interface, the emulator's sign-in, and back to the portal's callback."""
-    start = _post(browser, base, "/m365/connect")
+    """Release M365 Interface with delegated permissions (the env example preselects application
+    permissions), the emulator's sign-in, and back to the portal's callback."""
+    start = _post(browser, base, "/m365/connect", connection_type="delegated")
     assert start.status_code == 302, start.text[:500]
     answer = m365_helpers.microsoft_leg(start.headers["Location"])
     callback = answer.headers["Location"]

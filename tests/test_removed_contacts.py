@@ -143,7 +143,7 @@ def test_restore_waits_for_a_running_sync_and_then_gives_up(world):
         restore_contact(world.acme, contact.id, world.alice, wait_seconds=0)
         raise AssertionError("restored while a sync held the lock")
     except NotRestored as problem:
-        assert "synchronization is running" in str(problem)
+        assert "synchronization of this customer is running" in str(problem)
     finally:
         lock.release(world.acme.id, "a-running-sync")
     assert db.session.get(Contact, contact.id).archived_at is not None

@@ -149,7 +149,8 @@ def test_nul_in_any_query_parameter_never_answers_500(olga_client, book, rule):
     for headers in ({}, HX):
         response = olga_client.get(_real_url(rule, book), query_string=query, headers=headers)
         response.get_data()  # a streamed answer (the CSV export) runs its query only now
-        assert response.status_code < 500, (rule.rule, response.status_code)
+        not_ready = rule.rule == "/readyz" and response.status_code == 503  # its answer, not a crash
+        assert response.status_code < 500 or not_ready, (rule.rule, response.status_code)
 
 
 @pytest.mark.parametrize("rule", POST_RULES, ids=[r.rule for r in POST_RULES])

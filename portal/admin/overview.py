@@ -1,7 +1,7 @@
 """The customer overview: every customer the viewer may see, with the health of its sync.
 
-One statement answers a page: the visible customers (auth.access) joined to grouped subqueries
-(active contacts, held deletions, the sync runs) that are limited to those customers. A page of
+One statement answers a page: sync.attention.facts_statement for the visible customers
+(auth.access), which also says which problems each has. A page of
 customers costs that statement and a count, never a query per customer, and sorting happens in
 the database, so every page of a sorted list is right.
 
@@ -12,22 +12,13 @@ the database, so every page of a sorted list is right.
 from dataclasses import dataclass
 from math import ceil
 
-from sqlalchemy import and_, case, false, func, not_, or_, select
+from sqlalchemy import and_, func, select
 
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
-from portal.models import (
-    ConnectionStatus,
-    Contact,
-    Customer,
-    M365Connection,
-    Reseller,
-    SyncMode,
-    SyncSettings,
-)
-from portal.models.sync import HeldRemoval, RunStatus, SyncRun
-from portal.sync.service import successful_sync
+from portal.models import Customer
+from portal.sync import attention
 
 PER_PAGE = 50
 # Customers with problems first: what a reseller looks for in the morning.
@@ -113,7 +104,7 @@ class OverviewPage:
 
 
 SORT_KEYS = ("name", "reseller", "connection", "mode", "last_sync", "contacts", "held", "problems")
-PROBLEMS = ("reauth_required", "last_sync_failed", "deletions_held", "sync_inactive", "prerequisite_off")
+PROBLEMS = attention.FLAGS
 
 
 def overview_page(query):
@@ -124,7 +115,7 @@ def overview_page(query):
     total = db.session.scalar(select(func.count()).select_from(Customer).where(matching))
     page = OverviewPage(items=[], page=1, total=total)
     page.page = min(query.page, page.pages)
-    statement, order = _statement()
+    statement, order = attention.facts_statement(select(Customer.id).where(access.customer_scope()))
     column = order[query.sort_key]
     primary = column.desc().nulls_last() if query.descending else column.asc().nulls_first()
     rows = db.session.execute(
@@ -135,81 +126,6 @@ def overview_page(query):
     )
     page.items = [_health(row) for row in rows]
     return page
-
-
-def _statement():
-    """(SELECT of every customer's facts and problem flags, {sort key: its column})."""
-    contacts, held, runs = _grouped(select(Customer.id).where(access.customer_scope()))
-    connected = M365Connection.id.is_not(None)
-    reauth = M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value
-    held_count = func.coalesce(held.c.n, 0)
-    columns = {
-        "connection": case((~connected, 0), (reauth, 2), else_=1),  # not connected, connected, re-auth
-        "mode": func.coalesce(SyncSettings.mode, SyncMode.MANUAL.value),
-        "last_sync": runs.c.last_ok,
-        "contacts": func.coalesce(contacts.c.n, 0),
-        "held": held_count,
-    }
-    flags = _problem_flags(connected, reauth, held_count, runs)
-    columns["problems"] = sum(flags.values())
-    labelled = {key: expression.label(key) for key, expression in {**columns, **flags}.items()}
-    statement = (
-        select(Customer.id, Customer.name, Reseller.name.label("reseller"), *labelled.values())
-        .select_from(Customer)
-        .join(Reseller, Reseller.id == Customer.reseller_id)
-        .outerjoin(M365Connection, M365Connection.customer_id == Customer.id)
-        .outerjoin(SyncSettings, SyncSettings.customer_id == Customer.id)
-        .outerjoin(contacts, contacts.c.customer_id == Customer.id)
-        .outerjoin(held, held.c.customer_id == Customer.id)
-        .outerjoin(runs, runs.c.customer_id == Customer.id)
-    )
-    order = {"name": Customer.name, "reseller": Reseller.name, **{k: labelled[k] for k in columns}}
-    return statement, order
-
-
-def _problem_flags(connected, reauth, held_count, runs):
-    """{problem: 1 when it applies to the row, else 0}: the one place that says what a problem is."""
-    last_failed, last_ok = runs.c.last_failed, runs.c.last_ok
-    user_sync_on = func.coalesce(Customer.ms_user_sync, Reseller.ms_user_sync)  # ms_user_sync_in_effect
-    conditions = {
-        "reauth_required": reauth,
-        # The latest sync that finished failed (skipped and running ones do not count).
-        "last_sync_failed": and_(last_failed.is_not(None), or_(last_ok.is_(None), last_failed > last_ok)),
-        "deletions_held": held_count > 0,
-        # Connected, but the daily sync leaves the customer out.
-        "sync_inactive": and_(connected, not_(func.coalesce(SyncSettings.sync_active, false()))),
-        "prerequisite_off": and_(connected, not_(user_sync_on)),
-    }
-    return {key: case((conditions[key], 1), else_=0) for key in PROBLEMS}
-
-
-def _grouped(customer_ids):
-    """Active contacts, held deletions and sync runs per customer, for the customers selected."""
-    failed = SyncRun.status == RunStatus.FAILED.value
-    contacts = (
-        select(Contact.customer_id, func.count().label("n"))
-        .where(Contact.customer_id.in_(customer_ids), Contact.archived_at.is_(None))
-        .group_by(Contact.customer_id)
-        .subquery("contacts")
-    )
-    held = (
-        select(HeldRemoval.customer_id, func.count().label("n"))
-        .join(HeldRemoval.contact)
-        .where(HeldRemoval.customer_id.in_(customer_ids))
-        .group_by(HeldRemoval.customer_id)
-        .subquery("held")
-    )
-    runs = (
-        select(
-            SyncRun.customer_id,
-            func.max(case((successful_sync(), SyncRun.started_at))).label("last_ok"),
-            func.max(case((failed, SyncRun.started_at))).label("last_failed"),
-        )
-        .where(SyncRun.customer_id.in_(customer_ids), SyncRun.kind == "sync")
-        .group_by(SyncRun.customer_id)
-        .subquery("runs")
-    )
-    return contacts, held, runs
 
 
 def _health(row):

@@ -16,6 +16,7 @@ from portal.contacts import services
 from portal.contacts.csv_io import GROUP_SEPARATOR
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, ContactImport, Origin, contact_group_members, utcnow
+from portal.models.contacts import contact_search_text
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 STATUSES = (CREATE, UPDATE, UNCHANGED, REJECT)
@@ -247,6 +248,9 @@ def _update_existing(customer, plans, groups, now):
     for plan in plans:
         contact = existing[plan.email.lower()]
         values = {a: getattr(plan, a) for a in ("first_name", "last_name", "salutation") if getattr(plan, a)}
+        # A bulk UPDATE passes no ORM event: the search text is written here, from the new names.
+        first, last = values.get("first_name", contact.first_name), values.get("last_name", contact.last_name)
+        values["search_text"] = contact_search_text(first, last, plan.email)
         changes.append({"id": contact.id, "updated_at": now, **values})
         memberships += [
             (contact.id, groups[name.lower()].id)

@@ -3,14 +3,16 @@
 Keyset ("seek") pagination keeps every page as fast as the first at 100,000 contacts: a page
 continues after (or before) a cursor contact's sort values instead of skipping N rows. Each
 sort follows an index: name -> ix_contact_customer_name, email -> uq_contact_customer_email,
-updated -> ix_contact_customer_updated.
+updated -> ix_contact_customer_updated. A search finds its rows through the search index
+(portal.search) and puts exact and prefix matches first: the rank leads the keyset columns.
 """
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
 
+from portal import search
 from portal.boundary import positive_int
 from portal.extensions import db
 from portal.models import Contact, contact_group_members
@@ -21,7 +23,6 @@ SORTS = {
     "updated": (Contact.updated_at, Contact.id),
 }
 DEFAULT_SORT = "name"
-MAX_TERMS = 5
 
 
 @dataclass
@@ -82,32 +83,19 @@ def _sqlite():
 
 
 def search_condition(term):
-    """Each word must occur in the first name, last name or email (case-insensitive); None if empty."""
-    words = (term or "").split()[:MAX_TERMS]
-    if not words:
-        return None
-    # SQLite's LIKE already ignores (ASCII) case, as far as its lower() would: plain LIKE finds the
-    # same rows at a third of the cost. Elsewhere lower(x) LIKE lower(y).
-    contains = "contains" if _sqlite() else "icontains"
-    return and_(
-        *[
-            or_(
-                getattr(Contact.first_name, contains)(w, autoescape=True),
-                getattr(Contact.last_name, contains)(w, autoescape=True),
-                Contact.email_key.contains(w.lower(), autoescape=True),
-            )
-            for w in words
-        ]
-    )
+    """Each word of `term` must occur in the contact's folded names or email (portal.search);
+    None without words."""
+    return search.matches(Contact, term)
 
 
-def _order(columns, ascending, searching):
-    """ORDER BY for the sort. While searching, SQLite must not walk the sort index: for a rare
-    word it would visit every row through the index (several times slower than scanning the
-    table and sorting the few matches), so the columns are wrapped to hide the index."""
-    if searching and _sqlite():
-        columns = [c if c is Contact.id else c.concat("") for c in columns]
-    return [c.asc() if ascending else c.desc() for c in columns]
+def _sort_columns(query):
+    """The keyset columns: while searching, the search rank first (exact, then prefix matches),
+    negated for a descending sort so that they still come first; then the sort's columns."""
+    columns = SORTS[query.sort_key]
+    if not query.q.strip():
+        return columns
+    rank = search.rank(Contact, query.q)
+    return (-rank if query.descending else rank, *columns)
 
 
 def _filtered(customer, query):
@@ -141,11 +129,21 @@ def _seek(stmt, columns, values, forward):
     return stmt.where(keys > cursor if forward else keys < cursor)
 
 
+def _read(base, stmt, count_in_page):
+    """(the page's rows, the total). With `count_in_page` the page's statement also counts the
+    matches (count(*) OVER ()), which is right only without a cursor (the cursor narrows the rows)."""
+    if not count_in_page:
+        return db.session.scalars(stmt).all(), db.session.scalar(
+            select(func.count()).select_from(base.subquery())
+        )
+    result = db.session.execute(stmt.add_columns(func.count().over())).all()
+    return [row[0] for row in result], result[0][1] if result else 0
+
+
 def contact_page(customer, query, per_page=50):
     """The page of the customer's contacts that `query` asks for, with its total count."""
     base = _filtered(customer, query)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-    columns = SORTS[query.sort_key]
+    columns = _sort_columns(query)
     backwards = query.before is not None and query.after is None
     cursor_id = query.before if backwards else query.after
     values = _cursor_values(customer, cursor_id, columns)
@@ -154,10 +152,13 @@ def contact_page(customer, query, per_page=50):
     stmt = base
     if values is not None:
         stmt = _seek(stmt, columns, values, forward=ascending)
-    order = _order(columns, ascending, searching=bool(query.q.split()))
-    rows = db.session.scalars(
-        stmt.order_by(*order).limit(per_page + 1).options(selectinload(Contact.groups))
-    ).all()
+    order = [c.asc() if ascending else c.desc() for c in columns]
+    stmt = stmt.order_by(*order).limit(per_page + 1).options(selectinload(Contact.groups))
+    # Measured (bench/search.py): on PostgreSQL a search's first page is faster when one statement
+    # searches the index and counts; SQLite copies every matching row for the window, which is
+    # slower than searching its FTS table twice. The plain book's count reads an index: apart.
+    one_statement = values is None and bool(query.q.strip()) and not _sqlite()
+    rows, total = _read(base, stmt, count_in_page=one_statement)
     more = len(rows) > per_page
     rows = rows[:per_page]
     page = ContactPage(contacts=rows, total=total, query=query)

@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
-from portal.contacts.listing import search_condition
+from portal import search
 from portal.extensions import db
 from portal.models import AuditEntry, Contact, ContactGroup, GroupSubscription, Origin, contact_group_members
 from portal.models.sync import HeldRemoval, SyncChange
@@ -240,19 +240,13 @@ def remove_member(group, contact):
 
 
 def member_candidates(group, term, limit=10):
-    """Non-archived contacts of the group's customer matching `term` that are not yet members."""
+    """Non-archived contacts of the group's customer matching `term` that are not yet members,
+    exact and prefix matches first, then by name."""
     members = select(contact_group_members.c.contact_id).where(contact_group_members.c.group_id == group.id)
-    query = (
-        select(Contact)
-        .where(
-            Contact.customer_id == group.customer_id,
-            Contact.archived_at.is_(None),
-            Contact.id.not_in(members),
-        )
-        .order_by(Contact.last_name, Contact.first_name, Contact.id)
-        .limit(limit)
+    query = select(Contact).where(
+        Contact.customer_id == group.customer_id,
+        Contact.archived_at.is_(None),
+        Contact.id.not_in(members),
     )
-    condition = search_condition(term)
-    if condition is not None:
-        query = query.where(condition)
-    return db.session.scalars(query).all()
+    by_name = (Contact.last_name, Contact.first_name, Contact.id)
+    return db.session.scalars(search.ranked(query, Contact, term, *by_name).limit(limit)).all()

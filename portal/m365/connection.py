@@ -37,6 +37,7 @@ from portal.mail import notify_customer, portal_url
 from portal.models import (
     AuditEntry,
     ConnectionStatus,
+    ConnectionType,
     Contact,
     Customer,
     GroupSubscription,
@@ -62,7 +63,8 @@ class SignIn:
     tenant_domain: str
     account: str  # the M365 account that consented (preferred_username)
     scopes: str
-    refresh_token: str
+    refresh_token: str  # "" for application permissions: none is ever stored
+    connection_type: str = ConnectionType.DELEGATED.value
 
 
 def tenant_owner(tenant_id):
@@ -80,13 +82,16 @@ def check_tenant_free(customer, tenant_id):
 def save_connection(customer, admin, sign_in):
     """Store (or renew) the customer's connection after a successful sign-in; commits.
 
-    A renewed sign-in (re-authentication) updates the same row and makes it healthy again.
-    Signing in to a different tenant than before discards the old tenant's delta state, group
-    subscriptions and contact links (their ids mean nothing in the new tenant).
+    A renewed sign-in (re-authentication, admin consent again, or a switch between delegated and
+    application permissions) updates the same row and makes it healthy again: in the same tenant,
+    contacts, links, subscriptions and delta links stay. Signing in to a different tenant than
+    before discards the old tenant's delta state, group subscriptions and contact links (their ids
+    mean nothing in the new tenant).
     """
     check_tenant_free(customer, sign_in.tenant_id)
     connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
     renewed = connection is not None
+    switched = renewed and connection.connection_type != sign_in.connection_type
     unlinked = _forget_other_tenant(customer, admin, sign_in.tenant_id)
     if connection is None:
         connection = M365Connection(customer_id=customer.id)
@@ -99,17 +104,19 @@ def save_connection(customer, admin, sign_in):
     connection.connected_by_name = sign_in.account
     connection.connected_at = utcnow()
     connection.scopes = sign_in.scopes
+    connection.connection_type = sign_in.connection_type
     connection.refresh_token_encrypted = tokens.encrypt(sign_in.refresh_token)
     connection.status = ConnectionStatus.OK.value
     connection.status_reason = ""
     connection.status_changed_at = utcnow() if renewed else None
     connection.reauth_notified_at = None
-    action = "interface_renewed" if renewed else "interface_connected"
+    action = "interface_switched" if switched else "interface_renewed" if renewed else "interface_connected"
     AuditEntry.record(
         customer,
         admin.email,
         action,
-        f"{sign_in.tenant_domain} ({sign_in.tenant_id}), M365 account {sign_in.account}",
+        f"{sign_in.tenant_domain} ({sign_in.tenant_id}), M365 account {sign_in.account}, "
+        f"{sign_in.connection_type} permissions",
     )
     try:
         db.session.commit()
@@ -187,12 +194,15 @@ NOT_CONNECTED = N_(
 def connection_for_sync(customer):
     """The connection the runner may use: prerequisite on, connected and healthy; else None.
 
-    A connection that needs re-authentication is skipped until an admin signs in again.
+    A connection that needs re-authentication (or admin consent) is skipped until an admin acts.
+    A delegated connection needs its refresh token; an application connection never has one.
     """
     if not customer.ms_user_sync_in_effect:
         return None
     connection = connection_for(customer)
-    if connection is None or connection.needs_reauth or not connection.refresh_token_encrypted:
+    if connection is None or connection.needs_reauth:
+        return None
+    if not connection.is_application and not connection.refresh_token_encrypted:
         return None
     return connection
 
@@ -349,5 +359,19 @@ def describe_status(connection):
     if connection is None:
         return _("Not connected")
     if connection.needs_reauth:
-        return _("Re-authentication required")
+        return health_label(connection)
     return _("M365 interface has been connected")
+
+
+def health_label(connection):
+    """The name of a broken connection's health: what it lacks (a sign-in, or admin consent)."""
+    if connection.is_application:
+        return _("Admin consent required")
+    return _("Re-authentication required")
+
+
+def type_label(connection_type):
+    """The admin-facing name of a connection type."""
+    if connection_type == ConnectionType.APPLICATION.value:
+        return _("Application permissions (admin consent)")
+    return _("Delegated permissions (administrator's sign-in)")

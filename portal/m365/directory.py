@@ -10,8 +10,9 @@ The one owner of the DirectoryUser/DirectoryGroup/DirectoryMembership rows; the 
 (portal.manual.services) and the subscriptions (portal.sync.subscriptions) build on it. Callers commit.
 """
 
-from sqlalchemy import and_, delete, func, insert, select, true
+from sqlalchemy import delete, func, insert, select
 
+from portal import search
 from portal.extensions import db
 from portal.models.base import utcnow
 from portal.models.directory import (
@@ -24,11 +25,6 @@ from portal.models.directory import (
 from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
 
 CHUNK = 2000
-
-
-def like_words(column, term):
-    """Conditions matching every word of `term` anywhere in the lower-cased `column`."""
-    return and_(true(), *[column.contains(word, autoescape=True) for word in term.lower().split()])
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -98,15 +94,13 @@ def _user_rows(customer, users, now):
         reason = person.skip_reason(domains) or ""
         if not reason and seen.get(person.email_key, 0) > 1:
             reason = SKIP_DUPLICATE
-        text = " ".join(
-            [
-                person.display_name,
-                person.email or "",
-                person.department,
-                user.get("userPrincipalName") or "",
-                person.first_name,
-                person.last_name,
-            ]
+        text = search.document(
+            person.display_name,
+            person.email,
+            person.department,
+            user.get("userPrincipalName"),
+            person.first_name,
+            person.last_name,
         )
         yield {
             "customer_id": customer.id,
@@ -121,7 +115,7 @@ def _user_rows(customer, users, now):
             "guest": person.guest,
             "skip_reason": reason,
             "sort_key": person.display_name.lower()[:255],
-            "search_text": text.lower(),
+            "search_text": text,
             "loaded_at": now,
         }
 
@@ -138,7 +132,7 @@ def _group_rows(customer, groups, now, member_counts=None):
             "description": group.get("description") or "",
             "kind": group_kind(group),
             "sort_key": name.lower()[:255],
-            "search_text": " ".join([name, group.get("mail") or "", group.get("description") or ""]).lower(),
+            "search_text": search.document(name, group.get("mail"), group.get("description")),
             "member_count": (member_counts or {}).get(group["id"]),
             "loaded_at": now,
         }
@@ -172,23 +166,18 @@ def group_count(customer):
 
 
 def search_users(customer, term=""):
-    """The loaded users matching every word of `term` (name, email, department, UPN), by name."""
+    """The loaded users matching every word of `term` (name, email, department, UPN; folded, see
+    portal.search): exact and prefix matches first, then by name."""
     query = select(DirectoryUser).where(DirectoryUser.customer_id == customer.id)
-    if term.strip():
-        # Measured (bench/manual_load.py): walking the name-ordered index to filter 50,000 rows is
-        # 4x slower on SQLite than reading the customer's rows and sorting the few matches.
-        query = query.where(like_words(DirectoryUser.search_text, term)).with_hint(
-            DirectoryUser, "INDEXED BY ix_directory_user_customer", "sqlite"
-        )
-    return query.order_by(DirectoryUser.sort_key, DirectoryUser.id)
+    return search.ranked(query, DirectoryUser, term, DirectoryUser.sort_key, DirectoryUser.id)
 
 
 def search_groups(customer, term="", limit=None):
-    """Loaded groups whose name, mail or description matches every word of `term`, by name."""
+    """Loaded groups whose name, mail or description matches every word of `term` (folded):
+    exact and prefix matches first, then by name."""
     query = select(DirectoryGroup).where(DirectoryGroup.customer_id == customer.id)
-    if term.strip():
-        query = query.where(like_words(DirectoryGroup.search_text, term))
-    return db.session.scalars(query.order_by(DirectoryGroup.sort_key, DirectoryGroup.id).limit(limit)).all()
+    by_name = (DirectoryGroup.sort_key, DirectoryGroup.id)
+    return db.session.scalars(search.ranked(query, DirectoryGroup, term, *by_name).limit(limit)).all()
 
 
 def graph_users(customer, user_ids, loaded_after):

@@ -2,6 +2,7 @@
 
     client = GraphClient.for_connection(connection)   # an M365Connection row
     client = GraphClient.for_token(token, tenant_id)  # a fresh sign-in (no stored connection)
+    client = GraphClient.for_application(tenant_id)  # application permissions (client credentials)
     with GraphClient.for_connection(c) as client: ... # closes the HTTP session at the end
 
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
@@ -24,6 +25,7 @@ M365_GRAPH_PAGE_SIZE ($top on lists; tests lower it to exercise paging).
 
 Errors (all subclasses of GraphError, each with a `message` an admin understands):
     ReauthRequired     refresh token rejected (invalid_grant ...): connection needs a new sign-in
+    ConsentLost        (a ReauthRequired) application permissions: consent or service principal gone
     PermissionMissing  403 Authorization_RequestDenied: consent/permissions withdrawn
     GraphUnavailable   429/5xx after bounded retries, or Microsoft unreachable
     DeltaExpired       syncStateNotFound / 410: the caller must restart with delta_link=None
@@ -43,12 +45,12 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app
 from flask_babel import gettext as _
 
-from portal.m365 import tokens
+from portal.m365 import apponly, credentials, tokens
 from portal.m365.connection import mark_reauth_required, store_refresh_token
+from portal.m365.credentials import CertificateExpired
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,9 @@ GROUP_FIELDS = (
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Token endpoint errors that only a new sign-in of an administrator can cure.
 REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
+# Token-endpoint codes that mean the tenant no longer lets the app in with application permissions:
+# no service principal (enterprise app deleted / never consented), app not found in the tenant.
+CONSENT_LOST_CODES = frozenset({"AADSTS7000229", "AADSTS700016"})
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 USER_TYPE = "#microsoft.graph.user"
 # The only 404 that means "this object does not exist (in the tenant the token is for)". Any other
@@ -84,6 +89,10 @@ class GraphError(Exception):
 
 class ReauthRequired(GraphError):
     pass
+
+
+class ConsentLost(ReauthRequired):
+    """Application permissions: the tenant no longer lets the app in (consent or service principal gone)."""
 
 
 class PermissionMissing(GraphError):
@@ -151,6 +160,7 @@ class GraphClient:
         connection_id=None,
         on_refresh_token=None,
         on_auth_lost=None,
+        app_only=False,
         sleep=time.sleep,
     ):
         config = current_app.config
@@ -166,9 +176,8 @@ class GraphClient:
         self._on_auth_lost = on_auth_lost
         self._sleep = sleep
         self._refresh_token = token.get("refresh_token", "")
-        self._session = OAuth2Session(
-            client_id=config["M365_CLIENT_ID"],
-            client_secret=config["M365_CLIENT_SECRET"],
+        self.app_only = app_only
+        self._session = credentials.oauth_session(
             token_endpoint=token_endpoint(tenant_id),
             scope=SCOPES,
             token=token,
@@ -185,11 +194,19 @@ class GraphClient:
     # --- construction -------------------------------------------------------------------------
     @classmethod
     def for_connection(cls, connection, **kwargs):
-        """A client for a stored connection: refreshes from its (decrypted) refresh token.
+        """A client for a stored connection: refreshes from its (decrypted) refresh token, or
+        (application permissions) uses client-credentials tokens for its tenant.
 
         Each rotated refresh token is persisted at once; ReauthRequired/PermissionMissing mark
         the connection "Re-authentication required" before they are raised.
         """
+        if connection.is_application:
+            return cls.for_application(
+                connection.tenant_id,
+                connection_id=connection.id,
+                on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
+                **kwargs,
+            )
         # expires_at=1: no access token is stored, so the first request refreshes.
         token = {
             "access_token": "",
@@ -203,6 +220,16 @@ class GraphClient:
             connection_id=connection.id,
             on_refresh_token=lambda plain: store_refresh_token(connection, plain),
             on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
+            **kwargs,
+        )
+
+    @classmethod
+    def for_application(cls, tenant_id, **kwargs):
+        """A client reading `tenant_id` with application permissions (client-credentials tokens)."""
+        return cls(
+            {"access_token": "", "token_type": "Bearer", "expires_at": 1},
+            tenant_id=tenant_id,
+            app_only=True,
             **kwargs,
         )
 
@@ -333,11 +360,16 @@ class GraphClient:
                 self.waited_seconds += delay
 
     def _attempt(self, url, params, headers):
-        """One HTTP request (Authlib refreshes the access token first when it is due)."""
+        """One HTTP request (Authlib refreshes the access token first when it is due; with
+        application permissions the cached client-credentials token is set first)."""
         try:
+            if self.app_only:
+                self._session.token = apponly.access_token(self.tenant_id)
             response = self._session.get(url, params=params, headers=headers)
         except OAuthError as exc:
             raise self._token_error(exc) from None
+        except CertificateExpired as exc:
+            raise GraphError(exc.message, code="certificate_expired") from None
         except requests.HTTPError as exc:  # the token endpoint answered 5xx
             raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code)) from exc
         except requests.RequestException as exc:
@@ -362,9 +394,15 @@ class GraphClient:
     def _force_refresh(self):
         """Graph rejected the access token: get a new one once (rotating the refresh token)."""
         try:
-            self._session.refresh_token(token_endpoint(self.tenant_id))
+            if self.app_only:
+                self._session.token = apponly.access_token(self.tenant_id, force=True)
+                self.token_refresh_count += 1
+            else:
+                self._session.refresh_token(token_endpoint(self.tenant_id))
         except OAuthError as exc:
             raise self._token_error(exc) from None
+        except CertificateExpired as exc:
+            raise GraphError(exc.message, code="certificate_expired") from None
         except requests.HTTPError as exc:
             raise _Retry(GraphUnavailable(self._unavailable_text(), status=exc.response.status_code)) from exc
         except requests.RequestException as exc:
@@ -393,6 +431,15 @@ class GraphClient:
     def _token_error(self, exc):
         """Map a token-endpoint error: re-auth, retry later, or a portal configuration problem."""
         code = aadsts_code(exc.description)
+        if self.app_only and (exc.error == "unauthorized_client" or code in CONSENT_LOST_CODES):
+            reason = _(
+                "Microsoft 365 no longer lets the portal read this tenant with application permissions "
+                "(%(error)s%(code)s): the admin consent was withdrawn or the portal's enterprise "
+                "application was deleted. An M365 administrator must grant admin consent again.",
+                error=exc.error,
+                code=f", {code}" if code else "",
+            )
+            return self._auth_lost(ConsentLost(reason, code=exc.error))
         if exc.error in REAUTH_ERRORS:
             reason = _(
                 "Microsoft no longer accepts the stored sign-in (%(error)s%(code)s): it expired "
@@ -406,7 +453,7 @@ class GraphClient:
         return GraphError(
             _(
                 "Microsoft refused the portal's app credentials (%(error)s%(code)s). "
-                "Check M365_CLIENT_ID and M365_CLIENT_SECRET.",
+                "Check M365_CLIENT_ID and M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE.",
                 error=exc.error,
                 code=f", {code}" if code else "",
             ),
@@ -425,6 +472,19 @@ class GraphClient:
         status = response.status_code
         if status == 404 and allow_404 and code == NOT_FOUND:
             return None
+        if status == 403 and self.app_only:
+            raise self._auth_lost(
+                PermissionMissing(
+                    _(
+                        "Microsoft 365 refused read access (%(code)s): the application permissions "
+                        "User.Read.All and GroupMember.Read.All are not granted or the admin consent was "
+                        "withdrawn. An M365 administrator must grant admin consent again.",
+                        code=code or "403",
+                    ),
+                    code=code,
+                    status=status,
+                )
+            )
         if status == 403:
             raise self._auth_lost(
                 PermissionMissing(

@@ -1,7 +1,11 @@
 """Microsoft sign-in with Authlib's Flask client: authorization code + PKCE (S256), state, nonce.
 
-    start_sign_in(customer) -> redirect response to Microsoft's authorize page
+    start_sign_in(customer, connection_type) -> redirect response to Microsoft's authorize page
     finish_sign_in(customer) -> connection.SignIn (raises SignInFailed with an admin-facing message)
+
+Delegated permissions ask for the Graph scopes and offline_access and keep the refresh token.
+Application permissions sign in with OpenID Connect only (who, which tenant: the same ID-token
+checks), then portal.m365.consent sends the administrator to the admin-consent endpoint.
 
 The ID token is checked for its signature (JWKS from the metadata), `aud` (our client id), `nonce`
 (the one of this sign-in) and `iss`: for the multi-tenant `organizations` authority the metadata's
@@ -21,6 +25,7 @@ from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 
 from portal.extensions import oauth
 from portal.m365 import connection as service
+from portal.m365 import credentials
 from portal.m365.graph import (
     SCOPES,
     GraphClient,
@@ -30,6 +35,7 @@ from portal.m365.graph import (
     aadsts_code,
 )
 from portal.mail import portal_url
+from portal.models import ConnectionType
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,9 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 # AADSTS codes Microsoft uses when the account may not grant admin-only permissions.
 NOT_ADMIN_CODES = {"AADSTS65001", "AADSTS90094", "AADSTS90095", "AADSTS90008", "AADSTS50105"}
 PENDING_KEY = "m365_sign_in"
+# What the application-permission sign-in asks for: only who signs in and in which tenant.
+OIDC_SCOPES = "openid profile email"
+CONNECTION_TYPES = tuple(kind.value for kind in ConnectionType)
 _CLIENT_KEY = "m365_oauth_client"
 # Authlib keeps each started sign-in (PKCE verifier, nonce, redirect URI) in the session cookie
 # under this prefix + the state, until its callback arrives or an hour has passed.
@@ -95,21 +104,44 @@ def _messages():
             "The M365 interface is not configured on this portal (M365_CLIENT_ID and "
             "M365_CLIENT_SECRET). Please ask your operator."
         ),
+        "consent_declined": _(
+            "The admin consent was declined or cancelled; nothing was stored. An M365 administrator "
+            "(Global Administrator or Cloud Application Administrator) must accept the application "
+            "permissions User.Read.All and GroupMember.Read.All."
+        ),
+        "tenant_mismatch": _(
+            "The admin consent came back for another Microsoft 365 tenant than the one you signed in "
+            "to. Nothing was stored; please start again and consent as an administrator of your tenant."
+        ),
+        "app_permissions_missing": _(
+            "Microsoft 365 accepted the admin consent, but the portal still may not read all users and "
+            "groups with application permissions (User.Read.All, GroupMember.Read.All). Nothing was "
+            "stored. Check the app registration's application permissions, or try again in a minute."
+        ),
         "failed": _("The Microsoft sign-in failed. Nothing was stored; please start again."),
     }
 
 
-def fail(reason, detail=""):
-    """Raise SignInFailed for `reason` (a key of the message table)."""
-    message = _messages()[reason]
+def fail(reason, detail="", message=None):
+    """Raise SignInFailed for `reason` (a key of the message table, or with its own `message`)."""
+    message = message or _messages()[reason]
     if detail:
         message = f"{message} ({detail})"
     raise SignInFailed(message, reason)
 
 
 def is_configured():
-    """Whether a client id and secret are set."""
-    return bool(current_app.config.get("M365_CLIENT_ID") and current_app.config.get("M365_CLIENT_SECRET"))
+    """Whether a client id and a credential (secret or certificate) are set."""
+    return credentials.in_use() is not None
+
+
+def check_credential():
+    """Refuse to start when the portal cannot authenticate (not configured, certificate expired)."""
+    credential = credentials.in_use()
+    if credential is None:
+        fail("not_configured")
+    if credential.expired():
+        fail("certificate_expired", message=credentials.CertificateExpired(credential).message)
 
 
 def metadata_url():
@@ -128,17 +160,19 @@ def client():
     remote = app.extensions.get(_CLIENT_KEY)
     if remote is None:
         config = app.config
+        auth, session_kwargs = credentials.flask_client_kwargs(app)
         remote = oauth.oauth2_client_cls(
             oauth.framework_integration_cls("m365", oauth.cache),
             "m365",
             client_id=config["M365_CLIENT_ID"],
-            client_secret=config["M365_CLIENT_SECRET"],
             server_metadata_url=metadata_url(),
             client_kwargs={
                 "scope": SCOPES,
                 "code_challenge_method": "S256",
                 "default_timeout": float(config["M365_GRAPH_TIMEOUT"]),
+                **session_kwargs,
             },
+            **auth,
         )
         app.extensions[_CLIENT_KEY] = remote
     return remote
@@ -164,13 +198,18 @@ def redirect_uri():
     return configured_redirect_uri() or url_for("m365.callback", _external=True)
 
 
-def start_sign_in(customer):
-    """Redirect to Microsoft's sign-in and remember which customer this sign-in is for."""
-    if not is_configured():
-        fail("not_configured")
+def default_connection_type():
+    """The connection type offered first (M365_DEFAULT_CONNECTION)."""
+    return current_app.config["M365_DEFAULT_CONNECTION"]
+
+
+def start_sign_in(customer, connection_type):
+    """Redirect to Microsoft's sign-in; remember the customer and connection type it is for."""
+    check_credential()
     remote = client()
+    scope = SCOPES if connection_type == ConnectionType.DELEGATED.value else OIDC_SCOPES
     try:
-        data = remote.create_authorization_url(redirect_uri())
+        data = remote.create_authorization_url(redirect_uri(), scope=scope)
     except requests.RequestException:
         fail("unreachable")
     _forget_abandoned(keep=MAX_PENDING - 1)
@@ -178,7 +217,7 @@ def start_sign_in(customer):
     kept = {key: value for key, value in data.items() if key != "url"}
     remote.save_authorize_data(redirect_uri=redirect_uri(), **kept)
     pending = dict(session.get(PENDING_KEY) or {})
-    pending[data["state"]] = customer.id
+    pending[data["state"]] = {"customer": customer.id, "type": connection_type}
     session[PENDING_KEY] = pending
     return redirect(data["url"])
 
@@ -202,9 +241,21 @@ def _forget_abandoned(keep):
     session[PENDING_KEY] = {state: cid for state, cid in pending.items() if state in kept_states}
 
 
+def _pending(state):
+    entry = (session.get(PENDING_KEY) or {}).get(state or "")
+    if entry is None or isinstance(entry, dict):
+        return entry
+    return {"customer": entry, "type": ConnectionType.DELEGATED.value}  # started before this release
+
+
 def pending_customer_id(state):
     """The customer id a sign-in with `state` was started for (None: not started here)."""
-    return (session.get(PENDING_KEY) or {}).get(state or "")
+    return (_pending(state) or {}).get("customer")
+
+
+def pending_type(state):
+    """The connection type a sign-in with `state` was started for."""
+    return (_pending(state) or {}).get("type") or ConnectionType.DELEGATED.value
 
 
 def forget_pending(state):
@@ -232,8 +283,12 @@ def _issuer_matches(authority, claims, value):
     return bool(GUID.match(tid)) and value == f"{authority}/{tid}/v2.0"
 
 
-def finish_sign_in(customer):
-    """Complete the sign-in for `customer`; return a SignIn or raise SignInFailed. Stores nothing."""
+def finish_sign_in(customer, connection_type=ConnectionType.DELEGATED.value):
+    """Complete the sign-in for `customer`; return a SignIn or raise SignInFailed. Stores nothing.
+
+    For application permissions the SignIn only names who signed in and the tenant (no scopes,
+    no refresh token): the admin consent comes next (portal.m365.consent).
+    """
     token = _exchange_code()
     claims = token.get("userinfo")
     if not claims:
@@ -243,13 +298,15 @@ def finish_sign_in(customer):
         service.check_tenant_free(customer, tenant_id)
     except service.TenantTaken:
         fail("tenant_taken")
+    account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
+    if connection_type == ConnectionType.APPLICATION.value:
+        return service.SignIn(tenant_id, _domain_of(account), account, "", "", connection_type)
     scopes = normalise_scopes(token.get("scope", ""))
     if not REQUIRED_GRAPH_SCOPES <= {s.lower() for s in scopes.split()}:
         fail("not_admin")
     if not token.get("refresh_token"):
         fail("failed", _("no refresh token: offline_access was not granted"))
     refresh_token = _probe_read_access(token, tenant_id)
-    account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
     return service.SignIn(
         tenant_id=tenant_id,
         tenant_domain=_domain_of(account),
@@ -271,6 +328,8 @@ def _exchange_code():
         fail("nonce" if "nonce" in str(exc) else "invalid_token", exc.error)
     except JoseError as exc:
         fail("invalid_token", exc.error)
+    except credentials.CertificateExpired as exc:
+        fail("certificate_expired", message=exc.message)
     except requests.RequestException:
         fail("unreachable")
 
@@ -302,7 +361,14 @@ def _probe_read_access(token, tenant_id):
     except GraphUnavailable:
         fail("unreachable")
     except GraphError as exc:
-        fail("failed", exc.code or str(exc.status or ""))
+        fail_on_graph_error(exc)
+
+
+def fail_on_graph_error(exc):
+    """Raise SignInFailed for a GraphError of a test read (the certificate's own message, if so)."""
+    if exc.code == "certificate_expired":
+        fail("certificate_expired", message=exc.message)
+    fail("failed", exc.code or str(exc.status or ""))
 
 
 def normalise_scopes(scope):

@@ -11,8 +11,8 @@ from portal import htmx
 from portal.auth import access
 from portal.extensions import db
 from portal.m365 import connection as service
-from portal.m365 import oauth, services, tokens
-from portal.models import SyncSettings
+from portal.m365 import consent, credentials, oauth, services, tokens
+from portal.models import ConnectionType, SyncSettings
 from portal.sync import lock
 from portal.sync.attention import problems
 
@@ -45,8 +45,12 @@ def _page_context(customer, **extra):
         "audit": services.audit_log(customer),
         "action_labels": services.action_labels(),
         "configured": oauth.is_configured(),
+        "default_type": oauth.default_connection_type(),
+        "type_label": service.type_label,
+        "health_label": service.health_label,
         "confirm_unlink": None,
         "problems": problems(customer),
+        "credential": credentials.in_use(),
     }
     context.update(extra)
     return context
@@ -63,12 +67,16 @@ def index():
 @bp.route("/connect", methods=["POST"])
 @login_required
 def connect():
-    """ "Release M365 Interface": start Microsoft sign-in (also to re-authenticate)."""
+    """ "Release M365 Interface": start Microsoft sign-in (also to re-authenticate, grant admin
+    consent again, or switch the connection type)."""
     customer = access.current_customer()
     if not customer.ms_user_sync_in_effect:
         abort(400)
+    connection_type = request.values.get("connection_type") or oauth.default_connection_type()
+    if connection_type not in oauth.CONNECTION_TYPES:
+        abort(400)
     try:
-        return oauth.start_sign_in(customer)
+        return oauth.start_sign_in(customer, connection_type)
     except oauth.SignInFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("m365.index"))
@@ -77,16 +85,23 @@ def connect():
 @bp.route("/callback")
 @login_required
 def callback():
-    """Microsoft sends the admin back here: check everything, then store the connection."""
+    """Microsoft sends the admin back here (after the sign-in, and after the admin consent): check
+    everything, then store the connection."""
     state = request.args.get("state")
-    customer_id = oauth.pending_customer_id(state)
+    started = consent.pending(state)
+    customer_id = started["customer"] if started else oauth.pending_customer_id(state)
     customer = access.get_customer_or_404(customer_id) if customer_id else access.current_customer()
     try:
         if customer_id is None:
             oauth.fail("state")
         if not customer.ms_user_sync_in_effect:
             oauth.fail("failed", _("Microsoft User Synchronization is switched off"))
-        sign_in = oauth.finish_sign_in(customer)
+        if started:
+            sign_in = consent.finish(customer, started, request.args)
+        else:
+            sign_in = oauth.finish_sign_in(customer, oauth.pending_type(state))
+            if sign_in.connection_type == ConnectionType.APPLICATION.value:
+                return consent.start(customer, sign_in)  # nothing stored until consent is proven
         unlinked = service.save_connection(customer, current_user, sign_in)
     except oauth.SignInFailed as exc:
         db.session.rollback()
@@ -94,22 +109,27 @@ def callback():
     except service.TenantTaken:
         flash(oauth._messages()["tenant_taken"], "error")
     else:
-        flash(_("M365 interface has been connected"), "success")
-        if unlinked:
-            flash(
-                ngettext(
-                    "%(num)s contact was linked to a user of the previously connected tenant. "
-                    "It was unlinked and stays in the contact book.",
-                    "%(num)s contacts were linked to users of the previously connected tenant. "
-                    "They were unlinked and stay in the contact book.",
-                    unlinked,
-                ),
-                "info",
-            )
+        _flash_connected(unlinked)
     finally:
         oauth.forget_pending(state)
+        consent.forget(state)
     access.choose_customer(customer.id)
     return redirect(url_for("m365.index"))
+
+
+def _flash_connected(unlinked):
+    flash(_("M365 interface has been connected"), "success")
+    if unlinked:
+        flash(
+            ngettext(
+                "%(num)s contact was linked to a user of the previously connected tenant. "
+                "It was unlinked and stays in the contact book.",
+                "%(num)s contacts were linked to users of the previously connected tenant. "
+                "They were unlinked and stay in the contact book.",
+                unlinked,
+            ),
+            "info",
+        )
 
 
 @bp.route("/end", methods=["GET", "POST"])

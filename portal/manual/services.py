@@ -14,8 +14,7 @@ itself (store, search, counts) is portal.m365.directory, shared with Automatic m
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select
 
-from portal import queue
-from portal.contacts.listing import search_condition
+from portal import queue, search
 from portal.extensions import db
 from portal.m365 import directory
 from portal.m365.connection import NOT_CONNECTED, connection_for_sync
@@ -139,12 +138,10 @@ def selected_on_page(customer, rows):
 
 
 def contacts_query(customer, term=""):
-    """The customer's contact book (not archived), searchable by name and email."""
+    """The customer's contact book (not archived), searchable by name and email (exact and prefix
+    matches first, then by name)."""
     query = select(Contact).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-    condition = search_condition(term)
-    if condition is not None:
-        query = query.where(condition)
-    return query.order_by(Contact.last_name, Contact.first_name, Contact.id)
+    return search.ranked(query, Contact, term, Contact.last_name, Contact.first_name, Contact.id)
 
 
 def known_user_ids(customer, m365_ids):

@@ -19,6 +19,7 @@ from portal.models.directory import (  # noqa: F401
 from portal.models.m365 import (  # noqa: F401
     AuditEntry,
     ConnectionStatus,
+    ConnectionType,
     GroupSubscription,
     M365Connection,
     SyncMode,

@@ -2,9 +2,22 @@
 
 import enum
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal import search
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 
@@ -13,6 +26,17 @@ class Origin(str, enum.Enum):
     MANUAL = "manual"
     CSV = "csv"
     M365 = "m365"
+
+
+def contact_search_text(first_name, last_name, email):
+    """A contact's `search_text`: what the contact book's search looks in (portal.search)."""
+    return search.document(first_name, last_name, email)
+
+
+def _search_text_on_insert(context):
+    """Column default: every INSERT, the ORM's and bulk ones (CSV import, seeds), fills search_text."""
+    row = context.get_current_parameters()
+    return contact_search_text(row.get("first_name"), row.get("last_name"), row.get("email"))
 
 
 contact_group_members = Table(
@@ -50,6 +74,9 @@ class Contact(db.Model):
     archive_reason: Mapped[str] = mapped_column(String(200), default="")
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    # Folded names and email (contact_search_text): set on insert by the default, on an ORM update
+    # by _refresh_search_text; a bulk UPDATE of names must set it too (contacts.importing does).
+    search_text: Mapped[str] = mapped_column(Text, default=_search_text_on_insert, server_default="")
 
     groups = relationship(
         "ContactGroup",
@@ -65,6 +92,15 @@ class Contact(db.Model):
     @property
     def full_name(self):
         return f"{self.first_name} {self.last_name}".strip()
+
+
+@event.listens_for(Contact, "before_update")
+def _refresh_search_text(_mapper, _connection, contact):
+    """Every ORM update (form, sync, archive, restore) writes search_text from the fields it has now."""
+    contact.search_text = contact_search_text(contact.first_name, contact.last_name, contact.email)
+
+
+search.index_with_table(Contact.__table__)
 
 
 class ContactGroup(db.Model):

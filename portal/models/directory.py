@@ -8,6 +8,7 @@ server: a per-customer default (everyone / no one) plus the users whose state di
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal import search
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 
@@ -36,7 +37,7 @@ class DirectoryUser(db.Model):
     # Why the import would skip this user ("" = importable), per people.Person.skip_reason.
     skip_reason: Mapped[str] = mapped_column(String(60), default="")
     sort_key: Mapped[str] = mapped_column(String(255), default="")
-    search_text: Mapped[str] = mapped_column(Text, default="")  # lower-cased name, email, department
+    search_text: Mapped[str] = mapped_column(Text, default="")  # search.document(names, email, department...)
     loaded_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
@@ -60,6 +61,10 @@ class DirectoryGroup(db.Model):
     members_loaded_at = mapped_column(UTCDateTime, nullable=True)
     member_count: Mapped[int | None] = mapped_column(Integer)
     loaded_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+search.index_with_table(DirectoryUser.__table__)
+search.index_with_table(DirectoryGroup.__table__)
 
 
 class DirectoryMembership(db.Model):

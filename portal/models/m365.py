@@ -14,6 +14,14 @@ class ConnectionStatus(str, enum.Enum):
     REAUTH_REQUIRED = "reauth_required"
 
 
+class ConnectionType(str, enum.Enum):
+    """How the portal reads the tenant: as the administrator who signed in (a refresh token), or
+    as itself with application permissions granted by admin consent (client credentials)."""
+
+    DELEGATED = "delegated"
+    APPLICATION = "application"
+
+
 class SyncMode(str, enum.Enum):
     MANUAL = "manual"
     AUTOMATIC = "automatic"
@@ -34,7 +42,11 @@ class M365Connection(db.Model):
     connected_by_name: Mapped[str] = mapped_column(String(254), default="")  # M365 account that consented
     connected_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     scopes: Mapped[str] = mapped_column(Text, default="")
-    # Fernet ciphertext of the refresh token; never store or log the plain token.
+    connection_type: Mapped[str] = mapped_column(
+        String(20), default=ConnectionType.DELEGATED.value, server_default=ConnectionType.DELEGATED.value
+    )
+    # Fernet ciphertext of the refresh token (delegated only; application connections hold none);
+    # never store or log the plain token.
     refresh_token_encrypted: Mapped[str] = mapped_column(Text, default="")
     users_delta_link: Mapped[str] = mapped_column(Text, default="")
     groups_delta_link: Mapped[str] = mapped_column(Text, default="")
@@ -49,7 +61,13 @@ class M365Connection(db.Model):
 
     @property
     def needs_reauth(self):
+        """Microsoft refused the stored access: a new sign-in (delegated) or admin consent is needed."""
         return self.status == ConnectionStatus.REAUTH_REQUIRED.value
+
+    @property
+    def is_application(self):
+        """Whether the connection reads with application permissions (no refresh token)."""
+        return self.connection_type == ConnectionType.APPLICATION.value
 
 
 class SyncSettings(db.Model):

@@ -15,6 +15,7 @@ portal.sync.plan._link_or_leave); until then it is an ordinary contact no sync r
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -29,7 +30,14 @@ from portal.models.sync import RunStatus, SyncChange, SyncRun
 from portal.sync import lock
 from portal.sync.apply import apply_plan, split_decided_by
 from portal.sync.plan import Change, SyncPlan
-from portal.sync.service import deleted_for_good_on
+
+ARCHIVE_DAYS = 30  # a removed contact is kept this long, then portal.sync.service.purge_expired deletes it
+
+
+def deleted_for_good_on(archived_at):
+    """When purge_expired deletes a contact archived at `archived_at`."""
+    return archived_at + timedelta(days=ARCHIVE_DAYS)
+
 
 RESTORED = N_("restored by an admin")
 RESTORED_UNLINKED = N_("restored by an admin; unlinked from its M365 user")

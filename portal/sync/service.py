@@ -38,9 +38,9 @@ from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.plan import ContactSnap, M365Data, Rules, build
+from portal.sync.removed import ARCHIVE_DAYS
 
 log = logging.getLogger(__name__)
-ARCHIVE_DAYS = 30
 HISTORY_DAYS = 90
 
 
@@ -418,11 +418,6 @@ def last_successful_sync(customer_id):
 
 
 # --- housekeeping -----------------------------------------------------------------------------
-
-
-def deleted_for_good_on(archived_at):
-    """When purge_expired deletes a contact archived at `archived_at` (the "Removed contacts" page)."""
-    return archived_at + timedelta(days=ARCHIVE_DAYS)
 
 
 def purge_expired(now=None):

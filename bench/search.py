@@ -1,0 +1,116 @@
+"""How fast is the contact book's live search at 100,000 contacts? Prints figures; asserts nothing.
+
+    .venv/bin/python bench/search.py [--contacts 100000] [--runs 30] [--pg [URL]]
+
+Seeds one customer with N contacts (bench/contacts_list.py's names, umlauts included) into a
+temporary SQLite file, or with --pg into a fresh schema of TEST_DATABASE_URL (or the URL given),
+then times the htmx search fragment of the contact book (GET /contacts/?q=... with HX-Request)
+for a few terms and prints p50 and p95 in milliseconds.
+"""
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.contacts_list import seed  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.models import AdminSession  # noqa: E402
+
+TERMS = [
+    ("schmidt", "common last name"),
+    ("mueller", "folded: finds Müller"),
+    ("müller", "umlaut spelling"),
+    ("anna weber", "two words"),
+    ("12345", "rare (email digits)"),
+    ("zzzz", "no hit"),
+    ("ko", "short: 2 letters"),
+]
+
+
+def percentiles(times):
+    """(p50, p95) of the times."""
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def timed(client, url, runs):
+    """p50 and p95 milliseconds of `runs` htmx GETs of `url` (after one warm-up)."""
+    response = client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200, (url, response.status_code)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        client.get(url, headers={"HX-Request": "true"})
+        times.append((time.perf_counter() - start) * 1000)
+    return percentiles(times)
+
+
+def _database(pg_url):
+    """(url, engine options, cleanup): a temporary SQLite file, or a fresh PostgreSQL schema."""
+    if pg_url is None:
+        return f"sqlite:///{os.path.join(tempfile.mkdtemp(prefix='bench-'), 'bench.db')}", {}, lambda: None
+    schema = f"bench_{secrets.token_hex(3)}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop():
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return pg_url, {"connect_args": {"options": f"-csearch_path={schema}"}}, drop
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--pg", nargs="?", const=os.environ.get("TEST_DATABASE_URL"), help="PostgreSQL URL (a schema is made)"
+    )
+    args = parser.parse_args()
+    url, options, cleanup = _database(args.pg)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+            "SECRET_KEY": "bench",
+            "SERVER_NAME": "localhost",
+        }
+    )
+    try:
+        with app.app_context():
+            db.create_all()
+            started = time.perf_counter()
+            admin, _customer, _groups = seed(args.contacts)
+            seconds = time.perf_counter() - started
+            print(f"seeded {args.contacts:,} contacts into {db.engine.dialect.name} in {seconds:.1f} s")
+            client = app.test_client()
+            AdminSession.start(admin)
+            db.session.commit()
+            with client.session_transaction() as session:
+                session["_user_id"] = admin.session_token
+                session["_fresh"] = True
+            print(f"{'search (htmx fragment)':34} {'p50 ms':>8} {'p95 ms':>8}")
+            for term, label in TERMS:
+                p50, p95 = timed(client, f"/contacts/?q={term}", args.runs)
+                print(f"{term + ' (' + label + ')':34} {p50:8.1f} {p95:8.1f}")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Search: the one folding rule, the indexed match condition, the ranking and the index DDL.
+
+Every searchable table (SEARCHED) keeps a `search_text` column: its name and email fields joined
+and folded by `document()`. A query is folded by the same `fold()`, so spellings meet both ways:
+"mueller" and "müller" both fold to "mueller" and find Müller and Mueller; "gross" finds Groß,
+"nunez" finds Núñez, "obrien" and "o'brien" find O'Brien.
+
+A word of 3 or more characters matches anywhere ("chmid" finds Schmidt); a word of 1 or 2
+characters matches the start of a word ("ko" finds Koch, not Mirko). The document is stored with a
+space before every word, so a start-of-word match is the substring " ko": 3 characters again.
+Such needles are looked up in an index: on SQLite an FTS5 table with the trigram tokenizer
+(`<table>_fts`, external content, kept in step by triggers), on PostgreSQL a pg_trgm GIN index
+(`ix_<table>_search_trgm`) serving LIKE '%needle%' (pg_trgm also serves a single letter at a word
+start). On SQLite a single letter (" k", 2 characters) cannot use the trigram index: it filters
+the rows the other words found, or alone reads the customer's rows (a LIKE scan).
+
+The SQLite triggers belong to their table: a later migration that rebuilds one of these tables
+(batch mode's copy and rename) must call drop_index before and create_index after it.
+"""
+
+import unicodedata
+
+from sqlalchemy import and_, case, event, false, text
+
+from portal.extensions import db
+
+MAX_TERMS = 5
+MIN_INDEXED = 3  # a trigram index serves words of at least 3 characters
+SEARCHED = ("contact", "directory_user", "directory_group")
+
+# Letters folded before the accents are stripped (NFKD does not take these apart).
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_LETTERS = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+_APOSTROPHES = str.maketrans(dict.fromkeys("'’‘ʼ`´", ""))
+_KEPT = set("@.-_+")  # email punctuation; every other mark separates words
+
+
+def _strip_accents(value):
+    return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+
+
+def _clean(value):
+    value = _strip_accents(value.translate(_LETTERS)).translate(_APOSTROPHES)
+    return " ".join("".join(c if c.isalnum() or c in _KEPT else " " for c in value).split())
+
+
+def fold(value):
+    """`value` as searched: lower case, ä ö ü ß as ae oe ue ss, other accents stripped,
+    apostrophes dropped, punctuation other than @ . - _ + as spaces, spaces collapsed."""
+    return _clean((value or "").lower().translate(_GERMAN))
+
+
+def document(*parts):
+    """The `search_text` of a row with these fields: their folded words, each once (a display
+    name repeats the first and last name, a UPN the email), then the words that differ when umlauts
+    are plain vowels, so "muller" finds Müller as well as "mueller" does; with a space before and
+    after every word (see the module's docstring)."""
+    joined = " ".join(p for p in parts if p)
+    plain = _clean(joined.lower().replace("ß", "ss"))
+    return " {} ".format(" ".join(dict.fromkeys(fold(joined).split() + plain.split())))
+
+
+def terms(query):
+    """The folded words of a search query (at most MAX_TERMS)."""
+    return fold(query).split()[:MAX_TERMS]
+
+
+# --- querying --------------------------------------------------------------------------------------
+def _needle(word):
+    """What the document must contain for `word`: the word, or for a short one " word" (a start)."""
+    return word if len(word) >= MIN_INDEXED else f" {word}"
+
+
+def matches(model, query):
+    """A condition: the `model` row's search_text has every word of `query`; None for a blank
+    query. A query of punctuation alone ("%", "'") folds to no words and matches nothing."""
+    if not (query or "").strip():
+        return None
+    needles = [_needle(w) for w in terms(query)]
+    if not needles:
+        return false()
+    column = model.__table__.c.search_text
+    indexed = [n for n in needles if len(n) >= MIN_INDEXED]
+    conditions = [column.contains(n, autoescape=True) for n in needles if len(n) < MIN_INDEXED]
+    if indexed:
+        conditions.insert(0, _indexed(model, column, indexed))
+    return and_(*conditions)
+
+
+def _indexed(model, column, needles):
+    if db.session.get_bind().dialect.name == "sqlite":
+        fts = f"{model.__tablename__}_fts"
+        phrase = " AND ".join('"{}"'.format(n.replace('"', '""')) for n in needles)
+        rowids = text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :phrase").bindparams(phrase=phrase)
+        return model.id.in_(rowids.columns(model.id))
+    return and_(*[column.contains(n, autoescape=True) for n in needles])
+
+
+def rank(model, query):
+    """0 when the query is a whole word run of the row (exact: "koch" for Anna Koch), 1 when it
+    starts one (prefix: "koc", "anna.k"), 2 otherwise: order by it before the chosen sort."""
+    phrase, column = " ".join(terms(query)), model.__table__.c.search_text
+    return case(
+        (column.contains(f" {phrase} ", autoescape=True), 0),
+        (column.contains(f" {phrase}", autoescape=True), 1),
+        else_=2,
+    )
+
+
+def ranked(statement, model, query, *order):
+    """`statement` narrowed to the `model` rows matching `query`, exact and prefix matches first,
+    then in `order`; for a blank query, only in `order`."""
+    condition = matches(model, query)
+    if condition is not None:
+        statement = statement.where(condition)
+        order = (rank(model, query), *order)
+    return statement.order_by(*order)
+
+
+# --- the indexes (the migration and create_all both call these) -------------------------------------
+def create_index(connection, table):
+    """Create `table`'s search index and fill it from the rows' search_text (idempotent)."""
+    if connection.dialect.name == "sqlite":
+        for statement in _sqlite_ddl(table):
+            connection.exec_driver_sql(statement)
+        connection.exec_driver_sql(f"INSERT INTO {table}_fts({table}_fts) VALUES ('rebuild')")
+    elif connection.dialect.name == "postgresql":
+        schema = _trigram_schema(connection)
+        connection.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS ix_{table}_search_trgm ON {table} "
+            f"USING gin (search_text {schema}.gin_trgm_ops)"
+        )
+
+
+def drop_index(connection, table):
+    """Drop `table`'s search index (and on SQLite its triggers)."""
+    if connection.dialect.name == "sqlite":
+        for suffix in ("ai", "ad", "au"):
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_fts_{suffix}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}_fts")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS ix_{table}_search_trgm")
+
+
+def _sqlite_ddl(table):
+    fts = f"{table}_fts"
+    insert = f"INSERT INTO {fts}(rowid, search_text) VALUES (new.id, new.search_text);"
+    delete = f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', old.id, old.search_text);"
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5("
+        f"search_text, content='{table}', content_rowid='id', tokenize='trigram')",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN {delete} END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF search_text ON {table} "
+        f"BEGIN {delete} {insert} END",
+    ]
+
+
+def _trigram_schema(connection):
+    """The schema of the pg_trgm extension, installing it (into public) when missing: one
+    installation per database, never in a schema that may be dropped with its tables."""
+    connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    return connection.exec_driver_sql(
+        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+    ).scalar_one()
+
+
+def is_search_index(name):
+    """True for the objects above, which the models do not declare (for alembic's autogenerate)."""
+    return any(name.startswith(f"{table}_fts") or name == f"ix_{table}_search_trgm" for table in SEARCHED)
+
+
+def include_name(name, type_, parent_names):
+    """Alembic's include_name: leave the search indexes out of the models-vs-database comparison."""
+    return not (name and is_search_index(name))
+
+
+def index_with_table(table):
+    """Have create_all and drop_all create and drop `table`'s search index along with the table."""
+    event.listen(table, "after_create", lambda target, conn, **kw: create_index(conn, target.name))
+    event.listen(table, "before_drop", lambda target, conn, **kw: drop_index(conn, target.name))
