@@ -113,7 +113,8 @@ def main():
     result = table(rows)
     print(result)
     header = (
-        f"# Benchmark results\n\n`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} CPUs, "
+        f"# Benchmark results\n\n`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"{os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}; load average "
         f"{load:.2f} at the start (other work on the machine makes figures noisy); {minutes:.1f} minutes.\n"
         "Graph figures: the emulator in its own process, 50 ms per request; floor = Graph requests × "
