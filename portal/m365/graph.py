@@ -10,7 +10,6 @@
     client.list_groups()           -> list[dict]  ($select GROUP_FIELDS)
     client.group_member_ids(group_id, transitive=True) -> list[str]  (user ids only)
     client.users_delta(delta_link=None)  -> DeltaPage(items=list[dict], delta_link=str)
-    client.users_delta_pages(delta_link=None) -> DeltaPage per Graph page; only the last has delta_link
     client.groups_delta(delta_link=None) -> DeltaPage(items=list[dict], delta_link=str)
     client.probe_read_access()     GET /users and /groups ($top=1, $select=id): may read users and groups
     client.request_count, client.resource_units  (counters for this client's lifetime)
@@ -282,10 +281,6 @@ class GraphClient:
     def users_delta(self, delta_link=None):
         """One complete delta round over users (replays kept in order; caller applies idempotently)."""
         return self._delta("/users/delta", USER_FIELDS, delta_link)
-
-    def users_delta_pages(self, delta_link=None):
-        """The same round one Graph page at a time (DeltaPage); the last page carries the delta link."""
-        return self._delta_pages("/users/delta", USER_FIELDS, delta_link)
 
     def groups_delta(self, delta_link=None):
         """One complete delta round over groups, with `members@delta` (slices of one group recur)."""
