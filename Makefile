@@ -4,6 +4,7 @@
 #   make test           install, lint (ruff), then the whole test suite on SQLite
 #   make test-postgres  the suite on PostgreSQL (TEST_DATABASE_URL, default: local server, database test)
 #   make lint           ruff lint and format check only
+#   make bench          benchmarks: one table of figures vs targets, written to bench/results.md
 #   make lock           re-pin requirements*.txt (with hashes) from requirements*.in
 #   make dist           the release: dist/ gets the wheel, the sdist and the pinned requirements.txt
 #   make install-check  build, install and start the wheel as README "Install on a server" says
@@ -11,16 +12,16 @@
 #   make clean          remove the virtual environment and the development database
 #   make help           this list
 # Variables: PYTHON (interpreter for the venv), PYTEST_ARGS (extra pytest arguments),
-# TEST_DATABASE_URL (test-postgres), LANG_CODE (messages).
+# TEST_DATABASE_URL (test-postgres), LANG_CODE (messages), BENCH_ARGS (bench, e.g. --large).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: help run test install migrate seed clean test-postgres messages translations lint lock dist install-check
+.PHONY: help run test install migrate seed clean test-postgres messages translations lint lock dist install-check bench
 
 help:  ## the targets and variables (this file's header)
-	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,15s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,11 @@ test: lint
 test-postgres: install
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Under 10 minutes; BENCH_ARGS=--large adds 100,000 users. PostgreSQL figures: BENCH_DATABASE_URL
+# (default: the local server's database test, when it answers).
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet pip-tools

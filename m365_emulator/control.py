@@ -88,6 +88,18 @@ def tenant():
     return status()
 
 
+@bp.post("/tenant/aliases")
+def tenant_aliases():
+    """More tenant ids the identity endpoints accept for this one directory: {"ids": [...]}.
+
+    For scale benchmarks and tests: many customers (one tenant each, as the portal requires) served
+    by one emulator. Cleared by a reset."""
+    state = get_state()
+    with state.lock:
+        state.aliases.update(str(i).lower() for i in _body().get("ids", []))
+        return jsonify({"aliases": len(state.aliases)})
+
+
 @bp.post("/apps")
 def register_app():
     """Register an app: {client_id, client_secret?, redirect_uris, permissions?, display_name?,

@@ -144,9 +144,7 @@ def collection(
     """A paged OData collection response over `items` (dicts of `kind` or (kind, obj) pairs)."""
     state = get_state()
     top = parse_top(request.args.get("$top"))
-    pairs = items if typed else [(kind, o) for o in items]
-    objects = {id(o): k for k, o in pairs}
-    selected, key, reverse = query_items([o for _, o in pairs], kind, filterable, resource, default_sortable)
+    objects, selected, key, reverse = _selection(items, kind, typed, filterable, resource, default_sortable)
     last = None
     if request.args.get("$skiptoken") is not None:
         cursor = state.cursor(request.args["$skiptoken"])
@@ -166,6 +164,24 @@ def collection(
         body["@odata.nextLink"] = next_link(state.store_cursor({"type": "page", "last": new_last}))
     body["value"] = [represent(objects[id(o)], o, select, with_type=typed, scopes=scopes) for o in page]
     return jsonify(body)
+
+
+def _selection(items, kind, typed, filterable, resource, default_sortable):
+    """(kinds by object id, the sorted matches, sort key, reverse) of this query, computed once per
+    state of the directory: every page of a 100,000-user listing need not sort the tenant again."""
+    state, directory = get_state(), get_state().directory
+    args = tuple(sorted((k, v) for k, v in request.args.items(multi=True) if k != "$skiptoken"))
+    cache_key = (directory.generation, directory.seq, request.path, args, advanced(), typed)
+    if cache_key not in state.listings:
+        pairs = items if typed else [(kind, o) for o in items]
+        objects = {id(o): k for k, o in pairs}
+        selected, key, reverse = query_items(
+            [o for _, o in pairs], kind, filterable, resource, default_sortable
+        )
+        if len(state.listings) >= 8:
+            state.listings.clear()
+        state.listings[cache_key] = (objects, selected, key, reverse)
+    return state.listings[cache_key]
 
 
 def context_url(entity_set, select=None, suffix=""):

@@ -294,9 +294,21 @@ def sort_key_factory(orderby, default_sortable, advanced_ok, has_filter):
 
 def page_after(items, key, last, reverse, top):
     """The `top` items following the keyset position `last` (None: from the start) and the last key."""
-    if last is not None:
-        last = tuple(last)
-        items = [o for o in items if (key(o) < last if reverse else key(o) > last)]
-    page = items[:top]
-    more = len(items) > top
+    start = 0 if last is None else _position_after(items, key, tuple(last), reverse)
+    page = items[start : start + top]
+    more = len(items) > start + top
     return page, (list(key(page[-1])) if page and more else None)
+
+
+def _position_after(items, key, last, reverse):
+    """Index of the first item past `last` in `items` sorted by `key` (binary search: pages of a
+    large tenant cost the same as the first one)."""
+    low, high = 0, len(items)
+    while low < high:
+        middle = (low + high) // 2
+        value = key(items[middle])
+        if (value >= last) if reverse else (value <= last):
+            low = middle + 1
+        else:
+            high = middle
+    return low

@@ -137,6 +137,8 @@ class State:
             self.settings = dict(DEFAULT_SETTINGS)
             self.cursor_serial = 0
             self.delta_gone = {"users": 0, "groups": 0}  # cursors up to this serial get 410
+            self.listings = {}  # sorted collection queries (portal listing pages), see listing._selection
+            self.aliases = set()  # more tenant ids answered with this directory (scale benchmarks)
 
     def _tenant_data(self, spec, seed):
         if isinstance(spec, dict):
@@ -174,7 +176,7 @@ class State:
     def resolve_tenant(self, segment):
         """Whether the `{tenant}` path segment may use this tenant: GUID, domain, organizations, common."""
         segment = (segment or "").lower()
-        return segment in (
+        return segment in self.aliases or segment in (
             "organizations",
             "common",
             self.directory.id.lower(),

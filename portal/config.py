@@ -162,10 +162,11 @@ def from_environment():
     https = _bool("PORTAL_HTTPS", env == "production")
     base_url = _base_url(env)
     lease, renew = _lock_lease()
+    database_url = os.environ.get("DATABASE_URL", f"sqlite:///{instance_path()}/portal.db")
     return {
         "PORTAL_ENV": env,
         "SECRET_KEY": _secret_key(env),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", f"sqlite:///{instance_path()}/portal.db"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
         # Enforced on the server (admin_session.last_seen_at); the cookie's lifetime follows it.
         "SESSION_IDLE_MINUTES": _positive_int("SESSION_IDLE_MINUTES", 30),
@@ -217,6 +218,10 @@ def from_environment():
         "SYNC_LOCK_RENEW_SECONDS": renew,
         # A job whose runner died is claimed again until it has had JOB_MAX_ATTEMPTS; then it fails.
         "JOB_MAX_ATTEMPTS": _positive_int("JOB_MAX_ATTEMPTS", 3),
+        # Jobs one runner process runs at once, each in its own thread, app context and database
+        # session (different customers: the customer's lock keeps one writer per book). SQLite lets
+        # one writer in at a time, so it runs one; PostgreSQL four.
+        "RUNNER_CONCURRENCY": _positive_int("RUNNER_CONCURRENCY", 1 if "sqlite" in database_url else 4),
         # The runner writes a heartbeat every RUNNER_BEAT_SECONDS; pages and /readyz call it stopped
         # when none is younger than RUNNER_STALE_SECONDS, and tell how to start it.
         "RUNNER_BEAT_SECONDS": _positive_int("RUNNER_BEAT_SECONDS", 15),

@@ -4,8 +4,13 @@ It builds the app with create_app(), then loops: run due periodic work (the `sch
 one queued job (portal.queue.claim_next: a conditional UPDATE, so several runners on several hosts never
 run the same job), run it in an app context while a heartbeat thread renews its lease, repeat; when
 there is nothing to do it sleeps POLL_SECONDS. A job's exception marks the job failed (its error is
-shown in the UI) and the loop goes on. SIGTERM/SIGINT: finish the current job, then exit 0; a second
-signal releases the current job back to the queue and exits at once.
+shown in the UI) and the loop goes on. SIGTERM/SIGINT: finish the current jobs, then exit 0; a second
+signal releases the current jobs back to the queue and exits at once.
+
+Up to RUNNER_CONCURRENCY jobs run at once: the loop's own thread plus RUNNER_CONCURRENCY - 1 worker
+threads, each claiming jobs the same way in its own app context (its own database session). Jobs of
+different customers then overlap their waits on Microsoft; two writers of one customer's book never
+do (portal.sync.lock); Graph's 429 Retry-After is honoured per request by the Graph client.
 
 Periodic work — a line in PERIODIC (each target runs in an app context; exceptions are logged and
 the loop goes on):
@@ -25,7 +30,7 @@ Job handlers register with portal.queue.handler in their own modules; this modul
 them (below), and setup() refuses to start while a JobKind has no handler.
 
 Tests drive one step at a time: `Runner(app).run_once()` (one job), `.tick()` (periodic + one job),
-`.run_all_periodic()` (every periodic target now).
+`.run_all_periodic()` (every periodic target now), `.run_until_idle()` (every queued job, concurrently).
 """
 
 import importlib
@@ -139,8 +144,10 @@ class Runner:
         poll_seconds=POLL_SECONDS,
         periodic=None,
         clock=utcnow,
+        concurrency=None,
     ):
         self.app = app
+        self.concurrency = concurrency or app.config["RUNNER_CONCURRENCY"]
         self.clock = clock  # aware UTC now; tests pass one they move instead of sleeping
         self.beat_seconds = app.config["RUNNER_BEAT_SECONDS"]
         self._last_beat = None
@@ -152,6 +159,8 @@ class Runner:
         self.stopping = threading.Event()
         self._set_up = False
         self._signals = 0
+        self._running = {}  # thread name -> id of the job it runs (released on a forced stop)
+        self._running_lock = threading.Lock()
 
     def setup(self):
         """Check every job kind has a handler, register periodic work (once)."""
@@ -196,13 +205,61 @@ class Runner:
             if job is None:
                 return False
             job_id = job.id
+            name = threading.current_thread().name
+            with self._running_lock:
+                self._running[name] = job_id
             try:
                 with Heartbeat(self, job_id):
                     run_job(job, self.owner, self.lease_seconds)
             except BaseException:  # forced stop mid-job: give the job back, then go
                 release(job_id, self.owner)
                 raise
+            finally:
+                with self._running_lock:
+                    self._running.pop(name, None)
         return True
+
+    def run_until_idle(self):
+        """Run queued jobs, up to `concurrency` at once, until none is left (`runner --once`)."""
+        self.setup()
+        workers = self._start_workers(self._drain)
+        self._drain()
+        for worker in workers:
+            worker.join()
+
+    def _drain(self):
+        while not self.stopping.is_set() and self._step():
+            pass
+
+    def _work(self):
+        """A worker thread's loop: claim and run jobs until the runner stops."""
+        while not self.stopping.is_set():
+            if not self._step():
+                self.stopping.wait(self.poll_seconds)
+
+    def _step(self):
+        try:
+            return self.run_once()
+        except Exception:  # e.g. the database is briefly unreachable
+            log.exception("runner step failed")
+            return False
+
+    def _start_workers(self, target):
+        workers = [
+            threading.Thread(target=target, name=f"runner-worker-{i}", daemon=True)
+            for i in range(1, self.concurrency)
+        ]
+        for worker in workers:
+            worker.start()
+        return workers
+
+    def _release_running(self):
+        """A forced stop: give every job the worker threads are running back to the queue."""
+        with self._running_lock:
+            job_ids = list(self._running.values())
+        with self.app.app_context():
+            for job_id in job_ids:
+                release(job_id, self.owner)
 
     def run_pending(self):
         """Run the periodic work that is due."""
@@ -221,9 +278,11 @@ class Runner:
         return self.run_once()
 
     def run_forever(self):
-        """Loop until stop() or a signal; sleep POLL_SECONDS when idle."""
+        """Loop until stop() or a signal; sleep POLL_SECONDS when idle. The worker threads finish
+        their current jobs before this returns (a forced stop gives those jobs back instead)."""
         self.setup()
-        log.info("runner %s started", self.owner)
+        log.info("runner %s started (%s jobs at once)", self.owner, self.concurrency)
+        workers = self._start_workers(self._work)
         try:
             while not self.stopping.is_set():
                 try:
@@ -233,8 +292,12 @@ class Runner:
                     worked = False
                 if not worked:
                     self.stopping.wait(self.poll_seconds)
+            for worker in workers:
+                worker.join()
         except KeyboardInterrupt:
-            log.info("runner %s interrupted; current job released", self.owner)
+            self.stopping.set()
+            self._release_running()
+            log.info("runner %s interrupted; current jobs released", self.owner)
         try:
             self.beat(stopped=True)
         except Exception:  # the database may be what stopped us
@@ -271,8 +334,7 @@ def register_cli(app):
         if once:
             runner.beat()
             runner.run_all_periodic()
-            while runner.run_once():
-                pass
+            runner.run_until_idle()
             return
         runner.install_signal_handlers()
         runner.run_forever()

@@ -5,11 +5,13 @@
 through the real runner (`Runner(app).run_once()`).
 """
 
+import uuid
+
 import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Contact, Customer, Job, OutboxMail, SyncSettings
+from portal.models import Contact, Customer, Job, M365Connection, OutboxMail, SyncSettings
 from portal.models.sync import HeldRemoval, SyncRun
 from portal.queue import enqueue
 from portal.runner import Runner
@@ -124,3 +126,30 @@ def hold_removal(customer_id, email):
     )
     db.session.commit()
     return contact
+
+
+def clone_customers(customer, count, emulator):
+    """`count` more customers of `customer`'s reseller, "Synchronization active", each connected
+    with a copy of its connection under a tenant id of its own: an emulator alias of the same
+    directory (one tenant feeds one customer). Many customers against one emulator."""
+    template = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+    tenant_ids = [str(uuid.uuid4()) for _ in range(count)]
+    emulator.control("POST", "tenant/aliases", {"ids": tenant_ids})
+    clones = []
+    for number, tenant_id in enumerate(tenant_ids, start=1):
+        clone = Customer(name=f"{customer.name} {number}", reseller_id=customer.reseller_id)
+        db.session.add(clone)
+        db.session.flush()
+        db.session.add(
+            M365Connection(
+                customer_id=clone.id,
+                tenant_id=tenant_id,
+                tenant_domain=template.tenant_domain,
+                scopes=template.scopes,
+                refresh_token_encrypted=template.refresh_token_encrypted,  # the emulator's keep working
+            )
+        )
+        SyncSettings.for_customer(clone).sync_active = True
+        clones.append(clone)
+    db.session.commit()
+    return clones

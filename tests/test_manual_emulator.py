@@ -110,6 +110,21 @@ def test_failed_load_keeps_the_previous_list_and_says_why(app, world, emulator, 
     assert directory.user_count(world.acme) == 300
 
 
+def test_a_load_failing_after_some_pages_were_written_keeps_the_previous_list(
+    app, world, emulator, acme_admin
+):
+    m365.sign_in(acme_admin)
+    load(app, acme_admin)
+    previous = set(services.selected_ids(world.acme))
+    db.session.rollback()  # end the read: SQLite lets no writer commit while it is open
+    app.config["M365_GRAPH_PAGE_SIZE"] = 100  # 3 pages: the first is written before the second fails
+    emulator.add_fault("/v1.0/users", status=503, after=1, times=20)
+    page = load(app, acme_admin)
+    assert "Loading users from Microsoft failed" in page
+    assert set(services.selected_ids(world.acme)) == previous and directory.user_count(world.acme) == 300
+    assert len([e for e in emulator.log() if e["path"] == "/v1.0/users" and e["status"] == 200]) >= 2
+
+
 def test_manual_flow_deselect_pick_group_import_and_find_them_in_the_book(app, world, emulator, acme_admin):
     m365.sign_in(acme_admin)
     load(app, acme_admin)

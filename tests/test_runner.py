@@ -17,6 +17,7 @@ from portal.health import runner_health
 from portal.models import Job, RunnerHeartbeat
 from portal.models.base import utcnow
 from portal.runner import DailyAt, Every, Runner
+from portal.sync import lock
 from tests.conftest import make_test_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,3 +260,71 @@ def test_runner_process_runs_jobs_and_exits_cleanly_on_sigterm(tmp_path):
         engine.dispose()
     output = process.stdout.read()
     assert "stopped" in output
+
+
+# --- several jobs at once (RUNNER_CONCURRENCY) ---------------------------------------------------
+TOGETHER = threading.Barrier(2, timeout=10)  # both jobs must be running for either to pass
+ACTIVE = {}  # customer id -> jobs of that customer running right now
+PEAK = {}  # customer id -> most jobs of that customer that ever ran at once
+ACTIVE_LOCK = threading.Lock()
+
+
+@queue.handler("runner_test_together")
+def _together(job):
+    TOGETHER.wait()
+    return {}
+
+
+@queue.handler("runner_test_book_writer")
+def _book_writer(job):
+    with lock.held(job.customer_id, wait_seconds=10):
+        with ACTIVE_LOCK:
+            ACTIVE[job.customer_id] = ACTIVE.get(job.customer_id, 0) + 1
+            PEAK[job.customer_id] = max(PEAK.get(job.customer_id, 0), ACTIVE[job.customer_id])
+        time.sleep(0.3)
+        with ACTIVE_LOCK:
+            ACTIVE[job.customer_id] -= 1
+    return {}
+
+
+def _statuses(job_ids):
+    return [_reload(job_id).status for job_id in job_ids]
+
+
+def test_a_runner_with_concurrency_two_runs_jobs_of_two_customers_at_once(app, world):
+    TOGETHER.reset()
+    jobs = [queue.enqueue("runner_test_together", customer) for customer in (world.acme, world.globex)]
+    db.session.commit()
+    Runner(app, periodic=[], concurrency=2).run_until_idle()
+    assert _statuses([j.id for j in jobs]) == ["succeeded", "succeeded"]  # neither waited in vain
+
+
+def test_concurrent_jobs_never_write_one_customers_book_at_the_same_time(app, world):
+    ACTIVE.clear()
+    PEAK.clear()
+    customers = (world.acme, world.acme, world.acme, world.globex)
+    jobs = [queue.enqueue("runner_test_book_writer", customer) for customer in customers]
+    db.session.commit()
+    Runner(app, periodic=[], concurrency=4).run_until_idle()
+    assert _statuses([j.id for j in jobs]) == ["succeeded"] * 4
+    assert PEAK == {world.acme.id: 1, world.globex.id: 1}
+
+
+def test_stop_lets_every_worker_finish_its_current_job_then_leaves_the_loop(app, world):
+    RUNS.clear()
+    STARTED.clear()
+    GO.clear()
+    first = queue.enqueue("runner_test_long", world.acme)
+    second = queue.enqueue("runner_test_long", world.globex)
+    db.session.commit()
+    runner = Runner(app, poll_seconds=0.05, periodic=[], concurrency=2)
+    thread = threading.Thread(target=runner.run_forever)
+    thread.start()
+    _until(lambda: _statuses([first.id, second.id]) == ["running", "running"])
+    later = queue.enqueue("runner_test_ok", world.initech)
+    db.session.commit()
+    runner.stop()
+    GO.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert _statuses([first.id, second.id, later.id]) == ["succeeded", "succeeded", "queued"]

@@ -10,7 +10,7 @@ The one owner of the DirectoryUser/DirectoryGroup/DirectoryMembership rows; the 
 (portal.manual.services) and the subscriptions (portal.sync.subscriptions) build on it. Callers commit.
 """
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from portal import search
 from portal.extensions import db
@@ -39,11 +39,17 @@ def clear(customer):
 
 
 def store(customer, users, groups):
-    """Replace the customer's cache with these Graph users and groups; -> {"users": n, "groups": n}."""
+    """Replace the customer's cache with these Graph users and groups; -> {"users": n, "groups": n}.
+
+    `users` may be an iterator (GraphClient.iter_users, flattened): rows are written chunk by chunk
+    as it yields, so a large tenant is never held in memory. All in the caller's transaction: an
+    error half-way (Graph, database) rolls the whole replacement back."""
     now = utcnow()
     clear(customer)
-    _insert_chunked(DirectoryUser, _user_rows(customer, users, now))
     _insert_chunked(DirectoryGroup, _group_rows(customer, groups, now))
+    emails = _EmailCounter()
+    _insert_chunked(DirectoryUser, _user_rows(customer, users, now, emails))
+    _mark_duplicates(customer, emails.duplicates)
     return {"users": user_count(customer), "groups": len([g for g in groups if g.get("id")])}
 
 
@@ -83,17 +89,27 @@ def group_kind(group):
     return "Distribution" if group.get("mailEnabled") else "Other"
 
 
-def _user_rows(customer, users, now):
-    people = [person_from_graph(user) for user in users if user.get("id")]
-    seen = {}
-    for person in people:
-        if person.email_key:
-            seen[person.email_key] = seen.get(person.email_key, 0) + 1
+class _EmailCounter:
+    """Which users share a mailbox address with another user (seen in one pass over the tenant)."""
+
+    def __init__(self):
+        self.first, self.duplicates = {}, set()
+
+    def add(self, person):
+        if not person.email_key:
+            return
+        first = self.first.setdefault(person.email_key, person.m365_id)
+        if first != person.m365_id:
+            self.duplicates.update((first, person.m365_id))
+
+
+def _user_rows(customer, users, now, emails):
     domains = customer.effective_domains
-    for person, user in zip(people, (u for u in users if u.get("id")), strict=True):
-        reason = person.skip_reason(domains) or ""
-        if not reason and seen.get(person.email_key, 0) > 1:
-            reason = SKIP_DUPLICATE
+    for user in users:
+        if not user.get("id"):
+            continue
+        person = person_from_graph(user)
+        emails.add(person)
         text = search.document(
             person.display_name,
             person.email,
@@ -113,11 +129,26 @@ def _user_rows(customer, users, now):
             "department": person.department[:255],
             "enabled": person.enabled,
             "guest": person.guest,
-            "skip_reason": reason,
+            "skip_reason": person.skip_reason(domains) or "",
             "sort_key": person.display_name.lower()[:255],
             "search_text": text,
             "loaded_at": now,
         }
+
+
+def _mark_duplicates(customer, m365_ids):
+    """Users not skipped for another reason whose mailbox address another user has too."""
+    for chunk in _chunks(sorted(m365_ids)):
+        db.session.execute(
+            update(DirectoryUser)
+            .where(
+                DirectoryUser.customer_id == customer.id,
+                DirectoryUser.m365_id.in_(chunk),
+                DirectoryUser.skip_reason == "",
+            )
+            .values(skip_reason=SKIP_DUPLICATE)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _group_rows(customer, groups, now, member_counts=None):

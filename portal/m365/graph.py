@@ -6,6 +6,7 @@
     with GraphClient.for_connection(c) as client: ... # closes the HTTP session at the end
 
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
+    client.iter_users()            -> the same users page by page (lists), each page dropped once consumed
     client.get_user(user_id)       -> dict | None (None only on 404 Request_ResourceNotFound)
     client.list_groups()           -> list[dict]  ($select GROUP_FIELDS)
     client.group_member_ids(group_id, transitive=True) -> list[str]  (user ids only)
@@ -272,7 +273,11 @@ class GraphClient:
 
     def list_users(self):
         """All users with USER_FIELDS, every page."""
-        return self._collect("/users", {"$select": USER_FIELDS, "$top": self.page_size})
+        return [user for page in self.iter_users() for user in page]
+
+    def iter_users(self):
+        """All users with USER_FIELDS, one page (a list) at a time: a large tenant is never held whole."""
+        return self._pages("/users", {"$select": USER_FIELDS, "$top": self.page_size})
 
     def get_user(self, user_id):
         """One user with USER_FIELDS, or None when it does not exist (404 Request_ResourceNotFound)."""
@@ -310,27 +315,36 @@ class GraphClient:
 
     # --- paging ---------------------------------------------------------------------------------
     def _collect(self, path, params, headers=None):
-        url, query, items = f"{self.graph_url}{path}", params, []
+        return [item for page in self._pages(path, params, headers) for item in page]
+
+    def _pages(self, path, params, headers=None):
+        url, query = f"{self.graph_url}{path}", params
         while url:
             body = self._get(url, query, headers=headers)
-            items.extend(body.get("value") or [])
             # Follow nextLink verbatim: it already carries $skiptoken and the original query.
             url, query = body.get("@odata.nextLink"), None
-        return items
+            yield body.get("value") or []
 
     def _delta(self, path, select, delta_link):
+        round_ = DeltaPage()
+        for page in self._delta_pages(path, select, delta_link):
+            round_.items.extend(page.items)
+            round_.delta_link = page.delta_link
+        return round_
+
+    def _delta_pages(self, path, select, delta_link):
         if delta_link:
             url, query = delta_link, None
         else:
             url, query = f"{self.graph_url}{path}", {"$select": select}
-        items = []
         while True:
             body = self._get(url, query)
-            items.extend(body.get("value") or [])
             if body.get("@odata.nextLink"):
                 url, query = body["@odata.nextLink"], None
+                yield DeltaPage(items=body.get("value") or [])
             elif body.get("@odata.deltaLink"):
-                return DeltaPage(items=items, delta_link=body["@odata.deltaLink"])
+                yield DeltaPage(items=body.get("value") or [], delta_link=body["@odata.deltaLink"])
+                return
             else:
                 raise GraphError(_("Microsoft Graph ended a delta round without a delta link."))
 

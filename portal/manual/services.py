@@ -11,6 +11,8 @@ JobKind.IMPORT (portal/sync/tasks.py); this module only hands it the selected us
 itself (store, search, counts) is portal.m365.directory, shared with Automatic mode.
 """
 
+import itertools
+
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select
 
@@ -52,19 +54,19 @@ def run_load(job):
     """The load job: users and groups through the Graph client, then one replace of the cache.
 
     Before the first listing of a tenant it takes the users delta baseline (portal.sync.fetch), so
-    the first daily sync after the import reads only what changed since."""
+    the first daily sync after the import reads only what changed since. The users are written as
+    their pages arrive (bounded memory); a Graph error half-way rolls the replacement back."""
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
         raise ManualError(_(NOT_CONNECTED))
-    queue.report_progress(job, 0, 3)
+    queue.report_progress(job, 0, 2)
     with GraphClient.for_connection(connection) as client:
         fetch.take_baseline(client, connection, book_has_links(customer), utcnow())
-        users = client.list_users()
-        queue.report_progress(job, 1, 3)
         groups = client.list_groups()
-        queue.report_progress(job, 2, 3)
-    return store_directory(customer, users, groups)
+        queue.report_progress(job, 1, 2)  # commits: nothing of the cache is written before this
+        # Users stream into the cache page by page, in one transaction with the job's end.
+        return store_directory(customer, itertools.chain.from_iterable(client.iter_users()), groups)
 
 
 def store_directory(customer, users, groups):

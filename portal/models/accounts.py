@@ -1,6 +1,7 @@
 """Admin accounts, their roles, their server-side sessions and failed sign-ins."""
 
 import enum
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -15,9 +16,22 @@ from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 
 _hasher = PasswordHasher()
-# A hash of a random password, checked when the account does not exist so that
-# a failed sign-in takes the same time either way.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# A hash of a random password nobody kept, checked when the account does not exist so that a failed
+# sign-in takes the same time either way. Written out rather than hashed at import: argon2 takes
+# 64 MiB for a moment, and every process (runner, CLI, each gunicorn worker) would pay that peak.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$FhaD/8M2/cib3YtURk6bKQ$ggGq/twuYcyN5t4NsoLhuJP7iXNOEc0e69oybS6Qm2I"
+)
+
+
+@functools.cache
+def _fresh_dummy_hash():
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _dummy_hash():
+    """The dummy hash, made anew (once) if the hasher's parameters no longer match it."""
+    return _fresh_dummy_hash() if _hasher.check_needs_rehash(_DUMMY_HASH) else _DUMMY_HASH
 
 
 class Role(str, enum.Enum):
@@ -86,7 +100,7 @@ class AdminUser(UserMixin, db.Model):
     def burn_password_check(password):
         """Spend the time of a password check for an unknown account."""
         try:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         except VerificationError:
             pass
 

@@ -22,6 +22,7 @@ ARCHIVE_REASONS = {
 
 # An admin's decision is recorded on each change's detail: "<reason> · <admin email>".
 DECIDED_BY_SEPARATOR = " · "
+CHUNK = 2000  # rows per bulk INSERT
 
 
 def split_decided_by(detail):
@@ -87,37 +88,38 @@ def _load_contacts(customer, plan):
 
 
 def _create(customer, creates, now):
-    """Insert the planned new contacts in bulk; -> {M365 user id: new contact id}."""
-    rows = []
-    for change in creates:
-        first, last, email = change.values
-        email = email.strip()
-        rows.append(
-            {
-                "customer_id": customer.id,
-                "first_name": first[:100],
-                "last_name": last[:100],
-                "email": email,
-                "email_key": email.lower(),
-                "origin": Origin.M365.value,
-                "m365_user_id": change.user_id,
-                "linked_automatically": False,
-                "created_at": now,
-            }
-        )
-    if not rows:
+    """Insert the planned new contacts in bulk (CHUNK rows at a time); -> {M365 user id: new contact id}."""
+    if not creates:
         return {}
     # A plain executemany is batched on every driver (INSERT ... RETURNING in parameter order is
     # row by row on SQLite); the new ids are read back at once. The caller holds the customer's
     # lock, so the customer's contacts above the previous highest id are exactly these.
     before = db.session.scalar(select(func.max(Contact.id)).where(Contact.customer_id == customer.id)) or 0
-    db.session.execute(insert(Contact), rows)
+    for start in range(0, len(creates), CHUNK):
+        rows = [_new_contact_row(customer, change, now) for change in creates[start : start + CHUNK]]
+        db.session.execute(insert(Contact), rows)
     created = db.session.execute(
         select(Contact.m365_user_id, Contact.id).where(
             Contact.customer_id == customer.id, Contact.id > before, Contact.m365_user_id.is_not(None)
         )
     )
     return dict(created.all())
+
+
+def _new_contact_row(customer, change, now):
+    first, last, email = change.values
+    email = email.strip()
+    return {
+        "customer_id": customer.id,
+        "first_name": first[:100],
+        "last_name": last[:100],
+        "email": email,
+        "email_key": email.lower(),
+        "origin": Origin.M365.value,
+        "m365_user_id": change.user_id,
+        "linked_automatically": False,
+        "created_at": now,
+    }
 
 
 def _set_fields(contact, changes):
@@ -209,7 +211,8 @@ def _keep(customer, plan, contacts, recorder):
 
 
 class _Recorder:
-    """Turns planned changes into SyncChange rows of one run, written in bulk by write()."""
+    """Turns planned changes into SyncChange rows of one run, written in bulk: every CHUNK rows, and
+    the rest by write() (a large import never holds all its rows at once)."""
 
     def __init__(self, customer, run, now, decided_by=""):
         self.customer, self.run, self.now, self.decided_by = customer, run, now, decided_by
@@ -234,6 +237,8 @@ class _Recorder:
                 "created_at": self.now,
             }
         )
+        if len(self.rows) >= CHUNK:
+            self.write()
 
     def fields(self, change, contact_id):
         for field, old, new in change.changes:

@@ -126,3 +126,28 @@ def test_console_page_renames_and_deletes_a_user(emulator):
     assert emulator.control("GET", f"users/{adele['id']}")["displayName"] == "Adele Vance-Miller"
     requests.post(f"{emulator.base_url}/_emulator/ui/users/{adele['id']}/delete")
     assert emulator.control("GET", f"users/{adele['id']}")["_deleted"] is True
+
+
+def test_tenant_aliases_let_more_tenant_ids_use_the_token_endpoint_until_a_reset(emulator):
+    emulator.grant_consent()
+    alias = "0a1b2c3d-0000-4000-8000-00000000000a"
+    emulator.control("POST", "tenant/aliases", {"ids": [alias]})
+    emulator.tenant_id = alias
+    assert emulator.app_token()
+    emulator.reset()
+    emulator.tenant_id = alias
+    with pytest.raises(requests.HTTPError):
+        emulator.app_token()
+
+
+def test_pages_of_a_listing_follow_changes_made_between_them(emulator, token):
+    first = graph(
+        emulator, "/users", token, **{"$top": "5", "$select": "id,displayName", "$orderby": "displayName"}
+    ).json()
+    emulator.control("POST", "users", {"displayName": "Zz Late Arrival", "mailNickname": "zz.late"})
+    names, link = [], first["@odata.nextLink"]
+    while link:
+        page = requests.get(link, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+        names += [u["displayName"] for u in page["value"]]
+        link = page.get("@odata.nextLink")
+    assert "Zz Late Arrival" in names  # the sorted listing is cached per state of the directory
