@@ -84,7 +84,7 @@ clean:
 
 # Translations: extract English source strings; `make messages LANG_CODE=de` starts or updates a catalogue.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 -o portal/translations/messages.pot .
 	@if [ -n "$(LANG_CODE)" ]; then \
 		if [ -f portal/translations/$(LANG_CODE)/LC_MESSAGES/messages.po ]; then \
 			$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l $(LANG_CODE); \

@@ -34,9 +34,10 @@ def scripts(large, pg_url):
         ("many_customers", ["many_customers.py", "--customers", "200", "--users", "1000", *pg]),
         ("portal_throughput", ["portal_throughput.py", "--contacts", "100000", *pg]),
     ]
-    if (HERE / "search.py").exists():  # the search figures (SQLite and PostgreSQL), when present
-        runs.insert(0, ("search", ["search.py", *pg]))
-    return runs
+    searches = [("search (SQLite)", ["search.py"])]
+    if pg_url:
+        searches.append(("search (PostgreSQL)", ["search.py", "--pg", pg_url]))
+    return searches + runs
 
 
 def postgres_url(url):
