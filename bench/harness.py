@@ -71,9 +71,11 @@ class Emulator:
         response.raise_for_status()
         return response.json()
 
-    def register_app(self, client_id, client_secret, redirect_uris):
-        """What tests.m365_helpers.configure calls."""
-        body = {"client_id": client_id, "client_secret": client_secret, "redirect_uris": redirect_uris}
+    def register_app(self, client_id, client_secret, redirect_uris, permissions=None):
+        """What tests.m365_helpers.configure calls (as tests.emulator_fixture.EmulatorHandle does)."""
+        body = {"client_id": client_id, "client_secret": client_secret, "redirect_uris": list(redirect_uris)}
+        if permissions is not None:
+            body["permissions"] = permissions
         return self.control("POST", "apps", body)
 
     def latency(self, ms):
