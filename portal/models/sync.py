@@ -52,6 +52,24 @@ class SyncRun(db.Model):
         order_by="SyncChange.id",
     )
 
+    @classmethod
+    def admin_action(cls, customer, kind, message, now, counts=None):
+        """The run record of a change an admin made to the book at `now` (a decision on held
+        removals, a restore): finished at once; added and flushed, so its changes can refer to it."""
+        run = cls(
+            customer_id=customer.id,
+            kind=kind,
+            trigger="manual",
+            started_at=now,
+            finished_at=now,
+            status=RunStatus.SUCCEEDED.value,
+            counts=dict(counts or {}),
+            message=message,
+        )
+        db.session.add(run)
+        db.session.flush()
+        return run
+
     @property
     def duration(self):
         """Seconds the run took, or None while it runs."""

@@ -15,7 +15,7 @@ from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.models import utcnow
-from portal.models.sync import HeldRemoval, RunStatus, SyncRun
+from portal.models.sync import HeldRemoval, SyncRun
 from portal.sync import lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.plan import Change, SyncPlan
@@ -49,18 +49,8 @@ def _decide(customer, admin, kind):
         if not held:
             return None
         now = utcnow()
-        run = SyncRun(
-            customer_id=customer.id,
-            kind="decision",
-            trigger="manual",
-            started_at=now,
-            finished_at=now,
-            status=RunStatus.SUCCEEDED.value,
-            counts={},
-            message=f"{'Allow deletions' if kind == 'remove' else 'Keep contacts'} by {admin.email}",
-        )
-        db.session.add(run)
-        db.session.flush()
+        decision = "Allow deletions" if kind == "remove" else "Keep contacts"
+        run = SyncRun.admin_action(customer, "decision", f"{decision} by {admin.email}", now)
         plan = decision_plan(held, kind)
         counts = apply_plan(plan, customer, run, now, decided_by=admin.email)
         run.counts = {key: number for key, number in counts.items() if number}

@@ -26,7 +26,7 @@ from portal.contacts.services import email_problem
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models import Contact, utcnow
-from portal.models.sync import RunStatus, SyncChange, SyncRun
+from portal.models.sync import SyncChange, SyncRun
 from portal.sync import lock
 from portal.sync.apply import apply_plan, split_decided_by
 from portal.sync.plan import Change, SyncPlan
@@ -148,18 +148,7 @@ def restore_contact(customer, contact_id, admin, now=None, wait_seconds=None):
 
 def _restore(customer, contact, admin, now):
     """Write the restore through the sync's apply code, record it as a run, then unlink."""
-    run = SyncRun(
-        customer_id=customer.id,
-        kind="restore",
-        trigger="manual",
-        started_at=now,
-        finished_at=now,
-        status=RunStatus.SUCCEEDED.value,
-        counts={"restores": 1},
-        message=f"Restore by {admin.email}",
-    )
-    db.session.add(run)
-    db.session.flush()
+    run = SyncRun.admin_action(customer, "restore", f"Restore by {admin.email}", now, {"restores": 1})
     reason = RESTORED_UNLINKED if contact.m365_user_id else RESTORED
     name, email = contact.full_name, contact.email
     change = Change("restore", contact.m365_user_id, name, email, contact_id=contact.id, reason=reason)
