@@ -15,7 +15,7 @@ from tests.test_translations import ensure_compiled
 URL = "/admin/overview"
 
 
-def _connect(customer, status="ok", mode="manual", sync_active=True):
+def _connect(customer, status="ok", mode="manual", sync_active=True, connection_type="delegated"):
     db.session.add(
         M365Connection(
             customer_id=customer.id,
@@ -23,6 +23,7 @@ def _connect(customer, status="ok", mode="manual", sync_active=True):
             tenant_domain=f"c{customer.id}.onmicrosoft.com",
             refresh_token_encrypted="ciphertext",
             status=status,
+            connection_type=connection_type,
         )
     )
     db.session.add(SyncSettings(customer_id=customer.id, mode=mode, sync_active=sync_active, changed={}))
@@ -96,6 +97,14 @@ def test_reseller_sees_each_customers_sync_health_and_no_other_resellers_custome
     assert globex[:2] == ["Re-authentication required", "Manual"] and globex[2] != "Never"
     assert globex[3:] == ["0", "0", "Re-authentication required"]
     assert ">Reseller<" not in page  # one reseller: no reseller column
+
+
+def test_a_broken_application_connection_asks_for_admin_consent(rita_client, world):
+    _connect(world.acme, status="reauth_required", connection_type="application")
+    world.northwind.ms_user_sync = True
+    db.session.commit()
+    acme = _rows(rita_client.get(URL).get_data(as_text=True))["Acme GmbH"]
+    assert acme[0] == "Admin consent required" and acme[-1] == "Admin consent required"
 
 
 def test_connected_customer_left_out_of_the_daily_sync_is_a_problem(rita_client, world):

@@ -66,6 +66,7 @@ class CustomerHealth:
     name: str
     reseller: str
     connection: str  # NOT_CONNECTED, CONNECTED or REAUTH_REQUIRED
+    application: bool  # an application-permission connection ("Admin consent required" when broken)
     mode: str  # a SyncMode value
     last_sync: object  # when the last successful sync started, or None
     contacts: int
@@ -135,6 +136,7 @@ def _health(row):
         name=row.name,
         reseller=row.reseller,
         connection=(NOT_CONNECTED, CONNECTED, REAUTH_REQUIRED)[row.connection],
+        application=bool(row.application),
         mode=row.mode,
         last_sync=row.last_sync,
         contacts=row.contacts,

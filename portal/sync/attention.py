@@ -27,6 +27,7 @@ from portal.extensions import db
 from portal.m365.connection import connection_for
 from portal.models import (
     ConnectionStatus,
+    ConnectionType,
     Contact,
     Customer,
     M365Connection,
@@ -198,7 +199,13 @@ def facts_statement(customer_ids):
     columns["problems"] = sum(flags.values())
     labelled = {key: expression.label(key) for key, expression in {**columns, **flags}.items()}
     statement = (
-        select(Customer.id, Customer.name, Reseller.name.label("reseller"), *labelled.values())
+        select(
+            Customer.id,
+            Customer.name,
+            Reseller.name.label("reseller"),
+            (M365Connection.connection_type == ConnectionType.APPLICATION.value).label("application"),
+            *labelled.values(),
+        )
         .select_from(Customer)
         .join(Reseller, Reseller.id == Customer.reseller_id)
         .outerjoin(M365Connection, M365Connection.customer_id == Customer.id)
