@@ -20,4 +20,27 @@
     var message = form.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   });
+  // htmx swaps only 2xx answers: an error answer, or none at all, is said in the flash area.
+  function say(text) {
+    var area = document.getElementById("flashes");
+    if (!area || !text) return;
+    var note = document.createElement("div");
+    note.className = "flash flash-error";
+    note.setAttribute("role", "alert");
+    note.textContent = text;
+    area.replaceChildren(note);
+    note.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var area = document.getElementById("flashes");
+    var xhr = event.detail.xhr;
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var heading = page.querySelector("h1");
+    var problem = heading ? heading.textContent.trim() : String(xhr.status);
+    say(area && area.dataset.errorText.replace("{problem}", problem));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var area = document.getElementById("flashes");
+    say(area && area.dataset.offlineText);
+  });
 })();
