@@ -12,6 +12,7 @@ import tempfile
 
 import pytest
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from portal import create_app
@@ -131,6 +132,36 @@ class PortalClient(FlaskClient):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def fresh_database():
+    """An empty database of the same kind as the suite's: (url, engine options, cleanup)."""
+    if not PG_SCHEMA:
+        path = os.path.join(tempfile.mkdtemp(prefix="portal-migr-"), "m.db")
+        return f"sqlite:///{path}", {}, lambda: None
+    schema = f"m_{secrets.token_hex(4)}"
+    admin = create_engine(DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop():
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return DATABASE_URL, {"connect_args": {"options": f"-csearch_path={schema}"}}, drop
+
+
+@pytest.fixture(scope="module")
+def migrated_database():
+    """A fresh database upgraded to the migrations' head, for one test module: (url, engine options)."""
+    url, options, cleanup = fresh_database()
+    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url, options
+    cleanup()
 
 
 def make_admin(email, role, reseller=None, customer=None):

@@ -18,27 +18,14 @@ from portal.models import Customer, M365Connection, Reseller
 from portal.models.base import utcnow
 from tests.conftest import make_test_config
 from tests.test_mail import smtp_port, smtp_server  # noqa: F401 (fixtures)
-from tests.test_migrations import _fresh_database
 
 TOKEN = "refresh-token-that-must-never-be-printed"
 
 
-@pytest.fixture(scope="module")
-def migrated():
-    """A database upgraded to head by the migrations, for this module: (url, engine options)."""
-    url, options, cleanup = _fresh_database()
-    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    yield url, options
-    cleanup()
-
-
 @pytest.fixture
-def healthy(migrated, emulator, smtp_server, smtp_port):
+def healthy(migrated_database, emulator, smtp_server, smtp_port):
     """Settings of a healthy installation; the database holds a connection and a fresh heartbeat."""
-    url, options = migrated
+    url, options = migrated_database
     settings = make_test_config(
         SQLALCHEMY_DATABASE_URI=url,
         SQLALCHEMY_ENGINE_OPTIONS=options,

@@ -1,14 +1,9 @@
 """The migrations are the only way the schema changes: they must build exactly the models' schema."""
 
-import os
-import secrets
-import tempfile
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.fernet import Fernet
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, text
 from sqlalchemy import inspect as sa_inspect
 
 from portal import create_app
@@ -16,29 +11,11 @@ from portal.contacts.listing import ContactQuery, contact_page
 from portal.extensions import db
 from portal.m365 import directory
 from portal.models import Contact, Customer
-from tests.conftest import DATABASE_URL, PG_SCHEMA, make_test_config
-
-
-def _fresh_database():
-    """An empty database of the same kind as the suite's: (url, engine options, cleanup)."""
-    if not PG_SCHEMA:
-        path = os.path.join(tempfile.mkdtemp(prefix="portal-migr-"), "m.db")
-        return f"sqlite:///{path}", {}, lambda: None
-    schema = f"m_{secrets.token_hex(4)}"
-    admin = create_engine(DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return DATABASE_URL, {"connect_args": {"options": f"-csearch_path={schema}"}}, drop
+from tests.conftest import fresh_database, make_test_config
 
 
 def test_migrations_on_an_empty_database_match_the_models():
-    url, options, cleanup = _fresh_database()
+    url, options, cleanup = fresh_database()
     app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
     try:
         with app.app_context():
@@ -119,7 +96,7 @@ LEGACY_ROWS = [
 
 
 def test_upgrading_a_database_of_the_previous_release_keeps_its_data_and_drops_rows_across_customers():
-    url, options, cleanup = _fresh_database()
+    url, options, cleanup = fresh_database()
     app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
     try:
         with app.app_context():
@@ -210,7 +187,7 @@ def _snapshot(conn, columns_of=None):
 
 def _populated_release_database():
     """A database at the previous release's head holding RELEASE_ROWS: (app, cleanup, token ciphertext)."""
-    url, options, cleanup = _fresh_database()
+    url, options, cleanup = fresh_database()
     app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
     token = Fernet(TOKEN_KEY).encrypt(b"refresh-token-of-acme").decode()
     with app.app_context():
@@ -295,7 +272,7 @@ ROWS_BEFORE_SEARCH = [
 
 
 def test_upgrading_fills_the_search_text_and_index_for_rows_made_before_it():
-    url, options, cleanup = _fresh_database()
+    url, options, cleanup = fresh_database()
     app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
     try:
         with app.app_context():

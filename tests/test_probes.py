@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from alembic.script import ScriptDirectory
-from flask_migrate import upgrade
 from sqlalchemy import text
 
 from portal import create_app, health
@@ -16,25 +15,12 @@ from portal.extensions import db, migrate
 from portal.models.base import utcnow
 from portal.models.runner import RunnerHeartbeat
 from tests.conftest import make_test_config
-from tests.test_migrations import _fresh_database
 
 # A database that cannot be opened (no engine options: the suite's PostgreSQL ones would not fit).
 UNREACHABLE = {
     "SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent-directory/portal.db",
     "SQLALCHEMY_ENGINE_OPTIONS": {},
 }
-
-
-@pytest.fixture(scope="module")
-def migrated_database():
-    """A fresh database upgraded to the migrations' head: (url, engine options)."""
-    url, options, cleanup = _fresh_database()
-    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    yield url, options
-    cleanup()
 
 
 @pytest.fixture
