@@ -15,6 +15,7 @@ One rule for every route, so no view has to remember it:
 - Ids: `<int:...>` matches only 1..MAX_ID, the values an id column can hold; anything else is a
   plain 404 instead of an integer overflow in the database. `positive_int` is the same rule for
   ids, cursors and page numbers read from query or form: `request.args.get("after", type=positive_int)`.
+- Sorts: `sort_arg` accepts only a list's own sort keys (else its default); `SortedBy` reads one.
 """
 
 import re
@@ -42,6 +43,28 @@ def positive_int(value):
     if not 1 <= number <= MAX_ID:
         raise ValueError(f"{number} is not between 1 and {MAX_ID}")
     return number
+
+
+def sort_arg(args, keys, default):
+    """A list's sort from a request: "key" or "-key" (descending) for one of `keys`, else `default`."""
+    sort = args.get("sort", default)
+    return sort if sort.lstrip("-") in keys else default
+
+
+class SortedBy:
+    """`sort_key` and `descending` of a query object whose `sort` is "key" or "-key"."""
+
+    sort: str
+
+    @property
+    def sort_key(self):
+        """The sort's column name, without the direction."""
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self):
+        """True for a "-" sort."""
+        return self.sort.startswith("-")
 
 
 class CleanMultiDict(ImmutableMultiDict):

@@ -15,7 +15,7 @@ from math import ceil
 from sqlalchemy import and_, func, select
 
 from portal.auth import access
-from portal.boundary import positive_int
+from portal.boundary import SortedBy, positive_int, sort_arg
 from portal.extensions import db
 from portal.models import Customer
 from portal.sync import attention
@@ -27,7 +27,7 @@ NOT_CONNECTED, CONNECTED, REAUTH_REQUIRED = "not_connected", "connected", "reaut
 
 
 @dataclass
-class OverviewQuery:
+class OverviewQuery(SortedBy):
     """What the viewer asked for: search text (customer name), sort ("key" or "-key") and page."""
 
     q: str = ""
@@ -37,19 +37,9 @@ class OverviewQuery:
     @classmethod
     def from_args(cls, args):
         """Unknown sorts fall back to the default; a page that is no positive number is the first."""
-        sort = args.get("sort", DEFAULT_SORT)
-        if sort.lstrip("-") not in SORT_KEYS:
-            sort = DEFAULT_SORT
+        sort = sort_arg(args, SORT_KEYS, DEFAULT_SORT)
         page = args.get("page", 1, type=positive_int) or 1
         return cls(q=(args.get("q") or "").strip()[:100], sort=sort, page=page)
-
-    @property
-    def sort_key(self):
-        return self.sort.lstrip("-")
-
-    @property
-    def descending(self):
-        return self.sort.startswith("-")
 
     def args(self, **changes):
         """URL args of this query (first page), with `changes` applied (for sort and pager links)."""

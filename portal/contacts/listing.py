@@ -13,7 +13,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from portal import search
-from portal.boundary import positive_int
+from portal.boundary import SortedBy, positive_int, sort_arg
 from portal.extensions import db
 from portal.models import Contact, contact_group_members
 
@@ -26,7 +26,7 @@ DEFAULT_SORT = "name"
 
 
 @dataclass
-class ContactQuery:
+class ContactQuery(SortedBy):
     """What the viewer asked for: search text, group filter, sort and cursor."""
 
     q: str = ""
@@ -39,9 +39,7 @@ class ContactQuery:
     def from_args(cls, args):
         """Parse request args leniently: unknown sorts fall back to the default, and a group or
         cursor that is no id (out of range, negative, not a number) is ignored: the first page."""
-        sort = args.get("sort", DEFAULT_SORT)
-        if sort.lstrip("-") not in SORTS:
-            sort = DEFAULT_SORT
+        sort = sort_arg(args, SORTS, DEFAULT_SORT)
         return cls(
             q=(args.get("q") or "").strip()[:100],
             group_id=args.get("group", type=positive_int),
@@ -49,16 +47,6 @@ class ContactQuery:
             after=args.get("after", type=positive_int),
             before=args.get("before", type=positive_int),
         )
-
-    @property
-    def sort_key(self):
-        """The sort's column name, without the direction."""
-        return self.sort.lstrip("-")
-
-    @property
-    def descending(self):
-        """True for a "-" sort."""
-        return self.sort.startswith("-")
 
     def filters(self, **changes):
         """URL args for this query without the cursor, with `changes` applied (for links)."""
