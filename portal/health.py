@@ -89,9 +89,14 @@ def _aware(value, now):
 
 
 def forget_old_heartbeats(now=None, keep_days=7):
-    """Housekeeping: drop the rows of runners not seen for a week."""
+    """Housekeeping (sync.tasks.upkeep): drop the rows of runners not seen for a week. COMMITS;
+    returns how many went."""
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
-    db.session.execute(RunnerHeartbeat.__table__.delete().where(RunnerHeartbeat.seen_at < cutoff))
+    gone = db.session.execute(
+        RunnerHeartbeat.__table__.delete().where(RunnerHeartbeat.seen_at < cutoff)
+    ).rowcount
+    db.session.commit()
+    return gone
 
 
 def readiness(now=None):

@@ -9,15 +9,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
-from portal import create_app, queue
+from portal import create_app, health, queue
 from portal.extensions import db
 from portal.health import runner_health
 from portal.models import Job, RunnerHeartbeat
 from portal.models.base import utcnow
 from portal.runner import DailyAt, Every, Runner
-from portal.sync import lock
+from portal.sync import lock, tasks
 from tests.conftest import make_test_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,6 +165,14 @@ def test_the_runner_heartbeat_says_when_it_was_last_seen_and_that_it_stopped(app
     runner.run_forever()  # already stopped: records that it stopped and returns
     row = db.session.get(RunnerHeartbeat, "beating", populate_existing=True)
     assert row.stopped_at == clock.now
+
+
+def test_upkeep_forgets_runners_not_seen_for_a_week(app, world):
+    health.beat("gone-for-good", now=utcnow() - timedelta(days=8), stopped=True)
+    health.beat("stopped-yesterday", now=utcnow() - timedelta(days=1), stopped=True)
+    assert tasks.upkeep()["heartbeats"] == 1
+    owners = set(db.session.scalars(select(RunnerHeartbeat.owner)))
+    assert owners == {"stopped-yesterday"}  # "last seen" stays right for the page that says it
 
 
 def test_stop_finishes_the_current_job_then_leaves_the_loop(app, world):

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from portal import health
 from portal.extensions import db
 from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
@@ -150,12 +151,14 @@ def enqueue_daily_syncs(now=None):
 
 def upkeep(now=None):
     """Hourly and at runner start: runs left "running" by a stopped process are marked interrupted,
-    missed daily syncs (> 24 h) caught up, expired data purged. Each step runs even if another fails."""
+    missed daily syncs (> 24 h) caught up, expired data and week-old runner heartbeats purged. Each
+    step runs even if another fails."""
     clock = (lambda: now) if now is not None else utcnow
     steps = {
         "interrupted": lambda: lock.interrupt_orphaned_runs(clock),
         "queued": lambda: _enqueue_stale(CATCH_UP_AFTER, now),
         "purged": lambda: service.purge_expired(now),
+        "heartbeats": lambda: health.forget_old_heartbeats(now),
     }
     result = {}
     for name, step in steps.items():
