@@ -1,8 +1,17 @@
 """Template filters and globals: locale-aware dates and numbers, the nav's working customer."""
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flask_babel import format_date, format_datetime, format_decimal, format_timedelta
+from babel import dates
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_timedelta,
+    get_locale,
+    to_user_timezone,
+)
 from flask_login import current_user
 
 from portal.auth import access
@@ -15,7 +24,7 @@ def init_app(app):
 
     @app.template_filter("datetime")
     def _datetime(value, fmt="medium"):
-        return format_datetime(value, fmt) if value else "—"
+        return local_datetime(value, fmt) if value else "—"
 
     @app.template_filter("date")
     def _date(value, fmt="medium"):
@@ -42,3 +51,25 @@ def init_app(app):
             return access.current_customer(required=False) if current_user.is_authenticated else None
 
         return {"current_customer_for_nav": current_customer_for_nav}
+
+
+NAMED_FORMATS = ("short", "medium", "long", "full")
+
+
+def local_datetime(value, fmt="medium"):
+    """`value` (naive UTC) in the viewer's time zone and locale: what flask_babel's format_datetime
+    gives, at a fraction of its cost for the named formats (a list shows dozens of dates per page)."""
+    if fmt not in NAMED_FORMATS:
+        return format_datetime(value, fmt)
+    locale = get_locale()
+    return _datetime_pattern(locale, fmt).apply(to_user_timezone(value), locale)
+
+
+@lru_cache(maxsize=32)
+def _datetime_pattern(locale, fmt):
+    """The locale's date-and-time pattern for a named format as one parsed pattern: babel formats
+    the date and the time apart and joins them on every call; joining the patterns once is the same."""
+    joined = dates.get_datetime_format(fmt, locale=locale)
+    time_pattern = dates.get_time_format(fmt, locale=locale).pattern
+    date_pattern = dates.get_date_format(fmt, locale=locale).pattern
+    return dates.parse_pattern(joined.replace("{0}", time_pattern).replace("{1}", date_pattern))

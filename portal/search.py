@@ -20,7 +20,8 @@ The SQLite triggers belong to their table: a later migration that rebuilds one o
 
 import unicodedata
 
-from sqlalchemy import and_, case, event, false, text
+from sqlalchemy import bindparam, case, event, false, literal_column, table
+from sqlalchemy import column as column_clause
 
 from portal.extensions import db
 
@@ -71,29 +72,33 @@ def _needle(word):
     return word if len(word) >= MIN_INDEXED else f" {word}"
 
 
-def matches(model, query):
-    """A condition: the `model` row's search_text has every word of `query`; None for a blank
-    query. A query of punctuation alone ("%", "'") folds to no words and matches nothing."""
+def narrowed(statement, model, query):
+    """`statement` (a select of `model`) narrowed to the rows whose search_text has every word of
+    `query`; unchanged for a blank query. A query of punctuation alone ("%", "'") folds to no
+    words and matches nothing."""
     if not (query or "").strip():
-        return None
+        return statement
     needles = [_needle(w) for w in terms(query)]
     if not needles:
-        return false()
+        return statement.where(false())
     column = model.__table__.c.search_text
     indexed = [n for n in needles if len(n) >= MIN_INDEXED]
-    conditions = [column.contains(n, autoescape=True) for n in needles if len(n) < MIN_INDEXED]
     if indexed:
-        conditions.insert(0, _indexed(model, column, indexed))
-    return and_(*conditions)
+        statement = _indexed(statement, model, column, indexed)
+    short = [column.contains(n, autoescape=True) for n in needles if len(n) < MIN_INDEXED]
+    return statement.where(*short) if short else statement
 
 
-def _indexed(model, column, needles):
+def _indexed(statement, model, column, needles):
+    """On SQLite, a join with the FTS table: its matches drive the query (measured: an
+    `id IN (SELECT rowid ...)` first copies every match into a temporary index, a third more work);
+    on PostgreSQL, LIKE conditions that the pg_trgm index serves."""
     if db.session.get_bind().dialect.name == "sqlite":
-        fts = f"{model.__tablename__}_fts"
+        fts = table(f"{model.__tablename__}_fts", column_clause("rowid"))
         phrase = " AND ".join('"{}"'.format(n.replace('"', '""')) for n in needles)
-        rowids = text(f"SELECT rowid FROM {fts} WHERE {fts} MATCH :phrase").bindparams(phrase=phrase)
-        return model.id.in_(rowids.columns(model.id))
-    return and_(*[column.contains(n, autoescape=True) for n in needles])
+        match = literal_column(fts.name).op("MATCH")(bindparam("fts_phrase", phrase))
+        return statement.join(fts, fts.c.rowid == model.id).where(match)
+    return statement.where(*[column.contains(n, autoescape=True) for n in needles])
 
 
 def rank(model, query):
@@ -110,9 +115,8 @@ def rank(model, query):
 def ranked(statement, model, query, *order):
     """`statement` narrowed to the `model` rows matching `query`, exact and prefix matches first,
     then in `order`; for a blank query, only in `order`."""
-    condition = matches(model, query)
-    if condition is not None:
-        statement = statement.where(condition)
+    if (query or "").strip():
+        statement = narrowed(statement, model, query)
         order = (rank(model, query), *order)
     return statement.order_by(*order)
 

@@ -70,12 +70,6 @@ def _sqlite():
     return db.session.get_bind().dialect.name == "sqlite"
 
 
-def search_condition(term):
-    """Each word of `term` must occur in the contact's folded names or email (portal.search);
-    None without words."""
-    return search.matches(Contact, term)
-
-
 def _sort_columns(query):
     """The keyset columns: while searching, the search rank first (exact, then prefix matches),
     negated for a descending sort so that they still come first; then the sort's columns."""
@@ -88,9 +82,7 @@ def _sort_columns(query):
 
 def _filtered(customer, query):
     stmt = select(Contact).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-    condition = search_condition(query.q)
-    if condition is not None:
-        stmt = stmt.where(condition)
+    stmt = search.narrowed(stmt, Contact, query.q)
     if query.group_id is not None:
         members = select(contact_group_members.c.contact_id).where(
             contact_group_members.c.group_id == query.group_id
@@ -117,15 +109,19 @@ def _seek(stmt, columns, values, forward):
     return stmt.where(keys > cursor if forward else keys < cursor)
 
 
-def _read(base, stmt, count_in_page):
-    """(the page's rows, the total). With `count_in_page` the page's statement also counts the
-    matches (count(*) OVER ()), which is right only without a cursor (the cursor narrows the rows)."""
-    if not count_in_page:
-        return db.session.scalars(stmt).all(), db.session.scalar(
-            select(func.count()).select_from(base.subquery())
-        )
-    result = db.session.execute(stmt.add_columns(func.count().over())).all()
-    return [row[0] for row in result], result[0][1] if result else 0
+def _read(base, stmt, per_page, first_page, searching):
+    """(the page's rows, the total). A first page that is not full holds every match: it is its
+    own count. Measured (bench/search.py): on PostgreSQL a search's first page is faster when one
+    statement searches the index and counts (count(*) OVER (), right only without a cursor, which
+    narrows the rows); SQLite copies every matching row for such a window, slower than searching
+    its FTS table twice. The plain book's count reads an index: apart."""
+    if first_page and searching and not _sqlite():
+        result = db.session.execute(stmt.add_columns(func.count().over())).all()
+        return [row[0] for row in result], result[0][1] if result else 0
+    rows = db.session.scalars(stmt).all()
+    if first_page and len(rows) <= per_page:
+        return rows, len(rows)
+    return rows, db.session.scalar(select(func.count()).select_from(base.subquery()))
 
 
 def contact_page(customer, query, per_page=50):
@@ -142,11 +138,8 @@ def contact_page(customer, query, per_page=50):
         stmt = _seek(stmt, columns, values, forward=ascending)
     order = [c.asc() if ascending else c.desc() for c in columns]
     stmt = stmt.order_by(*order).limit(per_page + 1).options(selectinload(Contact.groups))
-    # Measured (bench/search.py): on PostgreSQL a search's first page is faster when one statement
-    # searches the index and counts; SQLite copies every matching row for the window, which is
-    # slower than searching its FTS table twice. The plain book's count reads an index: apart.
-    one_statement = values is None and bool(query.q.strip()) and not _sqlite()
-    rows, total = _read(base, stmt, count_in_page=one_statement)
+    searching = bool(query.q.strip())
+    rows, total = _read(base, stmt, per_page, first_page=values is None, searching=searching)
     more = len(rows) > per_page
     rows = rows[:per_page]
     page = ContactPage(contacts=rows, total=total, query=query)

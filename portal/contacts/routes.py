@@ -44,6 +44,8 @@ def index():
     group = access.owned_by_current_customer(ContactGroup, query.group_id) if query.group_id else None
     page = listing.contact_page(customer, query, per_page=current_app.config["CONTACTS_PER_PAGE"])
     empty_book = page.total == 0 and not listing.customer_has_contacts(customer)
+    # An htmx search or page swaps the results only: the filter bar's groups and counts stay.
+    whole_page = not htmx.is_htmx()
     return htmx.render(
         "contacts/index.html",
         "contacts/_results.html",
@@ -51,9 +53,9 @@ def index():
         page=page,
         query=query,
         group=group,
-        groups=services.customer_groups(customer),
+        groups=services.customer_groups(customer) if whole_page else None,
         empty_book=empty_book,
-        removed_count=None if htmx.is_htmx() else removed_count(customer),
+        removed_count=removed_count(customer) if whole_page else None,
     )
 
 

@@ -21,7 +21,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from portal.contacts.listing import search_condition
+from portal import search
 from portal.contacts.services import email_problem
 from portal.extensions import db
 from portal.i18n import N_
@@ -72,8 +72,7 @@ def archived_query(customer, q=""):
         .where(Contact.customer_id == customer.id, Contact.archived_at.is_not(None))
         .order_by(Contact.archived_at.desc(), Contact.id.desc())
     )
-    condition = search_condition(q)
-    return query if condition is None else query.where(condition)
+    return search.narrowed(query, Contact, q)
 
 
 def removed_page(customer, q="", page=1, per_page=50):
