@@ -103,21 +103,24 @@ def main():
             with client.session_transaction() as session:
                 session["_user_id"] = admin.session_token
                 session["_fresh"] = True
-            print(f"{'search (htmx fragment)':34} {'p50 ms':>8} {'p95 ms':>8}")
-            worst = []
-            for term, label in TERMS:
-                p50, p95 = timed(client, f"/contacts/?q={term}", args.runs)
-                print(f"{term + ' (' + label + ')':34} {p50:8.1f} {p95:8.1f}")
-                worst.append((p95, term))
-            p95, term = max(worst)
-            emit(
-                f"live search p95 at {args.contacts:,} contacts ({db.engine.dialect.name}), worst of "
-                f"{len(TERMS)} terms",
-                round(p95, 1),
-                "ms",
-                max=30,
-                note=f"worst: '{term}'; " + ", ".join(f"{t} {v:.0f}" for v, t in worst),
-            )
+            dialect = db.engine.dialect.name
+        # Requests outside that app context, as in production: each loads its session and admin
+        # afresh (inside it, flask.g and the database session would carry them over).
+        print(f"{'search (htmx fragment)':34} {'p50 ms':>8} {'p95 ms':>8}")
+        worst = []
+        for term, label in TERMS:
+            p50, p95 = timed(client, f"/contacts/?q={term}", args.runs)
+            print(f"{term + ' (' + label + ')':34} {p50:8.1f} {p95:8.1f}")
+            worst.append((p95, term))
+        p95, term = max(worst)
+        emit(
+            f"live search p95 at {args.contacts:,} contacts ({dialect}), worst of {len(TERMS)} terms",
+            round(p95, 1),
+            "ms",
+            max=30,
+            note=f"worst: '{term}'; " + ", ".join(f"{t} {v:.0f}" for v, t in worst),
+        )
+        with app.app_context():
             db.session.remove()
             db.engine.dispose()
     finally:

@@ -5,6 +5,7 @@ Every value can be overridden from the environment (GUNICORN_BIND, GUNICORN_WORK
 Behind nginx on the same host: listen on localhost only and trust its X-Forwarded-* headers.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -39,3 +40,11 @@ class QuietProbesLogger(Logger):
 
 
 logger_class = QuietProbesLogger
+
+
+def post_worker_init(worker):
+    """The app is loaded: move its long-lived objects (modules, routes, templates, translations)
+    out of the garbage collector's way, so its collections scan only what requests make (measured
+    with bench/portal_throughput.py: about a millisecond less per search answer)."""
+    gc.collect()
+    gc.freeze()

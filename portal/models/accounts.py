@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select, update
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
@@ -164,10 +164,11 @@ class AdminSession(db.Model):
 
     @classmethod
     def find(cls, token):
-        """The session row of a cookie's token, or None."""
+        """The session row of a cookie's token with its admin (every request asks), or None."""
         if not token or not isinstance(token, str):
             return None
-        return db.session.scalar(select(cls).where(cls.token_hash == _token_hash(token)))
+        query = select(cls).where(cls.token_hash == _token_hash(token)).options(joinedload(cls.admin))
+        return db.session.scalar(query)
 
     def is_idle(self, idle, now=None):
         """True when nothing happened in this session for longer than `idle` (a timedelta)."""
