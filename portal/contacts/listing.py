@@ -129,13 +129,15 @@ def _ranked_ids_counted(stmt):
     are read by id."""
     result = db.session.execute(stmt.with_only_columns(Contact.id, func.count().over())).all()
     ids = [row[0] for row in result]
+    if not ids:
+        return [], 0
     by_id = {
         contact.id: contact
         for contact in db.session.scalars(
             select(Contact).where(Contact.id.in_(ids)).options(selectinload(Contact.groups))
         )
     }
-    return [by_id[i] for i in ids], result[0][1] if result else 0
+    return [by_id[i] for i in ids], result[0][1]
 
 
 def contact_page(customer, query, per_page=50):
