@@ -10,11 +10,11 @@ The one owner of the DirectoryUser/DirectoryGroup/DirectoryMembership rows; the 
 (portal.manual.services) and the subscriptions (portal.sync.subscriptions) build on it. Callers commit.
 """
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal import search
 from portal.extensions import db
-from portal.models.base import utcnow
+from portal.models.base import insert_rows, utcnow
 from portal.models.directory import (
     DirectoryGroup,
     DirectoryMembership,
@@ -23,8 +23,6 @@ from portal.models.directory import (
     DirectoryUser,
 )
 from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
-
-CHUNK = 2000
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -46,9 +44,9 @@ def store(customer, users, groups):
     error half-way (Graph, database) rolls the whole replacement back."""
     now = utcnow()
     clear(customer)
-    _insert_chunked(DirectoryGroup, _group_rows(customer, groups, now))
+    insert_rows(DirectoryGroup.__table__, _group_rows(customer, groups, now))
     emails = _EmailCounter()
-    _insert_chunked(DirectoryUser, _user_rows(customer, users, now, emails))
+    insert_rows(DirectoryUser.__table__, _user_rows(customer, users, now, emails))
     _mark_duplicates(customer, emails.duplicates)
     return {"users": user_count(customer), "groups": len([g for g in groups if g.get("id")])}
 
@@ -56,14 +54,15 @@ def store(customer, users, groups):
 def replace_groups(customer, groups, member_counts=None):
     """Replace the customer's cached groups (and their memberships) with these Graph groups."""
     _delete_groups(customer)
-    _insert_chunked(DirectoryGroup, _group_rows(customer, groups, utcnow(), member_counts))
+    insert_rows(DirectoryGroup.__table__, _group_rows(customer, groups, utcnow(), member_counts))
 
 
 def store_members(group, member_ids):
     """Keep `group`'s (transitive) member ids with the cache, until the next load."""
     db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id == group.id))
-    _insert_chunked(
-        DirectoryMembership, ({"group_id": group.id, "user_m365_id": m} for m in dict.fromkeys(member_ids))
+    insert_rows(
+        DirectoryMembership.__table__,
+        ({"group_id": group.id, "user_m365_id": m} for m in dict.fromkeys(member_ids)),
     )
     group.members_loaded_at = utcnow()
     group.member_count = len(set(member_ids))
@@ -167,18 +166,6 @@ def _group_rows(customer, groups, now, member_counts=None):
             "member_count": (member_counts or {}).get(group["id"]),
             "loaded_at": now,
         }
-
-
-def _insert_chunked(model, rows):
-    """Bulk insert through the Core table: the ORM splits batches wherever a value is None."""
-    statement, batch = insert(model.__table__), []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            db.session.execute(statement, batch)
-            batch = []
-    if batch:
-        db.session.execute(statement, batch)
 
 
 # --- reading ---------------------------------------------------------------------------------------
