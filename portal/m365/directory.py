@@ -5,6 +5,7 @@
     store_members(group, member_ids)      a group's transitive members, kept until the next load
     clear(customer)                       remove users, groups and memberships (interface ended)
     user_count / group_count / search_users / search_groups / find_group     reading
+    graph_users / mailboxes               cached users as Graph user objects (an import's source)
 
 The one owner of the DirectoryUser/DirectoryGroup/DirectoryMembership rows; the Manual selection
 (portal.manual.services) and the subscriptions (portal.sync.subscriptions) build on it. Callers commit.
@@ -215,17 +216,30 @@ def graph_users(customer, user_ids, loaded_after):
         DirectoryUser.guest,
         DirectoryUser.department,
     )
-    found = {}
+    return {
+        row.m365_id: _as_graph_user(row) for row in _fresh_rows(customer, user_ids, loaded_after, columns)
+    }
+
+
+def mailboxes(customer, user_ids, loaded_after):
+    """graph_users() with only each user's id and mailbox address ("mail"): a light first look at
+    the users of a large import (which are cached, and which emails they have)."""
+    columns = (DirectoryUser.m365_id, DirectoryUser.email)
+    return {
+        row.m365_id: {"id": row.m365_id, "mail": row.email}
+        for row in _fresh_rows(customer, user_ids, loaded_after, columns)
+    }
+
+
+def _fresh_rows(customer, user_ids, loaded_after, columns):
     for chunk in _chunks(list(dict.fromkeys(user_ids))):
-        rows = db.session.execute(
+        yield from db.session.execute(
             select(*columns).where(
                 DirectoryUser.customer_id == customer.id,
                 DirectoryUser.m365_id.in_(chunk),
                 DirectoryUser.loaded_at >= loaded_after,
             )
         )
-        found.update((row.m365_id, _as_graph_user(row)) for row in rows)
-    return found
 
 
 def _as_graph_user(row):
