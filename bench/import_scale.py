@@ -65,7 +65,8 @@ def measure(users, latency_ms, database_url):
             db.session.commit()
             first = sync_run(env, emulator, customer)
             quiet = sync_run(env, emulator, customer)
-            print(f"  first sync {first[0]} requests, quiet day {quiet[0]} request(s)", flush=True)
+            print(f"  first sync {first[0]} requests, {first[2]:.0f} MB; quiet day {quiet[0]} request(s), "
+                  f"{quiet[2]:.0f} MB", flush=True)  # fmt: skip
             db.session.remove()
             db.engine.dispose()
     report(users, latency_ms, load, imported, first, quiet)

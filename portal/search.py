@@ -18,6 +18,7 @@ The SQLite triggers belong to their table: a later migration that rebuilds one o
 (batch mode's copy and rename) must call drop_index before and create_index after it.
 """
 
+import re
 import unicodedata
 
 from sqlalchemy import bindparam, case, event, false, literal_column, table
@@ -33,16 +34,20 @@ SEARCHED = ("contact", "directory_user", "directory_group")
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _LETTERS = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
 _APOSTROPHES = str.maketrans(dict.fromkeys("'’‘ʼ`´", ""))
-_KEPT = set("@.-_+")  # email punctuation; every other mark separates words
+# Every character that is neither alphanumeric (str.isalnum, as \w less "_") nor email
+# punctuation (@ . - _ +) separates words.
+_SEPARATOR = re.compile(r"[^\w@.+-]")
 
 
 def _strip_accents(value):
+    if value.isascii():  # nothing to take apart (a directory is mostly ASCII: the fast path)
+        return value
     return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
 
 
 def _clean(value):
     value = _strip_accents(value.translate(_LETTERS)).translate(_APOSTROPHES)
-    return " ".join("".join(c if c.isalnum() or c in _KEPT else " " for c in value).split())
+    return " ".join(_SEPARATOR.sub(" ", value).split())
 
 
 def fold(value):

@@ -17,6 +17,7 @@ from portal.m365.graph import (
     ReauthRequired,
 )
 from portal.models import M365Connection
+from portal.models.outbox import OutboxMail
 from tests import m365_helpers as m365
 
 
@@ -182,6 +183,32 @@ def test_403_raises_permission_missing_and_flips_the_connection(connection, faul
     db.session.expire_all()
     stored = db.session.get(M365Connection, connection.id)
     assert stored.needs_reauth and "refused read access" in stored.status_reason
+
+
+def test_users_fetched_ahead_are_the_pages_of_iter_users(app, connection):
+    app.config["M365_GRAPH_PAGE_SIZE"] = 100
+    with GraphClient.for_connection(connection) as graph:
+        pages = list(graph.iter_users())
+        ahead = list(graph.iter_users_ahead())
+    assert len(pages) > 2 and ahead == pages
+
+
+def test_hooks_of_a_thread_fetching_ahead_run_in_the_callers_thread(app, connection, faults):
+    """The refresh (a rotated token) and the lost authorisation met while fetching ahead are
+    written by the caller's thread, before the page or the error they came with."""
+    app.config["M365_GRAPH_PAGE_SIZE"] = 100
+    before = stored_token(connection)
+    faults("/v1.0/users", 403, after=1, times=1)  # the first page refreshes, the second is refused
+    with GraphClient.for_connection(connection) as graph:
+        pages = graph.iter_users_ahead()
+        assert next(pages)
+        assert stored_token(connection) == graph.refresh_token != before
+        with pytest.raises(PermissionMissing):
+            next(pages)
+    db.session.commit()  # the notice is queued in the caller's session
+    stored = db.session.get(M365Connection, connection.id)
+    assert stored.needs_reauth and "refused read access" in stored.status_reason
+    assert len(db.session.scalars(select(OutboxMail).where(OutboxMail.kind == "reauth_required")).all()) == 1
 
 
 def test_users_delta_round_and_expired_token(connection, emulator):

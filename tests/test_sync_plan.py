@@ -356,3 +356,58 @@ def test_guest_is_recognised_whatever_the_letter_case():
     wanted = user("u9", userType="guest", userPrincipalName="ann_x.com#ext#@contoso.onmicrosoft.com")
     plan = build([], M365Data(users={"u9": wanted}, wanted=[("u9", None)]))
     assert plan.creates == [] and plan.skipped[0].reason == p.SKIP_GUEST
+
+
+# --- an import in slices (ImportPlanner) ----------------------------------------------------------
+
+
+def _import_in_slices(contacts, users, wanted, rules, size):
+    """ImportPlanner driven as portal.sync.import_slices drives it; -> the parts' changes by kind."""
+    planner = p.ImportPlanner(contacts, rules)
+    planner.count_emails(users)
+    parts = []
+    linked = [uid for uid, _gid in wanted if not planner.is_new(uid)]
+    for start in range(0, len(linked), size):
+        parts.append(planner.present({u: users[u] for u in linked[start : start + size] if u in users}))
+    for start in range(0, len(wanted), size):
+        chunk = wanted[start : start + size]
+        parts.append(
+            planner.wanted({u: users[u] for u, _g in chunk if u in users and planner.is_new(u)}, chunk)
+        )
+    return {
+        kind: [c for part in parts for c in getattr(part, kind)]
+        for kind in p.SyncPlan.KINDS + ("skipped", "present")
+    }
+
+
+def test_an_import_planned_in_slices_decides_exactly_what_one_plan_decides():
+    book = [
+        contact(1, "linked", email="linked@contoso.com"),  # its user moves to an address a new user has
+        contact(2, "gone", first="Ar", last="Chived", archived=True),  # restored
+        contact(3, None, first="Manual", last="Entry", email="manual@contoso.com"),  # linked by email
+        contact(4, "same", first="Same", last="Same", email="same.same@contoso.com"),  # present
+    ]
+    users = {
+        "linked": user("linked", mail="taken@contoso.com"),
+        "gone": user("gone", given="Ar", surname="Chived"),
+        "same": user("same", given="Same", surname="Same"),
+        "manual": user("manual", given="Manual", surname="Entry", mail="MANUAL@contoso.com"),
+        "first-dup": user("first-dup", given="D1", mail="dup@contoso.com"),
+        "taker": user("taker", given="T", mail="taken@contoso.com"),
+        "off": user("off", given="Off", accountEnabled=False),
+        "nomail": user("nomail", given="No", mail=""),
+        "noname": user("noname", given="", surname="", displayName="", mail="noname@contoso.com"),
+        **{f"n{i}": user(f"n{i}", given=f"N{i}", surname="New") for i in range(7)},
+        "last-dup": user("last-dup", given="D2", mail="Dup@Contoso.com"),
+    }
+    # The new user taking the moved address and the second duplicate come slices after the others.
+    order = ["first-dup", "taker", "off", "nomail", "manual", "noname", "missing", "same"]
+    order += [f"n{i}" for i in range(7)] + ["last-dup", "gone", "linked"]
+    wanted = [(uid, 9) for uid in order]
+    rules = Rules(link_active=True, update_all=False)
+    whole = build(book, M365Data(users=users, wanted=wanted), rules)
+    expected = {kind: getattr(whole, kind) for kind in p.SyncPlan.KINDS + ("skipped", "present")}
+    assert {c.user_id: c.reason for c in whole.skipped}["last-dup"] == "duplicate email in M365"
+    assert whole.creates and whole.links and whole.restores and whole.updates and whole.present
+    for size in (1, 2, 3, 5, len(order)):
+        assert _import_in_slices(book, users, wanted, rules, size) == expected, size

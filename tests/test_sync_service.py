@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.models import Contact, JobKind, M365Connection, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
-from portal.sync import lock, service, tasks
+from portal.sync import import_slices, lock, service, tasks
 from tests.sync_helpers import book, hold_removal, import_users, outbox, run_job, sync, users
 
 SALES = ["adele.vance", "juergen.mueller", "siobhan.obrien", "isaiah.langer", "guenther.gross"]
@@ -88,6 +88,55 @@ def test_import_whose_graph_calls_fail_ends_failed_and_imports_nothing(app, emul
     assert book(connected_acme) == {}
     run = db.session.scalar(select(SyncRun).where(SyncRun.job_id == job.id))
     assert run.status == "failed"
+
+
+def test_an_import_larger_than_one_slice_reports_and_writes_what_one_plan_would(
+    app, emulator, connected_acme, monkeypatch
+):
+    monkeypatch.setattr(import_slices, "SLICE", 2)
+    everyone = users(emulator)
+    # Two new users with one address, four slices apart: both are duplicates, neither is created.
+    emulator.control("PATCH", f"users/{everyone['isaiah.langer']['id']}", {"mail": "Shared@contoso.example"})
+    emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"mail": "shared@contoso.example"})
+    names = ["isaiah.langer", "nestor.wilke", "juergen.mueller", "lars.lindqvist", "siobhan.obrien"]
+    names += ["guenther.gross", "adele.vance"]
+    job = import_users(app, connected_acme, [everyone[n]["id"] for n in names] + ["no-such-user"])
+    assert job.status == "succeeded", job.error
+    reasons = {s["name"] or "?": s["reason"] for s in job.result["skipped"]}
+    assert reasons == {
+        "Isaiah Langer": "duplicate email in M365",
+        "Nestor Wilke": "no mailbox address",
+        "Lars Lindqvist": "disabled account",
+        "Adele Vance": "duplicate email in M365",
+        "?": "not found in Microsoft 365",
+    }
+    assert (job.result["created"], job.result["already_present"]) == (3, 0)
+    created = {c.m365_user_id for c in book(connected_acme).values()}
+    assert created == {everyone[n]["id"] for n in ("juergen.mueller", "siobhan.obrien", "guenther.gross")}
+    run = db.session.scalar(select(SyncRun).where(SyncRun.job_id == job.id))
+    assert run.counts == {"creates": 3, "skipped": 5}
+    assert len(changes_of(run, "create")) == 3 and len(changes_of(run, "skip")) == 5
+
+
+def test_an_import_failing_after_some_slices_were_written_changes_nothing(
+    app, emulator, connected_acme, monkeypatch
+):
+    monkeypatch.setattr(import_slices, "SLICE", 2)
+    written, apply_plan = [], import_slices.apply_plan
+
+    def apply_then_fail(plan, customer, run):
+        if written:
+            raise RuntimeError("the database went away")
+        written.append(apply_plan(plan, customer, run))
+        return written[-1]
+
+    monkeypatch.setattr(import_slices, "apply_plan", apply_then_fail)
+    everyone = users(emulator)
+    job = import_users(app, connected_acme, [everyone[n]["id"] for n in SALES])
+    assert job.status == "failed" and written[0]["creates"] == 2
+    assert book(connected_acme) == {}
+    run = db.session.scalar(select(SyncRun).where(SyncRun.job_id == job.id))
+    assert run.status == "failed" and changes_of(run) == []
 
 
 def _manual_contact(customer, email):

@@ -5,16 +5,17 @@
     store_members(group, member_ids)      a group's transitive members, kept until the next load
     clear(customer)                       remove users, groups and memberships (interface ended)
     user_count / group_count / search_users / search_groups / find_group     reading
+    graph_users / mailboxes               cached users as Graph user objects (an import's source)
 
 The one owner of the DirectoryUser/DirectoryGroup/DirectoryMembership rows; the Manual selection
 (portal.manual.services) and the subscriptions (portal.sync.subscriptions) build on it. Callers commit.
 """
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal import search
 from portal.extensions import db
-from portal.models.base import utcnow
+from portal.models.base import insert_rows, utcnow
 from portal.models.directory import (
     DirectoryGroup,
     DirectoryMembership,
@@ -23,8 +24,6 @@ from portal.models.directory import (
     DirectoryUser,
 )
 from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
-
-CHUNK = 2000
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -46,9 +45,9 @@ def store(customer, users, groups):
     error half-way (Graph, database) rolls the whole replacement back."""
     now = utcnow()
     clear(customer)
-    _insert_chunked(DirectoryGroup, _group_rows(customer, groups, now))
+    insert_rows(DirectoryGroup.__table__, _group_rows(customer, groups, now))
     emails = _EmailCounter()
-    _insert_chunked(DirectoryUser, _user_rows(customer, users, now, emails))
+    insert_rows(DirectoryUser.__table__, _user_rows(customer, users, now, emails))
     _mark_duplicates(customer, emails.duplicates)
     return {"users": user_count(customer), "groups": len([g for g in groups if g.get("id")])}
 
@@ -56,14 +55,15 @@ def store(customer, users, groups):
 def replace_groups(customer, groups, member_counts=None):
     """Replace the customer's cached groups (and their memberships) with these Graph groups."""
     _delete_groups(customer)
-    _insert_chunked(DirectoryGroup, _group_rows(customer, groups, utcnow(), member_counts))
+    insert_rows(DirectoryGroup.__table__, _group_rows(customer, groups, utcnow(), member_counts))
 
 
 def store_members(group, member_ids):
     """Keep `group`'s (transitive) member ids with the cache, until the next load."""
     db.session.execute(delete(DirectoryMembership).where(DirectoryMembership.group_id == group.id))
-    _insert_chunked(
-        DirectoryMembership, ({"group_id": group.id, "user_m365_id": m} for m in dict.fromkeys(member_ids))
+    insert_rows(
+        DirectoryMembership.__table__,
+        ({"group_id": group.id, "user_m365_id": m} for m in dict.fromkeys(member_ids)),
     )
     group.members_loaded_at = utcnow()
     group.member_count = len(set(member_ids))
@@ -169,18 +169,6 @@ def _group_rows(customer, groups, now, member_counts=None):
         }
 
 
-def _insert_chunked(model, rows):
-    """Bulk insert through the Core table: the ORM splits batches wherever a value is None."""
-    statement, batch = insert(model.__table__), []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            db.session.execute(statement, batch)
-            batch = []
-    if batch:
-        db.session.execute(statement, batch)
-
-
 # --- reading ---------------------------------------------------------------------------------------
 def user_count(customer):
     """How many users are loaded for the customer."""
@@ -228,17 +216,30 @@ def graph_users(customer, user_ids, loaded_after):
         DirectoryUser.guest,
         DirectoryUser.department,
     )
-    found = {}
+    return {
+        row.m365_id: _as_graph_user(row) for row in _fresh_rows(customer, user_ids, loaded_after, columns)
+    }
+
+
+def mailboxes(customer, user_ids, loaded_after):
+    """graph_users() with only each user's id and mailbox address ("mail"): a light first look at
+    the users of a large import (which are cached, and which emails they have)."""
+    columns = (DirectoryUser.m365_id, DirectoryUser.email)
+    return {
+        row.m365_id: {"id": row.m365_id, "mail": row.email}
+        for row in _fresh_rows(customer, user_ids, loaded_after, columns)
+    }
+
+
+def _fresh_rows(customer, user_ids, loaded_after, columns):
     for chunk in _chunks(list(dict.fromkeys(user_ids))):
-        rows = db.session.execute(
+        yield from db.session.execute(
             select(*columns).where(
                 DirectoryUser.customer_id == customer.id,
                 DirectoryUser.m365_id.in_(chunk),
                 DirectoryUser.loaded_at >= loaded_after,
             )
         )
-        found.update((row.m365_id, _as_graph_user(row)) for row in rows)
-    return found
 
 
 def _as_graph_user(row):

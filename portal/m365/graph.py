@@ -7,6 +7,7 @@
 
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
     client.iter_users()            -> the same users page by page (lists), each page dropped once consumed
+    client.iter_users_ahead()      -> iter_users(), the next page fetched while the caller works on this one
     client.get_user(user_id)       -> dict | None (None only on 404 Request_ResourceNotFound)
     client.list_groups()           -> list[dict]  ($select GROUP_FIELDS)
     client.group_member_ids(group_id, transitive=True) -> list[str]  (user ids only)
@@ -37,8 +38,10 @@ ReauthRequired or PermissionMissing; the caller only has to stop and show `error
 
 import email.utils
 import logging
+import queue
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -185,6 +188,7 @@ class GraphClient:
             update_token=self._token_updated,
             default_timeout=self.timeout,
         )
+        self._deferred_hooks = None  # while a thread fetches ahead: the hooks it left for the caller
         self.request_count = 0
         self.resource_units = 0
         self.retry_count = 0
@@ -278,6 +282,57 @@ class GraphClient:
     def iter_users(self):
         """All users with USER_FIELDS, one page (a list) at a time: a large tenant is never held whole."""
         return self._pages("/users", {"$select": USER_FIELDS, "$top": self.page_size})
+
+    def iter_users_ahead(self):
+        """iter_users(), each next page fetched by a thread while the caller works on this one
+        (the Graph round trip overlaps the caller's database writes).
+
+        The client belongs to that thread until the iteration ends: the caller makes no other call
+        with it meanwhile. The hooks the thread would run (a rotated refresh token, a lost
+        authorisation: database writes) are run in the caller's thread instead, before the page or
+        the error they came with is handed over."""
+        app = current_app._get_current_object()
+        handoff, stop = queue.Queue(maxsize=1), threading.Event()
+        self._deferred_hooks = queue.SimpleQueue()
+
+        def fetch():
+            with app.app_context():
+                try:
+                    for page in self.iter_users():
+                        if not _hand_over(handoff, stop, (page, None)):
+                            return
+                    _hand_over(handoff, stop, (None, None))
+                except Exception as error:
+                    _hand_over(handoff, stop, (None, error))
+
+        worker = threading.Thread(target=fetch, name="graph-users-ahead", daemon=True)
+        worker.start()
+        try:
+            while True:
+                page, error = handoff.get()
+                self._run_deferred_hooks()
+                if error is not None:
+                    raise error
+                if page is None:
+                    return
+                yield page
+        finally:
+            stop.set()
+            worker.join()
+            self._run_deferred_hooks()
+            self._deferred_hooks = None
+
+    def _run_deferred_hooks(self):
+        while not self._deferred_hooks.empty():
+            hook, args = self._deferred_hooks.get()
+            hook(*args)
+
+    def _hook(self, hook, *args):
+        """Run a hook now, or (while a thread fetches ahead) leave it for the caller's thread."""
+        if self._deferred_hooks is not None:
+            self._deferred_hooks.put((hook, args))
+        else:
+            hook(*args)
 
     def get_user(self, user_id):
         """One user with USER_FIELDS, or None when it does not exist (404 Request_ResourceNotFound)."""
@@ -440,7 +495,7 @@ class GraphClient:
         if new and new != self._refresh_token:
             self._refresh_token = new
             if self._on_refresh_token:
-                self._on_refresh_token(new)
+                self._hook(self._on_refresh_token, new)
 
     def _token_error(self, exc):
         """Map a token-endpoint error: re-auth, retry later, or a portal configuration problem."""
@@ -476,7 +531,7 @@ class GraphClient:
 
     def _auth_lost(self, error):
         if self._on_auth_lost:
-            self._on_auth_lost(error.message)
+            self._hook(self._on_auth_lost, error.message)
         return error
 
     def _result(self, response, allow_404):
@@ -534,6 +589,17 @@ class GraphClient:
 
     def _unavailable_text(self):
         return _("Microsoft 365 cannot be reached or is busy right now. Please try again later.")
+
+
+def _hand_over(handoff, stop, item):
+    """Put `item` for the consumer, waiting for room; False when the consumer stopped."""
+    while not stop.is_set():
+        try:
+            handoff.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _error_of(response):

@@ -12,6 +12,7 @@ itself (store, search, counts) is portal.m365.directory, shared with Automatic m
 """
 
 import itertools
+from contextlib import closing
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select
@@ -65,8 +66,10 @@ def run_load(job):
         fetch.take_baseline(client, connection, book_has_links(customer), utcnow())
         groups = client.list_groups()
         queue.report_progress(job, 1, 2)  # commits: nothing of the cache is written before this
-        # Users stream into the cache page by page, in one transaction with the job's end.
-        return store_directory(customer, itertools.chain.from_iterable(client.iter_users()), groups)
+        # Users stream into the cache page by page, in one transaction with the job's end; the
+        # next page is fetched while this one is written (closing: an error stops the fetching).
+        with closing(client.iter_users_ahead()) as pages:
+            return store_directory(customer, itertools.chain.from_iterable(pages), groups)
 
 
 def store_directory(customer, users, groups):

@@ -6,11 +6,13 @@ links and the removal report land in one transaction (or none of them do).
 
 from dataclasses import replace
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, select
 
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models import Contact, ContactGroup, Origin, contact_group_members, utcnow
+from portal.models.base import insert_rows
+from portal.models.contacts import contact_search_text
 from portal.models.sync import HeldRemoval, SyncChange
 
 ARCHIVE_REASONS = {
@@ -22,7 +24,7 @@ ARCHIVE_REASONS = {
 
 # An admin's decision is recorded on each change's detail: "<reason> · <admin email>".
 DECIDED_BY_SEPARATOR = " · "
-CHUNK = 2000  # rows per bulk INSERT
+CHUNK = 2000  # SyncChange rows held before they are written
 
 
 def split_decided_by(detail):
@@ -88,37 +90,26 @@ def _load_contacts(customer, plan):
 
 
 def _create(customer, creates, now):
-    """Insert the planned new contacts in bulk (CHUNK rows at a time); -> {M365 user id: new contact id}."""
-    if not creates:
-        return {}
-    # A plain executemany is batched on every driver (INSERT ... RETURNING in parameter order is
-    # row by row on SQLite); the new ids are read back at once. The caller holds the customer's
-    # lock, so the customer's contacts above the previous highest id are exactly these.
-    before = db.session.scalar(select(func.max(Contact.id)).where(Contact.customer_id == customer.id)) or 0
-    for start in range(0, len(creates), CHUNK):
-        rows = [_new_contact_row(customer, change, now) for change in creates[start : start + CHUNK]]
-        db.session.execute(insert(Contact), rows)
-    created = db.session.execute(
-        select(Contact.m365_user_id, Contact.id).where(
-            Contact.customer_id == customer.id, Contact.id > before, Contact.m365_user_id.is_not(None)
-        )
-    )
-    return dict(created.all())
+    """Insert the planned new contacts in bulk; -> {M365 user id: new contact id}."""
+    rows = (_new_contact_row(customer, change, now) for change in creates)
+    return dict(insert_rows(Contact.__table__, rows, Contact.m365_user_id, Contact.id))
 
 
 def _new_contact_row(customer, change, now):
     first, last, email = change.values
-    email = email.strip()
+    first, last, email = first[:100], last[:100], email.strip()
     return {
         "customer_id": customer.id,
-        "first_name": first[:100],
-        "last_name": last[:100],
+        "first_name": first,
+        "last_name": last,
         "email": email,
         "email_key": email.lower(),
         "origin": Origin.M365.value,
         "m365_user_id": change.user_id,
         "linked_automatically": False,
         "created_at": now,
+        "updated_at": now,
+        "search_text": contact_search_text(first, last, email),
     }
 
 
@@ -140,7 +131,7 @@ def _add_to_groups(customer, plan, by_user, recorder):
         rows.append({"contact_id": contact_id, "group_id": change.group_id})
         recorder.add(change, contact_id, detail=str(change.group_id))
     if rows:
-        db.session.execute(insert(contact_group_members), rows)
+        insert_rows(contact_group_members, rows)
 
 
 def _own_group_ids(customer, group_ids):
@@ -250,7 +241,7 @@ class _Recorder:
 
     def write(self):
         if self.rows:
-            db.session.execute(insert(SyncChange), self.rows)
+            insert_rows(SyncChange.__table__, self.rows)
         self.rows = []
 
 

@@ -151,6 +151,45 @@ def build(contacts, m365, rules=Rules()):
     return plan
 
 
+class ImportPlanner:
+    """build() of an import (no removals, no threshold), in parts: the same decisions as one
+    build() over all the users, but only a slice of the users and of the planned changes is held
+    at a time. build() decides updates and restores of users that have a contact before the
+    creates and links of new users (an email one takes is taken for the other), and skips new
+    users that share an email key with another new user. So, in this order:
+
+        planner = ImportPlanner(contacts, rules)
+        planner.count_emails(users)       every new user's email (a Graph user with at least "mail")
+        planner.present(users)  -> plan   for every slice of the users that have a contact
+        planner.wanted(users, wanted) -> plan   for every slice of `wanted`, in order; `users`:
+                                          at least the slice's new users
+    Each returned plan is applied before the next is asked for.
+    """
+
+    def __init__(self, contacts, rules):
+        self.state = _State(contacts, rules)
+        self._owners = _EmailOwners()
+
+    def is_new(self, user_id):
+        """True when no contact is linked to this user (it would be created or linked)."""
+        return user_id not in self.state.by_user
+
+    def count_emails(self, users):
+        for user_id, user in users.items():
+            if self.is_new(user_id):
+                self._owners.add(person_from_graph(user))
+
+    def present(self, users):
+        plan = SyncPlan()
+        _plan_present_users(plan, self.state, M365Data(users=users), set(users))
+        return plan
+
+    def wanted(self, users, wanted):
+        plan = SyncPlan()
+        _plan_wanted(plan, self.state, M365Data(users=users, wanted=wanted), self._owners.shared)
+        return plan
+
+
 class _State:
     """Indexes over the snapshot, and the email keys already taken (by contacts or planned writes)."""
 
@@ -260,10 +299,12 @@ def _email_problem(state, contact, person):
     return None
 
 
-def _plan_wanted(plan, state, m365):
-    """Import targets and group members: create, link, or add to the group."""
+def _plan_wanted(plan, state, m365, duplicates=None):
+    """Import targets and group members: create, link, or add to the group. `duplicates`: the email
+    keys shared by new wanted users, when they were counted beyond `m365` (ImportPlanner)."""
     persons = _new_persons(state, m365)
-    duplicates = _duplicate_emails(persons)
+    if duplicates is None:
+        duplicates = _duplicate_emails(persons)
     for user_id, group_id in m365.wanted:
         contact = state.by_user.get(user_id)
         if contact is not None:
@@ -374,11 +415,21 @@ def _new_persons(state, m365):
 
 def _duplicate_emails(persons):
     """Email keys shared by several new (not yet linked) wanted users: ambiguous, so skipped."""
-    owners = {}
-    for user_id, person in persons.items():
-        if person.email_key:
-            owners.setdefault(person.email_key, set()).add(user_id)
-    return {key for key, ids in owners.items() if len(ids) > 1}
+    owners = _EmailOwners()
+    for person in persons.values():
+        owners.add(person)
+    return owners.shared
+
+
+class _EmailOwners:
+    """The email keys that more than one user has (users seen one at a time)."""
+
+    def __init__(self):
+        self.first, self.shared = {}, set()
+
+    def add(self, person):
+        if person.email_key and self.first.setdefault(person.email_key, person.m365_id) != person.m365_id:
+            self.shared.add(person.email_key)
 
 
 def _group_add(plan, state, target, user_id, name, email, group_id):

@@ -3,7 +3,7 @@
     run_sync(customer, trigger, job=None)     one sync pass (runner job, "Sync now", CLI); -> SyncRun
     preview_sync(customer)                    the same fetch and plan, nothing written; -> Preview
     import_users(customer, user_ids | subscription=...)   Manual-mode import, or a subscribed
-                                              group's members; -> (SyncRun, SyncPlan)
+                                              group's members; -> (SyncRun, ImportOutcome)
     purge_expired()                           archived contacts after 30 days, history after 90
 
 Job handlers and the runner's periodic triggers are in portal/sync/tasks.py.
@@ -22,7 +22,6 @@ from sqlalchemy import and_, delete, select, update
 from portal.contacts.services import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
-from portal.m365 import directory
 from portal.m365.connection import NOT_CONNECTED, connection_for_sync
 from portal.m365.graph import GraphClient
 from portal.models import (
@@ -37,7 +36,8 @@ from portal.models.base import utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
-from portal.sync.plan import ContactSnap, M365Data, Rules, build
+from portal.sync.import_slices import ImportUsers, import_in_slices
+from portal.sync.plan import ContactSnap, ImportPlanner, Rules, build
 from portal.sync.removed import ARCHIVE_DAYS
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ def _client_or_fail(run, customer):
 
 
 def import_users(customer, user_ids=(), trigger="manual", job=None, subscription=None):
-    """Import M365 users as contacts (create / link / already present / skipped); -> (run, plan).
+    """Import M365 users as contacts (create / link / already present / skipped); -> (run, outcome).
 
     With `subscription`, the users are the group's transitive members and go into its contact
     group. Graph errors end the import before anything is written (the run is recorded failed).
@@ -270,17 +270,15 @@ def _locked_import(customer, user_ids, trigger, job, subscription, lease):
             )
             if subscription is not None:
                 user_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
-            users = _users_to_import(customer, client, user_ids, from_graph=baseline)
             group_id = subscription.contact_group_id if subscription is not None else None
-            plan = _plan_import(customer, users, user_ids, group_id)
-            counts = apply_plan(plan, customer, run)
-            _finish_run(run, client, counts, RunStatus.SUCCEEDED)
+            outcome = _import(customer, client, run, user_ids, group_id, from_graph=baseline)
+            _finish_run(run, client, outcome.counts, RunStatus.SUCCEEDED)
             lease.confirm()
             db.session.commit()
         except Exception as error:
             _fail_run(run, client, error)
             raise
-    return run, plan
+    return run, outcome
 
 
 def book_has_links(customer):
@@ -312,35 +310,31 @@ def _subscription_imported(customer):
     )
 
 
-def _users_to_import(customer, client, user_ids, from_graph):
-    """The users to import: those the admin just loaded in Manual mode come from the directory
-    cache (no second listing of the tenant), the rest from Graph. `from_graph`: read all from
-    Graph (a delta baseline was taken just now, so the cache predates it)."""
-    users = {}
-    if not from_graph:
-        fresh = utcnow() - timedelta(minutes=current_app.config["DIRECTORY_FRESH_MINUTES"])
-        users = directory.graph_users(customer, user_ids, loaded_after=fresh)
-    users.update(fetch.fetch_users(client, [uid for uid in user_ids if uid not in users]))
-    return users
-
-
-def _plan_import(customer, users, user_ids, group_id):
+def _import(customer, client, run, user_ids, group_id, from_graph):
+    """Plan and write the import a slice at a time (portal.sync.import_slices); -> ImportOutcome.
+    `from_graph`: read every user from Graph (a delta baseline was taken just now, so the
+    directory cache predates it)."""
     rules = rules_for(customer, SyncSettings.for_customer(customer))
-    rules = replace(rules, update_all=False, held_contact_ids=frozenset())
-    data = M365Data(users=users, wanted=[(uid, group_id) for uid in dict.fromkeys(user_ids)])
-    return build(snapshot(customer), data, rules)
+    planner = ImportPlanner(
+        snapshot(customer), replace(rules, update_all=False, held_contact_ids=frozenset())
+    )
+    fresh = utcnow() - timedelta(minutes=current_app.config["DIRECTORY_FRESH_MINUTES"])
+    users = ImportUsers(customer, client, loaded_after=fresh, from_graph=from_graph)
+    wanted = [(uid, group_id) for uid in dict.fromkeys(user_ids)]
+    return import_in_slices(planner, users, wanted, customer, run)
 
 
-def import_result(run, plan):
-    """The result the Manual-mode page shows for an import job."""
+def import_result(run, outcome):
+    """The result the Manual-mode page shows for an import job (`outcome`: an ImportOutcome)."""
+    counts = outcome.counts
     return {
         "run_id": run.id,
-        "created": len(plan.creates),
-        "linked": len(plan.links),
-        "already_present": len(plan.present),
-        "updated": len(plan.updates) + len(plan.restores),
-        "added_to_group": len(plan.group_adds),
-        "skipped": [{"name": c.name, "email": c.email, "reason": c.reason} for c in plan.skipped],
+        "created": counts.get("creates", 0),
+        "linked": counts.get("links", 0),
+        "already_present": counts.get("present", 0),
+        "updated": counts.get("updates", 0) + counts.get("restores", 0),
+        "added_to_group": counts.get("group_adds", 0),
+        "skipped": [{"name": c.name, "email": c.email, "reason": c.reason} for c in outcome.skipped],
     }
 
 

@@ -58,8 +58,8 @@ def import_job(job):
     """Manual mode: import the selected users."""
     user_ids = list(job.params.get("user_ids") or [])
     report_progress(job, 0, len(user_ids))
-    run, plan = service.import_users(_customer(job), user_ids, trigger="manual", job=job)
-    return service.import_result(run, plan)
+    run, outcome = service.import_users(_customer(job), user_ids, trigger="manual", job=job)
+    return service.import_result(run, outcome)
 
 
 @handler(JobKind.SUBSCRIPTION_IMPORT)
@@ -75,8 +75,8 @@ def subscription_import_job(job):
     if subscription is None or subscription.contact_group is None:
         return {"message": "The subscription was removed before its import ran."}
     report_progress(job, 0, 1)
-    run, plan = service.import_users(customer, trigger="subscription", job=job, subscription=subscription)
-    return service.import_result(run, plan)
+    run, outcome = service.import_users(customer, trigger="subscription", job=job, subscription=subscription)
+    return service.import_result(run, outcome)
 
 
 def request_sync(customer, trigger="manual", created_by=None):
