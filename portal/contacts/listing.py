@@ -109,35 +109,28 @@ def _seek(stmt, columns, values, forward):
     return stmt.where(keys > cursor if forward else keys < cursor)
 
 
-def _read(base, stmt, per_page, first_page, searching):
+def _read(base, stmt, order, per_page, first_page, searching):
     """(the page's rows, the total). A first page that is not full holds every match: it is its
     own count. Measured (bench/search.py): on PostgreSQL a search's first page is faster when one
-    statement searches the index and counts (_ranked_ids_counted; a window count is right only
+    statement searches the index and counts (_ranked_page_counted; a window count is right only
     without a cursor, which narrows the rows); SQLite copies every matching row for such a window,
     slower than searching its FTS table twice. The plain book's count reads an index: apart."""
     if first_page and searching and not _sqlite():
-        return _ranked_ids_counted(stmt)
+        return _ranked_page_counted(stmt, order)
     rows = db.session.scalars(stmt).all()
     if first_page and len(rows) <= per_page:
         return rows, len(rows)
     return rows, db.session.scalar(select(func.count()).select_from(base.subquery()))
 
 
-def _ranked_ids_counted(stmt):
-    """(the rows, the total) of `stmt` in one search: the window carries only ids and sort
-    values past every match (measured: a fifth less work than whole rows), then the page's rows
-    are read by id."""
-    result = db.session.execute(stmt.with_only_columns(Contact.id, func.count().over())).all()
-    ids = [row[0] for row in result]
-    if not ids:
-        return [], 0
-    by_id = {
-        contact.id: contact
-        for contact in db.session.scalars(
-            select(Contact).where(Contact.id.in_(ids)).options(selectinload(Contact.groups))
-        )
-    }
-    return [by_id[i] for i in ids], result[0][1]
+def _ranked_page_counted(stmt, order):
+    """(the rows, the total) of `stmt` in one statement: the window counts over ids and sort values
+    only (measured: a fifth less work than over whole rows), then the page's rows are joined by id
+    and put in `order` again."""
+    page = stmt.with_only_columns(Contact.id, func.count().over().label("total")).subquery()
+    joined = select(Contact, page.c.total).join(page, page.c.id == Contact.id).order_by(*order)
+    result = db.session.execute(joined.options(selectinload(Contact.groups))).all()
+    return [row[0] for row in result], result[0][1] if result else 0
 
 
 def contact_page(customer, query, per_page=50):
@@ -155,7 +148,7 @@ def contact_page(customer, query, per_page=50):
     order = [c.asc() if ascending else c.desc() for c in columns]
     stmt = stmt.order_by(*order).limit(per_page + 1).options(selectinload(Contact.groups))
     searching = bool(query.q.strip())
-    rows, total = _read(base, stmt, per_page, first_page=values is None, searching=searching)
+    rows, total = _read(base, stmt, order, per_page, first_page=values is None, searching=searching)
     more = len(rows) > per_page
     rows = rows[:per_page]
     page = ContactPage(contacts=rows, total=total, query=query)
