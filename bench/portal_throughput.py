@@ -61,6 +61,55 @@ def start_gunicorn(url, port):
     raise RuntimeError("gunicorn did not answer /healthz")
 
 
+def cpu_seconds(pids):
+    """User + system CPU seconds the processes `pids` have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def processes(predicate):
+    """The pids of the processes whose (ppid, command line) satisfy `predicate`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if predicate(ppid, command):
+            pids.append(int(entry))
+    return pids
+
+
+class CpuShare:
+    """Where the CPU went during a run: gunicorn (master and workers), the database server's
+    processes (PostgreSQL backends on this machine), and this load generator."""
+
+    def __init__(self, server):
+        self.web = [server.pid, *processes(lambda ppid, _cmd: ppid == server.pid)]
+        self.database = processes(lambda _ppid, cmd: cmd.startswith("postgres"))
+        self.start = self.now()
+
+    def now(self):
+        return cpu_seconds(self.web), cpu_seconds(self.database), time.process_time()
+
+    def per_request(self, requests):
+        """(web, database, load generator) CPU milliseconds per request since the start."""
+        spent = zip(self.start, self.now(), strict=True)
+        return tuple((end - start) * 1000 / requests for start, end in spent)
+
+
 def hammer(port, cookie, seconds, clients):
     """(latencies in ms, errors) of `clients` threads asking for search fragments for `seconds`."""
     headers = {"Cookie": cookie, "HX-Request": "true"}
@@ -111,7 +160,9 @@ def main():
         server = start_gunicorn(url, port)
         try:
             hammer(port, cookie, 2, args.clients)  # warm-up: workers, caches
+            share = CpuShare(server)
             latencies, errors = hammer(port, cookie, args.seconds, args.clients)
+            cpu = share.per_request(len(latencies))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -119,7 +170,15 @@ def main():
     p95 = statistics.quantiles(latencies, n=100)[94]
     median = statistics.median(latencies)
     print(f"{dialect}: {len(latencies)} requests, {rate:.0f}/s, median {median:.1f} ms, p95 {p95:.1f} ms")
-    note = f"{args.contacts:,} contacts, {dialect}, {args.clients} client threads, {len(errors)} errors"
+    busiest = os.cpu_count() * 1000 / sum(cpu)
+    print(
+        "CPU per request: web {:.1f} ms, database {:.1f} ms, load generator {:.1f} ms: "
+        "at most {:.0f} requests/s on {} CPUs".format(*cpu, busiest, os.cpu_count())
+    )
+    note = (
+        f"{args.contacts:,} contacts, {dialect}, {args.clients} client threads, {len(errors)} errors; "
+        "CPU per request: web {:.1f} ms, database {:.1f} ms, load generator {:.1f} ms".format(*cpu)
+    )
     emit("portal: search fragment throughput (gunicorn)", round(rate), "req/s", min=200, note=note)
     emit("portal: search fragment p95 under that load", round(p95, 1), "ms", max=50, note=note)
 
