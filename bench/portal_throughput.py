@@ -61,17 +61,14 @@ def start_gunicorn(url, port):
     raise RuntimeError("gunicorn did not answer /healthz")
 
 
-def cpu_seconds(pids):
-    """User + system CPU seconds the processes `pids` have used so far (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid):
+    """User + system CPU seconds the process `pid` has used so far (Linux /proc); 0 once it ended."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def processes(predicate):
@@ -94,20 +91,29 @@ def processes(predicate):
 
 class CpuShare:
     """Where the CPU went during a run: gunicorn (master and workers), the database server's
-    processes (PostgreSQL backends on this machine), and this load generator."""
+    processes (PostgreSQL's backends on this machine, also those that connected meanwhile), and
+    this load generator."""
 
     def __init__(self, server):
-        self.web = [server.pid, *processes(lambda ppid, _cmd: ppid == server.pid)]
-        self.database = processes(lambda _ppid, cmd: cmd.startswith("postgres"))
+        self.server = server
         self.start = self.now()
 
     def now(self):
-        return cpu_seconds(self.web), cpu_seconds(self.database), time.process_time()
+        web = [self.server.pid, *processes(lambda ppid, _cmd: ppid == self.server.pid)]
+        database = processes(lambda _ppid, cmd: cmd.startswith("postgres"))
+        return (
+            {pid: cpu_seconds(pid) for pid in web},
+            {pid: cpu_seconds(pid) for pid in database},
+            {"self": time.process_time()},
+        )
 
     def per_request(self, requests):
         """(web, database, load generator) CPU milliseconds per request since the start."""
         spent = zip(self.start, self.now(), strict=True)
-        return tuple((end - start) * 1000 / requests for start, end in spent)
+        return tuple(
+            sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items()) * 1000 / requests
+            for before, after in spent
+        )
 
 
 def hammer(port, cookie, seconds, clients):
