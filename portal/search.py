@@ -30,40 +30,54 @@ MAX_TERMS = 5
 MIN_INDEXED = 3  # a trigram index serves words of at least 3 characters
 SEARCHED = ("contact", "directory_user", "directory_group")
 
-# Letters folded before the accents are stripped (NFKD does not take these apart).
-_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-_LETTERS = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
-_APOSTROPHES = str.maketrans(dict.fromkeys("'’‘ʼ`´", ""))
+# Letters folded before the accents are stripped (NFKD does not take these apart). Each rule is a
+# regular expression: str.translate with a dict looks up every character of a non-ASCII string.
+_GERMAN = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
+_LETTERS = {"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+_GERMAN_LETTER = re.compile("[{}]".format("".join(_GERMAN)))
+_OTHER_LETTER = re.compile("[{}]".format("".join(_LETTERS)))
+_APOSTROPHE = re.compile("['’‘ʼ`´]")
 # Every character that is neither alphanumeric (str.isalnum, as \w less "_") nor email
 # punctuation (@ . - _ +) separates words.
 _SEPARATOR = re.compile(r"[^\w@.+-]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _without_marks(match):
+    return "".join(c for c in match.group() if not unicodedata.combining(c))
 
 
 def _strip_accents(value):
-    if value.isascii():  # nothing to take apart (a directory is mostly ASCII: the fast path)
-        return value
-    return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+    """`value` without combining marks once taken apart (NFKD); only non-ASCII runs are looked at."""
+    return _NON_ASCII.sub(_without_marks, unicodedata.normalize("NFKD", value))
 
 
 def _clean(value):
-    value = _strip_accents(value.translate(_LETTERS)).translate(_APOSTROPHES)
+    if not value.isascii():  # a directory is mostly ASCII: the fast path skips the letter rules
+        value = _strip_accents(_OTHER_LETTER.sub(lambda m: _LETTERS[m.group()], value))
+    value = _APOSTROPHE.sub("", value)
     return " ".join(_SEPARATOR.sub(" ", value).split())
 
 
 def fold(value):
     """`value` as searched: lower case, ä ö ü ß as ae oe ue ss, other accents stripped,
     apostrophes dropped, punctuation other than @ . - _ + as spaces, spaces collapsed."""
-    return _clean((value or "").lower().translate(_GERMAN))
+    value = (value or "").lower()
+    if not value.isascii():
+        value = _GERMAN_LETTER.sub(lambda m: _GERMAN[m.group()], value)
+    return _clean(value)
 
 
 def document(*parts):
     """The `search_text` of a row with these fields: their folded words, each once (a display
     name repeats the first and last name, a UPN the email), then the words that differ when umlauts
-    are plain vowels, so "muller" finds Müller as well as "mueller" does; with a space before and
-    after every word (see the module's docstring)."""
+    are plain vowels, so "muller" finds Müller as well as "mueller" does (ASCII has no umlauts: the
+    folded words are all); with a space before and after every word (see the module's docstring)."""
     joined = " ".join(p for p in parts if p)
-    plain = _clean(joined.lower().replace("ß", "ss"))
-    return " {} ".format(" ".join(dict.fromkeys(fold(joined).split() + plain.split())))
+    words = fold(joined).split()
+    if not joined.isascii():
+        words += _clean(joined.lower().replace("ß", "ss")).split()
+    return " {} ".format(" ".join(dict.fromkeys(words)))
 
 
 def terms(query):

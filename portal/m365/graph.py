@@ -68,6 +68,9 @@ USER_FIELDS = (
 GROUP_FIELDS = (
     "id,displayName,description,mail,mailEnabled,securityEnabled,groupTypes,resourceProvisioningOptions"
 )
+# iter_users_ahead: pages fetched while the caller writes (the caller writes two pages at a time:
+# models.base.INSERT_CHUNK rows); each page holds up to $top=999 users.
+PAGES_AHEAD = 3
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Token endpoint errors that only a new sign-in of an administrator can cure.
 REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
@@ -292,7 +295,7 @@ class GraphClient:
         authorisation: database writes) are run in the caller's thread instead, before the page or
         the error they came with is handed over."""
         app = current_app._get_current_object()
-        handoff, stop = queue.Queue(maxsize=1), threading.Event()
+        handoff, stop = queue.Queue(maxsize=PAGES_AHEAD), threading.Event()
         self._deferred_hooks = queue.SimpleQueue()
 
         def fetch():
