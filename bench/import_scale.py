@@ -78,7 +78,7 @@ def report(users, latency_ms, load, imported, first, quiet):
     emit(f"import {users:,} users (Manual: load + import), Graph requests", load[0] + imported[0],
          "requests", floor=floor, max=math.floor(1.2 * floor))  # fmt: skip
     emit(f"import {users:,} users (Manual: load + import), time", round(load[1] + imported[1], 2), "s",
-         floor=round(floor * latency, 2), max=10 if users >= 50_000 else None,
+         floor=round(floor * latency, 2), max=10 if users == 50_000 else None,
          note=f"{latency_ms} ms per Graph request")  # fmt: skip
     emit(f"first daily sync after the import ({users:,} users)", first[0], "requests", floor=1, max=2)
     emit(f"quiet daily sync ({users:,} users)", quiet[0], "requests", floor=1, max=1)

@@ -42,6 +42,17 @@ def test_group_list_shows_member_counts_and_the_m365_badge(alice_client, groups)
     assert "Staff</a>" not in page.replace("All Staff</a>", "")  # Globex's group is not listed
 
 
+def test_the_contact_book_shows_each_contacts_groups_by_name(alice_client, world, groups):
+    audit = add_group(world.acme, "Audit")
+    groups.anna.groups.append(audit)
+    db.session.commit()
+    rows = {}
+    for row in text(alice_client.get("/contacts/", headers={"HX-Request": "true"})).split("<tr>")[2:]:
+        email = row.split("@acme.example")[0].rsplit(">", 1)[-1]
+        rows[email] = [cell.split("<")[0] for cell in row.split('<span class="badge">')[2:]]
+    assert rows == {"anna": ["Audit", "Sales"], "ben": ["Sales"], "carl": []}
+
+
 def test_creating_a_group(alice_client, world):
     response = alice_client.post("/contacts/groups", data={"name": " Marketing "})
     assert response.headers["Location"] == "/contacts/groups"

@@ -10,12 +10,11 @@ updated -> ix_contact_customer_updated. A search finds its rows through the sear
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import selectinload
 
 from portal import search
 from portal.boundary import SortedBy, positive_int, sort_arg
 from portal.extensions import db
-from portal.models import Contact, contact_group_members
+from portal.models import Contact, ContactGroup, contact_group_members
 
 SORTS = {
     "name": (Contact.last_name, Contact.first_name, Contact.id),
@@ -64,6 +63,7 @@ class ContactPage:
     next_after: int | None = None
     prev_before: int | None = None
     query: ContactQuery = field(default_factory=ContactQuery)
+    group_names: dict = field(default_factory=dict)  # contact id -> its groups' names, by name
 
 
 def _sqlite():
@@ -129,7 +129,7 @@ def _ranked_page_counted(stmt, order):
     and put in `order` again."""
     page = stmt.with_only_columns(Contact.id, func.count().over().label("total")).subquery()
     joined = select(Contact, page.c.total).join(page, page.c.id == Contact.id).order_by(*order)
-    result = db.session.execute(joined.options(selectinload(Contact.groups))).all()
+    result = db.session.execute(joined).all()
     return [row[0] for row in result], result[0][1] if result else 0
 
 
@@ -146,7 +146,7 @@ def contact_page(customer, query, per_page=50):
     if values is not None:
         stmt = _seek(stmt, columns, values, forward=ascending)
     order = [c.asc() if ascending else c.desc() for c in columns]
-    stmt = stmt.order_by(*order).limit(per_page + 1).options(selectinload(Contact.groups))
+    stmt = stmt.order_by(*order).limit(per_page + 1)
     searching = bool(query.q.strip())
     rows, total = _read(base, stmt, order, per_page, first_page=values is None, searching=searching)
     more = len(rows) > per_page
@@ -160,7 +160,25 @@ def contact_page(customer, query, per_page=50):
     if page.contacts:
         page.next_after = page.contacts[-1].id if page.has_next else None
         page.prev_before = page.contacts[0].id if page.has_prev else None
+    page.group_names = _group_names(page.contacts)
     return page
+
+
+def _group_names(contacts):
+    """{contact id: the names of its groups, by name} for these contacts, in one query of names
+    (measured: loading the groups as objects cost a sixth of a search answer's CPU)."""
+    if not contacts:
+        return {}
+    rows = db.session.execute(
+        select(contact_group_members.c.contact_id, ContactGroup.name)
+        .join(ContactGroup, ContactGroup.id == contact_group_members.c.group_id)
+        .where(contact_group_members.c.contact_id.in_([c.id for c in contacts]))
+        .order_by(ContactGroup.name, ContactGroup.id)
+    ).all()
+    names = {}
+    for contact_id, name in rows:
+        names.setdefault(contact_id, []).append(name)
+    return names
 
 
 def customer_has_contacts(customer):
