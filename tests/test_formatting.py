@@ -19,15 +19,15 @@ MOMENTS = [
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
-@pytest.mark.parametrize("locale", ["en", "de"])
-@pytest.mark.parametrize("fmt", [*NAMED_FORMATS, "yyyy-MM-dd HH:mm"])
-def test_the_quick_formatter_says_what_babel_says(locale, fmt, zone):
+def test_the_quick_formatter_says_what_babel_says(zone):
     app = create_app(make_test_config(BABEL_DEFAULT_TIMEZONE=zone))
-    with app.test_request_context(), force_locale(locale):
-        formatted = datetime_formatter(fmt)
-        for moment in MOMENTS:
-            assert formatted(moment) == format_datetime(moment, fmt)
-        assert formatted(None) == "—"
+    for locale in ("en", "de"):
+        with app.test_request_context(), force_locale(locale):
+            for fmt in (*NAMED_FORMATS, "yyyy-MM-dd HH:mm"):
+                formatted = datetime_formatter(fmt)
+                for moment in MOMENTS:
+                    assert formatted(moment) == format_datetime(moment, fmt), (locale, fmt, moment)
+                assert formatted(None) == "—"
 
 
 def test_the_contact_list_shows_dates_in_the_readers_language(app):
