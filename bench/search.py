@@ -11,22 +11,16 @@ for a few terms and prints p50 and p95 in milliseconds.
 import argparse
 import gc
 import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
 from bench.contacts_list import seed  # noqa: E402
-from bench.harness import emit  # noqa: E402
-from portal import create_app  # noqa: E402
+from bench.harness import emit, portal_app, scratch_database, signed_in_client  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import AdminSession  # noqa: E402
 
 TERMS = [
     ("schmidt", "common last name"),
@@ -57,23 +51,6 @@ def timed(client, url, runs):
     return percentiles(times)
 
 
-def _database(pg_url):
-    """(url, engine options, cleanup): a temporary SQLite file, or a fresh PostgreSQL schema."""
-    if pg_url is None:
-        return f"sqlite:///{os.path.join(tempfile.mkdtemp(prefix='bench-'), 'bench.db')}", {}, lambda: None
-    schema = f"bench_{secrets.token_hex(3)}"
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return pg_url, {"connect_args": {"options": f"-csearch_path={schema}"}}, drop
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -82,28 +59,14 @@ def main():
         "--pg", nargs="?", const=os.environ.get("TEST_DATABASE_URL"), help="PostgreSQL URL (a schema is made)"
     )
     args = parser.parse_args()
-    url, options, cleanup = _database(args.pg)
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SQLALCHEMY_ENGINE_OPTIONS": options,
-            "SECRET_KEY": "bench",
-            "SERVER_NAME": "localhost",
-        }
-    )
-    try:
+    with scratch_database(args.pg) as url:
+        app = portal_app(url)
         with app.app_context():
-            db.create_all()
             started = time.perf_counter()
             admin, _customer, _groups = seed(args.contacts)
             seconds = time.perf_counter() - started
             print(f"seeded {args.contacts:,} contacts into {db.engine.dialect.name} in {seconds:.1f} s")
-            client = app.test_client()
-            AdminSession.start(admin)
-            db.session.commit()
-            with client.session_transaction() as session:
-                session["_user_id"] = admin.session_token
-                session["_fresh"] = True
+            client = signed_in_client(app, admin)
             dialect = db.engine.dialect.name
             db.session.remove()
         # What deploy/gunicorn.conf.py does in each worker once the app is loaded: the seeding's
@@ -129,8 +92,6 @@ def main():
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    finally:
-        cleanup()
 
 
 if __name__ == "__main__":
