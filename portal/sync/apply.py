@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models import Contact, ContactGroup, Origin, contact_group_members, utcnow
-from portal.models.base import insert_rows
+from portal.models.base import INSERT_CHUNK, insert_rows
 from portal.models.contacts import contact_search_text
 from portal.models.sync import HeldRemoval, SyncChange
 
@@ -24,7 +24,6 @@ ARCHIVE_REASONS = {
 
 # An admin's decision is recorded on each change's detail: "<reason> · <admin email>".
 DECIDED_BY_SEPARATOR = " · "
-CHUNK = 2000  # SyncChange rows held before they are written
 
 
 def split_decided_by(detail):
@@ -202,7 +201,7 @@ def _keep(customer, plan, contacts, recorder):
 
 
 class _Recorder:
-    """Turns planned changes into SyncChange rows of one run, written in bulk: every CHUNK rows, and
+    """Turns planned changes into SyncChange rows of one run, written in bulk: every INSERT_CHUNK rows, and
     the rest by write() (a large import never holds all its rows at once)."""
 
     def __init__(self, customer, run, now, decided_by=""):
@@ -228,7 +227,7 @@ class _Recorder:
                 "created_at": self.now,
             }
         )
-        if len(self.rows) >= CHUNK:
+        if len(self.rows) >= INSERT_CHUNK:
             self.write()
 
     def fields(self, change, contact_id):
