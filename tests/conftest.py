@@ -82,16 +82,32 @@ def _empty_all_tables():
             conn.execute(table.delete())
 
 
-@pytest.fixture
-def app():
-    """A fresh app on an empty database, inside an app context."""
+@pytest.fixture(scope="session")
+def shared_app(_schema):
+    """The one app (and engine) of the test session: templates and SQL compile once, not per test."""
     app = create_app(make_test_config())
     app.test_client_class = PortalClient
+    yield app
     with app.app_context():
-        yield app
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(shared_app):
+    """The session's app on an empty database, inside an app context.
+
+    A test may change `app.config`; its settings and every cache an extension built from them
+    (OAuth client, token cipher, certificate) are put back afterwards, and every table is emptied.
+    A test that needs other settings at start-up builds its own app with `create_app`."""
+    settings, extensions = dict(shared_app.config), dict(shared_app.extensions)
+    with shared_app.app_context():
+        yield shared_app
         db.session.remove()
         _empty_all_tables()
-        db.engine.dispose()  # each test's app has its own pool: close it now, not at some GC
+    shared_app.config.clear()
+    shared_app.config.update(settings)
+    shared_app.extensions.clear()
+    shared_app.extensions.update(extensions)
 
 
 class PortalClient(FlaskClient):

@@ -488,8 +488,10 @@ def test_foreign_host_answer_is_translated_and_an_htmx_fragment_for_htmx(app):
     assert "Dieses Portal antwortet nicht unter dieser Adresse" in text(response)
 
 
-def test_werkzeugs_generic_bad_request_text_is_replaced_by_a_translated_one(app):
+def test_werkzeugs_generic_bad_request_text_is_replaced_by_a_translated_one():
     from werkzeug.exceptions import BadRequest
+
+    app = create_app(make_test_config())  # its own app: a route is added before its first request
 
     @app.route("/_boom")
     def _boom():
