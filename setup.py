@@ -1,11 +1,16 @@
-"""Build hook: the German catalogue is compiled (.po -> .mo) into every wheel; the rest is pyproject.toml."""
+"""Build hooks: the checkout's top-level templates/, static/ and migrations/ go into the package
+(portal/templates, ... in the wheel, where portal.config.resource_dir finds them), and the German
+catalogue is compiled (.po -> .mo) into every wheel; the rest is pyproject.toml."""
 
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
+
+# Directories of the checkout that the wheel carries inside the package.
+RESOURCES = ("templates", "static", "migrations")
 
 TRANSLATIONS = Path(__file__).resolve().parent / "portal" / "translations"
 
@@ -22,4 +27,12 @@ class BuildWithCatalogues(build_py):
         super().run()
 
 
-setup(cmdclass={"build_py": BuildWithCatalogues})
+# Only the portal: the M365 emulator, the benchmarks and the tests stay in the checkout.
+PACKAGES = find_packages(include=["portal", "portal.*"]) + [f"portal.{name}" for name in RESOURCES]
+
+if __name__ == "__main__":  # the build backend runs this file as a script; tests import it
+    setup(
+        packages=PACKAGES,
+        package_dir={f"portal.{name}": name for name in RESOURCES},
+        cmdclass={"build_py": BuildWithCatalogues},
+    )

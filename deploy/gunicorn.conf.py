@@ -1,4 +1,4 @@
-"""gunicorn settings for the portal (`gunicorn -c <this file> portal.wsgi:app`; installed in
+"""gunicorn settings for the portal (`gunicorn -c <this file> 'portal:create_app()'`; installed in
 <virtualenv>/share/awareness-portal/, overwritten by each upgrade: change settings in the environment).
 
 Every value can be overridden from the environment (GUNICORN_BIND, GUNICORN_WORKERS, ...).

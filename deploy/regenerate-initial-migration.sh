@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
-rm -f portal/migrations/versions/*_initial_schema.py
+rm -f migrations/versions/*_initial_schema.py
 DATABASE_URL="sqlite:///$tmp/empty.db" .venv/bin/flask --app wsgi db migrate -m "initial schema" >/dev/null
 rm -rf "$tmp"
-ls portal/migrations/versions/
+ls migrations/versions/

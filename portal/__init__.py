@@ -31,8 +31,8 @@ def create_app(config=None):
     instance = config_module.instance_path()
     app = Flask(
         __name__,
-        template_folder=str(config_module.PACKAGE / "templates"),
-        static_folder=str(config_module.PACKAGE / "static"),
+        template_folder=str(config_module.resource_dir("templates")),
+        static_folder=str(config_module.resource_dir("static")),
         instance_path=str(instance),
     )
     app.config.update(config_module.from_environment())
@@ -64,7 +64,7 @@ def register_extensions(app):
     migrate.init_app(
         app,
         db,
-        directory=str(config_module.PACKAGE / "migrations"),
+        directory=str(config_module.resource_dir("migrations")),
         render_as_batch=True,
         include_name=search.include_name,  # the search indexes are not declared on the models
     )

@@ -8,8 +8,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-# The package: its templates/, static/ and migrations/ travel with it.
 PACKAGE = Path(__file__).resolve().parent
+
+
+def resource_dir(name):
+    """templates/, static/ or migrations/: beside portal/ in a checkout, inside the package once
+    installed (the wheel maps them there, see setup.py)."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else ROOT / name
 
 
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key"
@@ -228,7 +234,7 @@ def from_environment():
         "RUNNER_STALE_SECONDS": _positive_int("RUNNER_STALE_SECONDS", 120),
         "RUNNER_START_HINT": os.environ.get(
             "RUNNER_START_HINT",
-            "systemctl start awareness-portal-runner (or: flask --app portal.wsgi runner)",
+            "systemctl start awareness-portal-runner (or: flask --app portal runner)",
         ),
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
         # Public address of the portal, for links in emails (mail.portal_url) and the OAuth redirect.

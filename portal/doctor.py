@@ -40,7 +40,7 @@ class Result:
     hint: str = ""
 
     def line(self):
-        """The line the operator reads: "FAIL migrations: … — run: flask --app portal.wsgi db upgrade"."""
+        """The line the operator reads: "FAIL migrations: … — run: flask --app portal db upgrade"."""
         line = f"{self.status:<4} {self.text}"
         return f"{line} — {self.hint}" if self.hint else line
 
@@ -89,7 +89,7 @@ def check_migrations():
     return Result(
         FAIL,
         f"migrations: database at {database_at}, code at {code_at}",
-        "run: flask --app portal.wsgi db upgrade",
+        "run: flask --app portal db upgrade",
     )
 
 
@@ -216,7 +216,7 @@ def check_m365_app():
 
 CERTIFICATE_WARN_DAYS = 30
 CERTIFICATE_HINT = (
-    "create a new one (flask --app portal.wsgi m365-certificate --out FILE), upload its certificate to "
+    "create a new one (flask --app portal m365-certificate --out FILE), upload its certificate to "
     "the app registration, set M365_CLIENT_CERTIFICATE to FILE and restart web and runner"
 )
 

@@ -1,6 +1,6 @@
 """`awareness-portal`: the flask commands of an installed portal, with the settings the units read.
 
-`awareness-portal db upgrade` is `flask --app portal.wsgi db upgrade` run with the environment file
+`awareness-portal db upgrade` is `flask --app portal db upgrade` run with the environment file
 of the systemd units (PORTAL_ENV_FILE, default /etc/awareness-portal/portal.env) loaded first, so an
 operator's command sees exactly the web's and the runner's settings. Variables already set in the
 process environment win, so one setting can be overridden for one command.

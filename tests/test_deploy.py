@@ -54,7 +54,7 @@ def test_nginx_logs_the_microsoft_callback_without_its_query():
 def test_web_and_runner_start_only_after_the_migrate_unit():
     migrate = read_unit("awareness-portal-migrate")
     assert migrate["Type"] == ["oneshot"]
-    assert command_line(migrate)[-3:] == ["portal.wsgi", "db", "upgrade"]
+    assert command_line(migrate)[-3:] == ["portal", "db", "upgrade"]
     for name in ("awareness-portal-web", "awareness-portal-runner"):
         unit = read_unit(name)
         assert "awareness-portal-migrate.service" in " ".join(unit["After"]).split(), name

@@ -159,7 +159,7 @@ def test_stale_heartbeat_fails_with_how_to_start_the_runner(healthy):
     code, lines = doctor(healthy)
     assert code == 1
     assert line(lines, "FAIL runner last seen 10 min ago").endswith(
-        "— start it: systemctl start awareness-portal-runner (or: flask --app portal.wsgi runner)"
+        "— start it: systemctl start awareness-portal-runner (or: flask --app portal runner)"
     )
 
 
@@ -183,7 +183,7 @@ def test_database_behind_head_fails_and_skips_what_needs_the_schema(healthy):
             db.engine.dispose()
     assert code == 1
     failed = line(lines, "FAIL migrations: database at ")
-    assert failed.endswith("— run: flask --app portal.wsgi db upgrade") and ", code at " in failed
+    assert failed.endswith("— run: flask --app portal db upgrade") and ", code at " in failed
     line(lines, "SKIP runner: needs a reachable, migrated database")
 
 

@@ -11,7 +11,7 @@ from portal.models import Job, utcnow
 
 HX = {"HX-Request": "true"}
 RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
-TEMPLATES = pathlib.Path(__file__).resolve().parents[1] / "portal" / "templates"
+TEMPLATES = pathlib.Path(__file__).resolve().parents[1] / "templates"
 
 
 def text(response):

@@ -1,5 +1,6 @@
 """The release artifact: the wheel's metadata and contents, its version, where an install keeps its files."""
 
+import runpy
 import tomllib
 from pathlib import Path
 
@@ -9,34 +10,35 @@ from tests.test_translations import GERMAN, ensure_compiled
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-# The directories the portal reads at run time besides its modules (package data of the wheel).
-DATA_DIRS = ("templates", "static", "migrations", "translations")
-
-
-def _requirement_names(path):
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
-
-
-def test_the_wheel_depends_on_exactly_what_requirements_in_lists():
-    assert PYPROJECT["project"]["dependencies"] == _requirement_names(ROOT / "requirements.in")
+SETUP = runpy.run_path(str(ROOT / "setup.py"))  # not as __main__: nothing is built
+# The directories the portal reads at run time besides its modules: where each is in the checkout,
+# and the package whose package data carries it (with the path of the files inside that package).
+DATA_DIRS = {
+    "templates": (ROOT / "templates", "portal.templates", ""),
+    "static": (ROOT / "static", "portal.static", ""),
+    "migrations": (ROOT / "migrations", "portal.migrations", ""),
+    "translations": (ROOT / "portal" / "translations", "portal", "translations/"),
+}
 
 
 def test_package_data_carries_every_file_the_portal_reads_at_run_time():
-    package = ROOT / "portal"
-    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["portal"]
-    carried = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
-    needed = {
-        path
-        for name in DATA_DIRS
-        for path in (package / name).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pot")
-    }
-    assert needed - carried == set(), "pyproject.toml's package-data misses files"
+    package_data = PYPROJECT["tool"]["setuptools"]["package-data"]
+    for name, (folder, package, prefix) in DATA_DIRS.items():
+        base = folder.parent if prefix else folder
+        carried = {path for pattern in package_data[package] for path in base.glob(pattern) if path.is_file()}
+        needed = {
+            path
+            for path in folder.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pot")
+        }
+        needed -= {path for path in needed if path.suffix == ".py" and path.parent == folder}  # modules
+        assert needed - carried == set(), f"pyproject.toml's package-data misses files of {name}/"
 
 
-def test_the_emulator_bench_and_tests_stay_out_of_the_wheel():
-    assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == ["portal", "portal.*"]
+def test_the_checkouts_top_level_folders_go_into_the_package_and_nothing_else_does():
+    assert {"portal.templates", "portal.static", "portal.migrations"} <= set(SETUP["PACKAGES"])
+    assert all(name == "portal" or name.startswith("portal.") for name in SETUP["PACKAGES"])
+    assert "m365_emulator" not in SETUP["PACKAGES"] and "tests" not in SETUP["PACKAGES"]
 
 
 def test_version_command_prints_the_release_number(app):

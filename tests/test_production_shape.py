@@ -124,7 +124,7 @@ class Units:
         """Run a oneshot unit (or its command with other arguments): its output, which must succeed."""
         command, options = self._options(name)
         if extra_args:
-            command = command[: command.index("portal.wsgi") + 1] + list(extra_args)
+            command = command[: command.index("portal") + 1] + list(extra_args)
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, **options)
         assert done.returncode == 0, (command, done.stdout, done.stderr)
         return done.stdout
