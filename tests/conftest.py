@@ -10,6 +10,7 @@ import re
 import secrets
 import tempfile
 
+import argon2
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -17,14 +18,28 @@ from sqlalchemy import create_engine, text
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import AdminSession, AdminUser, Customer, Reseller
-from portal.models.accounts import _hasher
+from portal.models import AdminSession, AdminUser, Customer, Reseller, accounts
 
 pytest_plugins = ["tests.emulator_fixture", "tests.sync_helpers"]
 
+# argon2 at test cost: slow on purpose in production (64 MiB, 3 passes), which every sign-in of every
+# test would pay. The tests of the real cost ask for the `production_argon2` fixture.
+PRODUCTION_HASHER = accounts._hasher
+accounts._hasher = argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+
 PASSWORD = "correct horse battery"
-# Hashed once per session: argon2 is slow on purpose.
-PASSWORD_HASH = _hasher.hash(PASSWORD)
+PASSWORD_HASH = accounts._hasher.hash(PASSWORD)
+
+# Tests whose outcome cannot depend on the database: they run once in CI, in the SQLite suite, and
+# the PostgreSQL run leaves them out (a path prefix each, relative to the repository).
+DATABASE_INDEPENDENT = (
+    "tests/e2e/",  # browsers: the pages are the same on either database
+    "tests/emulator/",  # the Microsoft emulator: no portal database at all
+    "tests/test_packaging.py",
+    "tests/test_deploy.py",
+    "tests/test_translations.py",
+    "tests/test_import_cycles.py",
+)
 
 
 def _database_settings():
@@ -52,6 +67,36 @@ def make_test_config(**overrides):
     }
     config.update(overrides)
     return config
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, leave out the database-independent tests (they ran in the SQLite suite)."""
+    if not PG_SCHEMA:
+        return
+    root = config.rootpath
+
+    def once(item):
+        return item.path.relative_to(root).as_posix().startswith(DATABASE_INDEPENDENT)
+
+    left_out = [item for item in items if once(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not once(item)]
+
+
+def pytest_report_header(config):
+    if PG_SCHEMA:
+        return (
+            "PostgreSQL run: the database-independent tests (browser, emulator, packaging, deploy, "
+            "translations, import cycles) run in the SQLite suite only"
+        )
+
+
+@pytest.fixture
+def production_argon2(monkeypatch):
+    """The portal's real argon2 parameters, for the tests of what a password check costs."""
+    monkeypatch.setattr(accounts, "_hasher", PRODUCTION_HASHER)
+    return PRODUCTION_HASHER
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,7 +5,9 @@
 migrate unit, creates a customer with the installed `awareness-portal` command, starts the web and
 the runner units with the environment file, and checks: /readyz, the README's operator signs in, a
 German page (Accept-Language: de) with the release in its footer, and a customer admin connects the
-M365 emulator, imports its users and runs "Sync now".
+M365 emulator, imports its users and runs "Sync now"; then `doctor` finds the runner alive and the
+stored refresh token decrypting. (This is the one walk of the production shape: the installed wheel,
+its units, PostgreSQL, gunicorn and the runner.)
 """
 
 import argparse
@@ -15,6 +17,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -23,22 +26,12 @@ from sqlalchemy import create_engine, text
 from m365_emulator.server import EmulatorServer
 from portal._version import __version__
 from portal.manage import read_env_file
+from tests import m365_helpers
 from tests.emulator_fixture import EmulatorHandle
-from tests.test_production_shape import (
-    EMAIL,
-    PASSWORD,
-    _answers,
-    _connect,
-    _count,
-    _manual_import,
-    _poll_until_done,
-    _post,
-    _sign_in,
-    _until,
-)
 
 INSTALL_DIR = "/opt/awareness-portal"
 README = Path(__file__).resolve().parent.parent / "README.md"
+EMAIL, PASSWORD = "it@acme.example", "install-walk-1"  # the customer admin the walk creates
 
 
 class InstalledUnits:
@@ -91,6 +84,81 @@ class InstalledUnits:
         return "\n----\n".join(path.read_text()[-3000:] for path in sorted(self.log_dir.glob("*.log")))
 
 
+def _until(what, check, seconds=30, step=0.2):
+    """Poll `check()` until it answers something true; returns that."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = check()
+        if answer:
+            return answer
+        time.sleep(step)
+    raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
+def _answers(browser, base, probe):
+    """The probe answers 200 (`/healthz`: gunicorn is up; `/readyz`: database, schema and runner)."""
+    try:
+        return browser.get(f"{base}{probe}", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or its workers still booting
+        return False
+
+
+def _csrf(page):
+    return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+
+
+def _post(browser, base, path, **data):
+    """A form post as htmx sends it from a signed-in page (CSRF header, HX-Request)."""
+    token = _csrf(browser.get(f"{base}/").text)
+    headers = {"X-CSRFToken": token, "HX-Request": "true"}
+    return browser.post(f"{base}{path}", data=data, headers=headers, allow_redirects=False, timeout=10)
+
+
+def _poll_until_done(browser, base, path):
+    """Poll a progress fragment like htmx does until it answers 286 (finished); returns its text."""
+    return _until(path, lambda: _finished(browser.get(f"{base}{path}", headers={"HX-Request": "true"})))
+
+
+def _finished(response):
+    assert response.status_code in (200, 286), response.text[:500]
+    return response.text if response.status_code == 286 else None
+
+
+def _sign_in(browser, base):
+    page = browser.get(f"{base}/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": token, "email": EMAIL, "password": PASSWORD}
+    answer = browser.post(f"{base}/login", data=form, allow_redirects=False)
+    assert answer.status_code == 302 and "/login" not in answer.headers["Location"], answer.text[:500]
+
+
+def _connect(browser, base):
+    """Release M365 Interface with delegated permissions (the env example preselects application
+    permissions), the emulator's sign-in, and back to the portal's callback."""
+    start = _post(browser, base, "/m365/connect", connection_type="delegated")
+    assert start.status_code == 302, start.text[:500]
+    answer = m365_helpers.microsoft_leg(start.headers["Location"])
+    callback = answer.headers["Location"]
+    assert callback.startswith(f"{base}/m365/callback?")
+    back = browser.get(callback, allow_redirects=False)
+    assert back.status_code == 302 and back.headers["Location"].endswith("/m365/"), back.text[:500]
+    assert "M365 interface has been connected" in browser.get(f"{base}/m365/").text
+
+
+def _manual_import(browser, base):
+    """Manual mode: load the users from Microsoft, select all, import them."""
+    loading = _post(browser, base, "/m365/manual/load")
+    _poll_until_done(browser, base, re.search(r"/m365/manual/load/\d+", loading.text).group(0))
+    assert _post(browser, base, "/m365/manual/select", value="all").status_code == 200
+    importing = _post(browser, base, "/m365/manual/import")
+    return _poll_until_done(browser, base, re.search(r"/m365/manual/import/\d+", importing.text).group(0))
+
+
+def _count(engine, sql):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
 def readme_operator():
     """(email, password) of the operator account the README's guide creates."""
     found = re.search(r"create-admin --role operator --email (\S+) --password '([^']+)'", README.read_text())
@@ -130,6 +198,8 @@ def check_customer_sync(units, base, database_url):
     _poll_until_done(browser, base, "/sync/status")
     assert _count(engine, "SELECT status FROM sync_run ORDER BY id DESC LIMIT 1") == "succeeded"
     engine.dispose()
+    doctor = units.command("doctor")  # now with a stored refresh token and a beating runner
+    assert "OK   runner alive" in doctor and "OK   stored M365 tokens: all 1 decrypt" in doctor, doctor
 
 
 def run_readme_blocks(directory, env_file):
@@ -162,7 +232,7 @@ def walk(args):
         check_operator_in_german(base, *readme_operator())
         print("  the README's operator signed in; German page with the release in the footer")
         check_customer_sync(units, base, settings["DATABASE_URL"])
-        print("  connected the emulator, imported its users, synchronized")
+        print("  connected the emulator, imported its users, synchronized; doctor: its token decrypts")
     except BaseException:
         print(units.logs(), file=sys.stderr)
         raise

@@ -41,10 +41,11 @@ def test_disabled_account_cannot_sign_in_and_loses_its_sessions(app, client, wor
 
 
 class CountingHasher(PasswordHasher):
-    """argon2's hasher, noting which hashes it verified (the real check still runs)."""
+    """argon2's hasher at the suite's parameters, noting which hashes it verified (the check still runs)."""
 
     def __init__(self):
-        super().__init__()
+        p = accounts._hasher._parameters
+        super().__init__(p.time_cost, p.memory_cost, p.parallelism, p.hash_len, p.salt_len, type=p.type)
         self.verified = []
 
     def verify(self, hash, password):
@@ -154,6 +155,6 @@ def test_session_cookie_is_httponly_and_lax(client, world):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_the_dummy_hash_for_unknown_accounts_costs_what_a_real_one_does():
+def test_the_dummy_hash_for_unknown_accounts_costs_what_a_real_one_does(production_argon2):
     assert not accounts._hasher.check_needs_rehash(accounts._DUMMY_HASH)  # the same work to verify
     assert accounts._dummy_hash() == accounts._DUMMY_HASH

@@ -100,6 +100,7 @@ def test_subscribe_change_m365_sync_now_and_hold_mass_deletion(page, world, emul
 
     # The contact book shows exactly those changes.
     page.get_by_role("link", name="Contact book").click()
+    page.wait_for_load_state()  # htmx has bound the search box: typing earlier is typed into nothing
     search = page.get_by_placeholder("Search by name or email…")
     search.fill(gone.email)
     expect(page.locator("#contact-results")).to_contain_text("No contacts match your search.")
