@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import SignInFailure
+from portal.models import SignInFailure, accounts
 from tests.conftest import PASSWORD, PortalClient, make_test_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,3 +164,53 @@ def test_lock_opens_when_the_failures_leave_the_window_and_old_rows_are_purged(c
     fail(client, "bob@globex.example", 1)  # records a failure: purges what left the window
     assert db.session.scalar(select(func.count()).select_from(SignInFailure)) == 2
     assert sign_in(client, "alice@acme.example").status_code == 302
+
+
+class CountingVerifier:
+    """The suite's argon2 hasher, counting the password checks it makes (from any thread)."""
+
+    def __init__(self, hasher):
+        self.hasher, self.checked, self._lock = hasher, 0, threading.Lock()
+
+    def __getattr__(self, name):
+        return getattr(self.hasher, name)
+
+    def verify(self, hash, password):
+        with self._lock:
+            self.checked += 1
+        return self.hasher.verify(hash, password)
+
+
+def test_concurrent_wrong_passwords_check_at_most_the_limit_and_the_account_stays_locked(
+    app, world, monkeypatch
+):
+    """40 wrong passwords fired at once: at most the limit (5) are checked, each counts as a failure."""
+    counting = CountingVerifier(accounts._hasher)
+    monkeypatch.setattr(accounts, "_hasher", counting)
+    app.config.update(SIGN_IN_MAX_FAILURES_PER_ACCOUNT=5, SIGN_IN_MAX_FAILURES_PER_ADDRESS=1000)
+    clients = [app.test_client() for _ in range(40)]
+    tokens = [client.csrf_token() for client in clients]
+    start, answers = threading.Barrier(len(clients)), []
+
+    def attempt(client, token):
+        start.wait()
+        response = client.post(
+            "/login",
+            data={"email": "alice@acme.example", "password": "wrong-password"},
+            headers={"X-CSRFToken": token},
+            csrf=False,
+        )
+        answers.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(set(answers)) <= [200, 429] and len(answers) == 40
+    assert 1 <= counting.checked <= 5 and answers.count(200) == counting.checked
+    # A burst may refuse more than it must, never fewer: each checked attempt counts as a failure,
+    # so the limit's remaining failures lock the account, and then the right password is refused.
+    fail(app.test_client(), "alice@acme.example", 5 - counting.checked)
+    assert sign_in(app.test_client(), "alice@acme.example", PASSWORD).status_code == 429
+    assert counting.checked == 5

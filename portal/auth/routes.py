@@ -27,16 +27,14 @@ def login():
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form)
     email = form.email.data.strip().lower()
-    until = throttle.locked_until(email)
+    attempt, until = throttle.begin_attempt(email)
     if until is not None:
         return _locked_out(form, until)
     user = AdminUser.authenticate(email, form.password.data)
-    if user is None:
-        throttle.record_failure(email)
-        db.session.commit()
+    if user is None:  # the attempt's rows stay: they are its failure
         form.password.errors.append(_("Email or password is not correct."))
         return render_template("auth/login.html", form=form)
-    throttle.clear_account(email)
+    throttle.succeeded(email, attempt)
     start_session(user)
     user.last_login_at = utcnow()
     db.session.commit()

@@ -10,6 +10,12 @@ The counts are SignInFailure rows, so every gunicorn worker and every host sees 
 
 Someone guessing from one address locks out that address and the accounts they tried, nobody
 else. Only failures count, over a sliding window; a successful sign-in clears the account's count.
+
+The limit holds under concurrency: an attempt is counted (its rows committed) BEFORE its password is
+checked, and then goes ahead only if the OTHER counted attempts are still under the limit. Of the
+attempts that go ahead, the one that counted last saw every other one's rows, so no more than the
+limit can ever be checked, whatever the interleaving, on SQLite and PostgreSQL alike. A refused
+attempt takes its rows back (it does not extend the lock); a failed one leaves them as its failure.
 """
 
 import ipaddress
@@ -52,14 +58,17 @@ def _keys_and_limits(email):
     ]
 
 
-def locked_until(email, now=None):
-    """When sign-in opens again for this account or this address; None when it is open now."""
+def locked_until(email, now=None, besides=()):
+    """When sign-in opens again for this account or this address; None when it is open now.
+
+    `besides`: rows not to count (the attempt's own)."""
     now = now or utcnow()
     until = None
     for key, limit in _keys_and_limits(email):
         recent = db.session.scalars(
             select(SignInFailure.failed_at)
             .where(SignInFailure.key == key, SignInFailure.failed_at > now - _window())
+            .where(SignInFailure.id.not_in([row.id for row in besides]))
             .order_by(SignInFailure.failed_at.desc())
             .limit(limit)
         ).all()
@@ -70,16 +79,31 @@ def locked_until(email, now=None):
     return until
 
 
-def record_failure(email, now=None):
-    """Count a failed sign-in for the account and the address (the caller commits).
+def begin_attempt(email, now=None):
+    """Count a sign-in attempt before its password is checked (commits): (rows, None) when it may
+    go ahead, (None, until) when the account or the address is locked until then.
 
     Failures older than the window no longer count for anybody: they are purged here, so the
     table stays as small as the last few minutes of failures."""
     now = now or utcnow()
     db.session.execute(delete(SignInFailure).where(SignInFailure.failed_at <= now - _window()))
-    db.session.add_all([SignInFailure(key=key, failed_at=now) for key, _limit in _keys_and_limits(email)])
+    rows = [SignInFailure(key=key, failed_at=now) for key, _limit in _keys_and_limits(email)]
+    db.session.add_all(rows)
+    db.session.commit()
+    until = locked_until(email, now, besides=rows)
+    if until is None:
+        return rows, None
+    _forget(rows)
+    db.session.commit()
+    return None, until
 
 
-def clear_account(email):
-    """A successful sign-in forgets the account's failures (the address keeps its count)."""
+def succeeded(email, rows):
+    """A successful sign-in forgets the account's failures and its own attempt (the caller commits);
+    the address keeps the count of its failures."""
+    _forget(rows)
     db.session.execute(delete(SignInFailure).where(SignInFailure.key == _account_key(email)))
+
+
+def _forget(rows):
+    db.session.execute(delete(SignInFailure).where(SignInFailure.id.in_([row.id for row in rows])))
