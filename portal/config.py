@@ -1,5 +1,6 @@
 """Every setting, read from the environment, parsed and checked in one place."""
 
+import math
 import os
 import re
 import sys
@@ -28,6 +29,13 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 
+# A key someone could guess signs a session (or OAuth state) they made up: at least as many characters
+# as 32 random bytes make in base64, and an estimated entropy (_estimated_bits) that a random key of
+# 32 bytes always reaches (in base64 or hex) and a phrase or a pattern does not.
+SECRET_KEY_MIN_LENGTH = 43
+SECRET_KEY_MIN_BITS = 160
+
+
 def secret_key_problem(value):
     """Why `value` must not sign production sessions (a phrase), or None when it may."""
     if not value:
@@ -36,7 +44,21 @@ def secret_key_problem(value):
         return "is the development default"
     if value == EXAMPLE_SECRET_KEY:
         return "is the placeholder of deploy/portal.env.example"
+    if len(value) < SECRET_KEY_MIN_LENGTH:
+        return f"is too short ({len(value)} characters; at least {SECRET_KEY_MIN_LENGTH} random ones)"
+    if _estimated_bits(value) < SECRET_KEY_MIN_BITS:
+        return "is not random enough (too few different characters, or a repeated pattern)"
     return None
+
+
+def _estimated_bits(value):
+    """An upper estimate of a string's entropy: its length times the entropy of its characters'
+    frequencies (a repeated pattern or a small alphabet scores low; random base64 about 5.5 bits
+    a character)."""
+    counts = [value.count(char) for char in set(value)]
+    per_char = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    repeated = len(value) - len({value[i : i + 4] for i in range(len(value) - 3)}) - 3
+    return per_char * (len(value) - max(0, repeated))
 
 
 def _secret_key(env):

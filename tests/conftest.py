@@ -58,7 +58,7 @@ def make_test_config(**overrides):
     """Settings for a test app; tests may override any of them."""
     config = {
         "TESTING": True,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "tY7-Qm2Lx9Rb4Kv1Zs8Nd3Wf6Hc0Jp5Ug2Ea7Io4Bt9Xk1Vn6Mr3Sl8Dq0Pw5Gy",
         "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
         "SQLALCHEMY_ENGINE_OPTIONS": ENGINE_OPTIONS,
         "TOKEN_ENCRYPTION_KEY": "bA7GCyODDTBUF0PVlqM6ZCyU40eeygHSc8ErX71uzv8=",

@@ -145,6 +145,8 @@ def test_development_or_example_secret_key_fails(healthy):
     for key, problem in (
         ("dev-only-insecure-secret-key", "is the development default"),
         ("change-me-to-a-long-random-string", "is the placeholder of deploy/portal.env.example"),
+        ("a", "is too short (1 characters; at least 43 random ones)"),
+        ("0123456789" * 6, "is not random enough (too few different characters, or a repeated pattern)"),
     ):
         code, lines = doctor(healthy, SECRET_KEY=key)
         assert code == 1

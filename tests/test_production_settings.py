@@ -27,6 +27,12 @@ def production_env(monkeypatch):
         (read_env_file()["SECRET_KEY"], "is the placeholder of deploy/portal.env.example"),
         (DEVELOPMENT_SECRET_KEY, "is the development default"),
         ("", "is not set"),
+        ("a", "is too short (1 characters; at least 43 random ones)"),
+        (
+            "correct-horse-battery-staple-correct-horse-battery",
+            "is not random enough (too few different characters, or a repeated pattern)",
+        ),
+        ("Ab1-" * 16, "is not random enough (too few different characters, or a repeated pattern)"),
     ],
 )
 def test_production_refuses_to_start_with_a_secret_key_that_is_not_its_own(production_env, key, problem):
@@ -39,8 +45,8 @@ def test_production_refuses_to_start_with_a_secret_key_that_is_not_its_own(produ
 
 
 def test_production_starts_with_a_secret_key_of_its_own(production_env):
-    production_env.setenv("SECRET_KEY", "kJ2m9Qw-long-random-production-key-0c7e1")
-    assert from_environment()["SECRET_KEY"] == "kJ2m9Qw-long-random-production-key-0c7e1"
+    production_env.setenv("SECRET_KEY", "kJ2m9Qw-rT4vXp8Ls0Zb6Nc3Hd1Yf5Ue7Ga9Wq2Ko4Mi6Sj8Pl0Rn")
+    assert from_environment()["SECRET_KEY"] == "kJ2m9Qw-rT4vXp8Ls0Zb6Nc3Hd1Yf5Ue7Ga9Wq2Ko4Mi6Sj8Pl0Rn"
 
 
 def test_production_start_without_token_key_says_every_host_needs_the_generated_key(tmp_path):
@@ -48,7 +54,7 @@ def test_production_start_without_token_key_says_every_host_needs_the_generated_
     env = {
         "PATH": os.environ["PATH"],
         "PORTAL_ENV": "production",
-        "SECRET_KEY": "kJ2m9Qw-long-random-production-key-0c7e1",
+        "SECRET_KEY": "kJ2m9Qw-rT4vXp8Ls0Zb6Nc3Hd1Yf5Ue7Ga9Wq2Ko4Mi6Sj8Pl0Rn",
         "PORTAL_BASE_URL": "https://portal.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
         "TOKEN_KEY_FILE": str(key_file),

@@ -408,7 +408,7 @@ def test_content_security_policy_forbids_base_objects_framing_and_foreign_forms(
 @pytest.fixture
 def production_env(monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "a-long-production-secret")
+    monkeypatch.setenv("SECRET_KEY", "Vq3Zr8Lk1Xw6Tb9Nc2Hm5Pd7Yf0Gs4Ju8Ka3Ee6Ri1Oq9Uw5Ly")
     monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
     monkeypatch.delenv("PORTAL_BASE_URL", raising=False)
     return monkeypatch
