@@ -62,7 +62,10 @@ def logout():
     """Sign out: the server forgets the session (a copy of the cookie stops working too)."""
     end_session()
     flash(_("You have been signed out."), "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # The browser drops what it kept of the signed-in pages (its cache and the page storage).
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.route("/switch-customer", methods=["POST"])

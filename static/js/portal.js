@@ -1,5 +1,8 @@
 // Small progressive enhancements; every page works without them.
 (function () {
+  // Pages hold personal data: none is kept in the browser's storage (htmx is told to keep no
+  // history copies; this removes any an older page version left behind).
+  try { sessionStorage.removeItem("htmx-history-cache"); } catch (e) { /* storage disabled */ }
   // Close the customer switcher when clicking elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.switcher[open]").forEach(function (d) {
