@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AdminUser, Customer
+from tests.conftest import PASSWORD
 
 
 def _account(email):
@@ -196,10 +197,38 @@ def test_password_reset_sets_the_new_password_and_ends_the_accounts_sessions(app
 def test_resetting_ones_own_password_keeps_one_signed_in(rita_client, world):
     rita_client.post(
         f"/admin/accounts/{world.rita.id}/password",
-        data={"password": "brand-new-pass", "confirm": "brand-new-pass"},
+        data={"current_password": PASSWORD, "password": "brand-new-pass", "confirm": "brand-new-pass"},
     )
     assert _account("rita@northwind.example").check_password("brand-new-pass")
     assert rita_client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("current", ["", "not-my-password"])
+def test_changing_ones_own_password_needs_the_current_one(rita_client, world, current):
+    """A session left open on a shared computer is not enough to take the account over."""
+    assert 'name="current_password"' in rita_client.get(f"/admin/accounts/{world.rita.id}/password").text
+    response = rita_client.post(
+        f"/admin/accounts/{world.rita.id}/password",
+        data={"current_password": current, "password": "brand-new-pass", "confirm": "brand-new-pass"},
+    )
+    assert response.status_code == 200 and "The current password is not correct." in response.text
+    assert _account("rita@northwind.example").check_password(PASSWORD)
+    # Another admin's password (a reset by their reseller) asks for no password of theirs.
+    assert 'name="current_password"' not in rita_client.get(f"/admin/accounts/{world.alice.id}/password").text
+
+
+def test_guessing_the_current_password_is_throttled_like_a_sign_in(rita_client, world):
+    for _ in range(5):
+        rita_client.post(
+            f"/admin/accounts/{world.rita.id}/password",
+            data={"current_password": "guess", "password": "brand-new-pass", "confirm": "brand-new-pass"},
+        )
+    response = rita_client.post(
+        f"/admin/accounts/{world.rita.id}/password",
+        data={"current_password": PASSWORD, "password": "brand-new-pass", "confirm": "brand-new-pass"},
+    )
+    assert "Too many wrong passwords. Please try again later." in response.text
+    assert _account("rita@northwind.example").check_password(PASSWORD)
 
 
 def test_customer_list_is_scoped_and_customer_admins_have_none(rita_client, alice_client, world):

@@ -87,7 +87,7 @@ def test_own_password_change_keeps_this_browser_with_a_new_session_and_ends_the_
     before = cookie_of(rita_client)
     rita_client.post(
         f"/admin/accounts/{world.rita.id}/password",
-        data={"password": "brand-new-pass", "confirm": "brand-new-pass"},
+        data={"current_password": PASSWORD, "password": "brand-new-pass", "confirm": "brand-new-pass"},
     )
     assert rita_client.get("/").status_code == 200
     assert other.get("/").status_code == 302

@@ -60,6 +60,9 @@ def tenant_choices(tenants):
 
 
 class PasswordResetForm(FlaskForm):
+    # Asked (and checked) only when admins change their own password: a session left open on a
+    # shared computer must not be enough to take the account over.
+    current_password = PasswordField(_l("Current password"))
     password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_LENGTH])
     confirm = PasswordField(
         _l("Repeat the new password"),

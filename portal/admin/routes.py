@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from portal import accounts, htmx
 from portal.admin import overview as customer_overview
 from portal.admin.forms import AccountForm, CustomerForm, PasswordResetForm, tenant_choices
-from portal.auth import access
+from portal.auth import access, throttle
 from portal.auth.session import start_session
 from portal.boundary import positive_int
 from portal.extensions import db
@@ -148,20 +148,35 @@ def _back_to_accounts():
 def account_password(admin_id):
     """Set a new password for an account; its other sessions end."""
     account = access.get_admin_or_404(admin_id)
+    own = account.id == current_user.id
     form = PasswordResetForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and (not own or _current_password_confirmed(form, account)):
         try:
             accounts.reset_password(account, form.password.data)
         except accounts.AccountError as exc:
             form.password.errors.append(str(exc))
         else:
-            if account.id == current_user.id:
+            if own:
                 # This browser stays signed in, with a new session: every other one has ended.
                 start_session(account)
             db.session.commit()
             flash(_("The password of %(email)s has been reset.", email=account.email), "success")
             return redirect(url_for("admin.accounts"))
-    return render_template("admin/account_password.html", form=form, account=account)
+    return render_template("admin/account_password.html", form=form, account=account, own=own)
+
+
+def _current_password_confirmed(form, account):
+    """The signed-in admin typed their current password (counted by the sign-in throttle, so the
+    form is no way around it); else the field says why and False."""
+    attempt, until = throttle.begin_attempt(account.email)
+    if until is not None:
+        form.current_password.errors.append(_("Too many wrong passwords. Please try again later."))
+        return False
+    if not account.check_password(form.current_password.data or ""):
+        form.current_password.errors.append(_("The current password is not correct."))
+        return False
+    throttle.succeeded(account.email, attempt)
+    return True
 
 
 @bp.route("/customers")
