@@ -198,6 +198,8 @@ def from_environment():
         "TOKEN_ENCRYPTION_KEY": os.environ.get("TOKEN_ENCRYPTION_KEY", ""),
         # Enforced on the server (admin_session.last_seen_at); the cookie's lifetime follows it.
         "SESSION_IDLE_MINUTES": _positive_int("SESSION_IDLE_MINUTES", 30),
+        # However busy: a session ends this long after its sign-in (a stolen cookie is not forever).
+        "SESSION_MAX_HOURS": _positive_int("SESSION_MAX_HOURS", 12),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_positive_int("SESSION_IDLE_MINUTES", 30)),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,

@@ -105,6 +105,23 @@ def test_idle_session_is_ended_on_the_server(app, alice_client, world):
     assert browser_with_cookie(app, captured).get("/").status_code == 302
 
 
+def test_a_busy_session_still_ends_session_max_hours_after_its_sign_in(app, alice_client, world):
+    """A session used every minute (never idle) ends 12 hours after it started all the same."""
+    db.session.expire_all()
+    for row in db.session.scalars(select(AdminSession).where(AdminSession.admin_id == world.alice.id)):
+        row.created_at -= timedelta(hours=11, minutes=59)
+    db.session.commit()
+    assert alice_client.get("/").status_code == 200
+    db.session.expire_all()
+    for row in db.session.scalars(select(AdminSession).where(AdminSession.admin_id == world.alice.id)):
+        row.created_at -= timedelta(minutes=2)
+    db.session.commit()
+    response = alice_client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert "Your session expired. Please sign in again." in alice_client.get("/login").text
+    assert sessions_of(world.alice) == 0
+
+
 def test_idle_session_on_htmx_request_gets_hx_redirect(alice_client, world):
     move_last_seen(world.alice, timedelta(minutes=31))
     response = alice_client.get("/customers/search?q=a", headers={"HX-Request": "true"})

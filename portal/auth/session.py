@@ -27,8 +27,10 @@ def init_app(app):
     app.after_request(add_security_headers)
 
 
-def _idle():
-    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+def _limits():
+    """(idle, max_age): how long a session may rest, and how long it may live at all."""
+    config = current_app.config
+    return timedelta(minutes=config["SESSION_IDLE_MINUTES"]), timedelta(hours=config["SESSION_MAX_HOURS"])
 
 
 @login_manager.user_loader
@@ -38,8 +40,8 @@ def load_user(token):
     row = AdminSession.find(token)
     if row is None:
         return None
-    if row.is_idle(_idle()):
-        g.idle_session = row
+    if row.is_expired(*_limits()):
+        g.expired_session = row
         return None
     admin = row.admin
     if not admin.is_enabled:
@@ -53,7 +55,7 @@ def start_session(user):
     """Sign `user` in with a fresh session: a new server-side row and a cookie that carries
     nothing over from before (the caller commits)."""
     session.clear()
-    AdminSession.purge_idle(_idle())  # opportunistic: sign-ins are rare, idle rows pile up
+    AdminSession.purge_expired(*_limits())  # opportunistic: sign-ins are rare, idle rows pile up
     AdminSession.start(user, user_agent=request.user_agent.string, ip_address=client_address())
     login_user(user)
     session.permanent = True
@@ -110,7 +112,7 @@ def check_session():
     if "_user_id" not in session:
         return None
     session.clear()  # signed out elsewhere, disabled, idle: the cookie names a dead session
-    idle = g.pop("idle_session", None)
+    idle = g.pop("expired_session", None)
     if idle is None:
         return None
     idle.end()

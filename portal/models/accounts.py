@@ -9,7 +9,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select, update
+from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, or_, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from portal.extensions import db
@@ -170,9 +170,11 @@ class AdminSession(db.Model):
         query = select(cls).where(cls.token_hash == _token_hash(token)).options(joinedload(cls.admin))
         return db.session.scalar(query)
 
-    def is_idle(self, idle, now=None):
-        """True when nothing happened in this session for longer than `idle` (a timedelta)."""
-        return (now or utcnow()) - self.last_seen_at > idle
+    def is_expired(self, idle, max_age, now=None):
+        """True when nothing happened in this session for longer than `idle`, or it was started
+        longer than `max_age` ago (timedeltas)."""
+        now = now or utcnow()
+        return now - self.last_seen_at > idle or now - self.created_at > max_age
 
     def touch(self, now=None):
         """Note activity; True when a write was issued (then the caller commits).
@@ -190,10 +192,12 @@ class AdminSession(db.Model):
         db.session.execute(delete(AdminSession).where(AdminSession.id == self.id))
 
     @classmethod
-    def purge_idle(cls, idle, now=None):
-        """Delete every session idle for longer than `idle` (caller commits); returns how many."""
-        cutoff = (now or utcnow()) - idle
-        return db.session.execute(delete(cls).where(cls.last_seen_at < cutoff)).rowcount
+    def purge_expired(cls, idle, max_age, now=None):
+        """Delete every session idle for longer than `idle` or older than `max_age` (caller
+        commits); returns how many."""
+        now = now or utcnow()
+        expired = or_(cls.last_seen_at < now - idle, cls.created_at < now - max_age)
+        return db.session.execute(delete(cls).where(expired)).rowcount
 
 
 class SignInFailure(db.Model):
