@@ -164,3 +164,11 @@ def test_deleting_an_account_deletes_its_sessions(app, world):
     db.session.delete(world.bob)
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(AdminSession)) == 0
+
+
+def test_microsofts_callback_without_a_session_never_puts_its_code_into_the_sign_in_url(client, world):
+    response = client.get("/m365/callback?code=SECRET-AUTH-CODE&state=abc&session_state=x")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert "SECRET-AUTH-CODE" not in response.headers["Location"]
+    assert "SECRET-AUTH-CODE" not in client.get("/login").text

@@ -76,11 +76,16 @@ def sign_in_redirect():
     return htmx.redirect(url_for("auth.login", next=_safe_next()), htmx_status=401)
 
 
+# Never a page to return to: the sign-in page itself, and Microsoft's callback, whose query carries
+# an authorization code that must not travel on into a URL we build (and the logs that record it).
+NEVER_NEXT = frozenset({"auth.login", "m365.callback"})
+
+
 def _safe_next():
     """The page to return to after sign-in: only a plain GET of one of our own paths."""
     if request.method != "GET" or htmx.is_htmx() or request.path == "/":
         return None
-    if request.endpoint == "auth.login":
+    if request.endpoint in NEVER_NEXT:
         return None
     return local_path(request.full_path.rstrip("?"))
 
