@@ -98,6 +98,8 @@ def backup(destination, now=None):
     database_file = _dump_database(db.engine.url, partial)
     manifest = _manifest(database_file, now or datetime.now(UTC))
     (partial / MANIFEST).write_text(manifest)
+    for path in partial.iterdir():  # the database as private as the key (sqlite3, pg_dump: umask)
+        path.chmod(0o600)
     partial.rename(destination)  # complete or absent: never half a backup under the name asked for
     return manifest
 

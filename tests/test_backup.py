@@ -66,6 +66,9 @@ def _backup_and_restore(source_url, target_url, tmp_path):
     assert "schema revision" in result.output and "token.key" in result.output
     key_file = tmp_path / "backup" / "token.key"
     assert key_file.read_text() == f"{OLD}\n" and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # The database (personal data, encrypted tokens) is as private as the key beside it.
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "backup").iterdir()}
+    assert set(modes.values()) == {0o600} and len(modes) == 3, modes
     target = _app(target_url, OLD)  # the new host's environment file got the backup's key
     result = _run(target, "restore", str(tmp_path / "backup"))
     assert result.exit_code == 0 and "decrypt with this host's key" in result.output, result.output

@@ -235,6 +235,35 @@ def test_generated_key_file_is_created_once_and_reused(tmp_path):
         assert tokens.decrypt(secret) == "x"
 
 
+RACE = """
+import sys, time
+from portal.m365.tokens import generated_key
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+print(generated_key(sys.argv[1]))
+"""
+
+
+def test_processes_starting_at_once_all_get_the_one_generated_key(tmp_path):
+    """Web workers and the runner starting together: one key file, every process reads it whole."""
+    import subprocess
+    import sys
+    import time
+
+    key_file, start = tmp_path / "instance" / "token.key", time.time() + 3
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(key_file), str(start)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    keys = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+    assert keys == {key_file.read_text().strip()} and len(keys.pop()) == 44
+    assert [path.name for path in key_file.parent.iterdir()] == ["token.key"]  # no drafts left behind
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
 def test_malformed_key_fails_at_start_up():
     from portal import create_app
     from portal.config import ConfigError

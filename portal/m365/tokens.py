@@ -8,6 +8,7 @@ start-up logs where it is, so the operator can back it up. Plain tokens are neve
 
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -51,7 +52,7 @@ def _build_cipher(app):
         keys = [k.strip() for k in configured.split(",") if k.strip()]
         source = "TOKEN_ENCRYPTION_KEY"
     else:
-        keys = [_generated_key(app)]
+        keys = [generated_key(key_file)]
         source = str(key_file)
         if app.config.get("PORTAL_ENV") == "production":
             log.warning(
@@ -75,20 +76,27 @@ def _build_cipher(app):
         ) from None
 
 
-def _generated_key(app):
-    """The key of the embedded default: created once (mode 0600), then read back."""
-    path = _key_file(app)
+def generated_key(path):
+    """The key of the embedded default in the file `path`: created once (mode 0600), then read back.
+
+    Processes starting at once (web workers, the runner) all end up with the same key: the key is
+    written whole to a file of this process's own, then linked to `path`, which fails when another
+    process was first; so nobody ever reads a half-written key file."""
+    path = Path(path)
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
-    # O_EXCL: when two processes start at once, one creates the file and the other reads it.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        draft.unlink()
     log.warning("Generated a new token encryption key in %s", path)
     return key
 
