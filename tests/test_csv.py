@@ -224,6 +224,21 @@ def test_too_many_rows_get_a_clear_message(app, alice_client, world):
     assert "more than 3 rows" in text(response)
 
 
+def test_a_9_mb_file_of_blank_rows_is_refused_at_the_row_limit_not_read_to_its_end(alice_client, world):
+    """3 million `;;` lines cost a minute of CPU each when blank rows were skipped uncounted."""
+    response = upload(alice_client, ";;\n" * 3_000_000)
+    assert response.status_code == 422
+    assert "The file has more than 20,000 rows. Split it into smaller files." in text(response)
+
+
+def test_the_delimiter_is_guessed_from_the_first_lines_only():
+    """The guess reads a bounded sample (its cost on quote-heavy text grows with the square of it):
+    what comes after the first lines cannot sway it."""
+    head = "Vorname;Nachname;E-Mail\n" + "Anna;Schmidt;anna@acme.example\n" * 24
+    assert csv_io.detect_delimiter(head + ',"x","y","z"\n' * 2000) == ";"
+    assert csv_io.detect_delimiter(',"\n' * 6000) in (";", ",")  # quote-heavy: an answer, not seconds
+
+
 def test_too_large_file_gets_a_clear_message(app, alice_client, world):
     page = text(alice_client.get("/contacts/import"))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
