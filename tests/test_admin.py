@@ -278,3 +278,21 @@ def test_post_without_csrf_token_is_refused(rita_client, world, url):
     response = rita_client.post(url.format(bob=world.bob.id), data={"name": "X"}, csrf=False)
     assert response.status_code == 400
     assert _account("bob@globex.example").is_enabled
+
+
+def test_an_operator_without_resellers_is_led_to_create_one_first(app):
+    """A fresh installation: "Create a customer" says a reseller comes first and links to it."""
+    operator = AdminUser(email="first@operator.example", name="First", role="operator", password_hash="x")
+    db.session.add(operator)
+    db.session.commit()
+    client = app.test_client().sign_in_as(operator)
+    for page in (client.get("/admin/customers").text, client.get("/admin/customers/new").text):
+        assert "there is no reseller yet" in page and 'href="/masterdata/resellers/new"' in page
+    assert "Choose the reseller" not in client.get("/admin/customers/new").text
+    assert 'name="name"' not in client.get("/admin/customers/new").text.split("<main")[1]
+
+
+def test_with_a_reseller_the_operator_gets_the_customer_form(app, world):
+    olga = app.test_client().sign_in_as(world.olga)
+    page = olga.get("/admin/customers/new").text
+    assert 'name="name"' in page and "there is no reseller yet" not in page

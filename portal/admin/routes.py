@@ -199,6 +199,15 @@ def customers():
         term=term,
         contacts=contacts,
         admins=admins,
+        reseller_needed=not page.items and _no_reseller_yet(),
+    )
+
+
+def _no_reseller_yet():
+    """A fresh installation: the operator has no reseller that a customer could belong to."""
+    return (
+        access.is_operator()
+        and db.session.scalar(select(func.count()).select_from(access.resellers_query().subquery())) == 0
     )
 
 
@@ -227,6 +236,8 @@ def _counts(column, ids, *conditions):
 def customer_new():
     """Create a customer: for the viewer's reseller, or (operator) for a chosen reseller."""
     _require_reseller_or_operator()
+    if _no_reseller_yet():
+        return render_template("admin/customer_new.html", form=None, reseller_needed=True)
     form = CustomerForm()
     if access.is_operator():
         form.reseller.choices = tenant_choices(db.session.scalars(access.resellers_query()))
