@@ -7,12 +7,15 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from portal import htmx
+from portal import htmx, search
 from portal.auth import access
 from portal.contacts import bp, csv_io, importing
 from portal.contacts.forms import MappingForm, UploadForm
 from portal.extensions import db
 from portal.sync import lock
+
+# An import of this many contacts or more refreshes the planner's statistics (search.refresh_statistics).
+STATISTICS_AFTER = 1000
 
 PREVIEW_ROWS = 500
 
@@ -166,6 +169,8 @@ def _confirm(token, upload, lease):
             "error",
         )
         return redirect(url_for(".csv_preview", token=token))
+    if counts["create"] + counts["update"] >= STATISTICS_AFTER:
+        search.refresh_statistics(["contact"])
     flash(
         _(
             "Import finished: %(created)s created, %(updated)s updated, %(rejected)s rejected.",
