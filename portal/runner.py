@@ -48,12 +48,11 @@ import schedule
 
 from portal import health, mail
 from portal.extensions import db
-from portal.m365 import connection
 from portal.manual import services as manual_services  # noqa: F401  (handler: DIRECTORY_LOAD)
 from portal.models import JobKind
 from portal.models.base import utcnow
 from portal.queue import DEFAULT_LEASE_SECONDS, claim_next, registered_kinds, release, renew_lease, run_job
-from portal.sync import subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
+from portal.sync import connection, subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from portal.contacts import services
 from portal.contacts.listing import ContactQuery, contact_page
 from portal.extensions import db
-from portal.m365 import directory
 from portal.manual.services import contacts_query
 from portal.models import Contact, utcnow
+from portal.sync import directory
 from tests.sync_helpers import import_users, sync, users
 from tests.test_contacts import add_contact, add_group, text
 from tests.test_csv import confirm, preview_url, upload

@@ -1,9 +1,9 @@
 """The one Microsoft Graph client the rest of the code uses.
 
-    client = GraphClient.for_connection(connection)   # an M365Connection row
+    client = GraphClient.for_refresh_token(plain, tenant_id)  # delegated: a stored refresh token
     client = GraphClient.for_token(token, tenant_id)  # a fresh sign-in (no stored connection)
     client = GraphClient.for_application(tenant_id)  # application permissions (client credentials)
-    with GraphClient.for_connection(c) as client: ... # closes the HTTP session at the end
+    with GraphClient.for_token(t, tid) as client: ...  # closes the HTTP session at the end
 
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
     client.iter_users()            -> the same users page by page (lists), each page dropped once consumed
@@ -31,9 +31,10 @@ Errors (all subclasses of GraphError, each with a `message` an admin understands
     PermissionMissing  403 Authorization_RequestDenied: consent/permissions withdrawn
     GraphUnavailable   429/5xx after bounded retries, or Microsoft unreachable
     DeltaExpired       syncStateNotFound / 410: the caller must restart with delta_link=None
-A client made by for_connection() marks its connection "Re-authentication required" (with the
-reason, in its own committed transaction, and notifies the recipients once) before it raises
-ReauthRequired or PermissionMissing; the caller only has to stop and show `error.message`.
+Hooks, so this client needs no database: `on_refresh_token(plain)` gets each rotated refresh token
+and `on_auth_lost(reason)` is called before ReauthRequired or PermissionMissing is raised. A stored
+connection's client (sync.connection.graph_client) persists the token and marks the connection
+"Re-authentication required" through them; the caller only has to stop and show `error.message`.
 """
 
 import email.utils
@@ -52,14 +53,12 @@ from authlib.integrations.base_client import OAuthError
 from flask import current_app
 from flask_babel import gettext as _
 
-from portal.m365 import apponly, credentials, tokens
-from portal.m365.connection import mark_reauth_required, store_refresh_token
+from portal.m365 import apponly, credentials
 from portal.m365.credentials import CertificateExpired
+from portal.m365.permissions import DELEGATED_SCOPES
 
 log = logging.getLogger(__name__)
 
-# The delegated scopes: asked for at sign-in (portal.m365.oauth) and on every token refresh here.
-SCOPES = "openid profile email offline_access User.Read.All GroupMember.Read.All"
 
 USER_FIELDS = (
     "id,displayName,givenName,surname,mail,userPrincipalName,proxyAddresses,"
@@ -164,7 +163,6 @@ class GraphClient:
         token,
         *,
         tenant_id,
-        connection_id=None,
         on_refresh_token=None,
         on_auth_lost=None,
         app_only=False,
@@ -172,7 +170,6 @@ class GraphClient:
     ):
         config = current_app.config
         self.tenant_id = tenant_id
-        self.connection_id = connection_id
         self.graph_url = config["M365_GRAPH_URL"].rstrip("/")
         self.timeout = float(config["M365_GRAPH_TIMEOUT"])
         self.max_wait = float(config["M365_GRAPH_MAX_WAIT"])
@@ -186,7 +183,7 @@ class GraphClient:
         self.app_only = app_only
         self._session = credentials.oauth_session(
             token_endpoint=token_endpoint(tenant_id),
-            scope=SCOPES,
+            scope=DELEGATED_SCOPES,
             token=token,
             update_token=self._token_updated,
             default_timeout=self.timeout,
@@ -201,35 +198,11 @@ class GraphClient:
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
-    def for_connection(cls, connection, **kwargs):
-        """A client for a stored connection: refreshes from its (decrypted) refresh token, or
-        (application permissions) uses client-credentials tokens for its tenant.
-
-        Each rotated refresh token is persisted at once; ReauthRequired/PermissionMissing mark
-        the connection "Re-authentication required" before they are raised.
-        """
-        if connection.is_application:
-            return cls.for_application(
-                connection.tenant_id,
-                connection_id=connection.id,
-                on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
-                **kwargs,
-            )
-        # expires_at=1: no access token is stored, so the first request refreshes.
-        token = {
-            "access_token": "",
-            "token_type": "Bearer",
-            "expires_at": 1,
-            "refresh_token": tokens.decrypt(connection.refresh_token_encrypted),
-        }
-        return cls(
-            token,
-            tenant_id=connection.tenant_id,
-            connection_id=connection.id,
-            on_refresh_token=lambda plain: store_refresh_token(connection, plain),
-            on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
-            **kwargs,
-        )
+    def for_refresh_token(cls, refresh_token, tenant_id, **kwargs):
+        """A client that refreshes from a stored (plain) refresh token: delegated permissions."""
+        # expires_at=1: no access token is kept, so the first request refreshes.
+        token = {"access_token": "", "token_type": "Bearer", "expires_at": 1, "refresh_token": refresh_token}
+        return cls(token, tenant_id=tenant_id, **kwargs)
 
     @classmethod
     def for_application(cls, tenant_id, **kwargs):

@@ -9,8 +9,7 @@ still rolls back every slice: the book is as it was.
 
 from dataclasses import dataclass, field
 
-from portal.m365 import directory
-from portal.sync import fetch
+from portal.sync import directory, fetch
 from portal.sync.apply import apply_plan
 
 SLICE = 2000  # users planned and written at a time

@@ -22,8 +22,6 @@ from sqlalchemy import and_, delete, select, update
 from portal.contacts.services import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
-from portal.m365.connection import NOT_CONNECTED, connection_for_sync
-from portal.m365.graph import GraphClient
 from portal.models import (
     Contact,
     ContactGroup,
@@ -36,6 +34,7 @@ from portal.models.base import utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
+from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
 from portal.sync.import_slices import ImportUsers, import_in_slices
 from portal.sync.plan import ContactSnap, ImportPlanner, Rules, build
 from portal.sync.removed import ARCHIVE_DAYS
@@ -174,7 +173,7 @@ def preview_sync(customer):
     if problem:
         raise SyncNotPossible(problem)
     connection = connection_for_sync(customer)
-    with GraphClient.for_connection(connection) as client:
+    with graph_client(connection) as client:
         _conn, fetched, plan = _fetch_and_plan(customer, client, utcnow())
         requests = client.request_count
     db.session.rollback()
@@ -230,7 +229,7 @@ def _locked_sync(customer, trigger, job, lease):
 def _client_or_fail(run, customer):
     """The Graph client of the customer's connection; a client that cannot be made fails the run."""
     try:
-        return GraphClient.for_connection(connection_for_sync(customer))
+        return graph_client(connection_for_sync(customer))
     except Exception as error:  # e.g. a stored token that cannot be decrypted
         _fail_run(run, None, error)
         raise
