@@ -15,7 +15,7 @@ from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth import session as auth_session
 from portal.automatic import routes as automatic_routes
-from portal.extensions import babel, csrf, db, migrate, oauth
+from portal.extensions import babel, csrf, db, migrate
 from portal.extensions import mail as mail_extension  # not portal.mail, the outbox module
 from portal.history import routes as history_routes
 from portal.manual import routes as manual_routes
@@ -70,7 +70,6 @@ def register_extensions(app):
     )
     csrf.init_app(app)
     mail_extension.init_app(app)
-    oauth.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     auth_session.init_app(app)
 

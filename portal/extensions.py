@@ -1,6 +1,5 @@
 """The extension objects, created unbound; create_app binds them (no circular imports)."""
 
-from authlib.integrations.flask_client import OAuth
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_mail import Mail
@@ -30,7 +29,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
-oauth = OAuth()
 babel = Babel()
 
 
