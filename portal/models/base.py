@@ -9,6 +9,8 @@ from sqlalchemy.types import TypeDecorator
 from portal.extensions import db
 
 INSERT_CHUNK = 2000  # rows handed to the driver at a time (and the most held in memory)
+# Values in one SQL IN list: far below the bound-parameter limits of SQLite (32,766) and PostgreSQL.
+IN_CHUNK = 500
 
 
 def utcnow():
@@ -31,6 +33,13 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+def chunks(items, size=IN_CHUNK):
+    """`items` (any iterable) as lists of at most `size`: the values of one SQL IN list each."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def insert_rows(table, rows, *returning):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from portal.i18n import N_
 from portal.models.tenancy import domain_allowed
-from portal.text import single_line
+from portal.text import email_key, single_line
 
 SKIP_NO_MAILBOX = N_("no mailbox address")
 SKIP_DISABLED = N_("disabled account")
@@ -38,7 +38,7 @@ class Person:
 
     @property
     def email_key(self):
-        return self.email.lower() if self.email else None
+        return email_key(self.email) if self.email else None
 
     def skip_reason(self, allowed_domains=()):
         """Why this user is not imported, or None. Duplicates are found across users, elsewhere."""

@@ -19,7 +19,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, delete, select, update
 
-from portal.contacts.services import delete_contacts
+from portal.book import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models import (
@@ -30,7 +30,7 @@ from portal.models import (
     SyncSettings,
     contact_group_members,
 )
-from portal.models.base import utcnow
+from portal.models.base import chunks, utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
@@ -431,7 +431,7 @@ def purge_expired(now=None):
         select(SyncRun.id).where(SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))
     ).all()
     # Dependants first, in code: ON DELETE is not something to rely on (see delete_contacts).
-    for chunk in _chunks(old_runs):
+    for chunk in chunks(old_runs):
         db.session.execute(delete(SyncChange).where(SyncChange.run_id.in_(chunk)))
         db.session.execute(update(HeldRemoval).where(HeldRemoval.run_id.in_(chunk)).values(run_id=None))
         db.session.execute(delete(SyncRun).where(SyncRun.id.in_(chunk)))
@@ -449,8 +449,3 @@ def _purge_customer(customer_id, contact_ids):
         db.session.rollback()
         log.exception("customer %s: expired contacts could not be purged", customer_id)
         return 0
-
-
-def _chunks(ids, size=500):
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]

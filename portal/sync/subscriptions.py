@@ -13,7 +13,7 @@ by the JobKind.GROUPS_LOAD job here, which also counts each group's transitive m
 
 from sqlalchemy import func, select
 
-from portal.contacts.services import find_group_by_name
+from portal.book import find_group_by_name
 from portal.extensions import db
 from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, JobKind, Origin
 from portal.queue import active_job, enqueue, handler, report_progress
