@@ -33,7 +33,6 @@ Tests drive one step at a time: `Runner(app).run_once()` (one job), `.tick()` (p
 `.run_all_periodic()` (every periodic target now), `.run_until_idle()` (every queued job, concurrently).
 """
 
-import importlib
 import logging
 import os
 import re
@@ -41,6 +40,7 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import click
@@ -63,7 +63,7 @@ class Every:
     """Run `target` every `seconds`."""
 
     seconds: float
-    target: object
+    target: Callable
     at_start: bool = False
 
     def add_to(self, scheduler, app, call):
@@ -75,7 +75,7 @@ class DailyAt:
     """Run `target` once a day at HH:MM (or at the HH:MM in app.config[at])."""
 
     at: str
-    target: object
+    target: Callable
     at_start: bool = False
 
     def add_to(self, scheduler, app, call):
@@ -91,14 +91,6 @@ PERIODIC = [
     Every(60, connection.send_pending_reauth_notices),
     Every(5, mail.deliver_outbox),
 ]
-
-
-def resolve(target):
-    """A callable from a "module:function" string (or the callable itself)."""
-    if callable(target):
-        return target
-    module_name, _sep, name = target.partition(":")
-    return getattr(importlib.import_module(module_name), name)
 
 
 class Heartbeat:
@@ -169,11 +161,11 @@ class Runner:
         if missing:
             raise RuntimeError(f"No handler registered for job kinds {missing}.")
         for spec in self.periodic:
-            spec.add_to(self.scheduler, self.app, self._periodic_call(resolve(spec.target)))
+            spec.add_to(self.scheduler, self.app, self._periodic_call(spec.target))
         self._set_up = True
         for spec in self.periodic:
             if spec.at_start:
-                self._periodic_call(resolve(spec.target))()
+                self._periodic_call(spec.target)()
 
     def beat(self, force=False, stopped=False):
         """Record this runner's heartbeat (at most every RUNNER_BEAT_SECONDS unless forced)."""

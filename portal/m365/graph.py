@@ -14,9 +14,7 @@
     client.users_delta(delta_link=None)  -> DeltaPage(items=list[dict], delta_link=str)
     client.groups_delta(delta_link=None) -> DeltaPage(items=list[dict], delta_link=str)
     client.probe_read_access()     GET /users and /groups ($top=1, $select=id): may read users and groups
-    client.request_count, client.resource_units  (counters for this client's lifetime)
-    client.stats()                 dict of requests, resource units, retries, throttled, waited seconds,
-                                   token refreshes (for the sync history and benchmarks)
+    client.request_count, client.resource_units  (counters for this client's lifetime: the sync history)
 
 Retries are a small explicit loop, not urllib3's Retry: urllib3 parses only whole-second or
 HTTP-date Retry-After values and rejects Graph's fractional ones ("2.128") as an invalid header.
@@ -122,9 +120,9 @@ class DeltaPage:
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
-    def __init__(self, error, delay=None, throttled=False):
+    def __init__(self, error, delay=None):
         super().__init__(error.message)
-        self.error, self.delay, self.throttled = error, delay, throttled
+        self.error, self.delay = error, delay
 
 
 def token_endpoint(tenant):
@@ -191,10 +189,6 @@ class GraphClient:
         self._deferred_hooks = None  # while a thread fetches ahead: the hooks it left for the caller
         self.request_count = 0
         self.resource_units = 0
-        self.retry_count = 0
-        self.throttled_count = 0
-        self.waited_seconds = 0.0
-        self.token_refresh_count = 0
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -233,17 +227,6 @@ class GraphClient:
     def refresh_token(self):
         """The newest plain refresh token this client holds (for the sign-in to store)."""
         return self._refresh_token
-
-    def stats(self):
-        """Counters of this client's lifetime, for the sync history and benchmarks."""
-        return {
-            "requests": self.request_count,
-            "resource_units": self.resource_units,
-            "retries": self.retry_count,
-            "throttled": self.throttled_count,
-            "waited_seconds": round(self.waited_seconds, 3),
-            "token_refreshes": self.token_refresh_count,
-        }
 
     # --- the contract -------------------------------------------------------------------------
     def probe_read_access(self):
@@ -397,12 +380,9 @@ class GraphClient:
                 delay = retry.delay if retry.delay is not None else self._backoff_delay(attempt)
                 if attempt >= self.max_attempts or waited + delay > self.max_wait:
                     raise retry.error from None
-                self.retry_count += 1
-                self.throttled_count += retry.throttled
                 log.info("Graph call retried in %.2fs (%s)", delay, retry.error.code or retry.error.status)
                 self._sleep(delay)
                 waited += delay
-                self.waited_seconds += delay
 
     def _attempt(self, url, params, headers):
         """One HTTP request (Authlib refreshes the access token first when it is due; with
@@ -432,7 +412,6 @@ class GraphClient:
             raise _Retry(
                 GraphUnavailable(self._unavailable_text(), code=code, status=response.status_code),
                 delay=parse_retry_after(response.headers.get("Retry-After")),
-                throttled=response.status_code == 429,
             )
         return response
 
@@ -441,7 +420,6 @@ class GraphClient:
         try:
             if self.app_only:
                 self._session.token = apponly.access_token(self.tenant_id, force=True)
-                self.token_refresh_count += 1
             else:
                 self._session.refresh_token(token_endpoint(self.tenant_id))
         except OAuthError as exc:
@@ -466,7 +444,6 @@ class GraphClient:
     # --- results and errors ---------------------------------------------------------------------
     def _token_updated(self, token, refresh_token=None, access_token=None):
         """Authlib's update_token hook: persist each rotated refresh token at once."""
-        self.token_refresh_count += 1
         new = token.get("refresh_token")
         if new and new != self._refresh_token:
             self._refresh_token = new

@@ -14,7 +14,6 @@ SKIP_DISABLED = N_("disabled account")
 SKIP_GUEST = N_("guest")
 SKIP_DOMAIN = N_("domain not allowed")
 SKIP_DUPLICATE = N_("duplicate email in M365")
-SKIP_NO_NAME = N_("name missing")
 
 # Every user has these (never null), so a delta entry in the default form always carries them. An
 # entry without them lists only what changed (`Prefer: return=minimal`, or a service that answers
