@@ -33,8 +33,8 @@ babel = Babel()
 
 
 # SQLite's page cache per connection (KiB): its default of 2 MiB sends most reads of a large book
-# back through the kernel. 16 MiB holds a search's pages at 100,000 contacts (bench/search.py:
-# the common terms' answers about a quarter faster) and keeps the runner within its memory bound.
+# back through the kernel. 16 MiB holds a search's pages at 100,000 contacts (bench/search.py) and
+# keeps the runner within its memory bound.
 SQLITE_CACHE_KIB = 16 * 1024
 
 

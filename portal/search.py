@@ -109,8 +109,8 @@ def narrowed(statement, model, query):
 
 
 def _indexed(statement, model, column, needles):
-    """On SQLite, a join with the FTS table: its matches drive the query (measured: an
-    `id IN (SELECT rowid ...)` first copies every match into a temporary index, a third more work);
+    """On SQLite, a join with the FTS table: its matches drive the query (an
+    `id IN (SELECT rowid ...)` would first copy every match into a temporary index);
     on PostgreSQL, LIKE conditions that the pg_trgm index serves."""
     if db.session.get_bind().dialect.name == "sqlite":
         fts = table(f"{model.__tablename__}_fts", column_clause("rowid"))

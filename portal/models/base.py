@@ -47,7 +47,7 @@ def insert_rows(table, rows, *returning):
     Core `table`, many rows per statement; -> the `returning` columns of the new rows (unordered).
 
     A plain executemany is one statement per row on SQLite, and each statement that writes a search
-    index (portal.search: FTS5, kept by triggers) flushes the index's pending terms: four times
+    index (portal.search: FTS5, kept by triggers) flushes the index's pending terms: much
     slower than the same rows in few statements. With RETURNING, SQLAlchemy sends "insertmanyvalues"
     batches (many rows per statement) on every driver, so the primary key is returned when the
     caller asks for nothing. Core, not ORM: no per-row object, no batch split at a None.
