@@ -417,7 +417,7 @@ def purge_expired(now=None):
     """Delete contacts archived more than 30 days ago, and runs older than 90 days. Commits.
 
     Every archived contact counts, linked or not: a new tenant's connection unlinks archived
-    contacts too (m365.connection._forget_other_tenant), and they must not stay forever.
+    contacts too (sync.connection._forget_other_tenant), and they must not stay forever.
     """
     now = now or utcnow()
     expired = select(Contact.customer_id, Contact.id).where(
