@@ -33,9 +33,10 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed translations
 
-# Compiled catalogues (.mo) are build products: made from the .po files at install time.
+# Compiled catalogues (.mo) are build products: made from the .po files at install time, by the
+# same step as the wheel build and the tests (setup.py's compile_catalogues).
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile -d portal/translations
+	$(BIN)/python -c "import runpy; runpy.run_path('setup.py')['compile_catalogues']()"
 
 migrate: install
 	$(BIN)/flask db upgrade

@@ -23,7 +23,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from m365_emulator.server import EmulatorServer  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.m365 import directory  # noqa: E402
 from portal.manual import services as manual_services  # noqa: E402
 from portal.models import (  # noqa: E402
     AdminSession,
@@ -35,7 +34,11 @@ from portal.models import (  # noqa: E402
     SyncSettings,
 )
 from portal.runner import Runner  # noqa: E402
-from portal.sync import service, subscriptions  # noqa: E402
+from portal.sync import (  # noqa: E402
+    directory,  # noqa: E402
+    service,
+    subscriptions,
+)
 from tests import m365_helpers  # noqa: E402
 from tests.emulator_fixture import EmulatorHandle  # noqa: E402
 
@@ -154,10 +157,9 @@ def _load_and_import(app, emulator, customer, admin):
 def _subscribe_all_company(app, customer, admin):
     SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC.value
     db.session.commit()
-    from portal.m365.connection import connection_for_sync
-    from portal.m365.graph import GraphClient
+    from portal.sync.connection import connection_for_sync, graph_client
 
-    with GraphClient.for_connection(connection_for_sync(customer)) as client:
+    with graph_client(connection_for_sync(customer)) as client:
         groups = client.list_groups()
     subscriptions._replace_groups(customer, groups, {})
     group = subscriptions.groups_overview(customer, "All Company")[0][0]

@@ -15,13 +15,13 @@ from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth import session as auth_session
 from portal.automatic import routes as automatic_routes
-from portal.extensions import babel, csrf, db, migrate, oauth
+from portal.extensions import babel, csrf, db, migrate
 from portal.extensions import mail as mail_extension  # not portal.mail, the outbox module
-from portal.m365 import routes as m365_routes
+from portal.history import routes as history_routes
 from portal.manual import routes as manual_routes
 from portal.masterdata import routes as masterdata_routes
 from portal.outbox import routes as outbox_routes
-from portal.sync import routes as sync_routes
+from portal.synchronize import routes as synchronize_routes
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ def register_extensions(app):
     )
     csrf.init_app(app)
     mail_extension.init_app(app)
-    oauth.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     auth_session.init_app(app)
 
@@ -83,8 +82,8 @@ def register_blueprints(app):
         contacts.bp,
         masterdata_routes.bp,
         admin_routes.bp,
-        m365_routes.bp,
-        sync_routes.bp,
+        synchronize_routes.bp,
+        history_routes.bp,
         outbox_routes.bp,
         manual_routes.bp,
         automatic_routes.bp,

@@ -261,7 +261,7 @@ def from_environment():
             "systemctl start awareness-portal-runner (or: flask --app portal runner)",
         ),
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
-        # Public address of the portal, for links in emails (mail.portal_url) and the OAuth redirect.
+        # Public address of the portal, for links in emails (links.portal_url) and the OAuth redirect.
         "PORTAL_BASE_URL": base_url,
         **_url_settings(base_url, https),
         "TRUSTED_HOSTS": _trusted_hosts(env, base_url),

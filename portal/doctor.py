@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import config as config_module
-from portal import mail
+from portal import links, mail
 from portal.extensions import db
 from portal.health import runner_health, schema_revisions
 from portal.m365 import credentials, oauth, tokens
@@ -111,7 +111,7 @@ def check_base_url():
     if not base_url:
         return Result(
             FAIL,
-            f"PORTAL_BASE_URL not set: links in emails point at {mail.DEVELOPMENT_BASE_URL}",
+            f"PORTAL_BASE_URL not set: links in emails point at {links.DEVELOPMENT_BASE_URL}",
             "set PORTAL_BASE_URL to the portal's public address, e.g. https://portal.example.com",
         )
     return Result(OK, f"PORTAL_BASE_URL {base_url}")

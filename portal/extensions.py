@@ -1,6 +1,5 @@
 """The extension objects, created unbound; create_app binds them (no circular imports)."""
 
-from authlib.integrations.flask_client import OAuth
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_mail import Mail
@@ -30,13 +29,12 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
-oauth = OAuth()
 babel = Babel()
 
 
 # SQLite's page cache per connection (KiB): its default of 2 MiB sends most reads of a large book
-# back through the kernel. 16 MiB holds a search's pages at 100,000 contacts (bench/search.py:
-# the common terms' answers about a quarter faster) and keeps the runner within its memory bound.
+# back through the kernel. 16 MiB holds a search's pages at 100,000 contacts (bench/search.py) and
+# keeps the runner within its memory bound.
 SQLITE_CACHE_KIB = 16 * 1024
 
 

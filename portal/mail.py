@@ -8,7 +8,7 @@ notify_customer("removal_report", customer, ctx, run=run) -> Notice
     the same to the customer's notification recipients, for loops over customers and sync runs:
     a message that cannot be built is logged and reported in the Notice, never raised, so one
     customer's data never stops another's mail; Notice.note() is the sentence for a run's notes.
-portal_url("sync.history")  the absolute link for an email (and the OAuth redirect), from PORTAL_BASE_URL.
+Links in an email come from portal.links.portal_url (PORTAL_BASE_URL, never the request's Host).
 deliver_outbox()  the runner calls it every few seconds: sends due mails with Flask-Mail; when the
     mail server is down a mail stays pending and is retried with backoff (never lost); without a
     MAIL_SERVER (the embedded default) mails are kept as "not sent — no mail server configured"
@@ -40,9 +40,6 @@ CLAIM_SECONDS = 300  # a runner's hold on a mail while it sends it
 MAX_BACKOFF_SECONDS = 3600
 SMTP_TIMEOUT_SECONDS = 30
 SUBJECT_MAX = OutboxMail.__table__.c.subject.type.length
-# Without PORTAL_BASE_URL (development only: production requires it, see portal/config.py) links
-# point at the address `make run` serves on. Never the request's Host header, which the client picks.
-DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
 class MailError(ValueError):
@@ -178,17 +175,6 @@ def notify_customer(name, customer, ctx, run=None):
         return Notice("failed", reason=_describe(exc)[:500])
     _queue(fields, name, customer, None)
     return Notice("queued", recipients=fields["recipients"])
-
-
-def portal_url(endpoint, **values):
-    """The absolute address of a portal page for an email: PORTAL_BASE_URL + the page's path.
-
-    Built from the URL map, not from the request: in a web request url_for(_external=True) would
-    use the Host header, which the client chooses (a link to an attacker's site in our mail).
-    """
-    base = current_app.config["PORTAL_BASE_URL"] or DEVELOPMENT_BASE_URL
-    path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
-    return base.rstrip("/") + path
 
 
 def backoff(attempts):

@@ -33,7 +33,6 @@ Tests drive one step at a time: `Runner(app).run_once()` (one job), `.tick()` (p
 `.run_all_periodic()` (every periodic target now), `.run_until_idle()` (every queued job, concurrently).
 """
 
-import importlib
 import logging
 import os
 import re
@@ -41,6 +40,7 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import click
@@ -48,12 +48,11 @@ import schedule
 
 from portal import health, mail
 from portal.extensions import db
-from portal.m365 import connection
 from portal.manual import services as manual_services  # noqa: F401  (handler: DIRECTORY_LOAD)
 from portal.models import JobKind
 from portal.models.base import utcnow
 from portal.queue import DEFAULT_LEASE_SECONDS, claim_next, registered_kinds, release, renew_lease, run_job
-from portal.sync import subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
+from portal.sync import connection, subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -64,7 +63,7 @@ class Every:
     """Run `target` every `seconds`."""
 
     seconds: float
-    target: object
+    target: Callable
     at_start: bool = False
 
     def add_to(self, scheduler, app, call):
@@ -76,7 +75,7 @@ class DailyAt:
     """Run `target` once a day at HH:MM (or at the HH:MM in app.config[at])."""
 
     at: str
-    target: object
+    target: Callable
     at_start: bool = False
 
     def add_to(self, scheduler, app, call):
@@ -92,14 +91,6 @@ PERIODIC = [
     Every(60, connection.send_pending_reauth_notices),
     Every(5, mail.deliver_outbox),
 ]
-
-
-def resolve(target):
-    """A callable from a "module:function" string (or the callable itself)."""
-    if callable(target):
-        return target
-    module_name, _sep, name = target.partition(":")
-    return getattr(importlib.import_module(module_name), name)
 
 
 class Heartbeat:
@@ -170,11 +161,11 @@ class Runner:
         if missing:
             raise RuntimeError(f"No handler registered for job kinds {missing}.")
         for spec in self.periodic:
-            spec.add_to(self.scheduler, self.app, self._periodic_call(resolve(spec.target)))
+            spec.add_to(self.scheduler, self.app, self._periodic_call(spec.target))
         self._set_up = True
         for spec in self.periodic:
             if spec.at_start:
-                self._periodic_call(resolve(spec.target))()
+                self._periodic_call(spec.target)()
 
     def beat(self, force=False, stopped=False):
         """Record this runner's heartbeat (at most every RUNNER_BEAT_SECONDS unless forced)."""

@@ -39,6 +39,12 @@ def single_line(value):
     return _WHITESPACE.sub(" ", value).strip()
 
 
+def email_key(email):
+    """The one comparison key of an email address: stripped and lower case. Addresses are unique per
+    customer by it, and a contact matches an M365 user or a CSV row by it."""
+    return (email or "").strip().lower()
+
+
 class SingleLineField(StringField):
     """A StringField whose value passes through single_line before validation: every name field."""
 

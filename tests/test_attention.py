@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import event, select
 
 from portal.extensions import db
-from portal.m365 import connection as m365_connection
 from portal.m365 import tokens
 from portal.models import M365Connection, utcnow
 from portal.models.sync import HeldRemoval, SyncRun
+from portal.sync import connection as m365_connection
 from portal.sync.attention import HELD_DELETIONS, REAUTH_REQUIRED, SYNC_FAILED, problems
 from tests.sync_helpers import hold_removal
 

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.m365.connection import connection_for_sync
-from portal.m365.graph import GraphClient, GraphError
+from portal.m365.graph import GraphError
 from portal.models import (
     AuditEntry,
     Contact,
@@ -22,6 +21,7 @@ from portal.models import (
     contact_group_members,
 )
 from portal.models.sync import HeldRemoval
+from portal.sync.connection import connection_for_sync, graph_client
 from tests import m365_helpers as m365
 from tests.sync_helpers import book, import_users, sync, users
 from tests.test_automatic_mode import automatic, subscribe
@@ -167,7 +167,7 @@ def test_connecting_another_tenant_unlinks_the_old_tenants_contacts_instead_of_r
 def test_a_404_with_another_error_code_never_counts_as_deleted(app, world, emulator, connected_acme, faults):
     adele_id = users(emulator)["adele.vance"]["id"]
     faults(f"/v1.0/users/{adele_id}", 404, code="UnknownError", times=None)
-    with GraphClient.for_connection(connection_for_sync(connected_acme)) as client:
+    with graph_client(connection_for_sync(connected_acme)) as client:
         with pytest.raises(GraphError) as failure:
             client.get_user(adele_id)
     assert failure.value.status == 404 and failure.value.code == "UnknownError"
@@ -176,6 +176,6 @@ def test_a_404_with_another_error_code_never_counts_as_deleted(app, world, emula
 def test_only_request_resource_not_found_says_a_user_does_not_exist(app, world, emulator, connected_acme):
     adele_id = users(emulator)["adele.vance"]["id"]
     emulator.control("DELETE", f"users/{adele_id}")
-    with GraphClient.for_connection(connection_for_sync(connected_acme)) as client:
+    with graph_client(connection_for_sync(connected_acme)) as client:
         assert client.get_user(adele_id) is None
         assert client.get_user(users(emulator)["isaiah.langer"]["id"])["id"]

@@ -10,7 +10,6 @@ from portal.extensions import db
 from portal.m365 import tokens
 from portal.m365.graph import (
     DeltaExpired,
-    GraphClient,
     GraphError,
     GraphUnavailable,
     PermissionMissing,
@@ -18,6 +17,7 @@ from portal.m365.graph import (
 )
 from portal.models import M365Connection
 from portal.models.outbox import OutboxMail
+from portal.sync.connection import graph_client
 from tests import m365_helpers as m365
 
 
@@ -53,7 +53,7 @@ def stored_token(connection):
 
 
 def test_lists_users_and_groups_with_select(connection):
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         users = graph.list_users()
         groups = graph.list_groups()
     assert len(users) > 100 and all("userPrincipalName" in u for u in users)
@@ -63,7 +63,7 @@ def test_lists_users_and_groups_with_select(connection):
 
 def test_follows_next_links_and_resends_consistency_level_on_every_page(connection, app):
     app.config["M365_GRAPH_PAGE_SIZE"] = 25
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         users = graph.list_users()
         everyone = next(g for g in graph.list_groups() if g["displayName"] == "All Company")
         requests_before = graph.request_count
@@ -74,7 +74,7 @@ def test_follows_next_links_and_resends_consistency_level_on_every_page(connecti
 
 
 def test_get_user_answers_none_for_a_missing_user(connection):
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         assert graph.get_user("00000000-0000-0000-0000-000000000000") is None
         some = graph.list_users()[0]
         assert graph.get_user(some["id"])["id"] == some["id"]
@@ -82,13 +82,13 @@ def test_get_user_answers_none_for_a_missing_user(connection):
 
 def test_each_refresh_persists_the_rotated_token_at_once(connection):
     before = stored_token(connection)
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         graph.list_users()
     after = stored_token(connection)
     assert after and after != before and after == graph.refresh_token
     db.session.rollback()  # the caller's work failing does not lose the new token
     assert stored_token(connection) == after
-    with GraphClient.for_connection(db.session.get(M365Connection, connection.id)) as graph:
+    with graph_client(db.session.get(M365Connection, connection.id)) as graph:
         graph.list_users()  # the persisted token works
 
 
@@ -98,26 +98,36 @@ def test_stored_token_is_not_readable_in_the_raw_database(connection):
     assert plain not in " ".join(str(value) for value in raw)
 
 
-def test_429_is_retried_after_retry_after_and_counted(connection, faults):
+def token_requests(emulator):
+    """How many requests the emulator's token endpoint has answered (a refresh is one)."""
+    return sum(1 for entry in emulator.log() if entry["path"].endswith("/oauth2/v2.0/token"))
+
+
+def graph_statuses(emulator, path):
+    """The status of each request to the Graph `path`, in order."""
+    return [entry["status"] for entry in emulator.log() if entry["path"] == path]
+
+
+def test_429_is_retried_after_retry_after_and_counted(connection, faults, emulator):
     faults("/v1.0/users", 429, retry_after=0.2, times=2)
     started = time.monotonic()
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         users = graph.list_users()
     assert users
-    assert graph.throttled_count == 2 and graph.retry_count == 2 and graph.request_count == 3
-    assert time.monotonic() - started >= 0.4 and graph.stats()["waited_seconds"] == pytest.approx(0.4)
+    assert graph.request_count == 3 and graph_statuses(emulator, "/v1.0/users")[-3:] == [429, 429, 200]
+    assert time.monotonic() - started >= 0.4
 
 
-def test_503_is_retried_with_backoff_and_counted(connection, faults):
+def test_503_is_retried_with_backoff_and_counted(connection, faults, emulator):
     faults("/v1.0/groups", 503, times=2)
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         assert graph.list_groups()
-    assert graph.retry_count == 2 and graph.throttled_count == 0 and graph.request_count == 3
+    assert graph.request_count == 3 and graph_statuses(emulator, "/v1.0/groups")[-3:] == [503, 503, 200]
 
 
 def test_retries_are_bounded_then_graph_unavailable(connection, faults):
     faults("/v1.0/users", 503, times=None)
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         with pytest.raises(GraphUnavailable):
             graph.list_users()
     assert graph.request_count == 4  # M365_GRAPH_MAX_ATTEMPTS in the test config
@@ -128,35 +138,38 @@ def test_retries_are_bounded_then_graph_unavailable(connection, faults):
 def test_retry_after_beyond_the_wait_budget_fails_at_once(connection, faults):
     faults("/v1.0/users", 429, retry_after=30, times=1)
     started = time.monotonic()
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         with pytest.raises(GraphUnavailable):
             graph.list_users()
     assert time.monotonic() - started < 2
 
 
-def test_401_triggers_one_refresh_then_succeeds(connection, faults):
-    with GraphClient.for_connection(connection) as graph:
+def test_401_triggers_one_refresh_then_succeeds(connection, faults, emulator):
+    before = token_requests(emulator)
+    with graph_client(connection) as graph:
         graph.list_groups()
-        assert graph.token_refresh_count == 1
+        assert token_requests(emulator) - before == 1
         faults("/v1.0/users", 401, times=1)
         assert graph.list_users()
-    assert graph.token_refresh_count == 2 and graph.request_count == 3
+    assert token_requests(emulator) - before == 2 and graph.request_count == 3
 
 
 def test_expired_access_token_is_refreshed(connection, emulator):
-    with GraphClient.for_connection(connection) as graph:
+    before = token_requests(emulator)
+    with graph_client(connection) as graph:
         graph.list_groups()
         emulator.control("POST", "/_emulator/tokens/expire", {})
         assert graph.list_users()
-    assert graph.token_refresh_count == 2
+    assert token_requests(emulator) - before == 2
 
 
-def test_a_second_401_fails(connection, faults):
+def test_a_second_401_fails(connection, faults, emulator):
     faults("/v1.0/users", 401, times=2)
-    with GraphClient.for_connection(connection) as graph:
+    before = token_requests(emulator)
+    with graph_client(connection) as graph:
         with pytest.raises(GraphError) as error:
             graph.list_users()
-    assert error.value.status == 401 and graph.token_refresh_count == 2
+    assert error.value.status == 401 and token_requests(emulator) - before == 2
 
 
 def test_invalid_grant_flips_the_connection_and_notifies_once(connection, emulator):
@@ -164,7 +177,7 @@ def test_invalid_grant_flips_the_connection_and_notifies_once(connection, emulat
 
     emulator.control("POST", "/_emulator/tokens/revoke", {})
     for _attempt in range(2):
-        with GraphClient.for_connection(db.session.get(M365Connection, connection.id)) as graph:
+        with graph_client(db.session.get(M365Connection, connection.id)) as graph:
             with pytest.raises(ReauthRequired) as error:
                 graph.list_users()
         db.session.commit()
@@ -177,7 +190,7 @@ def test_invalid_grant_flips_the_connection_and_notifies_once(connection, emulat
 
 def test_403_raises_permission_missing_and_flips_the_connection(connection, faults):
     faults("/v1.0/users", 403, times=1)
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         with pytest.raises(PermissionMissing):
             graph.list_users()
     db.session.expire_all()
@@ -187,7 +200,7 @@ def test_403_raises_permission_missing_and_flips_the_connection(connection, faul
 
 def test_users_fetched_ahead_are_the_pages_of_iter_users(app, connection):
     app.config["M365_GRAPH_PAGE_SIZE"] = 100
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         pages = list(graph.iter_users())
         ahead = list(graph.iter_users_ahead())
     assert len(pages) > 2 and ahead == pages
@@ -199,7 +212,7 @@ def test_hooks_of_a_thread_fetching_ahead_run_in_the_callers_thread(app, connect
     app.config["M365_GRAPH_PAGE_SIZE"] = 100
     before = stored_token(connection)
     faults("/v1.0/users", 403, after=1, times=1)  # the first page refreshes, the second is refused
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         pages = graph.iter_users_ahead()
         assert next(pages)
         assert stored_token(connection) == graph.refresh_token != before
@@ -212,7 +225,7 @@ def test_hooks_of_a_thread_fetching_ahead_run_in_the_callers_thread(app, connect
 
 
 def test_users_delta_round_and_expired_token(connection, emulator):
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         first = graph.users_delta()
         assert first.items and "$deltatoken" in first.delta_link
         again = graph.users_delta(first.delta_link)
@@ -223,20 +236,20 @@ def test_users_delta_round_and_expired_token(connection, emulator):
 
 
 def test_groups_delta_carries_members(connection):
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         page = graph.groups_delta()
     assert any("members@delta" in item for item in page.items)
 
 
 def test_microsoft_unreachable_raises_graph_unavailable(connection, app):
     app.config["M365_GRAPH_URL"] = "http://127.0.0.1:9/v1.0"
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         with pytest.raises(GraphUnavailable):
             graph.list_users()
 
 
 def test_group_member_ids_are_users_only_with_nested_groups_flattened(connection):
-    with GraphClient.for_connection(connection) as graph:
+    with graph_client(connection) as graph:
         user_ids = {u["id"] for u in graph.list_users()}
         groups = {g["displayName"]: g["id"] for g in graph.list_groups()}
         rooms = graph.group_member_ids(groups["Meeting Rooms"])  # holds a device

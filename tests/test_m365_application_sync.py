@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.m365 import apponly
-from portal.m365.connection import send_pending_reauth_notices
 from portal.models import M365Connection
+from portal.sync.connection import send_pending_reauth_notices
 from tests import m365_helpers as m365
 from tests.sync_helpers import book, import_users, outbox, sync, users
 

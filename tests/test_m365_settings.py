@@ -5,10 +5,10 @@ import pytest
 from sqlalchemy import select, text
 
 from portal.extensions import db
-from portal.m365 import connection as service
 from portal.m365 import tokens
 from portal.models import AuditEntry, Contact, ContactGroup, GroupSubscription, M365Connection, SyncSettings
 from portal.models.contacts import Origin
+from portal.sync import connection as service
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 

@@ -6,12 +6,12 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from portal import mail
+from portal import links, mail
 from portal.extensions import db
-from portal.m365.connection import send_pending_reauth_notices
 from portal.models import Customer, M365Connection, OutboxMail
 from portal.runner import Runner
 from portal.sync import held
+from portal.sync.connection import send_pending_reauth_notices
 from tests.sync_helpers import hold_removal
 from tests.test_mail import Inbox, mail_app, smtp_port, smtp_server  # noqa: F401  (fixtures)
 
@@ -199,9 +199,9 @@ def test_links_in_mail_queued_during_a_request_ignore_the_host_header(app, world
 
 def test_links_fall_back_to_the_development_address_without_portal_base_url(app):
     app.config["PORTAL_BASE_URL"] = ""
-    assert mail.portal_url("sync.held") == "http://127.0.0.1:5000/sync/held"
+    assert links.portal_url("sync.held") == "http://127.0.0.1:5000/sync/held"
     app.config["PORTAL_BASE_URL"] = "https://example.org/portal"
-    assert mail.portal_url("m365.index") == "https://example.org/portal/m365/"
+    assert links.portal_url("m365.index") == "https://example.org/portal/m365/"
 
 
 @pytest.mark.parametrize(
@@ -232,7 +232,7 @@ def test_oauth_redirect_uri_comes_from_portal_base_url_not_the_host_header(app):
 
     app.config.update(PORTAL_BASE_URL=f"{BASE}/", M365_REDIRECT_URI="", SERVER_NAME=None, TRUSTED_HOSTS=None)
     with app.test_request_context("/m365/", headers={"Host": "evil.example"}):
-        assert oauth.redirect_uri() == mail.portal_url("m365.callback") == f"{BASE}/m365/callback"
+        assert oauth.redirect_uri() == links.portal_url("m365.callback") == f"{BASE}/m365/callback"
     app.config["PORTAL_BASE_URL"] = ""  # development: the address the browser used
     with app.test_request_context("/m365/", base_url="http://127.0.0.1:5000"):
         assert oauth.redirect_uri() == "http://127.0.0.1:5000/m365/callback"

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from m365_emulator.demo import build_demo_tenant
 from portal.extensions import db
-from portal.m365 import directory
 from portal.manual import services
 from portal.models import Contact, Job, JobKind, SyncSettings
 from portal.models.directory import DirectoryGroup, DirectoryUser
 from portal.runner import Runner
+from portal.sync import directory
 from tests import m365_helpers as m365
 from tests.sync_helpers import book, sync, users
 

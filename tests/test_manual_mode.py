@@ -12,12 +12,12 @@ from sqlalchemy import select
 from m365_emulator.generator import generate_tenant
 from portal import queue
 from portal.extensions import db
-from portal.m365 import directory
-from portal.m365.connection import NOT_CONNECTED
 from portal.manual import services
 from portal.models import Contact, Job, JobKind, M365Connection, SyncSettings
 from portal.models.base import utcnow
 from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
+from portal.sync import directory
+from portal.sync.connection import NOT_CONNECTED
 from portal.sync.service import sync_blocker
 
 HX = {"HX-Request": "true"}

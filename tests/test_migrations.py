@@ -9,8 +9,8 @@ from sqlalchemy import inspect as sa_inspect
 from portal import create_app
 from portal.contacts.listing import ContactQuery, contact_page
 from portal.extensions import db
-from portal.m365 import directory
 from portal.models import Contact, Customer
+from portal.sync import directory
 from tests.conftest import fresh_database, make_test_config
 
 

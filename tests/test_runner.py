@@ -217,9 +217,9 @@ def test_daily_work_is_scheduled_at_the_configured_time(world):
 
 def test_default_periodic_work_includes_outbox_delivery(app):
     from portal.mail import deliver_outbox
-    from portal.runner import PERIODIC, resolve
+    from portal.runner import PERIODIC
 
-    assert deliver_outbox in [resolve(spec.target) for spec in PERIODIC]
+    assert deliver_outbox in [spec.target for spec in PERIODIC]
 
 
 def _migrated_sqlite(tmp_path):

@@ -5,13 +5,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text as sql_text
 
-from portal import search
+from portal import book, search
 from portal.contacts import services
 from portal.contacts.listing import ContactQuery, contact_page
 from portal.extensions import db
-from portal.m365 import directory
 from portal.manual.services import contacts_query
 from portal.models import Contact, DirectoryGroup, DirectoryUser, utcnow
+from portal.sync import directory
 from tests.sync_helpers import import_users, sync, users
 from tests.test_contacts import add_contact, add_group, text
 from tests.test_csv import confirm, preview_url, upload
@@ -181,7 +181,7 @@ def test_archived_contacts_leave_the_search_and_come_back_when_restored(world, p
 
 
 def test_deleted_contacts_leave_the_index(world, people):
-    services.delete_contacts(world.acme.id, [people["bea@acme.example"].id])
+    book.delete_contacts(world.acme.id, [people["bea@acme.example"].id])
     db.session.commit()
     assert found(world.acme, "mueller") == ["ben.mueller@acme.example"]
 

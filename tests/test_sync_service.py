@@ -463,15 +463,14 @@ def test_cli_sync_run_prints_a_summary(app, emulator, connected_acme):
 
 def test_new_member_known_only_from_a_partial_delta_entry_is_read_in_full(app, emulator, connected_acme):
     """A delta entry with only changed properties cannot prove a user is a member, not a guest."""
-    from portal.m365.connection import connection_for_sync
-    from portal.m365.graph import GraphClient
     from portal.sync import fetch, plan
+    from portal.sync.connection import connection_for_sync, graph_client
 
     guest = users(emulator)["maria.garcia_fabrikam.com#EXT#"]
     data = plan.M365Data(
         users={guest["id"]: {"id": guest["id"], "mail": "maria@fabrikam.com"}}, wanted=[(guest["id"], None)]
     )
-    with GraphClient.for_connection(connection_for_sync(connected_acme)) as graph:
+    with graph_client(connection_for_sync(connected_acme)) as graph:
         fetch._fetch_unknown_members(graph, [], data)
     result = plan.build([], data)
     assert result.creates == [] and [s.reason for s in result.skipped] == ["guest"]

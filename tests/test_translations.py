@@ -1,22 +1,20 @@
 """German translation: a German browser sees the product's German labels, an English one English,
 and the catalogue is complete with the same placeholders as the English source."""
 
-import os
 import re
-import tempfile
+import runpy
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from portal.extensions import db
 from portal.models import Contact
 
-CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "portal" / "translations" / "de" / "LC_MESSAGES"
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE_DIR = ROOT / "portal" / "translations" / "de" / "LC_MESSAGES"
 PO_FILE = CATALOGUE_DIR / "messages.po"
-MO_FILE = CATALOGUE_DIR / "messages.mo"
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
 ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
 PLACEHOLDER = re.compile(r"%(?:\(\w+\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc%]")
@@ -28,21 +26,9 @@ def read_catalogue():
 
 
 def ensure_compiled():
-    """Compile the .mo when it is missing or older than the .po (a fresh clone has only the .po).
-
-    Written to a temporary file and renamed, so parallel test sessions never read half a file."""
-    if MO_FILE.exists() and MO_FILE.stat().st_mtime >= PO_FILE.stat().st_mtime:
-        return
-    catalogue = read_catalogue()
-    handle, tmp = tempfile.mkstemp(dir=CATALOGUE_DIR, prefix=".messages-", suffix=".mo")
-    try:
-        with os.fdopen(handle, "wb") as mo:
-            write_mo(mo, catalogue)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, MO_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Compile the .mo when it is missing or older than the .po (a fresh clone has only the .po), with
+    setup.py's compile_catalogues, the build's own step (setup.py is read, not run: nothing is built)."""
+    runpy.run_path(str(ROOT / "setup.py"))["compile_catalogues"]()
 
 
 @pytest.fixture(scope="module", autouse=True)

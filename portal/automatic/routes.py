@@ -11,10 +11,9 @@ from flask_login import current_user, login_required
 from portal import htmx
 from portal.auth import access
 from portal.extensions import db
-from portal.m365 import directory
 from portal.models import JobKind
 from portal.queue import latest_job
-from portal.sync import service, subscriptions
+from portal.sync import directory, service, subscriptions
 
 bp = Blueprint("automatic", __name__, url_prefix="/m365/automatic")
 

@@ -12,16 +12,18 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select, update
 
+from portal.book import normalize_email
 from portal.contacts import services
 from portal.contacts.csv_io import GROUP_SEPARATOR
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, ContactImport, Origin, contact_group_members, utcnow
+from portal.models.base import chunks
 from portal.models.contacts import contact_search_text
+from portal.text import email_key
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 STATUSES = (CREATE, UPDATE, UNCHANGED, REJECT)
 UPLOAD_LIFETIME = timedelta(hours=2)
-CHUNK = 500
 
 
 def store_upload(customer, admin, filename, parsed):
@@ -103,8 +105,8 @@ class Existing:
 
 def _existing_by_key(customer, keys):
     """{email_key: Existing} for the given keys; queried in chunks."""
-    found, keys = {}, list(keys)
-    for start in range(0, len(keys), CHUNK):
+    found = {}
+    for chunk in chunks(keys):
         rows = db.session.execute(
             select(
                 Contact.id,
@@ -113,7 +115,7 @@ def _existing_by_key(customer, keys):
                 Contact.last_name,
                 Contact.salutation,
                 Contact.archived_at,
-            ).where(Contact.customer_id == customer.id, Contact.email_key.in_(keys[start : start + CHUNK]))
+            ).where(Contact.customer_id == customer.id, Contact.email_key.in_(chunk))
         )
         by_id = {}
         for row in rows:
@@ -145,13 +147,13 @@ def _field_problem(plan):
 
 def _check_address(customer, plan, seen):
     """Normalise the row's address; return why it is rejected, or None."""
-    normalized, problem = services.normalize_email(plan.email)
+    normalized, problem = normalize_email(plan.email)
     if problem:
         return _("Email missing.") if not plan.email else _("Invalid email address.")
     plan.email = normalized
     if not customer.allows_email(normalized):
         return _("Domain not allowed.")
-    key = normalized.lower()
+    key = email_key(normalized)
     if key in seen:
         return _("Duplicate in file (same email as row %(line)s).", line=seen[key])
     seen[key] = plan.line
@@ -190,8 +192,8 @@ def plan_import(customer, rows, mapping, has_header):
             plan.status, plan.reason = REJECT, problem
     existing = _existing_by_key(customer, seen)
     for plan in plans:
-        if plan.status != REJECT and plan.email.lower() in existing:
-            _compare_with(plan, existing[plan.email.lower()])
+        if plan.status != REJECT and email_key(plan.email) in existing:
+            _compare_with(plan, existing[email_key(plan.email)])
     return plans
 
 
@@ -225,7 +227,7 @@ def _insert_created(customer, plans, groups, now):
             "first_name": p.first_name,
             "last_name": p.last_name,
             "email": p.email,
-            "email_key": p.email.lower(),
+            "email_key": email_key(p.email),
             "created_at": now,
             "updated_at": now,
         }
@@ -243,10 +245,10 @@ def _update_existing(customer, plans, groups, now):
     """Update names (non-empty cells only) in bulk; returns the memberships to add."""
     if not plans:
         return []
-    existing = _existing_by_key(customer, {p.email.lower() for p in plans})
+    existing = _existing_by_key(customer, {email_key(p.email) for p in plans})
     changes, memberships = [], []
     for plan in plans:
-        contact = existing[plan.email.lower()]
+        contact = existing[email_key(plan.email)]
         values = {a: getattr(plan, a) for a in ("first_name", "last_name", "salutation") if getattr(plan, a)}
         # A bulk UPDATE passes no ORM event: the search text is written here, from the new names.
         first, last = values.get("first_name", contact.first_name), values.get("last_name", contact.last_name)

@@ -111,7 +111,7 @@ def _seek(stmt, columns, values, forward):
 
 def _read(base, stmt, order, per_page, first_page, searching):
     """(the page's rows, the total). A first page that is not full holds every match: it is its
-    own count. Measured (bench/search.py): on PostgreSQL a search's first page is faster when one
+    own count. On PostgreSQL a search's first page is faster (bench/search.py) when one
     statement searches the index and counts (_ranked_page_counted; a window count is right only
     without a cursor, which narrows the rows); SQLite copies every matching row for such a window,
     slower than searching its FTS table twice. The plain book's count reads an index: apart."""
@@ -125,7 +125,7 @@ def _read(base, stmt, order, per_page, first_page, searching):
 
 def _ranked_page_counted(stmt, order):
     """(the rows, the total) of `stmt` in one statement: the window counts over ids and sort values
-    only (measured: a fifth less work than over whole rows), then the page's rows are joined by id
+    only (less work than over whole rows), then the page's rows are joined by id
     and put in `order` again."""
     page = stmt.with_only_columns(Contact.id, func.count().over().label("total")).subquery()
     joined = select(Contact, page.c.total).join(page, page.c.id == Contact.id).order_by(*order)
@@ -166,7 +166,7 @@ def contact_page(customer, query, per_page=50):
 
 def _group_names(contacts):
     """{contact id: the names of its groups, by name} for these contacts, in one query of names
-    (measured: loading the groups as objects cost a sixth of a search answer's CPU)."""
+    (loading the groups as objects was a visible share of a search answer's CPU)."""
     if not contacts:
         return {}
     rows = db.session.execute(

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.utils import secure_filename
 
-from portal import htmx
+from portal import book, htmx
 from portal.auth import access
 from portal.contacts import bp, csv_io, listing, services
 from portal.contacts.forms import ContactForm, MembershipForm
@@ -72,7 +72,7 @@ def _save_from_form(customer, form, contact=None):
     """Validate the form with the book's rules and save; returns the contact or None."""
     if not form.validate_on_submit():
         return None
-    problem = services.email_problem(customer, form.email.data, exclude_contact_id=contact and contact.id)
+    problem = book.email_problem(customer, form.email.data, exclude_contact_id=contact and contact.id)
     if problem:
         form.email.errors = [*form.email.errors, problem]
         return None
@@ -126,7 +126,7 @@ def delete(contact_id):
     contact = access.owned_by_current_customer(Contact, contact_id)
     if request.method == "POST":
         email = contact.email
-        services.delete_contact(contact)
+        book.delete_contact(contact)
         db.session.commit()
         flash(_("Contact %(email)s deleted.", email=email), "success")
         return redirect(url_for(".index"))

@@ -1,86 +1,21 @@
-"""The contact book's rules, shared by the web views, the CSV import and the M365 sync.
+"""The contacts area's services: saving a contact, contact groups and their members.
 
-Email addresses are unique per customer, compared case-insensitively (`Contact.email_key`),
-and must lie in the customer's allowed domains when the master data names any. Functions
-here add and flush; the caller (a view, the import, the sync) commits.
+The rules the sync shares (the email rule, deleting contacts, group lookup by name) are in
+portal.book. Functions here add and flush; the caller (a view, the import) commits.
 """
 
-import re
-from functools import lru_cache
-
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from portal import search
+from portal.book import find_group_by_name, normalize_email
 from portal.extensions import db
 from portal.models import AuditEntry, Contact, ContactGroup, GroupSubscription, Origin, contact_group_members
-from portal.models.sync import HeldRemoval, SyncChange
 from portal.text import single_line
 
 NAME_MAX = 100
 SALUTATION_MAX = 40
 GROUP_NAME_MAX = 200
-
-
-# A plain ASCII dot-atom local part (RFC 5322): email_validator accepts it as it is.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
-
-
-@lru_cache(maxsize=4096)
-def _normalized_domain(domain):
-    """email_validator's normalised domain, or None when invalid; cached because a CSV file or an
-    M365 tenant repeats a handful of domains thousands of times."""
-    try:
-        return validate_email("x@" + domain, check_deliverability=False).domain
-    except EmailNotValidError:
-        return None
-
-
-def normalize_email(email):
-    """(normalized address, None) for a valid address, else (None, the reason)."""
-    email = (email or "").strip()
-    if not email:
-        return None, _("Email address is missing.")
-    local, _at, domain = email.rpartition("@")
-    if local and len(email.encode()) <= 254 and len(local) <= 64 and _DOT_ATOM.match(local):
-        normalized_domain = _normalized_domain(domain)
-        if normalized_domain is None:
-            return None, _("This is not a valid email address.")
-        return f"{local}@{normalized_domain}", None
-    try:  # quoted or international local parts: the full check
-        return validate_email(email, check_deliverability=False).normalized, None
-    except EmailNotValidError:
-        return None, _("This is not a valid email address.")
-
-
-def find_by_email(customer, email):
-    """The customer's contact with this address in any letter case (archived ones too), or None."""
-    key = (email or "").strip().lower()
-    return db.session.scalar(
-        select(Contact).where(Contact.customer_id == customer.id, Contact.email_key == key)
-    )
-
-
-def email_problem(customer, email, exclude_contact_id=None):
-    """Why `email` cannot be a contact's address for `customer`, or None when it can."""
-    normalized, problem = normalize_email(email)
-    if problem:
-        return problem
-    if not customer.allows_email(normalized):
-        return _(
-            "Email addresses must belong to one of these domains: %(domains)s.",
-            domains=", ".join(customer.effective_domains),
-        )
-    existing = find_by_email(customer, normalized)
-    if existing is not None and existing.id != exclude_contact_id:
-        if existing.archived_at is not None:
-            return _(
-                "A removed contact with this email address is kept for restoring; "
-                "restore it instead of adding it again."
-            )
-        return _("A contact with this email address already exists.")
-    return None
 
 
 def customer_groups(customer):
@@ -119,41 +54,6 @@ def save_contact(
     return contact
 
 
-def delete_contact(contact):
-    """Remove the contact row with everything that refers to it (see delete_contacts)."""
-    delete_contacts(contact.customer_id, [contact.id])
-
-
-def delete_contacts(customer_id, contact_ids):
-    """Delete the customer's contacts among `contact_ids` and detach what refers to them.
-
-    Done here, not left to ON DELETE: a row left pointing at a freed id would belong to whichever
-    contact (of any customer) gets that id next. Group memberships and held removals go; the
-    sync history keeps its lines without the link. Returns the number of contacts deleted.
-    """
-    deleted = 0
-    for start in range(0, len(contact_ids), 500):
-        ids = select(Contact.id).where(
-            Contact.customer_id == customer_id, Contact.id.in_(contact_ids[start : start + 500])
-        )
-        ids = db.session.scalars(ids).all()
-        if not ids:
-            continue
-        db.session.execute(delete(contact_group_members).where(contact_group_members.c.contact_id.in_(ids)))
-        db.session.execute(
-            delete(HeldRemoval).where(HeldRemoval.customer_id == customer_id, HeldRemoval.contact_id.in_(ids))
-        )
-        db.session.execute(
-            update(SyncChange)
-            .where(SyncChange.customer_id == customer_id, SyncChange.contact_id.in_(ids))
-            .values(contact_id=None)
-        )
-        deleted += db.session.execute(
-            delete(Contact).where(Contact.customer_id == customer_id, Contact.id.in_(ids))
-        ).rowcount
-    return deleted
-
-
 def group_subscriptions(group):
     """The M365 group subscriptions that feed `group` (Automatic mode)."""
     return db.session.scalars(
@@ -190,18 +90,6 @@ def group_name_problem(customer, name, exclude_group_id=None):
     if existing is not None and existing.id != exclude_group_id:
         return _("A contact group with this name already exists.")
     return None
-
-
-def find_group_by_name(customer, name):
-    """The customer's group of that name in any letter case, or None."""
-    return db.session.scalar(
-        select(ContactGroup)
-        .where(
-            ContactGroup.customer_id == customer.id,
-            func.lower(ContactGroup.name) == single_line(name).lower(),
-        )
-        .limit(1)
-    )
 
 
 def create_group(customer, name, origin=Origin.MANUAL.value):

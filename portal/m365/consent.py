@@ -20,7 +20,6 @@ from authlib.common.security import generate_token
 from flask import current_app, redirect, session
 
 from portal.m365 import apponly, oauth
-from portal.m365.connection import SignIn
 from portal.m365.graph import (
     ConsentLost,
     GraphClient,
@@ -29,12 +28,11 @@ from portal.m365.graph import (
     PermissionMissing,
     aadsts_code,
 )
-from portal.models import ConnectionType
+from portal.m365.oauth import SignIn
+from portal.m365.permissions import GRAPH_PERMISSIONS, ConnectionType
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "m365_consent"
-# The Graph application permissions the portal reads with, as admin consent grants them.
-APP_PERMISSIONS = "User.Read.All GroupMember.Read.All"
 # error= values of a consent the administrator declined or could not give.
 DECLINED = {"access_denied", "consent_required", "permission_denied", "admin_consent_required"}
 # Started consents kept at once (as oauth.MAX_PENDING; abandoned ones must not fill the cookie).
@@ -100,7 +98,7 @@ def finish(customer, started, answer):
         tenant_id=started["tid"],
         tenant_domain=started["domain"],
         account=started["account"],
-        scopes=granted or APP_PERMISSIONS,
+        scopes=granted or " ".join(GRAPH_PERMISSIONS),
         refresh_token="",
         connection_type=ConnectionType.APPLICATION.value,
     )

@@ -1,9 +1,9 @@
 """The one Microsoft Graph client the rest of the code uses.
 
-    client = GraphClient.for_connection(connection)   # an M365Connection row
+    client = GraphClient.for_refresh_token(plain, tenant_id)  # delegated: a stored refresh token
     client = GraphClient.for_token(token, tenant_id)  # a fresh sign-in (no stored connection)
     client = GraphClient.for_application(tenant_id)  # application permissions (client credentials)
-    with GraphClient.for_connection(c) as client: ... # closes the HTTP session at the end
+    with GraphClient.for_token(t, tid) as client: ...  # closes the HTTP session at the end
 
     client.list_users()            -> list[dict]  (all users, $select USER_FIELDS, $top=999, paged)
     client.iter_users()            -> the same users page by page (lists), each page dropped once consumed
@@ -14,9 +14,7 @@
     client.users_delta(delta_link=None)  -> DeltaPage(items=list[dict], delta_link=str)
     client.groups_delta(delta_link=None) -> DeltaPage(items=list[dict], delta_link=str)
     client.probe_read_access()     GET /users and /groups ($top=1, $select=id): may read users and groups
-    client.request_count, client.resource_units  (counters for this client's lifetime)
-    client.stats()                 dict of requests, resource units, retries, throttled, waited seconds,
-                                   token refreshes (for the sync history and benchmarks)
+    client.request_count, client.resource_units  (counters for this client's lifetime: the sync history)
 
 Retries are a small explicit loop, not urllib3's Retry: urllib3 parses only whole-second or
 HTTP-date Retry-After values and rejects Graph's fractional ones ("2.128") as an invalid header.
@@ -31,9 +29,10 @@ Errors (all subclasses of GraphError, each with a `message` an admin understands
     PermissionMissing  403 Authorization_RequestDenied: consent/permissions withdrawn
     GraphUnavailable   429/5xx after bounded retries, or Microsoft unreachable
     DeltaExpired       syncStateNotFound / 410: the caller must restart with delta_link=None
-A client made by for_connection() marks its connection "Re-authentication required" (with the
-reason, in its own committed transaction, and notifies the recipients once) before it raises
-ReauthRequired or PermissionMissing; the caller only has to stop and show `error.message`.
+Hooks, so this client needs no database: `on_refresh_token(plain)` gets each rotated refresh token
+and `on_auth_lost(reason)` is called before ReauthRequired or PermissionMissing is raised. A stored
+connection's client (sync.connection.graph_client) persists the token and marks the connection
+"Re-authentication required" through them; the caller only has to stop and show `error.message`.
 """
 
 import email.utils
@@ -52,14 +51,12 @@ from authlib.integrations.base_client import OAuthError
 from flask import current_app
 from flask_babel import gettext as _
 
-from portal.m365 import apponly, credentials, tokens
-from portal.m365.connection import mark_reauth_required, store_refresh_token
+from portal.m365 import apponly, credentials
 from portal.m365.credentials import CertificateExpired
+from portal.m365.permissions import DELEGATED_SCOPES
 
 log = logging.getLogger(__name__)
 
-# The delegated scopes: asked for at sign-in (portal.m365.oauth) and on every token refresh here.
-SCOPES = "openid profile email offline_access User.Read.All GroupMember.Read.All"
 
 USER_FIELDS = (
     "id,displayName,givenName,surname,mail,userPrincipalName,proxyAddresses,"
@@ -123,9 +120,9 @@ class DeltaPage:
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
-    def __init__(self, error, delay=None, throttled=False):
+    def __init__(self, error, delay=None):
         super().__init__(error.message)
-        self.error, self.delay, self.throttled = error, delay, throttled
+        self.error, self.delay = error, delay
 
 
 def token_endpoint(tenant):
@@ -164,7 +161,6 @@ class GraphClient:
         token,
         *,
         tenant_id,
-        connection_id=None,
         on_refresh_token=None,
         on_auth_lost=None,
         app_only=False,
@@ -172,7 +168,6 @@ class GraphClient:
     ):
         config = current_app.config
         self.tenant_id = tenant_id
-        self.connection_id = connection_id
         self.graph_url = config["M365_GRAPH_URL"].rstrip("/")
         self.timeout = float(config["M365_GRAPH_TIMEOUT"])
         self.max_wait = float(config["M365_GRAPH_MAX_WAIT"])
@@ -186,7 +181,7 @@ class GraphClient:
         self.app_only = app_only
         self._session = credentials.oauth_session(
             token_endpoint=token_endpoint(tenant_id),
-            scope=SCOPES,
+            scope=DELEGATED_SCOPES,
             token=token,
             update_token=self._token_updated,
             default_timeout=self.timeout,
@@ -194,42 +189,14 @@ class GraphClient:
         self._deferred_hooks = None  # while a thread fetches ahead: the hooks it left for the caller
         self.request_count = 0
         self.resource_units = 0
-        self.retry_count = 0
-        self.throttled_count = 0
-        self.waited_seconds = 0.0
-        self.token_refresh_count = 0
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
-    def for_connection(cls, connection, **kwargs):
-        """A client for a stored connection: refreshes from its (decrypted) refresh token, or
-        (application permissions) uses client-credentials tokens for its tenant.
-
-        Each rotated refresh token is persisted at once; ReauthRequired/PermissionMissing mark
-        the connection "Re-authentication required" before they are raised.
-        """
-        if connection.is_application:
-            return cls.for_application(
-                connection.tenant_id,
-                connection_id=connection.id,
-                on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
-                **kwargs,
-            )
-        # expires_at=1: no access token is stored, so the first request refreshes.
-        token = {
-            "access_token": "",
-            "token_type": "Bearer",
-            "expires_at": 1,
-            "refresh_token": tokens.decrypt(connection.refresh_token_encrypted),
-        }
-        return cls(
-            token,
-            tenant_id=connection.tenant_id,
-            connection_id=connection.id,
-            on_refresh_token=lambda plain: store_refresh_token(connection, plain),
-            on_auth_lost=lambda reason: mark_reauth_required(connection, reason),
-            **kwargs,
-        )
+    def for_refresh_token(cls, refresh_token, tenant_id, **kwargs):
+        """A client that refreshes from a stored (plain) refresh token: delegated permissions."""
+        # expires_at=1: no access token is kept, so the first request refreshes.
+        token = {"access_token": "", "token_type": "Bearer", "expires_at": 1, "refresh_token": refresh_token}
+        return cls(token, tenant_id=tenant_id, **kwargs)
 
     @classmethod
     def for_application(cls, tenant_id, **kwargs):
@@ -260,17 +227,6 @@ class GraphClient:
     def refresh_token(self):
         """The newest plain refresh token this client holds (for the sign-in to store)."""
         return self._refresh_token
-
-    def stats(self):
-        """Counters of this client's lifetime, for the sync history and benchmarks."""
-        return {
-            "requests": self.request_count,
-            "resource_units": self.resource_units,
-            "retries": self.retry_count,
-            "throttled": self.throttled_count,
-            "waited_seconds": round(self.waited_seconds, 3),
-            "token_refreshes": self.token_refresh_count,
-        }
 
     # --- the contract -------------------------------------------------------------------------
     def probe_read_access(self):
@@ -424,12 +380,9 @@ class GraphClient:
                 delay = retry.delay if retry.delay is not None else self._backoff_delay(attempt)
                 if attempt >= self.max_attempts or waited + delay > self.max_wait:
                     raise retry.error from None
-                self.retry_count += 1
-                self.throttled_count += retry.throttled
                 log.info("Graph call retried in %.2fs (%s)", delay, retry.error.code or retry.error.status)
                 self._sleep(delay)
                 waited += delay
-                self.waited_seconds += delay
 
     def _attempt(self, url, params, headers):
         """One HTTP request (Authlib refreshes the access token first when it is due; with
@@ -459,7 +412,6 @@ class GraphClient:
             raise _Retry(
                 GraphUnavailable(self._unavailable_text(), code=code, status=response.status_code),
                 delay=parse_retry_after(response.headers.get("Retry-After")),
-                throttled=response.status_code == 429,
             )
         return response
 
@@ -468,7 +420,6 @@ class GraphClient:
         try:
             if self.app_only:
                 self._session.token = apponly.access_token(self.tenant_id, force=True)
-                self.token_refresh_count += 1
             else:
                 self._session.refresh_token(token_endpoint(self.tenant_id))
         except OAuthError as exc:
@@ -493,7 +444,6 @@ class GraphClient:
     # --- results and errors ---------------------------------------------------------------------
     def _token_updated(self, token, refresh_token=None, access_token=None):
         """Authlib's update_token hook: persist each rotated refresh token at once."""
-        self.token_refresh_count += 1
         new = token.get("refresh_token")
         if new and new != self._refresh_token:
             self._refresh_token = new

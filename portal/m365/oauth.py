@@ -1,7 +1,7 @@
 """Microsoft sign-in with Authlib's Flask client: authorization code + PKCE (S256), state, nonce.
 
     start_sign_in(customer, connection_type) -> redirect response to Microsoft's authorize page
-    finish_sign_in(customer) -> connection.SignIn (raises SignInFailed with an admin-facing message)
+    finish_sign_in(connection_type, tenant_free) -> SignIn (raises SignInFailed with an admin-facing message)
 
 Delegated permissions ask for the Graph scopes and offline_access and keep the refresh token.
 Application permissions sign in with OpenID Connect only (who, which tenant: the same ID-token
@@ -16,37 +16,33 @@ Then a test read (GET /users?$top=1&$select=id) proves the account may read the 
 
 import logging
 import re
+from dataclasses import dataclass
 
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
 from flask import current_app, redirect, session, url_for
 from flask_babel import gettext as _
 from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 
-from portal.extensions import oauth
-from portal.m365 import connection as service
+from portal.links import portal_url
 from portal.m365 import credentials
 from portal.m365.graph import (
-    SCOPES,
     GraphClient,
     GraphError,
     GraphUnavailable,
     PermissionMissing,
     aadsts_code,
 )
-from portal.mail import portal_url
-from portal.models import ConnectionType
+from portal.m365.permissions import DELEGATED_SCOPES, OIDC_SCOPES, ConnectionType, lacks_permission
 
 log = logging.getLogger(__name__)
 
-REQUIRED_GRAPH_SCOPES = {"user.read.all", "groupmember.read.all"}
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 # AADSTS codes Microsoft uses when the account may not grant admin-only permissions.
 NOT_ADMIN_CODES = {"AADSTS65001", "AADSTS90094", "AADSTS90095", "AADSTS90008", "AADSTS50105"}
 PENDING_KEY = "m365_sign_in"
-# What the application-permission sign-in asks for: only who signs in and in which tenant.
-OIDC_SCOPES = "openid profile email"
 CONNECTION_TYPES = tuple(kind.value for kind in ConnectionType)
 _CLIENT_KEY = "m365_oauth_client"
 # Authlib keeps each started sign-in (PKCE verifier, nonce, redirect URI) in the session cookie
@@ -54,6 +50,18 @@ _CLIENT_KEY = "m365_oauth_client"
 STATE_PREFIX = "_state_m365_"
 # Sign-ins kept pending at once: a second tab still works, abandoned attempts don't pile up.
 MAX_PENDING = 3
+
+
+@dataclass
+class SignIn:
+    """What a successful Microsoft sign-in proved."""
+
+    tenant_id: str
+    tenant_domain: str
+    account: str  # the M365 account that consented (preferred_username)
+    scopes: str
+    refresh_token: str  # "" for application permissions: none is ever stored
+    connection_type: str = ConnectionType.DELEGATED.value
 
 
 class SignInFailed(Exception):
@@ -153,7 +161,7 @@ def metadata_url():
 def client():
     """This app's Authlib Flask client for Microsoft (one per app: tests build many apps).
 
-    Built from the `oauth` extension's classes rather than its global registry, whose clients are
+    Built from Authlib's Flask classes rather than its global `OAuth` registry, whose clients are
     cached by name for the life of the process and would keep the first app's settings.
     """
     app = current_app._get_current_object()
@@ -161,13 +169,13 @@ def client():
     if remote is None:
         config = app.config
         auth, session_kwargs = credentials.flask_client_kwargs(app)
-        remote = oauth.oauth2_client_cls(
-            oauth.framework_integration_cls("m365", oauth.cache),
+        remote = FlaskOAuth2App(
+            FlaskIntegration("m365"),
             "m365",
             client_id=config["M365_CLIENT_ID"],
             server_metadata_url=metadata_url(),
             client_kwargs={
-                "scope": SCOPES,
+                "scope": DELEGATED_SCOPES,
                 "code_challenge_method": "S256",
                 "default_timeout": float(config["M365_GRAPH_TIMEOUT"]),
                 **session_kwargs,
@@ -207,7 +215,7 @@ def start_sign_in(customer, connection_type):
     """Redirect to Microsoft's sign-in; remember the customer and connection type it is for."""
     check_credential()
     remote = client()
-    scope = SCOPES if connection_type == ConnectionType.DELEGATED.value else OIDC_SCOPES
+    scope = DELEGATED_SCOPES if connection_type == ConnectionType.DELEGATED.value else OIDC_SCOPES
     try:
         data = remote.create_authorization_url(redirect_uri(), scope=scope)
     except requests.RequestException:
@@ -242,10 +250,7 @@ def _forget_abandoned(keep):
 
 
 def _pending(state):
-    entry = (session.get(PENDING_KEY) or {}).get(state or "")
-    if entry is None or isinstance(entry, dict):
-        return entry
-    return {"customer": entry, "type": ConnectionType.DELEGATED.value}  # started before this release
+    return (session.get(PENDING_KEY) or {}).get(state or "")
 
 
 def pending_customer_id(state):
@@ -283,8 +288,11 @@ def _issuer_matches(authority, claims, value):
     return bool(GUID.match(tid)) and value == f"{authority}/{tid}/v2.0"
 
 
-def finish_sign_in(customer, connection_type=ConnectionType.DELEGATED.value):
-    """Complete the sign-in for `customer`; return a SignIn or raise SignInFailed. Stores nothing.
+def finish_sign_in(connection_type=ConnectionType.DELEGATED.value, tenant_free=lambda tenant_id: True):
+    """Complete the sign-in; return a SignIn or raise SignInFailed. Stores nothing.
+
+    `tenant_free(tenant_id)` says whether the signed-in tenant may be connected (it may already
+    feed another customer); asked before anything else is checked or read.
 
     For application permissions the SignIn only names who signed in and the tenant (no scopes,
     no refresh token): the admin consent comes next (portal.m365.consent).
@@ -294,20 +302,18 @@ def finish_sign_in(customer, connection_type=ConnectionType.DELEGATED.value):
     if not claims:
         fail("invalid_token", _("no ID token"))
     tenant_id = claims["tid"]
-    try:
-        service.check_tenant_free(customer, tenant_id)
-    except service.TenantTaken:
+    if not tenant_free(tenant_id):
         fail("tenant_taken")
     account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
     if connection_type == ConnectionType.APPLICATION.value:
-        return service.SignIn(tenant_id, _domain_of(account), account, "", "", connection_type)
+        return SignIn(tenant_id, _domain_of(account), account, "", "", connection_type)
     scopes = normalise_scopes(token.get("scope", ""))
-    if not REQUIRED_GRAPH_SCOPES <= {s.lower() for s in scopes.split()}:
+    if lacks_permission(scopes):
         fail("not_admin")
     if not token.get("refresh_token"):
         fail("failed", _("no refresh token: offline_access was not granted"))
     refresh_token = _probe_read_access(token, tenant_id)
-    return service.SignIn(
+    return SignIn(
         tenant_id=tenant_id,
         tenant_domain=_domain_of(account),
         account=account,

@@ -12,11 +12,11 @@ from portal import htmx, queue
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
-from portal.m365 import directory
 from portal.m365.graph import GraphError
 from portal.manual import services
 from portal.models import Job, JobKind, SyncMode
 from portal.models.directory import DirectoryGroup, DirectoryUser
+from portal.sync import directory
 from portal.sync.service import sync_blocker
 
 bp = Blueprint("manual", __name__, url_prefix="/m365/manual")

@@ -8,7 +8,7 @@
 
 The import itself (create / link / already present / skip) is the sync engine's handler for
 JobKind.IMPORT (portal/sync/tasks.py); this module only hands it the selected user ids. The cache
-itself (store, search, counts) is portal.m365.directory, shared with Automatic mode.
+itself (store, search, counts) is portal.sync.directory, shared with Automatic mode.
 """
 
 import itertools
@@ -19,9 +19,6 @@ from sqlalchemy import and_, delete, exists, func, insert, select
 
 from portal import queue, search
 from portal.extensions import db
-from portal.m365 import directory
-from portal.m365.connection import NOT_CONNECTED, connection_for_sync
-from portal.m365.graph import GraphClient
 from portal.models import Contact, Customer, JobKind
 from portal.models.base import utcnow
 from portal.models.directory import (
@@ -30,7 +27,8 @@ from portal.models.directory import (
     DirectorySelectionFlip,
     DirectoryUser,
 )
-from portal.sync import fetch
+from portal.sync import directory, fetch
+from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
 from portal.sync.service import book_has_links
 
 
@@ -62,7 +60,7 @@ def run_load(job):
     if connection is None:
         raise ManualError(_(NOT_CONNECTED))
     queue.report_progress(job, 0, 2)
-    with GraphClient.for_connection(connection) as client:
+    with graph_client(connection) as client:
         fetch.take_baseline(client, connection, book_has_links(customer), utcnow())
         groups = client.list_groups()
         queue.report_progress(job, 1, 2)  # commits: nothing of the cache is written before this
@@ -207,7 +205,7 @@ def _fetch_member_ids(customer, group):
     connection = connection_for_sync(customer)
     if connection is None:
         raise ManualError(_(NOT_CONNECTED))
-    with GraphClient.for_connection(connection) as client:
+    with graph_client(connection) as client:
         return client.group_member_ids(group.m365_id, transitive=True)
 
 

@@ -9,6 +9,8 @@ from sqlalchemy.types import TypeDecorator
 from portal.extensions import db
 
 INSERT_CHUNK = 2000  # rows handed to the driver at a time (and the most held in memory)
+# Values in one SQL IN list: far below the bound-parameter limits of SQLite (32,766) and PostgreSQL.
+IN_CHUNK = 500
 
 
 def utcnow():
@@ -33,12 +35,19 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+def chunks(items, size=IN_CHUNK):
+    """`items` (any iterable) as lists of at most `size`: the values of one SQL IN list each."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
 def insert_rows(table, rows, *returning):
     """INSERT `rows` (dicts with the same keys; any iterable, consumed INSERT_CHUNK at a time) into the
     Core `table`, many rows per statement; -> the `returning` columns of the new rows (unordered).
 
     A plain executemany is one statement per row on SQLite, and each statement that writes a search
-    index (portal.search: FTS5, kept by triggers) flushes the index's pending terms: four times
+    index (portal.search: FTS5, kept by triggers) flushes the index's pending terms: much
     slower than the same rows in few statements. With RETURNING, SQLAlchemy sends "insertmanyvalues"
     batches (many rows per statement) on every driver, so the primary key is returned when the
     caller asks for nothing. Core, not ORM: no per-row object, no batch split at a None.

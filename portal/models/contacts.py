@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal import search
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
+from portal.text import email_key
 
 
 class Origin(str, enum.Enum):
@@ -87,7 +88,7 @@ class Contact(db.Model):
 
     def set_email(self, email):
         self.email = email.strip()
-        self.email_key = self.email.lower()
+        self.email_key = email_key(self.email)
 
     @property
     def full_name(self):

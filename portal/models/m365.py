@@ -6,20 +6,13 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.m365.permissions import ConnectionType
 from portal.models.base import UTCDateTime, utcnow
 
 
 class ConnectionStatus(str, enum.Enum):
     OK = "ok"
     REAUTH_REQUIRED = "reauth_required"
-
-
-class ConnectionType(str, enum.Enum):
-    """How the portal reads the tenant: as the administrator who signed in (a refresh token), or
-    as itself with application permissions granted by admin consent (client credentials)."""
-
-    DELEGATED = "delegated"
-    APPLICATION = "application"
 
 
 class SyncMode(str, enum.Enum):

@@ -1,1 +1,2 @@
-"""The sync engine, free of request code: plan (pure), apply (one transaction), service (orchestration)."""
+"""The sync engine, free of request code: fetch, plan (pure), apply (one transaction), service
+(orchestration); the stored M365 connection (connection) and the directory cache (directory)."""

@@ -14,6 +14,7 @@ from portal.models import Contact, ContactGroup, Origin, contact_group_members, 
 from portal.models.base import INSERT_CHUNK, insert_rows
 from portal.models.contacts import contact_search_text
 from portal.models.sync import HeldRemoval, SyncChange
+from portal.text import email_key
 
 ARCHIVE_REASONS = {
     "deleted": N_("Deleted in Microsoft 365"),
@@ -102,7 +103,7 @@ def _new_contact_row(customer, change, now):
         "first_name": first,
         "last_name": last,
         "email": email,
-        "email_key": email.lower(),
+        "email_key": email_key(email),
         "origin": Origin.M365.value,
         "m365_user_id": change.user_id,
         "linked_automatically": False,

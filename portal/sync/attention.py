@@ -24,7 +24,6 @@ from flask_babel import lazy_ngettext
 from sqlalchemy import and_, case, false, func, not_, or_, select
 
 from portal.extensions import db
-from portal.m365.connection import connection_for
 from portal.models import (
     ConnectionStatus,
     ConnectionType,
@@ -36,6 +35,7 @@ from portal.models import (
     SyncSettings,
 )
 from portal.models.sync import HeldRemoval, RunStatus, SyncRun
+from portal.sync.connection import connection_for
 from portal.sync.service import successful_sync
 
 REAUTH_REQUIRED = "reauth_required"

@@ -9,8 +9,8 @@ still rolls back every slice: the book is as it was.
 
 from dataclasses import dataclass, field
 
-from portal.m365 import directory
-from portal.sync import fetch
+from portal.models.base import chunks
+from portal.sync import directory, fetch
 from portal.sync.apply import apply_plan
 
 SLICE = 2000  # users planned and written at a time
@@ -76,5 +76,4 @@ def import_in_slices(planner, users, wanted, customer, run):
 
 def slices(items):
     """`items` (a list) SLICE at a time."""
-    for start in range(0, len(items), SLICE):
-        yield items[start : start + SLICE]
+    return chunks(items, SLICE)

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 from portal.i18n import N_
 from portal.models.tenancy import domain_allowed
-from portal.text import single_line
+from portal.text import email_key, single_line
 
 SKIP_NO_MAILBOX = N_("no mailbox address")
 SKIP_DISABLED = N_("disabled account")
 SKIP_GUEST = N_("guest")
 SKIP_DOMAIN = N_("domain not allowed")
 SKIP_DUPLICATE = N_("duplicate email in M365")
-SKIP_NO_NAME = N_("name missing")
 
 # Every user has these (never null), so a delta entry in the default form always carries them. An
 # entry without them lists only what changed (`Prefer: return=minimal`, or a service that answers
@@ -38,7 +37,7 @@ class Person:
 
     @property
     def email_key(self):
-        return self.email.lower() if self.email else None
+        return email_key(self.email) if self.email else None
 
     def skip_reason(self, allowed_domains=()):
         """Why this user is not imported, or None. Duplicates are found across users, elsewhere."""

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal import search
-from portal.contacts.services import email_problem
+from portal.book import email_problem
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models import Contact, utcnow

@@ -5,7 +5,8 @@ row), so a report exists exactly when the removals it reports were written. A re
 be built never fails the run: the run's notes say what became of each one.
 """
 
-from portal.mail import notify_customer, portal_url
+from portal.links import portal_url
+from portal.mail import notify_customer
 from portal.sync.apply import archive_reason
 
 REMOVAL_REPORT = "the removal report"

@@ -19,11 +19,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, delete, select, update
 
-from portal.contacts.services import delete_contacts
+from portal.book import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
-from portal.m365.connection import NOT_CONNECTED, connection_for_sync
-from portal.m365.graph import GraphClient
 from portal.models import (
     Contact,
     ContactGroup,
@@ -32,10 +30,11 @@ from portal.models import (
     SyncSettings,
     contact_group_members,
 )
-from portal.models.base import utcnow
+from portal.models.base import chunks, utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
+from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
 from portal.sync.import_slices import ImportUsers, import_in_slices
 from portal.sync.plan import ContactSnap, ImportPlanner, Rules, build
 from portal.sync.removed import ARCHIVE_DAYS
@@ -174,7 +173,7 @@ def preview_sync(customer):
     if problem:
         raise SyncNotPossible(problem)
     connection = connection_for_sync(customer)
-    with GraphClient.for_connection(connection) as client:
+    with graph_client(connection) as client:
         _conn, fetched, plan = _fetch_and_plan(customer, client, utcnow())
         requests = client.request_count
     db.session.rollback()
@@ -230,7 +229,7 @@ def _locked_sync(customer, trigger, job, lease):
 def _client_or_fail(run, customer):
     """The Graph client of the customer's connection; a client that cannot be made fails the run."""
     try:
-        return GraphClient.for_connection(connection_for_sync(customer))
+        return graph_client(connection_for_sync(customer))
     except Exception as error:  # e.g. a stored token that cannot be decrypted
         _fail_run(run, None, error)
         raise
@@ -418,7 +417,7 @@ def purge_expired(now=None):
     """Delete contacts archived more than 30 days ago, and runs older than 90 days. Commits.
 
     Every archived contact counts, linked or not: a new tenant's connection unlinks archived
-    contacts too (m365.connection._forget_other_tenant), and they must not stay forever.
+    contacts too (sync.connection._forget_other_tenant), and they must not stay forever.
     """
     now = now or utcnow()
     expired = select(Contact.customer_id, Contact.id).where(
@@ -432,7 +431,7 @@ def purge_expired(now=None):
         select(SyncRun.id).where(SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))
     ).all()
     # Dependants first, in code: ON DELETE is not something to rely on (see delete_contacts).
-    for chunk in _chunks(old_runs):
+    for chunk in chunks(old_runs):
         db.session.execute(delete(SyncChange).where(SyncChange.run_id.in_(chunk)))
         db.session.execute(update(HeldRemoval).where(HeldRemoval.run_id.in_(chunk)).values(run_id=None))
         db.session.execute(delete(SyncRun).where(SyncRun.id.in_(chunk)))
@@ -450,8 +449,3 @@ def _purge_customer(customer_id, contact_ids):
         db.session.rollback()
         log.exception("customer %s: expired contacts could not be purged", customer_id)
         return 0
-
-
-def _chunks(ids, size=500):
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]

@@ -7,19 +7,18 @@
                                            employees stay (caller commits)
     enqueue_groups_load(customer, admin)   refresh the group list with member counts (a job)
 
-The group list comes from the directory cache shared with Manual mode (portal.m365.directory), filled
+The group list comes from the directory cache shared with Manual mode (portal.sync.directory), filled
 by the JobKind.GROUPS_LOAD job here, which also counts each group's transitive members.
 """
 
 from sqlalchemy import func, select
 
-from portal.contacts.services import find_group_by_name
+from portal.book import find_group_by_name
 from portal.extensions import db
-from portal.m365 import directory
-from portal.m365.connection import NOT_CONNECTED, connection_for_sync
-from portal.m365.graph import GraphClient
 from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, JobKind, Origin
 from portal.queue import active_job, enqueue, handler, report_progress
+from portal.sync import directory
+from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
 from portal.text import single_line
 
 
@@ -125,7 +124,7 @@ def groups_load_job(job):
     connection = connection_for_sync(customer)
     if connection is None:
         raise RuntimeError(NOT_CONNECTED)
-    with GraphClient.for_connection(connection) as client:
+    with graph_client(connection) as client:
         groups = [g for g in client.list_groups() if g.get("id")]
         report_progress(job, 0, len(groups))
         counts = {}

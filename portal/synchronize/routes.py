@@ -10,11 +10,12 @@ from flask_login import current_user, login_required
 from portal import htmx
 from portal.auth import access
 from portal.extensions import db
-from portal.m365 import connection as service
-from portal.m365 import consent, credentials, oauth, services, tokens
+from portal.m365 import consent, credentials, oauth, tokens
 from portal.models import ConnectionType, SyncSettings
+from portal.sync import connection as service
 from portal.sync import lock
 from portal.sync.attention import problems
+from portal.synchronize import settings
 
 bp = Blueprint("m365", __name__, url_prefix="/m365")
 
@@ -35,15 +36,15 @@ def _isodatetime(value):
 
 
 def _page_context(customer, **extra):
-    settings = SyncSettings.for_customer(customer)
+    sync_settings = SyncSettings.for_customer(customer)
     db.session.commit()  # the defaults row, created on first visit
     context = {
         "customer": customer,
         "connection": service.connection_for(customer),
-        "settings": settings,
-        "labels": services.setting_labels(),
-        "audit": services.audit_log(customer),
-        "action_labels": services.action_labels(),
+        "settings": sync_settings,
+        "labels": settings.setting_labels(),
+        "audit": settings.audit_log(customer),
+        "action_labels": settings.action_labels(),
         "configured": oauth.is_configured(),
         "default_type": oauth.default_connection_type(),
         "type_label": service.type_label,
@@ -99,7 +100,10 @@ def callback():
         if started:
             sign_in = consent.finish(customer, started, request.args)
         else:
-            sign_in = oauth.finish_sign_in(customer, oauth.pending_type(state))
+            sign_in = oauth.finish_sign_in(
+                oauth.pending_type(state),
+                tenant_free=lambda tenant_id: service.tenant_free(customer, tenant_id),
+            )
             if sign_in.connection_type == ConnectionType.APPLICATION.value:
                 return consent.start(customer, sign_in)  # nothing stored until consent is proven
         unlinked = service.save_connection(customer, current_user, sign_in)
@@ -165,7 +169,7 @@ def _switch_response(customer, name, **extra):
 def setting(name):
     """Save one switch at once (htmx swaps its own row); GET returns the row (cancel a confirmation)."""
     customer = access.current_customer()
-    if name not in (*services.SWITCHES, "mode"):
+    if name not in (*settings.SWITCHES, "mode"):
         abort(404)
     if not customer.ms_user_sync_in_effect or service.connection_for(customer) is None:
         abort(409)
@@ -173,20 +177,20 @@ def setting(name):
         return _switch_response(customer, name)
     if name == "mode":
         try:
-            services.set_mode(customer, current_user, request.form.get("mode", ""))
+            settings.set_mode(customer, current_user, request.form.get("mode", ""))
         except ValueError:
             abort(400)
         return _switch_response(customer, name)
     on = request.form.get("value") == "on"
     if name == "sync_active":
-        services.set_sync_active(customer, current_user, on)
+        settings.set_sync_active(customer, current_user, on)
         return _switch_response(customer, name)
     if not on and request.form.get("confirm") != "yes":
-        count = services.automatic_link_count(customer)
+        count = settings.automatic_link_count(customer)
         if count and SyncSettings.for_customer(customer).link_active:
             return _switch_response(customer, name, confirm_unlink=count)
     try:
-        _settings, removed = services.set_link_active(customer, current_user, on)
+        _settings, removed = settings.set_link_active(customer, current_user, on)
     except lock.CustomerBusy as busy:  # a sync holds the book: nothing changed
         if not htmx.is_htmx():
             flash(_(busy.message), "error")
@@ -205,7 +209,7 @@ def audit():
     """The audit log table (refreshed by htmx after each change)."""
     customer = access.current_customer()
     return render_template(
-        "m365/_audit.html", audit=services.audit_log(customer), action_labels=services.action_labels()
+        "m365/_audit.html", audit=settings.audit_log(customer), action_labels=settings.action_labels()
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 
 from portal import search
 from portal.extensions import db
-from portal.models.base import insert_rows, utcnow
+from portal.models.base import chunks, insert_rows, utcnow
 from portal.models.directory import (
     DirectoryGroup,
     DirectoryMembership,
@@ -138,7 +138,7 @@ def _user_rows(customer, users, now, emails):
 
 def _mark_duplicates(customer, m365_ids):
     """Users not skipped for another reason whose mailbox address another user has too."""
-    for chunk in _chunks(sorted(m365_ids)):
+    for chunk in chunks(sorted(m365_ids)):
         db.session.execute(
             update(DirectoryUser)
             .where(
@@ -232,7 +232,7 @@ def mailboxes(customer, user_ids, loaded_after):
 
 
 def _fresh_rows(customer, user_ids, loaded_after, columns):
-    for chunk in _chunks(list(dict.fromkeys(user_ids))):
+    for chunk in chunks(dict.fromkeys(user_ids)):
         yield from db.session.execute(
             select(*columns).where(
                 DirectoryUser.customer_id == customer.id,
@@ -254,11 +254,6 @@ def _as_graph_user(row):
         "userType": "Guest" if row.guest else "Member",
         "department": row.department,
     }
-
-
-def _chunks(items, size=500):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def find_group(customer, m365_id):

@@ -6,6 +6,7 @@ Shared by the web (the "Synchronize contacts" page) and the runner (the daily sy
                                                 many contacts of another tenant were unlinked
     end_interface(customer, admin)              "End Interface" (commits)
     connection_for_sync(customer)               the connection the runner may use, or None
+    graph_client(connection)                    a GraphClient for it, with the two hooks below
     store_refresh_token(connection, plain)      the Graph client's hook for rotated tokens
     mark_reauth_required(connection, reason)    the Graph client's hook for invalid_grant/403
     notify_reauth_required(connection, reason)  the ONE email to the recipients (caller commits)
@@ -23,7 +24,6 @@ caller's session: the value is then saved with the caller's commit.
 """
 
 import logging
-from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, text, update
@@ -32,8 +32,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.i18n import N_
-from portal.m365 import directory, tokens
-from portal.mail import notify_customer, portal_url
+from portal.links import portal_url
+from portal.m365 import tokens
+from portal.m365.graph import GraphClient
+from portal.mail import notify_customer
 from portal.models import (
     AuditEntry,
     ConnectionStatus,
@@ -46,6 +48,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.models.sync import HeldRemoval
+from portal.sync import directory
 
 log = logging.getLogger(__name__)
 LOCK_TIMEOUT_MS = 3000
@@ -55,32 +58,19 @@ class TenantTaken(Exception):
     """The tenant already feeds another customer (one tenant feeds one customer)."""
 
 
-@dataclass
-class SignIn:
-    """What a successful Microsoft sign-in proved."""
-
-    tenant_id: str
-    tenant_domain: str
-    account: str  # the M365 account that consented (preferred_username)
-    scopes: str
-    refresh_token: str  # "" for application permissions: none is ever stored
-    connection_type: str = ConnectionType.DELEGATED.value
-
-
 def tenant_owner(tenant_id):
     """The connection that already holds `tenant_id`, or None."""
     return db.session.scalar(select(M365Connection).where(M365Connection.tenant_id == tenant_id))
 
 
-def check_tenant_free(customer, tenant_id):
-    """Raise TenantTaken when the tenant is connected to a different customer."""
+def tenant_free(customer, tenant_id):
+    """False when the tenant is connected to a different customer (one tenant feeds one customer)."""
     owner = tenant_owner(tenant_id)
-    if owner is not None and owner.customer_id != customer.id:
-        raise TenantTaken(tenant_id)
+    return owner is None or owner.customer_id == customer.id
 
 
 def save_connection(customer, admin, sign_in):
-    """Store (or renew) the customer's connection after a successful sign-in; commits.
+    """Store (or renew) the customer's connection after a successful sign-in (an oauth.SignIn); commits.
 
     A renewed sign-in (re-authentication, admin consent again, or a switch between delegated and
     application permissions) updates the same row and makes it healthy again: in the same tenant,
@@ -88,7 +78,8 @@ def save_connection(customer, admin, sign_in):
     before discards the old tenant's delta state, group subscriptions and contact links (their ids
     mean nothing in the new tenant).
     """
-    check_tenant_free(customer, sign_in.tenant_id)
+    if not tenant_free(customer, sign_in.tenant_id):
+        raise TenantTaken(sign_in.tenant_id)
     connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
     renewed = connection is not None
     switched = renewed and connection.connection_type != sign_in.connection_type
@@ -242,6 +233,25 @@ def _apply(connection, values, statement):
     return rowcount
 
 
+def graph_client(connection, **kwargs):
+    """A GraphClient for a stored connection: from its (decrypted) refresh token, or (application
+    permissions) with client-credentials tokens for its tenant.
+
+    Each rotated refresh token is persisted at once (store_refresh_token); ReauthRequired and
+    PermissionMissing mark the connection "Re-authentication required" before they are raised.
+    """
+    on_auth_lost = lambda reason: mark_reauth_required(connection, reason)  # noqa: E731
+    if connection.is_application:
+        return GraphClient.for_application(connection.tenant_id, on_auth_lost=on_auth_lost, **kwargs)
+    return GraphClient.for_refresh_token(
+        tokens.decrypt(connection.refresh_token_encrypted),
+        connection.tenant_id,
+        on_refresh_token=lambda plain: store_refresh_token(connection, plain),
+        on_auth_lost=on_auth_lost,
+        **kwargs,
+    )
+
+
 def store_refresh_token(connection, plain_token):
     """Persist a rotated refresh token (encrypted) at once, whatever the caller does later."""
     values = {"refresh_token_encrypted": tokens.encrypt(plain_token)}
@@ -352,15 +362,6 @@ def send_pending_reauth_notices():
             db.session.rollback()
             log.exception("re-authentication notice for customer %s not queued", customer_id)
     return sent
-
-
-def describe_status(connection):
-    """A short admin-facing status text of a connection."""
-    if connection is None:
-        return _("Not connected")
-    if connection.needs_reauth:
-        return health_label(connection)
-    return _("M365 interface has been connected")
 
 
 def health_label(connection):

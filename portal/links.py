@@ -1,0 +1,21 @@
+"""Absolute addresses of portal pages where no request may choose the host: emails, Microsoft's redirect URI.
+
+portal_url("sync.history")  PORTAL_BASE_URL + the page's path
+"""
+
+from flask import current_app
+
+# Without PORTAL_BASE_URL (development only: production requires it, see portal/config.py) links
+# point at the address `make run` serves on. Never the request's Host header, which the client picks.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def portal_url(endpoint, **values):
+    """The absolute address of a portal page for an email: PORTAL_BASE_URL + the page's path.
+
+    Built from the URL map, not from the request: in a web request url_for(_external=True) would
+    use the Host header, which the client chooses (a link to an attacker's site in our mail).
+    """
+    base = current_app.config["PORTAL_BASE_URL"] or DEVELOPMENT_BASE_URL
+    path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
+    return base.rstrip("/") + path
