@@ -62,7 +62,7 @@ JOB = leases.Kind(
     Job.lease_owner,
     Job.lease_expires_at,
     LeaseLost,
-    held=(Job.status == JobStatus.RUNNING.value,),
+    held=(Job.status == JobStatus.RUNNING,),
 )
 
 
@@ -98,7 +98,7 @@ def enqueue(kind, customer, params=None, created_by=None, dedupe_key=None):
         params=dict(params or {}),
         result={},
         error="",
-        status=JobStatus.QUEUED.value,
+        status=JobStatus.QUEUED,
         created_by_id=created_by.id if created_by is not None else None,
         dedupe_key=dedupe_key,
     )
@@ -117,8 +117,8 @@ def enqueue(kind, customer, params=None, created_by=None, dedupe_key=None):
 
 def _claimable(now, max_attempts):
     return or_(
-        Job.status == JobStatus.QUEUED.value,
-        and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now, Job.attempts < max_attempts),
+        Job.status == JobStatus.QUEUED,
+        and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now, Job.attempts < max_attempts),
     )
 
 
@@ -132,7 +132,7 @@ def fail_exhausted(now=None, max_attempts=None):
     now = now or utcnow()
     max_attempts = max_attempts or _max_attempts()
     exhausted = and_(
-        Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now, Job.attempts >= max_attempts
+        Job.status == JobStatus.RUNNING, Job.lease_expires_at < now, Job.attempts >= max_attempts
     )
     ids = db.session.scalars(select(Job.id).where(exhausted)).all()
     if ids:
@@ -140,7 +140,7 @@ def fail_exhausted(now=None, max_attempts=None):
             update(Job)
             .where(Job.id.in_(ids), exhausted)
             .values(
-                status=JobStatus.FAILED.value,
+                status=JobStatus.FAILED,
                 finished_at=now,
                 lease_owner=None,
                 lease_expires_at=None,
@@ -176,7 +176,7 @@ def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS, now=None, max_attempt
             owner,
             now + timedelta(seconds=lease_seconds),
             _claimable(now, max_attempts),
-            status=JobStatus.RUNNING.value,
+            status=JobStatus.RUNNING,
             attempts=Job.attempts + 1,
             started_at=now,
             finished_at=None,
@@ -240,7 +240,7 @@ def run_job(job, owner, lease_seconds=DEFAULT_LEASE_SECONDS):
 def _finish(job_id, owner, status, result=None, error=""):
     """Mark the job finished, only while we hold the lease; commits the handler's work with it."""
     values = {
-        "status": status.value,
+        "status": status,
         "finished_at": utcnow(),
         "lease_expires_at": None,
         "error": error[:4000],
@@ -262,7 +262,7 @@ def _finish(job_id, owner, status, result=None, error=""):
 
 def release(job_id, owner):
     """Give a claimed job back to the queue (the runner is stopping before it ran it)."""
-    leases.release(JOB, job_id, owner, status=JobStatus.QUEUED.value)
+    leases.release(JOB, job_id, owner, status=JobStatus.QUEUED)
 
 
 def active_job(customer, kind):
@@ -272,7 +272,7 @@ def active_job(customer, kind):
         .where(
             Job.customer_id == customer.id,
             Job.kind == str(kind),
-            Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+            Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
         )
         .order_by(Job.id.desc())
         .limit(1)

@@ -102,7 +102,7 @@ def finish(customer, started, answer):
         account=started["account"],
         scopes=granted or APP_PERMISSIONS,
         refresh_token="",
-        connection_type=ConnectionType.APPLICATION.value,
+        connection_type=ConnectionType.APPLICATION,
     )
 
 

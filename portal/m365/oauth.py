@@ -207,7 +207,7 @@ def start_sign_in(customer, connection_type):
     """Redirect to Microsoft's sign-in; remember the customer and connection type it is for."""
     check_credential()
     remote = client()
-    scope = SCOPES if connection_type == ConnectionType.DELEGATED.value else OIDC_SCOPES
+    scope = SCOPES if connection_type == ConnectionType.DELEGATED else OIDC_SCOPES
     try:
         data = remote.create_authorization_url(redirect_uri(), scope=scope)
     except requests.RequestException:
@@ -245,7 +245,7 @@ def _pending(state):
     entry = (session.get(PENDING_KEY) or {}).get(state or "")
     if entry is None or isinstance(entry, dict):
         return entry
-    return {"customer": entry, "type": ConnectionType.DELEGATED.value}  # started before this release
+    return {"customer": entry, "type": ConnectionType.DELEGATED}  # started before this release
 
 
 def pending_customer_id(state):
@@ -255,7 +255,7 @@ def pending_customer_id(state):
 
 def pending_type(state):
     """The connection type a sign-in with `state` was started for."""
-    return (_pending(state) or {}).get("type") or ConnectionType.DELEGATED.value
+    return (_pending(state) or {}).get("type") or ConnectionType.DELEGATED
 
 
 def forget_pending(state):
@@ -283,7 +283,7 @@ def _issuer_matches(authority, claims, value):
     return bool(GUID.match(tid)) and value == f"{authority}/{tid}/v2.0"
 
 
-def finish_sign_in(customer, connection_type=ConnectionType.DELEGATED.value):
+def finish_sign_in(customer, connection_type=ConnectionType.DELEGATED):
     """Complete the sign-in for `customer`; return a SignIn or raise SignInFailed. Stores nothing.
 
     For application permissions the SignIn only names who signed in and the tenant (no scopes,
@@ -299,7 +299,7 @@ def finish_sign_in(customer, connection_type=ConnectionType.DELEGATED.value):
     except service.TenantTaken:
         fail("tenant_taken")
     account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
-    if connection_type == ConnectionType.APPLICATION.value:
+    if connection_type == ConnectionType.APPLICATION:
         return service.SignIn(tenant_id, _domain_of(account), account, "", "", connection_type)
     scopes = normalise_scopes(token.get("scope", ""))
     if not REQUIRED_GRAPH_SCOPES <= {s.lower() for s in scopes.split()}:

@@ -100,7 +100,7 @@ def callback():
             sign_in = consent.finish(customer, started, request.args)
         else:
             sign_in = oauth.finish_sign_in(customer, oauth.pending_type(state))
-            if sign_in.connection_type == ConnectionType.APPLICATION.value:
+            if sign_in.connection_type == ConnectionType.APPLICATION:
                 return consent.start(customer, sign_in)  # nothing stored until consent is proven
         unlinked = service.save_connection(customer, current_user, sign_in)
     except oauth.SignInFailed as exc:

@@ -107,9 +107,7 @@ def _claim(customer_id, owner, now, condition):
 def interrupt_runs(customer_id, now):
     """Mark the customer's runs still "running" as interrupted (caller commits); returns their ids."""
     ids = db.session.scalars(
-        select(SyncRun.id).where(
-            SyncRun.customer_id == customer_id, SyncRun.status == RunStatus.RUNNING.value
-        )
+        select(SyncRun.id).where(SyncRun.customer_id == customer_id, SyncRun.status == RunStatus.RUNNING)
     ).all()
     _mark_interrupted(ids, now)
     return ids
@@ -119,8 +117,8 @@ def _mark_interrupted(run_ids, now):
     if run_ids:
         db.session.execute(
             update(SyncRun)
-            .where(SyncRun.id.in_(run_ids), SyncRun.status == RunStatus.RUNNING.value)
-            .values(status=RunStatus.INTERRUPTED.value, finished_at=now, message=INTERRUPTED_MESSAGE)
+            .where(SyncRun.id.in_(run_ids), SyncRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.INTERRUPTED, finished_at=now, message=INTERRUPTED_MESSAGE)
             .execution_options(synchronize_session=False)
         )
 
@@ -135,7 +133,7 @@ def interrupt_orphaned_runs(clock=utcnow):
     alive = select(SyncLock.customer_id).where(SyncLock.owner.is_not(None), SyncLock.expires_at >= now)
     rows = db.session.execute(
         select(SyncRun.customer_id, SyncRun.id).where(
-            SyncRun.status == RunStatus.RUNNING.value, SyncRun.customer_id.not_in(alive)
+            SyncRun.status == RunStatus.RUNNING, SyncRun.customer_id.not_in(alive)
         )
     ).all()
     found = {}
