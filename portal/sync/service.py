@@ -34,6 +34,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
+from portal.models.vocabulary import ChangeKind, RunKind
 from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.import_slices import ImportUsers, import_in_slices
@@ -76,7 +77,7 @@ def sync_blocker(customer, need_active=True, mode=None):
     settings = db.session.get(SyncSettings, customer.id)
     if need_active and (settings is None or not settings.sync_active):
         return N_("Synchronization active is switched off.")
-    if mode is not None and settings is not None and settings.mode != mode.value:
+    if mode is not None and settings is not None and settings.mode != mode:
         return MODE_BLOCKERS[mode]
     return None
 
@@ -138,7 +139,7 @@ def snapshot(customer):
 
 def active_subscriptions(customer, settings):
     """Subscribed groups that feed contact groups (Automatic mode only)."""
-    if settings.mode != SyncMode.AUTOMATIC.value:
+    if settings.mode != SyncMode.AUTOMATIC:
         return []
     return db.session.scalars(
         select(GroupSubscription)
@@ -191,16 +192,16 @@ def run_sync(customer, trigger, job=None, wait_seconds=0.0, clock=utcnow):
     """
     problem = sync_blocker(customer)
     if problem:
-        return _record_skip(customer, "sync", trigger, job, problem)
+        return _record_skip(customer, RunKind.SYNC, trigger, job, problem)
     try:
         with lock.held(customer.id, wait_seconds, clock=clock) as lease:
             return _locked_sync(customer, trigger, job, lease)
     except lock.CustomerBusy:
-        return _record_skip(customer, "sync", trigger, job, "Another sync of this customer is running.")
+        return _record_skip(customer, RunKind.SYNC, trigger, job, "Another sync of this customer is running.")
 
 
 def _locked_sync(customer, trigger, job, lease):
-    run = _start_run(customer, "sync", trigger, job)
+    run = _start_run(customer, RunKind.SYNC, trigger, job)
     with _client_or_fail(run, customer) as client:
         try:
             now = utcnow()
@@ -258,7 +259,7 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
 
 
 def _locked_import(customer, user_ids, trigger, job, subscription, lease):
-    run = _start_run(customer, "import", trigger, job)
+    run = _start_run(customer, RunKind.IMPORT, trigger, job)
     with _client_or_fail(run, customer) as client:
         try:
             baseline = fetch.take_baseline(
@@ -300,9 +301,9 @@ def _subscription_imported(customer):
             select(SyncRun.id)
             .where(
                 SyncRun.customer_id == customer.id,
-                SyncRun.kind == "import",
+                SyncRun.kind == RunKind.IMPORT,
                 SyncRun.trigger == "subscription",
-                SyncRun.status == RunStatus.SUCCEEDED.value,
+                SyncRun.status == RunStatus.SUCCEEDED,
             )
             .limit(1)
         )
@@ -346,7 +347,7 @@ def _start_run(customer, kind, trigger, job):
         customer_id=customer.id,
         kind=kind,
         trigger=trigger,
-        status=RunStatus.RUNNING.value,
+        status=RunStatus.RUNNING,
         started_at=utcnow(),
         counts={},
         job_id=job.id if job is not None else None,
@@ -357,9 +358,13 @@ def _start_run(customer, kind, trigger, job):
 
 
 def _finish_run(run, client, counts, status, resync="", notes=()):
-    run.status = status.value
+    run.status = status
     run.finished_at = utcnow()
-    run.counts = {k: v for k, v in counts.items() if v and not (run.kind == "sync" and k == "present")}
+    run.counts = {
+        k: v
+        for k, v in counts.items()
+        if v and not (run.kind == RunKind.SYNC and k == ChangeKind.PRESENT.plural)
+    }
     run.full_resync = bool(resync)
     run.resync_reason = resync
     run.graph_requests = client.request_count if client is not None else 0
@@ -384,7 +389,7 @@ def _record_skip(customer, kind, trigger, job, reason):
         customer_id=customer.id,
         kind=kind,
         trigger=trigger,
-        status=RunStatus.SKIPPED.value,
+        status=RunStatus.SKIPPED,
         started_at=utcnow(),
         finished_at=utcnow(),
         counts={},
@@ -398,7 +403,7 @@ def _record_skip(customer, kind, trigger, job, reason):
 
 def successful_sync():
     """The condition on SyncRun rows that are successful syncs (a held run succeeded too)."""
-    return and_(SyncRun.kind == "sync", SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]))
+    return and_(SyncRun.kind == RunKind.SYNC, SyncRun.status.in_([RunStatus.SUCCEEDED, RunStatus.HELD]))
 
 
 def last_successful_sync(customer_id):

@@ -21,6 +21,7 @@ from portal import health
 from portal.extensions import db
 from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
+from portal.models.vocabulary import RunKind
 from portal.queue import active_job, enqueue, handler, report_progress
 from portal.sync import lock, service
 
@@ -41,9 +42,9 @@ def sync_job(job):
         select(SyncRun.id)
         .where(
             SyncRun.customer_id == customer.id,
-            SyncRun.kind == "sync",
+            SyncRun.kind == RunKind.SYNC,
             SyncRun.started_at >= job.created_at,
-            SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]),
+            SyncRun.status.in_([RunStatus.SUCCEEDED, RunStatus.HELD]),
         )
         .limit(1)
     )
