@@ -37,11 +37,10 @@ def _customer(job):
 @handler(JobKind.SYNC)
 def sync_job(job):
     """One sync pass; skipped when a sync that started after this job was queued already succeeded."""
-    customer = _customer(job)
     covered = db.session.scalar(
         select(SyncRun.id)
         .where(
-            SyncRun.customer_id == customer.id,
+            SyncRun.customer_id == job.customer_id,
             SyncRun.kind == RunKind.SYNC,
             SyncRun.started_at >= job.created_at,
             SyncRun.status.in_([RunStatus.SUCCEEDED, RunStatus.HELD]),
@@ -50,7 +49,7 @@ def sync_job(job):
     )
     if covered:
         return {"run_id": covered, "status": "skipped", "message": "A sync ran since this one was queued."}
-    run = service.run_sync(customer, job.params.get("trigger", "manual"), job=job)
+    run = service.run_sync(job.customer_id, job.params.get("trigger", "manual"), job=job)
     return {"run_id": run.id, "status": run.status, "counts": run.counts, "message": run.message}
 
 
