@@ -16,9 +16,9 @@ MIN_PASSWORD_LENGTH = 10
 
 # Which roles each role may hand out.
 GRANTABLE = {
-    Role.OPERATOR.value: (Role.RESELLER.value, Role.CUSTOMER.value, Role.OPERATOR.value),
-    Role.RESELLER.value: (Role.CUSTOMER.value, Role.RESELLER.value),
-    Role.CUSTOMER.value: (Role.CUSTOMER.value,),
+    Role.OPERATOR: (Role.RESELLER, Role.CUSTOMER, Role.OPERATOR),
+    Role.RESELLER: (Role.CUSTOMER, Role.RESELLER),
+    Role.CUSTOMER: (Role.CUSTOMER,),
 }
 
 
@@ -57,19 +57,19 @@ def new_admin(*, email, password, role, name="", reseller_id=None, customer_id=N
             _("An account with the email %(email)s already exists.", email=email), field="email"
         )
     check_password_rule(password)
-    if role == Role.RESELLER.value:
+    if role == Role.RESELLER:
         if reseller_id is None or db.session.get(Reseller, reseller_id) is None:
             raise AccountError(
                 _("A reseller admin needs an existing reseller (--reseller id)."), field="reseller"
             )
         customer_id = None
-    elif role == Role.CUSTOMER.value:
+    elif role == Role.CUSTOMER:
         if customer_id is None or db.session.get(Customer, customer_id) is None:
             raise AccountError(
                 _("A customer admin needs an existing customer (--customer id)."), field="customer"
             )
         reseller_id = None
-    elif role == Role.OPERATOR.value:
+    elif role == Role.OPERATOR:
         reseller_id = customer_id = None
     else:
         raise AccountError(_("Unknown role %(role)r.", role=role), field="role")
@@ -95,34 +95,34 @@ def create_account(viewer, *, email, password, role, name="", reseller=None, cus
     """
     if role not in grantable_roles(viewer):
         raise AccountError(_("You may not create accounts with this role."), field="role")
-    if role == Role.RESELLER.value and viewer.role == Role.RESELLER.value:
+    if role == Role.RESELLER and viewer.role == Role.RESELLER:
         reseller = viewer.reseller
-    if role == Role.CUSTOMER.value and viewer.role == Role.CUSTOMER.value:
+    if role == Role.CUSTOMER and viewer.role == Role.CUSTOMER:
         customer = viewer.customer
-    if role == Role.RESELLER.value and reseller is None:
+    if role == Role.RESELLER and reseller is None:
         raise AccountError(_("Choose the reseller this admin works for."), field="reseller")
-    if role == Role.CUSTOMER.value and customer is None:
+    if role == Role.CUSTOMER and customer is None:
         raise AccountError(_("Choose the customer this admin works for."), field="customer")
     _check_in_scope(
         viewer,
-        reseller if role == Role.RESELLER.value else None,
-        customer if role == Role.CUSTOMER.value else None,
+        reseller if role == Role.RESELLER else None,
+        customer if role == Role.CUSTOMER else None,
     )
     return new_admin(
         email=email,
         password=password,
         role=role,
         name=name,
-        reseller_id=reseller.id if role == Role.RESELLER.value else None,
-        customer_id=customer.id if role == Role.CUSTOMER.value else None,
+        reseller_id=reseller.id if role == Role.RESELLER else None,
+        customer_id=customer.id if role == Role.CUSTOMER else None,
     )
 
 
 def _check_in_scope(viewer, reseller, customer):
     """Defence in depth: the tenant of a new account must be the viewer's own (operators: any)."""
-    if viewer.role == Role.OPERATOR.value:
+    if viewer.role == Role.OPERATOR:
         return
-    own_reseller = viewer.reseller_id if viewer.role == Role.RESELLER.value else None
+    own_reseller = viewer.reseller_id if viewer.role == Role.RESELLER else None
     if reseller is not None and reseller.id != own_reseller:
         raise AccountError(_("Choose the reseller this admin works for."), field="reseller")
     if customer is not None:

@@ -60,7 +60,7 @@ def create_customer(reseller_id, name):
 @click.command("create-admin")
 @click.option("--email", required=True)
 @click.option("--password", required=True, help="At least 10 characters.")
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--role", type=click.Choice([str(r) for r in Role]), required=True)
 @click.option("--reseller", "reseller_id", type=int, help="For --role reseller.")
 @click.option("--customer", "customer_id", type=int, help="For --role customer.")
 @click.option("--name", default="", help="Display name.")

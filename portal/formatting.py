@@ -1,4 +1,5 @@
-"""Template filters and globals: locale-aware dates and numbers, the nav's working customer."""
+"""Template filters and globals: locale-aware dates and numbers, the nav's working customer, the sync's
+vocabulary (portal.models.vocabulary) and its labels."""
 
 from datetime import UTC
 from functools import lru_cache
@@ -18,11 +19,24 @@ from flask_login import current_user
 from portal.auth import access
 from portal.models import JobKind
 from portal.models.base import utcnow
+from portal.models.vocabulary import ChangeKind, RemovalReason, RunKind, SkipReason, reason_label
 
 
 def init_app(app):
     app.jinja_env.globals["JobKind"] = JobKind
     app.jinja_env.globals["datetime_formatter"] = datetime_formatter
+    for vocabulary in (ChangeKind, RunKind, RemovalReason, SkipReason):
+        app.jinja_env.globals[vocabulary.__name__] = vocabulary
+
+    @app.template_filter("label")
+    def _label(value, vocabulary):
+        """A stored value's label: `{{ run.kind|label(RunKind) }}`."""
+        return vocabulary.label_of(value)
+
+    @app.template_filter("reason_label")
+    def _reason_label(reason, kind):
+        """The label of the reason (or note) a change of `kind` records."""
+        return reason_label(reason, kind)
 
     @app.template_filter("datetime")
     def _datetime(value, fmt="medium"):

@@ -113,7 +113,7 @@ def _queue(fields, name, customer, kind):
     message = OutboxMail(
         customer_id=customer.id if customer is not None else None,
         kind=kind or name,
-        status=MailStatus.PENDING.value,
+        status=MailStatus.PENDING,
         attempts=0,
         next_attempt_at=utcnow(),
         last_error="",
@@ -191,7 +191,7 @@ def deliver_outbox(now=None, limit=100):
         return counts
     due = db.session.scalars(
         select(OutboxMail.id)
-        .where(OutboxMail.status == MailStatus.PENDING.value, OutboxMail.next_attempt_at <= now)
+        .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.next_attempt_at <= now)
         .order_by(OutboxMail.id)
         .limit(limit)
     ).all()
@@ -240,7 +240,7 @@ def _deliver_one(message, connection, counts, now):
         _retry(message, exc, counts, now=now)
         connection = _close(connection)
     else:
-        message.status, message.sent_at, message.last_error = MailStatus.SENT.value, utcnow(), ""
+        message.status, message.sent_at, message.last_error = MailStatus.SENT, utcnow(), ""
         counts["sent"] += 1
     return connection, False
 
@@ -248,8 +248,8 @@ def _deliver_one(message, connection, counts, now):
 def _keep_without_server():
     result = db.session.execute(
         update(OutboxMail)
-        .where(OutboxMail.status == MailStatus.PENDING.value)
-        .values(status=MailStatus.NO_SERVER.value, last_error=NO_SERVER_ERROR)
+        .where(OutboxMail.status == MailStatus.PENDING)
+        .values(status=MailStatus.NO_SERVER, last_error=NO_SERVER_ERROR)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -262,7 +262,7 @@ def _claim(mail_id, now):
         update(OutboxMail)
         .where(
             OutboxMail.id == mail_id,
-            OutboxMail.status == MailStatus.PENDING.value,
+            OutboxMail.status == MailStatus.PENDING,
             OutboxMail.next_attempt_at <= now,
         )
         .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMail.attempts + 1)
@@ -333,7 +333,7 @@ def _describe(exc):
 
 
 def _retry(message, exc, counts, now):
-    message.status = MailStatus.PENDING.value
+    message.status = MailStatus.PENDING
     message.last_error = _describe(exc)
     message.next_attempt_at = now + timedelta(seconds=backoff(message.attempts))
     counts["retry"] += 1
@@ -343,7 +343,7 @@ def _retry(message, exc, counts, now):
 
 
 def _failed(message, exc, counts, now=None):
-    message.status = MailStatus.FAILED.value
+    message.status = MailStatus.FAILED
     message.last_error = _describe(exc)
     counts["failed"] += 1
     log.error("mail %s refused for good: %s", message.id, message.last_error)

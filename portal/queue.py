@@ -7,7 +7,7 @@
     @handler(JobKind.X) def run(job): ...   # registers what the runner does for a kind; the handler
                                             # reports progress with report_progress(job, done, total)
                                             # and returns a JSON-able result dict
-    claim_next(owner, lease_seconds) -> Job | None   # conditional UPDATE; one runner wins
+    claim_next(owner, lease_seconds) -> Job | None   # conditional UPDATE (portal.lease); one runner wins
     run_job(job, owner)                     # runs the handler, marks succeeded/failed
     active_job(customer, kind) -> Job | None  # queued or running job of that kind, for the UI
 
@@ -36,6 +36,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal import lease as leases
 from portal.extensions import db
 from portal.models.base import utcnow
 from portal.models.queue import Job, JobStatus
@@ -51,8 +52,18 @@ _HANDLERS = {}
 _lease = threading.local()  # lease length of the job this thread is running
 
 
-class LeaseLost(Exception):
+class LeaseLost(leases.Lost):
     """Another runner owns the job now (our lease expired); the current attempt must stop."""
+
+
+JOB = leases.Kind(
+    Job,
+    Job.id,
+    Job.lease_owner,
+    Job.lease_expires_at,
+    LeaseLost,
+    held=(Job.status == JobStatus.RUNNING,),
+)
 
 
 class UnknownJobKind(Exception):
@@ -87,7 +98,7 @@ def enqueue(kind, customer, params=None, created_by=None, dedupe_key=None):
         params=dict(params or {}),
         result={},
         error="",
-        status=JobStatus.QUEUED.value,
+        status=JobStatus.QUEUED,
         created_by_id=created_by.id if created_by is not None else None,
         dedupe_key=dedupe_key,
     )
@@ -106,8 +117,8 @@ def enqueue(kind, customer, params=None, created_by=None, dedupe_key=None):
 
 def _claimable(now, max_attempts):
     return or_(
-        Job.status == JobStatus.QUEUED.value,
-        and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now, Job.attempts < max_attempts),
+        Job.status == JobStatus.QUEUED,
+        and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now, Job.attempts < max_attempts),
     )
 
 
@@ -121,7 +132,7 @@ def fail_exhausted(now=None, max_attempts=None):
     now = now or utcnow()
     max_attempts = max_attempts or _max_attempts()
     exhausted = and_(
-        Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now, Job.attempts >= max_attempts
+        Job.status == JobStatus.RUNNING, Job.lease_expires_at < now, Job.attempts >= max_attempts
     )
     ids = db.session.scalars(select(Job.id).where(exhausted)).all()
     if ids:
@@ -129,7 +140,7 @@ def fail_exhausted(now=None, max_attempts=None):
             update(Job)
             .where(Job.id.in_(ids), exhausted)
             .values(
-                status=JobStatus.FAILED.value,
+                status=JobStatus.FAILED,
                 finished_at=now,
                 lease_owner=None,
                 lease_expires_at=None,
@@ -159,41 +170,24 @@ def claim_next(owner, lease_seconds=DEFAULT_LEASE_SECONDS, now=None, max_attempt
     ).all()
     db.session.rollback()  # end the read; the UPDATE below decides
     for job_id in candidates:
-        claimed = db.session.execute(
-            update(Job)
-            .where(Job.id == job_id, _claimable(now, max_attempts))
-            .values(
-                status=JobStatus.RUNNING.value,
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=Job.attempts + 1,
-                started_at=now,
-                finished_at=None,
-                error="",
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = leases.claim(
+            JOB,
+            job_id,
+            owner,
+            now + timedelta(seconds=lease_seconds),
+            _claimable(now, max_attempts),
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            started_at=now,
+            finished_at=None,
+            error="",
+        )
         db.session.commit()
-        if claimed == 1:
+        if claimed:
             job = db.session.get(Job, job_id, populate_existing=True)
             log.info("%s claimed job %s (%s, attempt %s)", owner, job.id, job.kind, job.attempts)
             return job
     return None
-
-
-def renew_lease(job_id, owner, lease_seconds=DEFAULT_LEASE_SECONDS, connection=None, now=None):
-    """Push the lease of a running job forward; False when the lease is no longer ours.
-
-    `connection` lets the runner's heartbeat thread renew on its own connection; `now` is its clock.
-    """
-    statement = (
-        update(Job)
-        .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)
-        .values(lease_expires_at=(now or utcnow()) + timedelta(seconds=lease_seconds))
-    )
-    if connection is not None:
-        return connection.execute(statement).rowcount == 1
-    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
 
 
 def report_progress(job, done, total=None):
@@ -202,14 +196,8 @@ def report_progress(job, done, total=None):
     if total is not None:
         values["progress_total"] = int(total)
     lease_seconds = getattr(_lease, "seconds", DEFAULT_LEASE_SECONDS)
-    values["lease_expires_at"] = utcnow() + timedelta(seconds=lease_seconds)
-    updated = db.session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if updated != 1:
+    until = utcnow() + timedelta(seconds=lease_seconds)
+    if not leases.renew(JOB, job.id, job.lease_owner, until, **values):
         db.session.rollback()
         raise LeaseLost(f"job {job.id} was taken over by another runner")
     db.session.commit()
@@ -252,7 +240,7 @@ def run_job(job, owner, lease_seconds=DEFAULT_LEASE_SECONDS):
 def _finish(job_id, owner, status, result=None, error=""):
     """Mark the job finished, only while we hold the lease; commits the handler's work with it."""
     values = {
-        "status": status.value,
+        "status": status,
         "finished_at": utcnow(),
         "lease_expires_at": None,
         "error": error[:4000],
@@ -263,13 +251,7 @@ def _finish(job_id, owner, status, result=None, error=""):
         values["progress_done"] = Job.progress_total
     else:
         values["dedupe_key"] = None  # a failed job does not stand in for a later try
-    updated = db.session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if updated != 1:
+    if not leases.while_held(JOB, job_id, owner, values):
         db.session.rollback()
         log.warning("%s lost the lease of job %s before finishing; discarded", owner, job_id)
         return None
@@ -280,14 +262,7 @@ def _finish(job_id, owner, status, result=None, error=""):
 
 def release(job_id, owner):
     """Give a claimed job back to the queue (the runner is stopping before it ran it)."""
-    db.session.rollback()
-    db.session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.lease_owner == owner, Job.status == JobStatus.RUNNING.value)
-        .values(status=JobStatus.QUEUED.value, lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    leases.release(JOB, job_id, owner, status=JobStatus.QUEUED)
 
 
 def active_job(customer, kind):
@@ -297,7 +272,7 @@ def active_job(customer, kind):
         .where(
             Job.customer_id == customer.id,
             Job.kind == str(kind),
-            Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+            Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
         )
         .order_by(Job.id.desc())
         .limit(1)

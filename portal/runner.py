@@ -2,7 +2,8 @@
 
 It builds the app with create_app(), then loops: run due periodic work (the `schedule` library), claim
 one queued job (portal.queue.claim_next: a conditional UPDATE, so several runners on several hosts never
-run the same job), run it in an app context while a heartbeat thread renews its lease, repeat; when
+run the same job), run it in an app context while one renewal thread (portal.lease.Renewer) renews its
+lease, the customer lock the job takes, and the runner's heartbeat, repeat; when
 there is nothing to do it sleeps POLL_SECONDS. A job's exception marks the job failed (its error is
 shown in the UI) and the loop goes on. SIGTERM/SIGINT: finish the current jobs, then exit 0; a second
 signal releases the current jobs back to the queue and exits at once.
@@ -46,12 +47,12 @@ from dataclasses import dataclass
 import click
 import schedule
 
-from portal import health, mail
+from portal import health, lease, mail
 from portal.extensions import db
 from portal.manual import services as manual_services  # noqa: F401  (handler: DIRECTORY_LOAD)
 from portal.models import JobKind
 from portal.models.base import utcnow
-from portal.queue import DEFAULT_LEASE_SECONDS, claim_next, registered_kinds, release, renew_lease, run_job
+from portal.queue import DEFAULT_LEASE_SECONDS, JOB, claim_next, registered_kinds, release, run_job
 from portal.sync import connection, subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
 
 log = logging.getLogger(__name__)
@@ -93,35 +94,6 @@ PERIODIC = [
 ]
 
 
-class Heartbeat:
-    """While a job runs: renews its lease and the runner's heartbeat on its own connection."""
-
-    def __init__(self, runner, job_id):
-        self.app, self.job_id, self.owner = runner.app, job_id, runner.owner
-        self.runner, self.lease_seconds = runner, runner.lease_seconds
-        self.interval = max(0.2, min(self.lease_seconds / 3, runner.beat_seconds))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self):
-        with self.app.app_context():
-            while not self._stop.wait(self.interval):
-                try:
-                    with db.engine.begin() as connection:
-                        now = self.runner.clock()
-                        if not renew_lease(self.job_id, self.owner, self.lease_seconds, connection, now):
-                            return
-                    self.runner.beat(force=True)
-                except Exception:  # a busy database must not kill the heartbeat
-                    log.warning("could not renew the lease of job %s", self.job_id, exc_info=True)
 
 
 class Runner:
@@ -200,7 +172,9 @@ class Runner:
             with self._running_lock:
                 self._running[name] = job_id
             try:
-                with Heartbeat(self, job_id):
+                with lease.renewing(self.app, f"job-{job_id}", lambda: self.beat(force=True)) as renewer:
+                    every = max(0.2, min(self.lease_seconds / 3, self.beat_seconds))
+                    renewer.hold(JOB, job_id, self.owner, self.lease_seconds, self.clock, every)
                     run_job(job, self.owner, self.lease_seconds)
             except BaseException:  # forced stop mid-job: give the job back, then go
                 release(job_id, self.owner)

@@ -36,7 +36,7 @@ from portal.models import (
     SyncSettings,
     utcnow,
 )
-from portal.sync.plan import REMOVED_SOFT
+from portal.models.vocabulary import RemovalReason
 
 DEMO_URL = "http://127.0.0.1:5000"
 DEMO_PASSWORD = "demo-password-1"
@@ -48,9 +48,9 @@ TAILSPIN_DOMAIN = "tailspintoys.example"
 CONTOSO_DOMAIN = "contosodemo.onmicrosoft.com"
 FABRIKAM_DOMAIN = "fabrikam.example"
 ADMINS = [  # (email, name, role, tenant)
-    ("operator@demo.example", "Olivia Operator", Role.OPERATOR.value, None),
-    ("reseller@demo.example", "Rainer Reseller", Role.RESELLER.value, RESELLER),
-    ("admin@contoso-demo.example", "Clara Contoso", Role.CUSTOMER.value, CONTOSO),
+    ("operator@demo.example", "Olivia Operator", Role.OPERATOR, None),
+    ("reseller@demo.example", "Rainer Reseller", Role.RESELLER, RESELLER),
+    ("admin@contoso-demo.example", "Clara Contoso", Role.CUSTOMER, CONTOSO),
 ]
 
 FIRST_DE = [
@@ -222,7 +222,7 @@ def _customer_in_trouble(customer, created):
     for n, (first, last, email, _) in enumerate(
         _generated("tailspin", 25, FIRST_EN, LAST_EN, TAILSPIN_DOMAIN)
     ):
-        contacts.append(Contact(customer_id=cid, first_name=first, last_name=last, origin=Origin.M365.value))
+        contacts.append(Contact(customer_id=cid, first_name=first, last_name=last, origin=Origin.M365))
         contacts[-1].set_email(email)
         contacts[-1].m365_user_id = f"tailspin-user-{n}"
     db.session.add_all(contacts)
@@ -232,17 +232,17 @@ def _customer_in_trouble(customer, created):
             tenant_id="tailspin-demo-tenant",
             tenant_domain=TAILSPIN_DOMAIN,
             connected_by_name=f"it-admin@{TAILSPIN_DOMAIN}",
-            status=ConnectionStatus.REAUTH_REQUIRED.value,
+            status=ConnectionStatus.REAUTH_REQUIRED,
             status_reason="Microsoft no longer accepts the stored sign-in: the administrator's password "
             "was reset (AADSTS50173). An administrator must sign in again.",
             status_changed_at=now - timedelta(days=1),
             reauth_notified_at=now,
         )
     )
-    db.session.add(SyncSettings(customer_id=cid, mode=SyncMode.AUTOMATIC.value, sync_active=True, changed={}))
+    db.session.add(SyncSettings(customer_id=cid, mode=SyncMode.AUTOMATIC, sync_active=True, changed={}))
     runs = (
-        (2, RunStatus.HELD.value, "3 removals held by the deletion threshold."),
-        (1, RunStatus.FAILED.value, "Microsoft refused the stored sign-in (AADSTS50173). Nothing changed."),
+        (2, RunStatus.HELD, "3 removals held by the deletion threshold."),
+        (1, RunStatus.FAILED, "Microsoft refused the stored sign-in (AADSTS50173). Nothing changed."),
     )
     for days, status, message in runs:
         started = now - timedelta(days=days)
@@ -259,7 +259,9 @@ def _customer_in_trouble(customer, created):
     db.session.flush()
     for c in contacts[:3]:
         db.session.add(
-            HeldRemoval(customer_id=cid, contact_id=c.id, m365_user_id=c.m365_user_id, reason=REMOVED_SOFT)
+            HeldRemoval(
+                customer_id=cid, contact_id=c.id, m365_user_id=c.m365_user_id, reason=RemovalReason.SOFT
+            )
         )
     created["contacts"] += len(contacts)
 
@@ -298,8 +300,8 @@ def _admin(email, name, role, tenant, created):
         password=DEMO_PASSWORD,
         role=role,
         name=name,
-        reseller_id=tenant.id if role == Role.RESELLER.value else None,
-        customer_id=tenant.id if role == Role.CUSTOMER.value else None,
+        reseller_id=tenant.id if role == Role.RESELLER else None,
+        customer_id=tenant.id if role == Role.CUSTOMER else None,
     )
     created["admins"] += 1
 
@@ -312,7 +314,7 @@ def _contacts(customer, people, group_names, created):
             select(ContactGroup).where(ContactGroup.customer_id == customer.id, ContactGroup.name == name)
         )
         if group is None:
-            group = ContactGroup(customer_id=customer.id, name=name, origin=Origin.MANUAL.value)
+            group = ContactGroup(customer_id=customer.id, name=name, origin=Origin.MANUAL)
             db.session.add(group)
             created["groups"] += 1
         groups[name] = group
@@ -355,7 +357,7 @@ def _generated(seed, count, firsts, lasts, domain, taken=()):
     while len(people) < count:
         first, last = rng.choice(firsts), rng.choice(lasts)
         email = f"{slug(first)}.{slug(last)}@{domain}"
-        origin = Origin.CSV.value if rng.random() < 0.6 else Origin.MANUAL.value
+        origin = Origin.CSV if rng.random() < 0.6 else Origin.MANUAL
         if email.lower() not in used:
             used.add(email.lower())
             people.append((first, last, email, origin))
@@ -386,7 +388,7 @@ def contoso_people():
         if index % 5 == 0:  # the same mailbox written in other letter case still links
             local, domain = address.split("@", 1)
             address = ".".join(part.capitalize() for part in local.split(".")) + "@" + domain
-        matching.append((first, last, address, Origin.CSV.value if index % 3 else Origin.MANUAL.value))
+        matching.append((first, last, address, Origin.CSV if index % 3 else Origin.MANUAL))
     taken = [u[2] for u in tenant_users]
     others = _generated(
         "contoso-demo", 200 - len(matching), FIRST_DE + FIRST_EN, LAST_DE, CONTOSO_DOMAIN, taken

@@ -11,7 +11,7 @@ from tests.sync_helpers import book, sync, users
 
 def automatic(customer, alice_client, app):
     """Automatic mode on, the groups loaded through the page and the runner."""
-    SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC.value
+    SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC
     db.session.commit()
     alice_client.post("/m365/automatic/load", headers={"HX-Request": "true"})
     assert Runner(app, periodic=[]).run_once()

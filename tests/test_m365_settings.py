@@ -150,7 +150,7 @@ def test_settings_refused_when_not_connected(alice_client, sync_on):
 
 def test_link_active_off_asks_first_then_removes_only_automatic_links(alice_client, connected, world):
     auto = add_contact(world.acme, "auto@acme.example", m365_user_id="u-1", linked_automatically=True)
-    imported = add_contact(world.acme, "imported@acme.example", m365_user_id="u-2", origin=Origin.M365.value)
+    imported = add_contact(world.acme, "imported@acme.example", m365_user_id="u-2", origin=Origin.M365)
     other = add_contact(world.globex, "other@globex.example", m365_user_id="u-3", linked_automatically=True)
     SyncSettings.for_customer(world.acme).link_active = True
     db.session.commit()
@@ -186,10 +186,8 @@ def test_link_active_off_without_automatic_links_needs_no_confirmation(alice_cli
 
 
 def test_end_interface_removes_tokens_and_state_but_keeps_contacts_and_groups(alice_client, connected, world):
-    contact = add_contact(world.acme, "kept@acme.example", m365_user_id="u-9", origin=Origin.M365.value)
-    group = ContactGroup(
-        customer_id=world.acme.id, name="Sales", origin=Origin.M365.value, m365_group_id="g-1"
-    )
+    contact = add_contact(world.acme, "kept@acme.example", m365_user_id="u-9", origin=Origin.M365)
+    group = ContactGroup(customer_id=world.acme.id, name="Sales", origin=Origin.M365, m365_group_id="g-1")
     db.session.add(group)
     db.session.flush()
     db.session.add(

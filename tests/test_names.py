@@ -117,7 +117,7 @@ def test_subscribed_group_with_a_line_break_becomes_a_one_line_contact_group(
     group = emulator.control(
         "POST", "groups", {"displayName": "Sales\r\nTeam", "kind": "security", "members": [adele["id"]]}
     )
-    SyncSettings.for_customer(connected_acme).mode = SyncMode.AUTOMATIC.value
+    SyncSettings.for_customer(connected_acme).mode = SyncMode.AUTOMATIC
     db.session.commit()
     alice_client.post("/m365/automatic/load", headers=HX)
     assert Runner(app, periodic=[]).run_once()

@@ -54,7 +54,7 @@ def _reload(job_id):
 def test_enqueued_job_is_queued_and_visible_as_active(world):
     job = queue.enqueue("test_record", world.acme, {"value": 7}, created_by=world.alice)
     db.session.commit()
-    assert job.status == JobStatus.QUEUED.value
+    assert job.status == JobStatus.QUEUED
     assert queue.active_job(world.acme, "test_record").id == job.id
     assert queue.active_job(world.globex, "test_record") is None
 

@@ -37,7 +37,7 @@ def test_three_runners_sync_thirty_customers_each_exactly_once(app, connected_ac
     for thread in threads:
         thread.join(120)
     db.session.expire_all()
-    jobs = db.session.scalars(select(Job).where(Job.kind == JobKind.SYNC.value)).all()
+    jobs = db.session.scalars(select(Job).where(Job.kind == JobKind.SYNC)).all()
     assert sorted(job.customer_id for job in jobs) == sorted(c.id for c in customers)
     assert {(job.status, job.attempts) for job in jobs} == {("succeeded", 1)}
     runs = dict(

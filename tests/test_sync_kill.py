@@ -92,10 +92,10 @@ def test_a_sync_killed_mid_run_is_interrupted_and_the_next_sync_converges(app, e
 
     assert _book_state(connected_acme) == before  # the killed run wrote nothing
     assert db.session.get(SyncLock, connected_acme.id).owner is not None  # and left its lock held
-    assert service.run_sync(connected_acme, "manual").status == "skipped"  # within the lease
+    assert service.run_sync(connected_acme.id, "manual").status == "skipped"  # within the lease
 
     later = utcnow() + timedelta(seconds=61)  # the lease of the dead holder has run out
-    run = service.run_sync(connected_acme, "manual", clock=lambda: later)
+    run = service.run_sync(connected_acme.id, "manual", clock=lambda: later)
 
     assert run.status == "succeeded", run.message
     db.session.expire_all()

@@ -1,5 +1,6 @@
 """The sync plan is a pure function: contact book + what Microsoft said + settings -> changes."""
 
+from portal.models.vocabulary import RemovalReason, SkipReason
 from portal.sync import plan as p
 from portal.sync.plan import ContactSnap, M365Data, Rules, build
 
@@ -71,7 +72,7 @@ def test_contacts_without_m365_link_are_never_updated():
 def test_user_without_mailbox_keeps_the_contacts_email_and_is_reported():
     plan = build([contact(1, "u1")], M365Data(users={"u1": user("u1", mail="", surname="New")}))
     assert plan.updates[0].changes == (("last_name", "Vance", "New"),)
-    assert plan.skipped[0].reason == p.SKIP_EMAIL_NO_MAILBOX
+    assert plan.skipped[0].reason == SkipReason.EMAIL_NO_MAILBOX
 
 
 def test_primary_smtp_proxy_address_is_used_when_mail_is_empty():
@@ -84,7 +85,7 @@ def test_email_change_to_an_address_of_another_contact_is_not_applied():
     book = [contact(1, "u1"), contact(2, None, first="Bob", last="B", email="bob@contoso.com")]
     plan = build(book, M365Data(users={"u1": user("u1", mail="BOB@contoso.com")}))
     assert plan.updates == []
-    assert plan.skipped[0].reason == p.SKIP_EMAIL_CONFLICT
+    assert plan.skipped[0].reason == SkipReason.EMAIL_CONFLICT
 
 
 def test_email_change_outside_allowed_domains_is_not_applied():
@@ -93,7 +94,7 @@ def test_email_change_outside_allowed_domains_is_not_applied():
         M365Data(users={"u1": user("u1", mail="a@gmail.com")}),
         Rules(allowed_domains=("contoso.com",)),
     )
-    assert plan.updates == [] and plan.skipped[0].reason == p.SKIP_EMAIL_DOMAIN
+    assert plan.updates == [] and plan.skipped[0].reason == SkipReason.EMAIL_DOMAIN
 
 
 def test_missing_names_do_not_blank_the_contacts_names():
@@ -112,18 +113,18 @@ def test_display_name_is_split_when_given_name_and_surname_are_missing():
 
 
 def test_removed_user_removes_the_contact_with_reason():
-    plan = build(synced_book(20), M365Data(removed={"u3": p.REMOVED_HARD}))
-    assert [(c.contact_id, c.reason) for c in plan.removals] == [(3, p.REMOVED_HARD)]
+    plan = build(synced_book(20), M365Data(removed={"u3": RemovalReason.HARD}))
+    assert [(c.contact_id, c.reason) for c in plan.removals] == [(3, RemovalReason.HARD)]
 
 
 def test_removal_of_unknown_or_already_archived_contact_is_ignored():
     book = [contact(1, "u1", archived=True)]
-    plan = build(book, M365Data(removed={"u1": p.REMOVED_SOFT, "zz": p.REMOVED_SOFT}))
+    plan = build(book, M365Data(removed={"u1": RemovalReason.SOFT, "zz": RemovalReason.SOFT}))
     assert plan.is_empty
 
 
 def test_linked_manual_contact_is_removed_too():
-    plan = build([contact(1, "u1")] + synced_book(30)[1:], M365Data(removed={"u1": p.REMOVED_SOFT}))
+    plan = build([contact(1, "u1")] + synced_book(30)[1:], M365Data(removed={"u1": RemovalReason.SOFT}))
     assert [c.contact_id for c in plan.removals] == [1]
 
 
@@ -135,32 +136,32 @@ def test_user_present_again_restores_the_archived_contact_with_field_changes():
 
 
 def test_removals_above_share_and_count_are_all_held():
-    removed = {f"u{i}": p.REMOVED_SOFT for i in range(1, 12)}  # 11 of 100 (> 10 %, >= 10)
+    removed = {f"u{i}": RemovalReason.SOFT for i in range(1, 12)}  # 11 of 100 (> 10 %, >= 10)
     plan = build(synced_book(100), M365Data(removed=removed))
     assert plan.removals == [] and len(plan.holds) == 11 and plan.threshold_exceeded
 
 
 def test_many_removals_in_a_big_book_below_the_share_are_applied():
-    removed = {f"u{i}": p.REMOVED_SOFT for i in range(1, 11)}  # 10 of 100 = 10 %, not more
+    removed = {f"u{i}": RemovalReason.SOFT for i in range(1, 11)}  # 10 of 100 = 10 %, not more
     plan = build(synced_book(100), M365Data(removed=removed))
     assert len(plan.removals) == 10 and plan.holds == []
 
 
 def test_few_removals_in_a_small_book_are_applied_even_above_the_share():
-    removed = {f"u{i}": p.REMOVED_SOFT for i in range(1, 10)}  # 9 of 12: share yes, count no
+    removed = {f"u{i}": RemovalReason.SOFT for i in range(1, 10)}  # 9 of 12: share yes, count no
     plan = build(synced_book(12), M365Data(removed=removed))
     assert len(plan.removals) == 9 and plan.holds == []
 
 
 def test_threshold_follows_the_customers_settings():
-    removed = {"u1": p.REMOVED_SOFT, "u2": p.REMOVED_SOFT}
+    removed = {"u1": RemovalReason.SOFT, "u2": RemovalReason.SOFT}
     plan = build(synced_book(10), M365Data(removed=removed), Rules(threshold_percent=5, threshold_min=2))
     assert len(plan.holds) == 2
 
 
 def test_already_held_contact_is_not_removed_or_held_again():
     plan = build(
-        synced_book(20), M365Data(removed={"u1": p.REMOVED_SOFT}), Rules(held_contact_ids=frozenset({1}))
+        synced_book(20), M365Data(removed={"u1": RemovalReason.SOFT}), Rules(held_contact_ids=frozenset({1}))
     )
     assert plan.is_empty
 
@@ -234,7 +235,7 @@ def test_skip_reasons_are_reported_per_user():
         "off": "disabled account",
         "guest": "guest",
         "dom": "domain not allowed",
-        "gone": p.SKIP_NOT_FOUND,
+        "gone": SkipReason.NOT_FOUND,
     }
     assert plan.creates == []
 
@@ -261,7 +262,7 @@ def test_two_new_users_with_the_same_email_are_both_skipped_as_duplicates():
 def test_email_of_a_removed_contact_is_not_reused_by_a_new_user():
     book = [contact(1, "old", archived=True)]
     plan = build(book, M365Data(users={"u1": user("u1")}, wanted=[("u1", None)]))
-    assert plan.creates == [] and plan.skipped[0].reason == p.SKIP_ARCHIVED
+    assert plan.creates == [] and plan.skipped[0].reason == SkipReason.ARCHIVED
 
 
 def test_contact_linked_to_another_user_is_not_relinked():
@@ -270,7 +271,7 @@ def test_contact_linked_to_another_user_is_not_relinked():
         M365Data(users={"u1": user("u1")}, wanted=[("u1", None)]),
         Rules(link_active=True),
     )
-    assert plan.links == [] and plan.skipped[0].reason == p.SKIP_LINKED_ELSEWHERE
+    assert plan.links == [] and plan.skipped[0].reason == SkipReason.LINKED_ELSEWHERE
 
 
 def test_group_member_is_created_and_added_to_the_contact_group_once():
@@ -305,12 +306,13 @@ def test_new_user_cannot_take_an_email_that_an_update_just_claimed():
     users = {"u1": user("u1", mail="new@contoso.com"), "u2": user("u2", given="N", mail="new@contoso.com")}
     plan = build(book, M365Data(users=users, wanted=[("u2", None)]))
     assert plan.updates[0].changes == (("email", "adele.vance@contoso.com", "new@contoso.com"),)
-    assert plan.creates == [] and plan.skipped[0].reason == p.SKIP_EMAIL_TAKEN
+    assert plan.creates == [] and plan.skipped[0].reason == SkipReason.EMAIL_TAKEN
 
 
 def test_counts_cover_every_kind():
     plan = build(
-        synced_book(2), M365Data(users={"n": user("n")}, removed={"u1": p.REMOVED_SOFT}, wanted=[("n", None)])
+        synced_book(2),
+        M365Data(users={"n": user("n")}, removed={"u1": RemovalReason.SOFT}, wanted=[("n", None)]),
     )
     counts = plan.counts()
     assert counts["creates"] == 1 and counts["removals"] == 1 and counts["skipped"] == 0
@@ -349,13 +351,13 @@ def test_delta_entry_with_only_a_changed_mail_updates_only_the_email():
 
 def test_delta_entry_clearing_mail_explicitly_is_reported_not_applied():
     plan = build([contact(1, "u1")], M365Data(users={"u1": {"id": "u1", "mail": None}}))
-    assert plan.updates == [] and plan.skipped[0].reason == p.SKIP_EMAIL_NO_MAILBOX
+    assert plan.updates == [] and plan.skipped[0].reason == SkipReason.EMAIL_NO_MAILBOX
 
 
 def test_guest_is_recognised_whatever_the_letter_case():
     wanted = user("u9", userType="guest", userPrincipalName="ann_x.com#ext#@contoso.onmicrosoft.com")
     plan = build([], M365Data(users={"u9": wanted}, wanted=[("u9", None)]))
-    assert plan.creates == [] and plan.skipped[0].reason == p.SKIP_GUEST
+    assert plan.creates == [] and plan.skipped[0].reason == SkipReason.GUEST
 
 
 # --- an import in slices (ImportPlanner) ----------------------------------------------------------

@@ -1,12 +1,16 @@
 """The daily sync and the Manual-mode import, against the M365 emulator over HTTP, through the runner."""
 
+import re
 import threading
+from collections import Counter
+from contextlib import contextmanager
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.extensions import db
 from portal.models import Contact, JobKind, M365Connection, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
+from portal.queue import enqueue
 from portal.runner import Runner
 from portal.sync import import_slices, lock, service, tasks
 from tests.sync_helpers import book, hold_removal, import_users, outbox, run_job, sync, users
@@ -518,3 +522,36 @@ def test_keep_contacts_unlinks_and_records_a_keep_change(world):
     [change] = changes_of(run)
     assert (change.kind, change.detail) == ("keep", f"deleted · {world.alice.email}")
     assert held.held_removals(world.acme) == []
+
+
+# --- what a run reads -------------------------------------------------------------------------
+
+
+@contextmanager
+def selects_from(tables):
+    """Counts the SELECTs whose FROM names one of `tables`, by table."""
+    counted = Counter()
+    pattern = re.compile(r"\s*SELECT\b.*?\bFROM (\w+)", re.S | re.I)
+
+    def count(conn, cursor, statement, params, context, executemany):
+        match = pattern.match(statement)
+        if match and match.group(1) in tables:
+            counted[match.group(1)] += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield counted
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_sync_reads_its_customer_settings_and_connection_once(app, emulator, connected_acme):
+    everyone = imported(app, emulator, connected_acme)
+    emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"surname": "Vance-Smith"})
+    job = enqueue(JobKind.SYNC, connected_acme, {"trigger": "manual"})
+    db.session.commit()
+    with selects_from(("customer", "sync_settings", "m365_connection")) as counted:
+        assert Runner(app, periodic=[]).run_once()  # the job: claim, sync, finish
+    run = db.session.scalar(select(SyncRun).where(SyncRun.job_id == job.id))
+    assert run.status == "succeeded" and run.counts == {"updates": 1}, run.message
+    assert counted == {"customer": 1, "sync_settings": 1, "m365_connection": 1}

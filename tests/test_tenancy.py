@@ -23,7 +23,8 @@ def test_customer_admin_cannot_switch_to_a_colleague_customer(alice_client, worl
 
 def test_one_allowed_domains_rule_for_contacts_and_the_sync(world):
     from portal.models.tenancy import domain_allowed
-    from portal.sync.people import SKIP_DOMAIN, Person
+    from portal.models.vocabulary import SkipReason
+    from portal.sync.people import Person
 
     assert domain_allowed("anyone@anywhere.example", ())
     assert domain_allowed("Ada@ACME.example", ("acme.example",))
@@ -41,4 +42,4 @@ def test_one_allowed_domains_rule_for_contacts_and_the_sync(world):
         guest=False,
         name_missing=False,
     )
-    assert person.skip_reason(tuple(world.acme.effective_domains)) == SKIP_DOMAIN
+    assert person.skip_reason(tuple(world.acme.effective_domains)) == SkipReason.DOMAIN

@@ -11,9 +11,9 @@ from portal.models import Role
 from portal.text import SingleLineField
 
 ROLE_LABELS = {
-    Role.OPERATOR.value: _l("Operator"),
-    Role.RESELLER.value: _l("Reseller admin"),
-    Role.CUSTOMER.value: _l("Customer admin"),
+    Role.OPERATOR: _l("Operator"),
+    Role.RESELLER: _l("Reseller admin"),
+    Role.CUSTOMER: _l("Customer admin"),
 }
 
 

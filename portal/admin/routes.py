@@ -88,7 +88,7 @@ def _account_form():
     form.offer(accounts.grantable_roles(current_user), resellers, customers)
     if not access.is_operator():
         del form.reseller  # a reseller admin's colleagues work for the same reseller
-    if current_user.role == Role.CUSTOMER.value:
+    if current_user.role == Role.CUSTOMER:
         del form.customer  # a customer admin's colleagues work for the same customer
     return form
 
@@ -96,7 +96,7 @@ def _account_form():
 def _chosen(form, name, role, loader):
     """The reseller/customer picked in the form for that role, loaded through the scoping helper."""
     field = getattr(form, name, None)
-    if field is None or field.data is None or form.role.data != role.value:
+    if field is None or field.data is None or form.role.data != role:
         return None
     return loader(field.data)
 
@@ -259,5 +259,5 @@ def customer_new():
 
 def _require_reseller_or_operator():
     """Customer admins have no customer list (404, like any page that is not theirs)."""
-    if current_user.role == Role.CUSTOMER.value:
+    if current_user.role == Role.CUSTOMER:
         abort(404)

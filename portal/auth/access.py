@@ -13,7 +13,7 @@ from portal.models import AdminUser, Customer, Reseller, Role
 
 
 def is_operator():
-    return current_user.role == Role.OPERATOR.value
+    return current_user.role == Role.OPERATOR
 
 
 def resellers_query():
@@ -21,7 +21,7 @@ def resellers_query():
     query = select(Reseller).order_by(Reseller.name)
     if is_operator():
         return query
-    if current_user.role == Role.RESELLER.value:
+    if current_user.role == Role.RESELLER:
         return query.where(Reseller.id == current_user.reseller_id)
     return query.where(Reseller.id == -1)
 
@@ -30,7 +30,7 @@ def customer_scope():
     """The condition on Customer rows the viewer may see (for queries that select more than customers)."""
     if is_operator():
         return true()
-    if current_user.role == Role.RESELLER.value:
+    if current_user.role == Role.RESELLER:
         return Customer.reseller_id == current_user.reseller_id
     return Customer.id == current_user.customer_id
 
@@ -45,7 +45,7 @@ def admins_query():
     query = select(AdminUser).order_by(AdminUser.email)
     if is_operator():
         return query
-    if current_user.role == Role.RESELLER.value:
+    if current_user.role == Role.RESELLER:
         own_customers = select(Customer.id).where(Customer.reseller_id == current_user.reseller_id)
         return query.where(
             (AdminUser.reseller_id == current_user.reseller_id) | AdminUser.customer_id.in_(own_customers)
@@ -59,7 +59,7 @@ def get_reseller_or_404(reseller_id):
 
 def reseller_for_viewing_or_404(reseller_id):
     """(reseller, editable): customer admins may view (not edit) their own reseller's master data."""
-    if current_user.role == Role.CUSTOMER.value:
+    if current_user.role == Role.CUSTOMER:
         own = current_user.customer.reseller_id if current_user.customer else None
         if reseller_id != own:
             abort(404)

@@ -211,7 +211,7 @@ def _groups_for(customer, plans):
     for plan in plans:
         for name in plan.groups:
             if name.lower() not in groups:
-                groups[name.lower()] = services.create_group(customer, name, origin=Origin.CSV.value)
+                groups[name.lower()] = services.create_group(customer, name, origin=Origin.CSV)
     return groups
 
 
@@ -222,7 +222,7 @@ def _insert_created(customer, plans, groups, now):
     rows = [
         {
             "customer_id": customer.id,
-            "origin": Origin.CSV.value,
+            "origin": Origin.CSV,
             "salutation": p.salutation,
             "first_name": p.first_name,
             "last_name": p.last_name,

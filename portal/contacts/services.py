@@ -37,7 +37,7 @@ def groups_by_ids(customer, ids):
 
 
 def save_contact(
-    customer, contact, *, salutation, first_name, last_name, email, groups=None, origin=Origin.MANUAL.value
+    customer, contact, *, salutation, first_name, last_name, email, groups=None, origin=Origin.MANUAL
 ):
     """Create (contact=None) or update a contact after `email_problem` said yes; returns it."""
     if contact is None:
@@ -92,7 +92,7 @@ def group_name_problem(customer, name, exclude_group_id=None):
     return None
 
 
-def create_group(customer, name, origin=Origin.MANUAL.value):
+def create_group(customer, name, origin=Origin.MANUAL):
     """Add a contact group (after `group_name_problem` said yes)."""
     group = ContactGroup(customer_id=customer.id, name=single_line(name), origin=origin)
     db.session.add(group)

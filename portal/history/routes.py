@@ -11,34 +11,22 @@ from portal.boundary import positive_int
 from portal.extensions import db
 from portal.models import ContactGroup, JobKind
 from portal.models.sync import SyncChange, SyncRun
+from portal.models.vocabulary import ChangeKind
 from portal.queue import active_job, enqueue, latest_job
 from portal.sync import held as held_service
 from portal.sync import lock, service, tasks
-from portal.sync.apply import archive_reason, split_decided_by
+from portal.sync.apply import split_decided_by
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
 
 @bp.app_context_processor
 def _sync_labels():
-    """Templates show removal reasons in the same words as the archive and the removal report,
-    and the admin who decided a change apart from its reason."""
-    return {"removal_reason": archive_reason, "split_decided_by": split_decided_by}
+    """Templates show the admin who decided a change apart from its reason."""
+    return {"split_decided_by": split_decided_by}
 
 
 PAGE_SIZE = 50
-CHANGE_KINDS = (
-    "create",
-    "update",
-    "link",
-    "restore",
-    "group_add",
-    "remove",
-    "hold",
-    "release",
-    "keep",
-    "skip",
-)
 
 
 def _page():
@@ -78,7 +66,7 @@ def run(run_id):
     sync_run = access.owned_by_current_customer(SyncRun, run_id)
     kind = request.args.get("kind", "")
     query = select(SyncChange).where(SyncChange.run_id == sync_run.id, SyncChange.customer_id == customer.id)
-    if kind in CHANGE_KINDS:
+    if kind in set(ChangeKind):
         query = query.where(SyncChange.kind == kind)
     page = _page()
     changes = db.session.scalars(

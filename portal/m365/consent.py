@@ -100,7 +100,7 @@ def finish(customer, started, answer):
         account=started["account"],
         scopes=granted or " ".join(GRAPH_PERMISSIONS),
         refresh_token="",
-        connection_type=ConnectionType.APPLICATION.value,
+        connection_type=ConnectionType.APPLICATION,
     )
 
 

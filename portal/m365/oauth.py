@@ -61,7 +61,7 @@ class SignIn:
     account: str  # the M365 account that consented (preferred_username)
     scopes: str
     refresh_token: str  # "" for application permissions: none is ever stored
-    connection_type: str = ConnectionType.DELEGATED.value
+    connection_type: str = ConnectionType.DELEGATED
 
 
 class SignInFailed(Exception):
@@ -215,7 +215,7 @@ def start_sign_in(customer, connection_type):
     """Redirect to Microsoft's sign-in; remember the customer and connection type it is for."""
     check_credential()
     remote = client()
-    scope = DELEGATED_SCOPES if connection_type == ConnectionType.DELEGATED.value else OIDC_SCOPES
+    scope = DELEGATED_SCOPES if connection_type == ConnectionType.DELEGATED else OIDC_SCOPES
     try:
         data = remote.create_authorization_url(redirect_uri(), scope=scope)
     except requests.RequestException:
@@ -260,7 +260,7 @@ def pending_customer_id(state):
 
 def pending_type(state):
     """The connection type a sign-in with `state` was started for."""
-    return (_pending(state) or {}).get("type") or ConnectionType.DELEGATED.value
+    return (_pending(state) or {}).get("type") or ConnectionType.DELEGATED
 
 
 def forget_pending(state):
@@ -288,7 +288,7 @@ def _issuer_matches(authority, claims, value):
     return bool(GUID.match(tid)) and value == f"{authority}/{tid}/v2.0"
 
 
-def finish_sign_in(connection_type=ConnectionType.DELEGATED.value, tenant_free=lambda tenant_id: True):
+def finish_sign_in(connection_type=ConnectionType.DELEGATED, tenant_free=lambda tenant_id: True):
     """Complete the sign-in; return a SignIn or raise SignInFailed. Stores nothing.
 
     `tenant_free(tenant_id)` says whether the signed-in tenant may be connected (it may already
@@ -305,7 +305,7 @@ def finish_sign_in(connection_type=ConnectionType.DELEGATED.value, tenant_free=l
     if not tenant_free(tenant_id):
         fail("tenant_taken")
     account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
-    if connection_type == ConnectionType.APPLICATION.value:
+    if connection_type == ConnectionType.APPLICATION:
         return SignIn(tenant_id, _domain_of(account), account, "", "", connection_type)
     scopes = normalise_scopes(token.get("scope", ""))
     if lacks_permission(scopes):

@@ -13,7 +13,7 @@ DELEGATED_SCOPES = " ".join(("openid", "profile", "email", "offline_access", *GR
 OIDC_SCOPES = "openid profile email"
 
 
-class ConnectionType(str, enum.Enum):
+class ConnectionType(enum.StrEnum):
     """How the portal reads the tenant: as the administrator who signed in (a refresh token), or
     as itself with application permissions granted by admin consent (client credentials)."""
 

@@ -41,9 +41,9 @@ def customer(customer_id=None):
 @login_required
 def resellers():
     """Reseller master data: the operator's list of resellers, everybody else their own reseller."""
-    if current_user.role == Role.RESELLER.value:
+    if current_user.role == Role.RESELLER:
         return redirect(url_for("masterdata.reseller", reseller_id=current_user.reseller_id))
-    if current_user.role == Role.CUSTOMER.value:
+    if current_user.role == Role.CUSTOMER:
         customer = access.current_customer()
         return redirect(url_for("masterdata.reseller", reseller_id=customer.reseller_id))
     counts = dict(
@@ -85,7 +85,7 @@ def reseller_new():
                     email=form.admin_email.data,
                     password=form.admin_password.data,
                     name=form.admin_name.data,
-                    role=Role.RESELLER.value,
+                    role=Role.RESELLER,
                     reseller_id=tenant.id,
                 )
         except accounts.AccountError as exc:

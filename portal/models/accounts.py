@@ -34,7 +34,7 @@ def _dummy_hash():
     return _fresh_dummy_hash() if _hasher.check_needs_rehash(_DUMMY_HASH) else _DUMMY_HASH
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     OPERATOR = "operator"
     RESELLER = "reseller"
     CUSTOMER = "customer"

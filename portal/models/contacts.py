@@ -23,7 +23,7 @@ from portal.models.base import UTCDateTime, utcnow
 from portal.text import email_key
 
 
-class Origin(str, enum.Enum):
+class Origin(enum.StrEnum):
     MANUAL = "manual"
     CSV = "csv"
     M365 = "m365"
@@ -68,7 +68,7 @@ class Contact(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     # Lower-cased email: uniqueness and matching are case-insensitive.
     email_key: Mapped[str] = mapped_column(String(254))
-    origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL.value)
+    origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL)
     m365_user_id: Mapped[str | None] = mapped_column(String(64), index=True)
     linked_automatically: Mapped[bool] = mapped_column(Boolean, default=False)
     archived_at = mapped_column(UTCDateTime, nullable=True, index=True)
@@ -112,7 +112,7 @@ class ContactGroup(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL.value)
+    origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL)
     m365_group_id: Mapped[str | None] = mapped_column(String(64))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

@@ -10,12 +10,12 @@ from portal.m365.permissions import ConnectionType
 from portal.models.base import UTCDateTime, utcnow
 
 
-class ConnectionStatus(str, enum.Enum):
+class ConnectionStatus(enum.StrEnum):
     OK = "ok"
     REAUTH_REQUIRED = "reauth_required"
 
 
-class SyncMode(str, enum.Enum):
+class SyncMode(enum.StrEnum):
     MANUAL = "manual"
     AUTOMATIC = "automatic"
 
@@ -36,7 +36,7 @@ class M365Connection(db.Model):
     connected_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     scopes: Mapped[str] = mapped_column(Text, default="")
     connection_type: Mapped[str] = mapped_column(
-        String(20), default=ConnectionType.DELEGATED.value, server_default=ConnectionType.DELEGATED.value
+        String(20), default=ConnectionType.DELEGATED, server_default=ConnectionType.DELEGATED
     )
     # Fernet ciphertext of the refresh token (delegated only; application connections hold none);
     # never store or log the plain token.
@@ -44,7 +44,7 @@ class M365Connection(db.Model):
     users_delta_link: Mapped[str] = mapped_column(Text, default="")
     groups_delta_link: Mapped[str] = mapped_column(Text, default="")
     delta_saved_at = mapped_column(UTCDateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.OK.value)
+    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.OK)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     status_changed_at = mapped_column(UTCDateTime, nullable=True)
     reauth_notified_at = mapped_column(UTCDateTime, nullable=True)
@@ -55,12 +55,12 @@ class M365Connection(db.Model):
     @property
     def needs_reauth(self):
         """Microsoft refused the stored access: a new sign-in (delegated) or admin consent is needed."""
-        return self.status == ConnectionStatus.REAUTH_REQUIRED.value
+        return self.status == ConnectionStatus.REAUTH_REQUIRED
 
     @property
     def is_application(self):
         """Whether the connection reads with application permissions (no refresh token)."""
-        return self.connection_type == ConnectionType.APPLICATION.value
+        return self.connection_type == ConnectionType.APPLICATION
 
 
 class SyncSettings(db.Model):
@@ -70,7 +70,7 @@ class SyncSettings(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
     sync_active: Mapped[bool] = mapped_column(Boolean, default=False)
     link_active: Mapped[bool] = mapped_column(Boolean, default=False)
-    mode: Mapped[str] = mapped_column(String(20), default=SyncMode.MANUAL.value)
+    mode: Mapped[str] = mapped_column(String(20), default=SyncMode.MANUAL)
     # Deletion threshold: removals are held when they exceed BOTH the share and the count.
     delete_threshold_percent: Mapped[int] = mapped_column(Integer, default=10)
     delete_threshold_min: Mapped[int] = mapped_column(Integer, default=10)

@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 
 
-class MailStatus(str, enum.Enum):
+class MailStatus(enum.StrEnum):
     PENDING = "pending"  # waiting for (another) delivery attempt
     SENT = "sent"
     NO_SERVER = "no_server"  # kept, not sent: no mail server configured
@@ -28,7 +28,7 @@ class OutboxMail(db.Model):
     subject: Mapped[str] = mapped_column(String(255))
     body_text: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default=MailStatus.PENDING.value)
+    status: Mapped[str] = mapped_column(String(20), default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     sent_at = mapped_column(UTCDateTime, nullable=True)

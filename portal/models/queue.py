@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -36,7 +36,7 @@ class Job(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED, index=True)
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     result: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
@@ -57,7 +57,7 @@ class Job(db.Model):
 
     @property
     def is_finished(self):
-        return self.status in (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
     @property
     def percent(self):

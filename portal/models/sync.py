@@ -8,9 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.vocabulary import RunKind
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     HELD = "held"  # succeeded, but removals wait for "Allow deletions"
@@ -30,9 +31,9 @@ class SyncRun(db.Model):
     __table_args__ = (Index("ix_sync_run_customer_started", "customer_id", "started_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20), default="sync")  # sync | import
+    kind: Mapped[str] = mapped_column(String(20), default=RunKind.SYNC)  # a RunKind
     trigger: Mapped[str] = mapped_column(String(20), default="manual")  # daily | manual | subscription
-    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING.value)
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)
     started_at = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
     finished_at = mapped_column(UTCDateTime, nullable=True)
     full_resync: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -62,7 +63,7 @@ class SyncRun(db.Model):
             trigger="manual",
             started_at=now,
             finished_at=now,
-            status=RunStatus.SUCCEEDED.value,
+            status=RunStatus.SUCCEEDED,
             counts=dict(counts or {}),
             message=message,
         )
@@ -88,7 +89,7 @@ class SyncChange(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
     m365_user_id: Mapped[str | None] = mapped_column(String(64))
-    # create | update | link | restore | group_add | remove | hold | release | skip | allow | keep
+    # a ChangeKind (portal.models.vocabulary); detail: its reason or note
     kind: Mapped[str] = mapped_column(String(20))
     contact_name: Mapped[str] = mapped_column(String(210), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")

@@ -9,19 +9,12 @@ from dataclasses import replace
 from sqlalchemy import delete, select
 
 from portal.extensions import db
-from portal.i18n import N_
 from portal.models import Contact, ContactGroup, Origin, contact_group_members, utcnow
 from portal.models.base import INSERT_CHUNK, insert_rows
 from portal.models.contacts import contact_search_text
 from portal.models.sync import HeldRemoval, SyncChange
+from portal.models.vocabulary import ChangeKind, ChangeNote, RemovalReason
 from portal.text import email_key
-
-ARCHIVE_REASONS = {
-    "deleted": N_("Deleted in Microsoft 365"),
-    "deleted permanently": N_("Deleted permanently in Microsoft 365"),
-    "not found": N_("No longer found in Microsoft 365"),
-}
-
 
 # An admin's decision is recorded on each change's detail: "<reason> · <admin email>".
 DECIDED_BY_SEPARATOR = " · "
@@ -34,8 +27,11 @@ def split_decided_by(detail):
 
 
 def archive_reason(removal_reason):
-    """The text stored on an archived contact for a removal reason of the plan."""
-    return ARCHIVE_REASONS.get(removal_reason, f"Removed by the M365 sync ({removal_reason})")
+    """The text stored on an archived contact for a removal reason of the plan: its English label."""
+    try:
+        return RemovalReason(removal_reason).message
+    except ValueError:
+        return f"Removed by the M365 sync ({removal_reason})"
 
 
 def apply_plan(plan, customer, run, now=None, decided_by=""):
@@ -55,7 +51,7 @@ def apply_plan(plan, customer, run, now=None, decided_by=""):
         contact.m365_user_id = change.user_id
         contact.linked_automatically = True
         _set_fields(contact, change.changes)
-        recorder.add(change, contact.id, detail="linked automatically")
+        recorder.add(change, contact.id, detail=ChangeNote.LINKED_AUTOMATICALLY)
         recorder.fields(change, contact.id)
     for change in plan.restores:
         contact = contacts[change.contact_id]
@@ -104,7 +100,7 @@ def _new_contact_row(customer, change, now):
         "last_name": last,
         "email": email,
         "email_key": email_key(email),
-        "origin": Origin.M365.value,
+        "origin": Origin.M365,
         "m365_user_id": change.user_id,
         "linked_automatically": False,
         "created_at": now,
@@ -246,4 +242,4 @@ class _Recorder:
 
 
 def _as_update(change):
-    return replace(change, kind="update")
+    return replace(change, kind=ChangeKind.UPDATE)

@@ -35,6 +35,7 @@ from portal.models import (
     SyncSettings,
 )
 from portal.models.sync import HeldRemoval, RunStatus, SyncRun
+from portal.models.vocabulary import RunKind
 from portal.sync.connection import connection_for
 from portal.sync.service import successful_sync
 
@@ -46,7 +47,7 @@ HELD_DELETIONS = "held_deletions"
 FLAGS = ("reauth_required", "last_sync_failed", "deletions_held", "sync_inactive", "prerequisite_off")
 
 # A run that ran to the end (skipped runs did not run; running ones have not ended).
-_ENDED = (RunStatus.SUCCEEDED.value, RunStatus.HELD.value, RunStatus.FAILED.value)
+_ENDED = (RunStatus.SUCCEEDED, RunStatus.HELD, RunStatus.FAILED)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _last_sync_failed(customer):
     """The last sync that ran to its end failed: its message, the run, "Sync now"."""
     run = db.session.scalar(
         select(SyncRun)
-        .where(SyncRun.customer_id == customer.id, SyncRun.kind == "sync", SyncRun.status.in_(_ENDED))
+        .where(SyncRun.customer_id == customer.id, SyncRun.kind == RunKind.SYNC, SyncRun.status.in_(_ENDED))
         .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
         .limit(1)
     )
@@ -186,11 +187,11 @@ def facts_statement(customer_ids):
     {sort key: its column}); the caller adds the same condition as WHERE."""
     contacts, held, runs = _grouped(customer_ids)
     connected = M365Connection.id.is_not(None)
-    reauth = M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value
+    reauth = M365Connection.status == ConnectionStatus.REAUTH_REQUIRED
     held_count = func.coalesce(held.c.n, 0)
     columns = {
         "connection": case((~connected, 0), (reauth, 2), else_=1),  # not connected, connected, re-auth
-        "mode": func.coalesce(SyncSettings.mode, SyncMode.MANUAL.value),
+        "mode": func.coalesce(SyncSettings.mode, SyncMode.MANUAL),
         "last_sync": runs.c.last_ok,
         "contacts": func.coalesce(contacts.c.n, 0),
         "held": held_count,
@@ -203,7 +204,7 @@ def facts_statement(customer_ids):
             Customer.id,
             Customer.name,
             Reseller.name.label("reseller"),
-            (M365Connection.connection_type == ConnectionType.APPLICATION.value).label("application"),
+            (M365Connection.connection_type == ConnectionType.APPLICATION).label("application"),
             *labelled.values(),
         )
         .select_from(Customer)
@@ -236,7 +237,7 @@ def _flags(connected, reauth, held_count, runs):
 
 def _grouped(customer_ids):
     """Active contacts, held deletions and sync runs per customer, for the customers selected."""
-    failed = SyncRun.status == RunStatus.FAILED.value
+    failed = SyncRun.status == RunStatus.FAILED
     contacts = (
         select(Contact.customer_id, func.count().label("n"))
         .where(Contact.customer_id.in_(customer_ids), Contact.archived_at.is_(None))
@@ -256,7 +257,7 @@ def _grouped(customer_ids):
             func.max(case((successful_sync(), SyncRun.started_at))).label("last_ok"),
             func.max(case((failed, SyncRun.started_at))).label("last_failed"),
         )
-        .where(SyncRun.customer_id.in_(customer_ids), SyncRun.kind == "sync")
+        .where(SyncRun.customer_id.in_(customer_ids), SyncRun.kind == RunKind.SYNC)
         .group_by(SyncRun.customer_id)
         .subquery("runs")
     )

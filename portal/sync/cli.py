@@ -36,7 +36,7 @@ def run_command(customer_id):
 def _sync_one(customer):
     """Sync one customer and print its line; False when it failed (any error: the others still run)."""
     try:
-        run = service.run_sync(customer, "manual", wait_seconds=60)
+        run = service.run_sync(customer.id, "manual", wait_seconds=60)
     except GraphError as error:
         click.echo(f"{customer.name} (#{customer.id}): failed: {error.message}")
         return False

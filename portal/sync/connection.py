@@ -97,7 +97,7 @@ def save_connection(customer, admin, sign_in):
     connection.scopes = sign_in.scopes
     connection.connection_type = sign_in.connection_type
     connection.refresh_token_encrypted = tokens.encrypt(sign_in.refresh_token)
-    connection.status = ConnectionStatus.OK.value
+    connection.status = ConnectionStatus.OK
     connection.status_reason = ""
     connection.status_changed_at = utcnow() if renewed else None
     connection.reauth_notified_at = None
@@ -270,13 +270,13 @@ def mark_reauth_required(connection, reason):
         return
     now = utcnow()
     values = {
-        "status": ConnectionStatus.REAUTH_REQUIRED.value,
+        "status": ConnectionStatus.REAUTH_REQUIRED,
         "status_reason": reason,
         "status_changed_at": now,
     }
     statement = (
         update(M365Connection)
-        .where(M365Connection.id == connection.id, M365Connection.status == ConnectionStatus.OK.value)
+        .where(M365Connection.id == connection.id, M365Connection.status == ConnectionStatus.OK)
         .values(**values)
     )
     _apply(connection, values, statement)
@@ -332,7 +332,7 @@ def _claim_notice(connection):
             .where(
                 M365Connection.id == connection.id,
                 M365Connection.reauth_notified_at.is_(None),
-                M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
+                M365Connection.status == ConnectionStatus.REAUTH_REQUIRED,
             )
             .values(reauth_notified_at=utcnow())
             .execution_options(synchronize_session=False)
@@ -349,7 +349,7 @@ def send_pending_reauth_notices():
     """
     pending = db.session.execute(
         select(M365Connection.id, M365Connection.customer_id).where(
-            M365Connection.status == ConnectionStatus.REAUTH_REQUIRED.value,
+            M365Connection.status == ConnectionStatus.REAUTH_REQUIRED,
             M365Connection.reauth_notified_at.is_(None),
         )
     ).all()
@@ -373,6 +373,6 @@ def health_label(connection):
 
 def type_label(connection_type):
     """The admin-facing name of a connection type."""
-    if connection_type == ConnectionType.APPLICATION.value:
+    if connection_type == ConnectionType.APPLICATION:
         return _("Application permissions (admin consent)")
     return _("Delegated permissions (administrator's sign-in)")

@@ -23,7 +23,8 @@ from portal.models.directory import (
     DirectorySelectionFlip,
     DirectoryUser,
 )
-from portal.sync.people import SKIP_DUPLICATE, group_name, person_from_graph
+from portal.models.vocabulary import SkipReason
+from portal.sync.people import group_name, person_from_graph
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def _mark_duplicates(customer, m365_ids):
                 DirectoryUser.m365_id.in_(chunk),
                 DirectoryUser.skip_reason == "",
             )
-            .values(skip_reason=SKIP_DUPLICATE)
+            .values(skip_reason=SkipReason.DUPLICATE)
             .execution_options(synchronize_session=False)
         )
 

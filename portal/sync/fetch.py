@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 
 from portal.i18n import N_
 from portal.m365.graph import GROUP_FIELDS, NOT_FOUND, USER_FIELDS, DeltaExpired, GraphError
+from portal.models.vocabulary import RemovalReason
 from portal.sync.people import is_complete
-from portal.sync.plan import REMOVED_HARD, REMOVED_MISSING, REMOVED_SOFT, M365Data
+from portal.sync.plan import M365Data
 
 DELTA_MAX_AGE = timedelta(days=7)
 RESYNC_FIRST = N_("first run")
@@ -69,7 +70,7 @@ def read_user_delta(items):
             continue
         if "@removed" in item:
             gone = (item.get("@removed") or {}).get("reason")
-            removed[user_id] = REMOVED_HARD if gone == "deleted" else REMOVED_SOFT
+            removed[user_id] = RemovalReason.HARD if gone == "deleted" else RemovalReason.SOFT
             users.pop(user_id, None)
         else:
             users[user_id] = {**users.get(user_id, {}), **item}
@@ -85,7 +86,7 @@ def _confirm_absent(client, contacts, data):
             continue
         user = client.get_user(user_id)
         if user is None:
-            data.removed[user_id] = REMOVED_MISSING
+            data.removed[user_id] = RemovalReason.MISSING
         else:  # replication lag: the listing missed a user that exists
             data.users[user_id] = user
 

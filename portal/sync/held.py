@@ -16,6 +16,7 @@ from sqlalchemy.orm import contains_eager
 from portal.extensions import db
 from portal.models import utcnow
 from portal.models.sync import HeldRemoval, SyncRun
+from portal.models.vocabulary import ChangeKind, RunKind
 from portal.sync import lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.plan import Change, SyncPlan
@@ -34,12 +35,12 @@ def held_removals(customer):
 
 def allow_deletions(customer, admin):
     """Archive every held contact now; returns the recording SyncRun (or None when nothing waits)."""
-    return _decide(customer, admin, "remove")
+    return _decide(customer, admin, ChangeKind.REMOVE)
 
 
 def keep_contacts(customer, admin):
     """Keep every held contact: unlink it from its (deleted) M365 user so no sync removes it."""
-    return _decide(customer, admin, "keep")
+    return _decide(customer, admin, ChangeKind.KEEP)
 
 
 def _decide(customer, admin, kind):
@@ -49,8 +50,8 @@ def _decide(customer, admin, kind):
         if not held:
             return None
         now = utcnow()
-        decision = "Allow deletions" if kind == "remove" else "Keep contacts"
-        run = SyncRun.admin_action(customer, "decision", f"{decision} by {admin.email}", now)
+        decision = "Allow deletions" if kind is ChangeKind.REMOVE else "Keep contacts"
+        run = SyncRun.admin_action(customer, RunKind.DECISION, f"{decision} by {admin.email}", now)
         plan = decision_plan(held, kind)
         counts = apply_plan(plan, customer, run, now, decided_by=admin.email)
         run.counts = {key: number for key, number in counts.items() if number}
@@ -63,7 +64,7 @@ def _decide(customer, admin, kind):
 
 
 def decision_plan(held, kind):
-    """The plan of a decision on `held` removals: "remove" archives them, "keep" unlinks them."""
+    """The plan of a decision on `held` removals: ChangeKind.REMOVE archives them, KEEP unlinks them."""
     changes = [
         Change(
             kind,
@@ -75,4 +76,4 @@ def decision_plan(held, kind):
         )
         for item in held
     ]
-    return SyncPlan(removals=changes) if kind == "remove" else SyncPlan(kept=changes)
+    return SyncPlan(removals=changes) if kind is ChangeKind.REMOVE else SyncPlan(kept=changes)

@@ -1,10 +1,11 @@
-"""One writer per customer's book: a lease on a lock row, claimed with a conditional UPDATE (SQLite and
-PostgreSQL).
+"""One writer per customer's book: a lease (portal.lease) on a lock row, claimed with a conditional
+UPDATE (SQLite and PostgreSQL).
 
 Two runners, `flask sync run` and the web's changes to a book (held removals, "Link active" off, a
 CSV import) never change the same customer's book at once. The holder's lease lasts
-SYNC_LOCK_LEASE_SECONDS; while it works a thread renews it every SYNC_LOCK_RENEW_SECONDS on its own
-database connection (Graph calls can be slow). A holder that died (SIGKILL, power loss) stops
+SYNC_LOCK_LEASE_SECONDS; while it works the unit of work's one renewal thread (portal.lease.Renewer:
+a sync job's lease and its customer's lock share it) renews it every SYNC_LOCK_RENEW_SECONDS on its
+own database connection (Graph calls can be slow). A holder that died (SIGKILL, power loss) stops
 renewing: once its lease ran out the next writer takes the lock over, and in the same transaction
 marks the customer's runs still "running" as interrupted.
 
@@ -21,7 +22,6 @@ of sleeping.
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -31,6 +31,7 @@ from flask import current_app
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal import lease as leases
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models.base import utcnow
@@ -51,8 +52,11 @@ class CustomerBusy(Exception):
         self.message = BUSY_MESSAGE
 
 
-class LockLost(Exception):
+class LockLost(leases.Lost):
     """Our lease ran out and another writer took the lock over: what we did must not be committed."""
+
+
+LOCK = leases.Kind(SyncLock, SyncLock.customer_id, SyncLock.owner, SyncLock.expires_at, LockLost)
 
 
 def new_owner():
@@ -97,23 +101,13 @@ def _take(customer_id, owner, now):
 
 
 def _claim(customer_id, owner, now, condition):
-    return (
-        db.session.execute(
-            update(SyncLock)
-            .where(SyncLock.customer_id == customer_id, condition)
-            .values(owner=owner, expires_at=now + _lease())
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
-    )
+    return leases.claim(LOCK, customer_id, owner, now + _lease(), condition)
 
 
 def interrupt_runs(customer_id, now):
     """Mark the customer's runs still "running" as interrupted (caller commits); returns their ids."""
     ids = db.session.scalars(
-        select(SyncRun.id).where(
-            SyncRun.customer_id == customer_id, SyncRun.status == RunStatus.RUNNING.value
-        )
+        select(SyncRun.id).where(SyncRun.customer_id == customer_id, SyncRun.status == RunStatus.RUNNING)
     ).all()
     _mark_interrupted(ids, now)
     return ids
@@ -123,8 +117,8 @@ def _mark_interrupted(run_ids, now):
     if run_ids:
         db.session.execute(
             update(SyncRun)
-            .where(SyncRun.id.in_(run_ids), SyncRun.status == RunStatus.RUNNING.value)
-            .values(status=RunStatus.INTERRUPTED.value, finished_at=now, message=INTERRUPTED_MESSAGE)
+            .where(SyncRun.id.in_(run_ids), SyncRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.INTERRUPTED, finished_at=now, message=INTERRUPTED_MESSAGE)
             .execution_options(synchronize_session=False)
         )
 
@@ -139,7 +133,7 @@ def interrupt_orphaned_runs(clock=utcnow):
     alive = select(SyncLock.customer_id).where(SyncLock.owner.is_not(None), SyncLock.expires_at >= now)
     rows = db.session.execute(
         select(SyncRun.customer_id, SyncRun.id).where(
-            SyncRun.status == RunStatus.RUNNING.value, SyncRun.customer_id.not_in(alive)
+            SyncRun.status == RunStatus.RUNNING, SyncRun.customer_id.not_in(alive)
         )
     ).all()
     found = {}
@@ -157,26 +151,12 @@ def renew(customer_id, owner, clock=utcnow, connection=None):
 
     On `connection` (the renewing thread's own) or else in the session's current transaction.
     """
-    statement = (
-        update(SyncLock)
-        .where(SyncLock.customer_id == customer_id, SyncLock.owner == owner)
-        .values(expires_at=clock() + _lease())
-    )
-    if connection is not None:
-        return connection.execute(statement).rowcount == 1
-    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+    return leases.renew(LOCK, customer_id, owner, clock() + _lease(), connection)
 
 
 def release(customer_id, owner):
     """Give the lock back (only if `owner` still holds it). COMMITS."""
-    db.session.rollback()
-    db.session.execute(
-        update(SyncLock)
-        .where(SyncLock.customer_id == customer_id, SyncLock.owner == owner)
-        .values(owner=None, expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    leases.release(LOCK, customer_id, owner)
 
 
 def _ensure_row(customer_id):
@@ -189,54 +169,28 @@ def _ensure_row(customer_id):
         db.session.rollback()
 
 
-class Lease:
-    """A held lock, renewed by a background thread (its own connection) until released."""
-
-    def __init__(self, customer_id, owner, clock):
-        self.customer_id, self.owner, self.clock = customer_id, owner, clock
-        self.app = current_app._get_current_object()
-        self.interval = max(0.01, self.app.config["SYNC_LOCK_RENEW_SECONDS"])
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lock-{customer_id}", daemon=True)
-
-    def confirm(self):
-        """In the caller's transaction: renew, or raise LockLost. Call right before the final commit;
-        the row stays locked until that commit, so nobody can take the lock over in between."""
-        if not renew(self.customer_id, self.owner, self.clock):
-            raise LockLost(f"customer {self.customer_id}: the lock was taken over by another writer")
-
-    def _run(self):
-        with self.app.app_context():
-            while not self._stop.wait(self.interval):
-                try:
-                    with db.engine.begin() as connection:
-                        if not renew(self.customer_id, self.owner, self.clock, connection):
-                            self.lost.set()
-                            log.error("customer %s: lock lost by %s", self.customer_id, self.owner)
-                            return
-                except Exception:  # a busy database must not end the renewals
-                    log.warning("customer %s: could not renew the lock", self.customer_id, exc_info=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
 @contextmanager
 def held(customer_id, wait_seconds=0.0, clock=utcnow):
     """Hold the customer's lock for the block: acquire (CustomerBusy if not within wait_seconds),
-    renew in the background, release at the end (also on an exception)."""
+    renew it on the unit of work's renewal thread, release at the end (also on an exception).
+    Yields the portal.lease.Held: `confirm()` before the final commit."""
     owner = new_owner()
     if not acquire(customer_id, owner, wait_seconds, clock=clock):
         raise CustomerBusy(customer_id)
-    lease = Lease(customer_id, owner, clock)
-    lease.start()
+    app = current_app._get_current_object()
     try:
-        yield lease
+        with leases.renewing(app, f"lock-{customer_id}") as renewer:
+            lease = renewer.hold(
+                LOCK,
+                customer_id,
+                owner,
+                app.config["SYNC_LOCK_LEASE_SECONDS"],
+                clock,
+                every=app.config["SYNC_LOCK_RENEW_SECONDS"],
+            )
+            try:
+                yield lease
+            finally:
+                renewer.drop(lease)
     finally:
-        lease.stop()
         release(customer_id, owner)

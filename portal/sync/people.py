@@ -5,15 +5,9 @@ One place for these rules; manual import and the daily sync both use it.
 
 from dataclasses import dataclass
 
-from portal.i18n import N_
 from portal.models.tenancy import domain_allowed
+from portal.models.vocabulary import SkipReason
 from portal.text import email_key, single_line
-
-SKIP_NO_MAILBOX = N_("no mailbox address")
-SKIP_DISABLED = N_("disabled account")
-SKIP_GUEST = N_("guest")
-SKIP_DOMAIN = N_("domain not allowed")
-SKIP_DUPLICATE = N_("duplicate email in M365")
 
 # Every user has these (never null), so a delta entry in the default form always carries them. An
 # entry without them lists only what changed (`Prefer: return=minimal`, or a service that answers
@@ -40,15 +34,16 @@ class Person:
         return email_key(self.email) if self.email else None
 
     def skip_reason(self, allowed_domains=()):
-        """Why this user is not imported, or None. Duplicates are found across users, elsewhere."""
+        """Why this user is not imported (a SkipReason), or None. Duplicates are found across users,
+        elsewhere."""
         if not self.email:
-            return SKIP_NO_MAILBOX
+            return SkipReason.NO_MAILBOX
         if not self.enabled:
-            return SKIP_DISABLED
+            return SkipReason.DISABLED
         if self.guest:
-            return SKIP_GUEST
+            return SkipReason.GUEST
         if not domain_allowed(self.email_key, allowed_domains):
-            return SKIP_DOMAIN
+            return SkipReason.DOMAIN
         return None
 
 

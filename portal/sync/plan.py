@@ -15,24 +15,11 @@ doubt"). The deletion threshold is applied here so that the preview shows what w
 
 from dataclasses import dataclass, field
 
-from portal.i18n import N_
 from portal.models.tenancy import domain_allowed
-from portal.sync.people import SKIP_DISABLED, SKIP_DUPLICATE, SKIP_GUEST, person_from_graph
+from portal.models.vocabulary import PLANNED_KINDS, ChangeKind, ChangeNote, SkipReason
+from portal.sync.people import person_from_graph
 
 FIELDS = ("first_name", "last_name", "email")
-
-# Why a contact is removed: the delta's @removed reason, or a confirmed 404 after a listing.
-REMOVED_SOFT = "deleted"  # in the M365 recycle bin (restorable there for 30 days)
-REMOVED_HARD = "deleted permanently"
-REMOVED_MISSING = "not found"  # absent from a complete listing and GET /users/{id} -> 404
-
-SKIP_NOT_FOUND = "not found in Microsoft 365"
-SKIP_ARCHIVED = "a removed contact has this email address"
-SKIP_EMAIL_TAKEN = "another contact has this email address"
-SKIP_LINKED_ELSEWHERE = "the contact with this email is linked to another M365 user"
-SKIP_EMAIL_NO_MAILBOX = "email not updated: no mailbox address in M365"
-SKIP_EMAIL_DOMAIN = "email not updated: domain not allowed"
-SKIP_EMAIL_CONFLICT = "email not updated: another contact has this email address"
 
 
 @dataclass(frozen=True)
@@ -59,7 +46,7 @@ class ContactSnap:
 @dataclass
 class M365Data:
     """What Microsoft said. `users`: id -> Graph user (present users; a delta's changed ones, or the
-    full listing). `removed`: id -> REMOVED_* (trusted removals only). `wanted`: (user id, contact
+    full listing). `removed`: id -> RemovalReason (trusted removals only). `wanted`: (user id, contact
     group id or None) pairs that should be contacts: import targets and subscribed groups' members.
     `full`: users is a complete listing (every synced contact's user present or removed)."""
 
@@ -88,8 +75,8 @@ class Rules:
 class Change:
     """One planned change to one contact (or one skipped user).
 
-    kind: create | update | link | restore | group_add | remove | hold | release | keep | skip | present
-    `changes`: ((field, old, new), ...) for create/update/link/restore.
+    kind: a ChangeKind; reason: a RemovalReason (remove, hold, keep), a SkipReason (skip) or a
+    ChangeNote (portal.models.vocabulary). `changes`: ((field, old, new), ...) for create/update/link/restore.
     """
 
     kind: str
@@ -121,7 +108,7 @@ class SyncPlan:
     synced_count: int = 0
     threshold_exceeded: bool = False
 
-    KINDS = ("creates", "links", "restores", "updates", "group_adds", "removals", "holds", "releases", "kept")
+    KINDS = PLANNED_KINDS  # the lists of writes, in apply order
 
     def changes(self):
         """Every planned write, in apply order."""
@@ -134,8 +121,8 @@ class SyncPlan:
     def counts(self):
         """{kind: number} for the history and the preview."""
         counts = {kind: len(getattr(self, kind)) for kind in self.KINDS}
-        counts["skipped"] = len(self.skipped)
-        counts["present"] = len(self.present)
+        counts[ChangeKind.SKIP.plural] = len(self.skipped)
+        counts[ChangeKind.PRESENT.plural] = len(self.present)
         return counts
 
 
@@ -232,7 +219,9 @@ def _plan_removals(plan, state, m365):
         if contact.id in state.rules.held_contact_ids:
             continue  # already waiting for an admin's decision
         plan.removals.append(
-            Change("remove", user_id, contact.name, contact.email, contact_id=contact.id, reason=reason)
+            Change(
+                ChangeKind.REMOVE, user_id, contact.name, contact.email, contact_id=contact.id, reason=reason
+            )
         )
 
 
@@ -245,19 +234,24 @@ def _plan_present_users(plan, state, m365, wanted_ids):
         if contact.id in state.rules.held_contact_ids:
             plan.releases.append(
                 Change(
-                    "release",
+                    ChangeKind.RELEASE,
                     user_id,
                     contact.name,
                     contact.email,
                     contact_id=contact.id,
-                    reason=N_("user present in M365"),
+                    reason=ChangeNote.USER_PRESENT,
                 )
             )
         if contact.archived:
             changes = _field_changes(plan, state, contact, person_from_graph(user, contact))
             plan.restores.append(
                 Change(
-                    "restore", user_id, contact.name, contact.email, contact_id=contact.id, changes=changes
+                    ChangeKind.RESTORE,
+                    user_id,
+                    contact.name,
+                    contact.email,
+                    contact_id=contact.id,
+                    changes=changes,
                 )
             )
             state.touched.add(user_id)
@@ -266,7 +260,12 @@ def _plan_present_users(plan, state, m365, wanted_ids):
             if changes:
                 plan.updates.append(
                     Change(
-                        "update", user_id, contact.name, contact.email, contact_id=contact.id, changes=changes
+                        ChangeKind.UPDATE,
+                        user_id,
+                        contact.name,
+                        contact.email,
+                        contact_id=contact.id,
+                        changes=changes,
                     )
                 )
                 state.touched.add(user_id)
@@ -291,11 +290,11 @@ def _field_changes(plan, state, contact, person):
 
 def _email_problem(state, contact, person):
     if not person.email:
-        return SKIP_EMAIL_NO_MAILBOX
+        return SkipReason.EMAIL_NO_MAILBOX
     if not domain_allowed(person.email_key, state.rules.allowed_domains):
-        return SKIP_EMAIL_DOMAIN
+        return SkipReason.EMAIL_DOMAIN
     if person.email_key != contact.email_key and not state.take(person.email_key, contact.id):
-        return SKIP_EMAIL_CONFLICT
+        return SkipReason.EMAIL_CONFLICT
     return None
 
 
@@ -315,7 +314,7 @@ def _plan_wanted(plan, state, m365, duplicates=None):
             continue
         user = m365.users.get(user_id)
         if user is None:
-            _skip(plan, state, user_id, "", "", SKIP_NOT_FOUND)
+            _skip(plan, state, user_id, "", "", SkipReason.NOT_FOUND)
             continue
         person = persons[user_id]
         target = _create_or_link(plan, state, person, duplicates)
@@ -329,7 +328,9 @@ def _note_present(plan, state, contact, user_id):
         return
     state.handled.add(user_id)
     if user_id not in state.touched:
-        plan.present.append(Change("present", user_id, contact.name, contact.email, contact_id=contact.id))
+        plan.present.append(
+            Change(ChangeKind.PRESENT, user_id, contact.name, contact.email, contact_id=contact.id)
+        )
 
 
 def _create_or_link(plan, state, person, duplicates):
@@ -345,11 +346,11 @@ def _create_or_link(plan, state, person, duplicates):
     if existing is not None:
         return _link_or_leave(plan, state, existing, person)
     if not state.take(person.email_key, person.m365_id):
-        _skip(plan, state, person.m365_id, person.display_name, person.email, SKIP_EMAIL_TAKEN)
+        _skip(plan, state, person.m365_id, person.display_name, person.email, SkipReason.EMAIL_TAKEN)
         return None
     plan.creates.append(
         Change(
-            "create",
+            ChangeKind.CREATE,
             person.m365_id,
             f"{person.first_name} {person.last_name}".strip(),
             person.email,
@@ -358,7 +359,7 @@ def _create_or_link(plan, state, person, duplicates):
                 for f, v in zip(FIELDS, (person.first_name, person.last_name, person.email), strict=True)
             ),
             values=(person.first_name, person.last_name, person.email),
-            reason=N_("name missing") if person.name_missing else "",
+            reason=ChangeNote.NAME_MISSING if person.name_missing else "",
         )
     )
     state.targets[person.m365_id] = person.m365_id
@@ -368,26 +369,33 @@ def _create_or_link(plan, state, person, duplicates):
 def _link_or_leave(plan, state, existing, person):
     """An existing contact has the user's email: link it ("Link active") or leave it alone."""
     if existing.archived:
-        _skip(plan, state, person.m365_id, person.display_name, person.email, SKIP_ARCHIVED)
+        _skip(plan, state, person.m365_id, person.display_name, person.email, SkipReason.ARCHIVED)
         return None
     if existing.m365_user_id:
-        _skip(plan, state, person.m365_id, person.display_name, person.email, SKIP_LINKED_ELSEWHERE)
+        _skip(plan, state, person.m365_id, person.display_name, person.email, SkipReason.LINKED_ELSEWHERE)
         return None
     if not state.rules.link_active:
         plan.present.append(
             Change(
-                "present",
+                ChangeKind.PRESENT,
                 person.m365_id,
                 existing.name,
                 existing.email,
                 contact_id=existing.id,
-                reason=N_("not linked"),
+                reason=ChangeNote.NOT_LINKED,
             )
         )
         return None
     changes = _field_changes(plan, state, existing, person)
     plan.links.append(
-        Change("link", person.m365_id, existing.name, existing.email, contact_id=existing.id, changes=changes)
+        Change(
+            ChangeKind.LINK,
+            person.m365_id,
+            existing.name,
+            existing.email,
+            contact_id=existing.id,
+            changes=changes,
+        )
     )
     state.targets[person.m365_id] = existing.id
     return existing.id
@@ -395,12 +403,12 @@ def _link_or_leave(plan, state, existing, person):
 
 def _skip_reason(person, rules, duplicates):
     reason = person.skip_reason(rules.allowed_domains)
-    if reason == SKIP_DISABLED and not rules.skip_disabled:
+    if reason == SkipReason.DISABLED and not rules.skip_disabled:
         reason = None
-    if reason == SKIP_GUEST and not rules.skip_guests:
+    if reason == SkipReason.GUEST and not rules.skip_guests:
         reason = None
     if reason is None and person.email_key in duplicates:
-        reason = SKIP_DUPLICATE
+        reason = SkipReason.DUPLICATE
     return reason
 
 
@@ -439,7 +447,7 @@ def _group_add(plan, state, target, user_id, name, email, group_id):
     state.in_group.add((target, group_id))
     contact_id = target if isinstance(target, int) else None
     plan.group_adds.append(
-        Change("group_add", user_id, name, email or "", contact_id=contact_id, group_id=group_id)
+        Change(ChangeKind.GROUP_ADD, user_id, name, email or "", contact_id=contact_id, group_id=group_id)
     )
 
 
@@ -447,7 +455,7 @@ def _skip(plan, state, user_id, name, email, reason, force=False):
     if user_id in state.skipped and not force:
         return
     state.skipped.add(user_id)
-    plan.skipped.append(Change("skip", user_id, name, email or "", reason=reason))
+    plan.skipped.append(Change(ChangeKind.SKIP, user_id, name, email or "", reason=reason))
 
 
 def _apply_threshold(plan, rules):
@@ -459,7 +467,7 @@ def _apply_threshold(plan, rules):
     if share_exceeded and count >= rules.threshold_min:
         plan.threshold_exceeded = True
         plan.holds = [
-            Change("hold", c.user_id, c.name, c.email, contact_id=c.contact_id, reason=c.reason)
+            Change(ChangeKind.HOLD, c.user_id, c.name, c.email, contact_id=c.contact_id, reason=c.reason)
             for c in plan.removals
         ]
         plan.removals = []

@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from portal import search
 from portal.book import email_problem
 from portal.extensions import db
-from portal.i18n import N_
 from portal.models import Contact, utcnow
 from portal.models.sync import SyncChange, SyncRun
+from portal.models.vocabulary import ChangeKind, ChangeNote, RemovalReason, RunKind
 from portal.sync import lock
 from portal.sync.apply import apply_plan, split_decided_by
 from portal.sync.plan import Change, SyncPlan
@@ -39,10 +39,6 @@ def deleted_for_good_on(archived_at):
     return archived_at + timedelta(days=ARCHIVE_DAYS)
 
 
-RESTORED = N_("restored by an admin")
-RESTORED_UNLINKED = N_("restored by an admin; unlinked from its M365 user")
-
-
 class NotRestored(Exception):
     """The contact was not restored; the message (in the admin's language) says why."""
 
@@ -52,9 +48,14 @@ class RemovedContact:
     """An archived contact as the "Removed contacts" page shows it."""
 
     contact: Contact
-    reason: str  # the stored archive reason (English; shown through _())
+    reason: str  # the stored archive reason (English; shown as `reason_label`)
     decided_by: str  # the admin who allowed the removal ("Allow deletions"); "" for the sync
     run_id: int | None  # the run that removed it, while the history keeps it
+
+    @property
+    def reason_label(self):
+        """The archive reason in the admin's language."""
+        return RemovalReason.archive_label(self.reason)
 
     @property
     def removed_at(self):
@@ -93,14 +94,14 @@ def removed_count(customer):
 
 
 def _last_removals(customer, contact_ids):
-    """{contact id: its latest "remove" SyncChange} among `contact_ids` (one query)."""
+    """{contact id: its latest removal (SyncChange)} among `contact_ids` (one query)."""
     if not contact_ids:
         return {}
     rows = db.session.scalars(
         select(SyncChange)
         .where(
             SyncChange.customer_id == customer.id,
-            SyncChange.kind == "remove",
+            SyncChange.kind == ChangeKind.REMOVE,
             SyncChange.contact_id.in_(contact_ids),
         )
         .order_by(SyncChange.id)
@@ -147,10 +148,14 @@ def restore_contact(customer, contact_id, admin, now=None, wait_seconds=None):
 
 def _restore(customer, contact, admin, now):
     """Write the restore through the sync's apply code, record it as a run, then unlink."""
-    run = SyncRun.admin_action(customer, "restore", f"Restore by {admin.email}", now, {"restores": 1})
-    reason = RESTORED_UNLINKED if contact.m365_user_id else RESTORED
+    run = SyncRun.admin_action(
+        customer, RunKind.RESTORE, f"Restore by {admin.email}", now, {ChangeKind.RESTORE.plural: 1}
+    )
+    reason = ChangeNote.RESTORED_UNLINKED if contact.m365_user_id else ChangeNote.RESTORED
     name, email = contact.full_name, contact.email
-    change = Change("restore", contact.m365_user_id, name, email, contact_id=contact.id, reason=reason)
+    change = Change(
+        ChangeKind.RESTORE, contact.m365_user_id, name, email, contact_id=contact.id, reason=reason
+    )
     apply_plan(SyncPlan(restores=[change]), customer, run, now, decided_by=admin.email)
     contact.m365_user_id = None
     contact.linked_automatically = False

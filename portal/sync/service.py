@@ -1,6 +1,6 @@
 """The sync and the import, orchestrated: fetch -> plan -> guard (threshold) -> apply -> report.
 
-    run_sync(customer, trigger, job=None)     one sync pass (runner job, "Sync now", CLI); -> SyncRun
+    run_sync(customer_id, trigger, job=None)  one sync pass (runner job, "Sync now", CLI); -> SyncRun
     preview_sync(customer)                    the same fetch and plan, nothing written; -> Preview
     import_users(customer, user_ids | subscription=...)   Manual-mode import, or a subscribed
                                               group's members; -> (SyncRun, ImportOutcome)
@@ -9,7 +9,8 @@
 Job handlers and the runner's periodic triggers are in portal/sync/tasks.py.
 The web app and the runner call these same functions. Every writing pass holds the customer's
 sync lock (portal.sync.lock) and writes its changes, the run record, the new delta links and the
-removal report in ONE transaction: a failure leaves the book as it was.
+removal report in ONE transaction: a failure leaves the book as it was. A run reads its customer,
+settings and connection once (RunInputs), under the lock.
 """
 
 import logging
@@ -25,6 +26,7 @@ from portal.i18n import N_
 from portal.models import (
     Contact,
     ContactGroup,
+    Customer,
     GroupSubscription,
     SyncMode,
     SyncSettings,
@@ -32,6 +34,7 @@ from portal.models import (
 )
 from portal.models.base import chunks, utcnow
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
+from portal.models.vocabulary import ChangeKind, RunKind
 from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
@@ -60,6 +63,35 @@ class Preview:
 # --- who may be synced ------------------------------------------------------------------------
 
 
+@dataclass
+class RunInputs:
+    """What a run reads about its customer, once: the customer, its settings (None before the first
+    use) and the connection the runner may use (None when it may not: connection_for_sync)."""
+
+    customer: object
+    settings: object
+    connection: object
+
+    @classmethod
+    def load(cls, customer):
+        """Read them for `customer` (a Customer)."""
+        settings = db.session.get(SyncSettings, customer.id)
+        return cls(customer, settings, connection_for_sync(customer))
+
+    def blocker(self, need_active=True, mode=None):
+        """Why the customer cannot be synced or imported now, or None (see sync_blocker)."""
+        if not self.customer.ms_user_sync_in_effect:
+            return N_("Microsoft User Synchronization is switched off in the master data.")
+        if self.connection is None:
+            return NOT_CONNECTED
+        settings = self.settings
+        if need_active and (settings is None or not settings.sync_active):
+            return N_("Synchronization active is switched off.")
+        if mode is not None and settings is not None and settings.mode != mode:
+            return MODE_BLOCKERS[mode]
+        return None
+
+
 def sync_blocker(customer, need_active=True, mode=None):
     """Why `customer` cannot be synced or imported now (an English sentence, N_-marked), or None.
 
@@ -68,16 +100,7 @@ def sync_blocker(customer, need_active=True, mode=None):
     active" must be on (the sync; imports and previews don't need it). `mode`: the panel asking
     only works in that SyncMode (Manual mode's panel is not offered in Automatic mode).
     """
-    if not customer.ms_user_sync_in_effect:
-        return N_("Microsoft User Synchronization is switched off in the master data.")
-    if connection_for_sync(customer) is None:
-        return NOT_CONNECTED
-    settings = db.session.get(SyncSettings, customer.id)
-    if need_active and (settings is None or not settings.sync_active):
-        return N_("Synchronization active is switched off.")
-    if mode is not None and settings is not None and settings.mode != mode.value:
-        return MODE_BLOCKERS[mode]
-    return None
+    return RunInputs.load(customer).blocker(need_active, mode)
 
 
 MODE_BLOCKERS = {
@@ -137,7 +160,7 @@ def snapshot(customer):
 
 def active_subscriptions(customer, settings):
     """Subscribed groups that feed contact groups (Automatic mode only)."""
-    if settings.mode != SyncMode.AUTOMATIC.value:
+    if settings.mode != SyncMode.AUTOMATIC:
         return []
     return db.session.scalars(
         select(GroupSubscription)
@@ -156,25 +179,31 @@ def active_subscriptions(customer, settings):
 # --- the sync ---------------------------------------------------------------------------------
 
 
-def _fetch_and_plan(customer, client, now):
-    settings = SyncSettings.for_customer(customer)
-    connection = connection_for_sync(customer)
+def _fetch_and_plan(inputs, client, now):
+    customer, settings = inputs.customer, inputs.settings
     contacts = snapshot(customer)
     fetched = fetch.fetch_for_sync(
-        client, connection, contacts, active_subscriptions(customer, settings), now
+        client, inputs.connection, contacts, active_subscriptions(customer, settings), now
     )
     plan = build(contacts, fetched.data, rules_for(customer, settings))
-    return connection, fetched, plan
+    return fetched, plan
+
+
+def _with_settings(inputs):
+    """`inputs` whose settings exist (created with defaults on first use; the caller commits)."""
+    if inputs.settings is None:
+        inputs.settings = SyncSettings.for_customer(inputs.customer)
+    return inputs
 
 
 def preview_sync(customer):
     """What the next sync would change, computed by the same code; writes nothing."""
-    problem = sync_blocker(customer, need_active=False)
+    inputs = RunInputs.load(customer)
+    problem = inputs.blocker(need_active=False)
     if problem:
         raise SyncNotPossible(problem)
-    connection = connection_for_sync(customer)
-    with graph_client(connection) as client:
-        _conn, fetched, plan = _fetch_and_plan(customer, client, utcnow())
+    with graph_client(inputs.connection) as client:
+        fetched, plan = _fetch_and_plan(_with_settings(inputs), client, utcnow())
         requests = client.request_count
     db.session.rollback()
     return Preview(
@@ -182,33 +211,37 @@ def preview_sync(customer):
     )
 
 
-def run_sync(customer, trigger, job=None, wait_seconds=0.0, clock=utcnow):
-    """One sync pass for `customer`; returns its SyncRun (status skipped when locked/ineligible).
+def run_sync(customer_id, trigger, job=None, wait_seconds=0.0, clock=utcnow):
+    """One sync pass for the customer; returns its SyncRun (status skipped when locked/ineligible).
 
+    The customer, its settings and connection are read once, under the customer's lock (RunInputs).
     Raises GraphError (and any other error) after recording a failed run, so a runner job ends
     failed too. `clock` is the lock's clock (tests move it past a dead holder's lease).
     """
-    problem = sync_blocker(customer)
-    if problem:
-        return _record_skip(customer, "sync", trigger, job, problem)
     try:
-        with lock.held(customer.id, wait_seconds, clock=clock) as lease:
-            return _locked_sync(customer, trigger, job, lease)
+        with lock.held(customer_id, wait_seconds, clock=clock) as lease:
+            inputs = RunInputs.load(db.session.get(Customer, customer_id))
+            problem = inputs.blocker()
+            if problem:
+                return _record_skip(customer_id, RunKind.SYNC, trigger, job, problem)
+            return _locked_sync(inputs, trigger, job, lease)
     except lock.CustomerBusy:
-        return _record_skip(customer, "sync", trigger, job, "Another sync of this customer is running.")
+        message = "Another sync of this customer is running."
+        return _record_skip(customer_id, RunKind.SYNC, trigger, job, message)
 
 
-def _locked_sync(customer, trigger, job, lease):
-    run = _start_run(customer, "sync", trigger, job)
-    with _client_or_fail(run, customer) as client:
+def _locked_sync(inputs, trigger, job, lease):
+    customer, connection = inputs.customer, inputs.connection
+    run = _start_run(customer.id, RunKind.SYNC, trigger, job)
+    with _client_or_fail(run, connection) as client:
         try:
             now = utcnow()
-            connection, fetched, plan = _fetch_and_plan(customer, client, now)
+            fetched, plan = _fetch_and_plan(inputs, client, now)
             counts = apply_plan(plan, customer, run, now)
             connection.users_delta_link = fetched.users_link
             connection.groups_delta_link = fetched.groups_link
             connection.delta_saved_at = now
-            SyncSettings.for_customer(customer).last_sync_at = now
+            inputs.settings.last_sync_at = now
             notes = list(fetched.notes) + reports.send_reports(customer, plan, run, now)
             _finish_run(
                 run,
@@ -226,10 +259,10 @@ def _locked_sync(customer, trigger, job, lease):
     return run
 
 
-def _client_or_fail(run, customer):
-    """The Graph client of the customer's connection; a client that cannot be made fails the run."""
+def _client_or_fail(run, connection):
+    """The Graph client of the run's connection; a client that cannot be made fails the run."""
     try:
-        return graph_client(connection_for_sync(customer))
+        return graph_client(connection)
     except Exception as error:  # e.g. a stored token that cannot be decrypted
         _fail_run(run, None, error)
         raise
@@ -244,25 +277,27 @@ def import_users(customer, user_ids=(), trigger="manual", job=None, subscription
     With `subscription`, the users are the group's transitive members and go into its contact
     group. Graph errors end the import before anything is written (the run is recorded failed).
     """
-    problem = sync_blocker(customer, need_active=False)
-    if problem:
-        raise SyncNotPossible(problem)
     try:
         with lock.held(customer.id, current_app.config["SYNC_LOCK_WAIT"]) as lease:
-            return _locked_import(customer, user_ids, trigger, job, subscription, lease)
+            inputs = RunInputs.load(db.session.get(Customer, customer.id))  # read once, under the lock
+            problem = inputs.blocker(need_active=False)
+            if problem:
+                raise SyncNotPossible(problem)
+            return _locked_import(inputs, user_ids, trigger, job, subscription, lease)
     except lock.CustomerBusy:
         raise SyncNotPossible(
             "Another sync of this customer is running; try again in a few minutes."
         ) from None
 
 
-def _locked_import(customer, user_ids, trigger, job, subscription, lease):
-    run = _start_run(customer, "import", trigger, job)
-    with _client_or_fail(run, customer) as client:
+def _locked_import(inputs, user_ids, trigger, job, subscription, lease):
+    customer = inputs.customer
+    run = _start_run(customer.id, RunKind.IMPORT, trigger, job)
+    with _client_or_fail(run, inputs.connection) as client:
         try:
             baseline = fetch.take_baseline(
                 client,
-                connection_for_sync(customer),
+                inputs.connection,
                 book_has_links(customer),
                 utcnow(),
                 groups=subscription is not None and not _subscription_imported(customer),
@@ -270,7 +305,7 @@ def _locked_import(customer, user_ids, trigger, job, subscription, lease):
             if subscription is not None:
                 user_ids = client.group_member_ids(subscription.m365_group_id, transitive=True)
             group_id = subscription.contact_group_id if subscription is not None else None
-            outcome = _import(customer, client, run, user_ids, group_id, from_graph=baseline)
+            outcome = _import(_with_settings(inputs), client, run, user_ids, group_id, from_graph=baseline)
             _finish_run(run, client, outcome.counts, RunStatus.SUCCEEDED)
             lease.confirm()
             db.session.commit()
@@ -299,9 +334,9 @@ def _subscription_imported(customer):
             select(SyncRun.id)
             .where(
                 SyncRun.customer_id == customer.id,
-                SyncRun.kind == "import",
+                SyncRun.kind == RunKind.IMPORT,
                 SyncRun.trigger == "subscription",
-                SyncRun.status == RunStatus.SUCCEEDED.value,
+                SyncRun.status == RunStatus.SUCCEEDED,
             )
             .limit(1)
         )
@@ -309,11 +344,12 @@ def _subscription_imported(customer):
     )
 
 
-def _import(customer, client, run, user_ids, group_id, from_graph):
+def _import(inputs, client, run, user_ids, group_id, from_graph):
     """Plan and write the import a slice at a time (portal.sync.import_slices); -> ImportOutcome.
     `from_graph`: read every user from Graph (a delta baseline was taken just now, so the
     directory cache predates it)."""
-    rules = rules_for(customer, SyncSettings.for_customer(customer))
+    customer = inputs.customer
+    rules = rules_for(customer, inputs.settings)
     planner = ImportPlanner(
         snapshot(customer), replace(rules, update_all=False, held_contact_ids=frozenset())
     )
@@ -340,25 +376,40 @@ def import_result(run, outcome):
 # --- run records ------------------------------------------------------------------------------
 
 
-def _start_run(customer, kind, trigger, job):
+def _start_run(customer_id, kind, trigger, job):
     run = SyncRun(
-        customer_id=customer.id,
+        customer_id=customer_id,
         kind=kind,
         trigger=trigger,
-        status=RunStatus.RUNNING.value,
+        status=RunStatus.RUNNING,
         started_at=utcnow(),
         counts={},
         job_id=job.id if job is not None else None,
     )
     db.session.add(run)
-    db.session.commit()  # visible in the history while it runs
+    _commit_keeping_loaded()  # visible in the history while it runs
     return run
 
 
+def _commit_keeping_loaded():
+    """Commit without expiring what the session loaded: the run goes on with the inputs it read
+    (under the customer's lock) instead of reading them again."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 def _finish_run(run, client, counts, status, resync="", notes=()):
-    run.status = status.value
+    run.status = status
     run.finished_at = utcnow()
-    run.counts = {k: v for k, v in counts.items() if v and not (run.kind == "sync" and k == "present")}
+    run.counts = {
+        k: v
+        for k, v in counts.items()
+        if v and not (run.kind == RunKind.SYNC and k == ChangeKind.PRESENT.plural)
+    }
     run.full_resync = bool(resync)
     run.resync_reason = resync
     run.graph_requests = client.request_count if client is not None else 0
@@ -378,12 +429,12 @@ def _fail_run(run, client, error):
     db.session.commit()
 
 
-def _record_skip(customer, kind, trigger, job, reason):
+def _record_skip(customer_id, kind, trigger, job, reason):
     run = SyncRun(
-        customer_id=customer.id,
+        customer_id=customer_id,
         kind=kind,
         trigger=trigger,
-        status=RunStatus.SKIPPED.value,
+        status=RunStatus.SKIPPED,
         started_at=utcnow(),
         finished_at=utcnow(),
         counts={},
@@ -397,7 +448,7 @@ def _record_skip(customer, kind, trigger, job, reason):
 
 def successful_sync():
     """The condition on SyncRun rows that are successful syncs (a held run succeeded too)."""
-    return and_(SyncRun.kind == "sync", SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]))
+    return and_(SyncRun.kind == RunKind.SYNC, SyncRun.status.in_([RunStatus.SUCCEEDED, RunStatus.HELD]))
 
 
 def last_successful_sync(customer_id):

@@ -74,7 +74,7 @@ def _contact_group_for(customer, group):
     contact_group = contact_group or find_group_by_name(customer, group.display_name)
     if contact_group is None:
         contact_group = ContactGroup(
-            customer_id=customer.id, name=single_line(group.display_name)[:200], origin=Origin.M365.value
+            customer_id=customer.id, name=single_line(group.display_name)[:200], origin=Origin.M365
         )
         db.session.add(contact_group)
     contact_group.m365_group_id = contact_group.m365_group_id or group.m365_id

@@ -21,6 +21,7 @@ from portal import health
 from portal.extensions import db
 from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
+from portal.models.vocabulary import RunKind
 from portal.queue import active_job, enqueue, handler, report_progress
 from portal.sync import lock, service
 
@@ -36,20 +37,19 @@ def _customer(job):
 @handler(JobKind.SYNC)
 def sync_job(job):
     """One sync pass; skipped when a sync that started after this job was queued already succeeded."""
-    customer = _customer(job)
     covered = db.session.scalar(
         select(SyncRun.id)
         .where(
-            SyncRun.customer_id == customer.id,
-            SyncRun.kind == "sync",
+            SyncRun.customer_id == job.customer_id,
+            SyncRun.kind == RunKind.SYNC,
             SyncRun.started_at >= job.created_at,
-            SyncRun.status.in_([RunStatus.SUCCEEDED.value, RunStatus.HELD.value]),
+            SyncRun.status.in_([RunStatus.SUCCEEDED, RunStatus.HELD]),
         )
         .limit(1)
     )
     if covered:
         return {"run_id": covered, "status": "skipped", "message": "A sync ran since this one was queued."}
-    run = service.run_sync(customer, job.params.get("trigger", "manual"), job=job)
+    run = service.run_sync(job.customer_id, job.params.get("trigger", "manual"), job=job)
     return {"run_id": run.id, "status": run.status, "counts": run.counts, "message": run.message}
 
 

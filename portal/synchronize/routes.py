@@ -104,7 +104,7 @@ def callback():
                 oauth.pending_type(state),
                 tenant_free=lambda tenant_id: service.tenant_free(customer, tenant_id),
             )
-            if sign_in.connection_type == ConnectionType.APPLICATION.value:
+            if sign_in.connection_type == ConnectionType.APPLICATION:
                 return consent.start(customer, sign_in)  # nothing stored until consent is proven
         unlinked = service.save_connection(customer, current_user, sign_in)
     except oauth.SignInFailed as exc:

@@ -19,7 +19,7 @@ from portal.sync import lock
 from portal.sync.subscriptions import enqueue_groups_load
 
 SWITCHES = ("sync_active", "link_active")
-MODES = tuple(mode.value for mode in SyncMode)
+MODES = tuple(SyncMode)
 
 
 def setting_labels():
@@ -113,7 +113,7 @@ def set_mode(customer, admin, mode):
         settings.mode = mode
         _stamp(settings, "mode", admin)
         AuditEntry.record(customer, admin.email, f"mode_{mode}")
-        if mode == SyncMode.AUTOMATIC.value:
+        if mode == SyncMode.AUTOMATIC:
             # "Subscribe to Groups" needs the groups with their member counts: load them now.
             enqueue_groups_load(customer, admin)
     db.session.commit()
