@@ -94,8 +94,6 @@ PERIODIC = [
 ]
 
 
-
-
 class Runner:
     """One runner loop; create several (threads or processes) and they share the queue safely."""
 
