@@ -94,7 +94,12 @@ def test_finished_sync_answers_286_and_refreshes_the_history(alice_client, world
 def test_history_page_shows_a_finished_sync_without_announcing_it(alice_client, world):
     """The "finished" notice (and its history refresh) belongs to the poll's last answer only."""
     add_job(world.acme, "m365_sync", status="succeeded")
-    assert "The synchronization has finished." not in text(alice_client.get("/sync/history"))
+    response = alice_client.get("/sync/history")
+    assert response.status_code == 200
+    html = text(response)
+    assert "<h1>Sync history</h1>" in html and '<div id="sync-status">' in html  # the page, rendered
+    assert 'hx-get="/sync/history"' not in html  # no history refresh either
+    assert "The synchronization has finished." not in html
 
 
 def test_automatic_progress_polls_while_groups_load_and_stops_after(alice_client, world):

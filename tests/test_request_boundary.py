@@ -4,11 +4,19 @@ Every case runs on SQLite and on PostgreSQL (TEST_DATABASE_URL); NUL bytes and i
 only broke PostgreSQL, which cannot store a NUL in text and keeps ids in 32-bit INTEGER columns.
 """
 
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
 import pytest
 from flask import url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
+from wtforms.fields.core import UnboundField
 
+import portal
 from portal import boundary, create_app
 from portal.config import ConfigError, from_environment
 from portal.extensions import db
@@ -18,54 +26,6 @@ from tests.conftest import PASSWORD, make_test_config
 NUL = "\x00"
 HX = {"HX-Request": "true"}
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
-# Every query parameter a view reads (a view that reads a new one belongs here too).
-QUERY_NAMES = (
-    "q",
-    "gq",
-    "page",
-    "after",
-    "before",
-    "group",
-    "sort",
-    "kind",
-    "part",
-    "show",
-    "role",
-    "customer_id",
-    "next",
-    "state",
-    "code",
-    "error",
-    "value",
-    "on",
-    "mode",
-    "confirm",
-)
-# Every form field a view reads.
-FORM_NAMES = QUERY_NAMES + (
-    "name",
-    "email",
-    "password",
-    "salutation",
-    "first_name",
-    "last_name",
-    "groups",
-    "group_id",
-    "contact_id",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "notification_recipients",
-    "allowed_domains",
-    "ms_user_sync",
-    "admin_email",
-    "admin_name",
-    "admin_password",
-    "reseller",
-    "customer",
-    "has_header",
-)
 HUGE_IDS = (2**31, 2**63, 10**20)
 
 
@@ -87,6 +47,133 @@ GET_RULES = _rules(lambda r: "GET" in r.methods)
 POST_RULES = _rules(lambda r: "POST" in r.methods and r.endpoint != "auth.logout")
 INT_RULES = _rules(lambda r: any(_is_int(r, name) for name in r.arguments))
 TEXT_RULES = _rules(lambda r: any(not _is_int(r, name) for name in r.arguments))
+
+
+# --- The names the sweeps send: discovered from the code, not kept by hand ----------------------------
+
+PORTAL_DIR = Path(portal.__file__).resolve().parent
+REQUEST_DATA = {"args", "values", "form"}  # request.<these> hold query and form values
+# Read by a library, not by portal's code: Authlib's authorize_access_token reads the OAuth callback.
+LIBRARY_NAMES = {"code", "state", "error", "error_description"}
+
+
+def _form_field_names():
+    """The field names of every Flask-WTF form class in portal (csrf_token aside, see REQUEST_NAMES)."""
+    for module in pkgutil.walk_packages(portal.__path__, "portal."):
+        importlib.import_module(module.name)
+    forms, todo = set(), [FlaskForm]
+    while todo:
+        for subclass in todo.pop().__subclasses__():
+            todo.append(subclass)
+            if subclass.__module__.startswith("portal."):
+                forms.add(subclass)
+    assert forms, "no Flask-WTF form in portal"
+    return {name for form in forms for name in dir(form) if isinstance(getattr(form, name), UnboundField)}
+
+
+def _functions():
+    """Every function and method of portal: (name, parameter names, {parameter: default}, node)."""
+    found = []
+    for path in sorted(PORTAL_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params = [a.arg for a in node.args.posonlyargs + node.args.args]
+                defaults = dict(
+                    zip(params[len(params) - len(node.args.defaults) :], node.args.defaults, strict=True)
+                )
+                defaults.update(
+                    (a.arg, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d
+                )
+                found.append((node.name, params + [a.arg for a in node.args.kwonlyargs], defaults, node))
+    return found
+
+
+def _callee(call):
+    return call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", None)
+
+
+def _string(node):
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _read_names():
+    """The names portal's code reads from request.args, .values and .form: `request.args.get("q")`,
+    `.getlist(...)`, `request.args["q"]`, `"q" in request.args`; also through a function the mapping
+    is handed to (`ContactQuery.from_args(request.args)` reads `args.get("q")`, and hands `args` on to
+    `boundary.sort_arg`), and through a helper that reads a name it is given (`_term("gq")`)."""
+    functions = _functions()
+    by_name = {}
+    for name, params, _defaults, _node in functions:
+        by_name.setdefault(name, []).append(params)
+    holding = {}  # function name -> its parameters that hold a request mapping
+    names, key_params = set(), set()  # key_params: (function, parameter) used as the name read
+
+    def is_mapping(node, function):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            return node.value.id == "request" and node.attr in REQUEST_DATA
+        return isinstance(node, ast.Name) and node.id in holding.get(function, ())
+
+    def read(key, function, params):
+        if _string(key) is not None:
+            names.add(_string(key))
+        elif isinstance(key, ast.Name) and key.id in params:
+            key_params.add((function, key.id))
+
+    changed = True
+    while changed:  # until no more parameters are found to hold a request mapping
+        changed = False
+        for function, params, _defaults, node in functions:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call):
+                    func = sub.func
+                    if isinstance(func, ast.Attribute) and func.attr in ("get", "getlist") and sub.args:
+                        if is_mapping(func.value, function):
+                            read(sub.args[0], function, params)
+                    handed = [(i, a) for i, a in enumerate(sub.args) if is_mapping(a, function)]
+                    handed += [
+                        (k.arg, k.value) for k in sub.keywords if k.arg and is_mapping(k.value, function)
+                    ]
+                    for where, _arg in handed:
+                        for callee_params in by_name.get(_callee(sub), []):
+                            if isinstance(where, str):
+                                target = where if where in callee_params else None
+                            else:
+                                skip = 1 if callee_params[:1] in (["self"], ["cls"]) else 0
+                                target = (callee_params[skip + where : skip + where + 1] or [None])[0]
+                            if target and target not in holding.setdefault(_callee(sub), set()):
+                                holding[_callee(sub)].add(target)
+                                changed = True
+                elif isinstance(sub, ast.Subscript) and is_mapping(sub.value, function):
+                    read(sub.slice, function, params)
+                elif isinstance(sub, ast.Compare) and len(sub.ops) == 1 and isinstance(sub.ops[0], ast.In):
+                    if is_mapping(sub.comparators[0], function):
+                        read(sub.left, function, params)
+    for function, _params, defaults, node in functions:  # names handed to a helper that reads them
+        for helper, param in key_params:
+            if function == helper and _string(defaults.get(param)) is not None:
+                names.add(_string(defaults[param]))
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                for helper, param in key_params:
+                    if _callee(sub) != helper:
+                        continue
+                    for callee_params in by_name[helper]:
+                        skip = 1 if callee_params[:1] in (["self"], ["cls"]) else 0
+                        index = callee_params.index(param) - skip if param in callee_params else -1
+                        if 0 <= index < len(sub.args) and _string(sub.args[index]) is not None:
+                            names.add(_string(sub.args[index]))
+                    names.update(
+                        _string(k.value) for k in sub.keywords if k.arg == param and _string(k.value)
+                    )
+    return names
+
+
+READ_NAMES = _read_names()
+FIELD_NAMES = _form_field_names()
+# Every name sent in the query and in the form: a form can be read from the query too (the CSV import's
+# column mapping), and a view may read a query name from a POST. Never csrf_token: a NUL in it makes
+# every POST a CSRF refusal (400) before any view reads its input, and the sweep would test nothing.
+REQUEST_NAMES = tuple(sorted((READ_NAMES | FIELD_NAMES | LIBRARY_NAMES) - {"csrf_token"}))
 
 
 @pytest.fixture
@@ -145,7 +232,7 @@ def _reload(model, object_id):
 
 @pytest.mark.parametrize("rule", GET_RULES, ids=[r.rule for r in GET_RULES])
 def test_nul_in_any_query_parameter_never_answers_500(olga_client, book, rule):
-    query = {name: f"a{NUL}b" for name in QUERY_NAMES}
+    query = {name: f"a{NUL}b" for name in REQUEST_NAMES}
     for headers in ({}, HX):
         response = olga_client.get(_real_url(rule, book), query_string=query, headers=headers)
         response.get_data()  # a streamed answer (the CSV export) runs its query only now
@@ -155,10 +242,28 @@ def test_nul_in_any_query_parameter_never_answers_500(olga_client, book, rule):
 
 @pytest.mark.parametrize("rule", POST_RULES, ids=[r.rule for r in POST_RULES])
 def test_nul_in_any_form_field_never_answers_500(olga_client, book, rule):
-    data = {name: f"a{NUL}b" for name in FORM_NAMES}
+    data = {name: f"a{NUL}b" for name in REQUEST_NAMES}
     for headers in ({}, HX):
         response = olga_client.post(_real_url(rule, book), data=data, headers=headers)
         assert response.status_code < 500, (rule.rule, response.status_code)
+
+
+# The names the sweeps sent when they were kept by hand: discovery must find at least these.
+ONCE_KEPT_BY_HAND = {
+    *("q", "gq", "page", "after", "before", "group", "sort", "kind", "part", "show", "role", "customer_id"),
+    *("next", "state", "code", "error", "value", "on", "mode", "confirm", "name", "email", "password"),
+    *("salutation", "first_name", "last_name", "groups", "group_id", "contact_id", "street", "postal_code"),
+    *("city", "country", "notification_recipients", "allowed_domains", "ms_user_sync", "admin_email"),
+    *("admin_name", "admin_password", "reseller", "customer", "has_header"),
+}
+
+
+def test_the_sweeps_send_every_name_the_code_reads():
+    """Discovery cannot silently find nothing: each source finds names, together at least the old list."""
+    assert {"q", "gq", "page", "sort", "after", "next", "customer_id", "mode", "tenant"} <= READ_NAMES
+    assert {"email", "password", "first_name", "has_header", "admin_email", "groups"} <= FIELD_NAMES
+    assert ONCE_KEPT_BY_HAND <= set(REQUEST_NAMES), ONCE_KEPT_BY_HAND - set(REQUEST_NAMES)
+    assert "csrf_token" not in REQUEST_NAMES
 
 
 def test_contact_search_with_nul_still_finds_the_contact(alice_client, book):
