@@ -103,7 +103,10 @@ def tenant_aliases():
 @bp.post("/apps")
 def register_app():
     """Register an app: {client_id, client_secret?, redirect_uris, permissions?, display_name?,
-    certificates?: [PEM]} (a secret, a certificate, or both)."""
+    certificates?: [PEM], groupMembershipClaims?} (a secret, a certificate, or both).
+
+    groupMembershipClaims as in the manifest: "DirectoryRole" (the default here), "SecurityGroup"
+    or "All" put the user's directory roles into ID tokens as `wids`; "None" leaves them out."""
     body = _body()
     if not body.get("client_id") or not (body.get("client_secret") or body.get("certificates")):
         _fail(400, "client_id and a client_secret or certificates are required")
@@ -114,6 +117,7 @@ def register_app():
         "display_name": body.get("display_name") or "Registered app",
         "permissions": list(body.get("permissions") or ["User.Read.All", "GroupMember.Read.All"]),
         "certificates": [],
+        "groupMembershipClaims": body.get("groupMembershipClaims") or "DirectoryRole",
     }
     for pem in body.get("certificates") or []:
         _add_certificate(app, pem)

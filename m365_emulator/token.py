@@ -19,6 +19,11 @@ from .scopes import ScopeError, parse_scopes
 
 bp = Blueprint("token", __name__)
 ID_TOKEN_LIFETIME = 3600
+# Directory role template ids (Microsoft Entra built-in roles): the tenant's admins here are Global
+# Administrators; every member holds the default user role.
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+DEFAULT_USER_ROLE = "b79fbf4d-3ef9-4689-8143-76b194e85509"
+ROLE_CLAIMS = {"DirectoryRole", "SecurityGroup", "All"}
 
 
 class TokenError(Exception):
@@ -135,6 +140,9 @@ def _id_token(state, app, user, scopes, nonce):
         )
     if "email" in scopes and user.get("mail"):
         claims["email"] = user["mail"]
+    if app.get("groupMembershipClaims", "DirectoryRole") in ROLE_CLAIMS:
+        admin = user["id"] in state.directory.admins
+        claims["wids"] = [GLOBAL_ADMINISTRATOR, DEFAULT_USER_ROLE] if admin else [DEFAULT_USER_ROLE]
     if nonce:
         claims["nonce"] = nonce
     return state.key.sign(claims)

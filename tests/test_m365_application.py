@@ -13,6 +13,7 @@ from portal.models import AuditEntry, Contact, GroupSubscription, M365Connection
 from tests import m365_helpers as m365
 
 DECLINED = "The admin consent was declined or cancelled; nothing was stored."
+ONLY_ADMINS = "Only an administrator of this Microsoft 365 tenant can connect it."
 MISMATCH = "The admin consent came back for another Microsoft 365 tenant than the one you signed in to."
 
 
@@ -74,14 +75,53 @@ def test_declined_consent_stores_nothing(portal):
     assert DECLINED in m365.flashes(portal)
 
 
-def test_non_admin_cannot_consent_and_nothing_is_stored(portal):
-    url = m365.consent_url(portal, account=DEMO_USER_UPN)
-    page = m365.microsoft_leg(url, account=DEMO_USER_UPN)
-    assert page.status_code == 200 and "Need admin approval" in page.text
-    back = m365.microsoft_leg(url, account=DEMO_USER_UPN, action="cancel")
-    portal.get(m365.callback_path(back))
+def test_non_admin_is_refused_at_the_sign_in_and_never_sent_to_consent(portal):
+    answer = m365.microsoft_leg(m365.start(portal, "application"), account=DEMO_USER_UPN)
+    response = portal.get(m365.callback_path(answer))
+    assert response.status_code == 302 and "adminconsent" not in response.headers["Location"]
     assert connections() == 0
-    assert DECLINED in m365.flashes(portal)
+    assert ONLY_ADMINS in m365.flashes(portal)
+
+
+def test_a_non_admin_crafting_the_consent_answer_of_a_consented_tenant_connects_nothing(
+    portal, world, emulator
+):
+    """Issue 20, row 1: the tenant consented earlier (another customer ended its interface); a non-admin
+    of it signs in, then types the consent answer himself instead of visiting the consent page."""
+    emulator.grant_consent(portal.application.config["M365_CLIENT_ID"])
+    answer = m365.microsoft_leg(m365.start(portal, "application"), account=DEMO_USER_UPN)
+    states = [query_of(answer.headers["Location"])["state"], "0" * 43]
+    back = portal.get(m365.callback_path(answer)).headers["Location"]
+    states += [query_of(back)["state"]] if "/adminconsent?" in back else []  # a consent state, if given
+    for state in states:
+        crafted = f"/m365/callback?admin_consent=True&tenant={emulator.tenant_id}&state={state}"
+        assert portal.get(crafted).status_code == 302
+    assert connections() == 0
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
+    assert "M365 interface has been connected" not in m365.flashes(portal)
+
+
+def test_an_app_registration_without_role_claims_proves_no_administrator(app, world, emulator):
+    """No `wids` in the ID token (the manifest's groupMembershipClaims unset) is no proof: refused."""
+    client_id = m365.configure(app, emulator)
+    emulator.control(
+        "POST",
+        "apps",
+        {
+            "client_id": client_id,
+            "client_secret": app.config["M365_CLIENT_SECRET"],
+            "redirect_uris": [m365.REDIRECT_URI],
+            "groupMembershipClaims": "None",
+        },
+    )
+    world.northwind.ms_user_sync = True
+    db.session.commit()
+    portal = app.test_client().sign_in_as(world.alice)
+    for connection_type in ("application", "delegated"):
+        answer = m365.microsoft_leg(m365.start(portal, connection_type))
+        portal.get(m365.callback_path(answer))
+        assert connections() == 0
+        assert ONLY_ADMINS in m365.flashes(portal)
 
 
 def test_consent_answer_for_another_tenant_is_refused(portal):

@@ -96,6 +96,16 @@ def test_non_admin_account_gets_need_admin_page_and_nothing_is_stored(portal):
     assert NOT_ADMIN in m365.flashes(portal)
 
 
+def test_non_admin_of_a_tenant_that_consented_before_cannot_connect_it(portal, app, emulator):
+    """Tenant-wide consent lets any user of the tenant sign in with the permissions: only the ID
+    token's administrator role proves the person may connect the tenant."""
+    emulator.grant_consent(app.config["M365_CLIENT_ID"])
+    response = m365.sign_in(portal, account=DEMO_USER_UPN)
+    assert response.status_code == 302
+    assert connections() == 0
+    assert "Only an administrator of this Microsoft 365 tenant can connect it." in m365.flashes(portal)
+
+
 def test_account_that_cannot_read_the_directory_is_refused(portal, emulator):
     emulator.control("POST", "/_emulator/faults", {"path_pattern": "/v1.0/users", "status": 403, "times": 1})
     m365.sign_in(portal)

@@ -34,7 +34,13 @@ from portal.m365.graph import (
     PermissionMissing,
     aadsts_code,
 )
-from portal.m365.permissions import DELEGATED_SCOPES, OIDC_SCOPES, ConnectionType, lacks_permission
+from portal.m365.permissions import (
+    DELEGATED_SCOPES,
+    OIDC_SCOPES,
+    ConnectionType,
+    lacks_permission,
+    may_connect,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,10 @@ def _messages():
             "and click Accept."
         ),
         "not_admin": not_admin_message(),
+        "not_tenant_admin": _(
+            "Only an administrator of this Microsoft 365 tenant can connect it. Sign in with a Global "
+            "Administrator (or Privileged Role Administrator) account of the tenant; nothing was stored."
+        ),
         "state": _(
             "This sign-in answer does not belong to a sign-in started here (it may have been "
             "replayed or forged). Nothing was stored; please start again."
@@ -305,6 +315,11 @@ def finish_sign_in(connection_type=ConnectionType.DELEGATED, tenant_free=lambda 
     if not tenant_free(tenant_id):
         fail("tenant_taken")
     account = claims.get("preferred_username") or claims.get("email") or claims.get("name") or ""
+    if not may_connect(claims, connection_type):  # a tenant that consented earlier lets anybody in
+        log.warning(
+            "sign-in of %s for tenant %s refused: no administrator role in the ID token", account, tenant_id
+        )
+        fail("not_tenant_admin")
     if connection_type == ConnectionType.APPLICATION:
         return SignIn(tenant_id, _domain_of(account), account, "", "", connection_type)
     scopes = normalise_scopes(token.get("scope", ""))
