@@ -1,15 +1,18 @@
 """Application permissions: sign-in (OpenID Connect), admin consent, client credentials — over real
 HTTP against the M365 emulator. Every failure stores nothing and says why in an admin's words."""
 
+import hashlib
+import json
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from m365_emulator.demo import DEMO_ADMIN_UPN, DEMO_USER_UPN
 from portal.extensions import db
 from portal.m365 import tokens
-from portal.models import AuditEntry, Contact, GroupSubscription, M365Connection
+from portal.models import AuditEntry, Contact, GroupSubscription, M365Connection, OAuthFlow
 from tests import m365_helpers as m365
 
 DECLINED = "The admin consent was declined or cancelled; nothing was stored."
@@ -222,3 +225,41 @@ def test_failed_switch_leaves_the_delegated_connection_as_it_was(portal, world):
     stored = db.session.scalar(select(M365Connection))
     assert (stored.connection_type, stored.refresh_token_encrypted) == before
     assert DECLINED in m365.flashes(portal)
+
+
+def _age_flows(by):
+    for flow in db.session.scalars(select(OAuthFlow)):
+        flow.created_at -= by
+    db.session.commit()
+
+
+def test_a_consent_answered_after_ten_minutes_is_refused(portal):
+    path = m365.consent_path(portal)
+    _age_flows(timedelta(minutes=11))
+    portal.get(path)
+    assert connections() == 0
+    assert "does not belong to a sign-in started here" in m365.flashes(portal)
+
+
+def test_a_consent_answer_works_once_and_its_state_is_kept_on_the_server(portal):
+    path = m365.consent_path(portal)
+    flow = db.session.scalar(select(OAuthFlow))
+    assert flow.purpose == OAuthFlow.CONSENT and flow.details["tid"]
+    state = query_of(path)["state"]
+    assert state not in flow.state_hash and flow.state_hash == hashlib.sha256(state.encode()).hexdigest()
+    with portal.session_transaction() as session:  # the signed cookie names no tenant, no customer
+        assert flow.details["tid"] not in json.dumps(dict(session))
+    assert portal.get(path).status_code == 302
+    assert connections() == 1
+    db.session.execute(delete(M365Connection))
+    db.session.commit()
+    portal.get(path)  # the same answer again
+    assert connections() == 0 and db.session.scalar(select(func.count()).select_from(OAuthFlow)) == 0
+
+
+def test_signing_out_ends_the_flows_the_session_started(portal):
+    m365.consent_url(portal)
+    assert db.session.scalar(select(func.count()).select_from(OAuthFlow)) == 1
+    portal.post("/logout")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(OAuthFlow)) == 0

@@ -51,6 +51,11 @@ def load_user(token):
     return admin
 
 
+def current_session():
+    """The server-side session row of the signed-in admin (None when nobody is signed in)."""
+    return g.get("admin_session") if current_user.is_authenticated else None
+
+
 def start_session(user):
     """Sign `user` in with a fresh session: a new server-side row and a cookie that carries
     nothing over from before (the caller commits)."""

@@ -1,9 +1,8 @@
 """Admin consent for application permissions (Microsoft identity platform v2 endpoint).
 
-    start(customer, sign_in)            -> redirect to {authority}/{tid}/v2.0/adminconsent
-    pending(state)                      -> what a consent with `state` was started for, or None
-    finish(customer, started, answer)   -> connection.SignIn (raises oauth.SignInFailed)
-    forget(state)
+    start(sign_in)                      -> (redirect to {authority}/{tid}/v2.0/adminconsent, state)
+    started_for(sign_in)                -> what the caller keeps on the server under that state
+    finish(started, answer)             -> oauth.SignIn (raises oauth.SignInFailed)
 
 The administrator has just signed in (OpenID Connect, portal.m365.oauth), so the portal knows who
 and which tenant (`tid` of a verified ID token). Microsoft's answer names a tenant too, but the
@@ -17,7 +16,7 @@ import time
 from urllib.parse import urlencode
 
 from authlib.common.security import generate_token
-from flask import current_app, redirect, session
+from flask import current_app, redirect
 
 from portal.m365 import apponly, oauth
 from portal.m365.graph import (
@@ -32,26 +31,14 @@ from portal.m365.oauth import SignIn
 from portal.m365.permissions import GRAPH_PERMISSIONS, ConnectionType
 
 log = logging.getLogger(__name__)
-PENDING_KEY = "m365_consent"
 # error= values of a consent the administrator declined or could not give.
 DECLINED = {"access_denied", "consent_required", "permission_denied", "admin_consent_required"}
-# Started consents kept at once (as oauth.MAX_PENDING; abandoned ones must not fill the cookie).
-MAX_PENDING = 3
 
 
-def start(customer, sign_in):
-    """Remember the signed-in tenant under a new state and send the administrator to admin consent."""
+def start(sign_in):
+    """(the redirect to admin consent in the signed-in tenant, its state). The caller keeps on the
+    server who signed in to which tenant under that state: `finish` is handed it back."""
     state = generate_token(32)
-    started = dict(session.get(PENDING_KEY) or {})
-    started[state] = {
-        "customer": customer.id,
-        "tid": sign_in.tenant_id,
-        "account": sign_in.account,
-        "domain": sign_in.tenant_domain,
-        "at": time.time(),
-    }
-    newest = sorted(started.items(), key=lambda item: item[1]["at"])[-MAX_PENDING:]
-    session[PENDING_KEY] = dict(newest)
     config = current_app.config
     query = urlencode(
         {
@@ -61,22 +48,15 @@ def start(customer, sign_in):
             "state": state,
         }
     )
-    return redirect(f"{config['M365_AUTHORITY']}/{sign_in.tenant_id}/v2.0/adminconsent?{query}")
+    return redirect(f"{config['M365_AUTHORITY']}/{sign_in.tenant_id}/v2.0/adminconsent?{query}"), state
 
 
-def pending(state):
-    """The consent started with `state` in this session ({customer, tid, account, domain}), or None."""
-    return (session.get(PENDING_KEY) or {}).get(state or "")
+def started_for(sign_in):
+    """What `finish` needs to know of the sign-in that preceded the consent."""
+    return {"tid": sign_in.tenant_id, "account": sign_in.account, "domain": sign_in.tenant_domain}
 
 
-def forget(state):
-    """Drop a started consent (answered, or refused)."""
-    started = dict(session.get(PENDING_KEY) or {})
-    if started.pop(state or "", None) is not None:
-        session[PENDING_KEY] = started
-
-
-def finish(customer, started, answer):
+def finish(started, answer):
     """Check Microsoft's answer (`answer`: the callback's query) and prove the application permissions."""
     error = answer.get("error")
     if error:

@@ -48,7 +48,6 @@ GRAPH_RESOURCE = "https://graph.microsoft.com/"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 # AADSTS codes Microsoft uses when the account may not grant admin-only permissions.
 NOT_ADMIN_CODES = {"AADSTS65001", "AADSTS90094", "AADSTS90095", "AADSTS90008", "AADSTS50105"}
-PENDING_KEY = "m365_sign_in"
 CONNECTION_TYPES = tuple(kind.value for kind in ConnectionType)
 _CLIENT_KEY = "m365_oauth_client"
 # Authlib keeps each started sign-in (PKCE verifier, nonce, redirect URI) in the session cookie
@@ -221,8 +220,9 @@ def default_connection_type():
     return current_app.config["M365_DEFAULT_CONNECTION"]
 
 
-def start_sign_in(customer, connection_type):
-    """Redirect to Microsoft's sign-in; remember the customer and connection type it is for."""
+def start_sign_in(connection_type):
+    """(the redirect to Microsoft's sign-in, its state). The caller keeps what the state was
+    started for on the server; Authlib keeps the PKCE verifier and the nonce in the session."""
     check_credential()
     remote = client()
     scope = DELEGATED_SCOPES if connection_type == ConnectionType.DELEGATED else OIDC_SCOPES
@@ -234,18 +234,15 @@ def start_sign_in(customer, connection_type):
     # The authorize URL itself is not needed at the callback: not kept (it is most of the size).
     kept = {key: value for key, value in data.items() if key != "url"}
     remote.save_authorize_data(redirect_uri=redirect_uri(), **kept)
-    pending = dict(session.get(PENDING_KEY) or {})
-    pending[data["state"]] = {"customer": customer.id, "type": connection_type}
-    session[PENDING_KEY] = pending
-    return redirect(data["url"])
+    return redirect(data["url"]), data["state"]
 
 
 def _forget_abandoned(keep):
-    """Drop all but the `keep` newest pending sign-ins (Authlib's state keys and ours).
+    """Drop all but the `keep` newest of Authlib's pending sign-ins from the session.
 
     Each attempt adds a few hundred bytes to the session cookie; some twenty abandoned
     "Release M365 Interface" clicks would pass the browser's 4 KB limit and break the session.
-    Newest by Authlib's expiry time (the session's JSON does not keep the order of our dict)."""
+    Newest by Authlib's expiry time."""
     states = sorted(
         (key for key in session if key.startswith(STATE_PREFIX)),
         key=lambda key: (session[key] or {}).get("exp") or 0,
@@ -254,29 +251,6 @@ def _forget_abandoned(keep):
     for key in states:
         if key not in kept:
             session.pop(key)
-    kept_states = {key[len(STATE_PREFIX) :] for key in kept}
-    pending = session.get(PENDING_KEY) or {}
-    session[PENDING_KEY] = {state: cid for state, cid in pending.items() if state in kept_states}
-
-
-def _pending(state):
-    return (session.get(PENDING_KEY) or {}).get(state or "")
-
-
-def pending_customer_id(state):
-    """The customer id a sign-in with `state` was started for (None: not started here)."""
-    return (_pending(state) or {}).get("customer")
-
-
-def pending_type(state):
-    """The connection type a sign-in with `state` was started for."""
-    return (_pending(state) or {}).get("type") or ConnectionType.DELEGATED
-
-
-def forget_pending(state):
-    pending = dict(session.get(PENDING_KEY) or {})
-    pending.pop(state or "", None)
-    session[PENDING_KEY] = pending
 
 
 def claims_options():

@@ -1,6 +1,6 @@
 """The data model, one module per aggregate. Import from here."""
 
-from portal.models.accounts import AdminSession, AdminUser, Role, SignInFailure  # noqa: F401
+from portal.models.accounts import AdminSession, AdminUser, OAuthFlow, Role, SignInFailure  # noqa: F401
 from portal.models.base import utcnow  # noqa: F401
 from portal.models.contacts import (  # noqa: F401
     Contact,

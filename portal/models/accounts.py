@@ -9,7 +9,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, or_, select, update
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, delete, func, or_, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from portal.extensions import db
@@ -198,6 +198,62 @@ class AdminSession(db.Model):
         now = now or utcnow()
         expired = or_(cls.last_seen_at < now - idle, cls.created_at < now - max_age)
         return db.session.execute(delete(cls).where(expired)).rowcount
+
+
+class OAuthFlow(db.Model):
+    """A Microsoft sign-in or admin consent this admin session started and has not finished: the
+    only evidence the callback believes (its own parameters prove nothing). Kept on the server,
+    bound to the session, found by its state's hash, used once, and worth nothing after MAX_AGE."""
+
+    __tablename__ = "oauth_flow"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("admin_session.id", ondelete="CASCADE"), index=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # SIGN_IN or CONSENT
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)  # connection type; who signed in
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    SIGN_IN = "sign_in"
+    CONSENT = "consent"
+    MAX_AGE = timedelta(minutes=10)
+    MAX_OPEN = 3  # per session: abandoned attempts beyond the newest few are dropped
+
+    @classmethod
+    def remember(cls, session_row, state, purpose, customer, now=None, **details):
+        """Keep a started flow for `session_row` (caller commits); drops its expired and oldest ones."""
+        now = now or utcnow()
+        mine = (
+            select(cls.id)
+            .where(cls.session_id == session_row.id)
+            .order_by(cls.created_at.desc(), cls.id.desc())
+        )
+        stale = db.session.scalars(mine.offset(cls.MAX_OPEN - 1)).all()
+        db.session.execute(delete(cls).where(or_(cls.id.in_(stale), cls.created_at < now - cls.MAX_AGE)))
+        db.session.add(
+            cls(
+                session_id=session_row.id,
+                state_hash=_token_hash(state),
+                purpose=purpose,
+                customer_id=customer.id,
+                details=details,
+                created_at=now,
+            )
+        )
+
+    @classmethod
+    def take(cls, session_row, state, now=None):
+        """The flow `state` names if this session started it less than MAX_AGE ago, else None; in
+        either case it is gone afterwards (committed at once: a state works once, whatever follows)."""
+        if not state or not isinstance(state, str) or session_row is None:
+            return None
+        flow = db.session.scalar(select(cls).where(cls.state_hash == _token_hash(state)))
+        if flow is None:
+            return None
+        db.session.execute(delete(cls).where(cls.id == flow.id))
+        db.session.commit()
+        fresh = (now or utcnow()) - flow.created_at <= cls.MAX_AGE
+        return flow if flow.session_id == session_row.id and fresh else None
 
 
 class SignInFailure(db.Model):

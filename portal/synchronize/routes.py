@@ -9,9 +9,10 @@ from flask_login import current_user, login_required
 
 from portal import htmx
 from portal.auth import access
+from portal.auth.session import current_session
 from portal.extensions import db
 from portal.m365 import consent, credentials, oauth, tokens
-from portal.models import ConnectionType, SyncSettings
+from portal.models import ConnectionType, OAuthFlow, SyncSettings
 from portal.sync import connection as service
 from portal.sync import lock
 from portal.sync.attention import problems
@@ -77,10 +78,13 @@ def connect():
     if connection_type not in oauth.CONNECTION_TYPES:
         abort(400)
     try:
-        return oauth.start_sign_in(customer, connection_type)
+        response, state = oauth.start_sign_in(connection_type)
     except oauth.SignInFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("m365.index"))
+    OAuthFlow.remember(current_session(), state, OAuthFlow.SIGN_IN, customer, type=connection_type)
+    db.session.commit()
+    return response
 
 
 @bp.route("/callback")
@@ -88,24 +92,22 @@ def connect():
 def callback():
     """Microsoft sends the admin back here (after the sign-in, and after the admin consent): check
     everything, then store the connection."""
-    state = request.args.get("state")
-    started = consent.pending(state)
-    customer_id = started["customer"] if started else oauth.pending_customer_id(state)
-    customer = access.get_customer_or_404(customer_id) if customer_id else access.current_customer()
+    flow = OAuthFlow.take(current_session(), request.args.get("state"))  # once, this session's, fresh
+    customer = access.get_customer_or_404(flow.customer_id) if flow else access.current_customer()
     try:
-        if customer_id is None:
+        if flow is None:
             oauth.fail("state")
         if not customer.ms_user_sync_in_effect:
             oauth.fail("failed", _("Microsoft User Synchronization is switched off"))
-        if started:
-            sign_in = consent.finish(customer, started, request.args)
+        if flow.purpose == OAuthFlow.CONSENT:
+            sign_in = consent.finish(flow.details, request.args)
         else:
             sign_in = oauth.finish_sign_in(
-                oauth.pending_type(state),
+                flow.details["type"],
                 tenant_free=lambda tenant_id: service.tenant_free(customer, tenant_id),
             )
             if sign_in.connection_type == ConnectionType.APPLICATION:
-                return consent.start(customer, sign_in)  # nothing stored until consent is proven
+                return _ask_admin_consent(customer, sign_in)  # nothing stored until consent is proven
         unlinked = service.save_connection(customer, current_user, sign_in)
     except oauth.SignInFailed as exc:
         db.session.rollback()
@@ -114,11 +116,17 @@ def callback():
         flash(oauth._messages()["tenant_taken"], "error")
     else:
         _flash_connected(unlinked)
-    finally:
-        oauth.forget_pending(state)
-        consent.forget(state)
     access.choose_customer(customer.id)
     return redirect(url_for("m365.index"))
+
+
+def _ask_admin_consent(customer, sign_in):
+    """Send the administrator who just signed in on to admin consent; keep who it was, and for
+    which tenant, under the consent's state (on the server)."""
+    response, state = consent.start(sign_in)
+    OAuthFlow.remember(current_session(), state, OAuthFlow.CONSENT, customer, **consent.started_for(sign_in))
+    db.session.commit()
+    return response
 
 
 def _flash_connected(unlinked):
