@@ -44,16 +44,23 @@ def normalize_email(email):
     email = (email or "").strip()
     if not email:
         return None, _("Email address is missing.")
+    normalized = valid_address(email)
+    if normalized is None:
+        return None, _("This is not a valid email address.")
+    return normalized, None
+
+
+def valid_address(email):
+    """The normalized address when `email` is one address and nothing else, else None. Every way in
+    (form, CSV, Microsoft 365) goes through this: `a@b.example\r\nBcc: x@y` is no address."""
     local, _at, domain = email.rpartition("@")
     if local and len(email.encode()) <= 254 and len(local) <= 64 and _DOT_ATOM.match(local):
         normalized_domain = _normalized_domain(domain)
-        if normalized_domain is None:
-            return None, _("This is not a valid email address.")
-        return f"{local}@{normalized_domain}", None
+        return None if normalized_domain is None else f"{local}@{normalized_domain}"
     try:  # quoted or international local parts: the full check
-        return validate_email(email, check_deliverability=False).normalized, None
+        return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError:
-        return None, _("This is not a valid email address.")
+        return None
 
 
 def find_by_email(customer, email):

@@ -9,10 +9,11 @@ from sqlalchemy import select, update
 from portal import links, mail
 from portal.extensions import db
 from portal.models import Customer, M365Connection, OutboxMail
+from portal.models.vocabulary import SkipReason
 from portal.runner import Runner
 from portal.sync import held
 from portal.sync.connection import send_pending_reauth_notices
-from tests.sync_helpers import hold_removal
+from tests.sync_helpers import book, hold_removal, import_users, sync, users
 from tests.test_mail import Inbox, mail_app, smtp_port, smtp_server  # noqa: F401  (fixtures)
 
 BASE = "https://portal.example"
@@ -236,3 +237,24 @@ def test_oauth_redirect_uri_comes_from_portal_base_url_not_the_host_header(app):
     app.config["PORTAL_BASE_URL"] = ""  # development: the address the browser used
     with app.test_request_context("/m365/", base_url="http://127.0.0.1:5000"):
         assert oauth.redirect_uri() == "http://127.0.0.1:5000/m365/callback"
+
+
+HEADER_INJECTION = "victim@evil.example\r\nBcc: x@evil.example"
+
+
+def test_a_microsoft_mail_that_is_no_single_address_is_neither_imported_nor_synced(
+    app, emulator, connected_acme
+):
+    """One email rule for every way in: Microsoft's `mail` goes through the form's and the CSV's."""
+    people = users(emulator)
+    newcomer, linked = people["adele.vance"], people["isaiah.langer"]
+    assert import_users(app, connected_acme, [linked["id"]]).status == "succeeded"
+    emulator.control("PATCH", f"users/{newcomer['id']}", {"mail": HEADER_INJECTION})
+    emulator.control("PATCH", f"users/{linked['id']}", {"mail": HEADER_INJECTION})
+    job = import_users(app, connected_acme, [newcomer["id"]])
+    assert job.status == "succeeded" and job.result["created"] == 0
+    run = sync(app, connected_acme)
+    contacts = book(connected_acme)
+    assert all("evil.example" not in key for key in contacts) and linked["mail"].lower() in contacts
+    reasons = {change.detail for change in run.changes if change.kind == "skip"}
+    assert SkipReason.EMAIL_INVALID in reasons

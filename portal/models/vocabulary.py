@@ -127,6 +127,7 @@ class SkipReason(Labelled):
 
     # Who is skipped: portal.sync.people.Person.skip_reason, and duplicates across users.
     NO_MAILBOX = N_("no mailbox address")
+    INVALID_EMAIL = N_("invalid email address in M365")
     DISABLED = N_("disabled account")
     GUEST = N_("guest")
     DOMAIN = N_("domain not allowed")
@@ -138,6 +139,7 @@ class SkipReason(Labelled):
     EMAIL_TAKEN = N_("another contact has this email address")
     LINKED_ELSEWHERE = N_("the contact with this email is linked to another M365 user")
     EMAIL_NO_MAILBOX = N_("email not updated: no mailbox address in M365")
+    EMAIL_INVALID = N_("email not updated: invalid email address in M365")
     EMAIL_DOMAIN = N_("email not updated: domain not allowed")
     EMAIL_CONFLICT = N_("email not updated: another contact has this email address")
 

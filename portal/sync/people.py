@@ -5,6 +5,7 @@ One place for these rules; manual import and the daily sync both use it.
 
 from dataclasses import dataclass
 
+from portal import book
 from portal.models.tenancy import domain_allowed
 from portal.models.vocabulary import SkipReason
 from portal.text import email_key, single_line
@@ -28,6 +29,7 @@ class Person:
     enabled: bool
     guest: bool
     name_missing: bool
+    email_invalid: bool = False  # Microsoft's mail is no single valid address (then `email` is None)
 
     @property
     def email_key(self):
@@ -36,6 +38,8 @@ class Person:
     def skip_reason(self, allowed_domains=()):
         """Why this user is not imported (a SkipReason), or None. Duplicates are found across users,
         elsewhere."""
+        if self.email_invalid:
+            return SkipReason.INVALID_EMAIL
         if not self.email:
             return SkipReason.NO_MAILBOX
         if not self.enabled:
@@ -109,11 +113,15 @@ def person_from_graph(user, current=None):
         user = _fill_from_contact(user, current)
     first, last, missing = split_name(user)
     upn = user.get("userPrincipalName") or ""
+    address = mailbox_address(user)
+    # The email rule of every way in (book.valid_address); Microsoft's own spelling is kept.
+    valid = address is not None and book.valid_address(address) is not None
     return Person(
         m365_id=user["id"],
         first_name=first,
         last_name=last,
-        email=mailbox_address(user),
+        email=address if valid else None,
+        email_invalid=address is not None and not valid,
         display_name=single_line(user.get("displayName") or "") or f"{first} {last}".strip(),
         department=user.get("department") or "",
         enabled=user.get("accountEnabled", True) is not False,

@@ -289,6 +289,8 @@ def _field_changes(plan, state, contact, person):
 
 
 def _email_problem(state, contact, person):
+    if person.email_invalid:
+        return SkipReason.EMAIL_INVALID
     if not person.email:
         return SkipReason.EMAIL_NO_MAILBOX
     if not domain_allowed(person.email_key, state.rules.allowed_domains):
