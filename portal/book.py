@@ -17,13 +17,13 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 from portal.models.base import chunks
 from portal.models.sync import HeldRemoval, SyncChange
-from portal.text import email_key, single_line
+from portal.text import email_key, name_key
 
 # A plain ASCII dot-atom local part (RFC 5322): email_validator accepts it as it is.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
@@ -126,12 +126,9 @@ def delete_contacts(customer_id, contact_ids):
 
 
 def find_group_by_name(customer, name):
-    """The customer's group of that name in any letter case, or None."""
+    """The customer's group of that name in any letter case (text.name_key), or None."""
     return db.session.scalar(
-        select(ContactGroup)
-        .where(
-            ContactGroup.customer_id == customer.id,
-            func.lower(ContactGroup.name) == single_line(name).lower(),
+        select(ContactGroup).where(
+            ContactGroup.customer_id == customer.id, ContactGroup.name_key == name_key(name)
         )
-        .limit(1)
     )

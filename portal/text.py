@@ -39,6 +39,13 @@ def single_line(value):
     return _WHITESPACE.sub(" ", value).strip()
 
 
+def name_key(name):
+    """The one comparison key of a name unique per customer (a contact group's): on one line and
+    case-folded in Python, so "Ärzte", "ÄRZTE" and "ärzte" are one name on every database (SQLite's
+    lower() folds ASCII only)."""
+    return single_line(name or "").casefold()
+
+
 def email_key(email):
     """The one comparison key of an email address: stripped and lower case. Addresses are unique per
     customer by it, and a contact matches an M365 user or a CSV row by it."""

@@ -1,6 +1,7 @@
 """Contact groups: list with counts, create, rename, delete, members."""
 
 import pytest
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
@@ -174,3 +175,25 @@ def test_post_without_csrf_token_is_refused(alice_client, groups):
         == 400
     )
     assert members(groups.sales.id) == ["anna@acme.example", "ben@acme.example"]
+
+
+@pytest.mark.parametrize("second", ["Ärzte", "ärzte", "ÄRZTE", " Ärzte "])
+def test_a_group_name_taken_in_any_letter_case_answers_already_exists_never_500(alice_client, world, second):
+    assert alice_client.post("/contacts/groups", data={"name": "Ärzte"}).status_code == 302
+    response = alice_client.post("/contacts/groups", data={"name": second})
+    assert response.status_code == 422
+    assert "A contact group with this name already exists." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ContactGroup)) == 1
+
+
+def test_a_group_made_between_the_check_and_the_commit_answers_already_exists(
+    alice_client, world, monkeypatch
+):
+    """Two tabs creating "Ärzte" at once: the name check passes for both, the unique key refuses one."""
+    from portal.contacts import services
+
+    monkeypatch.setattr(services, "group_name_problem", lambda *args, **kwargs: None)  # both pass the check
+    assert alice_client.post("/contacts/groups", data={"name": "Ärzte"}).status_code == 302
+    response = alice_client.post("/contacts/groups", data={"name": "ärzte"})
+    assert response.status_code == 422 and "already exists" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ContactGroup)) == 1

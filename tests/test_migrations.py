@@ -298,3 +298,48 @@ def test_upgrading_fills_the_search_text_and_index_for_rows_made_before_it():
             db.engine.dispose()
     finally:
         cleanup()
+
+
+NAME_KEY_PREVIOUS_HEAD = "c3f1a9d27e45"
+
+
+def test_upgrading_gives_groups_whose_names_fold_alike_names_of_their_own_keeping_members():
+    """SQLite's lower() folded ASCII only: "Ärzte" and "ärzte" could both exist. The upgrade keeps the
+    first, renames the later "ärzte (2)" (members kept), and from then on one name means one group."""
+    url, options, cleanup = fresh_database()
+    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
+    try:
+        with app.app_context():
+            upgrade(revision=NAME_KEY_PREVIOUS_HEAD)
+            with db.engine.begin() as conn:
+                for statement in LEGACY_ROWS[:4]:  # the reseller, two customers, a contact
+                    conn.exec_driver_sql(statement)
+                for group_id, customer_id, name in (
+                    (1, 1, "Ärzte"),
+                    (2, 1, "ÄRZTE"),
+                    (3, 1, "ärzte"),
+                    (4, 2, "ärzte"),
+                ):
+                    conn.exec_driver_sql(
+                        "INSERT INTO contact_group (id, customer_id, name, origin, created_at) "
+                        f"VALUES ({group_id}, {customer_id}, '{name}', 'manual', '2026-01-01')"
+                    )
+                conn.exec_driver_sql("INSERT INTO contact_group_member (contact_id, group_id) VALUES (1, 3)")
+            upgrade()
+            with db.engine.connect() as conn:
+                groups = conn.exec_driver_sql(
+                    "SELECT id, name, name_key FROM contact_group ORDER BY id"
+                ).fetchall()
+                members = conn.exec_driver_sql(
+                    "SELECT contact_id, group_id FROM contact_group_member"
+                ).fetchall()
+            db.engine.dispose()
+        assert [tuple(g) for g in groups] == [
+            (1, "Ärzte", "ärzte"),
+            (2, "ÄRZTE (2)", "ärzte (2)"),
+            (3, "ärzte (3)", "ärzte (3)"),
+            (4, "ärzte", "ärzte"),  # another customer's
+        ]
+        assert [tuple(m) for m in members] == [(1, 3)]
+    finally:
+        cleanup()

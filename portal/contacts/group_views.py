@@ -4,6 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal import htmx
 from portal.auth import access
@@ -12,6 +13,7 @@ from portal.contacts import bp, services
 from portal.contacts.forms import GroupForm
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
+from portal.text import single_line
 
 MEMBERS_SHOWN = 100
 
@@ -27,15 +29,28 @@ def _name_checked(form, customer, group=None):
     return True
 
 
+def _committed_unless_taken(form, change):
+    """Make the change and commit; False (the field says why) when a group of that name came in
+    between the check and the commit (two tabs, a double click): the unique key refused it."""
+    try:
+        change()
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        form.name.errors = [*form.name.errors, _("A contact group with this name already exists.")]
+        return False
+    return True
+
+
 @bp.route("/groups", methods=["GET", "POST"])
 def groups():
     """The customer's contact groups with member counts; create a new one."""
     customer = access.current_customer()
     form = GroupForm()
-    if _name_checked(form, customer):
-        group = services.create_group(customer, form.name.data)
-        db.session.commit()
-        flash(_("Contact group %(name)s created.", name=group.name), "success")
+    if _name_checked(form, customer) and _committed_unless_taken(
+        form, lambda: services.create_group(customer, form.name.data)
+    ):
+        flash(_("Contact group %(name)s created.", name=single_line(form.name.data)), "success")
         return redirect(url_for(".groups"))
     return render_template(
         "contacts/groups.html",
@@ -105,9 +120,9 @@ def group_rename(group_id):
     customer = access.current_customer()
     group = access.owned_by_current_customer(ContactGroup, group_id)
     form = GroupForm(obj=group)
-    if _name_checked(form, customer, group):
-        group.name = form.name.data.strip()
-        db.session.commit()
+    if _name_checked(form, customer, group) and _committed_unless_taken(
+        form, lambda: setattr(group, "name", single_line(form.name.data))
+    ):
         if htmx.is_htmx():
             return render_template("contacts/_group_name.html", group=group)
         flash(_("Contact group renamed."), "success")

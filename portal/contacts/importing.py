@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.models import Contact, ContactGroup, ContactImport, Origin, contact_group_members, utcnow
 from portal.models.base import chunks
 from portal.models.contacts import contact_search_text
-from portal.text import email_key
+from portal.text import email_key, name_key
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 STATUSES = (CREATE, UPDATE, UNCHANGED, REJECT)
@@ -79,7 +79,7 @@ def _row_plan(line, row, mapping):
     groups = {}
     for name in _cell(row, mapping["group"]).split(GROUP_SEPARATOR):
         if name.strip():
-            groups.setdefault(name.strip().lower(), name.strip())
+            groups.setdefault(name_key(name), name.strip())
     return RowPlan(
         line=line,
         first_name=_cell(row, mapping["first_name"]),
@@ -131,7 +131,7 @@ def _existing_by_key(customer, keys):
         )
         for contact_id, group_id, name in memberships:
             by_id[contact_id].group_ids.add(group_id)
-            by_id[contact_id].group_names.add(name.lower())
+            by_id[contact_id].group_names.add(name_key(name))
     return found
 
 
@@ -173,7 +173,7 @@ def _compare_with(plan, contact):
         (plan.first_name and plan.first_name != contact.first_name),
         (plan.last_name and plan.last_name != contact.last_name),
         (plan.salutation and plan.salutation != contact.salutation),
-        bool({g.lower() for g in plan.groups} - contact.group_names),
+        bool({name_key(g) for g in plan.groups} - contact.group_names),
     ]
     plan.status = UPDATE if any(changes) else UNCHANGED
 
@@ -207,11 +207,11 @@ def counts(plans):
 
 def _groups_for(customer, plans):
     """{lower-case name: ContactGroup}, creating the groups the plan needs (origin csv)."""
-    groups = {g.name.lower(): g for g in services.customer_groups(customer)}
+    groups = {g.name_key: g for g in services.customer_groups(customer)}
     for plan in plans:
         for name in plan.groups:
-            if name.lower() not in groups:
-                groups[name.lower()] = services.create_group(customer, name, origin=Origin.CSV)
+            if name_key(name) not in groups:
+                groups[name_key(name)] = services.create_group(customer, name, origin=Origin.CSV)
     return groups
 
 
@@ -235,7 +235,7 @@ def _insert_created(customer, plans, groups, now):
     ]
     ids = db.session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).all()
     return [
-        (contact_id, groups[name.lower()].id)
+        (contact_id, groups[name_key(name)].id)
         for plan, contact_id in zip(plans, ids, strict=True)
         for name in plan.groups
     ]
@@ -255,9 +255,9 @@ def _update_existing(customer, plans, groups, now):
         values["search_text"] = contact_search_text(first, last, plan.email)
         changes.append({"id": contact.id, "updated_at": now, **values})
         memberships += [
-            (contact.id, groups[name.lower()].id)
+            (contact.id, groups[name_key(name)].id)
             for name in plan.groups
-            if groups[name.lower()].id not in contact.group_ids
+            if groups[name_key(name)].id not in contact.group_ids
         ]
     db.session.execute(update(Contact), changes)
     return memberships

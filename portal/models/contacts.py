@@ -15,12 +15,12 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal import search
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
-from portal.text import email_key
+from portal.text import email_key, name_key
 
 
 class Origin(enum.StrEnum):
@@ -108,15 +108,22 @@ class ContactGroup(db.Model):
     """A named set of contacts; M365 subscriptions create these."""
 
     __tablename__ = "contact_group"
-    __table_args__ = (UniqueConstraint("customer_id", "name", name="uq_contact_group_customer_name"),)
+    __table_args__ = (UniqueConstraint("customer_id", "name_key", name="uq_contact_group_customer_name_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    # text.name_key(name), kept by the validator below: the name as compared for uniqueness.
+    name_key: Mapped[str] = mapped_column(String(200))
     origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL)
     m365_group_id: Mapped[str | None] = mapped_column(String(64))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     contacts = relationship("Contact", secondary=contact_group_members, back_populates="groups")
+
+    @validates("name")
+    def _keep_name_key(self, _attribute, name):
+        self.name_key = name_key(name)
+        return name
 
 
 class ContactImport(db.Model):
