@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import boundary, cli, contacts, dashboard, formatting, htmx, probes, search
+from portal import boundary, cli, contacts, dashboard, formatting, htmx, probes, search, writes
 from portal import config as config_module
 from portal._version import __version__
 from portal.admin import routes as admin_routes
@@ -154,3 +154,4 @@ def register_template_helpers(app):
     app.jinja_env.globals["portal_version"] = __version__
     formatting.init_app(app)
     htmx.init_app(app)
+    writes.init_app(app)

@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.models import JobKind
 from portal.queue import latest_job
 from portal.sync import directory, service, subscriptions
+from portal.writes import book_write
 
 bp = Blueprint("automatic", __name__, url_prefix="/m365/automatic")
 
@@ -60,6 +61,7 @@ def load_groups():
 
 @bp.route("/groups/<m365_id>", methods=["POST"])
 @login_required
+@book_write
 def toggle_group(m365_id):
     """Subscribe to a group (contact group + import job) or end the subscription (toggle)."""
     customer = access.current_customer()
@@ -79,6 +81,7 @@ def toggle_group(m365_id):
 
 @bp.route("/all", methods=["POST"])
 @login_required
+@book_write
 def toggle_all():
     """The select-all checkbox: subscribe to every group, or end every subscription."""
     customer = access.current_customer()

@@ -14,6 +14,7 @@ from portal.contacts.forms import GroupForm
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 from portal.text import single_line
+from portal.writes import book_write
 
 MEMBERS_SHOWN = 100
 
@@ -43,6 +44,7 @@ def _committed_unless_taken(form, change):
 
 
 @bp.route("/groups", methods=["GET", "POST"])
+@book_write
 def groups():
     """The customer's contact groups with member counts; create a new one."""
     customer = access.current_customer()
@@ -115,6 +117,7 @@ def group_name(group_id):
 
 
 @bp.route("/groups/<int:group_id>/rename", methods=["GET", "POST"])
+@book_write
 def group_rename(group_id):
     """Rename a group: click to edit in place (htmx) or a plain form page."""
     customer = access.current_customer()
@@ -133,6 +136,7 @@ def group_rename(group_id):
 
 
 @bp.route("/groups/<int:group_id>/delete", methods=["GET", "POST"])
+@book_write
 def group_delete(group_id):
     """Ask, then delete the group; its contacts stay in the book."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
@@ -154,6 +158,7 @@ def group_delete(group_id):
 
 
 @bp.route("/groups/<int:group_id>/members", methods=["POST"])
+@book_write
 def group_add_member(group_id):
     """Add a contact of the same customer to the group."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
@@ -169,6 +174,7 @@ def group_add_member(group_id):
 
 
 @bp.route("/groups/<int:group_id>/members/<int:contact_id>/remove", methods=["POST"])
+@book_write
 def group_remove_member(group_id, contact_id):
     """Take a contact out of the group (the contact stays in the book)."""
     group = access.owned_by_current_customer(ContactGroup, group_id)

@@ -27,6 +27,7 @@ from portal.contacts.forms import ContactForm, MembershipForm
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
 from portal.sync.removed import removed_count
+from portal.writes import book_write
 
 
 @bp.before_request
@@ -90,6 +91,7 @@ def _save_from_form(customer, form, contact=None):
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@book_write
 def new():
     """Add a contact by hand."""
     customer = access.current_customer()
@@ -109,6 +111,7 @@ def detail(contact_id):
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@book_write
 def edit(contact_id):
     """Change a contact's salutation, names, email and groups."""
     customer = access.current_customer()
@@ -121,6 +124,7 @@ def edit(contact_id):
 
 
 @bp.route("/<int:contact_id>/delete", methods=["GET", "POST"])
+@book_write
 def delete(contact_id):
     """Ask, then delete the contact."""
     contact = access.owned_by_current_customer(Contact, contact_id)
@@ -155,6 +159,7 @@ def _memberships_response(contact, form=None):
 
 
 @bp.route("/<int:contact_id>/groups", methods=["POST"])
+@book_write
 def add_to_group(contact_id):
     """Put the contact into one of the customer's groups."""
     contact = access.owned_by_current_customer(Contact, contact_id)
@@ -167,6 +172,7 @@ def add_to_group(contact_id):
 
 
 @bp.route("/<int:contact_id>/groups/<int:group_id>/remove", methods=["POST"])
+@book_write
 def remove_from_group(contact_id, group_id):
     """Take the contact out of a group."""
     contact = access.owned_by_current_customer(Contact, contact_id)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -17,6 +17,7 @@ from portal.sync import connection as service
 from portal.sync import lock
 from portal.sync.attention import problems
 from portal.synchronize import settings
+from portal.writes import book_write
 
 bp = Blueprint("m365", __name__, url_prefix="/m365")
 
@@ -108,7 +109,8 @@ def callback():
             )
             if sign_in.connection_type == ConnectionType.APPLICATION:
                 return _ask_admin_consent(customer, sign_in)  # nothing stored until consent is proven
-        unlinked = service.save_connection(customer, current_user, sign_in)
+        with lock.held(customer.id, current_app.config["SYNC_LOCK_WEB_WAIT"]):  # never under a sync
+            unlinked = service.save_connection(customer, current_user, sign_in)
     except oauth.SignInFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -146,6 +148,7 @@ def _flash_connected(unlinked):
 
 @bp.route("/end", methods=["GET", "POST"])
 @login_required
+@book_write
 def end():
     """ "End Interface": a confirmation page, then remove tokens and sync state."""
     customer = access.current_customer()
