@@ -33,7 +33,7 @@ import threading
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import lease as leases
@@ -83,6 +83,16 @@ def handler(kind):
 def registered_kinds():
     """The job kinds that have a handler (in the modules imported so far)."""
     return sorted(_HANDLERS)
+
+
+# A dedupe key that holds only while its job is queued or running ("one import of a customer at a
+# time"), where a daily sync's key stays with the job that succeeded ("one daily sync a day").
+ACTIVE_KEY_PREFIX = "active:"
+
+
+def active_key(kind, customer):
+    """The dedupe key of "one `kind` job of `customer` at a time"."""
+    return f"{ACTIVE_KEY_PREFIX}{kind}:{customer.id}"
 
 
 def enqueue(kind, customer, params=None, created_by=None, dedupe_key=None):
@@ -249,6 +259,10 @@ def _finish(job_id, owner, status, result=None, error=""):
         values["result"] = result
     if status is JobStatus.SUCCEEDED:
         values["progress_done"] = Job.progress_total
+        # A key that holds only while the job is active lets the next one in.
+        values["dedupe_key"] = case(
+            (Job.dedupe_key.startswith(ACTIVE_KEY_PREFIX), None), else_=Job.dedupe_key
+        )
     else:
         values["dedupe_key"] = None  # a failed job does not stand in for a later try
     if not leases.while_held(JOB, job_id, owner, values):

@@ -5,6 +5,7 @@ load job stores it; the over-HTTP load against the emulator is in test_manual_em
 """
 
 import re
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from m365_emulator.generator import generate_tenant
 from portal import queue
 from portal.extensions import db
 from portal.manual import services
-from portal.models import Contact, Job, JobKind, M365Connection, SyncSettings
+from portal.models import Contact, Job, JobKind, JobStatus, M365Connection, SyncSettings
 from portal.models.base import utcnow
 from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
 from portal.sync import directory
@@ -314,3 +315,39 @@ def test_another_customers_rows_and_jobs_answer_404(loaded, world, app):
     assert bob.post(f"/m365/manual/groups/{group.id}/select", headers=HX).status_code == 404
     db.session.expire_all()
     assert services.selected_count(world.acme) == 300
+
+
+def test_import_clicked_twice_at_once_in_two_workers_queues_one_job(app, loaded, world):
+    """A double submit reaching two workers at the same moment: one import, both see it."""
+    clients = [app.test_client().sign_in_as(world.alice) for _ in range(2)]
+    tokens = [client.csrf_token() for client in clients]
+    start, answers = threading.Barrier(2), []
+
+    def click(client, token):
+        start.wait()
+        response = client.post("/m365/manual/import", headers={**HX, "X-CSRFToken": token}, csrf=False)
+        answers.append(response.status_code)
+
+    threads = [threading.Thread(target=click, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == [200, 200]
+    db.session.expire_all()
+    assert db.session.query(Job).filter_by(kind="m365_import").count() == 1
+
+
+def test_a_succeeded_import_lets_the_next_one_in_while_a_daily_sync_keeps_its_day(world):
+    """An "active" dedupe key holds only while its job is queued or running; a daily key stays."""
+    for kind, key in (
+        (JobKind.IMPORT, queue.active_key(JobKind.IMPORT, world.acme)),
+        (JobKind.SYNC, "daily:x"),
+    ):
+        assert queue.enqueue(kind, world.acme, {}, dedupe_key=key) is not None
+        db.session.commit()
+        assert queue.enqueue(kind, world.acme, {}, dedupe_key=key) is None  # while it is queued
+        job = queue.claim_next("test-runner", 60)
+        queue._finish(job.id, "test-runner", JobStatus.SUCCEEDED, {})
+        db.session.expire_all()
+        assert (db.session.get(Job, job.id).dedupe_key is None) == (kind == JobKind.IMPORT)

@@ -16,6 +16,7 @@ from contextlib import closing
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from portal import queue, search
 from portal.extensions import db
@@ -81,9 +82,12 @@ def _selection(customer):
     """The customer's selection row (created on first use: everyone selected)."""
     state = db.session.get(DirectorySelection, customer.id)
     if state is None:
-        state = DirectorySelection(customer_id=customer.id, all_selected=True)
-        db.session.add(state)
-        db.session.flush()
+        try:  # two requests at once (a double click reaching two workers) both find none
+            with db.session.begin_nested():
+                state = DirectorySelection(customer_id=customer.id, all_selected=True)
+                db.session.add(state)
+        except IntegrityError:
+            state = db.session.get(DirectorySelection, customer.id, populate_existing=True)
     return state
 
 
@@ -218,4 +222,6 @@ def enqueue_import(customer, admin):
     user_ids = selected_ids(customer)
     if not user_ids:
         raise ManualError(_("Select at least one user to import."))
-    return queue.enqueue(JobKind.IMPORT, customer, {"user_ids": user_ids}, created_by=admin)
+    key = queue.active_key(JobKind.IMPORT, customer)  # a double click in two workers: one import
+    job = queue.enqueue(JobKind.IMPORT, customer, {"user_ids": user_ids}, created_by=admin, dedupe_key=key)
+    return job or queue.active_job(customer, JobKind.IMPORT)
