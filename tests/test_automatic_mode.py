@@ -153,3 +153,16 @@ def test_the_first_sync_after_subscribing_costs_two_requests_and_still_follows_c
     emulator.control("POST", f"groups/{groups['Leadership'].m365_id}/members/{newcomer['id']}")
     assert sync(app, connected_acme).status == "succeeded"
     assert "adele.vance@contosodemo.onmicrosoft.com" in members_of("Leadership")
+
+
+def test_subscriptions_do_not_change_while_the_sync_prerequisite_is_off(
+    app, emulator, connected_acme, alice_client, world
+):
+    """Microsoft User Synchronization switched off in the master data: no toggle subscribes anyone."""
+    groups = automatic(connected_acme, alice_client, app)
+    world.northwind.ms_user_sync = False
+    db.session.commit()
+    assert alice_client.post(f"/m365/automatic/groups/{groups['Leadership'].m365_id}").status_code == 404
+    assert alice_client.post("/m365/automatic/all", data={"on": "1"}).status_code == 404
+    db.session.expire_all()
+    assert db.session.scalars(select(GroupSubscription)).all() == []

@@ -19,7 +19,15 @@ def book(app, world):
     group, other = add_group(world.acme, "Sales"), add_group(world.acme, "Board")
     contact = add_contact(world.acme, "anna@acme.example", "Anna", "Schmidt", groups=[group])
     db.session.add(DirectoryGroup(customer_id=world.acme.id, m365_id="g-1", display_name="Finance"))
-    db.session.add(M365Connection(customer_id=world.acme.id, tenant_id="t-1", tenant_domain="acme.example"))
+    db.session.add(
+        M365Connection(
+            customer_id=world.acme.id,
+            tenant_id="t-1",
+            tenant_domain="acme.example",
+            connection_type="application",
+        )
+    )
+    world.northwind.ms_user_sync = True
     app.config["SYNC_LOCK_WEB_WAIT"] = 0
     db.session.commit()
     return {"contact": contact.id, "group": group.id, "other": other.id}

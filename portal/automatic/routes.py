@@ -37,6 +37,15 @@ def _automatic_context(customer):
     }
 
 
+def _ready_customer():
+    """The working customer, when subscriptions may change: Microsoft User Synchronization switched
+    on and the interface connected (as for loading the groups); else 404, as Manual mode does."""
+    customer = access.current_customer()
+    if service.sync_blocker(customer, need_active=False) is not None:
+        abort(404)
+    return customer
+
+
 @bp.route("/")
 @login_required
 def index():
@@ -64,7 +73,7 @@ def load_groups():
 @book_write
 def toggle_group(m365_id):
     """Subscribe to a group (contact group + import job) or end the subscription (toggle)."""
-    customer = access.current_customer()
+    customer = _ready_customer()
     group = directory.find_group(customer, m365_id) or abort(404)
     subscribed = not subscriptions.unsubscribe(customer, current_user, m365_id)
     if subscribed:
@@ -84,7 +93,7 @@ def toggle_group(m365_id):
 @book_write
 def toggle_all():
     """The select-all checkbox: subscribe to every group, or end every subscription."""
-    customer = access.current_customer()
+    customer = _ready_customer()
     subscriptions.set_all(customer, current_user, request.form.get("on") == "1")
     db.session.commit()
     return _automatic_response(customer)
