@@ -9,6 +9,7 @@ import pytest
 from portal.contacts import csv_io
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, ContactImport
+from portal.sync import lock
 from tests.test_contacts import add_contact, add_group, text
 
 
@@ -382,3 +383,18 @@ def test_export_is_formula_safe_whichever_delimiter_a_spreadsheet_splits_on(alic
         first, last, _email, salutation, _origin, groups = rows[f"p{i}@acme.example"]
         assert (first.replace("'", ""), last.replace("'", "")) == (name, "@" + name)
         assert salutation.replace("'", "") == SALUTATION and groups.replace("'", "") == "Sales;=1+1"
+
+
+def test_one_upload_of_a_customer_is_parsed_at_a_time(app, alice_client, world):
+    """Uploads hold the customer's lock while they are read: a second one waits (SYNC_LOCK_WEB_WAIT),
+    then is told to try again, so parallel uploads cannot take every worker's CPU."""
+    app.config["SYNC_LOCK_WEB_WAIT"] = 0
+    owner = lock.new_owner()
+    assert lock.acquire(world.acme.id, owner)  # an upload (or a sync) of Acme is being handled
+    try:
+        busy = upload(alice_client, "email\nanna@acme.example\n")
+        assert busy.status_code == 409 and "please try again in a minute" in text(busy)
+        assert db.session.scalar(db.select(db.func.count()).select_from(ContactImport)) == 0
+    finally:
+        lock.release(world.acme.id, owner)
+    assert upload(alice_client, "email\nanna@acme.example\n").status_code == 302

@@ -13,6 +13,7 @@ from portal.contacts import bp, csv_io, importing
 from portal.contacts.forms import MappingForm, UploadForm
 from portal.extensions import db
 from portal.sync import lock
+from portal.writes import book_write
 
 # An import of this many contacts or more refreshes the planner's statistics (search.refresh_statistics).
 STATISTICS_AFTER = 1000
@@ -35,6 +36,7 @@ def _limit_mb():
 
 
 @bp.route("/import", methods=["GET", "POST"])
+@book_write  # one upload of a customer parsed at a time (and none while a sync writes its book)
 def csv_import():
     """Upload a CSV file; it is held for the preview, bound to this admin and customer."""
     customer = access.current_customer()
