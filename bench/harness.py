@@ -26,6 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
@@ -132,7 +133,7 @@ def portal_app(url, **overrides):
     }
     app = create_app(config)
     with app.app_context():
-        db.create_all()
+        upgrade()  # as `make run` and the install guide do: the migrations, nothing else
     return app
 
 

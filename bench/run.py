@@ -34,9 +34,12 @@ def scripts(large, pg_url):
         ("many_customers", ["many_customers.py", "--customers", "200", "--users", "1000", *pg]),
         ("portal_throughput", ["portal_throughput.py", "--contacts", "100000", *pg]),
     ]
-    searches = [("search (SQLite)", ["search.py"])]
+    # A new user's book (5,000, 20,000 contacts) and a large one, entered by CSV import.
+    searches = [
+        (f"search (SQLite, {n})", ["search.py", "--contacts", n]) for n in ("5000", "20000", "100000")
+    ]
     if pg_url:
-        searches.append(("search (PostgreSQL)", ["search.py", "--pg", pg_url]))
+        searches.append(("search (PostgreSQL, 100000)", ["search.py", "--pg", pg_url]))
     return searches + runs
 
 

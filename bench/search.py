@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/search.py [--contacts 100000] [--runs 30] [--pg [URL]]
 
-Seeds one customer with N contacts (bench/contacts_list.py's names, umlauts included) into a
-temporary SQLite file, or with --pg into a fresh schema of TEST_DATABASE_URL (or the URL given),
-then times the htmx search fragment of the contact book (GET /contacts/?q=... with HX-Request)
+Enters N contacts for one customer as a user does, through the CSV import pages
+(bench/contacts_list.seed: names with umlauts, files of 20,000 rows), into a new SQLite file or
+with --pg into a fresh schema of TEST_DATABASE_URL (or the URL given), migrated like an
+installation and given nothing else (no statistics step of the benchmark's own), then times
+the htmx search fragment of the contact book (GET /contacts/?q=... with HX-Request)
 for a few terms and prints p50 and p95 in milliseconds.
 """
 
