@@ -14,7 +14,7 @@ from portal import create_app, doctor
 from portal.extensions import db
 from portal.m365 import tokens
 from tests.conftest import PG_SCHEMA, make_test_config
-from tests.test_migrations import RELEASE_ROWS, _snapshot
+from tests.test_migrations import RELEASE_HEAD, RELEASE_ROWS, _snapshot
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 PLAIN = "refresh-token-of-acme"
@@ -26,13 +26,15 @@ def _app(url, key):
 
 
 def _populated(url, key):
-    """An app on a migrated database at `url` holding RELEASE_ROWS, its token encrypted with `key`."""
+    """An app on a database holding RELEASE_ROWS (the previous release's, its token encrypted with
+    `key`), upgraded to the newest schema as an installation is."""
     app = _app(url, key)
     with app.app_context():
-        upgrade()
+        upgrade(revision=RELEASE_HEAD)
         with db.engine.begin() as conn:
             for statement in RELEASE_ROWS:
                 conn.exec_driver_sql(statement.format(token=Fernet(key).encrypt(PLAIN.encode()).decode()))
+        upgrade()
     return app
 
 

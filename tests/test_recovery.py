@@ -292,10 +292,10 @@ def test_link_active_off_during_a_sync_changes_nothing_and_says_why(
     assert BUSY in alice_client.get("/m365/").get_data(as_text=True)  # without htmx: the flash
 
 
-def test_csv_import_confirmed_during_a_sync_imports_nothing_and_says_why(
-    app, world, alice_client, sync_running
-):
+def test_csv_import_confirmed_during_a_sync_imports_nothing_and_says_why(app, world, alice_client):
     preview = preview_url(upload(alice_client, "First;Last;Email\nAnna;Schmidt;anna@acme.example\n"))
+    app.config["SYNC_LOCK_WEB_WAIT"] = 0
+    assert lock.acquire(world.acme.id, "sync-in-another-process")  # the sync starts after the upload
     response = confirm(alice_client, preview)
     assert response.status_code == 302 and "/contacts/import/" in response.headers["Location"]
     page = alice_client.get(response.headers["Location"]).get_data(as_text=True)
