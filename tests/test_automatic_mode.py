@@ -126,7 +126,13 @@ def test_unsubscribing_keeps_the_contact_group_and_its_employees(app, emulator, 
 
 def test_select_all_subscribes_every_group(app, emulator, connected_acme, alice_client):
     groups = automatic(connected_acme, alice_client, app)
-    alice_client.post("/m365/automatic/all", data={"on": "1"}, headers={"HX-Request": "true"})
+    asked = alice_client.post("/m365/automatic/all", data={"on": "1"}, headers={"HX-Request": "true"})
+    assert f"Subscribe to all {len(groups)} groups?" in asked.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalars(select(GroupSubscription)).all() == []  # nothing before the confirmation
+    alice_client.post(
+        "/m365/automatic/all", data={"on": "1", "confirm": "yes"}, headers={"HX-Request": "true"}
+    )
     db.session.expire_all()
     assert len(db.session.scalars(select(GroupSubscription)).all()) == len(groups)
     alice_client.post("/m365/automatic/all", data={"on": "0"}, headers={"HX-Request": "true"})
@@ -166,3 +172,47 @@ def test_subscriptions_do_not_change_while_the_sync_prerequisite_is_off(
     assert alice_client.post("/m365/automatic/all", data={"on": "1"}).status_code == 404
     db.session.expire_all()
     assert db.session.scalars(select(GroupSubscription)).all() == []
+
+
+def test_select_all_takes_only_the_groups_the_search_shows_and_says_what_they_bring_in(
+    app, emulator, connected_acme, alice_client
+):
+    """Issue 21: "sales" shows two groups; "select all" asked for them, not for All Company."""
+    groups = automatic(connected_acme, alice_client, app)
+    shown = {name for name in groups if "sales" in name.lower()}
+    assert len(shown) >= 2 and len(shown) < len(groups)
+    people = sum(groups[name].member_count for name in shown)
+    asked = alice_client.post(
+        "/m365/automatic/all", data={"on": "1", "q": "sales"}, headers={"HX-Request": "true"}
+    )
+    page = asked.get_data(as_text=True)
+    assert f"Subscribe to the {len(shown)} groups that match “sales”?" in page
+    assert f"at most {people} people" in page
+    alice_client.post(
+        "/m365/automatic/all",
+        data={"on": "1", "q": "sales", "confirm": "yes"},
+        headers={"HX-Request": "true"},
+    )
+    db.session.expire_all()
+    subscribed = {s.m365_group_id for s in db.session.scalars(select(GroupSubscription))}
+    assert subscribed == {groups[name].m365_id for name in shown}
+    # "Select all" off while searching ends only the shown groups' subscriptions too.
+    alice_client.post(
+        "/m365/automatic/groups/" + groups["Leadership"].m365_id, headers={"HX-Request": "true"}
+    )
+    alice_client.post("/m365/automatic/all", data={"on": "0", "q": "sales"}, headers={"HX-Request": "true"})
+    db.session.expire_all()
+    assert {s.m365_group_id for s in db.session.scalars(select(GroupSubscription))} == {
+        groups["Leadership"].m365_id
+    }
+
+
+def test_one_group_shown_is_subscribed_by_select_all_without_asking(
+    app, emulator, connected_acme, alice_client
+):
+    groups = automatic(connected_acme, alice_client, app)
+    alice_client.post("/m365/automatic/all", data={"on": "1", "q": "phoenix"}, headers={"HX-Request": "true"})
+    db.session.expire_all()
+    assert [s.m365_group_id for s in db.session.scalars(select(GroupSubscription))] == [
+        groups["Project Phoenix"].m365_id
+    ]

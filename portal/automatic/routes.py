@@ -92,9 +92,19 @@ def toggle_group(m365_id):
 @login_required
 @book_write
 def toggle_all():
-    """The select-all checkbox: subscribe to every group, or end every subscription."""
+    """The select-all checkbox: subscribe to every group the search shows, or end their subscriptions.
+    Subscribing to more than one group is confirmed first, with how many groups and people it brings in."""
     customer = _ready_customer()
-    subscriptions.set_all(customer, current_user, request.form.get("on") == "1")
+    on, term = request.form.get("on") == "1", request.form.get("q", "")
+    if on and request.form.get("confirm") != "yes":
+        groups, people, exact = subscriptions.reach(customer, term)
+        if groups > 1:
+            confirm = {"groups": groups, "people": people, "exact": exact}
+            context = _automatic_context(customer)
+            return htmx.render(
+                "automatic/index.html", "automatic/_panel.html", **context, confirm_all=confirm
+            )
+    subscriptions.set_all(customer, current_user, on, term)
     db.session.commit()
     return _automatic_response(customer)
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from portal.book import find_group_by_name
 from portal.extensions import db
 from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, JobKind, Origin
+from portal.models.directory import DirectoryMembership
 from portal.queue import active_job, enqueue, handler, report_progress
 from portal.sync import directory
 from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
@@ -97,17 +98,33 @@ def unsubscribe(customer, admin, m365_id):
     return True
 
 
-def set_all(customer, admin, on):
-    """Subscribe to every listed group, or end every subscription."""
-    if on:
-        for group, subscribed in groups_overview(customer):
-            if not subscribed:
-                subscribe(customer, admin, group)
-    else:
-        for m365_id in db.session.scalars(
-            select(GroupSubscription.m365_group_id).where(GroupSubscription.customer_id == customer.id)
-        ).all():
-            unsubscribe(customer, admin, m365_id)
+def set_all(customer, admin, on, term=""):
+    """Subscribe to every group the search `term` shows, or end their subscriptions: a bulk
+    selection never reaches past what the admin sees."""
+    for group, subscribed in groups_overview(customer, term):
+        if on and not subscribed:
+            subscribe(customer, admin, group)
+        elif not on and subscribed:
+            unsubscribe(customer, admin, group.m365_id)
+
+
+def reach(customer, term=""):
+    """What subscribing to every group `term` shows brings in: (groups not yet subscribed, people,
+    exact). People are counted once across groups where their members are loaded; for a group whose
+    members are not loaded yet its member count is added, so the figure is at most that (exact False)."""
+    groups = [group for group, subscribed in groups_overview(customer, term) if not subscribed]
+    loaded = [g.id for g in groups if g.members_loaded_at is not None]
+    people = (
+        db.session.scalar(
+            select(func.count(func.distinct(DirectoryMembership.user_m365_id))).where(
+                DirectoryMembership.group_id.in_(loaded)
+            )
+        )
+        if loaded
+        else 0
+    )
+    unloaded = [g for g in groups if g.members_loaded_at is None]
+    return len(groups), people + sum(g.member_count or 0 for g in unloaded), not unloaded
 
 
 def enqueue_groups_load(customer, admin):
