@@ -6,8 +6,9 @@ and folded by `document()`. A query is folded by the same `fold()`, so spellings
 "nunez" finds Núñez, "obrien" and "o'brien" find O'Brien.
 
 A word of 3 or more characters matches anywhere ("chmid" finds Schmidt); a word of 1 or 2
-characters matches the start of a word ("ko" finds Koch, not Mirko). The document is stored with a
-space before every word, so a start-of-word match is the substring " ko": 3 characters again.
+characters matches the start of a word ("ko" finds Koch, not Mirko), except a number: "12" matches
+anywhere, as "121" does. The document is stored with a space before every word, so a
+start-of-word match is the substring " ko": 3 characters again.
 Such needles are looked up in an index: on SQLite an FTS5 table with the trigram tokenizer
 (`<table>_fts`, external content, kept in step by triggers), on PostgreSQL a pg_trgm GIN index
 (`ix_<table>_search_trgm`) serving LIKE '%needle%' (pg_trgm also serves a single letter at a word
@@ -89,8 +90,10 @@ def terms(query):
 
 # --- querying --------------------------------------------------------------------------------------
 def _needle(word):
-    """What the document must contain for `word`: the word, or for a short one " word" (a start)."""
-    return word if len(word) >= MIN_INDEXED else f" {word}"
+    """What the document must contain for `word`: the word, or for a short one " word" (a start).
+    Short numbers match anywhere, as longer words do: "12" finds p121@… and 0512 like "121" does
+    (a number inside an email or a staff number has no word start to match)."""
+    return word if len(word) >= MIN_INDEXED or word.isdigit() else f" {word}"
 
 
 def narrowed(statement, model, query):

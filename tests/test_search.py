@@ -257,3 +257,15 @@ def test_on_a_database_without_statistics_the_search_index_drives_every_search(a
         assert "USING INTEGER PRIMARY KEY" in plan[1], plan
     page = contact_page(world.acme, ContactQuery(q="schmidt1"))
     assert page.total == 111 and page.contacts[0].last_name == "Schmidt1"  # exact match first
+
+
+def test_a_short_number_matches_inside_emails_like_a_longer_one(world):
+    """Issue 21: "121" found 15 contacts and "12" none; digits have no word start to match."""
+    for n in (121, 1212, 7):
+        add_contact(world.acme, f"p{n}.x@acme.example", "Anna", f"Nummer{n}")
+    found = {c.email for c in contact_page(world.acme, ContactQuery(q="12")).contacts}
+    assert found == {"p121.x@acme.example", "p1212.x@acme.example"}
+    assert {c.email for c in contact_page(world.acme, ContactQuery(q="121")).contacts} == found
+    assert {
+        c.email for c in contact_page(world.acme, ContactQuery(q="ko")).contacts
+    } == set()  # letters: starts
