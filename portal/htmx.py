@@ -23,8 +23,29 @@ POLL_EVERY_RUNNER_DOWN = "10s"  # ... while no runner is alive to make progress
 
 
 def init_app(app):
-    """Progress fragments poll every POLL_EVERY unless a poll answer says otherwise."""
-    app.context_processor(lambda: {"poll_every": POLL_EVERY})
+    """Progress fragments poll every POLL_EVERY unless a poll answer says otherwise; every page that
+    shows queued work says at once when no runner is alive (not only once a poll has fired)."""
+    app.context_processor(lambda: {"poll_every": POLL_EVERY, "runner_down": RunnerDownOnFirstUse()})
+
+
+class RunnerDownOnFirstUse:
+    """`runner_down` for a page's first render: true when no runner is alive, with the runner's
+    health as attributes. Asked only when a template looks (the pages that show queued work, the
+    customer overview), so other pages cost no query; a poll answer passes its own."""
+
+    def __init__(self):
+        self._health = None
+
+    def _runner(self):
+        if self._health is None:
+            self._health = health.runner_health()
+        return self._health
+
+    def __bool__(self):
+        return not self._runner().alive
+
+    def __getattr__(self, name):
+        return getattr(self._runner(), name)
 
 
 def is_htmx():

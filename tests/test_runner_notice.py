@@ -141,3 +141,29 @@ def test_german_admin_reads_the_notice_in_german(world, alice_client):
     page = text(alice_client.get("/sync/status", headers={**HX, "Accept-Language": "de-DE,de;q=0.9"}))
     assert "Der Hintergrunddienst (Runner) läuft nicht (zuletzt gesehen vor 2 Stunden)." in page
     assert "Bitte informieren Sie Ihren Reseller." in page
+
+
+# Pages whose first render shows queued work of each kind (no poll has fired yet).
+FIRST_RENDERS = {
+    "sync": (JobKind.SYNC, "/sync/history"),
+    "preview": (JobKind.PREVIEW, "/sync/preview"),
+}
+
+
+@pytest.mark.parametrize("name", FIRST_RENDERS)
+def test_a_page_with_queued_work_says_the_runner_is_down_on_its_first_render(world, alice_client, name):
+    """Issue 21: the page said "queued and starts within seconds" until its first poll fired."""
+    kind, path = FIRST_RENDERS[name]
+    queued(world.acme, kind)
+    page = text(alice_client.get(path))
+    assert NOT_RUNNING in page and "starts within seconds" not in page
+    health.beat("runner-a", now=utcnow())
+    assert NOT_RUNNING not in text(alice_client.get(path))
+
+
+def test_the_customer_overview_says_at_its_top_that_the_runner_is_down(world, rita_client):
+    page = text(rita_client.get("/admin/overview"))
+    assert NOT_RUNNING in page and page.index(NOT_RUNNING) < page.index("<table")
+    assert "Please tell the portal's operator." in page
+    health.beat("runner-a", now=utcnow())
+    assert NOT_RUNNING not in text(rita_client.get("/admin/overview"))

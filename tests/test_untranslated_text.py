@@ -1,7 +1,7 @@
 """A German visitor sees no English: every page (and its htmx fragment), rendered in German with
 realistic data, shows only translated text.
 
-The visible text of each answer (text nodes outside script and style, and the attributes a visitor
+The visible text of each answer (text nodes outside script, style and code, and the attributes a visitor
 sees or hears: title, placeholder, aria-label, alt) is checked after the data the test stored
 (names, emails, group names) is taken out. A text is English when
 
@@ -94,13 +94,13 @@ class _VisibleText(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        self._hidden += tag in ("script", "style")
+        self._hidden += tag in ("script", "style", "code")  # code: commands and literals, never translated
         self.texts.extend(attrs[name] for name in VISIBLE_ATTRIBUTES if attrs.get(name))
         if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
             self.texts.append(attrs["value"])
 
     def handle_endtag(self, tag):
-        self._hidden -= tag in ("script", "style")
+        self._hidden -= tag in ("script", "style", "code")
 
     def handle_data(self, data):
         if not self._hidden:
