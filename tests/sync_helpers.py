@@ -8,10 +8,11 @@ through the real runner (`Runner(app).run_once()`).
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Contact, Customer, Job, M365Connection, OutboxMail, SyncSettings
+from portal.models.directory import DirectoryUser
 from portal.models.sync import HeldRemoval, SyncRun
 from portal.queue import enqueue
 from portal.runner import Runner
@@ -153,3 +154,12 @@ def clone_customers(customer, count, emulator):
         clones.append(clone)
     db.session.commit()
     return clones
+
+
+def importable(customer, among=None, without=()):
+    """How many loaded users (of `among`, less `without`) the import can import: no skip reason."""
+    query = select(func.count()).select_from(DirectoryUser)
+    query = query.where(DirectoryUser.customer_id == customer.id, DirectoryUser.skip_reason == "")
+    if among is not None:
+        query = query.where(DirectoryUser.m365_id.in_(list(among)))
+    return db.session.scalar(query.where(DirectoryUser.m365_id.not_in(list(without))))

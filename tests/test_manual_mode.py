@@ -8,7 +8,7 @@ import re
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from m365_emulator.generator import generate_tenant
 from portal import queue
@@ -20,6 +20,7 @@ from portal.models.directory import DirectoryGroup, DirectoryMembership, Directo
 from portal.sync import directory
 from portal.sync.connection import NOT_CONNECTED
 from portal.sync.service import sync_blocker
+from tests.sync_helpers import importable
 
 HX = {"HX-Request": "true"}
 
@@ -116,7 +117,8 @@ def test_finished_load_stops_polling_and_shows_the_users(loaded, world, alice_cl
     response = alice_client.get(f"/m365/manual/load/{job.id}", headers=HX)
     assert response.status_code == 286
     page = response.get_data(as_text=True)
-    assert "300 users loaded" in page and import_label(page) == 300
+    assert "300 users loaded" in page and import_label(page) == importable(world.acme) < 300
+    assert f"{300 - importable(world.acme)} selected users are left out:" in page  # and why, by reason
     assert "Default: All contacts are selected for import." in page
 
 
@@ -182,9 +184,9 @@ def test_clicking_a_user_deselects_it_and_the_button_count_follows(loaded, world
     response = alice_client.post(f"/m365/manual/users/{row.id}/toggle", headers=HX).get_data(as_text=True)
     assert f'id="user-{row.id}"' in response and 'aria-checked="false"' in response
     assert 'id="import-button"' in response and 'hx-swap-oob="true"' in response
-    assert import_label(response) == 299
+    assert import_label(response) == importable(world.acme, without=[row.m365_id])
     again = alice_client.post(f"/m365/manual/users/{row.id}/toggle", headers=HX).get_data(as_text=True)
-    assert 'aria-checked="true"' in again and import_label(again) == 300
+    assert 'aria-checked="true"' in again and import_label(again) == importable(world.acme)
 
 
 def test_select_none_and_select_all(loaded, world, alice_client):
@@ -192,7 +194,7 @@ def test_select_none_and_select_all(loaded, world, alice_client):
     assert import_label(none) == 0 and services.selected_count(world.acme) == 0
     assert re.search(r'id="import-button"[^>]*disabled', none.replace("\n", " "))
     every = alice_client.post("/m365/manual/select", data={"value": "all"}, headers=HX).get_data(as_text=True)
-    assert import_label(every) == 300
+    assert import_label(every) == importable(world.acme)
 
 
 def test_group_users_selects_exactly_the_members_of_the_group(loaded, world, alice_client):
@@ -207,7 +209,8 @@ def test_group_users_selects_exactly_the_members_of_the_group(loaded, world, ali
     group.members_loaded_at = utcnow()  # memberships already fetched for this load
     db.session.commit()
     page = alice_client.post(f"/m365/manual/groups/{group.id}/select", headers=HX).get_data(as_text=True)
-    assert import_label(page) == 7 and f"Selected the 7 members of {group.display_name}" in page
+    assert import_label(page) == importable(world.acme, among=members)
+    assert f"Selected the 7 members of {group.display_name}" in page
     assert sorted(services.selected_ids(world.acme)) == sorted(members)
 
 
@@ -351,3 +354,52 @@ def test_a_succeeded_import_lets_the_next_one_in_while_a_daily_sync_keeps_its_da
         queue._finish(job.id, "test-runner", JobStatus.SUCCEEDED, {})
         db.session.expire_all()
         assert (db.session.get(Job, job.id).dedupe_key is None) == (kind == JobKind.IMPORT)
+
+
+def _group_with(customer, index, member_ids):
+    group = db.session.scalars(
+        select(DirectoryGroup)
+        .where(DirectoryGroup.customer_id == customer.id)
+        .order_by(DirectoryGroup.sort_key)
+    ).all()[index]
+    db.session.add_all([DirectoryMembership(group_id=group.id, user_m365_id=m) for m in member_ids])
+    group.members_loaded_at = utcnow()
+    db.session.commit()
+    return group
+
+
+def test_group_users_add_to_the_selection_and_a_second_click_takes_a_group_out(loaded, world, alice_client):
+    """Issue 21: the second group replaced the selection (44 -> 3) instead of adding to it."""
+    ids = [u["id"] for u in loaded["users"]]
+    first, second = _group_with(world.acme, 0, ids[:7]), _group_with(world.acme, 1, ids[5:12])
+    alice_client.post(f"/m365/manual/groups/{first.id}/select", headers=HX)
+    page = alice_client.post(f"/m365/manual/groups/{second.id}/select", headers=HX).get_data(as_text=True)
+    assert f"Added the 7 members of {second.display_name} to the selection." in page
+    assert sorted(services.selected_ids(world.acme)) == sorted(ids[:12])
+    assert import_label(page) == importable(world.acme, among=ids[:12])
+    page = alice_client.post(f"/m365/manual/groups/{second.id}/select", headers=HX).get_data(as_text=True)
+    assert f"Took the 7 members of {second.display_name} out of the selection." in page
+    assert sorted(services.selected_ids(world.acme)) == sorted(ids[:5])
+
+
+def test_show_selected_only_lists_the_selection_and_the_button_says_who_is_left_out(
+    loaded, world, alice_client
+):
+    ids = [u["id"] for u in loaded["users"]]
+    alice_client.post(f"/m365/manual/groups/{_group_with(world.acme, 0, ids[:9]).id}/select", headers=HX)
+    page = alice_client.get("/m365/manual/users?only=selected", headers=HX).get_data(as_text=True)
+    assert page.count('class="is-selected"') == 9 and "is-deselected" not in page
+    button = alice_client.post("/m365/manual/select", data={"value": "none"}, headers=HX).get_data(
+        as_text=True
+    )
+    assert import_label(button) == 0 and "left out" not in button
+    everyone = alice_client.post("/m365/manual/select", data={"value": "all"}, headers=HX).get_data(
+        as_text=True
+    )
+    reasons = db.session.execute(
+        select(DirectoryUser.skip_reason, func.count())
+        .where(DirectoryUser.customer_id == world.acme.id, DirectoryUser.skip_reason != "")
+        .group_by(DirectoryUser.skip_reason)
+    ).all()
+    for reason, count in reasons:  # each reason, with how many it leaves out
+        assert f"{count} × {reason}" in everyone

@@ -51,8 +51,12 @@ def _ready_customer():
 
 def _users_context(customer, term=None, page=None):
     term = _term() if term is None else term
+    only_selected = request.values.get("only") == "selected"
+    listed = directory.search_users(customer, term)
+    if only_selected:
+        listed = listed.where(services.selected_condition(customer))
     users = db.paginate(
-        directory.search_users(customer, term),
+        listed,
         per_page=USERS_PER_PAGE,
         error_out=False,
         page=request.args.get("page", 1, type=positive_int) if page is None else page,
@@ -64,7 +68,8 @@ def _users_context(customer, term=None, page=None):
         "loaded": directory.user_count(customer),
         "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
         "chosen": services.selected_on_page(customer, users.items),
-        "selected": services.selected_count(customer),
+        "only_selected": only_selected,
+        **dict(zip(("importable", "left_out"), services.import_summary(customer), strict=True)),
     }
 
 
@@ -155,9 +160,11 @@ def _job_or_404(job_id, kind):
 
 def _button_context(customer):
     """What manual/_import.html needs to add the "Import N users" button out of band (as _with_button)."""
+    importable, left_out = services.import_summary(customer)
     return {
         "oob_button": True,
-        "selected": services.selected_count(customer),
+        "importable": importable,
+        "left_out": left_out,
         "button_job": queue.active_job(customer, JobKind.IMPORT),
     }
 
@@ -166,9 +173,11 @@ def _with_button(template, customer, /, **context):
     """A fragment plus the "Import N users" button swapped out of band (N follows the selection)."""
     context["customer"] = customer
     body = render_template(template, **context)
+    importable, left_out = services.import_summary(customer)
     button = render_template(
         "manual/_import_button.html",
-        selected=services.selected_count(customer),
+        importable=importable,
+        left_out=left_out,
         oob=True,
         import_job=queue.active_job(customer, JobKind.IMPORT),
     )
@@ -211,17 +220,22 @@ def select_group(group_id):
     customer = _ready_customer()
     group = access.owned_by_current_customer(DirectoryGroup, group_id)
     try:
-        count = services.select_group(customer, group)
+        action, count = services.select_group(customer, group)
     except (GraphError, services.ManualError) as exc:
         db.session.rollback()
         notice = ("error", exc.message)
     else:
         db.session.commit()
-        notice = (
-            "success",
-            _("Selected the %(count)s members of %(group)s.", count=count, group=group.display_name),
-        )
+        notice = ("success", _group_notice(action, count, group.display_name))
     return _with_button("manual/_users.html", customer, notice=notice, **_users_context(customer, term=""))
+
+
+def _group_notice(action, count, name):
+    if action == services.GROUP_ONLY:
+        return _("Selected the %(count)s members of %(group)s.", count=count, group=name)
+    if action == services.GROUP_ADDED:
+        return _("Added the %(count)s members of %(group)s to the selection.", count=count, group=name)
+    return _("Took the %(count)s members of %(group)s out of the selection.", count=count, group=name)
 
 
 @bp.route("/import", methods=["POST"])

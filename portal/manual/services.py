@@ -106,7 +106,8 @@ def _flipped():
     )
 
 
-def _selected_condition(customer):
+def selected_condition(customer):
+    """The condition on DirectoryUser rows: selected for import."""
     return ~_flipped() if _selection(customer).all_selected else _flipped()
 
 
@@ -124,7 +125,7 @@ def selected_ids(customer):
     """M365 ids of the selected users, in list order."""
     return db.session.scalars(
         select(DirectoryUser.m365_id)
-        .where(DirectoryUser.customer_id == customer.id, _selected_condition(customer))
+        .where(DirectoryUser.customer_id == customer.id, selected_condition(customer))
         .order_by(DirectoryUser.sort_key, DirectoryUser.id)
     ).all()
 
@@ -181,16 +182,42 @@ def select_all(customer, on=True):
     _reset_selection(customer, all_selected=on)
 
 
-def select_group(customer, group):
-    """Select exactly the transitive members of `group`; returns how many loaded users that is.
+# What a click on a group in "Group_Users" did (select_group).
+GROUP_ONLY, GROUP_ADDED, GROUP_REMOVED = "only", "added", "removed"
 
+
+def select_group(customer, group):
+    """A click on a group in "Group_Users": (what it did, the group's loaded members).
+
+    While the selection starts from everyone (after a load or "Select all", some perhaps deselected)
+    it selects exactly the group's members; once the selection is built up (from a group, or from
+    "Select none") a group adds its members, and a group whose members are all selected already
+    takes them out again (a second click undoes the first).
     The members are fetched from Microsoft the first time the group is picked after a load
     (GraphClient.group_member_ids, transitive) and kept with the cache until the next load.
     """
     if group.members_loaded_at is None:
         directory.store_members(group, _fetch_member_ids(customer, group))
-    _reset_selection(customer, all_selected=False)
-    loaded_members = (
+    members = _loaded_members(customer, group)
+    count = db.session.scalar(select(func.count()).select_from(members.subquery()))
+    if _selection(customer).all_selected:
+        _reset_selection(customer, all_selected=False)
+        _flip(customer, members, on=True)
+        return GROUP_ONLY, count
+    chosen = db.session.scalar(
+        select(func.count())
+        .select_from(DirectoryUser)
+        .where(DirectoryUser.customer_id == customer.id, selected_condition(customer))
+        .where(DirectoryUser.m365_id.in_(members.with_only_columns(DirectoryUser.m365_id)))
+    )
+    action = GROUP_REMOVED if count and chosen == count else GROUP_ADDED
+    _flip(customer, members, on=action == GROUP_ADDED)  # from nobody: a flip means "selected"
+    return action, count
+
+
+def _loaded_members(customer, group):
+    """(customer id, M365 id) of the loaded users among the group's transitive members."""
+    return (
         select(DirectoryUser.customer_id, DirectoryUser.m365_id)
         .join(
             DirectoryMembership,
@@ -201,8 +228,31 @@ def select_group(customer, group):
         )
         .where(DirectoryUser.customer_id == customer.id)
     )
-    db.session.execute(insert(DirectorySelectionFlip).from_select(["customer_id", "m365_id"], loaded_members))
-    return selected_count(customer)
+
+
+def _flip(customer, members, on):
+    """Give every user of `members` a flip (on) or none (off)."""
+    ids = members.with_only_columns(DirectoryUser.m365_id)
+    db.session.execute(
+        delete(DirectorySelectionFlip).where(
+            DirectorySelectionFlip.customer_id == customer.id, DirectorySelectionFlip.m365_id.in_(ids)
+        )
+    )
+    if on:
+        db.session.execute(insert(DirectorySelectionFlip).from_select(["customer_id", "m365_id"], members))
+
+
+def import_summary(customer):
+    """(how many selected users the import would import, {skip reason: how many selected it leaves
+    out}): "Import N users" counts only the users it can import (not disabled accounts, guests, users
+    without a mailbox...)."""
+    rows = db.session.execute(
+        select(DirectoryUser.skip_reason, func.count())
+        .where(DirectoryUser.customer_id == customer.id, selected_condition(customer))
+        .group_by(DirectoryUser.skip_reason)
+    ).all()
+    left_out = {reason: count for reason, count in rows if reason}
+    return sum(count for reason, count in rows if not reason), left_out
 
 
 def _fetch_member_ids(customer, group):
