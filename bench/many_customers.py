@@ -38,7 +38,7 @@ def first_customer(app, emulator):
     Runner(app, periodic=[], concurrency=1).run_once()
     SyncSettings.for_customer(customer).sync_active = True
     db.session.commit()
-    service.run_sync(customer, "manual")
+    service.run_sync(customer.id, "manual")
     return customer
 
 

@@ -121,12 +121,12 @@ def main():
                 _subscribe_all_company(app, customer, admin)
             else:
                 _load_and_import(app, emulator, customer, admin)
-            step("first sync after the import", lambda: service.run_sync(customer, "manual"))
+            step("first sync after the import", lambda: service.run_sync(customer.id, "manual"))
             for user in users[1:4]:
                 emulator.control("PATCH", f"users/{user['id']}", {"surname": user["surname"] + "-X"})
             emulator.control("DELETE", f"users/{users[5]['id']}")
-            step("a day with 4 changes (delta)", lambda: service.run_sync(customer, "manual"))
-            step("a quiet day (delta)", lambda: service.run_sync(customer, "manual"))
+            step("a day with 4 changes (delta)", lambda: service.run_sync(customer.id, "manual"))
+            step("a quiet day (delta)", lambda: service.run_sync(customer.id, "manual"))
     finally:
         server.stop()
 
