@@ -23,10 +23,7 @@ MISMATCH = "The admin consent came back for another Microsoft 365 tenant than th
 @pytest.fixture
 def portal(app, world, emulator):
     """Acme's admin on a portal pointed at the emulator, the prerequisite switched on."""
-    m365.configure(app, emulator)
-    world.northwind.ms_user_sync = True
-    db.session.commit()
-    return app.test_client().sign_in_as(world.alice)
+    return m365.connect_customer(app, emulator, world.acme, world.alice, connection=None)
 
 
 def connections():

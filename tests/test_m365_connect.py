@@ -20,10 +20,7 @@ NOT_ADMIN = "An M365 administrator account with read access rights for all users
 @pytest.fixture
 def portal(app, world, emulator):
     """Acme's admin on a portal pointed at the emulator, the prerequisite switched on."""
-    m365.configure(app, emulator)
-    world.northwind.ms_user_sync = True
-    db.session.commit()
-    return app.test_client().sign_in_as(world.alice)
+    return m365.connect_customer(app, emulator, world.acme, world.alice, connection=None)
 
 
 def connections():
