@@ -14,6 +14,7 @@ from portal.models import Contact, ContactGroup, M365Connection, SyncSettings, u
 from portal.models.sync import HeldRemoval, SyncRun
 from portal.sync.apply import apply_plan
 from portal.sync.plan import Change, SyncPlan
+from tests.conftest import PASSWORD
 
 # --- responses and rows --------------------------------------------------------------------------
 
@@ -29,6 +30,15 @@ def reload(model, object_id=None):
     if object_id is None:
         return db.session.get(type(model), model.id)
     return db.session.get(model, object_id)
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+
+def sign_in(client, email, password=PASSWORD, address=None):
+    """Post the sign-in form (from the client address `address`, through the proxy, when given)."""
+    headers = {"X-Forwarded-For": address} if address else {}
+    return client.post("/login", data={"email": email, "password": password}, headers=headers)
 
 
 # --- the contact book ----------------------------------------------------------------------------

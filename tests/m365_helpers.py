@@ -9,10 +9,11 @@ import uuid
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
+from sqlalchemy import func, select
 
 from m365_emulator.demo import DEMO_ADMIN_UPN
 from portal.extensions import db
-from portal.models import SyncSettings
+from portal.models import M365Connection, SyncSettings
 
 REDIRECT_URI = "http://localhost/m365/callback"  # SERVER_NAME=localhost in the test config
 
@@ -141,3 +142,8 @@ def connect_application(portal_client, account=DEMO_ADMIN_UPN, action="accept"):
 def flashes(portal_client):
     """The page the callback redirects to, as text."""
     return portal_client.get("/m365/").get_data(as_text=True)
+
+
+def connections():
+    """How many M365 connections are stored."""
+    return db.session.scalar(select(func.count()).select_from(M365Connection))

@@ -9,13 +9,14 @@ import uuid
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.doctor import FAIL, OK, WARN, check_m365_credential
 from portal.extensions import db
 from portal.m365 import apponly, credentials, tokens
 from portal.models import M365Connection
 from tests import m365_helpers as m365
+from tests.m365_helpers import connections
 from tests.sync_helpers import book, import_users, sync, users
 
 NOW = datetime.datetime.now(datetime.UTC)
@@ -53,10 +54,6 @@ def portal(app, world, emulator, tmp_path):
     )
     use_certificate(app, emulator, *make_certificate(tmp_path))
     return portal_client
-
-
-def connections():
-    return db.session.scalar(select(func.count()).select_from(M365Connection))
 
 
 def test_cli_writes_key_and_certificate_0600_and_prints_only_the_public_part(app, tmp_path):
