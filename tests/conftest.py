@@ -18,9 +18,10 @@ from sqlalchemy import create_engine, text
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import AdminSession, AdminUser, Customer, Reseller, accounts
+from portal.m365 import tokens
+from portal.models import AdminSession, AdminUser, Customer, M365Connection, Reseller, accounts
 
-pytest_plugins = ["tests.emulator_fixture", "tests.sync_helpers"]
+pytest_plugins = ["tests.emulator_fixture", "tests.sync_helpers", "tests.mail_fixtures"]
 
 # argon2 at test cost: slow on purpose in production (64 MiB, 3 passes), which every sign-in of every
 # test would pay. The tests of the real cost ask for the `production_argon2` fixture.
@@ -279,3 +280,35 @@ def alice_client(app, world):
 def rita_client(app, world):
     """Northwind's reseller admin, signed in."""
     return app.test_client().sign_in_as(world.rita)
+
+
+# --- a stored M365 connection (no Microsoft involved) --------------------------------------------
+
+TENANT = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.fixture
+def sync_on(app, world):
+    """Microsoft User Synchronization switched on in Northwind's (the reseller's) master data."""
+    app.config.update(M365_CLIENT_ID="client-id", M365_CLIENT_SECRET="client-secret")
+    world.northwind.ms_user_sync = True
+    db.session.commit()
+    return world
+
+
+@pytest.fixture
+def connected(sync_on):
+    """Acme has a stored connection."""
+    connection = M365Connection(
+        customer_id=sync_on.acme.id,
+        tenant_id=TENANT,
+        tenant_domain="acme.onmicrosoft.com",
+        connected_by_id=sync_on.alice.id,
+        connected_by_name="admin@acme.onmicrosoft.com",
+        scopes="User.Read.All GroupMember.Read.All",
+        refresh_token_encrypted=tokens.encrypt("plain-refresh-token-123"),
+        users_delta_link="https://graph/delta?$deltatoken=x",
+    )
+    db.session.add(connection)
+    db.session.commit()
+    return connection

@@ -6,30 +6,28 @@ through the real runner (`Runner(app).run_once()`).
 """
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Contact, Customer, Job, M365Connection, OutboxMail, SyncSettings
-from portal.models.directory import DirectoryUser
-from portal.models.sync import HeldRemoval, SyncRun
+from portal.models import Contact, Customer, Job, M365Connection, OutboxMail, SyncMode, SyncSettings
+from portal.models.directory import DirectoryGroup, DirectoryUser
+from portal.models.sync import SyncRun
 from portal.queue import enqueue
 from portal.runner import Runner
 from tests import m365_helpers as m365
+
+ACME_RECIPIENTS = "it@acme.example, boss@acme.example"
 
 
 @pytest.fixture
 def connected_acme(app, world, emulator):
     """Acme, connected to the emulator's (fresh) demo tenant, "Synchronization active" on."""
-    m365.configure(app, emulator, SYNC_LOCK_WAIT=5)
-    world.northwind.ms_user_sync = True
-    world.acme.notification_recipients = "it@acme.example, boss@acme.example"
-    db.session.commit()
-    m365.sign_in(app.test_client().sign_in_as(world.alice))
-    settings = SyncSettings.for_customer(world.acme)
-    settings.sync_active = True
-    db.session.commit()
+    m365.connect_customer(
+        app, emulator, world.acme, world.alice, recipients=ACME_RECIPIENTS, sync_active=True, SYNC_LOCK_WAIT=5
+    )
     return world.acme
 
 
@@ -37,14 +35,16 @@ def connected_acme(app, world, emulator):
 def app_connected_acme(app, world, emulator):
     """Acme, connected to the emulator's demo tenant with application permissions (admin consent),
     "Synchronization active" on."""
-    m365.configure(app, emulator, SYNC_LOCK_WAIT=5)
-    world.northwind.ms_user_sync = True
-    world.acme.notification_recipients = "it@acme.example, boss@acme.example"
-    db.session.commit()
-    m365.connect_application(app.test_client().sign_in_as(world.alice))
-    settings = SyncSettings.for_customer(world.acme)
-    settings.sync_active = True
-    db.session.commit()
+    m365.connect_customer(
+        app,
+        emulator,
+        world.acme,
+        world.alice,
+        connection="application",
+        recipients=ACME_RECIPIENTS,
+        sync_active=True,
+        SYNC_LOCK_WAIT=5,
+    )
     return world.acme
 
 
@@ -85,6 +85,44 @@ def users(emulator):
     return {u["userPrincipalName"].split("@")[0]: u for u in emulator.control("GET", "users", None)}
 
 
+SALES = ["adele.vance", "juergen.mueller", "siobhan.obrien", "isaiah.langer", "guenther.gross"]
+
+
+def imported(app, emulator, customer, names=SALES):
+    """The emulator's users `names` imported (Manual mode) through the runner; returns `users(emulator)`."""
+    everyone = users(emulator)
+    job = import_users(app, customer, [everyone[n]["id"] for n in names])
+    assert job.status == "succeeded", job.error
+    return everyone
+
+
+def age_delta(customer, days):
+    """The customer's delta links saved `days` days earlier than they were; returns the connection."""
+    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
+    connection.delta_saved_at = connection.delta_saved_at - timedelta(days=days)
+    db.session.commit()
+    return connection
+
+
+def automatic(customer, alice_client, app):
+    """Automatic mode on, the groups loaded through the page and the runner."""
+    SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC
+    db.session.commit()
+    alice_client.post("/m365/automatic/load", headers={"HX-Request": "true"})
+    assert Runner(app, periodic=[]).run_once()
+    db.session.expire_all()
+    return {g.display_name: g for g in db.session.scalars(select(DirectoryGroup))}
+
+
+def subscribe(alice_client, app, group):
+    """Switch on the subscription of one group (Automatic mode) and let the runner import it."""
+    response = alice_client.post(f"/m365/automatic/groups/{group.m365_id}", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    Runner(app, periodic=[]).run_once()
+    db.session.expire_all()
+    return response.get_data(as_text=True)
+
+
 def book(customer, archived=False):
     """The customer's contacts by lower-case email (active ones, or archived ones)."""
     db.session.expire_all()
@@ -98,35 +136,6 @@ def outbox(customer):
     return db.session.scalars(
         select(OutboxMail).where(OutboxMail.customer_id == customer.id).order_by(OutboxMail.id)
     ).all()
-
-
-def reload(customer):
-    db.session.expire_all()
-    return db.session.get(Customer, customer.id)
-
-
-def hold_removal(customer_id, email):
-    """A contact of the customer whose removal the deletion threshold held back; returns it."""
-    contact = Contact(
-        customer_id=customer_id,
-        first_name="Held",
-        last_name="Person",
-        origin="m365",
-        m365_user_id=f"user-{email}",
-    )
-    contact.set_email(email)
-    db.session.add(contact)
-    db.session.flush()
-    db.session.add(
-        HeldRemoval(
-            customer_id=customer_id,
-            contact_id=contact.id,
-            m365_user_id=contact.m365_user_id,
-            reason="deleted",
-        )
-    )
-    db.session.commit()
-    return contact
 
 
 def clone_customers(customer, count, emulator):

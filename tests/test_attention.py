@@ -13,7 +13,7 @@ from portal.models import M365Connection, utcnow
 from portal.models.sync import HeldRemoval, SyncRun
 from portal.sync import connection as m365_connection
 from portal.sync.attention import HELD_DELETIONS, REAUTH_REQUIRED, SYNC_FAILED, problems
-from tests.sync_helpers import hold_removal
+from tests.factories import hold_removal
 
 
 @pytest.fixture

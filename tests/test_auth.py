@@ -9,10 +9,7 @@ from argon2 import PasswordHasher
 from portal.extensions import db
 from portal.models import accounts
 from tests.conftest import PASSWORD
-
-
-def sign_in(client, email, password=PASSWORD):
-    return client.post("/login", data={"email": email, "password": password})
+from tests.factories import sign_in
 
 
 def test_sign_in_with_right_password_lands_on_overview(client, world):

@@ -3,28 +3,8 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import ContactGroup, GroupSubscription, SyncMode, SyncSettings
-from portal.models.directory import DirectoryGroup
-from portal.runner import Runner
-from tests.sync_helpers import book, sync, users
-
-
-def automatic(customer, alice_client, app):
-    """Automatic mode on, the groups loaded through the page and the runner."""
-    SyncSettings.for_customer(customer).mode = SyncMode.AUTOMATIC
-    db.session.commit()
-    alice_client.post("/m365/automatic/load", headers={"HX-Request": "true"})
-    assert Runner(app, periodic=[]).run_once()
-    db.session.expire_all()
-    return {g.display_name: g for g in db.session.scalars(select(DirectoryGroup))}
-
-
-def subscribe(alice_client, app, group):
-    response = alice_client.post(f"/m365/automatic/groups/{group.m365_id}", headers={"HX-Request": "true"})
-    assert response.status_code == 200
-    Runner(app, periodic=[]).run_once()
-    db.session.expire_all()
-    return response.get_data(as_text=True)
+from portal.models import ContactGroup, GroupSubscription, SyncSettings
+from tests.sync_helpers import automatic, book, subscribe, sync, users
 
 
 def members_of(name):

@@ -14,7 +14,7 @@ from portal import create_app, doctor
 from portal.extensions import db
 from portal.m365 import tokens
 from tests.conftest import PG_SCHEMA, make_test_config
-from tests.test_migrations import RELEASE_HEAD, RELEASE_ROWS, _snapshot
+from tests.migration_data import RELEASE_HEAD, RELEASE_ROWS, snapshot
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 PLAIN = "refresh-token-of-acme"
@@ -44,7 +44,7 @@ def _run(app, *args):
 
 def _rows(app):
     with app.app_context(), db.engine.connect() as conn:
-        rows = _snapshot(conn)[0]
+        rows = snapshot(conn)[0]
     with app.app_context():
         db.engine.dispose()
     return rows

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, DirectoryGroup, GroupSubscription, M365Connection
 from portal.sync import lock
-from tests.test_contacts import add_contact, add_group, text
+from tests.factories import add_contact, add_group, text
 
 BUSY = "A synchronization of this customer is running; please try again in a minute."
 

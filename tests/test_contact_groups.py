@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
-from tests.test_contacts import add_contact, add_group, text
+from tests.factories import add_contact, add_group, text
 
 
 @pytest.fixture

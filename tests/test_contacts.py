@@ -5,27 +5,7 @@ import pytest
 from portal import book
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, utcnow
-
-
-def add_contact(customer, email, first="", last="", groups=(), origin="manual", **extra):
-    contact = Contact(
-        customer_id=customer.id, first_name=first, last_name=last, origin=origin, groups=list(groups), **extra
-    )
-    contact.set_email(email)
-    db.session.add(contact)
-    db.session.commit()
-    return contact
-
-
-def add_group(customer, name, origin="manual"):
-    group = ContactGroup(customer_id=customer.id, name=name, origin=origin)
-    db.session.add(group)
-    db.session.commit()
-    return group
-
-
-def text(response):
-    return response.get_data(as_text=True)
+from tests.factories import add_contact, add_group, text
 
 
 @pytest.fixture

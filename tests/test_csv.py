@@ -8,42 +8,9 @@ import pytest
 
 from portal.contacts import csv_io
 from portal.extensions import db
-from portal.models import Contact, ContactGroup, ContactImport
+from portal.models import ContactGroup, ContactImport
 from portal.sync import lock
-from tests.test_contacts import add_contact, add_group, text
-
-
-def upload(client, content, filename="contacts.csv", **kwargs):
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    return client.post(
-        "/contacts/import",
-        data={"file": (io.BytesIO(data), filename)},
-        content_type="multipart/form-data",
-        **kwargs,
-    )
-
-
-def preview_url(response):
-    assert response.status_code == 302, text(response)
-    return response.headers["Location"]
-
-
-def confirm(client, preview, **mapping):
-    """Post the confirm form exactly as the preview page renders it."""
-    page = text(client.get(preview))
-    form = re.search(r'<form method="post" action="([^"]+/confirm)".*?</form>', page, re.S)
-    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(0)))
-    fields.pop("csrf_token")
-    fields.update(mapping)
-    return client.post(form.group(1), data=fields)
-
-
-def acme_contacts(world):
-    db.session.expire_all()
-    return {
-        c.email: c for c in db.session.scalars(db.select(Contact).where(Contact.customer_id == world.acme.id))
-    }
-
+from tests.factories import acme_contacts, add_contact, add_group, confirm, preview_url, text, upload
 
 GERMAN = (
     "\ufeffVorname;Nachname;E-Mail;Gruppe\n"

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import AdminUser, Contact, Customer, M365Connection, SyncSettings, utcnow
 from portal.models.sync import HeldRemoval, SyncRun
 from portal.seed import seed_demo
-from tests.test_translations import ensure_compiled
+from tests.catalogue import ensure_compiled
 
 URL = "/admin/overview"
 

@@ -23,8 +23,7 @@ from portal.models import (
 from portal.models.sync import HeldRemoval
 from portal.sync.connection import connection_for_sync, graph_client
 from tests import m365_helpers as m365
-from tests.sync_helpers import book, import_users, sync, users
-from tests.test_automatic_mode import automatic, subscribe
+from tests.sync_helpers import automatic, book, import_users, subscribe, sync, users
 
 
 def add_contact(customer, email, contact_id=None, **fields):

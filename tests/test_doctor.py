@@ -17,7 +17,6 @@ from portal.m365 import tokens
 from portal.models import Customer, M365Connection, Reseller
 from portal.models.base import utcnow
 from tests.conftest import make_test_config
-from tests.test_mail import smtp_port, smtp_server  # noqa: F401 (fixtures)
 
 TOKEN = "refresh-token-that-must-never-be-printed"
 

@@ -24,27 +24,10 @@ from tests import m365_helpers as m365
 @pytest.fixture
 def connection(app, world, emulator):
     """Acme connected to the emulator's demo tenant through the real sign-in."""
-    m365.configure(app, emulator)
-    world.northwind.ms_user_sync = True
-    world.acme.notification_recipients = "it@acme.example"
-    db.session.commit()
-    m365.sign_in(app.test_client().sign_in_as(world.alice))
+    m365.connect_customer(app, emulator, world.acme, world.alice, recipients="it@acme.example")
     connection = db.session.scalar(select(M365Connection))
     assert connection is not None, "the sign-in did not store a connection"
     return connection
-
-
-@pytest.fixture
-def faults(emulator):
-    """Inject emulator faults; all are removed after the test."""
-
-    def add(path_pattern, status, **spec):
-        emulator.control(
-            "POST", "/_emulator/faults", {"path_pattern": path_pattern, "status": status, **spec}
-        )
-
-    yield add
-    emulator.control("DELETE", "/_emulator/faults", None)
 
 
 def stored_token(connection):

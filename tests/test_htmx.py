@@ -8,14 +8,11 @@ import pytest
 from portal import health, htmx
 from portal.extensions import db
 from portal.models import Job, utcnow
+from tests.factories import text
 
 HX = {"HX-Request": "true"}
 RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
 TEMPLATES = pathlib.Path(__file__).resolve().parents[1] / "templates"
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 def add_job(customer, kind, status="queued", done=0, total=None):

@@ -152,3 +152,56 @@ def test_package_cycle_finder_finds_a_cycle_through_three_areas():
         ("portal.c", "portal.a"),
     }
     assert _package("portal.sync.plan") == "portal.sync" and _package("portal.queue") == "portal.queue"
+
+
+# --- Tests ---------------------------------------------------------------------------------------------
+# Test modules share nothing with each other: test data comes from tests/factories.py, fixtures from
+# tests/conftest.py and its plugins, other helpers from the tests' helper modules (tests/*_helpers.py,
+# tests/migration_data.py, ...). A test module imported by another would run its tests' module-level
+# code twice, hide where a helper lives and tie unrelated tests together.
+
+
+def _imported_test_modules(path):
+    """(line, module) of every import of a test module (test_*.py) in the file at `path`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names = [base] + [f"{base}.{a.name}" if node.module else f"{base}{a.name}" for a in node.names]
+        else:
+            continue
+        found += [(node.lineno, name) for name in names if name.rpartition(".")[2].startswith("test_")]
+    return found
+
+
+def test_no_test_module_imports_another_test_module():
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for line, name in _imported_test_modules(path)
+    ]
+    assert not offenders, "move the shared helper to tests/factories.py or a fixture module:\n" + "\n".join(
+        offenders
+    )
+
+
+def test_the_test_import_finder_sees_every_form(tmp_path):
+    source = tmp_path / "test_sample.py"
+    source.write_text(
+        "import tests.test_csv\n"
+        "from tests import test_contacts\n"
+        "from tests.test_mail import smtp_server\n"
+        "from .test_names import reload\n"
+        "from tests.factories import text\n"
+        "def helper():\n"
+        "    from tests.test_queue import thing\n"
+    )
+    assert [name for _line, name in _imported_test_modules(source)] == [
+        "tests.test_csv",
+        "tests.test_contacts",
+        "tests.test_mail",
+        ".test_names",
+        "tests.test_queue",
+    ]

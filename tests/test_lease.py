@@ -15,8 +15,7 @@ from portal.models.sync import SyncLock, SyncRun
 from portal.queue import JOB, claim_next, enqueue
 from portal.runner import Runner
 from portal.sync import lock
-from tests.sync_helpers import connected_acme  # noqa: F401  (fixture)
-from tests.test_sync_service import imported
+from tests.sync_helpers import imported
 
 
 def renewal_threads():

@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.m365 import tokens
 from portal.models import AuditEntry, Contact, GroupSubscription, M365Connection, OAuthFlow
 from tests import m365_helpers as m365
+from tests.m365_helpers import connections
 
 DECLINED = "The admin consent was declined or cancelled; nothing was stored."
 ONLY_ADMINS = "Only an administrator of this Microsoft 365 tenant can connect it."
@@ -23,14 +24,7 @@ MISMATCH = "The admin consent came back for another Microsoft 365 tenant than th
 @pytest.fixture
 def portal(app, world, emulator):
     """Acme's admin on a portal pointed at the emulator, the prerequisite switched on."""
-    m365.configure(app, emulator)
-    world.northwind.ms_user_sync = True
-    db.session.commit()
-    return app.test_client().sign_in_as(world.alice)
-
-
-def connections():
-    return db.session.scalar(select(func.count()).select_from(M365Connection))
+    return m365.connect_customer(app, emulator, world.acme, world.alice, connection=None)
 
 
 def query_of(url):

@@ -8,20 +8,13 @@ from portal.m365 import apponly
 from portal.models import M365Connection
 from portal.sync.connection import send_pending_reauth_notices
 from tests import m365_helpers as m365
-from tests.sync_helpers import book, import_users, outbox, sync, users
+from tests.sync_helpers import book, imported, outbox, sync
 
 SALES = ["adele.vance", "juergen.mueller", "siobhan.obrien", "isaiah.langer"]
 
 
 def token_requests(emulator):
     return [e for e in emulator.log() if e["path"].endswith("/oauth2/v2.0/token")]
-
-
-def imported(app, emulator, customer):
-    everyone = users(emulator)
-    job = import_users(app, customer, [everyone[n]["id"] for n in SALES])
-    assert job.status == "succeeded", job.error
-    return everyone
 
 
 def connection():
@@ -36,7 +29,7 @@ def reauth_mails(customer):
 
 
 def test_application_connection_imports_and_runs_the_daily_sync(app, emulator, app_connected_acme):
-    everyone = imported(app, emulator, app_connected_acme)
+    everyone = imported(app, emulator, app_connected_acme, SALES)
     assert len(book(app_connected_acme)) == 4
     emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"surname": "Vance-Smith"})
     run = sync(app, app_connected_acme, trigger="daily")
@@ -60,7 +53,7 @@ def test_client_credentials_token_is_cached_until_shortly_before_expiry(app, emu
 
 
 def test_withdrawn_consent_pauses_the_sync_reports_once_removes_nothing(app, emulator, app_connected_acme):
-    imported(app, emulator, app_connected_acme)
+    imported(app, emulator, app_connected_acme, SALES)
     emulator.withdraw_consent(app.config["M365_CLIENT_ID"])
     run = sync(app, app_connected_acme)
     assert run.status == "failed"
@@ -76,7 +69,7 @@ def test_withdrawn_consent_pauses_the_sync_reports_once_removes_nothing(app, emu
 
 
 def test_deleted_service_principal_is_detected_at_the_token_endpoint(app, emulator, app_connected_acme):
-    imported(app, emulator, app_connected_acme)
+    imported(app, emulator, app_connected_acme, SALES)
     apponly.forget(connection().tenant_id)  # a new process, or the cached token expired
     emulator.control("DELETE", f"service-principals/{app.config['M365_CLIENT_ID']}")
     run = sync(app, app_connected_acme)
@@ -87,7 +80,7 @@ def test_deleted_service_principal_is_detected_at_the_token_endpoint(app, emulat
 
 
 def test_admin_consent_again_makes_the_connection_healthy(app, world, emulator, app_connected_acme):
-    imported(app, emulator, app_connected_acme)
+    imported(app, emulator, app_connected_acme, SALES)
     emulator.withdraw_consent(app.config["M365_CLIENT_ID"])
     sync(app, app_connected_acme)
     portal = app.test_client().sign_in_as(world.alice)
@@ -102,7 +95,7 @@ def test_admin_consent_again_makes_the_connection_healthy(app, world, emulator, 
 def test_delegated_dies_of_sign_in_frequency_while_application_permissions_keep_syncing(
     app, world, emulator, connected_acme
 ):
-    imported(app, emulator, connected_acme)
+    imported(app, emulator, connected_acme, SALES)
     assert sync(app, connected_acme).status == "succeeded"
     # Conditional Access sign-in frequency: every refresh token of the tenant is refused (AADSTS70043).
     emulator.control("POST", "tokens/revoke", {"reason": "sign_in_frequency"})

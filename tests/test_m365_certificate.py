@@ -9,13 +9,14 @@ import uuid
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.doctor import FAIL, OK, WARN, check_m365_credential
 from portal.extensions import db
 from portal.m365 import apponly, credentials, tokens
-from portal.models import M365Connection, SyncSettings
+from portal.models import M365Connection
 from tests import m365_helpers as m365
+from tests.m365_helpers import connections
 from tests.sync_helpers import book, import_users, sync, users
 
 NOW = datetime.datetime.now(datetime.UTC)
@@ -41,17 +42,18 @@ def use_certificate(app, emulator, path, pem):
 @pytest.fixture
 def portal(app, world, emulator, tmp_path):
     """Acme's admin; the portal authenticates to the emulator with a certificate only."""
-    m365.configure(app, emulator, SYNC_LOCK_WAIT=5)
+    portal_client = m365.connect_customer(
+        app,
+        emulator,
+        world.acme,
+        world.alice,
+        connection=None,
+        recipients="it@acme.example",
+        sync_active=True,
+        SYNC_LOCK_WAIT=5,
+    )
     use_certificate(app, emulator, *make_certificate(tmp_path))
-    world.northwind.ms_user_sync = True
-    world.acme.notification_recipients = "it@acme.example"
-    SyncSettings.for_customer(world.acme).sync_active = True
-    db.session.commit()
-    return app.test_client().sign_in_as(world.alice)
-
-
-def connections():
-    return db.session.scalar(select(func.count()).select_from(M365Connection))
+    return portal_client
 
 
 def test_cli_writes_key_and_certificate_0600_and_prints_only_the_public_part(app, tmp_path):

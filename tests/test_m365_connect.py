@@ -6,13 +6,14 @@ Every failure leaves no connection row and says what happened in an admin's word
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from m365_emulator.demo import DEMO_ADMIN_UPN, DEMO_USER_UPN
 from portal.extensions import db
 from portal.m365 import tokens
 from portal.models import AuditEntry, M365Connection
 from tests import m365_helpers as m365
+from tests.m365_helpers import connections
 
 NOT_ADMIN = "An M365 administrator account with read access rights for all users and groups is required."
 
@@ -20,14 +21,7 @@ NOT_ADMIN = "An M365 administrator account with read access rights for all users
 @pytest.fixture
 def portal(app, world, emulator):
     """Acme's admin on a portal pointed at the emulator, the prerequisite switched on."""
-    m365.configure(app, emulator)
-    world.northwind.ms_user_sync = True
-    db.session.commit()
-    return app.test_client().sign_in_as(world.alice)
-
-
-def connections():
-    return db.session.scalar(select(func.count()).select_from(M365Connection))
+    return m365.connect_customer(app, emulator, world.acme, world.alice, connection=None)
 
 
 def test_authorize_request_uses_pkce_state_nonce_and_scopes(portal, emulator, app):

@@ -9,35 +9,7 @@ from portal.m365 import tokens
 from portal.models import AuditEntry, Contact, ContactGroup, GroupSubscription, M365Connection, SyncSettings
 from portal.models.contacts import Origin
 from portal.sync import connection as service
-
-TENANT = "11111111-2222-4333-8444-555555555555"
-
-
-@pytest.fixture
-def sync_on(app, world):
-    """Microsoft User Synchronization switched on in Northwind's (the reseller's) master data."""
-    app.config.update(M365_CLIENT_ID="client-id", M365_CLIENT_SECRET="client-secret")
-    world.northwind.ms_user_sync = True
-    db.session.commit()
-    return world
-
-
-@pytest.fixture
-def connected(sync_on):
-    """Acme has a stored connection."""
-    connection = M365Connection(
-        customer_id=sync_on.acme.id,
-        tenant_id=TENANT,
-        tenant_domain="acme.onmicrosoft.com",
-        connected_by_id=sync_on.alice.id,
-        connected_by_name="admin@acme.onmicrosoft.com",
-        scopes="User.Read.All GroupMember.Read.All",
-        refresh_token_encrypted=tokens.encrypt("plain-refresh-token-123"),
-        users_delta_link="https://graph/delta?$deltatoken=x",
-    )
-    db.session.add(connection)
-    db.session.commit()
-    return connection
+from tests.conftest import TENANT
 
 
 def add_contact(customer, email, **fields):

@@ -1,71 +1,18 @@
 """Email through the outbox: rendered and stored, delivered to a real SMTP server, retried, never lost."""
 
-import email
-import email.policy
-import socket
 import threading
 from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from portal import create_app, mail
+from portal import mail
 from portal.extensions import db
 from portal.models import OutboxMail
 from portal.models.base import utcnow
 from portal.runner import Runner
-from tests.conftest import make_test_config
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every received message."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default))
-        )
-        return "250 OK"
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_port():
-    return _free_port()
-
-
-@pytest.fixture
-def smtp_server(smtp_port):
-    """A real SMTP server on localhost; `.inbox.messages` holds what it received."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    controller.inbox = inbox
-    yield controller
-    controller.stop()
-
-
-@pytest.fixture
-def mail_app(app, smtp_port):
-    """The portal configured to send through the SMTP port (the server may or may not be up)."""
-    configured = create_app(
-        make_test_config(
-            MAIL_SERVER="127.0.0.1",
-            MAIL_PORT=smtp_port,
-            MAIL_SUPPRESS_SEND=False,
-            MAIL_DEFAULT_SENDER="Portal <portal@example.test>",
-        )
-    )
-    with configured.app_context():
-        yield configured
-        db.session.remove()
+from tests.factories import reload
+from tests.mail_fixtures import Inbox
 
 
 def _queue_test_mail(customer_id, to="it@acme.example"):
@@ -79,17 +26,12 @@ def _queue_test_mail(customer_id, to="it@acme.example"):
     return message.id
 
 
-def _reload(mail_id):
-    db.session.expire_all()
-    return db.session.get(OutboxMail, mail_id)
-
-
 def test_send_email_renders_the_three_templates_and_stores_the_message(world):
     message = mail.send_email(
         "test", "IT@Acme.example", {"admin": "alice", "customer": "Acme GmbH"}, customer=world.acme
     )
     db.session.commit()
-    row = _reload(message.id)
+    row = reload(OutboxMail, message.id)
     assert row.recipients == ["IT@Acme.example"] and row.customer_id == world.acme.id
     assert row.kind == "test" and row.status == "pending" and row.attempts == 0
     assert row.subject == "Test message from the Awareness Portal"
@@ -110,7 +52,7 @@ def test_subjects_with_line_breaks_are_refused():
 def test_outbox_mail_is_delivered_to_the_smtp_server(mail_app, world, smtp_server):
     mail_id = _queue_test_mail(world.acme.id)
     assert mail.deliver_outbox()["sent"] == 1
-    row = _reload(mail_id)
+    row = reload(OutboxMail, mail_id)
     assert row.status == "sent" and row.sent_at is not None and row.attempts == 1
     [(rcpt_tos, received)] = smtp_server.inbox.messages
     assert rcpt_tos == ["it@acme.example"]
@@ -130,7 +72,7 @@ def test_mail_stays_pending_while_smtp_is_down_and_is_delivered_when_it_comes_ba
 ):
     mail_id = _queue_test_mail(world.acme.id)
     assert mail.deliver_outbox()["retry"] == 1  # nothing listens on the port
-    row = _reload(mail_id)
+    row = reload(OutboxMail, mail_id)
     assert row.status == "pending" and row.attempts == 1 and row.last_error
     assert row.next_attempt_at > utcnow()
     assert mail.deliver_outbox()["sent"] == 0  # backing off
@@ -141,7 +83,7 @@ def test_mail_stays_pending_while_smtp_is_down_and_is_delivered_when_it_comes_ba
         assert mail.deliver_outbox(now=utcnow() + timedelta(minutes=2))["sent"] == 1
     finally:
         server.stop()
-    row = _reload(mail_id)
+    row = reload(OutboxMail, mail_id)
     assert row.status == "sent" and row.attempts == 2 and row.last_error == ""
     assert len(inbox.messages) == 1
 
@@ -156,14 +98,14 @@ def test_a_tampered_header_is_never_sent(mail_app, world, smtp_server):
     db.session.get(OutboxMail, mail_id).subject = "Hi\nBcc: evil@example.com"
     db.session.commit()
     mail.deliver_outbox()
-    assert _reload(mail_id).status == "failed"
+    assert reload(OutboxMail, mail_id).status == "failed"
     assert smtp_server.inbox.messages == []
 
 
 def test_runner_delivers_the_outbox(mail_app, world, smtp_server):
     mail_id = _queue_test_mail(world.acme.id)
     Runner(mail_app).run_all_periodic()
-    assert _reload(mail_id).status == "sent" and len(smtp_server.inbox.messages) == 1
+    assert reload(OutboxMail, mail_id).status == "sent" and len(smtp_server.inbox.messages) == 1
 
 
 def test_two_runners_delivering_at_once_send_every_mail_exactly_once(mail_app, world, smtp_server):
@@ -183,13 +125,13 @@ def test_two_runners_delivering_at_once_send_every_mail_exactly_once(mail_app, w
         thread.join(30)
     received = sorted(rcpt for rcpt_tos, _message in smtp_server.inbox.messages for rcpt in rcpt_tos)
     assert received == sorted(f"it{i}@acme.example" for i in range(12))  # none twice, none missing
-    assert {_reload(mail_id).status for mail_id in mail_ids} == {"sent"}
+    assert {reload(OutboxMail, mail_id).status for mail_id in mail_ids} == {"sent"}
 
 
 def test_without_mail_server_messages_are_kept_and_shown_as_not_sent(app, world, alice_client):
     mail_id = _queue_test_mail(world.acme.id)
     assert mail.deliver_outbox()["no_server"] == 1
-    assert _reload(mail_id).status == "no_server"
+    assert reload(OutboxMail, mail_id).status == "no_server"
     page = alice_client.get("/notifications/").get_data(as_text=True)
     assert "Test message from the Awareness Portal" in page
     assert "Not sent — no mail server configured" in page

@@ -13,8 +13,8 @@ from portal.models.vocabulary import SkipReason
 from portal.runner import Runner
 from portal.sync import held
 from portal.sync.connection import send_pending_reauth_notices
-from tests.sync_helpers import book, hold_removal, import_users, sync, users
-from tests.test_mail import Inbox, mail_app, smtp_port, smtp_server  # noqa: F401  (fixtures)
+from tests.factories import hold_removal
+from tests.sync_helpers import book, import_users, sync, users
 
 BASE = "https://portal.example"
 # Passes the address syntax, but no mail can be built for it: a domain label over 63 characters

@@ -25,10 +25,7 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def acme_admin(app, world, emulator):
     """Alice on a portal pointed at the emulator; connect with `m365.sign_in(acme_admin, ...)`."""
-    m365.configure(app, emulator)
-    world.northwind.ms_user_sync = True
-    db.session.commit()
-    return app.test_client().sign_in_as(world.alice)
+    return m365.connect_customer(app, emulator, world.acme, world.alice, connection=None)
 
 
 def run_runner(app):

@@ -14,12 +14,13 @@ from m365_emulator.generator import generate_tenant
 from portal import queue
 from portal.extensions import db
 from portal.manual import services
-from portal.models import Contact, Job, JobKind, JobStatus, M365Connection, SyncSettings
+from portal.models import Contact, Job, JobKind, JobStatus, M365Connection
 from portal.models.base import utcnow
 from portal.models.directory import DirectoryGroup, DirectoryMembership, DirectoryUser
 from portal.sync import directory
 from portal.sync.connection import NOT_CONNECTED
 from portal.sync.service import sync_blocker
+from tests.factories import connect
 from tests.sync_helpers import importable
 
 HX = {"HX-Request": "true"}
@@ -28,21 +29,6 @@ HX = {"HX-Request": "true"}
 @pytest.fixture(scope="module")
 def tenant():
     return generate_tenant(300, seed=7)
-
-
-def connect(customer, mode="manual"):
-    """Prerequisite on, interface connected, the given mode."""
-    customer.reseller.ms_user_sync = True
-    db.session.add(
-        M365Connection(
-            customer_id=customer.id,
-            tenant_id=f"tid-{customer.id}",
-            tenant_domain="example.onmicrosoft.com",
-            refresh_token_encrypted="x",
-        )
-    )
-    SyncSettings.for_customer(customer).mode = mode
-    db.session.commit()
 
 
 @pytest.fixture

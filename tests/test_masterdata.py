@@ -5,22 +5,7 @@ import pytest
 from portal.extensions import db
 from portal.models import AdminUser, Customer, Reseller
 from tests.conftest import make_admin
-
-ACME_FORM = {
-    "name": "Acme GmbH",
-    "street": "Hauptstraße 5",
-    "postal_code": "80331",
-    "city": "München",
-    "country": "Germany",
-    "notification_recipients": "",
-    "allowed_domains": "",
-    "ms_user_sync": "inherit",
-}
-
-
-def _reload(model, object_id):
-    db.session.expire_all()
-    return db.session.get(model, object_id)
+from tests.factories import ACME_FORM, reload
 
 
 def test_customer_inherits_reseller_setting_and_page_says_where_it_comes_from(alice_client, world):
@@ -30,20 +15,20 @@ def test_customer_inherits_reseller_setting_and_page_says_where_it_comes_from(al
     assert "Inherit from reseller (currently On)" in page
     assert 'checked id="ms_user_sync-0" name="ms_user_sync" type="radio" value="inherit"' in page
     assert "inherited from the reseller master data of Northwind IT" in page
-    assert _reload(Customer, world.acme.id).ms_user_sync_in_effect is True
+    assert reload(Customer, world.acme.id).ms_user_sync_in_effect is True
 
 
 def test_customer_own_setting_overrides_the_reseller_and_can_go_back_to_inherit(alice_client, world):
     world.northwind.ms_user_sync = True
     db.session.commit()
     alice_client.post("/masterdata/customer", data=dict(ACME_FORM, ms_user_sync="off"))
-    acme = _reload(Customer, world.acme.id)
+    acme = reload(Customer, world.acme.id)
     assert acme.ms_user_sync is False and acme.ms_user_sync_in_effect is False
     page = alice_client.get("/masterdata/customer").get_data(as_text=True)
     assert "set in this customer's master data" in page
 
     alice_client.post("/masterdata/customer", data=dict(ACME_FORM, ms_user_sync="inherit"))
-    acme = _reload(Customer, world.acme.id)
+    acme = reload(Customer, world.acme.id)
     assert acme.ms_user_sync is None and acme.ms_user_sync_in_effect is True
 
 
@@ -56,7 +41,7 @@ def test_customer_admin_saves_master_data_and_sees_confirmation(alice_client, wo
     response = alice_client.post("/masterdata/customer", data=data)
     assert response.status_code == 302
     assert "Master data saved." in alice_client.get(response.headers["Location"]).get_data(as_text=True)
-    acme = _reload(Customer, world.acme.id)
+    acme = reload(Customer, world.acme.id)
     assert acme.city == "München"
     assert acme.recipient_list == ["it@acme.example", "boss@acme.example"]
     assert acme.domain_list == ["acme.example", "acme.de"]
@@ -69,7 +54,7 @@ def test_bad_recipient_email_is_named_at_the_field_and_nothing_is_saved(alice_cl
     assert response.status_code == 200
     assert "“not-an-email” is not a valid email address" in page
     assert "ok@acme.example” is not" not in page
-    acme = _reload(Customer, world.acme.id)
+    acme = reload(Customer, world.acme.id)
     assert acme.city == "" and acme.notification_recipients == ""
 
 
@@ -78,7 +63,7 @@ def test_bad_allowed_domain_is_named_at_the_field(alice_client, world):
         "/masterdata/customer", data=dict(ACME_FORM, allowed_domains="acme.example, not_a domain")
     ).get_data(as_text=True)
     assert "“not_a” is not a valid domain name." in page
-    assert _reload(Customer, world.acme.id).allowed_domains == ""
+    assert reload(Customer, world.acme.id).allowed_domains == ""
 
 
 def test_customer_admin_views_but_cannot_edit_the_resellers_master_data(alice_client, world):
@@ -88,7 +73,7 @@ def test_customer_admin_views_but_cannot_edit_the_resellers_master_data(alice_cl
         f"/masterdata/resellers/{world.northwind.id}", data={"name": "Hijacked", "ms_user_sync": "y"}
     )
     assert response.status_code == 404
-    reseller = _reload(Reseller, world.northwind.id)
+    reseller = reload(Reseller, world.northwind.id)
     assert reseller.name == "Northwind IT" and reseller.ms_user_sync is False
 
 
@@ -110,12 +95,12 @@ def test_reseller_admin_edits_own_reseller_and_its_customers(rita_client, world)
             "notification_recipients": "noc@northwind.example",
         },
     )
-    reseller = _reload(Reseller, world.northwind.id)
+    reseller = reload(Reseller, world.northwind.id)
     assert reseller.ms_user_sync is True and reseller.recipient_list == ["noc@northwind.example"]
     rita_client.post(
         f"/masterdata/customers/{world.globex.id}", data=dict(ACME_FORM, name="Globex AG", ms_user_sync="off")
     )
-    globex = _reload(Customer, world.globex.id)
+    globex = reload(Customer, world.globex.id)
     assert globex.city == "München" and globex.ms_user_sync is False
 
 
@@ -190,4 +175,4 @@ def test_post_without_csrf_token_is_refused(app, world, url):
     olga = app.test_client().sign_in_as(world.olga)
     response = olga.post(url.format(reseller=world.northwind.id), data={"name": "X"}, csrf=False)
     assert response.status_code == 400
-    assert _reload(Reseller, world.northwind.id).name == "Northwind IT"
+    assert reload(Reseller, world.northwind.id).name == "Northwind IT"

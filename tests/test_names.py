@@ -13,8 +13,8 @@ from portal.models import Contact, ContactGroup, Customer, Reseller, SyncMode, S
 from portal.models.directory import DirectoryGroup, DirectoryUser
 from portal.runner import Runner
 from portal.text import single_line
+from tests.factories import ACME_FORM, reload
 from tests.sync_helpers import book, import_users, users
-from tests.test_masterdata import ACME_FORM
 
 HX = {"HX-Request": "true"}
 BROKEN = "Acme\r\nBcc: evil@example.com"
@@ -36,11 +36,6 @@ ONE_LINE = "Acme Bcc: evil@example.com"
 )
 def test_single_line_collapses_breaks_and_drops_control_characters(value, expected):
     assert single_line(value) == expected
-
-
-def reload(model, object_id):
-    db.session.expire_all()
-    return db.session.get(model, object_id)
 
 
 # --- forms ----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from portal import config
 from portal._version import __version__
-from tests.test_translations import GERMAN, ensure_compiled
+from tests.catalogue import GERMAN, ensure_compiled
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

@@ -8,6 +8,7 @@ from portal.extensions import db
 from portal.m365.graph import GraphUnavailable
 from portal.models import Job, JobStatus
 from portal.models.base import utcnow
+from tests.factories import reload
 
 CALLS = []
 
@@ -46,11 +47,6 @@ def _sets_result(job):
     job.result = {"created": 3}
 
 
-def _reload(job_id):
-    db.session.expire_all()
-    return db.session.get(Job, job_id)
-
-
 def test_enqueued_job_is_queued_and_visible_as_active(world):
     job = queue.enqueue("test_record", world.acme, {"value": 7}, created_by=world.alice)
     db.session.commit()
@@ -66,7 +62,7 @@ def test_claimed_job_runs_and_records_result_and_progress(world):
     assert claimed.id == job.id and claimed.lease_owner == "runner-a"
     assert claimed.lease_expires_at > utcnow()
     assert queue.run_job(claimed, "runner-a") is JobStatus.SUCCEEDED
-    job = _reload(job.id)
+    job = reload(Job, job.id)
     assert job.status == "succeeded" and job.result == {"seen": 7}
     assert job.progress_done == 2 and job.progress_total == 2 and job.percent == 100
     assert job.finished_at is not None and job.lease_expires_at is None
@@ -78,14 +74,14 @@ def test_handler_may_set_result_instead_of_returning_it(world):
     job = queue.enqueue("test_sets_result", world.acme)
     db.session.commit()
     queue.run_job(queue.claim_next("r"), "r")
-    assert _reload(job.id).result == {"created": 3}
+    assert reload(Job, job.id).result == {"created": 3}
 
 
 def test_failing_handler_marks_job_failed_with_readable_error(world):
     job = queue.enqueue("test_explode", world.acme)
     db.session.commit()
     assert queue.run_job(queue.claim_next("r"), "r") is JobStatus.FAILED
-    job = _reload(job.id)
+    job = reload(Job, job.id)
     assert job.status == "failed" and job.error == "the disk is full"
 
 
@@ -95,7 +91,7 @@ def test_graph_failure_shows_its_message_and_writes_nothing(world):
     job = queue.enqueue("test_graph_down", world.acme)
     db.session.commit()
     queue.run_job(queue.claim_next("r"), "r")
-    job = _reload(job.id)
+    job = reload(Job, job.id)
     assert job.status == "failed"
     assert job.error == "Microsoft 365 did not answer (HTTP 503) after 4 attempts."
     assert db.session.query(Contact).filter_by(email_key="half@acme.example").count() == 0
@@ -105,7 +101,7 @@ def test_unknown_kind_fails_instead_of_looping(world):
     job = queue.enqueue("no_such_kind", world.acme)
     db.session.commit()
     queue.run_job(queue.claim_next("r"), "r")
-    job = _reload(job.id)
+    job = reload(Job, job.id)
     assert job.status == "failed" and "no_such_kind" in job.error
 
 
@@ -128,7 +124,7 @@ def test_expired_lease_makes_job_claimable_again_and_it_completes_once(world):
     survivor = queue.claim_next("runner-b", lease_seconds=30, now=after_the_lease)
     assert survivor.id == dead.id and survivor.attempts == 2
     queue.run_job(survivor, "runner-b")
-    job = _reload(job.id)
+    job = reload(Job, job.id)
     assert job.status == "succeeded" and CALLS == [job.id]
 
 
@@ -154,7 +150,7 @@ def test_slow_runner_that_lost_its_lease_cannot_overwrite_the_result(app, world)
     resume.set()
     thread.join()
     assert outcome == [None]  # LeaseLost at its first progress report
-    job = _reload(job.id)
+    job = reload(Job, job.id)
     assert job.status == "succeeded" and job.lease_owner == "runner-b" and job.attempts == 2
 
 
@@ -178,7 +174,7 @@ def test_two_runners_competing_for_one_job_exactly_one_wins(app, world):
     for thread in threads:
         thread.join()
     assert len(winners) == 1
-    assert _reload(job.id).lease_owner == winners[0]
+    assert reload(Job, job.id).lease_owner == winners[0]
 
 
 def test_released_job_goes_back_to_the_queue(world):
@@ -186,7 +182,7 @@ def test_released_job_goes_back_to_the_queue(world):
     db.session.commit()
     queue.claim_next("r")
     queue.release(job.id, "r")
-    job = _reload(job.id)
+    job = reload(Job, job.id)
     assert job.status == "queued" and job.lease_owner is None
     assert queue.claim_next("r2").id == job.id
 

@@ -29,10 +29,8 @@ from portal.queue import claim_next, enqueue
 from portal.runner import Every, Runner
 from portal.sync import lock, tasks
 from tests import m365_helpers as m365
-from tests.sync_helpers import book, hold_removal
-from tests.test_contacts import add_contact
-from tests.test_csv import acme_contacts, confirm, preview_url, upload
-from tests.test_m365_settings import connected, sync_on  # noqa: F401  (fixtures)
+from tests.factories import acme_contacts, add_contact, confirm, hold_removal, preview_url, upload
+from tests.sync_helpers import book
 
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 BUSY = "A synchronization of this customer is running; please try again in a minute."
@@ -314,13 +312,10 @@ def test_csv_import_confirmed_during_a_sync_imports_nothing_and_says_why(app, wo
 def broken_acme(app, world, emulator):
     """Acme's stored token cannot be decrypted (a real non-Graph failure); Globex is connected to the
     emulator's demo tenant. Both have "Synchronization active" on; Acme comes first."""
-    m365.configure(app, emulator, SYNC_LOCK_WAIT=1)
-    world.northwind.ms_user_sync = True
     db.session.add(
         M365Connection(customer_id=world.acme.id, tenant_id="acme-tenant", refresh_token_encrypted="garbage")
     )
-    db.session.commit()
-    m365.sign_in(app.test_client().sign_in_as(world.bob))
+    m365.connect_customer(app, emulator, world.globex, world.bob, SYNC_LOCK_WAIT=1)
     for customer in (world.acme, world.globex):
         SyncSettings.for_customer(customer).sync_active = True
     db.session.commit()

@@ -8,39 +8,12 @@ from flask_babel import format_date
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Contact, SyncSettings, utcnow
+from portal.models import Contact, SyncSettings
 from portal.models.sync import SyncChange, SyncRun
 from portal.sync import held, lock, service
-from portal.sync.apply import apply_plan
-from portal.sync.plan import Change, SyncPlan
 from portal.sync.removed import NotRestored, restore_contact
-from tests.sync_helpers import book, hold_removal, import_users, sync, users
-from tests.test_sync_service import _age_delta
-
-
-def removed_by_sync(customer, email, reason="deleted", days_ago=0, first="Rem", last=None):
-    """A contact the sync removed `days_ago` days ago, through the sync's apply code."""
-    now = utcnow() - timedelta(days=days_ago)
-    contact = Contact(
-        customer_id=customer.id,
-        first_name=first,
-        last_name=last or email.split("@")[0].title(),
-        origin="m365",
-        m365_user_id=f"user-{email}",
-    )
-    contact.set_email(email)
-    db.session.add(contact)
-    run = SyncRun(customer_id=customer.id, kind="sync", trigger="daily", status="succeeded", started_at=now)
-    db.session.add(run)
-    db.session.flush()
-    change = Change("remove", contact.m365_user_id, contact.full_name, email, contact.id, reason=reason)
-    apply_plan(SyncPlan(removals=[change]), customer, run, now)
-    db.session.commit()
-    return contact
-
-
-def text(response):
-    return response.get_data(as_text=True)
+from tests.factories import hold_removal, removed_by_sync, text
+from tests.sync_helpers import age_delta, book, import_users, sync, users
 
 
 def row(page, contact):
@@ -183,7 +156,7 @@ def test_restored_contact_survives_a_full_resync_and_is_linked_again_when_its_us
     sync(app, connected_acme)
     [contact] = book(connected_acme, archived=True).values()
     assert alice_client.post(f"/contacts/removed/{contact.id}/restore").status_code == 302
-    _age_delta(connected_acme, 8)  # the next run reads every user: she is still missing
+    age_delta(connected_acme, 8)  # the next run reads every user: she is still missing
     run = sync(app, connected_acme)
     assert run.full_resync and run.status == "succeeded"
     contact = book(connected_acme)[contact.email_key]

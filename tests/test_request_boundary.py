@@ -22,15 +22,12 @@ from portal.config import ConfigError, from_environment
 from portal.extensions import db
 from portal.models import AdminUser, Contact, ContactGroup, Customer, M365Connection, Reseller, SyncSettings
 from tests.conftest import PASSWORD, make_test_config
+from tests.factories import reload, text
 
 NUL = "\x00"
 HX = {"HX-Request": "true"}
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 HUGE_IDS = (2**31, 2**63, 10**20)
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 def _rules(predicate):
@@ -222,11 +219,6 @@ def _real_url(rule, world):
     return rule.build(values, append_unknown=False)[1]
 
 
-def _reload(model, object_id):
-    db.session.expire_all()
-    return db.session.get(model, object_id)
-
-
 # --- 1. NUL and other control characters ----------------------------------------------------------
 
 
@@ -304,7 +296,7 @@ def test_contact_edited_with_nul_is_stored_without_it(alice_client, book):
         data={"first_name": f"An{NUL}ne", "last_name": "Schmidt", "email": f"anne{NUL}@acme.example"},
     )
     assert response.status_code == 302
-    anna = _reload(Contact, book.anna.id)
+    anna = reload(Contact, book.anna.id)
     assert (anna.first_name, anna.email) == ("Anne", "anne@acme.example")
 
 
@@ -323,7 +315,7 @@ def test_customer_master_data_with_nul_keeps_line_breaks_and_drops_the_nul(alice
         },
     )
     assert response.status_code == 302
-    acme = _reload(Customer, book.acme.id)
+    acme = reload(Customer, book.acme.id)
     assert (acme.name, acme.city) == ("Acme GmbH", "München")
     assert acme.notification_recipients == "it@acme.example\nhr@acme.example"
 
@@ -334,7 +326,7 @@ def test_reseller_master_data_with_nul_is_stored_without_it(rita_client, book):
         data={"name": f"North{NUL}wind IT", "city": f"Le{NUL}eds", "ms_user_sync": "y"},
     )
     assert response.status_code == 302
-    northwind = _reload(Reseller, book.northwind.id)
+    northwind = reload(Reseller, book.northwind.id)
     assert (northwind.name, northwind.city) == ("Northwind IT", "Leeds")
 
 
@@ -363,7 +355,7 @@ def test_group_created_and_renamed_with_nul_is_stored_without_it(alice_client, b
             f"/contacts/groups/{group.id}/rename", data={"name": typed}, headers=headers
         )
         assert response.status_code == answer  # a page redirects, htmx gets the renamed title
-        assert _reload(ContactGroup, group.id).name == name
+        assert reload(ContactGroup, group.id).name == name
 
 
 def test_group_member_search_with_nul_still_finds_the_contact(alice_client, book):

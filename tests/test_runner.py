@@ -19,6 +19,7 @@ from portal.models.base import utcnow
 from portal.runner import DailyAt, Every, Runner
 from portal.sync import lock, tasks
 from tests.conftest import make_test_config
+from tests.factories import reload
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = []
@@ -75,11 +76,6 @@ def _until(condition, seconds=10):
         time.sleep(0.05)
 
 
-def _reload(job_id):
-    db.session.expire_all()
-    return db.session.get(Job, job_id)
-
-
 def test_run_once_runs_a_queued_job_and_reports_idle_otherwise(app, world):
     RUNS.clear()
     job = queue.enqueue("runner_test_ok", world.acme)
@@ -87,7 +83,7 @@ def test_run_once_runs_a_queued_job_and_reports_idle_otherwise(app, world):
     runner = Runner(app, periodic=[])
     assert runner.run_once() is True
     assert runner.run_once() is False
-    assert _reload(job.id).status == "succeeded" and RUNS == [job.id]
+    assert reload(Job, job.id).status == "succeeded" and RUNS == [job.id]
 
 
 def test_runner_survives_a_failing_job_and_runs_the_next(app, world):
@@ -97,9 +93,9 @@ def test_runner_survives_a_failing_job_and_runs_the_next(app, world):
     db.session.commit()
     runner = Runner(app, periodic=[])
     assert runner.tick() and runner.tick()
-    assert _reload(bad.id).status == "failed"
-    assert _reload(bad.id).error == "Contact list is not readable."
-    assert _reload(good.id).status == "succeeded"
+    assert reload(Job, bad.id).status == "failed"
+    assert reload(Job, bad.id).error == "Contact list is not readable."
+    assert reload(Job, good.id).status == "succeeded"
 
 
 def test_two_runner_loops_competing_for_one_job_run_it_exactly_once(app, world):
@@ -120,7 +116,7 @@ def test_two_runner_loops_competing_for_one_job_run_it_exactly_once(app, world):
     for thread in threads:
         thread.join()
     assert RUNS == [job.id]
-    assert _reload(job.id).status == "succeeded" and _reload(job.id).attempts == 1
+    assert reload(Job, job.id).status == "succeeded" and reload(Job, job.id).attempts == 1
 
 
 def test_heartbeat_keeps_the_lease_while_a_long_job_runs(app, world):
@@ -131,11 +127,11 @@ def test_heartbeat_keeps_the_lease_while_a_long_job_runs(app, world):
     thread.start()
     assert STARTED.wait(5)
     clock.advance(30)  # far past the lease taken at claim time: only a renewal keeps the job
-    _until(lambda: _reload(job.id).lease_expires_at > clock.now)
+    _until(lambda: reload(Job, job.id).lease_expires_at > clock.now)
     assert Runner(app, owner="other", periodic=[], clock=clock).run_once() is False
     GO.set()
     thread.join(10)
-    assert RUNS == [job.id] and _reload(job.id).status == "succeeded"
+    assert RUNS == [job.id] and reload(Job, job.id).status == "succeeded"
 
 
 def test_a_job_whose_runner_stopped_renewing_is_taken_over(app, world):
@@ -147,7 +143,7 @@ def test_a_job_whose_runner_stopped_renewing_is_taken_over(app, world):
     assert Runner(app, owner="other", periodic=[], clock=clock).run_once() is False  # lease still held
     clock.advance(31)
     assert Runner(app, owner="other", periodic=[], clock=clock).run_once() is True
-    assert _reload(job.id).status == "succeeded" and _reload(job.id).attempts == 2
+    assert reload(Job, job.id).status == "succeeded" and reload(Job, job.id).attempts == 2
 
 
 def test_the_runner_heartbeat_says_when_it_was_last_seen_and_that_it_stopped(app, world):
@@ -187,8 +183,8 @@ def test_stop_finishes_the_current_job_then_leaves_the_loop(app, world):
     GO.set()
     thread.join(5)
     assert not thread.is_alive()
-    assert _reload(job.id).status == "succeeded"
-    assert _reload(later.id).status == "queued"
+    assert reload(Job, job.id).status == "succeeded"
+    assert reload(Job, later.id).status == "queued"
 
 
 def test_periodic_work_runs_in_an_app_context_and_its_errors_do_not_stop_the_runner(app, world):
@@ -296,7 +292,7 @@ def _book_writer(job):
 
 
 def _statuses(job_ids):
-    return [_reload(job_id).status for job_id in job_ids]
+    return [reload(Job, job_id).status for job_id in job_ids]
 
 
 def test_a_runner_with_concurrency_two_runs_jobs_of_two_customers_at_once(app, world):

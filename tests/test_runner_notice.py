@@ -12,8 +12,8 @@ from portal import health, queue
 from portal.extensions import db
 from portal.models import Job, JobKind
 from portal.models.base import utcnow
-from tests.test_manual_mode import connect
-from tests.test_translations import ensure_compiled
+from tests.catalogue import ensure_compiled
+from tests.factories import connect, text
 
 HX = {"HX-Request": "true"}
 NOT_RUNNING = "The background runner is not running"
@@ -40,10 +40,6 @@ def queued(customer, kind):
 
 def poll(client, name, job):
     return client.get(POLLS[name][1](job), headers=HX)
-
-
-def text(response):
-    return response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("name", POLLS)

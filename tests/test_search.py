@@ -12,9 +12,8 @@ from portal.extensions import db
 from portal.manual.services import contacts_query
 from portal.models import Contact, DirectoryGroup, DirectoryUser, utcnow
 from portal.sync import directory
+from tests.factories import add_contact, add_group, confirm, preview_url, text, upload
 from tests.sync_helpers import import_users, sync, users
-from tests.test_contacts import add_contact, add_group, text
-from tests.test_csv import confirm, preview_url, upload
 
 PEOPLE = [
     ("Ben", "Müller", "ben.mueller@acme.example"),

@@ -11,10 +11,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AdminSession, utcnow
 from tests.conftest import PASSWORD
-
-
-def sign_in(client, email, password=PASSWORD):
-    return client.post("/login", data={"email": email, "password": password})
+from tests.factories import sign_in
 
 
 def sessions_of(admin):

@@ -19,15 +19,11 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import SignInFailure, accounts
 from tests.conftest import PASSWORD, PortalClient, make_test_config
+from tests.factories import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKED = "Too many failed sign-ins. Please try again in"
 WRONG = "Email or password is not correct."
-
-
-def sign_in(client, email, password=PASSWORD, address=None):
-    headers = {"X-Forwarded-For": address} if address else {}
-    return client.post("/login", data={"email": email, "password": password}, headers=headers)
 
 
 def fail(client, email, times, address=None):

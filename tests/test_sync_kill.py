@@ -21,9 +21,8 @@ from portal.models import utcnow
 from portal.models.sync import INTERRUPTED_MESSAGE, SyncLock, SyncRun
 from portal.sync import service
 from tests.conftest import DATABASE_URL, PG_SCHEMA
-from tests.sync_helpers import book, sync, users
-from tests.test_contacts import add_contact
-from tests.test_sync_service import imported
+from tests.factories import add_contact
+from tests.sync_helpers import book, imported, sync, users
 
 ROOT = Path(__file__).resolve().parent.parent
 

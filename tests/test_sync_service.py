@@ -13,16 +13,8 @@ from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.queue import enqueue
 from portal.runner import Runner
 from portal.sync import import_slices, lock, service, tasks
-from tests.sync_helpers import book, hold_removal, import_users, outbox, run_job, sync, users
-
-SALES = ["adele.vance", "juergen.mueller", "siobhan.obrien", "isaiah.langer", "guenther.gross"]
-
-
-def imported(app, emulator, customer, names=SALES):
-    everyone = users(emulator)
-    job = import_users(app, customer, [everyone[n]["id"] for n in names])
-    assert job.status == "succeeded", job.error
-    return everyone
+from tests.factories import hold_removal
+from tests.sync_helpers import SALES, age_delta, book, import_users, imported, outbox, run_job, sync, users
 
 
 def changes_of(run, kind=None):
@@ -267,7 +259,7 @@ def test_delta_token_older_than_seven_days_means_a_full_resync_with_the_same_end
     emulator.control("PATCH", f"users/{everyone['adele.vance']['id']}", {"givenName": "Adela"})
     emulator.control("DELETE", f"users/{everyone['siobhan.obrien']['id']}")
     emulator.advance_clock(days=8)
-    connection = _age_delta(connected_acme, days=8)
+    connection = age_delta(connected_acme, days=8)
     run = sync(app, connected_acme)
     assert run.full_resync and run.resync_reason == "delta token older than 7 days"
     assert book(connected_acme)["adele.vance@contosodemo.onmicrosoft.com"].first_name == "Adela"
@@ -284,17 +276,6 @@ def test_expired_delta_token_answered_by_microsoft_means_a_full_resync(app, emul
     assert run.full_resync and run.resync_reason == "delta token expired"
     assert book(connected_acme)["juergen.mueller@contosodemo.onmicrosoft.com"].last_name == "Mueller"
     assert sync(app, connected_acme).full_resync is False
-
-
-def _age_delta(customer, days):
-    from datetime import timedelta
-
-    from portal.models import M365Connection
-
-    connection = db.session.scalar(select(M365Connection).where(M365Connection.customer_id == customer.id))
-    connection.delta_saved_at = connection.delta_saved_at - timedelta(days=days)
-    db.session.commit()
-    return connection
 
 
 def test_running_the_sync_twice_changes_nothing_the_second_time(app, emulator, connected_acme):

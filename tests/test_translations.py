@@ -2,33 +2,21 @@
 and the catalogue is complete with the same placeholders as the English source."""
 
 import re
-import runpy
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 
 from portal.extensions import db
 from portal.models import Contact
+from tests.catalogue import ENGLISH, GERMAN, PO_FILE, ensure_compiled
 
-ROOT = Path(__file__).resolve().parent.parent
-CATALOGUE_DIR = ROOT / "portal" / "translations" / "de" / "LC_MESSAGES"
-PO_FILE = CATALOGUE_DIR / "messages.po"
-GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
-ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
 PLACEHOLDER = re.compile(r"%(?:\(\w+\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc%]")
 
 
 def read_catalogue():
     with open(PO_FILE, "rb") as po:
         return read_po(po, locale="de")
-
-
-def ensure_compiled():
-    """Compile the .mo when it is missing or older than the .po (a fresh clone has only the .po), with
-    setup.py's compile_catalogues, the build's own step (setup.py is read, not run: nothing is built)."""
-    runpy.run_path(str(ROOT / "setup.py"))["compile_catalogues"]()
 
 
 @pytest.fixture(scope="module", autouse=True)

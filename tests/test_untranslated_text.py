@@ -27,9 +27,9 @@ from portal.models.vocabulary import SkipReason
 from portal.sync import plan as sync_plan
 from portal.sync.service import Preview
 from portal.sync.tasks import preview_result
+from tests.catalogue import PO_FILE, ensure_compiled
 from tests.conftest import make_test_config
-from tests.sync_helpers import hold_removal
-from tests.test_translations import PO_FILE, ensure_compiled
+from tests.factories import hold_removal
 
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 HX = {"HX-Request": "true"}

@@ -15,12 +15,12 @@ real background runner looping in a thread on its own app), and helpers `sign_in
 import logging
 import os
 import threading
-import uuid
 
 import pytest
 from werkzeug.serving import make_server
 
 from portal import create_app
+from tests import m365_helpers as m365
 from tests.conftest import make_test_config
 
 try:  # re-exported for the test modules; without Playwright the `browser` fixture skips or fails
@@ -141,22 +141,9 @@ def screenshot(page, name):
 
 def m365_settings(live_config, emulator, portal_url):
     """Point the live portal at the emulator with a freshly registered app (its own consent state)."""
-    client_id, secret = str(uuid.uuid4()), "secret-" + uuid.uuid4().hex
     redirect_uri = f"{portal_url}/m365/callback"
-    emulator.register_app(client_id, secret, [redirect_uri])
-    live_config.update(
-        M365_AUTHORITY=emulator.authority,
-        M365_GRAPH_URL=emulator.graph_url,
-        M365_TENANT="organizations",
-        M365_CLIENT_ID=client_id,
-        M365_CLIENT_SECRET=secret,
-        M365_REDIRECT_URI=redirect_uri,
-        M365_GRAPH_TIMEOUT=5,
-        M365_GRAPH_MAX_WAIT=2,
-        M365_GRAPH_BACKOFF=0.01,
-        M365_GRAPH_MAX_ATTEMPTS=4,
-        SYNC_LOCK_WAIT=5,
-    )
+    client_id, secret = m365.register_app(emulator, redirect_uri)
+    live_config.update(m365.emulator_settings(emulator, client_id, secret, redirect_uri), SYNC_LOCK_WAIT=5)
     return live_config
 
 

@@ -12,9 +12,7 @@ from portal.extensions import db
 from portal.models.sync import SyncRun
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
-from tests.sync_helpers import hold_removal
-from tests.test_contacts import add_contact
-from tests.test_removed_contacts import removed_by_sync
+from tests.factories import add_contact, hold_removal, removed_by_sync
 
 pytestmark = pytest.mark.e2e
 

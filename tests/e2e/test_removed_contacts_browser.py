@@ -7,8 +7,7 @@ from portal.extensions import db
 from portal.models.sync import SyncRun
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import expect, screenshot, sign_in
-from tests.sync_helpers import hold_removal
-from tests.test_removed_contacts import removed_by_sync
+from tests.factories import hold_removal, removed_by_sync
 
 pytestmark = pytest.mark.e2e
 
