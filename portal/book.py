@@ -17,12 +17,12 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 from portal.models.base import chunks
-from portal.models.sync import HeldRemoval, SyncChange
+from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.text import email_key, name_key
 
 # A plain ASCII dot-atom local part (RFC 5322): email_validator accepts it as it is.
@@ -123,6 +123,19 @@ def delete_contacts(customer_id, contact_ids):
             delete(Contact).where(Contact.customer_id == customer_id, Contact.id.in_(ids))
         ).rowcount
     return deleted
+
+
+def state(customer):
+    """A fingerprint of the customer's book: it differs as soon as a contact was added, changed,
+    removed, restored or deleted, or a sync ran. A preview keeps the one it was made with, and is
+    outdated when the book's differs (a preview is never older than the book)."""
+    contacts = db.session.execute(
+        select(
+            func.count(), func.max(Contact.id), func.max(Contact.updated_at), func.max(Contact.archived_at)
+        ).where(Contact.customer_id == customer.id)
+    ).one()
+    last_run = db.session.scalar(select(func.max(SyncRun.id)).where(SyncRun.customer_id == customer.id))
+    return [str(value) for value in (*contacts, last_run)]
 
 
 def find_group_by_name(customer, name):

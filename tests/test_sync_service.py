@@ -536,3 +536,25 @@ def test_a_sync_reads_its_customer_settings_and_connection_once(app, emulator, c
     run = db.session.scalar(select(SyncRun).where(SyncRun.job_id == job.id))
     assert run.status == "succeeded" and run.counts == {"updates": 1}, run.message
     assert counted == {"customer": 1, "sync_settings": 1, "m365_connection": 1}
+
+
+def test_a_preview_older_than_the_book_is_marked_outdated_with_one_click_to_refresh(
+    app, emulator, connected_acme, alice_client
+):
+    """Issue 21: after a sync (or any change to the book) "Preview next sync" still listed a
+    contact the sync had already removed."""
+    everyone = imported(app, emulator, connected_acme)
+    sync(app, connected_acme)
+    emulator.control("DELETE", f"users/{everyone['isaiah.langer']['id']}")
+    run_job(app, JobKind.PREVIEW, connected_acme)
+    fresh = alice_client.get("/sync/preview").get_data(as_text=True)
+    assert (
+        "isaiah.langer@contosodemo.onmicrosoft.com" in fresh and "has changed since this preview" not in fresh
+    )
+    sync(app, connected_acme)  # removes Isaiah
+    stale = alice_client.get("/sync/preview").get_data(as_text=True)
+    assert "The contact book has changed since this preview was made" in stale
+    assert "isaiah.langer@contosodemo.onmicrosoft.com" not in stale and "Preview again" in stale
+    run_job(app, JobKind.PREVIEW, connected_acme)
+    again = alice_client.get("/sync/preview").get_data(as_text=True)
+    assert "has changed since this preview" not in again and "would change nothing" in again

@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 import pytest
 from babel.messages.pofile import read_po
 
-from portal import create_app
+from portal import book, create_app
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, Job, M365Connection, OutboxMail, SyncSettings, utcnow
 from portal.models.sync import SyncChange, SyncRun
@@ -247,6 +247,8 @@ def stock(world, reasons):
     db.session.add_all([world.preview, world.import_job, world.load_job])
     db.session.commit()
     hold_removal(world.acme.id, "held@acme.example")
+    world.preview.result = {**world.preview.result, "book_state": book.state(world.acme)}  # made just now
+    db.session.commit()
     return world
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask_babel import force_locale
 
+from portal import book
 from portal.extensions import db
 from portal.models import Contact, Job, JobKind, JobStatus, utcnow
 from portal.models.sync import SyncChange, SyncRun
@@ -96,7 +97,7 @@ def test_german_history_run_preview_and_removed_pages_show_every_reason_in_germa
     assert {c.detail for c in db.session.query(SyncChange).filter_by(run_id=run.id)} == set(REASONS)
     job = enqueue(JobKind.PREVIEW, world.acme)
     job.status, job.finished_at = JobStatus.SUCCEEDED, utcnow()
-    job.result = preview_result(Preview(plan=plan))
+    job.result = {**preview_result(Preview(plan=plan)), "book_state": book.state(world.acme)}  # as of now
     db.session.commit()
     assert db.session.get(Job, job.id).result["skipped"][0]["reason"] == SkipReason.NO_MAILBOX
 

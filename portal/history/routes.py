@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from portal import htmx
+from portal import book, htmx
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.extensions import db
@@ -148,13 +148,17 @@ def preview():
             db.session.commit()
         return redirect(url_for("sync.preview"))
     job = latest_job(customer, JobKind.PREVIEW)
+    context = {"group_names": _group_names(customer), "outdated": _outdated(customer, job)}
     if htmx.is_htmx():
-        return _job_status(
-            customer, JobKind.PREVIEW, "sync/_preview.html", group_names=_group_names(customer)
-        )
-    return render_template(
-        "sync/preview.html", customer=customer, job=job, group_names=_group_names(customer)
-    )
+        return _job_status(customer, JobKind.PREVIEW, "sync/_preview.html", **context)
+    return render_template("sync/preview.html", customer=customer, job=job, **context)
+
+
+def _outdated(customer, job):
+    """True when the book changed since the finished preview was made: its list is no longer shown."""
+    if job is None or job.status != "succeeded":
+        return False
+    return (job.result or {}).get("book_state") != book.state(customer)
 
 
 @bp.route("/held")

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portal import health
+from portal import book, health
 from portal.extensions import db
 from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
@@ -176,8 +176,9 @@ PREVIEW_LIMIT = 500
 @handler(JobKind.PREVIEW)
 def preview_job(job):
     """ "Preview next sync": what the next run would do, computed by the same code, nothing written."""
-    preview = service.preview_sync(_customer(job))
-    return preview_result(preview)
+    customer = _customer(job)
+    preview = service.preview_sync(customer)
+    return {**preview_result(preview), "book_state": book.state(customer)}
 
 
 def preview_result(preview):
