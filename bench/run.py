@@ -122,7 +122,10 @@ def main():
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}; load average "
         f"{load:.2f} at the start (other work on the machine makes figures noisy); {minutes:.1f} minutes.\n"
         "Graph figures: the emulator in its own process, 50 ms per request; floor = Graph requests × "
-        "latency (or the request floor itself); the measured code runs as a child process.\n\n"
+        "latency (or the request floor itself); the measured code runs as a child process.\n"
+        "Data as a user's: every database is made by the migrations; contacts enter through the CSV "
+        "import pages (upload, preview, confirm), the directory through Manual mode's load and import; "
+        "no statistics step of the benchmark's own.\n\n"
     )
     (HERE / "results.md").write_text(header + result + "\n", encoding="utf-8")
 
