@@ -1,4 +1,5 @@
-"""The console page at `/_emulator/`: see the tenant, rename or delete a user, restore one.
+"""The console page at `/_emulator/`: see the tenant; rename a user (given name, surname, display
+name, mail), add, delete or restore one; add a user to a group or take one out.
 
 Plain HTML forms (no JavaScript) so a demo can show the portal's sync reacting to changes.
 """
@@ -27,7 +28,9 @@ def index():
             if not query
             or query in f"{u['displayName']} {u['userPrincipalName']} {u.get('mail') or ''}".lower()
         ]
-        groups = [(grp, len(d.member_ids(grp["id"]))) for grp in d.groups.values()]
+        groups = [
+            (grp, [d.users[m] for m in d.member_ids(grp["id"]) if m in d.users]) for grp in d.groups.values()
+        ]
         return render_template(
             "console.html",
             tenant=d,
@@ -47,18 +50,72 @@ def _back():
     return redirect(url_for("console.index", q=request.form.get("q") or None), code=303)
 
 
+# The properties the console edits, as Graph names them (what the portal's sync reads).
+EDITED = ("givenName", "surname", "displayName", "mail")
+
+
+def _edited_props():
+    """The form's edited properties: a field left empty clears it (Graph's null), except the
+    display name, which a user always has."""
+    props = {key: request.form.get(key, "").strip() or None for key in EDITED if key in request.form}
+    if not props.get("displayName"):
+        props.pop("displayName", None)
+    return props
+
+
 @bp.post("/ui/users/<user_id>/rename")
 def rename(user_id):
-    """Change a user's display name (and given/surname when given)."""
+    """Change a user's given name, surname, display name and mail (what a sync then reads)."""
     state = get_state()
-    props = {
-        k: request.form[k].strip()
-        for k in ("displayName", "givenName", "surname")
-        if request.form.get(k, "").strip()
-    }
+    props = _edited_props()
+    if "mail" in props:
+        props["proxyAddresses"] = [f"SMTP:{props['mail']}"] if props["mail"] else []
     with state.lock:
         try:
             state.directory.update_user(user_id, props)
+        except NotFound:
+            pass
+    return _back()
+
+
+@bp.post("/ui/users")
+def add_user():
+    """Add a member user (given name, surname, mail), optionally straight into a group."""
+    state = get_state()
+    with state.lock:
+        user = state.directory.create_user(_edited_props())
+        if request.form.get("group"):
+            try:
+                state.directory.add_member(request.form["group"], user["id"])
+            except NotFound:
+                pass
+    return _back()
+
+
+@bp.post("/ui/groups/<group_id>/members")
+def add_member(group_id):
+    """Add a user (by user principal name or mail) to a group."""
+    state = get_state()
+    with state.lock:
+        key = request.form.get("user", "").strip()
+        user = state.directory.find_user(key) or next(
+            (u for u in state.directory.users.values() if (u.get("mail") or "").lower() == key.lower()), None
+        )
+        if user is not None:
+            try:
+                state.directory.add_member(group_id, user["id"])
+            except NotFound:
+                pass
+    return _back()
+
+
+@bp.post("/ui/groups/<group_id>/members/<user_id>/remove")
+def remove_member(group_id, user_id):
+    """Take a user out of a group."""
+    state = get_state()
+    with state.lock:
+        try:
+            state.directory.remove_member(group_id, user_id)
         except NotFound:
             pass
     return _back()

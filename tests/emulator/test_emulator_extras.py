@@ -257,3 +257,41 @@ def test_users_orderby_unsupported_property_needs_advanced_query(emulator, token
         emulator, "/users", token, headers=EVENTUAL, **{"$orderby": "department", "$count": "true"}
     )
     assert advanced.status_code == 200
+
+
+def test_console_edits_what_a_sync_reads_adds_a_user_and_changes_group_members(emulator, token):
+    """Every README demo step is a click: names and mail, a new user, a group member in or out."""
+    adele = graph(emulator, f"/users/{emulator.user_upn}", token).json()
+    forms = console_forms(emulator, "adele.vance")
+    post_console_form(
+        emulator,
+        forms,
+        f"/users/{adele['id']}/rename",
+        givenName="Ada",
+        surname="Neumann",
+        mail="ada@x.example",
+    )
+    fetched = graph(emulator, f"/users/{adele['id']}", token, **{"$select": "givenName,surname,mail"}).json()
+    assert (fetched["givenName"], fetched["surname"], fetched["mail"]) == ("Ada", "Neumann", "ada@x.example")
+
+    leadership = next(g for g in emulator.control("GET", "groups") if g["displayName"] == "Leadership")
+    added = requests.post(
+        f"{emulator.base_url}/_emulator/ui/users",
+        data={"givenName": "Nora", "surname": "Neu", "mail": "nora.neu@x.example", "group": leadership["id"]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert added.status_code == 303
+    nora = next(u for u in emulator.control("GET", "users") if u.get("mail") == "nora.neu@x.example")
+    members = graph(emulator, f"/groups/{leadership['id']}/members", token).json()["value"]
+    assert nora["id"] in {m["id"] for m in members}
+    requests.post(
+        f"{emulator.base_url}/_emulator/ui/groups/{leadership['id']}/members/{nora['id']}/remove", timeout=10
+    )
+    requests.post(
+        f"{emulator.base_url}/_emulator/ui/groups/{leadership['id']}/members",
+        data={"user": "ada@x.example"},
+        timeout=10,
+    )
+    members = {m["id"] for m in graph(emulator, f"/groups/{leadership['id']}/members", token).json()["value"]}
+    assert nora["id"] not in members and adele["id"] in members
