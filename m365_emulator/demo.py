@@ -3,6 +3,7 @@
 Other parts of the project (portal config, tests, `make run`) rely on these constants; keep them.
 """
 
+import os
 import random
 
 from .generator import (
@@ -16,9 +17,11 @@ from .generator import (
 
 DEMO_CLIENT_ID = "4b1d7c2e-5f3a-4e8b-9c61-0d2f7a9e3b10"
 DEMO_CLIENT_SECRET = "demo-client-secret"
+# The portal of `make run` (PORTAL_PORT, default 5000: deploy/dev-run.sh sets it for both processes).
+_PORTAL_PORT = os.environ.get("PORTAL_PORT") or "5000"
 DEMO_REDIRECT_URIS = [
-    "http://127.0.0.1:5000/m365/callback",
-    "http://localhost:5000/m365/callback",
+    f"http://127.0.0.1:{_PORTAL_PORT}/m365/callback",
+    f"http://localhost:{_PORTAL_PORT}/m365/callback",
 ]
 DEMO_TENANT_ID = "9e3c5a71-2b8d-4f60-a1c4-7d5e2f8b6c03"
 DEMO_TENANT_DOMAIN = "contosodemo.onmicrosoft.com"

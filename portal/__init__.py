@@ -2,13 +2,14 @@
 
 import logging
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, request
 from flask.globals import request_ctx
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import boundary, cli, contacts, dashboard, formatting, htmx, probes, search, writes
+from portal import boundary, cli, contacts, dashboard, formatting, htmx, i18n, probes, search, writes
 from portal import config as config_module
 from portal._version import __version__
 from portal.admin import routes as admin_routes
@@ -52,13 +53,6 @@ def create_app(config=None):
     return app
 
 
-def select_locale():
-    """The visitor's language from Accept-Language, among the supported ones."""
-    if not has_request_context():  # the runner and CLI: no visitor, the default language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    return request.accept_languages.best_match(current_app.config["BABEL_SUPPORTED_LOCALES"]) or "en"
-
-
 def register_extensions(app):
     db.init_app(app)
     migrate.init_app(
@@ -70,7 +64,7 @@ def register_extensions(app):
     )
     csrf.init_app(app)
     mail_extension.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale)
     auth_session.init_app(app)
 
 
@@ -152,6 +146,7 @@ def register_commands(app):
 
 def register_template_helpers(app):
     app.jinja_env.globals["portal_version"] = __version__
+    app.jinja_env.globals["get_locale"] = get_locale  # <html lang>, the account menu's language switch
     formatting.init_app(app)
     htmx.init_app(app)
     writes.init_app(app)

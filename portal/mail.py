@@ -77,13 +77,11 @@ def clean_subject(value):
     return subject
 
 
-def render(name, ctx):
-    """(subject, text, html) rendered from templates/email/<name>.*, in the portal's default language.
-
-    The recipients are not the admin whose browser happens to trigger the mail, and the runner has no
-    request at all, so the default locale is used.
-    """
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+def render(name, ctx, language=None):
+    """(subject, text, html) rendered from templates/email/<name>.*, in `language` (the recipients'),
+    else the portal's default language: never the language of whoever's browser triggered it (the
+    runner has no request at all)."""
+    with force_locale(language or current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = render_template(f"email/{name}.subject.txt", **ctx)
         text = render_template(f"email/{name}.txt", **ctx)
         html = render_template(f"email/{name}.html", **ctx)
@@ -96,7 +94,7 @@ def render(name, ctx):
     return clean_subject(subject), text.replace("\x00", ""), html.replace("\x00", "")
 
 
-def build(name, to, ctx=None):
+def build(name, to, ctx=None, language=None):
     """The checked recipients and rendered parts of email `name`, as OutboxMail fields; writes nothing.
 
     Raises MailError for a bad address, and whatever a template raises on unexpected data.
@@ -105,7 +103,7 @@ def build(name, to, ctx=None):
     recipients = [clean_address(address) for address in recipients]
     if not recipients:
         raise MailError("no recipients")
-    subject, text, html = render(name, dict(ctx or {}))
+    subject, text, html = render(name, dict(ctx or {}), language)
     return {"recipients": recipients, "subject": subject, "body_text": text, "body_html": html}
 
 
@@ -125,8 +123,10 @@ def _queue(fields, name, customer, kind):
 
 
 def send_email(name, to, ctx=None, customer=None, kind=None):
-    """Render email `name` for the recipients `to` (str or list) and queue it; the caller commits."""
-    return _queue(build(name, to, ctx), name, customer, kind)
+    """Render email `name` for the recipients `to` (str or list) and queue it; the caller commits.
+    Written in the customer's email language when the mail is about a customer."""
+    language = customer.email_language if customer is not None else None
+    return _queue(build(name, to, ctx, language), name, customer, kind)
 
 
 @dataclass
@@ -164,7 +164,7 @@ def notify_customer(name, customer, ctx, run=None):
     if not recipients:
         return Notice("no_recipients")
     try:
-        fields = build(name, recipients, ctx)
+        fields = build(name, recipients, ctx, customer.email_language)  # recipients have no account
     except Exception as exc:  # any build failure is this one message's problem, not the caller's
         log.exception(
             "email %s for customer %s (run %s) could not be built",

@@ -203,8 +203,10 @@ def test_concurrent_wrong_passwords_check_at_most_the_limit_and_the_account_stay
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert sorted(set(answers)) <= [200, 429] and len(answers) == 40
-    assert 1 <= counting.checked <= 5 and answers.count(200) == counting.checked
+    assert set(answers) <= {200, 429} and len(answers) == 40
+    # At most the limit is checked; a burst may refuse even more (each attempt counted the others
+    # first), never fewer, and the refused take their count back.
+    assert counting.checked <= 5 and answers.count(200) == counting.checked
     # A burst may refuse more than it must, never fewer: each checked attempt counts as a failure,
     # so the limit's remaining failures lock the account, and then the right password is refused.
     fail(app.test_client(), "alice@acme.example", 5 - counting.checked)

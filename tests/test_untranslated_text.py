@@ -90,17 +90,23 @@ ENGLISH_VOCABULARY = _words(e for e, _g in TEXTS) - _words(GERMAN_TEXTS)
 class _VisibleText(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.texts, self._hidden = [], 0
+        self.texts, self._hidden, self._english = [], 0, []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self._hidden += tag in ("script", "style", "code")  # code: commands and literals, never translated
+        if (attrs.get("lang") or "").startswith("en"):  # marked English on purpose (the language switch)
+            self._english.append(tag)
+            self._hidden += 1
         self.texts.extend(attrs[name] for name in VISIBLE_ATTRIBUTES if attrs.get(name))
         if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
             self.texts.append(attrs["value"])
 
     def handle_endtag(self, tag):
         self._hidden -= tag in ("script", "style", "code")
+        if self._english and self._english[-1] == tag:
+            self._english.pop()
+            self._hidden -= 1
 
     def handle_data(self, data):
         if not self._hidden:

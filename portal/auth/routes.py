@@ -2,11 +2,22 @@
 
 from math import ceil
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from portal import i18n
 from portal.auth import access, throttle
 from portal.auth.forms import LoginForm
 from portal.auth.redirects import redirect_target
@@ -37,8 +48,22 @@ def login():
     throttle.succeeded(email, attempt)
     start_session(user)
     user.last_login_at = utcnow()
+    if user.language is None:  # the first sign-in: the browser's language becomes the account's
+        user.language = i18n.browser_locale()
     db.session.commit()
     return redirect(redirect_target(request.args.get("next")))
+
+
+@bp.route("/account/language", methods=["POST"])
+@login_required
+def language():
+    """The account menu's language switch: the admin's pages (and nothing else) in that language."""
+    chosen = request.form.get("language", "")
+    if chosen not in current_app.config["BABEL_SUPPORTED_LOCALES"]:
+        abort(400)
+    current_user.language = chosen
+    db.session.commit()
+    return redirect(redirect_target(request.form.get("next")))
 
 
 def _locked_out(form, until):

@@ -5,7 +5,7 @@ import re
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -90,6 +90,15 @@ class CustomerMasterDataForm(MasterDataForm):
             SelectChoice("inherit", _l("Inherit from reseller")),
             SelectChoice("on", _l("On")),
             SelectChoice("off", _l("Off")),
+        ],
+    )
+
+    email_language = SelectField(
+        _l("Language of notification emails"),
+        choices=[
+            SelectChoice("", _l("Portal default (English)")),
+            SelectChoice("en", "English", render_kw={"lang": "en"}),  # each language in its own words
+            SelectChoice("de", "Deutsch", render_kw={"lang": "de"}),
         ],
     )
 

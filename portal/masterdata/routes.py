@@ -31,6 +31,7 @@ def customer(customer_id=None):
     if form.validate_on_submit():
         services.apply_master_data(tenant, form.master_data())
         tenant.ms_user_sync = services.SYNC_CHOICES[form.ms_user_sync.data]
+        tenant.email_language = form.email_language.data or None
         db.session.commit()
         flash(_("Master data saved."), "success")
         return redirect(url_for("masterdata.customer", customer_id=customer_id))

@@ -21,6 +21,7 @@ def form_data(customer):
     )
     data = {name: getattr(customer, name) for name in fields}
     data["ms_user_sync"] = sync_choice(customer)
+    data["email_language"] = customer.email_language or ""
     return data
 
 

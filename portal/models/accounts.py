@@ -52,6 +52,9 @@ class AdminUser(UserMixin, db.Model):
     reseller_id: Mapped[int | None] = mapped_column(ForeignKey("reseller.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The admin's language ("en", "de"): taken from the browser at the first sign-in, changed in the
+    # account menu; None until then (the browser decides).
+    language: Mapped[str | None] = mapped_column(String(5), nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_login_at = mapped_column(UTCDateTime, nullable=True)
 

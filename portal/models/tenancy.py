@@ -63,6 +63,8 @@ class Customer(MasterDataMixin, db.Model):
     reseller_id: Mapped[int] = mapped_column(ForeignKey("reseller.id"), index=True)
     # None = inherit the reseller's "Microsoft User Synchronization" setting.
     ms_user_sync: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    # The language of the emails to its notification recipients ("en", "de"; None: the portal's).
+    email_language: Mapped[str | None] = mapped_column(String(5), nullable=True)
     reseller = relationship("Reseller", back_populates="customers")
 
     @property
