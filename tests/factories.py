@@ -172,3 +172,29 @@ def removed_by_sync(customer, email, reason="deleted", days_ago=0, first="Rem", 
     apply_plan(SyncPlan(removals=[change]), customer, run, now)
     db.session.commit()
     return contact
+
+
+def manual_acme(world, group_name="Sales"):
+    """Acme with Microsoft User Synchronization on, a stored connection in Manual mode, one group
+    (`group_name`) and Anna Schmidt in it (world.sales, world.anna); added, not committed."""
+    world.northwind.ms_user_sync = True
+    db.session.add(
+        M365Connection(
+            customer_id=world.acme.id,
+            tenant_id="tid-acme",
+            tenant_domain="acme.onmicrosoft.com",
+            refresh_token_encrypted="x",
+        )
+    )
+    SyncSettings.for_customer(world.acme).mode = "manual"
+    world.sales = ContactGroup(customer_id=world.acme.id, name=group_name, origin="manual")
+    world.anna = Contact(
+        customer_id=world.acme.id,
+        first_name="Anna",
+        last_name="Schmidt",
+        origin="manual",
+        groups=[world.sales],
+    )
+    world.anna.set_email("anna@acme.example")
+    db.session.add_all([world.sales, world.anna])
+    return world

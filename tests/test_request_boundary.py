@@ -20,9 +20,9 @@ import portal
 from portal import boundary, create_app
 from portal.config import ConfigError, from_environment
 from portal.extensions import db
-from portal.models import AdminUser, Contact, ContactGroup, Customer, M365Connection, Reseller, SyncSettings
+from portal.models import AdminUser, Contact, ContactGroup, Customer, Reseller
 from tests.conftest import PASSWORD, make_test_config
-from tests.factories import reload, text
+from tests.factories import manual_acme, reload, text
 
 NUL = "\x00"
 HX = {"HX-Request": "true"}
@@ -176,26 +176,7 @@ REQUEST_NAMES = tuple(sorted((READ_NAMES | FIELD_NAMES | LIBRARY_NAMES) - {"csrf
 @pytest.fixture
 def book(world):
     """Acme with Microsoft User Synchronization on, connected in Manual mode, one group, one contact."""
-    world.northwind.ms_user_sync = True
-    db.session.add(
-        M365Connection(
-            customer_id=world.acme.id,
-            tenant_id="tid-acme",
-            tenant_domain="acme.onmicrosoft.com",
-            refresh_token_encrypted="x",
-        )
-    )
-    SyncSettings.for_customer(world.acme).mode = "manual"
-    world.sales = ContactGroup(customer_id=world.acme.id, name="Sales", origin="manual")
-    world.anna = Contact(
-        customer_id=world.acme.id,
-        first_name="Anna",
-        last_name="Schmidt",
-        origin="manual",
-        groups=[world.sales],
-    )
-    world.anna.set_email("anna@acme.example")
-    db.session.add_all([world.sales, world.anna])
+    manual_acme(world)
     db.session.commit()
     return world
 

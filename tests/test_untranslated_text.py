@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 
 from portal import book, create_app
 from portal.extensions import db
-from portal.models import Contact, ContactGroup, Job, M365Connection, OutboxMail, SyncSettings, utcnow
+from portal.models import Contact, Job, OutboxMail, SyncSettings, utcnow
 from portal.models.sync import SyncChange, SyncRun
 from portal.models.vocabulary import SkipReason
 from portal.sync import plan as sync_plan
@@ -29,7 +29,7 @@ from portal.sync.service import Preview
 from portal.sync.tasks import preview_result
 from tests.catalogue import PO_FILE, ensure_compiled
 from tests.conftest import make_test_config
-from tests.factories import hold_removal
+from tests.factories import hold_removal, manual_acme
 
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 HX = {"HX-Request": "true"}
@@ -178,26 +178,8 @@ def _plan_with(world, reasons):
 def stock(world, reasons):
     """Acme connected in Manual mode with contacts, a group, a sync run with every kind of change, a held
     removal, a notification, a finished preview and import; skipped users give `reasons`."""
-    world.northwind.ms_user_sync = True
-    db.session.add(
-        M365Connection(
-            customer_id=world.acme.id,
-            tenant_id="tid-acme",
-            tenant_domain="acme.onmicrosoft.com",
-            refresh_token_encrypted="x",
-        )
-    )
-    settings = SyncSettings.for_customer(world.acme)
-    settings.mode, settings.sync_active = "manual", True
-    world.sales = ContactGroup(customer_id=world.acme.id, name="Vertrieb", origin="manual")
-    world.anna = Contact(
-        customer_id=world.acme.id,
-        first_name="Anna",
-        last_name="Schmidt",
-        origin="manual",
-        groups=[world.sales],
-    )
-    world.anna.set_email("anna@acme.example")
+    manual_acme(world, group_name="Vertrieb")
+    SyncSettings.for_customer(world.acme).sync_active = True
     world.ben = Contact(customer_id=world.acme.id, first_name="Ben", last_name="Weber", origin="m365")
     world.ben.set_email("ben@acme.example")
     world.ben.m365_user_id = "user-ben"
