@@ -166,15 +166,17 @@ def readme_operator():
 
 
 def check_operator_in_german(base, email, password):
-    """The README's operator signs in; the start page is German and shows the release."""
+    """The README's operator signs in from a German browser (its first sign-in: the account takes
+    German); the start page is German and shows the release."""
     browser = requests.Session()
-    login = browser.get(f"{base}/login", headers={"Accept-Language": "de"}).text
+    browser.headers["Accept-Language"] = "de"  # a browser sends it with every request
+    login = browser.get(f"{base}/login").text
     assert "Anmelden" in login and f"Awareness Portal {__version__}</footer>" in login, login[:500]
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
     form = {"csrf_token": token, "email": email, "password": password}
     answer = browser.post(f"{base}/login", data=form, allow_redirects=False)
     assert answer.status_code == 302 and "/login" not in answer.headers["Location"], answer.text[:500]
-    page = browser.get(f"{base}/", headers={"Accept-Language": "de"}).text
+    page = browser.get(f"{base}/", headers={"Accept-Language": "en"}).text  # now the account decides
     assert "Abmelden" in page and email in page, page[:500]
 
 
