@@ -107,6 +107,7 @@ def run_migrations_online():
                     raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:5]}")
         if sqlite:  # the pooled connection goes back to the app: enforce again
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.exec_driver_sql("PRAGMA optimize=0x10002")  # SQLite's advice after schema changes
             connection.commit()
 
 

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from portal import create_app, health, queue
 from portal.extensions import db
@@ -19,7 +19,7 @@ from portal.models.base import utcnow
 from portal.runner import DailyAt, Every, Runner
 from portal.sync import lock, tasks
 from tests.conftest import make_test_config
-from tests.factories import reload
+from tests.factories import add_contact, reload
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = []
@@ -169,6 +169,28 @@ def test_upkeep_forgets_runners_not_seen_for_a_week(app, world):
     assert tasks.upkeep()["heartbeats"] == 1
     owners = set(db.session.scalars(select(RunnerHeartbeat.owner)))
     assert owners == {"stopped-yesterday"}  # "last seen" stays right for the page that says it
+
+
+def test_upkeep_gives_the_planner_statistics_of_the_contact_book(app, world):
+    """Hourly: SQLite's statistics (sqlite_stat1) or PostgreSQL's (ANALYZE) follow the book."""
+    for n in range(30):
+        add_contact(world.acme, f"p{n}@acme.example", "Anna", f"Name{n}")
+    sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:  # no statistics left by earlier tests
+        db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+        db.session.commit()
+    started = db.session.scalar(text("SELECT CURRENT_TIMESTAMP"))
+    tasks.upkeep()
+    if sqlite:
+        assert "contact" in db.session.execute(text("SELECT DISTINCT tbl FROM sqlite_stat1")).scalars().all()
+    else:
+        analyzed = db.session.scalar(
+            text(
+                "SELECT last_analyze FROM pg_stat_user_tables "
+                "WHERE relname = 'contact' AND schemaname = current_schema()"
+            )
+        )
+        assert analyzed is not None and analyzed >= started
 
 
 def test_stop_finishes_the_current_job_then_leaves_the_loop(app, world):

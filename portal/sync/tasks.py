@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portal import book, health
+from portal import book, health, search
 from portal.extensions import db
 from portal.models import Customer, GroupSubscription, JobKind, M365Connection, SyncSettings, utcnow
 from portal.models.sync import RunStatus, SyncRun
@@ -159,6 +159,7 @@ def upkeep(now=None):
         "queued": lambda: _enqueue_stale(CATCH_UP_AFTER, now),
         "purged": lambda: service.purge_expired(now),
         "heartbeats": lambda: health.forget_old_heartbeats(now),
+        "statistics": lambda: search.refresh_statistics(search.SEARCHED),
     }
     result = {}
     for name, step in steps.items():
