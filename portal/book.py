@@ -1,9 +1,11 @@
 """The contact book's shared rules, below both the contacts area and the sync engine.
 
     normalize_email(email)                    (normalized address, None) or (None, why not): the email rule
+    valid_address(email)                      the normalized address, or None (the rule, without a message)
     find_by_email(customer, email)            the contact with this address in any letter case, or None
     email_problem(customer, email, ...)       why an address cannot be a contact's, or None
     delete_contacts(customer_id, ids)         delete contacts and detach what refers to them
+    state(customer)                           a fingerprint of the book (is a preview older than it?)
     find_group_by_name(customer, name)        a contact group by name, in any letter case
 
 Email addresses are unique per customer, compared case-insensitively (text.email_key, stored as
