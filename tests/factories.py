@@ -7,6 +7,7 @@ tests/migration_data.py), never from another test module: tests/test_import_cycl
 
 import io
 import re
+import threading
 from datetime import timedelta
 
 from portal.extensions import db
@@ -198,3 +199,23 @@ def manual_acme(world, group_name="Sales"):
     world.anna.set_email("anna@acme.example")
     db.session.add_all([world.sales, world.anna])
     return world
+
+
+def post_at_once(clients, path, timeout=120, **kwargs):
+    """The same POST from every client at one moment (each its own thread, released together), as
+    requests reaching several workers do; returns the status codes (in the order they finished)."""
+    tokens = [client.csrf_token() for client in clients]  # fetched before: only the POSTs race
+    headers = kwargs.pop("headers", {})
+    start, answers = threading.Barrier(len(clients)), []
+
+    def send(client, token):
+        start.wait()
+        response = client.post(path, headers={**headers, "X-CSRFToken": token}, csrf=False, **kwargs)
+        answers.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return answers

@@ -5,7 +5,6 @@ load job stores it; the over-HTTP load against the emulator is in test_manual_em
 """
 
 import re
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -20,7 +19,7 @@ from portal.models.directory import DirectoryGroup, DirectoryMembership, Directo
 from portal.sync import directory
 from portal.sync.connection import NOT_CONNECTED
 from portal.sync.service import sync_blocker
-from tests.factories import connect
+from tests.factories import connect, post_at_once
 from tests.sync_helpers import importable
 
 HX = {"HX-Request": "true"}
@@ -309,20 +308,7 @@ def test_another_customers_rows_and_jobs_answer_404(loaded, world, app):
 def test_import_clicked_twice_at_once_in_two_workers_queues_one_job(app, loaded, world):
     """A double submit reaching two workers at the same moment: one import, both see it."""
     clients = [app.test_client().sign_in_as(world.alice) for _ in range(2)]
-    tokens = [client.csrf_token() for client in clients]
-    start, answers = threading.Barrier(2), []
-
-    def click(client, token):
-        start.wait()
-        response = client.post("/m365/manual/import", headers={**HX, "X-CSRFToken": token}, csrf=False)
-        answers.append(response.status_code)
-
-    threads = [threading.Thread(target=click, args=pair) for pair in zip(clients, tokens, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert answers == [200, 200]
+    assert post_at_once(clients, "/m365/manual/import", headers=HX) == [200, 200]
     db.session.expire_all()
     assert db.session.query(Job).filter_by(kind="m365_import").count() == 1
 

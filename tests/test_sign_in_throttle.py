@@ -19,7 +19,7 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import SignInFailure, accounts
 from tests.conftest import PASSWORD, PortalClient, make_test_config
-from tests.factories import sign_in
+from tests.factories import post_at_once, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKED = "Too many failed sign-ins. Please try again in"
@@ -185,24 +185,9 @@ def test_concurrent_wrong_passwords_check_at_most_the_limit_and_the_account_stay
     monkeypatch.setattr(accounts, "_hasher", counting)
     app.config.update(SIGN_IN_MAX_FAILURES_PER_ACCOUNT=5, SIGN_IN_MAX_FAILURES_PER_ADDRESS=1000)
     clients = [app.test_client() for _ in range(40)]
-    tokens = [client.csrf_token() for client in clients]
-    start, answers = threading.Barrier(len(clients)), []
-
-    def attempt(client, token):
-        start.wait()
-        response = client.post(
-            "/login",
-            data={"email": "alice@acme.example", "password": "wrong-password"},
-            headers={"X-CSRFToken": token},
-            csrf=False,
-        )
-        answers.append(response.status_code)
-
-    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    answers = post_at_once(
+        clients, "/login", data={"email": "alice@acme.example", "password": "wrong-password"}
+    )
     assert set(answers) <= {200, 429} and len(answers) == 40
     # At most the limit is checked; a burst may refuse even more (each attempt counted the others
     # first), never fewer, and the refused take their count back.
