@@ -9,7 +9,19 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import boundary, cli, contacts, dashboard, formatting, htmx, i18n, probes, search, writes
+from portal import (
+    attributes,
+    boundary,
+    cli,
+    contacts,
+    dashboard,
+    formatting,
+    htmx,
+    i18n,
+    probes,
+    search,
+    writes,
+)
 from portal import config as config_module
 from portal._version import __version__
 from portal.admin import routes as admin_routes
@@ -147,6 +159,8 @@ def register_commands(app):
 def register_template_helpers(app):
     app.jinja_env.globals["portal_version"] = __version__
     app.jinja_env.globals["get_locale"] = get_locale  # <html lang>, the account menu's language switch
+    app.jinja_env.globals["ATTRIBUTES"] = attributes.ATTRIBUTES
+    app.jinja_env.globals["attribute_label"] = attributes.label
     formatting.init_app(app)
     htmx.init_app(app)
     writes.init_app(app)

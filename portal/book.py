@@ -7,6 +7,7 @@
     delete_contacts(customer_id, ids)         delete contacts and detach what refers to them
     state(customer)                           a fingerprint of the book (is a preview older than it?)
     find_group_by_name(customer, name)        a contact group by name, in any letter case
+    link_managers(customer_id)                each contact's manager_id: the manager, when in the book
 
 Email addresses are unique per customer, compared case-insensitively (text.email_key, stored as
 `Contact.email_key`), and must lie in the customer's allowed domains when the master data names
@@ -20,6 +21,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import aliased
 
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
@@ -121,6 +123,11 @@ def delete_contacts(customer_id, contact_ids):
             .where(SyncChange.customer_id == customer_id, SyncChange.contact_id.in_(ids))
             .values(contact_id=None)
         )
+        db.session.execute(
+            update(Contact)
+            .where(Contact.customer_id == customer_id, Contact.manager_id.in_(ids))
+            .values(manager_id=None)
+        )
         deleted += db.session.execute(
             delete(Contact).where(Contact.customer_id == customer_id, Contact.id.in_(ids))
         ).rowcount
@@ -147,3 +154,34 @@ def find_group_by_name(customer, name):
             ContactGroup.customer_id == customer.id, ContactGroup.name_key == name_key(name)
         )
     )
+
+
+def link_managers(customer_id):
+    """Point each contact's manager_id at its manager when that person is an active contact of the
+    same customer (by the manager's M365 user id when known, else by their email), and at no one
+    otherwise; the name and email stay as the way to show a manager outside the book. Only rows
+    that change are written. Every write that can change who is in the book or who manages whom
+    calls this (the sync, imports, the CSV import, the contact form, Restore)."""
+    manager = aliased(Contact)
+    active = (manager.customer_id == customer_id) & manager.archived_at.is_(None) & (manager.id != Contact.id)
+    by_m365 = select(manager.id).where(active, manager.m365_user_id == Contact.manager_m365_id)
+    by_email = select(manager.id).where(
+        active, Contact.manager_m365_id.is_(None), manager.email_key == func.lower(Contact.manager_email)
+    )
+    found = func.coalesce(
+        by_m365.order_by(manager.id).limit(1).scalar_subquery(),
+        by_email.order_by(manager.id).limit(1).scalar_subquery(),
+    )
+    return db.session.execute(
+        update(Contact)
+        .where(Contact.customer_id == customer_id, Contact.manager_id.is_distinct_from(found))
+        .values(manager_id=found)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def settle(customer_id, run=None):
+    """After any write to a customer's book (the sync, an import, the CSV import, the contact form,
+    Restore, a held removal decided): what follows from the contacts is brought in step with them.
+    Managers are linked (link_managers). `run`: the SyncRun that wrote, if any. The caller commits."""
+    link_managers(customer_id)

@@ -51,6 +51,7 @@ from authlib.integrations.base_client import OAuthError
 from flask import current_app
 from flask_babel import gettext as _
 
+from portal import attributes
 from portal.m365 import apponly, credentials
 from portal.m365.credentials import CertificateExpired
 from portal.m365.permissions import DELEGATED_SCOPES
@@ -58,10 +59,16 @@ from portal.m365.permissions import DELEGATED_SCOPES
 log = logging.getLogger(__name__)
 
 
-USER_FIELDS = (
-    "id,displayName,givenName,surname,mail,userPrincipalName,proxyAddresses,"
-    "accountEnabled,userType,department,jobTitle"
+USER_FIELDS = ",".join(
+    (
+        "id,displayName,givenName,surname,mail,userPrincipalName,proxyAddresses,accountEnabled,userType",
+        *attributes.GRAPH_PROPERTIES,
+    )
 )
+# The manager is a navigation property: listings expand it (its id, name and mail); a delta round
+# tracks it when selected and answers `manager@delta` (ids only).
+MANAGER_EXPAND = "manager($select=id,displayName,mail)"
+USER_DELTA_SELECT = USER_FIELDS + ",manager"
 GROUP_FIELDS = (
     "id,displayName,description,mail,mailEnabled,securityEnabled,groupTypes,resourceProvisioningOptions"
 )
@@ -240,7 +247,8 @@ class GraphClient:
 
     def iter_users(self):
         """All users with USER_FIELDS, one page (a list) at a time: a large tenant is never held whole."""
-        return self._pages("/users", {"$select": USER_FIELDS, "$top": self.page_size})
+        params = {"$select": USER_FIELDS, "$expand": MANAGER_EXPAND, "$top": self.page_size}
+        return (list(map(_with_manager, page)) for page in self._pages("/users", params))
 
     def iter_users_ahead(self):
         """iter_users(), each next page fetched by a thread while the caller works on this one
@@ -296,7 +304,8 @@ class GraphClient:
     def get_user(self, user_id):
         """One user with USER_FIELDS, or None when it does not exist (404 Request_ResourceNotFound)."""
         url = f"{self.graph_url}/users/{quote(user_id, safe='')}"
-        return self._get(url, {"$select": USER_FIELDS}, allow_404=True)
+        user = self._get(url, {"$select": USER_FIELDS, "$expand": MANAGER_EXPAND}, allow_404=True)
+        return None if user is None else _with_manager(user)
 
     def list_groups(self):
         """All groups with GROUP_FIELDS, every page."""
@@ -320,8 +329,12 @@ class GraphClient:
         ]
 
     def users_delta(self, delta_link=None):
-        """One complete delta round over users (replays kept in order; caller applies idempotently)."""
-        return self._delta("/users/delta", USER_FIELDS, delta_link)
+        """One complete delta round over users (replays kept in order; caller applies idempotently).
+        An entry's `manager@delta` becomes `manager` ({"id"} or None), as in a listing; an entry
+        without it says nothing of the manager."""
+        round_ = self._delta("/users/delta", USER_DELTA_SELECT, delta_link)
+        round_.items = [_manager_from_delta(item) for item in round_.items]
+        return round_
 
     def groups_delta(self, delta_link=None):
         """One complete delta round over groups, with `members@delta` (slices of one group recur)."""
@@ -564,3 +577,21 @@ def _error_of(response):
     if isinstance(error, str):
         return error, ""
     return error.get("code") or "", error.get("message") or ""
+
+
+def _with_manager(user):
+    """A listed user (with $expand=manager): `manager` is the expanded object, or None when Graph
+    left the property out (the user has no manager)."""
+    user.setdefault("manager", None)
+    return user
+
+
+def _manager_from_delta(item):
+    """A delta entry with `manager@delta` as `manager`: the last reference not `@removed` ({"id"}),
+    None when every reference is removed (the manager was cleared), absent when there is none."""
+    references = item.pop("manager@delta", None)
+    if references is None or "@removed" in item:
+        return item
+    current = [ref for ref in references if isinstance(ref, dict) and ref.get("id") and "@removed" not in ref]
+    item["manager"] = {"id": current[-1]["id"]} if current else None
+    return item

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal import search
+from portal.attributes import VALUE_LENGTH
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 from portal.text import email_key, name_key
@@ -59,6 +60,12 @@ class Contact(db.Model):
         Index("ix_contact_customer_updated", "customer_id", "updated_at", "id"),
         # Counting a customer's active contacts ("N contacts") reads only this index.
         Index("ix_contact_customer_archived", "customer_id", "archived_at"),
+        # The book's filters (portal.attributes.FILTERS) and "team of …" read these.
+        Index("ix_contact_customer_department", "customer_id", "department"),
+        Index("ix_contact_customer_office", "customer_id", "office"),
+        Index("ix_contact_customer_country", "customer_id", "country"),
+        Index("ix_contact_customer_language", "customer_id", "language"),
+        Index("ix_contact_customer_manager", "customer_id", "manager_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
@@ -75,9 +82,27 @@ class Contact(db.Model):
     archive_reason: Mapped[str] = mapped_column(String(200), default="")
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    # The attribute set (portal.attributes.ATTRIBUTES): "" when unknown.
+    department: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    job_title: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    office: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    company: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    country: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    language: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    employee_id: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    employee_type: Mapped[str] = mapped_column(String(VALUE_LENGTH), default="", server_default="")
+    # The manager: another contact of the customer when they are in the book (manager_id, kept by
+    # book.link_managers), their name and email as last known otherwise. manager_m365_id: the
+    # manager's M365 user id when the manager came from Microsoft 365.
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    manager_m365_id: Mapped[str | None] = mapped_column(String(64))
+    manager_name: Mapped[str] = mapped_column(String(210), default="", server_default="")
+    manager_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     # Folded names and email (contact_search_text): set on insert by the default, on an ORM update
     # by _refresh_search_text; a bulk UPDATE of names must set it too (contacts.importing does).
     search_text: Mapped[str] = mapped_column(Text, default=_search_text_on_insert, server_default="")
+
+    manager = relationship("Contact", remote_side=[id], foreign_keys=[manager_id])
 
     groups = relationship(
         "ContactGroup",
@@ -116,9 +141,16 @@ class ContactGroup(db.Model):
     name_key: Mapped[str] = mapped_column(String(200))
     origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL)
     m365_group_id: Mapped[str | None] = mapped_column(String(64))
+    # A smart group's rule (portal.smart_groups): its members are exactly the contacts matching it.
+    # None: an ordinary group whose members are added and removed by hand, import or subscription.
+    rule: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     contacts = relationship("Contact", secondary=contact_group_members, back_populates="groups")
+
+    @property
+    def is_smart(self):
+        return self.rule is not None
 
     @validates("name")
     def _keep_name_key(self, _attribute, name):

@@ -5,7 +5,7 @@ server: a per-customer default (everyone / no one) plus the users whose state di
 "select all", "select none" and a group pick touch a handful of rows even in a 50,000-user tenant.
 """
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal import search
@@ -21,6 +21,8 @@ class DirectoryUser(db.Model):
         UniqueConstraint("customer_id", "m365_id", name="uq_directory_user_customer_m365"),
         Index("ix_directory_user_list", "customer_id", "sort_key", "id"),
         Index("ix_directory_user_customer", "customer_id"),
+        Index("ix_directory_user_department", "customer_id", "department"),
+        Index("ix_directory_user_country", "customer_id", "country"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
@@ -32,6 +34,10 @@ class DirectoryUser(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     upn: Mapped[str] = mapped_column(String(254), default="")
     department: Mapped[str] = mapped_column(String(255), default="")
+    country: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # The user's attribute properties as Graph gave them (portal.attributes.GRAPH_PROPERTIES and
+    # "manager"), so an import from this cache writes the same attributes as one from Graph.
+    attributes: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     guest: Mapped[bool] = mapped_column(Boolean, default=False)
     # Why the import would skip this user ("" = importable), per people.Person.skip_reason.

@@ -42,6 +42,9 @@ class M365Connection(db.Model):
     # never store or log the plain token.
     refresh_token_encrypted: Mapped[str] = mapped_column(Text, default="")
     users_delta_link: Mapped[str] = mapped_column(Text, default="")
+    # The users delta link tracks only the properties its first request selected
+    # (m365.graph.USER_DELTA_SELECT then): when the portal selects others, it starts a new round.
+    users_delta_select: Mapped[str] = mapped_column(Text, default="", server_default="")
     groups_delta_link: Mapped[str] = mapped_column(Text, default="")
     delta_saved_at = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.OK)

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from sqlalchemy import delete, select
 
+from portal import attributes, book
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, Origin, contact_group_members, utcnow
 from portal.models.base import INSERT_CHUNK, insert_rows
@@ -34,11 +35,12 @@ def archive_reason(removal_reason):
         return f"Removed by the M365 sync ({removal_reason})"
 
 
-def apply_plan(plan, customer, run, now=None, decided_by=""):
+def apply_plan(plan, customer, run, now=None, decided_by="", settle=True):
     """Write `plan` for `customer`, recording SyncChange rows on `run`; returns the counts.
 
     `decided_by`: the admin's email when the plan is a decision on held removals (portal.sync.held);
-    it is added to each recorded change's detail.
+    it is added to each recorded change's detail. `settle`: bring what follows from the contacts
+    in step afterwards (book.settle); an import written a slice at a time does that once, at its end.
     """
     now = now or utcnow()
     contacts = _load_contacts(customer, plan)
@@ -72,6 +74,8 @@ def apply_plan(plan, customer, run, now=None, decided_by=""):
     recorder.skips(plan.skipped)
     recorder.write()
     db.session.flush()
+    if settle and not plan.is_empty:
+        book.settle(customer.id, run)
     return plan.counts()
 
 
@@ -94,7 +98,10 @@ def _create(customer, creates, now):
 def _new_contact_row(customer, change, now):
     first, last, email = change.values
     first, last, email = first[:100], last[:100], email.strip()
+    values = dict(change.attributes)
     return {
+        **{name: values.get(name, "") for name in attributes.NAMES},
+        **_manager_columns(values.get("manager")),
         "customer_id": customer.id,
         "first_name": first,
         "last_name": last,
@@ -113,8 +120,24 @@ def _set_fields(contact, changes):
     for field, _old, new in changes:
         if field == "email":
             contact.set_email(new)
+        elif field == "manager":
+            for column, value in _manager_columns(new).items():
+                setattr(contact, column, value)
         else:
             setattr(contact, field, new[:100])
+
+
+def _manager_columns(manager):
+    """The contact's manager columns for a people.ManagerRef (None: no manager); manager_id is set
+    again by book.link_managers after the run's writes."""
+    if manager is None:
+        return {"manager_m365_id": None, "manager_name": "", "manager_email": "", "manager_id": None}
+    return {
+        "manager_m365_id": manager.m365_id,
+        "manager_name": manager.name,
+        "manager_email": manager.email,
+        "manager_id": None,
+    }
 
 
 def _add_to_groups(customer, plan, by_user, recorder):
@@ -218,8 +241,8 @@ class _Recorder:
                 "contact_name": (change.name or "")[:210],
                 "contact_email": (change.email or "")[:254],
                 "field": field,
-                "old_value": (old or "")[:254],
-                "new_value": (new or "")[:254],
+                "old_value": str(old or "")[:254],
+                "new_value": str(new or "")[:254],
                 "detail": (detail or "")[:254],
                 "created_at": self.now,
             }

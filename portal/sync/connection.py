@@ -149,7 +149,7 @@ def _forget_other_tenant(customer, admin, tenant_id):
 
 
 def _forget_sync_state(connection):
-    connection.users_delta_link = ""
+    connection.users_delta_link = connection.users_delta_select = ""
     connection.groups_delta_link = ""
     connection.delta_saved_at = None
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from portal.i18n import N_
-from portal.m365.graph import GROUP_FIELDS, NOT_FOUND, USER_FIELDS, DeltaExpired, GraphError
+from portal.m365.graph import GROUP_FIELDS, NOT_FOUND, USER_DELTA_SELECT, DeltaExpired, GraphError
 from portal.models.vocabulary import RemovalReason
 from portal.sync.people import is_complete
 from portal.sync.plan import M365Data
@@ -21,6 +21,7 @@ DELTA_MAX_AGE = timedelta(days=7)
 RESYNC_FIRST = N_("first run")
 RESYNC_OLD = N_("delta token older than 7 days")
 RESYNC_EXPIRED = N_("delta token expired")
+RESYNC_PROPERTIES = N_("the portal reads more properties of each user than the delta token tracks")
 
 
 @dataclass
@@ -38,6 +39,8 @@ def resync_reason(connection, now):
     """Why the next sync must read everything, or "" when the stored delta link may be used."""
     if not connection.users_delta_link:
         return RESYNC_FIRST
+    if connection.users_delta_select != USER_DELTA_SELECT:
+        return RESYNC_PROPERTIES
     if connection.delta_saved_at is None or now - connection.delta_saved_at > DELTA_MAX_AGE:
         return RESYNC_OLD
     return ""
@@ -52,13 +55,41 @@ def fetch_for_sync(client, connection, contacts, subscriptions, now):
         reason = RESYNC_EXPIRED
         page = client.users_delta(None)
     users, removed = read_user_delta(page.items)
+    if reason:  # a whole round: a user without `manager@delta` has no manager
+        for user in users.values():
+            user.setdefault("manager", None)
     data = M365Data(users=users, removed=removed, full=bool(reason))
     fetched = Fetched(data=data, users_link=page.delta_link, resync_reason=reason)
     if reason:
         _confirm_absent(client, contacts, data)
     if subscriptions:
         _fetch_members(client, connection, subscriptions, contacts, fetched, full=bool(reason))
+    name_managers(client, contacts, data.users)
     return fetched
+
+
+def save_users_link(connection, link, now):
+    """Keep a users delta link with the properties it tracks."""
+    connection.users_delta_link = link
+    connection.users_delta_select = USER_DELTA_SELECT
+    connection.delta_saved_at = now
+
+
+def name_managers(client, contacts, users):
+    """Give each user's `manager` (a delta names only its id) a name and mail: from the users at
+    hand, from the book, else read from Graph (a manager outside the book whose report changed: few)."""
+    unnamed = [u["manager"] for u in users.values() if u.get("manager") and "displayName" not in u["manager"]]
+    if not unnamed:
+        return
+    wanted = {manager["id"] for manager in unnamed}
+    known = {uid: (u.get("displayName"), u.get("mail")) for uid, u in users.items() if uid in wanted}
+    in_book = wanted - known.keys()
+    known.update((c.m365_user_id, (c.name, c.email)) for c in contacts if c.m365_user_id in in_book)
+    for manager_id in wanted - known.keys():
+        manager = client.get_user(manager_id) or {}
+        known[manager_id] = (manager.get("displayName"), manager.get("mail"))
+    for manager in unnamed:
+        manager["displayName"], manager["mail"] = known[manager["id"]]
 
 
 def read_user_delta(items):
@@ -157,9 +188,8 @@ def take_baseline(client, connection, book_has_links, now, groups=False):
     """
     taken = False
     if not connection.users_delta_link and not book_has_links:
-        link = _latest_link(client, "/users/delta", USER_FIELDS)
-        connection.users_delta_link = client.users_delta(link).delta_link
-        connection.delta_saved_at = now
+        link = _latest_link(client, "/users/delta", USER_DELTA_SELECT)
+        save_users_link(connection, client.users_delta(link).delta_link, now)
         taken = True
     if groups and not connection.groups_delta_link:
         connection.groups_delta_link = client.groups_delta(latest_groups_link(client)).delta_link

@@ -9,6 +9,7 @@ still rolls back every slice: the book is as it was.
 
 from dataclasses import dataclass, field
 
+from portal import book
 from portal.models.base import chunks
 from portal.sync import directory, fetch
 from portal.sync.apply import apply_plan
@@ -67,10 +68,11 @@ def import_in_slices(planner, users, wanted, customer, run):
     outcome = ImportOutcome()
     for chunk in slices([uid for uid in user_ids if not planner.is_new(uid)]):
         plan = planner.present(users.get(chunk))
-        outcome.add(plan, apply_plan(plan, customer, run))
+        outcome.add(plan, apply_plan(plan, customer, run, settle=False))
     for chunk in slices(wanted):
         plan = planner.wanted(users.get([uid for uid, _gid in chunk if planner.is_new(uid)]), chunk)
-        outcome.add(plan, apply_plan(plan, customer, run))
+        outcome.add(plan, apply_plan(plan, customer, run, settle=False))
+    book.settle(customer.id, run)
     return outcome
 
 

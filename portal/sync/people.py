@@ -5,7 +5,7 @@ One place for these rules; manual import and the daily sync both use it.
 
 from dataclasses import dataclass
 
-from portal import book
+from portal import attributes, book
 from portal.models.tenancy import domain_allowed
 from portal.models.vocabulary import SkipReason
 from portal.text import email_key, single_line
@@ -30,6 +30,11 @@ class Person:
     guest: bool
     name_missing: bool
     email_invalid: bool = False  # Microsoft's mail is no single valid address (then `email` is None)
+    # {attribute name: value} (portal.attributes) for the attributes the Graph user carries.
+    attributes: tuple = ()
+    # The manager as Microsoft says (a ManagerRef, None: no manager), UNKNOWN when the user object
+    # does not say (a delta entry in which the manager did not change).
+    manager: object = None
 
     @property
     def email_key(self):
@@ -49,6 +54,41 @@ class Person:
         if not domain_allowed(self.email_key, allowed_domains):
             return SkipReason.DOMAIN
         return None
+
+
+UNKNOWN = object()
+
+
+@dataclass(frozen=True)
+class ManagerRef:
+    """Who a user's manager is: the manager's M365 id, and their name and email as last known."""
+
+    m365_id: str
+    name: str = ""
+    email: str = ""
+
+    def __str__(self):
+        """How the history and the preview show it: "Name <email>", or whichever is known."""
+        if self.name and self.email:
+            return f"{self.name} <{self.email}>"
+        return self.name or self.email or self.m365_id
+
+
+def manager_of(user):
+    """The ManagerRef of a Graph user object's `manager` (None: none), or UNKNOWN when absent.
+
+    The Graph client puts a listing's `$expand=manager` and a delta entry's `manager@delta` into
+    `manager`: {"id", "displayName"?, "mail"?} or None."""
+    if "manager" not in user:
+        return UNKNOWN
+    manager = user["manager"]
+    if not manager or not manager.get("id"):
+        return None
+    return ManagerRef(
+        manager["id"],
+        attributes.clean(manager.get("displayName")),
+        (manager.get("mail") or "").strip()[:254],
+    )
 
 
 def mailbox_address(user):
@@ -103,11 +143,27 @@ def _fill_from_contact(user, current):
     return filled
 
 
+def _attributes(user, current):
+    """The user's attribute values, those it does not carry from `current` (a contact snapshot)."""
+    values = attributes.values_from_graph(user)
+    if current is not None:
+        values = {**dict(current.attributes), **values}
+    return tuple(values.items())
+
+
+def _manager(user, current):
+    manager = manager_of(user)
+    if manager is UNKNOWN and current is not None:
+        return current.manager
+    return None if manager is UNKNOWN else manager
+
+
 def person_from_graph(user, current=None):
     """Build a Person from a Graph user object (any subset of USER_FIELDS).
 
-    `current` (a contact: first_name, last_name, email) is what the book holds for this user; with
-    it, properties a partial delta entry leaves out keep the contact's values instead of blanking them.
+    `current` (a ContactSnap) is what the book holds for this user; with it, properties a partial
+    delta entry leaves out (names, email, attributes, manager) keep the contact's values instead of
+    blanking them.
     """
     if current is not None:
         user = _fill_from_contact(user, current)
@@ -127,4 +183,6 @@ def person_from_graph(user, current=None):
         enabled=user.get("accountEnabled", True) is not False,
         guest=(user.get("userType") or "").lower() == "guest" or "#ext#" in upn.lower(),
         name_missing=missing,
+        attributes=_attributes(user, current),
+        manager=_manager(user, current),
     )

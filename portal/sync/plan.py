@@ -33,6 +33,8 @@ class ContactSnap:
     m365_user_id: str | None = None
     archived: bool = False
     group_ids: frozenset = frozenset()
+    attributes: tuple = ()  # ((name, value), ...) of portal.attributes.NAMES
+    manager: object = None  # a people.ManagerRef, or None
 
     @property
     def email_key(self):
@@ -88,6 +90,7 @@ class Change:
     group_id: int | None = None
     reason: str = ""
     values: tuple = ()  # create: (first, last, email)
+    attributes: tuple = ()  # create: ((name, value), ...) and ("manager", ManagerRef or None)
 
 
 @dataclass
@@ -285,7 +288,22 @@ def _field_changes(plan, state, contact, person):
             _skip(plan, state, person.m365_id, contact.name, contact.email, problem, force=True)
         else:
             changes.append(("email", contact.email, person.email))
+    return tuple(changes) + _attribute_changes(contact, person)
+
+
+def _attribute_changes(contact, person):
+    """(attribute, old, new) for the attributes and the manager that differ ("manager": ManagerRefs
+    or None; a manager whose name or email changed elsewhere is the same manager)."""
+    current = dict(contact.attributes)
+    changes = [(name, current.get(name, ""), new) for name, new in person.attributes]
+    changes = [change for change in changes if change[1] != change[2]]
+    if _manager_id(contact.manager) != _manager_id(person.manager):
+        changes.append(("manager", contact.manager, person.manager))
     return tuple(changes)
+
+
+def _manager_id(manager):
+    return manager.m365_id if manager is not None else None
 
 
 def _email_problem(state, contact, person):
@@ -361,6 +379,7 @@ def _create_or_link(plan, state, person, duplicates):
                 for f, v in zip(FIELDS, (person.first_name, person.last_name, person.email), strict=True)
             ),
             values=(person.first_name, person.last_name, person.email),
+            attributes=(*person.attributes, ("manager", person.manager)),
             reason=ChangeNote.NAME_MISSING if person.name_missing else "",
         )
     )

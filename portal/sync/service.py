@@ -14,12 +14,14 @@ settings and connection once (RunInputs), under the lock.
 """
 
 import logging
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import and_, delete, select, update
 
+from portal import attributes
 from portal.book import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
@@ -39,6 +41,7 @@ from portal.sync import fetch, lock, reports
 from portal.sync.apply import apply_plan
 from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
 from portal.sync.import_slices import ImportUsers, import_in_slices
+from portal.sync.people import ManagerRef
 from portal.sync.plan import ContactSnap, ImportPlanner, Rules, build
 from portal.sync.removed import ARCHIVE_DAYS
 
@@ -141,6 +144,10 @@ def snapshot(customer):
         Contact.email,
         Contact.m365_user_id,
         Contact.archived_at,
+        Contact.manager_m365_id,
+        Contact.manager_name,
+        Contact.manager_email,
+        *(getattr(Contact, name) for name in attributes.NAMES),
     )
     return [
         ContactSnap(
@@ -151,9 +158,12 @@ def snapshot(customer):
             m365_user_id=uid,
             archived=archived is not None,
             group_ids=frozenset(memberships.get(cid, ())),
+            # Departments, offices and countries repeat across a book: one string each in memory.
+            attributes=tuple(zip(attributes.NAMES, (sys.intern(v or "") for v in values), strict=True)),
+            manager=ManagerRef(manager_id, manager_name, manager_email) if manager_id else None,
         )
-        for cid, first, last, email, uid, archived in db.session.execute(
-            select(*columns).where(Contact.customer_id == customer.id)
+        for cid, first, last, email, uid, archived, manager_id, manager_name, manager_email, *values in (
+            db.session.execute(select(*columns).where(Contact.customer_id == customer.id))
         )
     ]
 
@@ -238,9 +248,8 @@ def _locked_sync(inputs, trigger, job, lease):
             now = utcnow()
             fetched, plan = _fetch_and_plan(inputs, client, now)
             counts = apply_plan(plan, customer, run, now)
-            connection.users_delta_link = fetched.users_link
+            fetch.save_users_link(connection, fetched.users_link, now)
             connection.groups_delta_link = fetched.groups_link
-            connection.delta_saved_at = now
             inputs.settings.last_sync_at = now
             notes = list(fetched.notes) + reports.send_reports(customer, plan, run, now)
             _finish_run(
