@@ -1,5 +1,5 @@
-"""The console page at `/_emulator/`: see the tenant; rename a user (given name, surname, display
-name, mail), add, delete or restore one; add a user to a group or take one out.
+"""The console page at `/_emulator/`: see the tenant; edit a user (names, mail, the organization
+attributes and the manager), add, delete or restore one; add a user to a group or take one out.
 
 Plain HTML forms (no JavaScript) so a demo can show the portal's sync reacting to changes.
 """
@@ -9,6 +9,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from .app import get_state
 from .demo import DEMO_ADMIN_UPN, DEMO_CLIENT_ID, DEMO_USER_UPN
 from .directory import NotFound
+from .schema import MANAGER
 from .state import utc
 
 bp = Blueprint("console", __name__, url_prefix="/_emulator")
@@ -39,6 +40,10 @@ def index():
             deleted=list(d.deleted.values()),
             groups=groups,
             query=query,
+            error=request.args.get("error"),
+            org_fields=ORG_FIELDS,
+            location_fields=LOCATION_FIELDS,
+            managers={u["id"]: d.users.get(u.get(MANAGER) or "") for u in users[:MAX_ROWS]},
             now=utc(state.now()),
             demo={"admin": DEMO_ADMIN_UPN, "user": DEMO_USER_UPN, "client_id": DEMO_CLIENT_ID},
             faults=state.faults,
@@ -46,12 +51,41 @@ def index():
         )
 
 
-def _back():
-    return redirect(url_for("console.index", q=request.form.get("q") or None), code=303)
+def _back(error=None):
+    return redirect(url_for("console.index", q=request.form.get("q") or None, error=error), code=303)
 
 
 # The properties the console edits, as Graph names them (what the portal's sync reads).
-EDITED = ("givenName", "surname", "displayName", "mail")
+EDITED = (
+    "givenName",
+    "surname",
+    "displayName",
+    "mail",
+    "department",
+    "jobTitle",
+    "officeLocation",
+    "companyName",
+    "country",
+    "usageLocation",
+    "preferredLanguage",
+    "employeeId",
+    "employeeType",
+)
+
+# (Graph name, label) of the attribute fields in the console's Edit form.
+ORG_FIELDS = (
+    ("department", "Department"),
+    ("jobTitle", "Job title"),
+    ("companyName", "Company"),
+    ("employeeId", "Employee id"),
+    ("employeeType", "Employee type"),
+)
+LOCATION_FIELDS = (
+    ("officeLocation", "Office"),
+    ("country", "Country"),
+    ("usageLocation", "Usage location (2 letters)"),
+    ("preferredLanguage", "Preferred language (e.g. de-DE)"),
+)
 
 
 def _edited_props():
@@ -60,17 +94,26 @@ def _edited_props():
     props = {key: request.form.get(key, "").strip() or None for key in EDITED if key in request.form}
     if not props.get("displayName"):
         props.pop("displayName", None)
+    if props.get("usageLocation"):
+        props["usageLocation"] = props["usageLocation"].upper()
+    if request.form.get("no_manager"):
+        props[MANAGER] = None
+    elif MANAGER in request.form:
+        props[MANAGER] = request.form[MANAGER].strip() or None
     return props
 
 
 @bp.post("/ui/users/<user_id>/rename")
 def rename(user_id):
-    """Change a user's given name, surname, display name and mail (what a sync then reads)."""
+    """Change a user's names, mail, organization attributes and manager (what a sync then
+    reads); an unknown manager changes nothing and says so."""
     state = get_state()
     props = _edited_props()
     if "mail" in props:
         props["proxyAddresses"] = [f"SMTP:{props['mail']}"] if props["mail"] else []
     with state.lock:
+        if props.get(MANAGER) and state.directory.find_user(props[MANAGER]) is None:
+            return _back(f"No user {props[MANAGER]!r} to be the manager: nothing changed.")
         try:
             state.directory.update_user(user_id, props)
         except NotFound:

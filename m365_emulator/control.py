@@ -200,11 +200,15 @@ def list_users():
 
 @bp.post("/users")
 def create_user():
-    """Create a member user from Graph properties (+ "admin": true for a global admin)."""
+    """Create a member user from Graph properties (+ "admin": true for a global admin,
+    "manager": id or UPN of an active user)."""
     state = get_state()
     body = _body()
     with state.lock:
-        user = state.directory.create_user(body)
+        try:
+            user = state.directory.create_user(body)
+        except NotFound:
+            _fail(400, f"no manager {body.get('manager')!r}")
         if body.get("admin"):
             state.directory.admins.add(user["id"])
         return jsonify(_with_flags(user)), 201
@@ -219,11 +223,16 @@ def get_user(key):
 
 @bp.patch("/users/<key>")
 def update_user(key):
-    """Change user properties (displayName, mail, accountEnabled, ...)."""
+    """Change user properties (displayName, mail, department, usageLocation, ...; "manager": id or
+    UPN of an active user, null for none)."""
     state = get_state()
+    body = _body()
     with state.lock:
         user = _user(key)
-        return jsonify(_with_flags(state.directory.update_user(user["id"], _body())))
+        try:
+            return jsonify(_with_flags(state.directory.update_user(user["id"], body)))
+        except NotFound:
+            _fail(400, f"no manager {body.get('manager')!r}")
 
 
 @bp.delete("/users/<key>")

@@ -16,7 +16,7 @@ from .app import base_url, get_state
 from .errors import GraphError
 from .listing import authorize, context_url, cost, represent
 from .odata import parse_select
-from .schema import GROUP_PROPS, ODATA_TYPES, USER_PROPS, USER_SINGLE_ONLY
+from .schema import GROUP_PROPS, MANAGER, ODATA_TYPES, USER_PROPS, USER_SINGLE_ONLY
 from .scopes import READ_GROUPS, READ_USERS
 
 bp = Blueprint("delta", __name__, url_prefix="/v1.0")
@@ -36,7 +36,7 @@ def _params():
                 "Request_UnsupportedQuery",
                 f"The query option '{option}' is not supported with delta query.",
             )
-    allowed = USER_PROPS if kind == "users" else GROUP_PROPS + ["members"]
+    allowed = USER_PROPS + [MANAGER] if kind == "users" else GROUP_PROPS + ["members"]
     select = parse_select(
         request.args.get("$select"),
         allowed,
@@ -66,13 +66,31 @@ def _preferences():
 
 # -- entries ---------------------------------------------------------------------------------
 def _props_select(kind, select):
-    if select is None or kind == "users":
+    """The selected plain properties: without the relationship (members / manager)."""
+    if select is None:
         return select
-    return [s for s in select if s != "members"] or ["id"]
+    relationship = MANAGER if kind == "users" else "members"
+    return [s for s in select if s != relationship] or ["id"]
 
 
 def _with_members(kind, select):
     return kind == "groups" and (select is None or "members" in select)
+
+
+def _with_manager(kind, select):
+    """The manager is tracked only when $select names it (never by default)."""
+    return kind == "users" and select is not None and MANAGER in select
+
+
+def _manager_delta(user, changes):
+    """manager@delta of a changed user: the new manager, or the one removed; None if unchanged."""
+    befores = [c.before[MANAGER] for c in changes if c.before and MANAGER in c.before]
+    current = user.get(MANAGER)
+    if current:
+        return [_member_ref("user", current)] if befores else None
+    if befores and befores[0]:
+        return [dict(_member_ref("user", befores[0]), **{"@removed": {"reason": "changed"}})]
+    return None
 
 
 def _member_ref(member_type, member_id, removed=False):
@@ -97,9 +115,13 @@ def _initial_entries(state, kind, params):
     wanted = set(params["ids"]) if params["ids"] else None
     entries, extra = [], []
     if kind == "users":
+        props_select, managed = _props_select(kind, select), _with_manager(kind, select)
         for user in directory.users.values():
             if wanted is None or user["id"] in wanted:
-                entries.append(represent("user", user, select))
+                entry = represent("user", user, props_select)
+                if managed and user.get(MANAGER):
+                    entry["manager@delta"] = [_member_ref("user", user[MANAGER])]
+                entries.append(entry)
         for uid in directory.deleted:
             if wanted is None or uid in wanted:
                 entries.append({"id": uid, "@removed": {"reason": "changed"}})
@@ -147,12 +169,18 @@ def _change_entry(state, kind, object_id, changes, select, minimal, extra):
         return {"id": object_id, "@removed": {"reason": reason}}
     obj, single = pool[object_id], ("user" if kind == "users" else "group")
     props_select = _props_select(kind, select)
-    changed = set().union(*(c.props for c in changes)) - {"id"}
+    changed = set().union(*(c.props for c in changes)) - {"id", MANAGER}
     if props_select is not None:
         changed &= set(props_select)
     members = _member_changes(directory, changes) if _with_members(kind, select) else []
     fresh = bool({"create", "restore"} & set(ops))
-    if not fresh and not changed and not members:
+    manager = None
+    if _with_manager(kind, select):
+        if fresh:
+            manager = [_member_ref("user", obj[MANAGER])] if obj.get(MANAGER) else None
+        else:
+            manager = _manager_delta(obj, changes)
+    if not fresh and not changed and not members and not manager:
         return None
     if fresh:
         entry = represent(single, obj, props_select)
@@ -166,6 +194,8 @@ def _change_entry(state, kind, object_id, changes, select, minimal, extra):
         if fresh:
             members = [_member_ref(directory.lookup(m)[0], m) for m in directory.member_ids(object_id)]
         entry = _sliced(state, entry, members, extra)
+    if manager:
+        entry["manager@delta"] = manager
     return entry
 
 

@@ -7,6 +7,7 @@ import os
 import random
 
 from .generator import (
+    add_org_attributes,
     department_groups,
     generate_users,
     make_group,
@@ -131,6 +132,7 @@ def build_demo_tenant():
     users = special + generate_users(rng, domain, DEMO_USER_COUNT - len(special), taken)
     dept_groups = department_groups(rng, domain, users)
     extra, devices, contacts = _extra_groups(rng, domain, users, dept_groups)
+    add_org_attributes(users, f"org:{DEMO_SEED}", DEMO_TENANT_NAME)
     return {
         "id": DEMO_TENANT_ID,
         "domain": domain,

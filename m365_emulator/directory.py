@@ -9,7 +9,7 @@ import copy
 import uuid
 from dataclasses import dataclass, field
 
-from .schema import GROUP_WRITABLE, USER_WRITABLE
+from .schema import GROUP_WRITABLE, MANAGER, USER_WRITABLE
 
 SOFT_DELETE_DAYS = 30
 
@@ -28,6 +28,7 @@ class Change:
     op: str
     props: set = field(default_factory=set)
     member: tuple = None  # (type, id) for membership ops
+    before: dict = None  # earlier values a delta needs (the manager id a user had before)
 
 
 class Directory:
@@ -121,9 +122,9 @@ class Directory:
         return [gid for gid, members in self.members.items() if object_id in members]
 
     # -- change log --------------------------------------------------------------------------
-    def _log(self, kind, object_id, op, props=(), member=None):
+    def _log(self, kind, object_id, op, props=(), member=None, before=None):
         self.seq += 1
-        self.changes.append(Change(self.seq, kind, object_id, op, set(props), member))
+        self.changes.append(Change(self.seq, kind, object_id, op, set(props), member, before))
 
     def changes_since(self, seq):
         """Events after sequence number `seq` (oldest first)."""
@@ -143,6 +144,12 @@ class Directory:
                 "mobilePhone",
                 "officeLocation",
                 "preferredLanguage",
+                "companyName",
+                "country",
+                "usageLocation",
+                "employeeId",
+                "employeeType",
+                MANAGER,
             )
         }
         user.update(
@@ -156,6 +163,8 @@ class Directory:
         )
         user.update({k: v for k, v in props.items() if k in USER_WRITABLE})
         user["id"] = props.get("id") or str(uuid.uuid4())
+        if props.get(MANAGER):
+            user[MANAGER] = self._manager_id(props[MANAGER])
         if not user.get("displayName"):
             user["displayName"] = " ".join(filter(None, [user["givenName"], user["surname"]])) or "New user"
         if not user.get("userPrincipalName"):
@@ -174,11 +183,33 @@ class Directory:
         if user is None:
             raise NotFound(key)
         changed = {k for k, v in props.items() if k in USER_WRITABLE and user.get(k) != v}
-        for name in changed:
+        before = None
+        if MANAGER in props:
+            manager = self._manager_id(props[MANAGER]) if props[MANAGER] else None
+            if manager != user.get(MANAGER):
+                before = {MANAGER: user.get(MANAGER)}
+                user[MANAGER] = manager
+                changed.add(MANAGER)
+        for name in changed - {MANAGER}:
             user[name] = props[name]
         if changed:
-            self._log("user", user["id"], "update", changed)
+            self._log("user", user["id"], "update", changed, before=before)
         return user
+
+    def _manager_id(self, key):
+        """The id of the active user `key` (id or UPN) names as a manager; NotFound otherwise.
+        Cycles are not refused: Entra checks them only loosely, and a client must cope."""
+        manager = self.find_user(key)
+        if manager is None:
+            raise NotFound(key)
+        return manager["id"]
+
+    def _drop_reports(self, manager_id):
+        """A deleted manager leaves their direct reports without a manager (logged per report)."""
+        for user in self.users.values():
+            if user.get(MANAGER) == manager_id:
+                user[MANAGER] = None
+                self._log("user", user["id"], "update", {MANAGER}, before={MANAGER: manager_id})
 
     def delete_user(self, key, *, hard=False, now=None):
         """Soft-delete (to deleted items) or hard-delete an active or soft-deleted user."""
@@ -190,6 +221,7 @@ class Directory:
         if was_active:
             for gid in self.groups_of(uid):
                 self._log("group", gid, "member_remove", member=("user", uid))
+            self._drop_reports(uid)
         if hard:
             self.deleted.pop(uid, None)
             for members in self.members.values():

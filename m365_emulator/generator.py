@@ -98,7 +98,30 @@ DEPARTMENTS = {
     "Legal": ["Legal Counsel", "Paralegal"],
     "Research & Development": ["Engineer", "Product Manager", "Researcher"],
 }
-OFFICES = ["Berlin", "München", "Zürich", "Wien", "London", "Seattle"]
+# officeLocation draws (one rng.choice each, so the list's length must stay 6: ids depend on it).
+OFFICES = ["Berlin", "Munich", "Paris", "Vienna", "London", "Seattle"]
+# office -> (country, usageLocation, preferredLanguage)
+OFFICE_COUNTRIES = {
+    "Berlin": ("Germany", "DE", "de-DE"),
+    "Munich": ("Germany", "DE", "de-DE"),
+    "Paris": ("France", "FR", "fr-FR"),
+    "Vienna": ("Austria", "AT", "de-AT"),
+    "London": ("United Kingdom", "GB", "en-GB"),
+    "Seattle": ("United States", "US", "en-US"),
+}
+# The title whose holders lead a department's teams; the first one heads the department.
+LEAD_TITLES = {
+    "Sales": "Sales Manager",
+    "Marketing": "Brand Manager",
+    "Finance": "Controller",
+    "Human Resources": "HR Manager",
+    "IT": "IT Manager",
+    "Operations": "Operations Manager",
+    "Legal": "Legal Counsel",
+    "Research & Development": "Product Manager",
+}
+HEADQUARTERS = "Munich"  # the CEO's office (not Berlin: the demo's dynamic Berlin Office group)
+TEAM_SPAN = 8  # leads under one lead: the leads of a department form a tree of this fan-out
 GUEST_DOMAINS = ["fabrikam.com", "gmail.com", "adatum.com", "outlook.com"]
 CREATED = "2021-03-01T08:00:00Z"
 
@@ -218,6 +241,72 @@ def _renumber(user, local, n, domain):
     return user
 
 
+def add_org_attributes(users, seed, company):
+    """Company, country, usage location, language, employee id/type and a manager tree for
+    `users`, in place, in one pass (fine for 100,000 users).
+
+    Draws from its own `random.Random(seed)`, so the ids, names and order the tenant's main
+    generator made stay what they were. The tree: a CEO (the first enabled member without a
+    department) at the top; in each department the holders of its lead title (LEAD_TITLES) form a
+    tree of fan-out TEAM_SPAN under the first of them, who reports to the CEO (Finance's is the
+    CFO); everybody else in the department reports to one of those leads. Members without a
+    department other than the CEO, and guests, have no manager. Parents always come before their
+    reports in the lead lists, so there are no cycles."""
+    rng = random.Random(seed)
+    members = [u for u in users if u["userType"] == "Member"]
+    for number, user in enumerate(members, start=1):
+        _member_attributes(rng, user, number, company)
+    for user in users:
+        if user["userType"] == "Guest":
+            user.update(companyName=None, country=None, usageLocation=None, employeeId=None)
+            user.update(employeeType=None, manager=None)
+    ceo = next((u for u in members if u["accountEnabled"] and not u["department"]), None)
+    ceo = ceo or (members[0] if members else None)
+    if ceo is None:
+        return
+    country, usage, language = OFFICE_COUNTRIES[HEADQUARTERS]
+    ceo.update(jobTitle="Chief Executive Officer", employeeType="Employee", officeLocation=HEADQUARTERS)
+    ceo.update(country=country, usageLocation=usage, preferredLanguage=language)
+    by_dept = {}
+    for user in members:
+        if user is not ceo and user["department"]:
+            by_dept.setdefault(user["department"], []).append(user)
+    for dept, people in by_dept.items():
+        _department_tree(dept, people, ceo)
+
+
+def _member_attributes(rng, user, number, company):
+    office = OFFICE_COUNTRIES.get(user.get("officeLocation"))
+    country, usage, language = office or (None, "DE", user.get("preferredLanguage"))
+    if rng.random() < 0.15:
+        country = None  # only the usage location set, as in many real tenants
+    contractor = rng.random() < 0.1
+    user.update(
+        companyName=company,
+        country=country,
+        usageLocation=usage,
+        preferredLanguage=language,
+        employeeId=f"{'C' if contractor else 'E'}{number:06d}",
+        employeeType="Contractor" if contractor else "Employee",
+        manager=None,
+    )
+
+
+def _department_tree(dept, people, ceo):
+    lead_title = LEAD_TITLES.get(dept)
+    leads = [u for u in people if u["jobTitle"] == lead_title]
+    head = next((u for u in leads if u["accountEnabled"]), None) or (leads or people)[0]
+    leads = [head] + [u for u in leads if u is not head]
+    head.update(manager=ceo["id"], employeeType="Employee")
+    if dept == "Finance":
+        head["jobTitle"] = "Chief Financial Officer"
+    for index, lead in enumerate(leads[1:], start=1):
+        lead["manager"] = leads[(index - 1) // TEAM_SPAN]["id"]
+    others = [u for u in people if u["manager"] is None and u is not head]
+    for index, user in enumerate(others):
+        user["manager"] = leads[index % len(leads)]["id"]
+
+
 def make_group(rng, domain, name, kind, *, description=None, rule=None):
     """A group of `kind`: m365, team, security, mail-security, distribution, dynamic."""
     nickname = ascii_slug(name) or "group"
@@ -293,10 +382,12 @@ def generate_tenant(n, seed=1, *, domain=None, name=None):
         "mail": "auditor@audit-partners.example",
     }
     groups[-1]["members"] += [device["id"], contact["id"]]
+    name = name or f"Generated {n}"
+    add_org_attributes(users, f"org:generated:{n}:{seed}", name)
     return {
         "id": tid,
         "domain": domain,
-        "displayName": name or f"Generated {n}",
+        "displayName": name,
         "users": users,
         "deletedUsers": [],
         "groups": groups,

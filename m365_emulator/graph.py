@@ -5,11 +5,13 @@ from flask import Blueprint, Response, request
 from .app import get_state
 from .errors import GraphError
 from .listing import (
+    add_manager,
     advanced,
     authorize,
     collection,
     context_url,
     cost,
+    manager_expansion,
     not_found,
     query_items,
     represent,
@@ -41,7 +43,8 @@ def _users_allowed(grant):
 
 @bp.get("/users")
 def list_users():
-    """List users: default or $select properties, $filter/$search/$orderby/$count, paging."""
+    """List users: default or $select properties, $filter/$search/$orderby/$count, paging,
+    $expand=manager."""
     state = get_state()
     with state.lock:
         grant, _ = authorize(READ_USERS)
@@ -55,6 +58,7 @@ def list_users():
             select=select,
             filterable=USER_FILTERABLE,
             default_sortable=USER_SORTABLE,
+            expansion=manager_expansion(),
         )
 
 
@@ -78,7 +82,7 @@ def count_users():
 
 @bp.get("/users/<key>")
 def get_user(key):
-    """One user by id or userPrincipalName."""
+    """One user by id or userPrincipalName ($select, $expand=manager)."""
     state = get_state()
     with state.lock:
         authorize(READ_USERS)
@@ -89,7 +93,7 @@ def get_user(key):
         cost(1)
         body = {"@odata.context": context_url("users", select, "/$entity")}
         body.update(represent("user", user, select))
-        return body
+        return add_manager(body, user, manager_expansion())
 
 
 @bp.get("/me")

@@ -16,7 +16,7 @@ from .odata import (
     parse_top,
     sort_key_factory,
 )
-from .schema import DEFAULT_BY_TYPE, ODATA_TYPES, PROPS_BY_TYPE
+from .schema import DEFAULT_BY_TYPE, MANAGER, ODATA_TYPES, PROPS_BY_TYPE, USER_PROPS
 from .scopes import can_read
 
 SEARCHABLE = {
@@ -76,6 +76,44 @@ def represent(kind, obj, select=None, *, with_type=False, scopes=None):
             out[name] = obj.get(name)
     if select is None and "deletedDateTime" in obj:
         out["deletedDateTime"] = obj["deletedDateTime"]
+    return out
+
+
+def _expand_items(text):
+    """Top-level comma-separated items of $expand (commas inside parentheses stay)."""
+    items, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [i for i in items + [current.strip()] if i]
+
+
+def manager_expansion():
+    """What `$expand=manager[($select=...)]` asks of a user: None (not asked), or the manager's
+    property list (None inside a tuple = the default set). Other $expand items are ignored."""
+    for item in _expand_items(request.args.get("$expand", "")):
+        name, _, options = item.partition("(")
+        if name.strip() != MANAGER:
+            continue
+        select = None
+        for option in options.rstrip(")").split(";"):
+            key, _, value = option.partition("=")
+            if key.strip().lower() == "$select":
+                select = parse_select(value, USER_PROPS, resource="user")
+        return (select,)
+    return None
+
+
+def add_manager(out, user, expansion):
+    """`out` (the representation of `user`) plus the expanded manager when `expansion` asks for it
+    and the user has one; without a manager the property stays absent, as in Graph."""
+    manager = get_state().directory.users.get(user.get(MANAGER) or "")
+    if expansion is not None and manager is not None:
+        out[MANAGER] = represent("user", manager, expansion[0], with_type=True)
     return out
 
 
@@ -140,8 +178,10 @@ def collection(
     typed=False,
     scopes=None,
     default_sortable=("displayName",),
+    expansion=None,
 ):
-    """A paged OData collection response over `items` (dicts of `kind` or (kind, obj) pairs)."""
+    """A paged OData collection response over `items` (dicts of `kind` or (kind, obj) pairs);
+    `expansion` (from manager_expansion) adds each user's manager."""
     state = get_state()
     top = parse_top(request.args.get("$top"))
     objects, selected, key, reverse = _selection(items, kind, typed, filterable, resource, default_sortable)
@@ -163,6 +203,8 @@ def collection(
     if new_last is not None:
         body["@odata.nextLink"] = next_link(state.store_cursor({"type": "page", "last": new_last}))
     body["value"] = [represent(objects[id(o)], o, select, with_type=typed, scopes=scopes) for o in page]
+    if expansion is not None:
+        body["value"] = [add_manager(out, o, expansion) for o, out in zip(page, body["value"], strict=True)]
     return jsonify(body)
 
 

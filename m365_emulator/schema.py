@@ -26,9 +26,15 @@ USER_PROPS = USER_DEFAULT + [
     "companyName",
     "city",
     "country",
+    "usageLocation",
     "employeeId",
+    "employeeType",
     "deletedDateTime",
 ]
+# The manager relationship: stored on the user as the manager's id under this key; never a
+# $select-able property of /users (Graph answers it through $expand=manager), but selectable on
+# /users/delta, where it comes back as manager@delta.
+MANAGER = "manager"
 # Returned only when reading a single user; on a collection $select of these answers 501.
 USER_SINGLE_ONLY = [
     "aboutMe",
@@ -64,7 +70,10 @@ USER_FILTERABLE = {
     "city",
     "country",
     "employeeId",
+    "employeeType",
     "officeLocation",
+    "preferredLanguage",
+    "usageLocation",
 }
 # Mutable through the control API and tracked by /users/delta.
 USER_WRITABLE = [p for p in USER_PROPS if p not in ("id", "deletedDateTime")]

@@ -1,6 +1,7 @@
 """Client-side helpers for the emulator tests: drive the sign-in page like a browser would and
-talk OAuth with Authlib's requests client."""
+talk OAuth with Authlib's requests client; follow delta rounds; submit the console's forms."""
 
+import html
 import re
 import urllib.parse
 
@@ -86,3 +87,40 @@ def graph(emulator, path, token, headers=None, **params):
         timeout=30,
         headers={"Authorization": f"Bearer {token}", **(headers or {})},
     )
+
+
+def run_round(emulator, token, url, headers=None):
+    """Follow nextLinks to the deltaLink; returns (entries, deltaLink, pages)."""
+    entries, pages = [], 0
+    while True:
+        response = graph(emulator, url, token, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        entries += body["value"]
+        pages += 1
+        if "@odata.deltaLink" in body:
+            assert "@odata.nextLink" not in body
+            return entries, body["@odata.deltaLink"], pages
+        url = body["@odata.nextLink"]
+        assert "$skiptoken=" in url
+
+
+def console_forms(emulator, query):
+    """The console page searched for `query`: {form action: {field: value}} of its POST forms."""
+    page = requests.get(f"{emulator.base_url}/_emulator/", params={"q": query}, timeout=10)
+    assert page.status_code == 200 and "<script" not in page.text
+    forms = {}
+    for action, body in re.findall(r'<form method="post" action="([^"]+)">(.*?)</form>', page.text, re.S):
+        fields = re.findall(r'<input type="(?:hidden|text)" name="([^"]+)" value="([^"]*)"', body)
+        forms[html.unescape(action)] = {k: html.unescape(v) for k, v in fields}
+    return forms
+
+
+def post_console_form(emulator, forms, suffix, **changes):
+    """Submit the console form whose action ends with `suffix`, like a browser would."""
+    action = next(a for a in forms if a.endswith(suffix))
+    response = requests.post(
+        f"{emulator.base_url}{action}", data={**forms[action], **changes}, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 303
+    return response

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.emulator.flows import graph
+from tests.emulator.flows import graph, run_round
 
 USER_SELECT = "displayName,givenName,surname,mail,userPrincipalName,accountEnabled"
 
@@ -11,22 +11,6 @@ USER_SELECT = "displayName,givenName,surname,mail,userPrincipalName,accountEnabl
 def token(emulator):
     emulator.grant_consent()
     return emulator.app_token()
-
-
-def run_round(emulator, token, url, headers=None):
-    """Follow nextLinks to the deltaLink; returns (entries, deltaLink, pages)."""
-    entries, pages = [], 0
-    while True:
-        response = graph(emulator, url, token, headers=headers)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        entries += body["value"]
-        pages += 1
-        if "@odata.deltaLink" in body:
-            assert "@odata.nextLink" not in body
-            return entries, body["@odata.deltaLink"], pages
-        url = body["@odata.nextLink"]
-        assert "$skiptoken=" in url
 
 
 def users_delta(emulator, token):

@@ -1,8 +1,6 @@
 """Emulator behaviours beyond the main flows: admin-consent endpoints (v1 and v2), the fragment
 response mode, silent sign-in (`prompt=none`), the HTML console's forms and `$orderby` on users."""
 
-import html
-import re
 import urllib.parse
 
 import pytest
@@ -13,8 +11,10 @@ from tests.emulator.flows import (
     REDIRECT_URI,
     authorize_url,
     callback_params,
+    console_forms,
     graph,
     oauth_client,
+    post_console_form,
     sign_in,
     submit,
 )
@@ -170,25 +170,6 @@ def test_prompt_none_without_a_known_user_answers_login_required(emulator):
 
 
 # -- HTML console ----------------------------------------------------------------------------
-def console_forms(emulator, query):
-    """The console page searched for `query`: {form action: {field: value}} of its POST forms."""
-    page = requests.get(f"{emulator.base_url}/_emulator/", params={"q": query}, timeout=10)
-    assert page.status_code == 200 and "<script" not in page.text
-    forms = {}
-    for action, body in re.findall(r'<form method="post" action="([^"]+)">(.*?)</form>', page.text, re.S):
-        fields = re.findall(r'<input type="(?:hidden|text)" name="([^"]+)" value="([^"]*)"', body)
-        forms[html.unescape(action)] = {k: html.unescape(v) for k, v in fields}
-    return forms
-
-
-def post_console_form(emulator, forms, suffix, **changes):
-    """Submit the console form whose action ends with `suffix`, like a browser would."""
-    action = next(a for a in forms if a.endswith(suffix))
-    response = requests.post(
-        f"{emulator.base_url}{action}", data={**forms[action], **changes}, allow_redirects=False, timeout=10
-    )
-    assert response.status_code == 303
-    return response
 
 
 def test_console_rename_form_changes_the_display_name_seen_through_graph(emulator, token):
