@@ -120,10 +120,10 @@ def test_an_import_failing_after_some_slices_were_written_changes_nothing(
     monkeypatch.setattr(import_slices, "SLICE", 2)
     written, apply_plan = [], import_slices.apply_plan
 
-    def apply_then_fail(plan, customer, run):
+    def apply_then_fail(plan, customer, run, **options):
         if written:
             raise RuntimeError("the database went away")
-        written.append(apply_plan(plan, customer, run))
+        written.append(apply_plan(plan, customer, run, **options))
         return written[-1]
 
     monkeypatch.setattr(import_slices, "apply_plan", apply_then_fail)

@@ -82,6 +82,8 @@ def manager_of(user):
     if "manager" not in user:
         return UNKNOWN
     manager = user["manager"]
+    if isinstance(manager, str):  # a bare id, as some callers and services give it
+        manager = {"id": manager}
     if not manager or not manager.get("id"):
         return None
     return ManagerRef(
