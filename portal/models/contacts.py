@@ -66,6 +66,8 @@ class Contact(db.Model):
         Index("ix_contact_customer_country", "customer_id", "country"),
         Index("ix_contact_customer_language", "customer_id", "language"),
         Index("ix_contact_customer_manager", "customer_id", "manager_id"),
+        # book.link_managers finds a manager by M365 id among the customer's active contacts.
+        Index("ix_contact_customer_m365_user", "customer_id", "m365_user_id", "archived_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
