@@ -63,7 +63,9 @@ def upgrade():
     for name in FILTERED:
         op.create_index(f"ix_contact_customer_{name}", "contact", ["customer_id", name])
     op.create_index("ix_contact_customer_manager", "contact", ["customer_id", "manager_id"])
-    op.create_index("ix_contact_customer_m365_user", "contact", ["customer_id", "m365_user_id", "archived_at"])
+    op.create_index(
+        "ix_contact_customer_m365_user", "contact", ["customer_id", "m365_user_id", "archived_at"]
+    )
     op.add_column("contact_group", sa.Column("rule", sa.JSON(), nullable=True))
     op.add_column("directory_user", _text("country", 100))
     op.add_column("directory_user", sa.Column("attributes", sa.JSON(), nullable=True))
