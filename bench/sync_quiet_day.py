@@ -161,7 +161,7 @@ def _subscribe_all_company(app, customer, admin):
 
     with graph_client(connection_for_sync(customer)) as client:
         groups = client.list_groups()
-    subscriptions._replace_groups(customer, groups, {})
+    directory.replace_groups(customer, groups)
     group = subscriptions.groups_overview(customer, "All Company")[0][0]
     subscription = subscriptions.subscribe(customer, admin, group)
     db.session.commit()

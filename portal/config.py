@@ -263,6 +263,8 @@ def from_environment():
         "TOKEN_KEY_FILE": os.environ.get("TOKEN_KEY_FILE", ""),
         # Public address of the portal, for links in emails (links.portal_url) and the OAuth redirect.
         "PORTAL_BASE_URL": base_url,
+        # Without it (development), email links point at the port `make run` serves on (PORTAL_PORT).
+        "DEVELOPMENT_BASE_URL": f"http://127.0.0.1:{_positive_int('PORTAL_PORT', 5000)}",
         **_url_settings(base_url, https),
         "TRUSTED_HOSTS": _trusted_hosts(env, base_url),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),

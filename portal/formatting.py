@@ -1,11 +1,11 @@
 """Template filters and globals: locale-aware dates and numbers, the nav's working customer, the sync's
 vocabulary (portal.models.vocabulary) and its labels."""
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from babel import dates
+from babel import dates, units
 from flask_babel import (
     format_date,
     format_datetime,
@@ -50,6 +50,11 @@ def init_app(app):
     def _number(value):
         return format_decimal(value or 0)
 
+    @app.template_filter("duration")
+    def _duration(seconds):
+        """A run's length in the reader's language ("2.5 sec", "2,5 Sek.", "2 Min.")."""
+        return format_duration(seconds)
+
     @app.template_filter("ago")
     def _ago(value):
         """How long before now `value` was, in words ("2 hours ago")."""
@@ -67,6 +72,20 @@ def init_app(app):
             return access.current_customer(required=False) if current_user.is_authenticated else None
 
         return {"current_customer_for_nav": current_customer_for_nav}
+
+
+def format_duration(seconds):
+    """A duration in seconds (or None: "—") as the viewer's locale writes it: tenths of a second
+    below a minute ("2,5 Sek."), then rounded to the largest unit ("2 Min.", "1 Std.")."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return units.format_unit(
+            seconds, "duration-second", length="short", format="#,##0.0", locale=get_locale()
+        )
+    return dates.format_timedelta(
+        timedelta(seconds=seconds), format="short", threshold=1, locale=get_locale()
+    )
 
 
 NAMED_FORMATS = ("short", "medium", "long", "full")

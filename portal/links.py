@@ -16,6 +16,7 @@ def portal_url(endpoint, **values):
     Built from the URL map, not from the request: in a web request url_for(_external=True) would
     use the Host header, which the client chooses (a link to an attacker's site in our mail).
     """
-    base = current_app.config["PORTAL_BASE_URL"] or DEVELOPMENT_BASE_URL
+    config = current_app.config
+    base = config["PORTAL_BASE_URL"] or config.get("DEVELOPMENT_BASE_URL") or DEVELOPMENT_BASE_URL
     path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
     return base.rstrip("/") + path

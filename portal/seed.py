@@ -17,7 +17,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from portal import accounts
+from portal import accounts, links
 from portal.extensions import db
 from portal.models import (
     AdminUser,
@@ -423,7 +423,8 @@ def sign_in_block():
         ("Reseller admin", ADMINS[1][0], f"({RESELLER})"),
         ("Customer admin", ADMINS[2][0], f"({CONTOSO})"),
     ]
-    lines = ["", "=" * 64, f"  Demo sign-ins   {DEMO_URL}", "-" * 64]
+    url = links.portal_url("dashboard.index").rstrip("/") or DEMO_URL  # PORTAL_PORT's, as `make run`
+    lines = ["", "=" * 64, f"  Demo sign-ins   {url}", "-" * 64]
     lines += [f"  {role:<16}{email:<30}{note}".rstrip() for role, email, note in rows]
     lines += [f"  {'Password':<16}{DEMO_PASSWORD}   (all three)", "=" * 64, ""]
     return "\n".join(lines)

@@ -3,14 +3,21 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import ContactGroup, GroupSubscription, SyncSettings
-from tests.sync_helpers import automatic, book, subscribe, sync, users
+from portal.models import ContactGroup, GroupSubscription, JobKind, SyncSettings
+from portal.models.directory import DirectoryGroup
+from tests.sync_helpers import automatic, book, run_job, subscribe, sync, users
 
 
 def members_of(name):
     db.session.expire_all()
     group = db.session.scalar(select(ContactGroup).where(ContactGroup.name == name))
     return {c.email_key for c in group.contacts} if group else None
+
+
+def distinct_members(emulator, names):
+    """How many different users are direct members of the emulator's groups called `names`."""
+    groups = emulator.control("GET", "groups")
+    return len({m for g in groups if g["displayName"] in names for m in g["members"]})
 
 
 def test_groups_list_shows_kind_and_member_count_and_none_is_subscribed(
@@ -161,13 +168,14 @@ def test_select_all_takes_only_the_groups_the_search_shows_and_says_what_they_br
     groups = automatic(connected_acme, alice_client, app)
     shown = {name for name in groups if "sales" in name.lower()}
     assert len(shown) >= 2 and len(shown) < len(groups)
-    people = sum(groups[name].member_count for name in shown)
+    people = distinct_members(emulator, shown)
+    assert people < sum(groups[name].member_count for name in shown)  # the Sales people are in both
     asked = alice_client.post(
         "/m365/automatic/all", data={"on": "1", "q": "sales"}, headers={"HX-Request": "true"}
     )
     page = asked.get_data(as_text=True)
     assert f"Subscribe to the {len(shown)} groups that match “sales”?" in page
-    assert f"at most {people} people" in page
+    assert f"They bring in {people} people." in page
     alice_client.post(
         "/m365/automatic/all",
         data={"on": "1", "q": "sales", "confirm": "yes"},
@@ -196,3 +204,25 @@ def test_one_group_shown_is_subscribed_by_select_all_without_asking(
     assert [s.m365_group_id for s in db.session.scalars(select(GroupSubscription))] == [
         groups["Project Phoenix"].m365_id
     ]
+
+
+def test_select_all_counts_people_of_groups_whose_members_are_not_cached_yet(
+    app, emulator, connected_acme, alice_client, faults
+):
+    """The group cache came from Manual mode's load (no members kept): the confirmation lists the
+    shown groups' members from Microsoft and still counts each person once; when Microsoft does not
+    answer, it says "at least" (the largest group it knows the size of)."""
+    automatic(connected_acme, alice_client, app)
+    run_job(app, JobKind.DIRECTORY_LOAD, connected_acme)  # Manual mode's load replaces the group cache
+    assert all(g.members_loaded_at is None for g in db.session.scalars(select(DirectoryGroup)))
+    shown = {"Sales Team", "Dept - Sales"}
+    faults("/v1.0/groups/*/transitiveMembers*", 503, retry_after=0, times=None)
+    page = alice_client.post(
+        "/m365/automatic/all", data={"on": "1", "q": "sales"}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "They bring in at least 0 people" in page  # Manual's load counted no members
+    emulator.control("DELETE", "faults")
+    page = alice_client.post(
+        "/m365/automatic/all", data={"on": "1", "q": "sales"}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert f"They bring in {distinct_members(emulator, shown)} people." in page

@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from portal import links, mail
+from portal import config, links, mail
 from portal.extensions import db
 from portal.models import Customer, M365Connection, OutboxMail
 from portal.models.vocabulary import SkipReason
@@ -203,6 +203,14 @@ def test_links_fall_back_to_the_development_address_without_portal_base_url(app)
     assert links.portal_url("sync.held") == "http://127.0.0.1:5000/sync/held"
     app.config["PORTAL_BASE_URL"] = "https://example.org/portal"
     assert links.portal_url("m365.index") == "https://example.org/portal/m365/"
+
+
+def test_development_links_follow_the_port_make_run_serves_on(app, monkeypatch):
+    """README: `PORTAL_PORT=8000 make run` — the removal report's links point at port 8000 too."""
+    monkeypatch.setenv("PORTAL_PORT", "8000")
+    app.config["PORTAL_BASE_URL"] = ""
+    app.config["DEVELOPMENT_BASE_URL"] = config.from_environment()["DEVELOPMENT_BASE_URL"]
+    assert links.portal_url("sync.history") == "http://127.0.0.1:8000/sync/history"
 
 
 @pytest.mark.parametrize(

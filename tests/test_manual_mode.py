@@ -40,8 +40,8 @@ def loaded(world, tenant):
 
 
 def import_label(page):
-    match = re.search(r"Import (\d+) users?", page)
-    return int(match.group(1)) if match else None
+    match = re.search(r"Import ([\d,]+) users?", page)
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 def user_row(customer, **where):

@@ -5,6 +5,7 @@ on its own page, /m365/manual. Every endpoint works on the working customer (acc
 """
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -232,10 +233,18 @@ def select_group(group_id):
 
 def _group_notice(action, count, name):
     if action == services.GROUP_ONLY:
-        return _("Selected the %(count)s members of %(group)s.", count=count, group=name)
+        return _("Selected the %(count)s members of %(group)s.", count=format_decimal(count), group=name)
     if action == services.GROUP_ADDED:
-        return _("Added the %(count)s members of %(group)s to the selection.", count=count, group=name)
-    return _("Took the %(count)s members of %(group)s out of the selection.", count=count, group=name)
+        return _(
+            "Added the %(count)s members of %(group)s to the selection.",
+            count=format_decimal(count),
+            group=name,
+        )
+    return _(
+        "Took the %(count)s members of %(group)s out of the selection.",
+        count=format_decimal(count),
+        group=name,
+    )
 
 
 @bp.route("/import", methods=["POST"])

@@ -1,7 +1,8 @@
 """The tenant's directory cache: users and groups loaded from Microsoft, for Manual and Automatic mode.
 
     store(customer, users, groups)        replace the cached users and groups (Manual mode's load)
-    replace_groups(customer, groups, member_counts)   replace the cached groups only (Automatic mode)
+    replace_groups(customer, groups, members)   replace the cached groups only, with each one's
+                                          transitive members when given (Automatic mode's load)
     store_members(group, member_ids)      a group's transitive members, kept until the next load
     clear(customer)                       remove users, groups and memberships (interface ended)
     user_count / group_count / search_users / search_groups / find_group     reading
@@ -53,10 +54,29 @@ def store(customer, users, groups):
     return {"users": user_count(customer), "groups": len([g for g in groups if g.get("id")])}
 
 
-def replace_groups(customer, groups, member_counts=None):
-    """Replace the customer's cached groups (and their memberships) with these Graph groups."""
+def replace_groups(customer, groups, members=None):
+    """Replace the customer's cached groups (and their memberships) with these Graph groups.
+
+    `members` ({group id: transitive member ids}) is kept as each group's loaded membership (what
+    store_members keeps), so counting distinct people across groups needs no further Graph call."""
+    now, members = utcnow(), members or {}
     _delete_groups(customer)
-    insert_rows(DirectoryGroup.__table__, _group_rows(customer, groups, utcnow(), member_counts))
+    counts = {group_id: len(set(ids)) for group_id, ids in members.items()}
+    new_ids = insert_rows(
+        DirectoryGroup.__table__,
+        _group_rows(customer, groups, now, counts),
+        DirectoryGroup.id,
+        DirectoryGroup.m365_id,
+    )
+    insert_rows(
+        DirectoryMembership.__table__,
+        (
+            {"group_id": row.id, "user_m365_id": user_id}
+            for row in new_ids
+            if row.m365_id in members
+            for user_id in dict.fromkeys(members[row.m365_id])
+        ),
+    )
 
 
 def store_members(group, member_ids):
@@ -166,6 +186,8 @@ def _group_rows(customer, groups, now, member_counts=None):
             "sort_key": name.lower()[:255],
             "search_text": search.document(name, group.get("mail"), group.get("description")),
             "member_count": (member_counts or {}).get(group["id"]),
+            # Counted groups had their members listed: they are kept (replace_groups).
+            "members_loaded_at": now if group["id"] in (member_counts or {}) else None,
             "loaded_at": now,
         }
 

@@ -6,21 +6,27 @@
     unsubscribe(customer, admin, m365_id)  only the subscription goes: the contact group and its
                                            employees stay (caller commits)
     enqueue_groups_load(customer, admin)   refresh the group list with member counts (a job)
+    reach(customer, term)                  what "select all" brings in: groups, distinct people
 
 The group list comes from the directory cache shared with Manual mode (portal.sync.directory), filled
-by the JobKind.GROUPS_LOAD job here, which also counts each group's transitive members.
+by the JobKind.GROUPS_LOAD job here, which also keeps each group's transitive members.
 """
+
+import logging
 
 from sqlalchemy import func, select
 
 from portal.book import find_group_by_name
 from portal.extensions import db
+from portal.m365.graph import GraphError
 from portal.models import AuditEntry, ContactGroup, Customer, GroupSubscription, JobKind, Origin
 from portal.models.directory import DirectoryMembership
 from portal.queue import active_job, enqueue, handler, report_progress
 from portal.sync import directory
 from portal.sync.connection import NOT_CONNECTED, connection_for_sync, graph_client
 from portal.text import single_line
+
+logger = logging.getLogger(__name__)
 
 
 def groups_overview(customer, term=""):
@@ -108,23 +114,45 @@ def set_all(customer, admin, on, term=""):
             unsubscribe(customer, admin, group.m365_id)
 
 
+# Groups whose members a confirmation may fetch from Microsoft while the admin waits (each one
+# Graph listing); past that the confirmation says "at least".
+MEMBER_LOADS_PER_CONFIRMATION = 25
+
+
 def reach(customer, term=""):
-    """What subscribing to every group `term` shows brings in: (groups not yet subscribed, people,
-    exact). People are counted once across groups where their members are loaded; for a group whose
-    members are not loaded yet its member count is added, so the figure is at most that (exact False)."""
+    """What subscribing to every group `term` shows brings in: (groups not yet subscribed, distinct
+    people, exact?). A person in several of the groups counts once. The members come from the cache
+    (the group load keeps them); a group whose members are not loaded (the cache came from Manual
+    mode's load) is listed from Microsoft now, as Manual mode's group pick does. Only when that is not
+    possible (Microsoft unreachable, very many such groups) is the figure a lower bound (exact False)."""
     groups = [group for group, subscribed in groups_overview(customer, term) if not subscribed]
+    unloaded = [g for g in groups if g.members_loaded_at is None]
+    if unloaded and len(unloaded) <= MEMBER_LOADS_PER_CONFIRMATION:
+        _load_members(customer, unloaded)
     loaded = [g.id for g in groups if g.members_loaded_at is not None]
-    people = (
-        db.session.scalar(
+    people = 0
+    if loaded:
+        people = db.session.scalar(
             select(func.count(func.distinct(DirectoryMembership.user_m365_id))).where(
                 DirectoryMembership.group_id.in_(loaded)
             )
         )
-        if loaded
-        else 0
-    )
-    unloaded = [g for g in groups if g.members_loaded_at is None]
-    return len(groups), people + sum(g.member_count or 0 for g in unloaded), not unloaded
+    missing = [g.member_count or 0 for g in groups if g.members_loaded_at is None]
+    return len(groups), max([people, *missing]), not missing
+
+
+def _load_members(customer, groups):
+    """Fetch and keep the transitive members of `groups`; a Graph failure leaves them unloaded."""
+    connection = connection_for_sync(customer)
+    if connection is None:
+        return
+    try:
+        with graph_client(connection) as client:
+            for group in groups:
+                directory.store_members(group, client.group_member_ids(group.m365_id, transitive=True))
+    except GraphError:
+        logger.warning("members of %d groups not loaded for the confirmation", len(groups), exc_info=True)
+    db.session.flush()
 
 
 def enqueue_groups_load(customer, admin):
@@ -136,7 +164,8 @@ def enqueue_groups_load(customer, admin):
 
 @handler(JobKind.GROUPS_LOAD)
 def groups_load_job(job):
-    """List the tenant's groups and count each one's transitive members; replace the cached groups."""
+    """List the tenant's groups and each one's transitive members; replace the cached groups (with
+    their member counts and memberships)."""
     customer = db.session.get(Customer, job.customer_id)
     connection = connection_for_sync(customer)
     if connection is None:
@@ -144,10 +173,11 @@ def groups_load_job(job):
     with graph_client(connection) as client:
         groups = [g for g in client.list_groups() if g.get("id")]
         report_progress(job, 0, len(groups))
-        counts = {}
+        members = {}
         for done, group in enumerate(groups, 1):
-            counts[group["id"]] = len(set(client.group_member_ids(group["id"], transitive=True)))
+            # Kept with the cache, so "select all" counts distinct people without asking Graph again.
+            members[group["id"]] = list(dict.fromkeys(client.group_member_ids(group["id"], transitive=True)))
             if done % 20 == 0:
                 report_progress(job, done, len(groups))
-    directory.replace_groups(customer, groups, counts)
+    directory.replace_groups(customer, groups, members)
     return {"groups": len(groups)}
