@@ -23,8 +23,15 @@ def org(world):
     )  # fmt: skip
     reports = [
         add_contact(
-            world.acme, f"{first.lower()}@acme.example", first, last, department="Finance",
-            office="Munich", country="Germany", language="de-DE", manager_email="lynne@acme.example",
+            world.acme,
+            f"{first.lower()}@acme.example",
+            first,
+            last,
+            department="Finance",
+            office="Munich",
+            country="Germany",
+            language="de-DE",
+            manager_email="lynne@acme.example",
         )  # fmt: skip
         for first, last in (("Anna", "Schmidt"), ("Ben", "Weber"))
     ]
