@@ -7,6 +7,7 @@ from wtforms import BooleanField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.attributes import ATTRIBUTES, VALUE_LENGTH
 from portal.contacts.services import GROUP_NAME_MAX, NAME_MAX, SALUTATION_MAX
 from portal.text import SingleLineField
 
@@ -24,6 +25,30 @@ class ContactForm(FlaskForm):
     last_name = SingleLineField(_l("Last name"), validators=[Optional(), Length(max=NAME_MAX)])
     email = SingleLineField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     groups = MultiCheckboxField(_l("Contact groups"), coerce=int, validators=[Optional()])
+    # The manager: an active contact of the book by this email (linked), else a person outside it.
+    manager_email = SingleLineField(_l("Manager's email"), validators=[Optional(), Length(max=254)])
+    manager_name = SingleLineField(_l("Manager's name"), validators=[Optional(), Length(max=210)])
+
+    def attribute_fields(self):
+        """The attribute fields, in attributes.ATTRIBUTES order."""
+        return [self[attribute.name] for attribute in ATTRIBUTES]
+
+    def attribute_values(self):
+        """{attribute name: the value entered}."""
+        return {attribute.name: self[attribute.name].data or "" for attribute in ATTRIBUTES}
+
+
+# One text field per attribute, named as the attribute (and the Contact column) is.
+for _attribute in ATTRIBUTES:
+    setattr(
+        ContactForm,
+        _attribute.name,
+        SingleLineField(
+            _attribute.label,
+            validators=[Optional(), Length(max=VALUE_LENGTH)],
+            render_kw={"maxlength": VALUE_LENGTH},
+        ),
+    )
 
 
 class GroupForm(FlaskForm):

@@ -1,17 +1,21 @@
-"""One page of the contact book: search, group filter, sorting and keyset pagination.
+"""One page of the contact book: search, group and attribute filters, sorting and keyset pagination.
 
 Keyset ("seek") pagination keeps every page as fast as the first at 100,000 contacts: a page
 continues after (or before) a cursor contact's sort values instead of skipping N rows. Each
 sort follows an index: name -> ix_contact_customer_name, email -> uq_contact_customer_email,
 updated -> ix_contact_customer_updated. A search finds its rows through the search index
 (portal.search) and puts exact and prefix matches first: the rank leads the keyset columns.
+The attribute filters (attributes.FILTERS: department, office, country, language) and "team of"
+(manager_id, direct reports) are equalities that ix_contact_customer_<attribute> serves; they
+combine with the search and with each other. `columns` are the optional columns the admin chose
+(attribute names and "manager"); they change what a row shows, not which rows.
 """
 
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, tuple_
 
-from portal import search
+from portal import attributes, search
 from portal.boundary import SortedBy, positive_int, sort_arg
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
@@ -22,36 +26,54 @@ SORTS = {
     "updated": (Contact.updated_at, Contact.id),
 }
 DEFAULT_SORT = "name"
+# The optional columns of the list, in the order they show: every attribute, then the manager.
+COLUMNS = (*attributes.NAMES, "manager")
+FILTER_NAMES = tuple(attribute.name for attribute in attributes.FILTERS)
 
 
 @dataclass
 class ContactQuery(SortedBy):
-    """What the viewer asked for: search text, group filter, sort and cursor."""
+    """What the viewer asked for: search text, group, attribute and team filters, sort, cursor and
+    the optional columns (None: the request named none, the admin's remembered choice applies)."""
 
     q: str = ""
     group_id: int | None = None
     sort: str = DEFAULT_SORT  # "name", "-name", "email", "-email", "updated", "-updated"
     after: int | None = None
     before: int | None = None
+    values: dict = field(default_factory=dict)  # attribute name (FILTER_NAMES) -> value it must have
+    manager_id: int | None = None  # "team of": the direct reports of this contact
+    columns: tuple | None = None
 
     @classmethod
     def from_args(cls, args):
         """Parse request args leniently: unknown sorts fall back to the default, and a group or
-        cursor that is no id (out of range, negative, not a number) is ignored: the first page."""
+        cursor that is no id (out of range, negative, not a number) is ignored: the first page.
+        `col` names the chosen columns (unknown ones are dropped); an empty `col` alone says "none"."""
         sort = sort_arg(args, SORTS, DEFAULT_SORT)
+        values = {name: attributes.clean(args.get(name)) for name in FILTER_NAMES}
         return cls(
             q=(args.get("q") or "").strip()[:100],
             group_id=args.get("group", type=positive_int),
             sort=sort,
             after=args.get("after", type=positive_int),
             before=args.get("before", type=positive_int),
+            values={name: value for name, value in values.items() if value},
+            manager_id=args.get("manager", type=positive_int),
+            columns=chosen_columns(args.getlist("col")) if "col" in args else None,
         )
 
     def filters(self, **changes):
         """URL args for this query without the cursor, with `changes` applied (for links)."""
-        args = {"q": self.q or None, "group": self.group_id, "sort": self.sort}
+        args = {"q": self.q or None, "group": self.group_id, **self.values, "manager": self.manager_id}
+        args.update(sort=self.sort, col=list(self.columns or ()) or None)
         args.update(changes)
         return {k: v for k, v in args.items() if v not in (None, "")}
+
+
+def chosen_columns(names):
+    """The known optional columns among `names`, in the list's order."""
+    return tuple(name for name in COLUMNS if name in names)
 
 
 @dataclass
@@ -64,6 +86,7 @@ class ContactPage:
     prev_before: int | None = None
     query: ContactQuery = field(default_factory=ContactQuery)
     group_names: dict = field(default_factory=dict)  # contact id -> its groups' names, by name
+    managers: dict = field(default_factory=dict)  # manager id -> (name, email) for the manager column
 
 
 def _sqlite():
@@ -88,6 +111,10 @@ def _filtered(customer, query):
             contact_group_members.c.group_id == query.group_id
         )
         stmt = stmt.where(Contact.id.in_(members))
+    for name, value in query.values.items():
+        stmt = stmt.where(getattr(Contact, name) == value)
+    if query.manager_id is not None:
+        stmt = stmt.where(Contact.manager_id == query.manager_id)
     return stmt
 
 
@@ -161,6 +188,8 @@ def contact_page(customer, query, per_page=50):
         page.next_after = page.contacts[-1].id if page.has_next else None
         page.prev_before = page.contacts[0].id if page.has_prev else None
     page.group_names = _group_names(page.contacts)
+    if "manager" in (query.columns or ()):
+        page.managers = _manager_names(customer, page.contacts)
     return page
 
 
@@ -179,6 +208,19 @@ def _group_names(contacts):
     for contact_id, name in rows:
         names.setdefault(contact_id, []).append(name)
     return names
+
+
+def _manager_names(customer, contacts):
+    """{manager id: (name, email)} of the managers in the book of these contacts, in one query."""
+    ids = {c.manager_id for c in contacts if c.manager_id is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Contact.id, Contact.first_name, Contact.last_name, Contact.email).where(
+            Contact.customer_id == customer.id, Contact.id.in_(ids)
+        )
+    ).all()
+    return {row.id: (f"{row.first_name} {row.last_name}".strip(), row.email) for row in rows}
 
 
 def customer_has_contacts(customer):

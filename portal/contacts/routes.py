@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -20,9 +21,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.utils import secure_filename
 
-from portal import book, htmx
+from portal import attributes, book, htmx
 from portal.auth import access
-from portal.contacts import bp, csv_io, listing, services
+from portal.contacts import bp, csv_io, facets, listing, services
 from portal.contacts.forms import ContactForm, MembershipForm
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
@@ -37,15 +38,23 @@ def _signed_in_only():
     return None
 
 
+@bp.context_processor
+def _attribute_names():
+    """The contact book's templates name attributes and columns by the one definition."""
+    return {"attribute_label": attributes.label, "column_names": listing.COLUMNS}
+
+
 @bp.route("/")
 def index():
-    """The contact book: search, filter by group, sort, page."""
+    """The contact book: search, filter by group, attributes and team, choose columns, sort, page."""
     customer = access.current_customer()
     query = listing.ContactQuery.from_args(request.args)
+    query.columns = _remembered_columns(query.columns)
     group = access.owned_by_current_customer(ContactGroup, query.group_id) if query.group_id else None
+    manager = access.owned_by_current_customer(Contact, query.manager_id) if query.manager_id else None
     page = listing.contact_page(customer, query, per_page=current_app.config["CONTACTS_PER_PAGE"])
     empty_book = page.total == 0 and not listing.customer_has_contacts(customer)
-    # An htmx search or page swaps the results only: the filter bar's groups and counts stay.
+    # An htmx search or page swaps the results only: the filter bar's menus and counts stay.
     whole_page = not htmx.is_htmx()
     return htmx.render(
         "contacts/index.html",
@@ -54,10 +63,21 @@ def index():
         page=page,
         query=query,
         group=group,
+        manager=manager,
         groups=services.customer_groups(customer) if whole_page else None,
+        value_counts=facets.value_counts(customer) if whole_page else None,
         empty_book=empty_book,
         removed_count=removed_count(customer) if whole_page else None,
     )
+
+
+def _remembered_columns(asked):
+    """The list's optional columns: those the request names (then remembered in the admin's
+    session), else the ones remembered, else none."""
+    if asked is not None:
+        session["contact_columns"] = list(asked)
+        return asked
+    return listing.chosen_columns(session.get("contact_columns") or ())
 
 
 def _form_with_groups(customer, contact=None):
@@ -66,16 +86,24 @@ def _form_with_groups(customer, contact=None):
     form.groups.choices = [(g.id, g.name) for g in services.customer_groups(customer)]
     if contact is not None and request.method == "GET":
         form.groups.data = [g.id for g in contact.groups]
+        manager = facets.manager_in_book(contact)
+        if manager is not None and not form.manager_email.data:
+            form.manager_email.data = manager.email
     return form
 
 
 def _save_from_form(customer, form, contact=None):
-    """Validate the form with the book's rules and save; returns the contact or None."""
+    """Validate the form with the book's rules and save; returns the contact or None. The book is
+    settled before the commit: the manager is linked, and what follows from attributes follows."""
     if not form.validate_on_submit():
         return None
     problem = book.email_problem(customer, form.email.data, exclude_contact_id=contact and contact.id)
     if problem:
         form.email.errors = [*form.email.errors, problem]
+    manager_problem = services.manager_problem(form.manager_email.data, form.email.data)
+    if manager_problem:
+        form.manager_email.errors = [*form.manager_email.errors, manager_problem]
+    if problem or manager_problem:
         return None
     contact = services.save_contact(
         customer,
@@ -85,7 +113,10 @@ def _save_from_form(customer, form, contact=None):
         last_name=form.last_name.data,
         email=form.email.data,
         groups=services.groups_by_ids(customer, form.groups.data or []),
+        attributes=form.attribute_values(),
+        manager=(form.manager_email.data or "", form.manager_name.data or ""),
     )
+    book.settle(customer.id)
     db.session.commit()
     return contact
 
@@ -105,15 +136,24 @@ def new():
 
 @bp.route("/<int:contact_id>")
 def detail(contact_id):
-    """All there is to know about one contact, and its group memberships."""
+    """All there is to know about one contact: attributes, manager, team and group memberships."""
     contact = access.owned_by_current_customer(Contact, contact_id)
-    return render_template("contacts/detail.html", contact=contact, membership_form=_membership_form(contact))
+    reports, team_size = facets.team(contact)
+    return render_template(
+        "contacts/detail.html",
+        contact=contact,
+        manager=facets.manager_in_book(contact),
+        reports=reports,
+        team_size=team_size,
+        attribute_set=attributes.ATTRIBUTES,
+        membership_form=_membership_form(contact),
+    )
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
 @book_write
 def edit(contact_id):
-    """Change a contact's salutation, names, email and groups."""
+    """Change a contact's salutation, names, email, attributes, manager and groups."""
     customer = access.current_customer()
     contact = access.owned_by_current_customer(Contact, contact_id)
     form = _form_with_groups(customer, contact)

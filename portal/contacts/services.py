@@ -8,10 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from portal import search
-from portal.book import find_group_by_name, normalize_email
+from portal.attributes import BY_NAME as ATTRIBUTE_BY_NAME
+from portal.attributes import clean as clean_attribute
+from portal.book import find_by_email, find_group_by_name, normalize_email
 from portal.extensions import db
 from portal.models import AuditEntry, Contact, ContactGroup, GroupSubscription, Origin, contact_group_members
-from portal.text import single_line
+from portal.text import email_key, single_line
 
 NAME_MAX = 100
 SALUTATION_MAX = 40
@@ -37,9 +39,23 @@ def groups_by_ids(customer, ids):
 
 
 def save_contact(
-    customer, contact, *, salutation, first_name, last_name, email, groups=None, origin=Origin.MANUAL
+    customer,
+    contact,
+    *,
+    salutation,
+    first_name,
+    last_name,
+    email,
+    groups=None,
+    origin=Origin.MANUAL,
+    attributes=None,
+    manager=None,
 ):
-    """Create (contact=None) or update a contact after `email_problem` said yes; returns it."""
+    """Create (contact=None) or update a contact after `email_problem` said yes; returns it.
+
+    attributes: {name: value} of attributes.ATTRIBUTES to set (others unchanged). manager: (email,
+    name) after `manager_problem` said yes, ("", "") for none; None leaves the manager as it is.
+    The caller runs book.settle, which links the manager when they are in the book."""
     if contact is None:
         contact = Contact(customer_id=customer.id, origin=origin)
         db.session.add(contact)
@@ -48,10 +64,44 @@ def save_contact(
     contact.salutation = single_line(salutation or "")[:SALUTATION_MAX]
     contact.first_name = single_line(first_name or "")[:NAME_MAX]
     contact.last_name = single_line(last_name or "")[:NAME_MAX]
+    for name, value in (attributes or {}).items():
+        setattr(contact, ATTRIBUTE_BY_NAME[name].name, clean_attribute(value))
+    if manager is not None:
+        _set_manager(customer, contact, *manager)
     if groups is not None:
         contact.groups = list(groups)
     db.session.flush()
     return contact
+
+
+def _set_manager(customer, contact, email, name):
+    """The manager named by the form: a contact of the book by that email (book.link_managers links
+    it), or a person outside the book by name and email. Unchanged values leave the manager alone,
+    so a manager known by their M365 id keeps it."""
+    normalized = normalize_email(email)[0] if email else ""
+    name = single_line(name or "")[:210]
+    same_email = (normalized or "").lower() == (contact.manager_email or "").lower()
+    if same_email and (name == contact.manager_name or contact.manager_id is not None):
+        return
+    in_book = find_by_email(customer, normalized) if normalized else None
+    if in_book is not None and in_book.archived_at is None:
+        name = in_book.full_name
+    contact.manager_email, contact.manager_name = normalized or "", name if normalized else ""
+    contact.manager_m365_id, contact.manager_id = None, None
+
+
+def manager_problem(email, own_email):
+    """Why `email` cannot name the manager of the contact whose address is `own_email` (None: it
+    can, or it is empty)."""
+    email = (email or "").strip()
+    if not email:
+        return None
+    normalized, problem = normalize_email(email)
+    if problem:
+        return problem
+    if email_key(normalized) == email_key(own_email or ""):
+        return _("A contact cannot be their own manager.")
+    return None
 
 
 def group_subscriptions(group):

@@ -1,0 +1,161 @@
+"""How fast are the contact book's attribute and team filters at 100,000 contacts? Prints figures.
+
+    .venv/bin/python bench/filters.py [--users 100000] [--runs 30] [--pg [URL]]
+
+The contacts carry the attributes as a user's do: the emulator's generated tenant (departments,
+offices in several countries, languages, a manager tree) imported through Automatic mode (the group
+list loaded, every group subscribed, each import job run by `flask runner --once` as in production;
+Manual mode's import takes the users from the directory cache, which keeps only the department of
+the attributes today), into a new SQLite file or with --pg a fresh schema of TEST_DATABASE_URL (or
+the URL given), migrated like an installation and given nothing else. Then times the htmx fragment
+of the contact book (GET /contacts/?... with HX-Request) for a department alone, a department with a
+search, two filters, "team of" the largest team, and the whole page with the filter menus' counts;
+prints p50 and p95 in milliseconds and one `BENCH` line with the worst p95.
+"""
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from bench.harness import (  # noqa: E402
+    Emulator,
+    child_env,
+    connect,
+    emit,
+    portal_app,
+    run_portal,
+    scratch_database,
+    signed_in_client,
+)
+from portal.extensions import db  # noqa: E402
+from portal.models import Contact, Job  # noqa: E402
+from portal.sync import subscriptions  # noqa: E402
+
+
+def percentiles(times):
+    """(p50, p95) of the times."""
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def timed(client, url, runs, htmx=True):
+    """p50 and p95 milliseconds of `runs` GETs of `url` (after one warm-up)."""
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200, (url, response.status_code)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        client.get(url, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+    return percentiles(times)
+
+
+def run_jobs(env):
+    """`flask runner --once` until no job is queued (each job runs as in production)."""
+    while db.session.scalar(select(func.count()).where(Job.status.in_(("queued", "running")))):
+        child = run_portal(["runner", "--once"], env)
+        assert child.code == 0, child.output[-2000:]
+        db.session.expire_all()
+    failed = db.session.scalars(select(Job).where(Job.status != "succeeded")).all()
+    assert not failed, [(job.kind, job.status, job.error) for job in failed]
+
+
+def import_tenant(app, emulator):
+    """Connect a customer to the emulator and subscribe (Automatic mode) to every group the tenant
+    has: one import job per group reads its members from Graph with every attribute and the manager."""
+    customer, admin = connect(app, emulator)
+    env = child_env(app)
+    subscriptions.enqueue_groups_load(customer, admin)
+    db.session.commit()
+    run_jobs(env)
+    subscriptions.set_all(customer, admin, True)
+    db.session.commit()
+    run_jobs(env)
+    return customer, admin
+
+
+def cases(customer):
+    """(label, url, htmx) of the requests timed: what an admin picks, read from the imported book."""
+    active = (Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+
+    def most_common(column, *where):
+        row = db.session.execute(
+            select(column, func.count()).where(*active, *where, column != "").group_by(column)
+            .order_by(func.count().desc()).limit(1)
+        ).first()  # fmt: skip
+        return row[0]
+
+    department = most_common(Contact.department)
+    country = most_common(Contact.country, Contact.department == department)
+    surname = most_common(Contact.last_name, Contact.department == department)
+    team = db.session.execute(
+        select(Contact.manager_id, func.count()).where(*active, Contact.manager_id.is_not(None))
+        .group_by(Contact.manager_id).order_by(func.count().desc()).limit(1)
+    ).first()  # fmt: skip
+
+    def url(**args):
+        return "/contacts/?" + urlencode(args)
+
+    return [
+        (f"department '{department}'", url(department=department), True),
+        (f"department + search '{surname}'", url(department=department, q=surname), True),
+        (f"department + country '{country}'", url(department=department, country=country), True),
+        (f"team of ({team[1]} direct reports)", url(manager=team[0]), True),
+        ("team of + department + columns", url(manager=team[0], department=department, col="manager"), True),
+        ("whole page: department, menus' counts", url(department=department), False),
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--pg", nargs="?", const=os.environ.get("TEST_DATABASE_URL"), help="PostgreSQL URL (a schema is made)"
+    )
+    args = parser.parse_args()
+    with Emulator(f"generated:{args.users}") as emulator, scratch_database(args.pg) as url:
+        app = portal_app(url)
+        with app.app_context():
+            started = time.perf_counter()
+            customer, admin = import_tenant(app, emulator)
+            total = db.session.scalar(select(func.count()).where(Contact.customer_id == customer.id))
+            dialect = db.engine.dialect.name
+            print(f"imported {total:,} contacts into {dialect} in {time.perf_counter() - started:.1f} s")
+            client = signed_in_client(app, admin)
+            requests = cases(customer)
+            db.session.remove()
+        gc.collect()
+        gc.freeze()  # as deploy/gunicorn.conf.py does in each worker (see bench/search.py)
+        print(f"{'filter (htmx fragment unless whole page)':40} {'p50 ms':>8} {'p95 ms':>8}")
+        figures = []
+        for label, path, htmx in requests:
+            p50, p95 = timed(client, path, args.runs, htmx=htmx)
+            print(f"{label:40} {p50:8.1f} {p95:8.1f}")
+            if htmx:
+                figures.append((p95, label))
+        p95, label = max(figures)
+        emit(
+            f"filter p95 at {total:,} contacts ({dialect}), worst of {len(figures)} filter requests",
+            round(p95, 1),
+            "ms",
+            max=30,
+            note=f"worst: {label}; " + ", ".join(f"{name} {value:.0f}" for value, name in figures),
+        )
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
