@@ -17,7 +17,7 @@ ADELE = "adele.vance@contosodemo.onmicrosoft.com"
 def smart(customer, name, *conditions):
     """A smart group of `customer` with `conditions` ((attribute, operator, value) ...), filled."""
     rule = smart_groups.validate(
-        {"conditions": [dict(zip(("attribute", "operator", "value"), c)) for c in conditions]}
+        {"conditions": [dict(zip(("attribute", "operator", "value"), c, strict=True)) for c in conditions]}
     )
     group = ContactGroup(customer_id=customer.id, name=name, rule=rule)
     db.session.add(group)
@@ -33,7 +33,9 @@ def members(group):
 
 
 def matching(customer, *condition):
-    rule = smart_groups.validate({"conditions": [dict(zip(("attribute", "operator", "value"), condition))]})
+    rule = smart_groups.validate(
+        {"conditions": [dict(zip(("attribute", "operator", "value"), condition, strict=True))]}
+    )
     where = smart_groups.matches(customer.id, rule)
     return sorted(db.session.scalars(select(Contact.email).where(where)))
 
