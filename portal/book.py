@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
 
+from portal import smart_groups
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 from portal.models.base import chunks
@@ -183,5 +184,7 @@ def link_managers(customer_id):
 def settle(customer_id, run=None):
     """After any write to a customer's book (the sync, an import, the CSV import, the contact form,
     Restore, a held removal decided): what follows from the contacts is brought in step with them.
-    Managers are linked (link_managers). `run`: the SyncRun that wrote, if any. The caller commits."""
+    Managers are linked (link_managers), then smart groups follow (smart_groups.refresh, which records
+    joins and leaves on `run`). `run`: the SyncRun that wrote, if any. The caller commits."""
     link_managers(customer_id)
+    smart_groups.refresh(customer_id, run)

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from portal import htmx, search
+from portal import book, htmx, search
 from portal.auth import access
 from portal.contacts import bp, csv_io, importing
 from portal.contacts.forms import MappingForm, UploadForm
@@ -158,6 +158,7 @@ def _confirm(token, upload, lease):
         return redirect(url_for(".csv_preview", token=token))
     try:
         counts = importing.apply_import(access.current_customer(), plans)
+        book.settle(access.current_customer().id)
         db.session.delete(upload)
         lease.confirm()
         db.session.commit()

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import htmx
+from portal import htmx, smart_groups
 from portal.auth import access
 from portal.boundary import positive_int
 from portal.contacts import bp, services
@@ -91,9 +91,16 @@ def group(group_id):
     """One group: its members, removing them, and finding contacts to add."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
     members, total = _members(group)
-    term, candidates = _candidates(group)
+    term, candidates = _candidates(group) if not group.is_smart else ("", [])
     return render_template(
-        "contacts/group.html", group=group, members=members, total=total, term=term, candidates=candidates
+        "contacts/group.html",
+        group=group,
+        members=members,
+        total=total,
+        term=term,
+        candidates=candidates,
+        rule_words=smart_groups.describe(group.customer_id, group.rule) if group.is_smart else "",
+        recent=smart_groups.recent_changes(group) if group.is_smart else [],
     )
 
 
@@ -162,6 +169,8 @@ def group_delete(group_id):
 def group_add_member(group_id):
     """Add a contact of the same customer to the group."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
+    if group.is_smart:
+        return _members_follow_the_rule(group)
     contact_id = request.form.get("contact_id", type=positive_int)
     contact = access.owned_by_current_customer(Contact, contact_id)
     services.add_member(group, contact)
@@ -179,6 +188,8 @@ def group_remove_member(group_id, contact_id):
     """Take a contact out of the group (the contact stays in the book)."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
     contact = access.owned_by_current_customer(Contact, contact_id)
+    if group.is_smart:
+        return _members_follow_the_rule(group)
     services.remove_member(group, contact)
     db.session.commit()
     if htmx.is_htmx():
@@ -187,4 +198,10 @@ def group_remove_member(group_id, contact_id):
         _("%(name)s removed from %(group)s.", name=contact.full_name or contact.email, group=group.name),
         "success",
     )
+    return redirect(url_for(".group", group_id=group.id))
+
+
+def _members_follow_the_rule(group):
+    """A smart group's members are not added or removed by hand: say so, change nothing."""
+    flash(_("Members follow the rule."), "error")
     return redirect(url_for(".group", group_id=group.id))

@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select, update
 
+from portal import smart_groups
 from portal.book import normalize_email
 from portal.contacts import services
 from portal.contacts.csv_io import GROUP_SEPARATOR
@@ -273,6 +274,8 @@ def apply_import(customer, plans):
     now = utcnow()
     memberships = _insert_created(customer, [p for p in todo if p.status == CREATE], groups, now)
     memberships += _update_existing(customer, [p for p in todo if p.status == UPDATE], groups, now)
+    smart = smart_groups.smart_group_ids(customer.id)  # their rule decides, not the file
+    memberships = [(c, g) for c, g in memberships if g not in smart]
     if memberships:
         db.session.execute(
             insert(contact_group_members), [{"contact_id": c, "group_id": g} for c, g in memberships]

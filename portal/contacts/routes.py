@@ -83,7 +83,7 @@ def _remembered_columns(asked):
 def _form_with_groups(customer, contact=None):
     """The contact form offering the customer's groups (checked: the contact's, on first show)."""
     form = ContactForm(obj=contact)
-    form.groups.choices = [(g.id, g.name) for g in services.customer_groups(customer)]
+    form.groups.choices = [(g.id, g.name) for g in services.manual_groups(customer)]
     if contact is not None and request.method == "GET":
         form.groups.data = [g.id for g in contact.groups]
         manager = facets.manager_in_book(contact)
@@ -171,6 +171,7 @@ def delete(contact_id):
     if request.method == "POST":
         email = contact.email
         book.delete_contact(contact)
+        book.settle(contact.customer_id)
         db.session.commit()
         flash(_("Contact %(email)s deleted.", email=email), "success")
         return redirect(url_for(".index"))
@@ -182,7 +183,7 @@ def _membership_form(contact, formdata=None):
     form = MembershipForm(formdata=formdata)
     current = {g.id for g in contact.groups}
     form.group_id.choices = [
-        (g.id, g.name) for g in services.customer_groups(access.current_customer()) if g.id not in current
+        (g.id, g.name) for g in services.manual_groups(access.current_customer()) if g.id not in current
     ]
     return form
 

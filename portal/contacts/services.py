@@ -27,15 +27,21 @@ def customer_groups(customer):
     ).all()
 
 
+def manual_groups(customer):
+    """The customer's groups whose members are chosen by hand (not smart groups), by name."""
+    return [group for group in customer_groups(customer) if not group.is_smart]
+
+
 def groups_by_ids(customer, ids):
-    """The customer's groups among `ids` (ids of other customers are ignored)."""
+    """The customer's ordinary groups among `ids` (other customers' ids and smart groups ignored)."""
     if not ids:
         return []
-    return db.session.scalars(
+    groups = db.session.scalars(
         select(ContactGroup)
         .where(ContactGroup.customer_id == customer.id, ContactGroup.id.in_(ids))
         .order_by(ContactGroup.name)
     ).all()
+    return [group for group in groups if not group.is_smart]
 
 
 def save_contact(
@@ -68,8 +74,8 @@ def save_contact(
         setattr(contact, ATTRIBUTE_BY_NAME[name].name, clean_attribute(value))
     if manager is not None:
         _set_manager(customer, contact, *manager)
-    if groups is not None:
-        contact.groups = list(groups)
+    if groups is not None:  # smart groups follow their rule (book.settle), not the form
+        contact.groups = [g for g in contact.groups if g.is_smart] + list(groups)
     db.session.flush()
     return contact
 
@@ -165,13 +171,17 @@ def add_member(group, contact):
     """Put the contact into the group (no-op when already a member); both of one customer."""
     if group.customer_id != contact.customer_id:
         raise ValueError("group and contact belong to different customers")
+    if group.is_smart:
+        raise ValueError("a smart group's members follow its rule")
     if group not in contact.groups:
         contact.groups.append(group)
     db.session.flush()
 
 
 def remove_member(group, contact):
-    """Take the contact out of the group (the contact stays)."""
+    """Take the contact out of the group (the contact stays); a smart group's rule decides alone."""
+    if group.is_smart:
+        return
     if group in contact.groups:
         contact.groups.remove(group)
     db.session.flush()

@@ -70,6 +70,9 @@ class ChangeKind(Labelled):
     KEEP = "keep", "kept", N_("Kept"), N_("Keep"), N_("kept")
     SKIP = "skip", "skipped", N_("Skipped"), N_("Skipped"), N_("skipped")
     PRESENT = "present", "present", N_("Already present"), N_("Already present"), N_("already present")
+    # A smart group followed a change (portal.smart_groups.refresh): not planned, recorded after the writes.
+    GROUP_JOIN = "group_join", "group_joins", N_("Joined smart group"), N_("Join smart group"), N_("joined")
+    GROUP_LEAVE = "group_leave", "group_leaves", N_("Left smart group"), N_("Leave smart group"), N_("left")
 
     @property
     def planned_label(self):
@@ -93,7 +96,11 @@ class ChangeKind(Labelled):
 
 
 # The plan's lists of writes, in the order `apply` writes them (skips and "present" write nothing).
-PLANNED_KINDS = tuple(kind.plural for kind in ChangeKind if kind not in (ChangeKind.SKIP, ChangeKind.PRESENT))
+PLANNED_KINDS = tuple(
+    kind.plural
+    for kind in ChangeKind
+    if kind not in (ChangeKind.SKIP, ChangeKind.PRESENT, ChangeKind.GROUP_JOIN, ChangeKind.GROUP_LEAVE)
+)
 
 
 class RunKind(Labelled):
@@ -103,6 +110,7 @@ class RunKind(Labelled):
     IMPORT = "import", N_("Import")
     DECISION = "decision", N_("Decision on held deletions")  # "Allow deletions" / "Keep contacts"
     RESTORE = "restore", N_("Restore by an admin")
+    EDIT = "edit", N_("Change in the contact book")  # smart groups followed an admin's edit
 
 
 class RemovalReason(Labelled):

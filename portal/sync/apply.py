@@ -154,16 +154,13 @@ def _add_to_groups(customer, plan, by_user, recorder):
 
 
 def _own_group_ids(customer, group_ids):
-    """The ids among `group_ids` of the customer's own contact groups (never another's)."""
+    """The ids among `group_ids` of the customer's own ordinary contact groups (never another's)."""
     if not group_ids:
         return set()
-    return set(
-        db.session.scalars(
-            select(ContactGroup.id).where(
-                ContactGroup.customer_id == customer.id, ContactGroup.id.in_(group_ids)
-            )
-        )
+    groups = db.session.scalars(
+        select(ContactGroup).where(ContactGroup.customer_id == customer.id, ContactGroup.id.in_(group_ids))
     )
+    return {group.id for group in groups if not group.is_smart}  # a smart group's rule decides
 
 
 def _remove(plan, contacts, recorder, now):

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal import search
-from portal.book import email_problem
+from portal.book import email_problem, settle
 from portal.extensions import db
 from portal.models import Contact, utcnow
 from portal.models.sync import SyncChange, SyncRun
@@ -159,3 +159,5 @@ def _restore(customer, contact, admin, now):
     apply_plan(SyncPlan(restores=[change]), customer, run, now, decided_by=admin.email)
     contact.m365_user_id = None
     contact.linked_automatically = False
+    db.session.flush()
+    settle(customer.id, run)  # the restored contact's reports find their manager again

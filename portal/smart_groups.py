@@ -1,0 +1,352 @@
+"""Smart groups: contact groups whose members are exactly the active contacts matching a rule.
+
+    validate(rule)                      the rule cleaned, or RuleError (in the admin's language)
+    matches(customer_id, rule)          a where-clause over Contact: the one place a rule is compiled
+    preview(customer_id, rule)          (how many contacts match, the first few of them)
+    refresh(customer_id, run=None)      memberships brought in step with the rules, set-based
+    describe(rule)                      the rule in words
+
+A rule (ContactGroup.rule) is {"conditions": [...]}, combined with AND. A condition is
+{"attribute": <an attributes.ATTRIBUTES name>, "operator": is | is_not | starts_with | empty |
+not_empty, "value": text}, compared case-insensitively, or {"attribute": "manager", "operator":
+direct | indirect, "value": <the manager's email>}: the contacts that report to the active contact
+with that email, directly or through others (a recursive CTE over Contact.manager_id). The manager
+is kept by email so a rule can name someone not imported yet; it is found at refresh time.
+
+book.settle calls refresh after every write to the book. Joins and leaves are recorded as changes
+of the run that wrote (SyncChange, kind group_join / group_leave, detail: the group's id; field,
+old_value, new_value: the reason), or of a run recording an admin's edit when no run wrote.
+"""
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, delete, except_, exists, func, insert, literal, not_, select
+from sqlalchemy.orm import aliased
+
+from portal import attributes
+from portal.extensions import db
+from portal.models import Contact, ContactGroup, contact_group_members, utcnow
+from portal.models.sync import SyncChange, SyncRun
+from portal.models.vocabulary import ChangeKind, RunKind
+
+MANAGER = "manager"
+OPERATORS = {
+    "is": _l("is"),
+    "is_not": _l("is not"),
+    "starts_with": _l("starts with"),
+    "empty": _l("is empty"),
+    "not_empty": _l("is not empty"),
+}
+MANAGER_OPERATORS = {"direct": _l("directly"), "indirect": _l("including indirect reports")}
+WITHOUT_VALUE = ("empty", "not_empty")
+MAX_CONDITIONS = 10
+PREVIEW_NAMES = 10
+
+
+class RuleError(ValueError):
+    """The rule cannot be used; the message (in the admin's language) says why."""
+
+
+def attribute_choices():
+    """(name, label) of everything a condition can test: the attributes, then the manager."""
+    return [(a.name, a.label) for a in attributes.ATTRIBUTES] + [(MANAGER, attributes.MANAGER.label)]
+
+
+def validate(rule):
+    """The rule with its conditions cleaned (values on one line, no value where none is needed);
+    RuleError when it has no condition, an unknown attribute or operator, or a value missing."""
+    conditions = (rule or {}).get("conditions") if isinstance(rule, dict) else None
+    if not conditions or not isinstance(conditions, list):
+        raise RuleError(_("Add at least one condition."))
+    if len(conditions) > MAX_CONDITIONS:
+        raise RuleError(_("At most %(n)s conditions.", n=MAX_CONDITIONS))
+    return {"conditions": [_clean(condition) for condition in conditions]}
+
+
+def _clean(condition):
+    if not isinstance(condition, dict):
+        raise RuleError(_("A condition is not readable."))
+    name, operator = condition.get("attribute"), condition.get("operator")
+    value = attributes.clean(condition.get("value") if isinstance(condition.get("value"), str) else "")
+    if name != MANAGER and name not in attributes.BY_NAME:
+        raise RuleError(_("Unknown attribute: %(name)s.", name=str(name)[:40]))
+    allowed = MANAGER_OPERATORS if name == MANAGER else OPERATORS
+    if operator not in allowed:
+        raise RuleError(
+            _("Choose how to compare %(attribute)s.", attribute=attributes.label(name)),
+        )
+    if operator in WITHOUT_VALUE:
+        value = ""
+    elif not value:
+        raise RuleError(_("Enter a value for %(attribute)s.", attribute=attributes.label(name)))
+    if name == MANAGER:
+        value = value.lower()
+    return {"attribute": name, "operator": operator, "value": value}
+
+
+def matches(customer_id, rule):
+    """The where-clause over Contact of the customer's active contacts matching `rule` (validated)."""
+    conditions = [_condition(customer_id, condition) for condition in rule["conditions"]]
+    return and_(Contact.customer_id == customer_id, Contact.archived_at.is_(None), *conditions)
+
+
+def _condition(customer_id, condition):
+    name, operator, value = condition["attribute"], condition["operator"], condition["value"]
+    if name == MANAGER:
+        return Contact.id.in_(_reports(customer_id, value, operator == "indirect"))
+    column = func.coalesce(getattr(Contact, name), "")
+    # lower() on both sides: the database folds the value as it folds the column.
+    folded, wanted = func.lower(column), func.lower(literal(value))
+    if operator == "is":
+        return folded == wanted
+    if operator == "is_not":
+        return folded != wanted
+    if operator == "starts_with":
+        return func.substr(folded, 1, len(value)) == wanted
+    return column == "" if operator == "empty" else column != ""
+
+
+def _reports(customer_id, manager_email, indirect):
+    """The ids of the active contacts reporting to the active contact with `manager_email`:
+    directly, or (indirect) through any chain of managers. UNION (not UNION ALL) stops a cycle."""
+    report = aliased(Contact)
+    active = (report.customer_id == customer_id) & report.archived_at.is_(None)
+    managers = select(Contact.id).where(
+        Contact.customer_id == customer_id,
+        Contact.archived_at.is_(None),
+        Contact.email_key == manager_email.lower(),
+    )
+    direct = select(report.id).where(active, report.manager_id.in_(managers))
+    if not indirect:
+        return direct
+    chain = direct.cte("reports", recursive=True, nesting=True)
+    deeper = aliased(Contact)
+    chain = chain.union(
+        select(deeper.id).where(
+            deeper.customer_id == customer_id, deeper.archived_at.is_(None), deeper.manager_id == chain.c.id
+        )
+    )
+    return select(chain.c.id)
+
+
+def preview(customer_id, rule, limit=PREVIEW_NAMES):
+    """(number of the customer's contacts matching the validated `rule`, the first `limit` by name)."""
+    where = matches(customer_id, rule)
+    count = db.session.scalar(select(func.count()).select_from(Contact).where(where))
+    first = db.session.scalars(
+        select(Contact).where(where).order_by(Contact.last_name, Contact.first_name, Contact.id).limit(limit)
+    ).all()
+    return count, first
+
+
+def smart_groups(customer_id):
+    """The customer's smart groups (the rule is JSON: tested in Python, a JSON null is no rule)."""
+    groups = db.session.scalars(select(ContactGroup).where(ContactGroup.customer_id == customer_id)).all()
+    return [group for group in groups if group.is_smart]
+
+
+def smart_group_ids(customer_id):
+    """The ids of the customer's smart groups (never fed by hand, CSV or subscription)."""
+    return {group.id for group in smart_groups(customer_id)}
+
+
+def describe(customer_id, rule):
+    """The rule in words, in the admin's language: "Department is Finance and Office is Munich"."""
+    return _(" and ").join(
+        _phrase(customer_id, condition) for condition in (rule or {}).get("conditions", [])
+    )
+
+
+def _phrase(customer_id, condition):
+    name, operator, value = condition.get("attribute"), condition.get("operator"), condition.get("value", "")
+    if name == MANAGER:
+        manager = db.session.scalar(
+            select(Contact).where(
+                Contact.customer_id == customer_id,
+                Contact.archived_at.is_(None),
+                Contact.email_key == value.lower(),
+            )
+        )
+        who = manager.full_name or manager.email if manager is not None else value
+        if operator == "indirect":
+            return _("Manager is %(who)s, including indirect reports", who=who)
+        return _("Manager is %(who)s (direct reports)", who=who)
+    label = attributes.label(name)
+    if operator in WITHOUT_VALUE:
+        return f"{label} {OPERATORS.get(operator, operator)}"
+    return f"{label} {OPERATORS.get(operator, operator)} „{value}“"
+
+
+def refresh(customer_id, run=None, record=True, now=None):
+    """Bring every smart group of the customer in step with its rule: members that no longer match
+    (or were removed from the book) leave, matching active contacts join, each in one INSERT … SELECT
+    or DELETE … WHERE. With `record`, joins and leaves become changes of `run` (or of a run recording
+    an admin's edit, made when something changed). Returns how many joined and left. Caller commits."""
+    now = now or utcnow()
+    moved = 0
+    for group in smart_groups(customer_id):
+        rule = group.rule
+        member = contact_group_members.c
+        members = select(member.contact_id).where(member.group_id == group.id)
+        matching = select(Contact.id).where(matches(customer_id, rule))
+        # EXCEPT, not NOT IN: both databases hash a set difference; PostgreSQL's NOT IN over a large
+        # subquery falls back to a scan per row once the set outgrows work_mem.
+        leaving_ids, joining_ids = except_(members, matching), except_(matching, members)
+        leaving = and_(Contact.customer_id == customer_id, Contact.id.in_(leaving_ids))
+        joining = and_(Contact.customer_id == customer_id, Contact.id.in_(joining_ids))
+        if record:
+            counted = _count(leaving) + _count(joining)
+            if counted:
+                run = run or _edit_run(customer_id, now)
+                _record(run, group, ChangeKind.GROUP_LEAVE, leaving, now)
+                _record(run, group, ChangeKind.GROUP_JOIN, joining, now)
+                moved += counted
+        db.session.execute(
+            delete(contact_group_members).where(
+                member.group_id == group.id, member.contact_id.in_(leaving_ids)
+            )
+        )
+        db.session.execute(
+            insert(contact_group_members).from_select(
+                ["contact_id", "group_id"], select(Contact.id, literal(group.id)).where(joining)
+            )
+        )
+    return moved
+
+
+def _count(where):
+    return db.session.scalar(select(func.count()).select_from(Contact).where(where))
+
+
+def _edit_run(customer_id, now):
+    """The run that records joins and leaves caused by an admin's edit of the book (form, CSV)."""
+    run = SyncRun(
+        customer_id=customer_id,
+        kind=RunKind.EDIT,
+        trigger="manual",
+        started_at=now,
+        finished_at=now,
+        status="succeeded",
+        counts={},
+        message="Smart groups followed a change in the contact book",
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+# Above this many field updates in one run, the reason leaves out the old value: looking it up
+# per joining or leaving contact would cost more than it tells.
+OLD_VALUES_UP_TO = 2000
+
+
+def _record(run, group, kind, where, now):
+    """Insert one SyncChange per contact matching `where`, with the reason: the condition it no
+    longer meets (leave) or meets (join), its value now and, when the run changed it, before."""
+    with_old = _count_updates(run) <= OLD_VALUES_UP_TO
+    field, old, new = _reason(run, group.rule, kind, with_old)
+    name = func.trim(func.coalesce(Contact.first_name, "") + " " + func.coalesce(Contact.last_name, ""))
+    rows = select(
+        literal(run.id),
+        literal(group.customer_id),
+        Contact.id,
+        Contact.m365_user_id,
+        literal(str(kind)),
+        name,
+        Contact.email,
+        field,
+        old,
+        new,
+        literal(str(group.id)),
+        literal(now, SyncChange.created_at.type),
+    ).where(where)
+    columns = [
+        "run_id", "customer_id", "contact_id", "m365_user_id", "kind", "contact_name", "contact_email",
+        "field", "old_value", "new_value", "detail", "created_at",
+    ]  # fmt: skip
+    db.session.execute(insert(SyncChange).from_select(columns, rows))
+    run.counts = {**(run.counts or {}), kind.plural: (run.counts or {}).get(kind.plural, 0) + _count(where)}
+
+
+def _count_updates(run):
+    return db.session.scalar(
+        select(func.count())
+        .select_from(SyncChange)
+        .where(SyncChange.run_id == run.id, SyncChange.kind == ChangeKind.UPDATE)
+    )
+
+
+def _reason(run, rule, kind, with_old):
+    """(field, old value, new value) expressions over Contact: which condition explains the move."""
+    conditions = rule["conditions"]
+    names = [condition["attribute"] for condition in conditions]
+    if kind is ChangeKind.GROUP_LEAVE:
+        customer_id = run.customer_id
+        whens = [(Contact.archived_at.is_not(None), None)]
+        whens += [(not_(_condition(customer_id, c)), c["attribute"]) for c in conditions]
+        fallback = None
+    else:
+        whens = [(_updated(run, name), name) for name in names] if with_old else []
+        fallback = names[0]
+    return tuple(
+        case(*[(when, expression(name)) for when, name in whens], else_=expression(fallback))
+        if whens
+        else expression(fallback)
+        for expression in (
+            lambda name: literal(name or ""),
+            lambda name: _old_value(run, name) if with_old and name else literal(""),
+            _value,
+        )
+    )
+
+
+def _value(name):
+    if not name:
+        return literal("")
+    if name == MANAGER:
+        return func.coalesce(func.nullif(Contact.manager_name, ""), Contact.manager_email, "")
+    return func.coalesce(getattr(Contact, name), "")
+
+
+def _updated(run, name):
+    change = aliased(SyncChange)
+    return exists().where(
+        change.run_id == run.id,
+        change.kind == ChangeKind.UPDATE,
+        change.contact_id == Contact.id,
+        change.field == name,
+    )
+
+
+def _old_value(run, name):
+    change = aliased(SyncChange)
+    found = (
+        select(change.old_value)
+        .where(
+            change.run_id == run.id,
+            change.kind == ChangeKind.UPDATE,
+            change.contact_id == Contact.id,
+            change.field == name,
+        )
+        .order_by(change.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(found, "")
+
+
+RECENT_CHANGES = 20
+
+
+def recent_changes(group, limit=RECENT_CHANGES):
+    """The latest joins and leaves of a smart group (SyncChange rows), newest first."""
+    return db.session.scalars(
+        select(SyncChange)
+        .where(
+            SyncChange.customer_id == group.customer_id,
+            SyncChange.kind.in_([ChangeKind.GROUP_JOIN, ChangeKind.GROUP_LEAVE]),
+            SyncChange.detail == str(group.id),
+        )
+        .order_by(SyncChange.id.desc())
+        .limit(limit)
+    ).all()
