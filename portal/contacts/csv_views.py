@@ -118,6 +118,7 @@ def csv_preview(token):
     plans = _plan(upload, form)
     show = request.args.get("show", "all")
     shown = [p for p in plans or [] if show == "all" or p.status == show]
+    recognised, ignored = _optional_columns(upload, form)
     return htmx.render(
         "contacts/import_preview.html",
         "contacts/_import_preview.html",
@@ -129,7 +130,20 @@ def csv_preview(token):
         shown_total=len(shown),
         show=show,
         max_columns=csv_io.MAX_COLUMNS,
+        recognised=recognised,
+        ignored=ignored,
     )
+
+
+def _optional_columns(upload, form):
+    """([(header cell, what it fills)], [header cells ignored]) for the preview; none without a header."""
+    if not form.has_header.data:
+        return [], []
+    header = upload.data["rows"][0]
+    taken = {getattr(form, name).data for name in csv_io.FIELDS}
+    found, ignored = csv_io.optional_columns(header, taken)
+    recognised = [(header[index], csv_io.column_label(name)) for name, index in found.items()]
+    return recognised, ignored
 
 
 @bp.route("/import/<token>/confirm", methods=["POST"])

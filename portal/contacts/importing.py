@@ -12,14 +12,16 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select, update
 
+from portal import attributes, book
+from portal.attributes import MANAGER
 from portal.book import normalize_email
-from portal.contacts import services
-from portal.contacts.csv_io import GROUP_SEPARATOR
+from portal.contacts import csv_io, services
+from portal.contacts.csv_io import GROUP_SEPARATOR, MANAGER_COLUMNS, OPTIONAL_COLUMNS
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, ContactImport, Origin, contact_group_members, utcnow
 from portal.models.base import chunks
 from portal.models.contacts import contact_search_text
-from portal.text import email_key, name_key
+from portal.text import email_key, name_key, single_line
 
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 STATUSES = (CREATE, UPDATE, UNCHANGED, REJECT)
@@ -66,6 +68,8 @@ class RowPlan:
     email: str = ""
     salutation: str = ""
     groups: list = field(default_factory=list)
+    # {optional column: value} for the attribute and manager columns the file has ("" clears).
+    values: dict = field(default_factory=dict)
     status: str = CREATE
     reason: str = ""
     contact_id: int | None = None
@@ -75,7 +79,14 @@ def _cell(row, index):
     return row[index].strip() if 0 <= index < len(row) else ""
 
 
-def _row_plan(line, row, mapping):
+def _optional_value(name, cell):
+    """An attribute cell as stored (attributes.clean); a manager's email or name on one line."""
+    if name in MANAGER_COLUMNS:
+        return single_line(cell)[: 254 if name == MANAGER.csv_email else 210]
+    return attributes.clean(cell)
+
+
+def _row_plan(line, row, mapping, optional):
     groups = {}
     for name in _cell(row, mapping["group"]).split(GROUP_SEPARATOR):
         if name.strip():
@@ -87,6 +98,7 @@ def _row_plan(line, row, mapping):
         email=_cell(row, mapping["email"]),
         salutation=_cell(row, mapping["salutation"]),
         groups=list(groups.values()),
+        values={name: _optional_value(name, _cell(row, index)) for name, index in optional.items()},
     )
 
 
@@ -99,6 +111,7 @@ class Existing:
     last_name: str
     salutation: str
     archived: bool
+    values: dict = field(default_factory=dict)  # the optional columns' values
     group_ids: set = field(default_factory=set)
     group_names: set = field(default_factory=set)  # lower case
 
@@ -115,12 +128,18 @@ def _existing_by_key(customer, keys):
                 Contact.last_name,
                 Contact.salutation,
                 Contact.archived_at,
+                *(getattr(Contact, name) for name in OPTIONAL_COLUMNS),
             ).where(Contact.customer_id == customer.id, Contact.email_key.in_(chunk))
         )
         by_id = {}
         for row in rows:
             by_id[row.id] = found[row.email_key] = Existing(
-                row.id, row.first_name, row.last_name, row.salutation, row.archived_at is not None
+                row.id,
+                row.first_name,
+                row.last_name,
+                row.salutation,
+                row.archived_at is not None,
+                {name: getattr(row, name) or "" for name in OPTIONAL_COLUMNS},
             )
         memberships = db.session.execute(
             select(contact_group_members.c.contact_id, ContactGroup.id, ContactGroup.name)
@@ -174,15 +193,19 @@ def _compare_with(plan, contact):
         (plan.last_name and plan.last_name != contact.last_name),
         (plan.salutation and plan.salutation != contact.salutation),
         bool({name_key(g) for g in plan.groups} - contact.group_names),
+        any(value != contact.values[name] for name, value in plan.values.items()),
     ]
     plan.status = UPDATE if any(changes) else UNCHANGED
 
 
 def plan_import(customer, rows, mapping, has_header):
-    """One RowPlan per data row: create, update, unchanged or reject (with the reason)."""
+    """One RowPlan per data row: create, update, unchanged or reject (with the reason).
+
+    The optional columns (csv_io.optional_columns) are read when the file has a header row."""
     offset = 2 if has_header else 1
+    optional = csv_io.optional_columns(rows[0], taken=set(mapping.values()))[0] if has_header else {}
     plans = [
-        _row_plan(line, row, mapping)
+        _row_plan(line, row, mapping, optional)
         for line, row in enumerate(rows[1:] if has_header else rows, start=offset)
     ]
     seen = {}
@@ -230,6 +253,8 @@ def _insert_created(customer, plans, groups, now):
             "email_key": email_key(p.email),
             "created_at": now,
             "updated_at": now,
+            **dict.fromkeys(OPTIONAL_COLUMNS, ""),
+            **p.values,
         }
         for p in plans
     ]
@@ -253,6 +278,10 @@ def _update_existing(customer, plans, groups, now):
         # A bulk UPDATE passes no ORM event: the search text is written here, from the new names.
         first, last = values.get("first_name", contact.first_name), values.get("last_name", contact.last_name)
         values["search_text"] = contact_search_text(first, last, plan.email)
+        values.update(plan.values)
+        known = contact.values[MANAGER.csv_email]
+        if plan.values.get(MANAGER.csv_email, known) != known:
+            values["manager_m365_id"] = None  # the file names another manager: found by email now
         changes.append({"id": contact.id, "updated_at": now, **values})
         memberships += [
             (contact.id, groups[name_key(name)].id)
@@ -264,7 +293,8 @@ def _update_existing(customer, plans, groups, now):
 
 
 def apply_import(customer, plans):
-    """Create and update contacts as planned (caller commits: one transaction); returns counts.
+    """Create and update contacts as planned, then book.settle (caller commits: one transaction);
+    returns counts.
 
     Bulk statements: a 20,000-row file is written in seconds, not minutes.
     """
@@ -277,5 +307,6 @@ def apply_import(customer, plans):
         db.session.execute(
             insert(contact_group_members), [{"contact_id": c, "group_id": g} for c, g in memberships]
         )
+    book.settle(customer.id)  # managers named by email are linked to their contacts
     db.session.expire_all()  # bulk statements bypass the objects already loaded
     return counts(plans)
