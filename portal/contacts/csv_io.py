@@ -262,6 +262,15 @@ def _group_names(customer):
     return names
 
 
+def manager_columns(manager):
+    """SQL: the manager's email and name as the CSV columns show them, for a select of Contact outer
+    joined to its manager (`manager`, an alias): the ones stored, else the linked contact's."""
+    return (
+        _or_manager(Contact.manager_email, manager.email).label(MANAGER.csv_email),
+        _or_manager(Contact.manager_name, _full_name(manager)).label(MANAGER.csv_name),
+    )
+
+
 def _full_name(contact):
     """SQL: "First Last" of a contact."""
     return func.trim(contact.first_name + " " + contact.last_name)
@@ -289,9 +298,7 @@ def export_chunks(customer, batch=1000):
             Contact.salutation,
             Contact.origin,
             *(getattr(Contact, name) for name in attributes.NAMES),
-            # The manager's email and name as known; a manager in the book without them: theirs.
-            _or_manager(Contact.manager_email, manager.email).label(MANAGER.csv_email),
-            _or_manager(Contact.manager_name, _full_name(manager)).label(MANAGER.csv_name),
+            *manager_columns(manager),
         )
         .outerjoin(manager, manager.id == Contact.manager_id)
         .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))

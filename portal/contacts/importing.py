@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import aliased
 
 from portal import attributes, book
 from portal.attributes import MANAGER
@@ -118,7 +119,7 @@ class Existing:
 
 def _existing_by_key(customer, keys):
     """{email_key: Existing} for the given keys; queried in chunks."""
-    found = {}
+    found, manager = {}, aliased(Contact)
     for chunk in chunks(keys):
         rows = db.session.execute(
             select(
@@ -128,8 +129,11 @@ def _existing_by_key(customer, keys):
                 Contact.last_name,
                 Contact.salutation,
                 Contact.archived_at,
-                *(getattr(Contact, name) for name in OPTIONAL_COLUMNS),
-            ).where(Contact.customer_id == customer.id, Contact.email_key.in_(chunk))
+                *(getattr(Contact, name) for name in attributes.NAMES),
+                *csv_io.manager_columns(manager),
+            )
+            .outerjoin(manager, manager.id == Contact.manager_id)
+            .where(Contact.customer_id == customer.id, Contact.email_key.in_(chunk))
         )
         by_id = {}
         for row in rows:
