@@ -49,12 +49,19 @@ def _ready_customer():
     return customer
 
 
+def _shown(term=None):
+    """The list's filters as the request gives them (search, department, country, "selected only")."""
+    facets = tuple((name, request.values[name]) for name in services.FACETS if request.values.get(name))
+    return services.Shown(
+        term=_term() if term is None else term,
+        facets=facets,
+        only_selected=request.values.get("only") == "selected",
+    )
+
+
 def _users_context(customer, term=None, page=None):
-    term = _term() if term is None else term
-    only_selected = request.values.get("only") == "selected"
-    listed = directory.search_users(customer, term)
-    if only_selected:
-        listed = listed.where(services.selected_condition(customer))
+    shown = _shown(term)
+    listed = services.listed_users(customer, shown)
     users = db.paginate(
         listed,
         per_page=USERS_PER_PAGE,
@@ -63,12 +70,14 @@ def _users_context(customer, term=None, page=None):
     )
     return {
         "customer": customer,
-        "term": term,
+        "term": shown.term,
+        "shown": shown,
+        "facets": dict(shown.facets),
         "users": users,
         "loaded": directory.user_count(customer),
         "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
         "chosen": services.selected_on_page(customer, users.items),
-        "only_selected": only_selected,
+        "only_selected": shown.only_selected,
         **dict(zip(("importable", "left_out"), services.import_summary(customer), strict=True)),
     }
 
@@ -79,6 +88,7 @@ def _microsoft_context(customer):
         load_job=queue.latest_job(customer, JobKind.DIRECTORY_LOAD),
         import_job=queue.latest_job(customer, JobKind.IMPORT),
         groups=directory.group_count(customer),
+        facet_options={name: services.facet_counts(customer, name) for name in services.FACETS},
     )
     return context
 
@@ -197,9 +207,9 @@ def toggle(user_id):
 
 @bp.route("/select", methods=["POST"])
 def select_all():
-    """Select all / select none; answers the user list."""
+    """Select all / select none: exactly the users the filters show; answers the user list."""
     customer = _ready_customer()
-    services.select_all(customer, on=request.form.get("value") != "none")
+    services.select_all(customer, on=request.form.get("value") != "none", shown=_shown())
     db.session.commit()
     return _with_button("manual/_users.html", customer, **_users_context(customer))
 
