@@ -99,7 +99,7 @@ def measure(count, database_url):
             assert linked_managers(customer) == count - count // 10
             department = db.session.scalar(select(Contact.department).where(Contact.email == email(0)))
             assert department == DEPARTMENTS[1], department
-            print(f"{count:,} contacts ({dialect}): create {created:.1f} s, update {updated:.1f} s", flush=True)
+            print(f"{count:,} contacts ({dialect}): create {created:.1f} s, update {updated:.1f} s")
             db.session.remove()
             db.engine.dispose()
     files_note = f"{-(-count // per_file)} file(s) of at most {per_file:,} rows, 11 columns, {dialect}"

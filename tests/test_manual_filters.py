@@ -11,7 +11,7 @@ from portal import attributes
 from portal.extensions import db
 from portal.manual import services
 from portal.models import Contact, Job, JobKind
-from portal.models.directory import DirectoryUser
+from portal.models.directory import DirectoryGroup, DirectoryUser
 from portal.runner import Runner
 from tests import m365_helpers as m365
 from tests.factories import text
@@ -110,3 +110,32 @@ def test_select_all_within_selected_only_and_a_department_keeps_those(app, world
     form = {"value": "all", "only": "selected", "country": "France"}
     acme_admin.post("/m365/manual/select", data=form, headers=HX)
     assert set(services.selected_ids(world.acme)) == set(_demo_users(department="Sales", country="France"))
+
+
+def _group(customer, name):
+    return db.session.scalar(
+        select(DirectoryGroup).where(
+            DirectoryGroup.customer_id == customer.id, DirectoryGroup.display_name == name
+        )
+    )
+
+
+def test_group_filter_combines_with_country_and_select_all_selects_exactly_those(app, world, acme_admin):
+    tenant_group = next(g for g in build_demo_tenant()["groups"] if g["displayName"] == "Sales Team")
+    shown = {m: u for m, u in _demo_users(country="France").items() if m in tenant_group["members"]}
+    group = _group(world.acme, "Sales Team")
+    page = acme_admin.get("/m365/manual/", headers=HX).get_data(as_text=True)
+    assert f'<option value="{group.id}" >Sales Team</option>' in page
+    listed = acme_admin.get(f"/m365/manual/users?group={group.id}&country=France").get_data(as_text=True)
+    assert f"{len(shown)} of 300 users match" in listed
+    assert {m for m, row_id in _rows(world.acme).items() if f'id="user-{row_id}"' in listed} == set(shown)
+    form = {"value": "all", "group": group.id, "country": "France"}
+    acme_admin.post("/m365/manual/select", data=form, headers=HX)
+    assert set(services.selected_ids(world.acme)) == set(shown)
+
+
+def test_another_customers_group_is_not_found(app, world, acme_admin):
+    group = DirectoryGroup(customer_id=world.globex.id, m365_id="g-globex", display_name="Globex only")
+    db.session.add(group)
+    db.session.commit()
+    assert acme_admin.get(f"/m365/manual/users?group={group.id}").status_code == 404

@@ -23,6 +23,9 @@ bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
 
 USERS_PER_PAGE = 50
 CONTACTS_PER_PAGE = 20
+# The group filter is a select of the loaded groups up to this many; a larger tenant finds a group
+# with "Group_Users" (a search).
+GROUP_FILTER_MAX = 300
 
 
 @bp.before_request
@@ -49,18 +52,26 @@ def _ready_customer():
     return customer
 
 
-def _shown(term=None):
-    """The list's filters as the request gives them (search, department, country, "selected only")."""
+def _shown(customer, term=None):
+    """(the list's filters as the request gives them: search, department, country, group, "selected
+    only"; a notice when the group's members could not be fetched). Another customer's group: 404."""
     facets = tuple((name, request.values[name]) for name in services.FACETS if request.values.get(name))
-    return services.Shown(
-        term=_term() if term is None else term,
-        facets=facets,
-        only_selected=request.values.get("only") == "selected",
-    )
+    group_id, group, notice = request.values.get("group", type=positive_int), None, None
+    if group_id:
+        group = access.owned_by_current_customer(DirectoryGroup, group_id)
+        try:
+            services.load_members(customer, group)
+            db.session.commit()
+        except (GraphError, services.ManualError) as exc:
+            db.session.rollback()
+            group, notice = None, ("error", exc.message)
+    only = request.values.get("only") == "selected"
+    term = _term() if term is None else term
+    return services.Shown(term=term, facets=facets, only_selected=only, group=group), notice
 
 
 def _users_context(customer, term=None, page=None):
-    shown = _shown(term)
+    shown, notice = _shown(customer, term)
     listed = services.listed_users(customer, shown)
     users = db.paginate(
         listed,
@@ -73,6 +84,8 @@ def _users_context(customer, term=None, page=None):
         "term": shown.term,
         "shown": shown,
         "facets": dict(shown.facets),
+        "group_id": shown.group.id if shown.group is not None else None,
+        "notice": notice,
         "users": users,
         "loaded": directory.user_count(customer),
         "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
@@ -89,8 +102,15 @@ def _microsoft_context(customer):
         import_job=queue.latest_job(customer, JobKind.IMPORT),
         groups=directory.group_count(customer),
         facet_options={name: services.facet_counts(customer, name) for name in services.FACETS},
+        group_options=_group_options(customer),
     )
     return context
+
+
+def _group_options(customer):
+    """The groups of the group filter: every loaded group, none when there are more than fit a select."""
+    groups = directory.search_groups(customer, limit=GROUP_FILTER_MAX + 1)
+    return groups if len(groups) <= GROUP_FILTER_MAX else []
 
 
 def _contacts_context(customer):
@@ -209,7 +229,9 @@ def toggle(user_id):
 def select_all():
     """Select all / select none: exactly the users the filters show; answers the user list."""
     customer = _ready_customer()
-    services.select_all(customer, on=request.form.get("value") != "none", shown=_shown())
+    shown, notice = _shown(customer)
+    if notice is None:
+        services.select_all(customer, on=request.form.get("value") != "none", shown=shown)
     db.session.commit()
     return _with_button("manual/_users.html", customer, **_users_context(customer))
 
@@ -237,7 +259,9 @@ def select_group(group_id):
     else:
         db.session.commit()
         notice = ("success", _group_notice(action, count, group.display_name))
-    return _with_button("manual/_users.html", customer, notice=notice, **_users_context(customer, term=""))
+    context = _users_context(customer, term="")
+    context["notice"] = notice
+    return _with_button("manual/_users.html", customer, **context)
 
 
 def _group_notice(action, count, name):

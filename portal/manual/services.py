@@ -25,6 +25,7 @@ from portal.extensions import db
 from portal.models import Contact, Customer, JobKind
 from portal.models.base import insert_rows, utcnow
 from portal.models.directory import (
+    DirectoryGroup,
     DirectoryMembership,
     DirectorySelection,
     DirectorySelectionFlip,
@@ -154,16 +155,18 @@ FACETS = ("department", "country")
 @dataclass(frozen=True)
 class Shown:
     """What the user list shows: the users matching the search, the chosen department and country
-    ({name: value}, FACETS), and only the selected ones when `only_selected`."""
+    (FACETS), the members of a group (its members loaded: load_members), and only the selected ones
+    when `only_selected`."""
 
     term: str = ""
     facets: tuple = ()  # ((name, value), ...) for the facets chosen
     only_selected: bool = False
+    group: DirectoryGroup | None = None
 
     @property
     def filtered(self):
         """True when the list shows fewer than all loaded users (some filter is chosen)."""
-        return bool(self.term.strip() or self.facets or self.only_selected)
+        return bool(self.term.strip() or self.facets or self.only_selected or self.group)
 
 
 def listed_users(customer, shown):
@@ -171,9 +174,21 @@ def listed_users(customer, shown):
     query = directory.search_users(customer, shown.term)
     for name, value in shown.facets:
         query = query.where(getattr(DirectoryUser, name) == value)
+    if shown.group is not None:
+        members = select(DirectoryMembership.user_m365_id).where(
+            DirectoryMembership.group_id == shown.group.id
+        )
+        query = query.where(DirectoryUser.m365_id.in_(members))
     if shown.only_selected:
         query = query.where(selected_condition(customer))
     return query
+
+
+def load_members(customer, group):
+    """Fetch a group's transitive members from Microsoft unless loaded since the last load (caller
+    commits); GraphError or ManualError when Microsoft cannot be asked."""
+    if group.members_loaded_at is None:
+        directory.store_members(group, _fetch_member_ids(customer, group))
 
 
 def facet_counts(customer, name):
@@ -259,8 +274,7 @@ def select_group(customer, group):
     The members are fetched from Microsoft the first time the group is picked after a load
     (GraphClient.group_member_ids, transitive) and kept with the cache until the next load.
     """
-    if group.members_loaded_at is None:
-        directory.store_members(group, _fetch_member_ids(customer, group))
+    load_members(customer, group)
     members = _loaded_members(customer, group)
     count = db.session.scalar(select(func.count()).select_from(members.subquery()))
     if _selection(customer).all_selected:
