@@ -15,9 +15,6 @@ from portal.extensions import db
 from portal.sync import lock
 from portal.writes import book_write
 
-# An import of this many contacts or more refreshes the planner's statistics (search.refresh_statistics).
-STATISTICS_AFTER = 1000
-
 PREVIEW_ROWS = 500
 
 
@@ -185,7 +182,7 @@ def _confirm(token, upload, lease):
             "error",
         )
         return redirect(url_for(".csv_preview", token=token))
-    if counts["create"] + counts["update"] >= STATISTICS_AFTER:
+    if counts["create"] + counts["update"] >= importing.STATISTICS_AFTER:
         search.refresh_statistics(["contact"])
     flash(
         _(
