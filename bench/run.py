@@ -33,7 +33,10 @@ def scripts(large, pg_url):
         ("import_scale", ["import_scale.py", "--users", *sizes, "--latency-ms", "50"]),
         ("many_customers", ["many_customers.py", "--customers", "200", "--users", "1000", *pg]),
         ("portal_throughput", ["portal_throughput.py", "--contacts", "100000", *pg]),
+        ("csv_import", ["csv_import.py", "--contacts", "10000", "50000"]),
     ]
+    if pg_url:
+        runs.append(("csv_import (PostgreSQL)", ["csv_import.py", "--contacts", "10000", "50000", *pg]))
     # A new user's book (5,000, 20,000 contacts) and a large one, entered by CSV import.
     searches = [
         (f"search (SQLite, {n})", ["search.py", "--contacts", n]) for n in ("5000", "20000", "100000")

@@ -12,10 +12,13 @@ import csv
 import io
 import re
 
-from flask_babel import format_decimal
+from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
+from portal import attributes
+from portal.attributes import MANAGER
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 from portal.text import single_line
@@ -48,7 +51,11 @@ ALIASES = {
     },
     "salutation": {"salutation", "anrede"},
 }
-EXPORT_COLUMNS = ("first_name", "last_name", "email", "salutation", "origin", "groups")
+# The optional columns: the attributes (portal.attributes) and the manager's email and name. They are
+# recognised by their header only (attribute.name, its English or German label), need no mapping.
+MANAGER_COLUMNS = (MANAGER.csv_email, MANAGER.csv_name)
+OPTIONAL_COLUMNS = (*attributes.NAMES, *MANAGER_COLUMNS)
+EXPORT_COLUMNS = ("first_name", "last_name", "email", "salutation", "origin", "groups", *OPTIONAL_COLUMNS)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 GROUP_SEPARATOR = ";"
 # A contact needs five columns and short cells; the caps keep the preview (a choice per column
@@ -160,9 +167,48 @@ def _normal(header):
     return re.sub(r"[\s._\-]+", "", (header or "").lower())
 
 
+def optional_aliases():
+    """{normalised header name: optional column}: each attribute's name and its label in English and
+    German ("job_title", "Job title", "Berufsbezeichnung"), "manager_email" and "manager_name"."""
+    aliases = {}
+    for attribute in attributes.ATTRIBUTES:
+        names = [attribute.name]
+        for locale in ("en", "de"):
+            with force_locale(locale):
+                names.append(str(attribute.label))
+        aliases.update(dict.fromkeys(map(_normal, names), attribute.name))
+    aliases.update({_normal(name): name for name in MANAGER_COLUMNS})
+    return aliases
+
+
+def optional_columns(header, taken=()):
+    """({optional column: index}, [header cells ignored]) for a header row; `taken`: the indexes
+    mapped to first name, email... (they are neither optional columns nor ignored). The first column
+    of a name wins; a second one is ignored."""
+    aliases, found = optional_aliases(), {}
+    for index, cell in enumerate(header):
+        name = aliases.get(_normal(cell))
+        if index not in taken and name and name not in found:
+            found[name] = index
+    used = set(taken) | set(found.values())
+    ignored = [cell for index, cell in enumerate(header) if index not in used and cell.strip()]
+    return found, ignored
+
+
+def column_label(name):
+    """What an optional column fills, for the preview: the attribute's label, "Manager: email"..."""
+    if name == MANAGER.csv_email:
+        return _("Manager (email)")
+    if name == MANAGER.csv_name:
+        return _("Manager (name)")
+    return attributes.label(name)
+
+
 def looks_like_header(first_row):
     """True when the first row names columns rather than holding a contact."""
     if any(_normal(cell) in names for cell in first_row for names in ALIASES.values()):
+        return True
+    if any(_normal(cell) in optional_aliases() for cell in first_row):
         return True
     return not any("@" in cell for cell in first_row)
 
@@ -216,9 +262,29 @@ def _group_names(customer):
     return names
 
 
+def manager_columns(manager):
+    """SQL: the manager's email and name as the CSV columns show them, for a select of Contact outer
+    joined to its manager (`manager`, an alias): the ones stored, else the linked contact's."""
+    return (
+        _or_manager(Contact.manager_email, manager.email).label(MANAGER.csv_email),
+        _or_manager(Contact.manager_name, _full_name(manager)).label(MANAGER.csv_name),
+    )
+
+
+def _full_name(contact):
+    """SQL: "First Last" of a contact."""
+    return func.trim(contact.first_name + " " + contact.last_name)
+
+
+def _or_manager(stored, linked):
+    """SQL: the stored value unless empty, else the linked manager's (NULL without one), else ""."""
+    return func.coalesce(func.nullif(stored, ""), linked, "")
+
+
 def export_chunks(customer, batch=1000):
     """The customer's book as CSV text chunks: BOM, header, one row per non-archived contact."""
     groups = _group_names(customer)
+    manager = aliased(Contact)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
@@ -231,7 +297,10 @@ def export_chunks(customer, batch=1000):
             Contact.email,
             Contact.salutation,
             Contact.origin,
+            *(getattr(Contact, name) for name in attributes.NAMES),
+            *manager_columns(manager),
         )
+        .outerjoin(manager, manager.id == Contact.manager_id)
         .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
         .order_by(Contact.last_name, Contact.first_name, Contact.id)
         .execution_options(yield_per=batch)
@@ -244,6 +313,7 @@ def export_chunks(customer, batch=1000):
             row.salutation,
             row.origin,
             GROUP_SEPARATOR.join(groups.get(row.id, [])),
+            *(getattr(row, name) for name in OPTIONAL_COLUMNS),
         ]
         writer.writerow([neutralize(cell) for cell in cells])
         if count % batch == 0:

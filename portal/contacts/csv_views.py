@@ -7,16 +7,13 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from portal import book, htmx, search
+from portal import htmx, search
 from portal.auth import access
 from portal.contacts import bp, csv_io, importing
 from portal.contacts.forms import MappingForm, UploadForm
 from portal.extensions import db
 from portal.sync import lock
 from portal.writes import book_write
-
-# An import of this many contacts or more refreshes the planner's statistics (search.refresh_statistics).
-STATISTICS_AFTER = 1000
 
 PREVIEW_ROWS = 500
 
@@ -118,6 +115,7 @@ def csv_preview(token):
     plans = _plan(upload, form)
     show = request.args.get("show", "all")
     shown = [p for p in plans or [] if show == "all" or p.status == show]
+    recognised, ignored = _optional_columns(upload, form)
     return htmx.render(
         "contacts/import_preview.html",
         "contacts/_import_preview.html",
@@ -129,7 +127,20 @@ def csv_preview(token):
         shown_total=len(shown),
         show=show,
         max_columns=csv_io.MAX_COLUMNS,
+        recognised=recognised,
+        ignored=ignored,
     )
+
+
+def _optional_columns(upload, form):
+    """([(header cell, what it fills)], [header cells ignored]) for the preview; none without a header."""
+    if not form.has_header.data:
+        return [], []
+    header = upload.data["rows"][0]
+    taken = {getattr(form, name).data for name in csv_io.FIELDS}
+    found, ignored = csv_io.optional_columns(header, taken)
+    recognised = [(header[index], csv_io.column_label(name)) for name, index in found.items()]
+    return recognised, ignored
 
 
 @bp.route("/import/<token>/confirm", methods=["POST"])
@@ -157,8 +168,7 @@ def _confirm(token, upload, lease):
         flash(_("Choose the column that holds the email address."), "error")
         return redirect(url_for(".csv_preview", token=token))
     try:
-        counts = importing.apply_import(access.current_customer(), plans)
-        book.settle(access.current_customer().id)
+        counts = importing.apply_import(access.current_customer(), plans)  # settles the book
         db.session.delete(upload)
         lease.confirm()
         db.session.commit()
@@ -172,7 +182,7 @@ def _confirm(token, upload, lease):
             "error",
         )
         return redirect(url_for(".csv_preview", token=token))
-    if counts["create"] + counts["update"] >= STATISTICS_AFTER:
+    if counts["create"] + counts["update"] >= importing.STATISTICS_AFTER:
         search.refresh_statistics(["contact"])
     flash(
         _(

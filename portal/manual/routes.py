@@ -24,6 +24,9 @@ bp = Blueprint("manual", __name__, url_prefix="/m365/manual")
 
 USERS_PER_PAGE = 50
 CONTACTS_PER_PAGE = 20
+# The group filter is a select of the loaded groups up to this many; a larger tenant finds a group
+# with "Group_Users" (a search).
+GROUP_FILTER_MAX = 300
 
 
 @bp.before_request
@@ -50,12 +53,27 @@ def _ready_customer():
     return customer
 
 
-def _users_context(customer, term=None, page=None):
+def _shown(customer, term=None):
+    """(the list's filters as the request gives them: search, department, country, group, "selected
+    only"; a notice when the group's members could not be fetched). Another customer's group: 404."""
+    facets = tuple((name, request.values[name]) for name in services.FACETS if request.values.get(name))
+    group_id, group, notice = request.values.get("group", type=positive_int), None, None
+    if group_id:
+        group = access.owned_by_current_customer(DirectoryGroup, group_id)
+        try:
+            services.load_members(customer, group)
+            db.session.commit()
+        except (GraphError, services.ManualError) as exc:
+            db.session.rollback()
+            group, notice = None, ("error", exc.message)
+    only = request.values.get("only") == "selected"
     term = _term() if term is None else term
-    only_selected = request.values.get("only") == "selected"
-    listed = directory.search_users(customer, term)
-    if only_selected:
-        listed = listed.where(services.selected_condition(customer))
+    return services.Shown(term=term, facets=facets, only_selected=only, group=group), notice
+
+
+def _users_context(customer, term=None, page=None):
+    shown, notice = _shown(customer, term)
+    listed = services.listed_users(customer, shown)
     users = db.paginate(
         listed,
         per_page=USERS_PER_PAGE,
@@ -64,12 +82,16 @@ def _users_context(customer, term=None, page=None):
     )
     return {
         "customer": customer,
-        "term": term,
+        "term": shown.term,
+        "shown": shown,
+        "facets": dict(shown.facets),
+        "group_id": shown.group.id if shown.group is not None else None,
+        "notice": notice,
         "users": users,
         "loaded": directory.user_count(customer),
         "in_book": services.known_user_ids(customer, [u.m365_id for u in users.items]),
         "chosen": services.selected_on_page(customer, users.items),
-        "only_selected": only_selected,
+        "only_selected": shown.only_selected,
         **dict(zip(("importable", "left_out"), services.import_summary(customer), strict=True)),
     }
 
@@ -80,8 +102,16 @@ def _microsoft_context(customer):
         load_job=queue.latest_job(customer, JobKind.DIRECTORY_LOAD),
         import_job=queue.latest_job(customer, JobKind.IMPORT),
         groups=directory.group_count(customer),
+        facet_options={name: services.facet_counts(customer, name) for name in services.FACETS},
+        group_options=_group_options(customer),
     )
     return context
+
+
+def _group_options(customer):
+    """The groups of the group filter: every loaded group, none when there are more than fit a select."""
+    groups = directory.search_groups(customer, limit=GROUP_FILTER_MAX + 1)
+    return groups if len(groups) <= GROUP_FILTER_MAX else []
 
 
 def _contacts_context(customer):
@@ -198,9 +228,11 @@ def toggle(user_id):
 
 @bp.route("/select", methods=["POST"])
 def select_all():
-    """Select all / select none; answers the user list."""
+    """Select all / select none: exactly the users the filters show; answers the user list."""
     customer = _ready_customer()
-    services.select_all(customer, on=request.form.get("value") != "none")
+    shown, notice = _shown(customer)
+    if notice is None:
+        services.select_all(customer, on=request.form.get("value") != "none", shown=shown)
     db.session.commit()
     return _with_button("manual/_users.html", customer, **_users_context(customer))
 
@@ -228,7 +260,9 @@ def select_group(group_id):
     else:
         db.session.commit()
         notice = ("success", _group_notice(action, count, group.display_name))
-    return _with_button("manual/_users.html", customer, notice=notice, **_users_context(customer, term=""))
+    context = _users_context(customer, term="")
+    context["notice"] = notice
+    return _with_button("manual/_users.html", customer, **context)
 
 
 def _group_notice(action, count, name):

@@ -2,7 +2,8 @@
 
     enqueue_load(customer, admin)        "Load Users from Microsoft" (job DIRECTORY_LOAD; caller commits)
     store_directory(customer, users, groups)   replace the customer's cache (the job's last step)
-    toggle(customer, row) / select_all(customer, on) / select_group(customer, group)
+    listed_users(customer, shown) / facet_counts(customer, name)   the list, filtered (Shown)
+    toggle(customer, row) / select_all(customer, on, shown) / select_group(customer, group)
     selected_count(customer), selected_ids(customer), selected_on_page(customer, rows)
     enqueue_import(customer, admin)      "Import N users" (job IMPORT, params {"user_ids": [...]})
 
@@ -13,6 +14,7 @@ itself (store, search, counts) is portal.sync.directory, shared with Automatic m
 
 import itertools
 from contextlib import closing
+from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, insert, select
@@ -21,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from portal import queue, search
 from portal.extensions import db
 from portal.models import Contact, Customer, JobKind
-from portal.models.base import utcnow
+from portal.models.base import insert_rows, utcnow
 from portal.models.directory import (
+    DirectoryGroup,
     DirectoryMembership,
     DirectorySelection,
     DirectorySelectionFlip,
@@ -145,6 +148,60 @@ def selected_on_page(customer, rows):
     return set(ids) - flipped if _selection(customer).all_selected else flipped
 
 
+# The loaded users' fields the list filters by (a select each, with how many users have each value).
+FACETS = ("department", "country")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the user list shows: the users matching the search, the chosen department and country
+    (FACETS), the members of a group (its members loaded: load_members), and only the selected ones
+    when `only_selected`."""
+
+    term: str = ""
+    facets: tuple = ()  # ((name, value), ...) for the facets chosen
+    only_selected: bool = False
+    group: DirectoryGroup | None = None
+
+    @property
+    def filtered(self):
+        """True when the list shows fewer than all loaded users (some filter is chosen)."""
+        return bool(self.term.strip() or self.facets or self.only_selected or self.group)
+
+
+def listed_users(customer, shown):
+    """The loaded users the list shows (a select of DirectoryUser, in list order)."""
+    query = directory.search_users(customer, shown.term)
+    for name, value in shown.facets:
+        query = query.where(getattr(DirectoryUser, name) == value)
+    if shown.group is not None:
+        members = select(DirectoryMembership.user_m365_id).where(
+            DirectoryMembership.group_id == shown.group.id
+        )
+        query = query.where(DirectoryUser.m365_id.in_(members))
+    if shown.only_selected:
+        query = query.where(selected_condition(customer))
+    return query
+
+
+def load_members(customer, group):
+    """Fetch a group's transitive members from Microsoft unless loaded since the last load (caller
+    commits); GraphError or ManualError when Microsoft cannot be asked."""
+    if group.members_loaded_at is None:
+        directory.store_members(group, _fetch_member_ids(customer, group))
+
+
+def facet_counts(customer, name):
+    """[(value, number of loaded users)] of a facet's values, by value; users without one are left out."""
+    column = getattr(DirectoryUser, name)
+    return db.session.execute(
+        select(column, func.count())
+        .where(DirectoryUser.customer_id == customer.id, column != "")
+        .group_by(column)
+        .order_by(column)
+    ).all()
+
+
 def contacts_query(customer, term=""):
     """The customer's contact book (not archived), searchable by name and email (exact and prefix
     matches first, then by name)."""
@@ -177,9 +234,30 @@ def toggle(customer, row):
     return row.m365_id in selected_on_page(customer, [row])
 
 
-def select_all(customer, on=True):
-    """Select (or deselect) every loaded user."""
-    _reset_selection(customer, all_selected=on)
+def select_all(customer, on=True, shown=None):
+    """Select exactly the users the list shows (or take them out of the selection); with no filter
+    (`shown` None or unfiltered), select or deselect every loaded user."""
+    if shown is None or not shown.filtered:
+        _reset_selection(customer, all_selected=on)
+        return
+    users = listed_users(customer, shown).order_by(None)
+    members = users.with_only_columns(DirectoryUser.customer_id, DirectoryUser.m365_id)
+    if on:
+        _select_only(customer, members, frozen=shown.only_selected)
+    else:  # from everyone a flip means "deselected", from nobody "selected"
+        _flip(customer, members, on=_selection(customer).all_selected)
+
+
+def _select_only(customer, members, frozen):
+    """Select exactly `members`. frozen: they depend on the selection being replaced ("Show selected
+    only"), so their ids are read before it is reset."""
+    ids = db.session.scalars(members.with_only_columns(DirectoryUser.m365_id)).all() if frozen else None
+    _reset_selection(customer, all_selected=False)
+    if ids is None:
+        _flip(customer, members, on=True)  # from nobody: a flip means "selected"
+    else:
+        rows = ({"customer_id": customer.id, "m365_id": m365_id} for m365_id in ids)
+        insert_rows(DirectorySelectionFlip.__table__, rows)
 
 
 # What a click on a group in "Group_Users" did (select_group).
@@ -196,8 +274,7 @@ def select_group(customer, group):
     The members are fetched from Microsoft the first time the group is picked after a load
     (GraphClient.group_member_ids, transitive) and kept with the cache until the next load.
     """
-    if group.members_loaded_at is None:
-        directory.store_members(group, _fetch_member_ids(customer, group))
+    load_members(customer, group)
     members = _loaded_members(customer, group)
     count = db.session.scalar(select(func.count()).select_from(members.subquery()))
     if _selection(customer).all_selected:

@@ -14,7 +14,7 @@ The one owner of the DirectoryUser/DirectoryGroup/DirectoryMembership rows; the 
 
 from sqlalchemy import delete, func, select, update
 
-from portal import search
+from portal import attributes, search
 from portal.extensions import db
 from portal.models.base import chunks, insert_rows, utcnow
 from portal.models.directory import (
@@ -131,6 +131,7 @@ def _user_rows(customer, users, now, emails):
             continue
         person = person_from_graph(user)
         emails.add(person)
+        values = attributes.values_from_graph(user)
         text = search.document(
             person.display_name,
             person.email,
@@ -147,7 +148,9 @@ def _user_rows(customer, users, now, emails):
             "surname": person.last_name[:100],
             "email": person.email,
             "upn": (user.get("userPrincipalName") or "")[:254],
-            "department": person.department[:255],
+            "department": values.get("department", ""),
+            "country": values.get("country", ""),
+            "attributes": _graph_attributes(user),
             "enabled": person.enabled,
             "guest": person.guest,
             "skip_reason": person.skip_reason(domains) or "",
@@ -155,6 +158,13 @@ def _user_rows(customer, users, now, emails):
             "search_text": text,
             "loaded_at": now,
         }
+
+
+def _graph_attributes(user):
+    """The attribute properties and the manager of a Graph user, as Graph gave them (an import from
+    the cache hands them to portal.sync.people as an import from Graph would)."""
+    kept = {prop: user[prop] for prop in (*attributes.GRAPH_PROPERTIES, "manager") if prop in user}
+    return kept or None
 
 
 def _mark_duplicates(customer, m365_ids):
@@ -238,6 +248,7 @@ def graph_users(customer, user_ids, loaded_after):
         DirectoryUser.enabled,
         DirectoryUser.guest,
         DirectoryUser.department,
+        DirectoryUser.attributes,
     )
     return {
         row.m365_id: _as_graph_user(row) for row in _fresh_rows(customer, user_ids, loaded_after, columns)
@@ -276,6 +287,7 @@ def _as_graph_user(row):
         "accountEnabled": row.enabled,
         "userType": "Guest" if row.guest else "Member",
         "department": row.department,
+        **(row.attributes or {}),
     }
 
 
