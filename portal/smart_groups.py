@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 from portal import attributes
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members, utcnow
+from portal.models.base import chunks
 from portal.models.sync import SyncChange, SyncRun
 from portal.models.vocabulary import ChangeKind, RunKind
 
@@ -179,8 +180,9 @@ def _phrase(customer_id, condition):
 
 def refresh(customer_id, run=None, record=True, now=None):
     """Bring every smart group of the customer in step with its rule: members that no longer match
-    (or were removed from the book) leave, matching active contacts join, each in one INSERT … SELECT
-    or DELETE … WHERE. With `record`, joins and leaves become changes of `run` (or of a run recording
+    (or were removed from the book) leave, matching active contacts join: the two set differences
+    are read first (a refresh that moves no one costs those two queries per group), then written
+    an IN list at a time. With `record`, joins and leaves become changes of `run` (or of a run recording
     an admin's edit, made when something changed). Returns how many joined and left. Caller commits."""
     now = now or utcnow()
     moved = 0
@@ -191,27 +193,35 @@ def refresh(customer_id, run=None, record=True, now=None):
         matching = select(Contact.id).where(matches(customer_id, rule))
         # EXCEPT, not NOT IN: both databases hash a set difference; PostgreSQL's NOT IN over a large
         # subquery falls back to a scan per row once the set outgrows work_mem.
-        leaving_ids, joining_ids = except_(members, matching), except_(matching, members)
-        leaving = and_(Contact.customer_id == customer_id, Contact.id.in_(leaving_ids))
-        joining = and_(Contact.customer_id == customer_id, Contact.id.in_(joining_ids))
+        # Read once: on a quiet refresh (most writes touch no rule) the two set differences are all
+        # it costs; the writes and records below then name the few contacts that move.
+        leaving_ids = db.session.scalars(except_(members, matching)).all()
+        joining_ids = db.session.scalars(except_(matching, members)).all()
+        if not leaving_ids and not joining_ids:
+            continue
         if record:
-            counted = _count(leaving) + _count(joining)
-            if counted:
-                run = run or _edit_run(customer_id, now)
-                _record(run, group, ChangeKind.GROUP_LEAVE, leaving, now)
-                _record(run, group, ChangeKind.GROUP_JOIN, joining, now)
-                moved += counted
-        db.session.execute(
-            delete(contact_group_members).where(
-                member.group_id == group.id, member.contact_id.in_(leaving_ids)
+            run = run or _edit_run(customer_id, now)
+            for kind, ids in ((ChangeKind.GROUP_LEAVE, leaving_ids), (ChangeKind.GROUP_JOIN, joining_ids)):
+                for part in chunks(ids):
+                    _record(run, group, kind, _among(customer_id, part), now)
+            moved += len(leaving_ids) + len(joining_ids)
+        for part in chunks(leaving_ids):
+            db.session.execute(
+                delete(contact_group_members).where(member.group_id == group.id, member.contact_id.in_(part))
             )
-        )
-        db.session.execute(
-            insert(contact_group_members).from_select(
-                ["contact_id", "group_id"], select(Contact.id, literal(group.id)).where(joining)
+        for part in chunks(joining_ids):
+            db.session.execute(
+                insert(contact_group_members).from_select(
+                    ["contact_id", "group_id"],
+                    select(Contact.id, literal(group.id)).where(_among(customer_id, part)),
+                )
             )
-        )
     return moved
+
+
+def _among(customer_id, ids):
+    """The customer's contacts with these ids (one SQL IN list: models.base.chunks)."""
+    return and_(Contact.customer_id == customer_id, Contact.id.in_(ids))
 
 
 def _count(where):
