@@ -4,7 +4,8 @@ Idempotent: everything is looked up by its natural key (name, email) and only cr
 existing rows are left exactly as they are, so a second run changes nothing.
 
 Contoso Demo GmbH's contacts live under the M365 emulator's demo tenant domain and partly match its
-users (same addresses, some in other letter case), so "Link active" has something to link.
+users (same addresses, some in other letter case), so "Link active" has something to link. Its smart groups ("Finance", "Munich office", "Team of the
+CFO") are empty until the demo tenant is imported; the import fills them.
 Tailspin Toys is a customer in trouble, for the customer overview: its connection needs a new
 sign-in (so the runner leaves it alone), its last sync failed and three deletions are held.
 """
@@ -17,7 +18,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from portal import accounts, links
+from portal import accounts, links, smart_groups
 from portal.extensions import db
 from portal.models import (
     AdminUser,
@@ -37,6 +38,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.vocabulary import RemovalReason
+from portal.text import name_key
 
 DEMO_URL = "http://127.0.0.1:5000"
 DEMO_PASSWORD = "demo-password-1"
@@ -177,7 +179,15 @@ LAST_EN = [
     "Khan",
     "MacDonald",
 ]
-CONTOSO_GROUPS = ["Sales", "Finance", "IT", "Management", "Warehouse"]
+# "Finance team (manual)": an ordinary group, so that the smart group below can be called "Finance".
+CONTOSO_GROUPS = ["Sales", "Finance team (manual)", "IT", "Management", "Warehouse"]
+CFO_EMAIL = "lynne.kuehn@contosodemo.onmicrosoft.com"  # the emulator demo tenant's CFO, Lynne Kühn
+# Contoso's smart groups: empty until the demo tenant is imported, then book.settle fills them.
+CONTOSO_SMART_GROUPS = [
+    ("Finance", {"attribute": "department", "operator": "is", "value": "Finance"}),
+    ("Munich office", {"attribute": "office", "operator": "is", "value": "Munich"}),
+    ("Team of the CFO", {"attribute": "manager", "operator": "indirect", "value": CFO_EMAIL}),
+]
 FABRIKAM_GROUPS = ["Leeds Office", "Support", "Board"]
 
 
@@ -206,6 +216,7 @@ def seed_demo():
     for email, name, role, tenant in ADMINS:
         _admin(email, name, role, tenants[tenant], created)
     _contacts(contoso, contoso_people(), CONTOSO_GROUPS, created)
+    _smart_groups(contoso, CONTOSO_SMART_GROUPS, created)
     _contacts(fabrikam, fabrikam_people(), FABRIKAM_GROUPS, created)
     _customer_in_trouble(_customer(reseller, TAILSPIN, created), created)
     return created
@@ -332,6 +343,23 @@ def _contacts(customer, people, group_names, created):
         db.session.add(contact)
         existing.add(email.lower())
         created["contacts"] += 1
+
+
+def _smart_groups(customer, rules, created):
+    """Add the smart groups whose name is still free (a book seeded before they existed may hold an
+    ordinary group of that name, which stays as it is); their members follow at once."""
+    for name, condition in rules:
+        taken = db.session.scalar(
+            select(ContactGroup.id).where(
+                ContactGroup.customer_id == customer.id, ContactGroup.name_key == name_key(name)
+            )
+        )
+        if taken is None:
+            rule = {"conditions": [condition]}
+            db.session.add(ContactGroup(customer_id=customer.id, name=name, origin=Origin.MANUAL, rule=rule))
+            created["groups"] += 1
+    db.session.flush()
+    smart_groups.refresh(customer.id, record=False)
 
 
 def slug(text):
