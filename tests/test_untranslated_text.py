@@ -19,9 +19,9 @@ from html.parser import HTMLParser
 import pytest
 from babel.messages.pofile import read_po
 
-from portal import book, create_app
+from portal import book, create_app, smart_groups
 from portal.extensions import db
-from portal.models import Contact, Job, OutboxMail, SyncSettings, utcnow
+from portal.models import Contact, ContactGroup, Job, OutboxMail, SyncSettings, utcnow
 from portal.models.sync import SyncChange, SyncRun
 from portal.models.vocabulary import SkipReason
 from portal.sync import plan as sync_plan
@@ -40,6 +40,7 @@ NAMES = re.compile(r"Microsoft 365|Microsoft|M365|Entra ID|Graph|CSV|Awareness P
 # The stored data of `stocked` below, taken out of a page before it is read.
 DATA = (
     *("Acme GmbH", "Globex AG", "Initech", "Northwind IT", "Contoso Partners", "Vertrieb", "Bericht"),
+    *("Vertrieb Nord", "Hamburg"),
     *("Anna", "Schmidt", "Schmid", "Ben", "Weber", "Lena", "Lang", "Carl", "Roth", "Held", "Person"),
     *("Alice", "Rita", "Olga", "Bob", "Charlie", "acme.onmicrosoft.com", "kontakte.csv"),
 )
@@ -47,7 +48,6 @@ VISIBLE_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 # GET routes that answer no page: each with the reason (and where it is tested otherwise).
 NOT_PAGES = {
     "static": "files",
-    "contacts.smart_edit": "needs a smart group in this data; TODO wt-smart: seed one and check the page",
     "contacts.export_csv": "a CSV file; its header row is the file format (tests/test_csv.py)",
     "probes.healthz": "a probe's answer for machines (tests/test_probes.py)",
     "probes.readyz": "a probe's answer for machines (tests/test_probes.py)",
@@ -176,9 +176,29 @@ def _plan_with(world, reasons):
     return plan
 
 
+def _smart_group(world):
+    """world.smart: a smart group whose rule has a condition of each kind (a value, none, a manager);
+    Anna (of Vertrieb, in Hamburg, reporting to Ben) meets it."""
+    world.anna.department, world.anna.office, world.anna.manager_id = "Vertrieb", "Hamburg", world.ben.id
+    conditions = [
+        {"attribute": "department", "operator": "is", "value": "Vertrieb"},
+        {"attribute": "language", "operator": "empty", "value": ""},
+        {"attribute": "manager", "operator": "indirect", "value": "ben@acme.example"},
+    ]
+    world.smart = ContactGroup(
+        customer_id=world.acme.id,
+        name="Vertrieb Nord",
+        rule=smart_groups.validate({"conditions": conditions}),
+    )
+    db.session.add(world.smart)
+    db.session.flush()
+    smart_groups.refresh(world.acme.id, record=False)
+
+
 def stock(world, reasons):
-    """Acme connected in Manual mode with contacts, a group, a sync run with every kind of change, a held
-    removal, a notification, a finished preview and import; skipped users give `reasons`."""
+    """Acme connected in Manual mode with contacts, a group and a smart group, a sync run with every kind
+    of change, a held removal, a notification, a finished preview and import; skipped users give
+    `reasons`."""
     manual_acme(world, group_name="Vertrieb")
     SyncSettings.for_customer(world.acme).sync_active = True
     world.ben = Contact(customer_id=world.acme.id, first_name="Ben", last_name="Weber", origin="m365")
@@ -187,6 +207,7 @@ def stock(world, reasons):
     world.run = SyncRun(customer_id=world.acme.id, status="succeeded", finished_at=utcnow())
     db.session.add_all([world.sales, world.anna, world.ben, world.run])
     db.session.flush()
+    _smart_group(world)
     plan = _plan_with(world, reasons)
     world.run.counts = plan.counts()
     ben = {"contact_id": world.ben.id, "contact_name": "Weber, Ben", "contact_email": "ben@acme.example"}
@@ -244,7 +265,7 @@ def stock(world, reasons):
 def _url(rule, world, client):
     ids = {
         "contact_id": world.anna.id,
-        "group_id": world.sales.id,
+        "group_id": world.smart.id if rule.endpoint == "contacts.smart_edit" else world.sales.id,
         "customer_id": world.acme.id,
         "reseller_id": world.northwind.id,
         "admin_id": world.alice.id,
