@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from portal import smart_groups
 from portal.extensions import db
+from portal.models import ContactGroup
 from portal.models.sync import SyncRun
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
@@ -24,6 +26,7 @@ CUSTOMER_PAGES = [
     "/contacts/",
     "/contacts/new",
     "/contacts/groups",
+    "/contacts/groups/smart/new",
     "/contacts/removed",
     "/contacts/import",
     "/m365/",
@@ -65,9 +68,21 @@ def audit(page, path):
 
 @pytest.fixture
 def lived_in(world):
-    """Acme with contacts, a removed one, held removals and a failed sync: every part of a page shows."""
+    """Acme with contacts, a smart group, a removed one, held removals and a failed sync: every part of a
+    page shows."""
     for number in range(3):
-        add_contact(world.acme, f"person{number}@acme.example", first="Person", last=f"Number {number}")
+        add_contact(
+            world.acme,
+            f"person{number}@acme.example",
+            first="Person",
+            last=f"Number {number}",
+            department="Finance" if number else "Sales",
+        )
+    rule = {"conditions": [{"attribute": "department", "operator": "is", "value": "Finance"}]}
+    world.smart = ContactGroup(customer_id=world.acme.id, name="Finance", rule=rule)
+    db.session.add(world.smart)
+    db.session.flush()
+    smart_groups.refresh(world.acme.id, record=False)
     removed_by_sync(world.acme, "juergen.mueller@acme.example", first="Jürgen", last="Müller", days_ago=2)
     hold_removal(world.acme.id, "held@acme.example")
     failed = SyncRun(customer_id=world.acme.id, kind="sync", trigger="daily", status="failed", counts={})
@@ -84,7 +99,8 @@ def test_customer_admin_pages_have_no_wcag_violations(browser, live_server, live
     try:
         violations = audit(page, "/login")
         sign_in(page, "alice@acme.example", PASSWORD) if language == "en" else _sign_in_de(page)
-        for path in CUSTOMER_PAGES:
+        smart = f"/contacts/groups/{lived_in.smart.id}"
+        for path in [*CUSTOMER_PAGES, smart, f"{smart}/rule"]:
             violations += audit(page, path)
     finally:
         context.close()
