@@ -8,10 +8,11 @@ from sqlalchemy import select
 from m365_emulator.demo import build_demo_tenant
 from portal import smart_groups
 from portal.extensions import db
-from portal.models import AdminUser, Contact, ContactGroup, Customer
+from portal.models import AdminUser, Contact, ContactGroup, Customer, SyncSettings
 from portal.runner import Runner
 from portal.seed import CFO_EMAIL, CONTOSO, seed_demo
 from tests import m365_helpers as m365
+from tests.sync_helpers import sync, users
 
 HX = {"HX-Request": "true"}
 
@@ -39,6 +40,7 @@ def _import_finance(app, emulator, contoso):
     assert re.search(r"/m365/manual/import/(\d+)", started), started[:500]
     assert Runner(app, periodic=[]).run_once()
     db.session.expire_all()
+    return client
 
 
 def test_the_seed_gives_contoso_three_smart_groups_and_its_finance_team_a_new_name(app):
@@ -76,3 +78,23 @@ def test_importing_the_demo_finance_department_fills_the_seeded_smart_groups(app
     )
     team = _members(groups["Team of the CFO"])
     assert team and team < finance and CFO_EMAIL not in team and CFO_EMAIL in finance
+
+
+def test_the_readme_tour_a_department_changed_in_microsoft_takes_her_out_of_finance(app, emulator):
+    """README demo tour, smart groups: Lynne's department set to Sales in the emulator, Sync now."""
+    seed_demo()
+    db.session.commit()
+    contoso = db.session.scalar(select(Customer).where(Customer.name == CONTOSO))
+    client = _import_finance(app, emulator, contoso)
+    SyncSettings.for_customer(contoso).sync_active = True  # the tour's step 4
+    db.session.commit()
+    sync(app, contoso)
+    lynne = users(emulator)["lynne.kuehn"]
+    emulator.control("PATCH", f"users/{lynne['id']}", {"department": "Sales"})
+    run = sync(app, contoso)
+    groups = _groups(contoso)
+    assert CFO_EMAIL not in _members(groups["Finance"]) and CFO_EMAIL in _members(groups["Munich office"])
+    page = client.get(f"/sync/history/{run.id}").get_data(as_text=True)
+    assert "Left smart group" in page and "Department changed from Finance to Sales" in page
+    group_page = client.get(f"/contacts/groups/{groups['Finance'].id}").get_data(as_text=True)
+    assert "Department changed from Finance to Sales" in group_page
