@@ -4,8 +4,9 @@ Idempotent: everything is looked up by its natural key (name, email) and only cr
 existing rows are left exactly as they are, so a second run changes nothing.
 
 Contoso Demo GmbH's contacts live under the M365 emulator's demo tenant domain and partly match its
-users (same addresses, some in other letter case), so "Link active" has something to link. Its smart groups ("Finance", "Munich office", "Team of the
-CFO") are empty until the demo tenant is imported; the import fills them.
+users (same addresses, some in other letter case), so "Link active" has something to link. Its smart
+groups ("Finance", "Munich office", "Team of the CFO") are empty until the demo tenant is imported;
+the import fills them.
 Tailspin Toys is a customer in trouble, for the customer overview: its connection needs a new
 sign-in (so the runner leaves it alone), its last sync failed and three deletions are held.
 """
