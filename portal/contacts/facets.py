@@ -1,6 +1,7 @@
 """What the contact book's filters offer and what the contact page says about a person's place.
 
     value_counts(customer)           {attribute name: [(value, count), ...]} for the filter menus
+    in_team(statement, customer_id, manager_id)   `statement` narrowed to the manager's direct reports
     team(contact, limit)             (the first `limit` direct reports by name, how many there are)
     manager_in_book(contact)         the contact's manager when linked in the same book, else None
 
@@ -9,9 +10,12 @@ or the search: one grouped read per filter, on the full page only, so a filter o
 as fast as the search alone (bench/filters.py) and the menus do not change under the admin's hand.
 """
 
-from sqlalchemy import func, select
+from collections import Counter
 
-from portal import attributes
+from sqlalchemy import func, select
+from sqlalchemy.sql.selectable import Join
+
+from portal import attributes, search
 from portal.extensions import db
 from portal.models import Contact
 
@@ -20,33 +24,71 @@ TEAM_SHOWN = 50  # direct reports listed on the contact page; the list shows all
 
 def value_counts(customer):
     """{name: [(value, number of active contacts with it), ...] by value} for each filter attribute;
-    contacts without a value are left out (there is nothing to pick for them)."""
+    contacts without a value are left out (there is nothing to pick for them).
+
+    Each attribute's counts come from its index alone (ix_contact_customer_<name>, read in value
+    order: no table rows, no sort), over every contact; the archived ones (few, their own index)
+    are then taken off. Counting only the active ones read the table row of every contact, 375 ms
+    at 100,000 contacts."""
+    archived = _archived_counts(customer)
     counts = {}
     for attribute in attributes.FILTERS:
         column = getattr(Contact, attribute.name)
         rows = db.session.execute(
             select(column, func.count())
-            .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None), column != "")
+            .where(Contact.customer_id == customer.id, column != "")
             .group_by(column)
             .order_by(column)
         ).all()
-        counts[attribute.name] = [(value, number) for value, number in rows]
+        less = archived[attribute.name]
+        counts[attribute.name] = [
+            (value, number - less[value]) for value, number in rows if number > less[value]
+        ]
     return counts
+
+
+def _archived_counts(customer):
+    """{name: Counter(value: number of archived contacts with it)} for each filter attribute."""
+    columns = [getattr(Contact, attribute.name) for attribute in attributes.FILTERS]
+    rows = db.session.execute(
+        select(*columns).where(Contact.customer_id == customer.id, Contact.archived_at.is_not(None))
+    ).all()
+    return {
+        attribute.name: Counter(row[index] for row in rows)
+        for index, attribute in enumerate(attributes.FILTERS)
+    }
+
+
+def in_team(statement, customer_id, manager_id):
+    """`statement` (a select of contacts) narrowed to the direct reports of `manager_id`.
+
+    On SQLite the team's entries in ix_contact_customer_manager drive the query, whatever the planner
+    knows: a database that never ran ANALYZE (every user's) otherwise walks the name index for the
+    sort and tests every contact, 164 ms at 100,000 contacts for a team of ten. A statement that a
+    search's FTS table already drives (a join) keeps that plan: its matches are the fewer rows."""
+    statement = statement.where(Contact.manager_id == manager_id)
+    if db.session.get_bind().dialect.name != "sqlite":
+        return statement
+    if any(isinstance(source, Join) for source in statement.get_final_froms()):
+        return statement
+    team = (
+        select(Contact.id)
+        .where(Contact.customer_id == customer_id, Contact.manager_id == manager_id)
+        .subquery("team")
+    )
+    return statement.select_from(search.driving_join(team, Contact.__table__, team.c.id == Contact.id))
 
 
 def team(contact, limit=TEAM_SHOWN):
     """(the first `limit` active direct reports of `contact` by name, the number of them all)."""
-    where = (
-        Contact.customer_id == contact.customer_id,
-        Contact.manager_id == contact.id,
-        Contact.archived_at.is_(None),
-    )
+    active = select(Contact).where(Contact.customer_id == contact.customer_id, Contact.archived_at.is_(None))
+    statement = in_team(active, contact.customer_id, contact.id)
     reports = db.session.scalars(
-        select(Contact).where(*where).order_by(Contact.last_name, Contact.first_name, Contact.id).limit(limit)
+        statement.order_by(Contact.last_name, Contact.first_name, Contact.id).limit(limit)
     ).all()
     if len(reports) < limit:
         return reports, len(reports)
-    return reports, db.session.scalar(select(func.count()).select_from(Contact).where(*where))
+    return reports, db.session.scalar(select(func.count()).select_from(statement.subquery()))
 
 
 def manager_in_book(contact):

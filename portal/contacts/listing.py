@@ -17,6 +17,7 @@ from sqlalchemy import func, select, tuple_
 
 from portal import attributes, search
 from portal.boundary import SortedBy, positive_int, sort_arg
+from portal.contacts import facets
 from portal.extensions import db
 from portal.models import Contact, ContactGroup, contact_group_members
 
@@ -114,7 +115,7 @@ def _filtered(customer, query):
     for name, value in query.values.items():
         stmt = stmt.where(getattr(Contact, name) == value)
     if query.manager_id is not None:
-        stmt = stmt.where(Contact.manager_id == query.manager_id)
+        stmt = facets.in_team(stmt, customer.id, query.manager_id)
     return stmt
 
 
