@@ -2,6 +2,7 @@
 
     value_counts(customer)           {attribute name: [(value, count), ...]} for the filter menus
     in_team(statement, customer_id, manager_id)   `statement` narrowed to the manager's direct reports
+    filtered_count(customer_id, values, manager_id)  active contacts with these values (in that team)
     team(contact, limit)             (the first `limit` direct reports by name, how many there are)
     manager_in_book(contact)         the contact's manager when linked in the same book, else None
 
@@ -12,7 +13,7 @@ as fast as the search alone (bench/filters.py) and the menus do not change under
 
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import func, intersect, select
 from sqlalchemy.sql.selectable import Join
 
 from portal import attributes, search
@@ -77,6 +78,28 @@ def in_team(statement, customer_id, manager_id):
         .subquery("team")
     )
     return statement.select_from(search.driving_join(team, Contact.__table__, team.c.id == Contact.id))
+
+
+def filtered_count(customer_id, values, manager_id=None):
+    """The number of active contacts with every attribute value in `values` ({name: value}) and, for
+    a `manager_id`, in that manager's team: counted from the attributes' indexes alone on SQLite.
+
+    Each equality's ids come from its index (ix_contact_customer_<name>, covering), intersected; the
+    archived ones among them (few, driven by their own index) are taken off. Reading each match's
+    row for its archived_at took 27 ms for a department of 10,000 and 58 ms with a country."""
+    conditions = [getattr(Contact, name) == value for name, value in values.items()]
+    if manager_id is not None:
+        conditions.append(Contact.manager_id == manager_id)
+    ids = [select(Contact.id).where(Contact.customer_id == customer_id, c) for c in conditions]
+    matching = ids[0] if len(ids) == 1 else intersect(*ids)
+    total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
+    archived = (
+        select(Contact.id)
+        .where(Contact.customer_id == customer_id, Contact.archived_at.is_not(None))
+        .subquery("archived")
+    )
+    driving = search.driving_join(archived, Contact.__table__, archived.c.id == Contact.id)
+    return total - db.session.scalar(select(func.count()).select_from(driving).where(*conditions))
 
 
 def team(contact, limit=TEAM_SHOWN):
