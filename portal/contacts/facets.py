@@ -16,21 +16,36 @@ from collections import Counter
 from sqlalchemy import func, intersect, select
 from sqlalchemy.sql.selectable import Join
 
-from portal import attributes, search
+from portal import attributes, book, search
 from portal.extensions import db
 from portal.models import Contact
 
 TEAM_SHOWN = 50  # direct reports listed on the contact page; the list shows all of them
+# value_counts per customer id: (book.state when counted, the counts); in each process, bounded.
+_COUNTS = {}
+_COUNTS_KEPT = 1000
 
 
 def value_counts(customer):
     """{name: [(value, number of active contacts with it), ...] by value} for each filter attribute;
     contacts without a value are left out (there is nothing to pick for them).
 
-    Each attribute's counts come from its index alone (ix_contact_customer_<name>, read in value
-    order: no table rows, no sort), over every contact; the archived ones (few, their own index)
-    are then taken off. Counting only the active ones read the table row of every contact, 375 ms
-    at 100,000 contacts."""
+    Kept per customer until the book changes (book.state, a few ms): counting all four menus reads
+    every contact's entry in four indexes, 35 ms at 100,000 contacts, on every full page load."""
+    state = book.state(customer)
+    kept = _COUNTS.get(customer.id)
+    if kept is None or kept[0] != state:
+        if len(_COUNTS) >= _COUNTS_KEPT:
+            _COUNTS.clear()
+        kept = _COUNTS[customer.id] = (state, _counted(customer))
+    return kept[1]
+
+
+def _counted(customer):
+    """value_counts, read from the database. Each attribute's counts come from its index alone
+    (ix_contact_customer_<name>, read in value order: no table rows, no sort), over every contact;
+    the archived ones (few, their own index) are then taken off. Counting only the active ones
+    read the table row of every contact, 375 ms at 100,000 contacts."""
     archived = _archived_counts(customer)
     counts = {}
     for attribute in attributes.FILTERS:
