@@ -36,15 +36,20 @@ def team(world):
 
 
 def _without_statistics():
-    """As a user's database is: SQLite never gathered statistics for its planner."""
+    """As a user's database is: SQLite never gathered statistics for its planner. True on SQLite,
+    whose plans the tests read (PostgreSQL's has its statistics: bench/filters.py measures it)."""
     if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's planner (PostgreSQL's has its statistics; bench/filters.py measures it)")
+        return False
     db.session.execute(sql_text("DROP TABLE IF EXISTS sqlite_stat1"))
     db.session.commit()
+    return True
 
 
 def _plans(action):
-    """(the result of `action()`, SQLite's plan of each statement it ran: its detail lines)."""
+    """(the result of `action()`, SQLite's plan of each statement it ran on a contact: its detail
+    lines); on PostgreSQL no plans."""
+    if db.engine.dialect.name != "sqlite":
+        return action(), None
     statements = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -69,6 +74,10 @@ def test_team_of_is_driven_by_the_team_index_and_counts_only_active_reports(worl
     page, plans = _plans(lambda: contact_page(world.acme, query, per_page=50))
     assert page.total == 58 and len(page.contacts) == 50 and page.has_next
     assert page.contacts[0].last_name == "Person02"  # by name, the archived ones left out
+    reports, number = facets.team(team)
+    assert number == 58 and reports[0].last_name == "Person02"
+    if plans is None:
+        return
     rows, total, archived = plans[:3]  # the page's rows, then its total: all the team, less the archived
     assert rows[0].startswith("SEARCH contact USING COVERING INDEX ix_contact_customer_manager"), rows
     assert "USING INTEGER PRIMARY KEY" in rows[1], rows
@@ -78,29 +87,30 @@ def test_team_of_is_driven_by_the_team_index_and_counts_only_active_reports(worl
     assert "ix_contact_customer_archived" in archived[0], archived
     statement = select(Contact).where(Contact.customer_id == world.acme.id)
     assert facets.in_team(statement, world.acme.id, team.id) is not statement
-    reports, number = facets.team(team)
-    assert number == 58 and reports[0].last_name == "Person02"
 
 
 def test_a_search_within_a_team_stays_driven_by_the_search_index(world, team):
     _without_statistics()
     page, plans = _plans(lambda: contact_page(world.acme, ContactQuery(q="person1", manager_id=team.id)))
     assert page.total == 10 and {c.last_name for c in page.contacts} == {f"Person1{n}" for n in range(10)}
-    rows = next(plan for plan in plans if "contact_fts" in " ".join(plan))
-    assert rows[0].startswith("SCAN contact_fts VIRTUAL TABLE"), rows
+    if plans is not None:
+        rows = next(plan for plan in plans if "contact_fts" in " ".join(plan))
+        assert rows[0].startswith("SCAN contact_fts VIRTUAL TABLE"), rows
 
 
 def test_filter_totals_read_the_attribute_indexes_and_leave_out_archived_contacts(world, team):
     _without_statistics()
     count, plans = _plans(lambda: facets.filtered_count(world.acme.id, {"department": "Finance"}))
     assert count == 59  # Lynne and her 58 active reports; not Globex's, not the archived two
-    assert "COVERING INDEX ix_contact_customer_department" in plans[0][0], plans
-    assert "ix_contact_customer_archived" in plans[1][0], plans  # the archived ones drive their count
+    if plans is not None:
+        assert "COVERING INDEX ix_contact_customer_department" in plans[0][0], plans
+        assert "ix_contact_customer_archived" in plans[1][0], plans  # the archived ones drive their count
     both, customer_id, manager_id = {"department": "Finance", "office": "Munich"}, world.acme.id, team.id
     count, plans = _plans(lambda: facets.filtered_count(customer_id, both, manager_id))
     assert count == 19  # every third of 60, less the archived r0
-    lines = " ".join(plans[0])
-    assert all(f"COVERING INDEX ix_contact_customer_{name}" in lines for name in ("department", "office"))
+    if plans is not None:
+        lines = " ".join(plans[0])
+        assert all(f"COVERING INDEX ix_contact_customer_{name}" in lines for name in ("department", "office"))
     page = contact_page(world.acme, ContactQuery(values={"department": "Finance"}), per_page=20)
     assert page.total == 59 and len(page.contacts) == 20
 
@@ -110,7 +120,8 @@ def test_menu_counts_read_the_attribute_indexes_and_follow_every_change(alice_cl
     facets._COUNTS.clear()
     counts, plans = _plans(lambda: facets.value_counts(world.acme))
     assert counts["department"] == [("Finance", 59), ("Sales", 30)] and counts["office"][0] == ("Munich", 19)
-    for name in ("department", "office", "country", "language"):  # in value order: no sort either
+    for name in ("department", "office", "country", "language") if plans is not None else ():
+        # in value order: no sort either
         assert [f"SEARCH contact USING COVERING INDEX ix_contact_customer_{name} (customer_id=?)"] in plans
     page = text(alice_client.get("/contacts/"))
     assert ">Finance (59)</option>" in page and ">Sales (30)</option>" in page
