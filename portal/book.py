@@ -20,8 +20,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, delete, func, select, update
 
 from portal import smart_groups
 from portal.extensions import db
@@ -166,24 +165,45 @@ def link_managers(customer_id):
     """Point each contact's manager_id at its manager when that person is an active contact of the
     same customer (by the manager's M365 user id when known, else by their email), and at no one
     otherwise; the name and email stay as the way to show a manager outside the book. Only rows
-    that change are written. Every write that can change who is in the book or who manages whom
-    calls this (the sync, imports, the CSV import, the contact form, Restore)."""
-    manager = aliased(Contact)
-    active = (manager.customer_id == customer_id) & manager.archived_at.is_(None) & (manager.id != Contact.id)
-    by_m365 = select(manager.id).where(active, manager.m365_user_id == Contact.manager_m365_id)
-    by_email = select(manager.id).where(
-        active, Contact.manager_m365_id.is_(None), manager.email_key == func.lower(Contact.manager_email)
-    )
-    found = func.coalesce(
-        by_m365.order_by(manager.id).limit(1).scalar_subquery(),
-        by_email.order_by(manager.id).limit(1).scalar_subquery(),
-    )
-    return db.session.execute(
-        update(Contact)
-        .where(Contact.customer_id == customer_id, Contact.manager_id.is_distinct_from(found))
-        .values(manager_id=found)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    that change are written; returns their number. Every write that can change who is in the book
+    or who manages whom calls this (through settle).
+
+    The book is read once and matched in memory: a correlated UPDATE depended on the planner
+    knowing the book's size, and PostgreSQL right after a bulk insert scanned the whole book once
+    per contact (minutes at 10,000)."""
+    rows = db.session.execute(
+        select(
+            Contact.id,
+            Contact.archived_at.is_(None),
+            Contact.m365_user_id,
+            Contact.email_key,
+            Contact.manager_m365_id,
+            Contact.manager_email,
+            Contact.manager_id,
+        )
+        .where(Contact.customer_id == customer_id)
+        .order_by(Contact.id)
+    ).all()
+    by_m365, by_email = {}, {}
+    for contact_id, active, m365_user_id, key, *_manager in rows:
+        if active:
+            if m365_user_id:
+                by_m365.setdefault(m365_user_id, contact_id)
+            by_email.setdefault(key, contact_id)
+    changes = []
+    for contact_id, _active, _m365, _key, manager_m365_id, manager_email, manager_id in rows:
+        if manager_m365_id:
+            found = by_m365.get(manager_m365_id)
+        else:
+            found = by_email.get(email_key(manager_email)) if manager_email else None
+        found = None if found == contact_id else found
+        if found != manager_id:
+            changes.append({"b_id": contact_id, "b_manager": found})
+    table = Contact.__table__
+    statement = update(table).where(table.c.id == bindparam("b_id")).values(manager_id=bindparam("b_manager"))
+    for part in chunks(changes, 5000):
+        db.session.execute(statement, part)
+    return len(changes)
 
 
 def settle(customer_id, run=None):

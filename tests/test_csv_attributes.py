@@ -19,7 +19,16 @@ def _import(client, content):
 
 
 def test_attribute_headers_are_recognised_by_name_english_and_german_label(app):
-    header = ["E-Mail", "department", "Job title", "STANDORT", "Firma", "Land", "employee-id", "Lieblingsfarbe"]
+    header = [
+        "E-Mail",
+        "department",
+        "Job title",
+        "STANDORT",
+        "Firma",
+        "Land",
+        "employee-id",
+        "Lieblingsfarbe",
+    ]
     found, ignored = csv_io.optional_columns(header, taken={0})
     assert found == {
         "department": 1,
