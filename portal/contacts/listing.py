@@ -7,8 +7,10 @@ updated -> ix_contact_customer_updated. A search finds its rows through the sear
 (portal.search) and puts exact and prefix matches first: the rank leads the keyset columns.
 The attribute filters (attributes.FILTERS: department, office, country, language) and "team of"
 (manager_id, direct reports) are equalities that ix_contact_customer_<attribute> serves; they
-combine with the search and with each other. `columns` are the optional columns the admin chose
-(attribute names and "manager"); they change what a row shows, not which rows.
+combine with the search and with each other. On SQLite "team of" is driven by its index and the
+filters' totals are counted from the indexes (facets.in_team, facets.filtered_count). `columns`
+are the optional columns the admin chose (attribute names and "manager"); they change what a row
+shows, not which rows.
 """
 
 from dataclasses import dataclass, field
