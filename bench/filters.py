@@ -3,14 +3,14 @@
     .venv/bin/python bench/filters.py [--users 100000] [--runs 30] [--pg [URL]]
 
 The contacts carry the attributes as a user's do: the emulator's generated tenant (departments,
-offices in several countries, languages, a manager tree) imported through Automatic mode (the group
-list loaded, every group subscribed, each import job run by `flask runner --once` as in production;
-Manual mode's import takes the users from the directory cache, which keeps only the department of
-the attributes today), into a new SQLite file or with --pg a fresh schema of TEST_DATABASE_URL (or
-the URL given), migrated like an installation and given nothing else. Then times the htmx fragment
-of the contact book (GET /contacts/?... with HX-Request) for a department alone, a department with a
-search, two filters, "team of" the largest team, and the whole page with the filter menus' counts;
-prints p50 and p95 in milliseconds and one `BENCH` line with the worst p95.
+offices in several countries, languages, a manager tree) loaded and imported through Manual mode
+(load, then "Import N users" of every user, each job run by `flask runner --once` as in production,
+as bench/import_scale.py does; about a minute at 100,000), into a new SQLite file or with --pg a
+fresh schema of TEST_DATABASE_URL (or the URL given), migrated like an installation and given
+nothing else than what the import itself does. Then times the htmx fragment of the contact book
+(GET /contacts/?... with HX-Request) for a department alone, a department with a search, two
+filters, "team of" the largest team, and the whole page with the filter menus' counts; prints p50
+and p95 in milliseconds and one `BENCH` line with the worst p95.
 """
 
 import argparse
@@ -37,8 +37,8 @@ from bench.harness import (  # noqa: E402
     signed_in_client,
 )
 from portal.extensions import db  # noqa: E402
+from portal.manual import services as manual_services  # noqa: E402
 from portal.models import Contact, Job  # noqa: E402
-from portal.sync import subscriptions  # noqa: E402
 
 
 def percentiles(times):
@@ -60,27 +60,24 @@ def timed(client, url, runs, htmx=True):
     return percentiles(times)
 
 
-def run_jobs(env):
-    """`flask runner --once` until no job is queued (each job runs as in production)."""
-    while db.session.scalar(select(func.count()).where(Job.status.in_(("queued", "running")))):
-        child = run_portal(["runner", "--once"], env)
-        assert child.code == 0, child.output[-2000:]
-        db.session.expire_all()
-    failed = db.session.scalars(select(Job).where(Job.status != "succeeded")).all()
-    assert not failed, [(job.kind, job.status, job.error) for job in failed]
+def run_job(env, enqueue):
+    """Queue a job and run it with `flask runner --once` (as in production)."""
+    job_id = enqueue().id
+    db.session.commit()
+    child = run_portal(["runner", "--once"], env)
+    assert child.code == 0, child.output[-2000:]
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert job.status == "succeeded", (job.kind, job.status, job.error)
 
 
 def import_tenant(app, emulator):
-    """Connect a customer to the emulator and subscribe (Automatic mode) to every group the tenant
-    has: one import job per group reads its members from Graph with every attribute and the manager."""
+    """Connect a customer to the emulator, load its directory and import every user (Manual mode):
+    the contacts carry every attribute and are linked to their managers."""
     customer, admin = connect(app, emulator)
     env = child_env(app)
-    subscriptions.enqueue_groups_load(customer, admin)
-    db.session.commit()
-    run_jobs(env)
-    subscriptions.set_all(customer, admin, True)
-    db.session.commit()
-    run_jobs(env)
+    run_job(env, lambda: manual_services.enqueue_load(customer, admin))
+    run_job(env, lambda: manual_services.enqueue_import(customer, admin))
     return customer, admin
 
 

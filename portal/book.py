@@ -138,11 +138,16 @@ def state(customer):
     """A fingerprint of the customer's book: it differs as soon as a contact was added, changed,
     removed, restored or deleted, or a sync ran. A preview keeps the one it was made with, and is
     outdated when the book's differs (a preview is never older than the book)."""
-    contacts = db.session.execute(
-        select(
-            func.count(), func.max(Contact.id), func.max(Contact.updated_at), func.max(Contact.archived_at)
-        ).where(Contact.customer_id == customer.id)
-    ).one()
+    # One aggregate per statement: each reads its own index (a count, the last entry of the others);
+    # together in one statement SQLite read every contact's row, 155 ms at 100,000 contacts.
+    mine = Contact.customer_id == customer.id
+    aggregates = (
+        func.count(),
+        func.max(Contact.id),
+        func.max(Contact.updated_at),
+        func.max(Contact.archived_at),
+    )
+    contacts = [db.session.scalar(select(aggregate).where(mine)) for aggregate in aggregates]
     last_run = db.session.scalar(select(func.max(SyncRun.id)).where(SyncRun.customer_id == customer.id))
     return [str(value) for value in (*contacts, last_run)]
 
