@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import current_app  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
-from bench.harness import portal_app, signed_in_client  # noqa: E402
+from bench.harness import customer_and_admin, portal_app, signed_in_client  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import AdminUser, Contact, ContactGroup, Customer, Reseller  # noqa: E402
+from portal.models import Contact, ContactGroup  # noqa: E402
 
 FIRST = [
     "Anna",
@@ -79,17 +79,7 @@ def seed(count, app=None):
     database would not get: no statistics step of our own, no rows written around the product. Returns
     (admin, customer, group names)."""
     app = app or current_app._get_current_object()
-    reseller = Reseller(name="Bench Reseller")
-    db.session.add(reseller)
-    db.session.flush()
-    customer = Customer(name="Bench GmbH", reseller_id=reseller.id)
-    db.session.add(customer)
-    db.session.flush()
-    admin = AdminUser(
-        email="bench@bench.example", role="customer", customer_id=customer.id, password_hash="x"
-    )
-    db.session.add(admin)
-    db.session.commit()
+    customer, admin = customer_and_admin()
     client = signed_in_client(app, admin)
     rng, per_file = random.Random(7), app.config["CSV_IMPORT_MAX_ROWS"]
     groups = [f"Group {i:02d}" for i in range(20)]

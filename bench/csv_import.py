@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.contacts_list import FIRST, LAST, import_csv  # noqa: E402
-from bench.harness import emit, portal_app, scratch_database, signed_in_client  # noqa: E402
+from bench.harness import customer_and_admin, emit, portal_app, scratch_database, signed_in_client  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import AdminUser, Contact, Customer, Reseller  # noqa: E402
+from portal.models import Contact  # noqa: E402
 
 HEADER = "Vorname;Nachname;E-Mail;Gruppe;Abteilung;Job title;office;Land;Sprache;employee_id;manager_email"
 DEPARTMENTS = ("Finance", "Sales", "IT", "Legal", "Marketing", "Operations", "Human Resources")
@@ -51,21 +51,6 @@ def files(count, per_file, round_):
                 f"{language};E{i:06d};{manager}"
             )
         yield "\n".join(lines) + "\n"
-
-
-def customer_and_admin():
-    reseller = Reseller(name="Bench Reseller")
-    db.session.add(reseller)
-    db.session.flush()
-    customer = Customer(name="Bench GmbH", reseller_id=reseller.id)
-    db.session.add(customer)
-    db.session.flush()
-    admin = AdminUser(
-        email="bench@bench.example", role="customer", customer_id=customer.id, password_hash="x"
-    )
-    db.session.add(admin)
-    db.session.commit()
-    return customer, admin
 
 
 def timed_imports(client, count, per_file, round_):

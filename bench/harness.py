@@ -137,6 +137,22 @@ def portal_app(url, **overrides):
     return app
 
 
+def customer_and_admin():
+    """A reseller, its customer "Bench GmbH" and that customer's admin, committed: (customer, admin)."""
+    reseller = Reseller(name="Bench Reseller")
+    db.session.add(reseller)
+    db.session.flush()
+    customer = Customer(name="Bench GmbH", reseller_id=reseller.id)
+    db.session.add(customer)
+    db.session.flush()
+    admin = AdminUser(
+        email="bench@bench.example", role="customer", customer_id=customer.id, password_hash="x"
+    )
+    db.session.add(admin)
+    db.session.commit()
+    return customer, admin
+
+
 def signed_in_client(app, admin):
     """A Flask test client with a real server-side session of `admin`."""
     client = app.test_client()
