@@ -28,6 +28,7 @@ class Origin(enum.StrEnum):
     MANUAL = "manual"
     CSV = "csv"
     M365 = "m365"
+    SCIM = "scim"  # pushed by Entra provisioning (portal.scim)
 
 
 def contact_search_text(first_name, last_name, email):
@@ -68,6 +69,9 @@ class Contact(db.Model):
         Index("ix_contact_customer_manager", "customer_id", "manager_id"),
         # book.link_managers finds a manager by M365 id among the customer's active contacts.
         Index("ix_contact_customer_m365_user", "customer_id", "m365_user_id", "archived_at"),
+        # Entra provisioning matches users by externalId and by userName (portal.scim).
+        Index("ix_contact_customer_external_id", "customer_id", "external_id"),
+        Index("ix_contact_customer_user_name_key", "customer_id", "user_name_key"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
@@ -100,6 +104,13 @@ class Contact(db.Model):
     manager_m365_id: Mapped[str | None] = mapped_column(String(64))
     manager_name: Mapped[str] = mapped_column(String(210), default="", server_default="")
     manager_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # Entra provisioning (portal.scim): SCIM's externalId and userName (user_name_key: lower-cased,
+    # for matching), and when the user was disabled there (active false: kept, shown as inactive,
+    # not an active member of groups; NULL: active).
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    user_name: Mapped[str | None] = mapped_column(String(254))
+    user_name_key: Mapped[str | None] = mapped_column(String(254))
+    deactivated_at = mapped_column(UTCDateTime, nullable=True)
     # Folded names and email (contact_search_text): set on insert by the default, on an ORM update
     # by _refresh_search_text; a bulk UPDATE of names must set it too (contacts.importing does).
     search_text: Mapped[str] = mapped_column(Text, default=_search_text_on_insert, server_default="")
@@ -116,6 +127,15 @@ class Contact(db.Model):
     def set_email(self, email):
         self.email = email.strip()
         self.email_key = email_key(self.email)
+
+    def set_user_name(self, user_name):
+        self.user_name = user_name
+        self.user_name_key = email_key(user_name) if user_name else None
+
+    @property
+    def is_active(self):
+        """False while Entra provisioning has the user disabled (`active` false)."""
+        return self.deactivated_at is None
 
     @property
     def full_name(self):
@@ -143,6 +163,8 @@ class ContactGroup(db.Model):
     name_key: Mapped[str] = mapped_column(String(200))
     origin: Mapped[str] = mapped_column(String(10), default=Origin.MANUAL)
     m365_group_id: Mapped[str | None] = mapped_column(String(64))
+    # A group provisioned by Entra (origin "scim"): SCIM's externalId.
+    external_id: Mapped[str | None] = mapped_column(String(255))
     # A smart group's rule (portal.smart_groups): its members are exactly the contacts matching it.
     # None: an ordinary group whose members are added and removed by hand, import or subscription.
     rule: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -65,7 +65,15 @@ class Customer(MasterDataMixin, db.Model):
     ms_user_sync: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     # The language of the emails to its notification recipients ("en", "de"; None: the portal's).
     email_language: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    # Who writes the book: "graph" (the daily sync and imports pull from Microsoft Graph) or "scim"
+    # (Entra provisioning pushes); portal.models.provisioning.DirectorySource.
+    directory_source: Mapped[str] = mapped_column(String(10), default="graph", server_default="graph")
     reseller = relationship("Reseller", back_populates="customers")
+
+    @property
+    def provisioned_by_entra(self):
+        """True while Entra provisioning, not the Graph sync, writes this customer's book."""
+        return self.directory_source == "scim"
 
     @property
     def ms_user_sync_in_effect(self):
