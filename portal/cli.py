@@ -9,6 +9,7 @@ from portal.accounts import AccountError, new_admin, new_customer, new_reseller
 from portal.extensions import db
 from portal.m365 import credentials
 from portal.models import Reseller, Role
+from portal.scim import cli as scim_cli
 from portal.sync import cli as sync_cli
 
 
@@ -17,7 +18,7 @@ def register(app):
     commands = (version, create_reseller, create_customer, create_admin, doctor_command, m365_certificate)
     for command in (*commands, backup_command, restore_command, rotate_token_key):
         app.cli.add_command(command)
-    for module in (seed, runner, sync_cli):
+    for module in (seed, runner, sync_cli, scim_cli):
         module.register_cli(app)
 
 

@@ -1,0 +1,93 @@
+"""The bearer tokens of Entra provisioning ("Secret Token" in Entra's provisioning settings).
+
+    create(customer, label, created_by)   -> (ScimToken, secret); the secret is shown once, only its
+                                             SHA-256 is stored; at most ACTIVE_LIMIT active per customer
+    authenticate(secret, remote_addr)     -> the active ScimToken, its use recorded; None otherwise
+    revoke(token, actor)                  ends it at once (audited)
+    active_tokens(customer), all_tokens(customer)
+
+A token identifies its customer alone. Callers commit. Secrets are never logged: the audit log and
+the page name a token by its label and `hint` (its last characters).
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEntry, ScimToken, utcnow
+
+PREFIX = "scim_"
+ACTIVE_LIMIT = 2  # one in use and one to rotate to
+HINT_LENGTH = 4
+LAST_USED_GRANULARITY = timedelta(minutes=1)  # "last used" is written at most once a minute per token
+
+
+class TokenError(Exception):
+    """The token was not created; the message says why (in the admin's language at the caller)."""
+
+
+def _hash(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def active_tokens(customer):
+    query = select(ScimToken).where(ScimToken.customer_id == customer.id, ScimToken.revoked_at.is_(None))
+    return db.session.scalars(query.order_by(ScimToken.created_at, ScimToken.id)).all()
+
+
+def all_tokens(customer):
+    query = select(ScimToken).where(ScimToken.customer_id == customer.id)
+    return db.session.scalars(query.order_by(ScimToken.created_at.desc(), ScimToken.id.desc())).all()
+
+
+def create(customer, label, created_by):
+    """A new active token of `customer`: (row, secret). TokenError when ACTIVE_LIMIT are active."""
+    if len(active_tokens(customer)) >= ACTIVE_LIMIT:
+        raise TokenError(f"At most {ACTIVE_LIMIT} tokens can be active; revoke one first.")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    label = (label or "").strip()[:100] or "Entra provisioning"
+    token = ScimToken(
+        customer_id=customer.id,
+        label=label,
+        token_hash=_hash(secret),
+        hint=secret[-HINT_LENGTH:],
+        created_by=created_by,
+    )
+    db.session.add(token)
+    AuditEntry.record(customer, created_by, "scim_token_created", f"{label} (…{token.hint})")
+    return token, secret
+
+
+def authenticate(secret, remote_addr=""):
+    """The active token whose secret this is, else None; records when and from where it was used."""
+    if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    digest = _hash(secret)
+    token = db.session.scalar(select(ScimToken).where(ScimToken.token_hash == digest))
+    if token is None or not hmac.compare_digest(token.token_hash, digest) or not token.is_active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
+        token.last_used_at, token.last_used_from = now, (remote_addr or "")[:45]
+    elif remote_addr and token.last_used_from != remote_addr[:45]:
+        token.last_used_from = remote_addr[:45]
+    return token
+
+
+def revoke(token, actor):
+    """End `token` now; the next request with it answers 401."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        customer = token.customer_id
+        db.session.add(
+            AuditEntry(
+                customer_id=customer,
+                actor=actor,
+                action="scim_token_revoked",
+                detail=f"{token.label} (…{token.hint})",
+            )
+        )
