@@ -26,7 +26,7 @@ from portal.models.m365 import (  # noqa: F401
     SyncSettings,
 )
 from portal.models.outbox import MailStatus, OutboxMail  # noqa: F401
-from portal.models.provisioning import DirectorySource, ScimActivity, ScimToken  # noqa: F401
+from portal.models.provisioning import DirectorySource, ScimActivity, ScimOperation, ScimToken  # noqa: F401
 from portal.models.queue import Job, JobKind, JobStatus  # noqa: F401
 from portal.models.runner import RunnerHeartbeat  # noqa: F401
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncLock, SyncRun  # noqa: F401

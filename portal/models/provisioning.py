@@ -11,12 +11,36 @@ from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models.base import UTCDateTime, utcnow
+from portal.models.vocabulary import Labelled
 
 
 class DirectorySource(enum.StrEnum):
     GRAPH = "graph"  # Microsoft Graph: the daily sync and the imports pull (the default)
     SCIM = "scim"  # Entra provisioning: Entra ID pushes over SCIM 2.0
+
+
+class ScimOperation(Labelled):
+    """What one request to /scim/v2 did (ScimActivity.operation), as the activity log names it.
+
+    The cycle counts on the page (created / updated / disabled / deleted) count these."""
+
+    CREATE = "create", N_("Created")
+    UPDATE = "update", N_("Updated")
+    DISABLE = "disable", N_("Disabled")
+    ENABLE = "enable", N_("Enabled")
+    DELETE = "delete", N_("Deleted")
+    DELETE_HELD = "delete held", N_("Deletion held")  # above the deletion threshold: waits for an admin
+    RESTORE = "restore", N_("Brought back")  # a POST matching an archived contact restores it
+    READ = "read", N_("Read")
+    QUERY = "query", N_("Queried")
+    GROUP_CREATE = "group create", N_("Group created")
+    GROUP_UPDATE = "group update", N_("Group updated")
+    MEMBERS_ADD = "add members", N_("Members added")
+    MEMBERS_REMOVE = "remove members", N_("Members removed")
+    GROUP_DELETE = "group delete", N_("Group deleted")
+    REFUSED = "refused", N_("Refused")  # an error answer: bad token, bad request, source is Graph, limit
 
 
 class ScimToken(db.Model):
@@ -52,8 +76,7 @@ class ScimActivity(db.Model):
     token_id: Mapped[int | None] = mapped_column(ForeignKey("scim_token.id", ondelete="SET NULL"))
     at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     method: Mapped[str] = mapped_column(String(8))
-    # What the request did, in the log's words: "create", "update", "disable", "enable", "delete",
-    # "read", "query", "add members", "remove members", ... (portal.scim names them).
+    # What the request did: a ScimOperation value.
     operation: Mapped[str] = mapped_column(String(40))
     resource_type: Mapped[str] = mapped_column(String(10), default="")  # "User", "Group" or ""
     resource_id: Mapped[str] = mapped_column(String(64), default="")
