@@ -57,7 +57,7 @@ def create_user(customer, user):
         _write(customer, contact, wanted, new=True)
         db.session.add(contact)
         db.session.flush()
-        settle(customer.id)
+        _settle(customer, contact)
         return contact, ScimOperation.CREATE
     if match.archived_at is not None:
         _restore(customer, match)
@@ -65,7 +65,7 @@ def create_user(customer, user):
         settle(customer.id)
         return match, ScimOperation.RESTORE
     _write(customer, match, wanted)  # a contact pulled from Graph: provisioned from now on
-    settle(customer.id)
+    _settle(customer, match)
     return match, ScimOperation.CREATE
 
 
@@ -75,7 +75,7 @@ def update_user(customer, contact, user):
     wanted = user_values(user)
     _require(wanted)
     _write(customer, contact, wanted)
-    settle(customer.id)
+    _settle(customer, contact)
     if was_active and contact.deactivated_at is not None:
         return ScimOperation.DISABLE
     if not was_active and contact.deactivated_at is None:
@@ -115,6 +115,27 @@ def _match(customer, wanted):
     return found[-1] if found else None
 
 
+def _settle(customer, contact):
+    """book.settle after a write to one contact, when something can follow from it: the customer
+    has smart groups, or another contact names this one as its manager (by email or Microsoft id)
+    without being linked yet. A SCIM write links the contact's own manager itself (_set_manager),
+    so Entra's initial cycle does not read the whole book once per user."""
+    smart = select(ContactGroup.id).where(
+        ContactGroup.customer_id == customer.id, ContactGroup.rule.is_not(None)
+    )
+    named = [func.lower(Contact.manager_email) == contact.email_key]
+    if contact.m365_user_id:
+        named.append(Contact.manager_m365_id == contact.m365_user_id)
+    waiting = select(Contact.id).where(
+        Contact.customer_id == customer.id,
+        Contact.manager_id.is_(None),
+        Contact.id != contact.id,
+        or_(*named),
+    )
+    if db.session.scalar(smart.limit(1)) is not None or db.session.scalar(waiting.limit(1)) is not None:
+        settle(customer.id)
+
+
 def _link_active(customer):
     settings = db.session.get(SyncSettings, customer.id)
     return bool(settings and settings.link_active)
@@ -130,10 +151,13 @@ def _write(customer, contact, wanted, new=False):
         if contact.id and old_email:
             _follow_email(customer, contact)
     if wanted["user_name"] != contact.user_name:
-        _check_unique(customer, contact, Contact.user_name_key == email_key(wanted["user_name"]), "userName")
+        if not new:  # a new contact's userName and externalId were matched already (_match)
+            _check_unique(
+                customer, contact, Contact.user_name_key == email_key(wanted["user_name"]), "userName"
+            )
         contact.set_user_name(wanted["user_name"])
     if wanted["external_id"] != contact.external_id:
-        if wanted["external_id"]:
+        if wanted["external_id"] and not new:
             _check_unique(customer, contact, Contact.external_id == wanted["external_id"], "externalId")
         contact.external_id = wanted["external_id"]
     for field in ("first_name", "last_name", *attributes.NAMES):
