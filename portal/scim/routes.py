@@ -287,6 +287,14 @@ def _contact(user_id):
     return contact
 
 
+QUERY_PARAMETERS = ("filter", "startIndex", "count", "attributes", "excludedAttributes")
+
+
+def _query():
+    """The list parameters of the query string (others, such as Entra's aadOptscim062020, ignored)."""
+    return {key: request.args[key] for key in QUERY_PARAMETERS if key in request.args}
+
+
 def _search(parameters_source):
     try:
         return SearchRequest.model_validate(parameters_source)
@@ -299,7 +307,7 @@ def _search(parameters_source):
 @bp.get("/Users")
 @read
 def list_users():
-    return _list_users(_search(request.args.to_dict()))
+    return _list_users(_search(_query()))
 
 
 @bp.post("/Users/.search")
@@ -341,7 +349,7 @@ def _list_users(search):
 def get_user(user_id):
     contact = _contact(user_id)
     _note(ScimOperation.READ, USER_TYPE, contact.id)
-    return _answer(_dump(users.to_user(contact, base_url()), _search(request.args.to_dict())))
+    return _answer(_dump(users.to_user(contact, base_url()), _search(_query())))
 
 
 def _user_answer(contact, status=200):
@@ -429,7 +437,7 @@ def _with_members(search):
 @bp.get("/Groups")
 @read
 def list_groups():
-    return _list_groups(_search(request.args.to_dict()))
+    return _list_groups(_search(_query()))
 
 
 @bp.post("/Groups/.search")
@@ -467,7 +475,7 @@ def _list_groups(search):
 @bp.get("/Groups/<group_id>")
 @read
 def get_group(group_id):
-    row, search = _group(group_id), _search(request.args.to_dict())
+    row, search = _group(group_id), _search(_query())
     _note(ScimOperation.READ, GROUP_TYPE, row.id)
     return _answer(_dump(groups.to_group(row, base_url(), _with_members(search)), search))
 
