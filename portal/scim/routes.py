@@ -94,7 +94,7 @@ def _authenticate():
         raise UnauthorizedException(detail="A valid bearer token is required.")
     g.token, g.customer = token, db.session.get(Customer, token.customer_id)
     config = current_app.config
-    wait = BUCKETS.take(token.id, config["SCIM_RATE_PER_SECOND"], config["SCIM_RATE_BURST"])
+    wait = BUCKETS.take(token.token_hash, config["SCIM_RATE_PER_SECOND"], config["SCIM_RATE_BURST"])
     if wait:
         g.retry_after = wait
         raise TooMany(detail=f"Too many requests with this token; retry in {wait} s.")
