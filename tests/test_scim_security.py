@@ -46,6 +46,18 @@ def test_tokens_scope_every_request_to_their_customer(app, world):
     assert acme.get("/Users").status_code == 401
 
 
+def test_every_scim_route_wants_a_token(app):
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("scim.")]
+    assert len(rules) > 10
+    client = app.test_client()
+    for rule in rules:
+        url = rule.build(dict.fromkeys(rule.arguments, "1"), append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            answer = client.open(url, method=method, json={})
+            assert answer.status_code == 401, (method, url, answer.status_code)
+            assert "Set-Cookie" not in answer.headers
+
+
 def test_writes_are_refused_while_the_graph_sync_keeps_the_book(app, world):
     scim = Scim(app, provisioned(world.acme, source="graph"))
     connection_test = scim.get('/Users?filter=userName eq "0b6a1c4e-6ff0-4b8e-9d1b-5d2f3c9a7e11"')
