@@ -304,8 +304,6 @@ def _search(parameters_source):
         ) from None
 
 
-@bp.get("/Users")
-@read
 def list_users():
     return _list_users(_search(_query()))
 
@@ -344,8 +342,6 @@ def _list_users(search):
     return _answer(_dump(listed, search))
 
 
-@bp.get("/Users/<user_id>")
-@read
 def get_user(user_id):
     contact = _contact(user_id)
     _note(ScimOperation.READ, USER_TYPE, contact.id)
@@ -357,7 +353,6 @@ def _user_answer(contact, status=200):
     return _answer(_dump(user), status, location=user.meta.location if status == 201 else None)
 
 
-@bp.post("/Users")
 @write
 def create_user():
     user = USER.model_validate(_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
@@ -366,7 +361,6 @@ def create_user():
     return _user_answer(contact, 201)
 
 
-@bp.put("/Users/<user_id>")
 @write
 def replace_user(user_id):
     contact = _contact(user_id)
@@ -375,7 +369,6 @@ def replace_user(user_id):
     return _user_answer(contact)
 
 
-@bp.patch("/Users/<user_id>")
 @write
 def patch_user(user_id):
     contact = _contact(user_id)
@@ -386,7 +379,6 @@ def patch_user(user_id):
     return _user_answer(contact)
 
 
-@bp.delete("/Users/<user_id>")
 @write
 def delete_user(user_id):
     contact = _contact(user_id)
@@ -434,8 +426,6 @@ def _with_members(search):
     return "members" not in excluded and (not included or "members" in included)
 
 
-@bp.get("/Groups")
-@read
 def list_groups():
     return _list_groups(_search(_query()))
 
@@ -472,15 +462,12 @@ def _list_groups(search):
     return _answer(_dump(listed, search))
 
 
-@bp.get("/Groups/<group_id>")
-@read
 def get_group(group_id):
     row, search = _group(group_id), _search(_query())
     _note(ScimOperation.READ, GROUP_TYPE, row.id)
     return _answer(_dump(groups.to_group(row, base_url(), _with_members(search)), search))
 
 
-@bp.post("/Groups")
 @write
 def create_group():
     group = Group.model_validate(_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
@@ -490,7 +477,6 @@ def create_group():
     return _answer(_dump(answer), 201, location=answer.meta.location)
 
 
-@bp.put("/Groups/<group_id>")
 @write
 def replace_group(group_id):
     row = _group(group_id)
@@ -499,7 +485,6 @@ def replace_group(group_id):
     return _answer(_dump(groups.to_group(row, base_url())))
 
 
-@bp.patch("/Groups/<group_id>")
 @write
 def patch_group(group_id):
     row = _group(group_id)
@@ -520,13 +505,41 @@ def _note_members(row, changed):
     _note(operation, GROUP_TYPE, row.id, f"{len(added)} added, {len(removed)} removed")
 
 
-@bp.delete("/Groups/<group_id>")
 @write
 def delete_group(group_id):
     row = _group(group_id)
     _note(ScimOperation.GROUP_DELETE, GROUP_TYPE, row.id, row.name[:100])
     writes.delete_group(g.customer, row)
     return _answer(None, 204)
+
+
+# One rule per path (a path with a control character then matches no rule: 404, portal.boundary).
+
+
+@bp.route("/Users", methods=["GET", "POST"])
+@sessionless
+def users_endpoint():
+    return list_users() if request.method == "GET" else create_user()
+
+
+@bp.route("/Users/<user_id>", methods=["GET", "PUT", "PATCH", "DELETE"])
+@sessionless
+def user_endpoint(user_id):
+    view = {"GET": get_user, "PUT": replace_user, "PATCH": patch_user, "DELETE": delete_user}
+    return view[request.method](user_id)
+
+
+@bp.route("/Groups", methods=["GET", "POST"])
+@sessionless
+def groups_endpoint():
+    return list_groups() if request.method == "GET" else create_group()
+
+
+@bp.route("/Groups/<group_id>", methods=["GET", "PUT", "PATCH", "DELETE"])
+@sessionless
+def group_endpoint(group_id):
+    view = {"GET": get_group, "PUT": replace_group, "PATCH": patch_group, "DELETE": delete_group}
+    return view[request.method](group_id)
 
 
 # --- anything else ----------------------------------------------------------------------------------
@@ -538,8 +551,16 @@ def search_all():
     raise NotImplementedException(detail="Search across resource types is not supported; use /Users/.search.")
 
 
-@bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@bp.route("/", methods=ANY_METHOD)
+@read
+def service_root():
+    raise NotFoundException(detail="No such SCIM endpoint.")
+
+
+@bp.route("/<path:rest>", methods=ANY_METHOD)
 @read
 def not_found(rest):
     if rest.split("/", 1)[0] in ENDPOINTS:
