@@ -151,3 +151,28 @@ def test_entra_provisioning_cycle(app, world, mode):
     )
     assert activity.last_cycle_counts(acme) == {"created": 2, "updated": 3, "disabled": 1, "deleted": 0}
     assert activity.recent(acme, limit=1)[0].operation == ScimOperation.GROUP_UPDATE
+
+
+def test_groups_entra_did_not_provision_stay_out_of_reach(app, world):
+    acme = world.acme
+    manual = ContactGroup(customer_id=acme.id, name="Sales", origin="manual")
+    smart = ContactGroup(customer_id=acme.id, name="Munich", origin="scim", rule={"all": []})
+    db.session.add_all([manual, smart])
+    db.session.commit()
+    scim = Scim(app, provisioned(acme))
+
+    assert listed(scim.get("/Groups")) == []
+    assert scim.get(f"/Groups/{smart.id}").status_code == 404
+    assert scim.delete(f"/Groups/{manual.id}").status_code == 404
+    clash = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "sales"})
+    assert clash.status_code == 409 and "did not provision" in clash.json["detail"]
+    assert db.session.get(ContactGroup, manual.id).name == "Sales"
+
+
+def test_the_activity_log_keeps_the_newest_rows(app, world):
+    for n in range(5):
+        activity.record(world.acme.id, None, "GET", ScimOperation.QUERY, 200, detail=str(n))
+    activity.record(world.globex.id, None, "GET", ScimOperation.QUERY, 200)
+    activity.prune(world.acme.id, keep=2)
+    assert [row.detail for row in activity.recent(world.acme)] == ["4", "3"]
+    assert len(activity.recent(world.globex)) == 1
