@@ -62,10 +62,6 @@ BUSY = "The contact book is busy with another change; please retry."
 USER_TYPE, GROUP_TYPE = "User", "Group"
 
 
-class Busy(SCIMException):
-    status = 503
-
-
 class TooMany(SCIMException):
     status = 429
 
