@@ -31,6 +31,8 @@ def test_scim2_tester_reports_no_failure(app, world):
         if r.status not in (Status.SUCCESS, Status.SKIPPED)
     ]
     assert not failures, "\n".join(failures)
-    skipped = [f"{r.title}: {r.reason}" for r in results if r.status == Status.SKIPPED]
-    print("\n".join(skipped))
+    # The one check skipped: POST /.search across resource types, which answers 501 (RFC 7644 §3.4.3
+    # lets a server decline it; /Users/.search and /Groups/.search are served).
+    skipped = {r.title for r in results if r.status == Status.SKIPPED}
+    assert skipped <= {"search_with_attributes"}
     assert sum(r.status == Status.SUCCESS for r in results) > 50

@@ -391,7 +391,9 @@ MANAGER_PATHS = {f"{ENTERPRISE}:manager".lower(), "manager"}
 
 def _entra_manager(payload):
     """Entra sends the manager as a bare id ("value": "42"); the schema's form is {"value": "42"}."""
-    for operation in (payload or {}).get("Operations") or ():
+    if not isinstance(payload, dict):
+        return payload  # PatchOp's validation says what is wrong with it
+    for operation in payload.get("Operations") or ():
         if not isinstance(operation, dict):
             continue
         value = operation.get("value")
