@@ -12,6 +12,7 @@ for the answer. Email addresses follow book.email_problem; managers and smart gr
 book.settle; removals and restores go through portal.sync.apply like the sync's.
 """
 
+from dataclasses import replace
 from datetime import timedelta
 
 from flask_babel import force_locale
@@ -31,12 +32,12 @@ from portal.models import (
     contact_group_members,
     utcnow,
 )
-from portal.models.sync import HeldRemoval, SyncChange, SyncRun
+from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.models.vocabulary import ChangeKind, ChangeNote, RemovalReason, RunKind
 from portal.scim.users import values as user_values
 from portal.sync import reports
 from portal.sync.apply import apply_plan
-from portal.sync.plan import Change, SyncPlan, exceeds_threshold
+from portal.sync.plan import Change, Rules, SyncPlan, exceeds_threshold
 from portal.text import email_key, name_key, single_line
 
 DELETION_WINDOW = timedelta(hours=1)  # SCIM deletions counted together against the deletion threshold
@@ -253,6 +254,22 @@ def delete_user(customer, contact):
     if db.session.scalar(select(HeldRemoval.id).where(HeldRemoval.contact_id == contact.id)) is not None:
         return ScimOperation.DELETE_HELD
     now = utcnow()
+    plan = _deletion_plan(customer, contact, now)
+    already_held = plan.threshold_exceeded and _has_held(customer)
+    run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
+    counts = apply_plan(plan, customer, run, now)
+    run.counts = {key: number for key, number in counts.items() if number}
+    if not already_held:  # one notice of held removals per batch, not one per request
+        run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
+    if plan.threshold_exceeded:
+        run.status = RunStatus.HELD
+        return ScimOperation.DELETE_HELD
+    return ScimOperation.DELETE
+
+
+def _deletion_plan(customer, contact, now):
+    """A removal, or a hold when this deletion and the others of the last DELETION_WINDOW exceed the
+    deletion threshold (the sync's rule, plan.exceeds_threshold) out of the contacts before them."""
     change = Change(
         ChangeKind.REMOVE,
         contact.m365_user_id,
@@ -262,31 +279,18 @@ def delete_user(customer, contact):
         reason=RemovalReason.HARD,
     )
     recent, active = _recent_deletions(customer, now), _active_count(customer)
-    settings = db.session.get(SyncSettings, customer.id) or SyncSettings(
-        delete_threshold_percent=10, delete_threshold_min=10
+    settings = db.session.get(SyncSettings, customer.id)
+    percent, minimum = (
+        (settings.delete_threshold_percent, settings.delete_threshold_min)
+        if settings
+        else (Rules.threshold_percent, Rules.threshold_min)
     )
-    held = exceeds_threshold(
-        recent + 1, active + recent, settings.delete_threshold_percent, settings.delete_threshold_min
-    )
-    already_held = held and _has_held(customer)
-    run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
     plan = SyncPlan(synced_count=active + recent)
-    if held:
-        plan.holds = [
-            Change(
-                ChangeKind.HOLD, change.user_id, change.name, change.email, contact.id, reason=change.reason
-            )
-        ]
-        plan.threshold_exceeded = True
+    if exceeds_threshold(recent + 1, active + recent, percent, minimum):
+        plan.holds, plan.threshold_exceeded = [replace(change, kind=ChangeKind.HOLD)], True
     else:
         plan.removals = [change]
-    counts = apply_plan(plan, customer, run, now)
-    run.counts = {key: number for key, number in counts.items() if number}
-    if not already_held:  # one notice of held removals per batch, not one per request
-        run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
-    if held:
-        run.status = "held"
-    return ScimOperation.DELETE_HELD if held else ScimOperation.DELETE
+    return plan
 
 
 def _recent_deletions(customer, now):
