@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.models import Contact, ScimActivity, ScimOperation, ScimToken
 from portal.scim import tokens
 from portal.scim.routes import GRAPH_SOURCE
+from portal.sync import lock
 from tests.scim_helpers import GROUP_SCHEMA, PREFIX, Scim, entra_user, provisioned
 
 
@@ -134,3 +135,16 @@ def test_parallel_writes_take_turns(app, world):
     assert sorted(m["value"] for m in members) == sorted(ids)
     same = select(func.count()).select_from(Contact).where(Contact.user_name == "same@acme.example")
     assert db.session.scalar(same) == 1
+
+
+def test_a_write_waits_for_another_writer_of_the_book_then_answers_503(app, world):
+    scim = Scim(app, provisioned(world.acme))
+    app.config["SCIM_LOCK_WAIT_SECONDS"] = 0
+    assert lock.acquire(world.acme.id, "a held-removal decision")
+    busy = scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann"))
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert _contacts(world.acme) == 0
+    lock.release(world.acme.id, "a held-removal decision")
+    assert (
+        scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann")).status_code == 201
+    )
