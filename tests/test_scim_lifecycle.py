@@ -110,3 +110,8 @@ def test_a_contact_pulled_from_graph_is_adopted_not_duplicated(app, world):
     )
     assert count == 2
     assert not db.session.scalars(select(SyncChange)).all()  # adopting is no removal or restore
+
+    # A contact whose manager was not in the book finds them once Entra provisions them (book.settle).
+    ivy = add_contact(acme, "ivy@acme.example", "Ivy", "Report", manager_email="Max@acme.example")
+    max_id = _post(scim, "max")
+    assert db.session.get(Contact, ivy.id).manager_id == max_id

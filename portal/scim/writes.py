@@ -72,11 +72,11 @@ def create_user(customer, user):
 
 def update_user(customer, contact, user):
     """PUT or PATCH /Users/{id}: write what changed; the operation says what it was."""
-    was_active = contact.deactivated_at is None
+    was_active, email = contact.deactivated_at is None, contact.email_key
     wanted = user_values(user)
     _require(wanted)
     _write(customer, contact, wanted)
-    _settle(customer, contact)
+    _settle(customer, contact, named_anew=contact.email_key != email)
     if was_active and contact.deactivated_at is not None:
         return ScimOperation.DISABLE
     if not was_active and contact.deactivated_at is None:
@@ -116,14 +116,20 @@ def _match(customer, wanted):
     return found[-1] if found else None
 
 
-def _settle(customer, contact):
+def _settle(customer, contact, named_anew=True):
     """book.settle after a write to one contact, when something can follow from it: the customer
-    has smart groups, or another contact names this one as its manager (by email or Microsoft id)
-    without being linked yet. A SCIM write links the contact's own manager itself (_set_manager),
-    so Entra's initial cycle does not read the whole book once per user."""
+    has smart groups, or (`named_anew`: the contact is new, back, or has a new email) another
+    contact names this one as its manager (by email or Microsoft id) without being linked yet. A
+    SCIM write links the contact's own manager itself (_set_manager), so Entra's initial cycle does
+    not read the whole book once per user."""
     smart = select(ContactGroup.id).where(
         ContactGroup.customer_id == customer.id, ContactGroup.rule.is_not(None)
     )
+    if db.session.scalar(smart.limit(1)) is not None:
+        settle(customer.id)
+        return
+    if not named_anew:
+        return
     named = [func.lower(Contact.manager_email) == contact.email_key]
     if contact.m365_user_id:
         named.append(Contact.manager_m365_id == contact.m365_user_id)
@@ -133,7 +139,7 @@ def _settle(customer, contact):
         Contact.id != contact.id,
         or_(*named),
     )
-    if db.session.scalar(smart.limit(1)) is not None or db.session.scalar(waiting.limit(1)) is not None:
+    if db.session.scalar(waiting.limit(1)) is not None:
         settle(customer.id)
 
 
