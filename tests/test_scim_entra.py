@@ -176,3 +176,20 @@ def test_the_activity_log_keeps_the_newest_rows(app, world):
     activity.prune(world.acme.id, keep=2)
     assert [row.detail for row in activity.recent(world.acme)] == ["4", "3"]
     assert len(activity.recent(world.globex)) == 1
+
+
+def test_the_service_provider_config_announces_what_entra_uses(app, world):
+    config = Scim(app, provisioned(world.acme)).get("/ServiceProviderConfig").json
+    supported = {
+        key: config[key]["supported"] for key in ("patch", "filter", "bulk", "sort", "etag", "changePassword")
+    }
+    assert supported == {
+        "patch": True,
+        "filter": True,
+        "bulk": False,
+        "sort": False,
+        "etag": False,
+        "changePassword": False,
+    }
+    assert config["filter"]["maxResults"] == 200
+    assert [scheme["type"] for scheme in config["authenticationSchemes"]] == ["oauthbearertoken"]
