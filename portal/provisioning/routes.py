@@ -110,8 +110,8 @@ def create_token():
         context = _context(customer, error=message % {"limit": tokens.ACTIVE_LIMIT})
         return render_template("provisioning/index.html", **context), 409
     db.session.commit()
-    response = render_template("provisioning/index.html", **_context(customer, secret=secret, new_token=token))
-    return response, 201, {"Cache-Control": "no-store"}
+    context = _context(customer, secret=secret, new_token=token)
+    return render_template("provisioning/index.html", **context), 201, {"Cache-Control": "no-store"}
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
@@ -122,7 +122,8 @@ def revoke_token(token_id):
     if request.method == "POST":
         tokens.revoke(token, current_user.email)
         db.session.commit()
-        flash(_("The token “%(label)s” has been revoked; Entra can no longer use it.", label=token.label), "success")
+        message = _("The token “%(label)s” has been revoked; Entra can no longer use it.", label=token.label)
+        flash(message, "success")
         return redirect(url_for("provisioning.index"))
     return render_template("provisioning/revoke.html", token=token, customer=access.current_customer())
 

@@ -1,7 +1,7 @@
 """The provisioning activity log: what each request to /scim/v2 did (ScimActivity rows).
 
-    recent(customer, limit=50)      the newest requests first
-    last_cycle_counts(customer)     {"created", "updated", "disabled", "deleted"} of the last cycle
+recent(customer, limit=50)      the newest requests first
+last_cycle_counts(customer)     {"created", "updated", "disabled", "deleted"} of the last cycle
 """
 
 from datetime import timedelta
@@ -26,7 +26,8 @@ COUNTED = {
 def recent(customer, limit=50):
     """The customer's newest `limit` requests (ScimActivity), newest first."""
     query = select(ScimActivity).where(ScimActivity.customer_id == customer.id)
-    return db.session.scalars(query.order_by(ScimActivity.at.desc(), ScimActivity.id.desc()).limit(limit)).all()
+    query = query.order_by(ScimActivity.at.desc(), ScimActivity.id.desc()).limit(limit)
+    return db.session.scalars(query).all()
 
 
 def _cycle_start(customer):
