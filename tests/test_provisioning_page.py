@@ -2,13 +2,14 @@
 once), the directory source switch (audited), the activity log, and `flask scim-token create`."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal.extensions import db
 from portal.models import AuditEntry, ScimActivity, ScimToken, utcnow
 from portal.scim import activity, tokens
+from tests.factories import add_contact, add_group
 
 PAGE = "/provisioning/"
 
@@ -135,3 +136,49 @@ def test_cli_prints_a_usable_token_on_its_last_line(app, world):
     assert result.exit_code == 0, result.output
     secret = result.output.strip().splitlines()[-1]
     assert tokens.authenticate(secret).customer_id == world.acme.id
+
+
+# --- contacts disabled by Entra: kept, visible, marked inactive ---------------------------------
+
+
+def _count_statements(client, path):
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return len(statements)
+
+
+def test_inactive_contacts_are_marked_and_groups_count_active_members_without_a_query_per_row(
+    alice_client, world
+):
+    group = add_group(world.acme, "Sales")
+    active = [
+        add_contact(world.acme, f"a{i}@acme.example", "Ann", f"Active{i}", groups=[group]) for i in range(3)
+    ]
+    gone = add_contact(world.acme, "gone@acme.example", "Gil", "Gone", groups=[group], origin="scim")
+    gone.deactivated_at = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
+    db.session.commit()
+
+    listing = alice_client.get("/contacts/").text
+    assert (
+        listing.count(">Inactive</span>") == 1 and "Disabled in Microsoft Entra ID on Nov 3, 2026" in listing
+    )
+    detail = alice_client.get(f"/contacts/{gone.id}").text
+    assert ">Inactive</span> Disabled in Microsoft Entra ID on Nov 3, 2026" in detail
+    assert "Inactive" not in alice_client.get(f"/contacts/{active[0].id}").text
+    page = alice_client.get(f"/contacts/groups/{group.id}").text
+    assert "4 members" in page and "3 active, 1 inactive" in page and page.count(">Inactive</span>") == 1
+    groups = alice_client.get("/contacts/groups").text
+    assert "+ 1 inactive" in groups and "Active members" in groups
+
+    few = _count_statements(alice_client, "/contacts/groups")
+    for i in range(5):
+        add_contact(
+            world.acme, f"late{i}@acme.example", groups=[add_group(world.acme, f"G{i}")]
+        ).deactivated_at = utcnow()
+    db.session.commit()
+    assert _count_statements(alice_client, "/contacts/groups") == few
