@@ -133,8 +133,9 @@ def revoke_token(token_id):
 def switch_source():
     """Switch the directory source: a confirmation page that explains the consequence, then the switch."""
     customer = access.current_customer()
+    other = DirectorySource.GRAPH if customer.provisioned_by_entra else DirectorySource.SCIM
     try:
-        target = DirectorySource(request.values.get("to", ""))
+        target = DirectorySource(request.values.get("to") or other)
     except ValueError:
         abort(400)
     if request.method == "GET":
