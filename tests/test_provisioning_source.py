@@ -5,9 +5,9 @@ say so; switching back lets the sync resume. Against the M365 emulator, through 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Job, JobKind
+from portal.models import Customer, Job, JobKind
 from portal.scim import source
-from portal.sync import tasks
+from portal.sync import attention, tasks
 from tests.sync_helpers import automatic, book, import_users, imported, sync
 
 ADELE = "adele.vance@contosodemo.onmicrosoft.com"
@@ -50,3 +50,13 @@ def test_manual_and_automatic_mode_point_to_entra_provisioning_and_subscribe_not
     manual = alice_client.get("/m365/manual/panel").text
     assert "The directory source is Entra provisioning" in manual and "/provisioning/" in manual
     assert book(connected_acme) == {}
+
+
+def test_the_customer_overview_does_not_flag_an_entra_provisioned_customer_as_sync_inactive(connected, world):
+    def sync_inactive():
+        statement, _order = attention.facts_statement(select(Customer.id))
+        return {row.id: row.sync_inactive for row in db.session.execute(statement)}[world.acme.id]
+
+    assert sync_inactive() == 1  # connected, "Synchronization active" off
+    source.switch(world.acme, "scim", "alice@acme.example")
+    assert sync_inactive() == 0
