@@ -19,6 +19,7 @@ from portal.models.provisioning import ScimOperation
 from portal.scim import activity, source, tokens
 from portal.sync import lock
 from portal.synchronize import settings
+from portal.text import single_line
 
 bp = Blueprint("provisioning", __name__, url_prefix="/provisioning")
 
@@ -104,7 +105,8 @@ def create_token():
     """Create a token; its secret is in this answer only (never stored, flashed or logged)."""
     customer = access.current_customer()
     try:
-        token, secret = tokens.create(customer, request.form.get("label", ""), current_user.email)
+        label = single_line(request.form.get("label", ""))
+        token, secret = tokens.create(customer, label, current_user.email)
     except tokens.TokenError:
         message = _("%(limit)s tokens are already active; revoke one before creating another.")
         context = _context(customer, error=message % {"limit": tokens.ACTIVE_LIMIT})
