@@ -83,6 +83,8 @@ class RunInputs:
 
     def blocker(self, need_active=True, mode=None):
         """Why the customer cannot be synced or imported now, or None (see sync_blocker)."""
+        if self.customer.provisioned_by_entra:  # one source at a time (portal.scim.source)
+            return ENTRA_PROVISIONING
         if not self.customer.ms_user_sync_in_effect:
             return N_("Microsoft User Synchronization is switched off in the master data.")
         if self.connection is None:
@@ -106,6 +108,10 @@ def sync_blocker(customer, need_active=True, mode=None):
     return RunInputs.load(customer).blocker(need_active, mode)
 
 
+ENTRA_PROVISIONING = N_(
+    "The directory source is Entra provisioning: Microsoft Entra ID keeps the contact book up to date, "
+    "so the daily sync and imports from Microsoft Graph do not change it."
+)
 MODE_BLOCKERS = {
     SyncMode.MANUAL: N_("The synchronization mode is Automatic; switch to Manual to select users yourself."),
 }
