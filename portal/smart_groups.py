@@ -19,6 +19,7 @@ of the run that wrote (SyncChange, kind group_join / group_leave, detail: the gr
 old_value, new_value: the reason), or of a run recording an admin's edit when no run wrote.
 """
 
+import heapq
 from collections import defaultdict
 
 from flask_babel import gettext as _
@@ -156,18 +157,12 @@ def _reports(customer_id, reports, manager_email, indirect):
 
 def matching_ids(customer_id, rule, teams=None):
     """The ids of the customer's active contacts matching the validated `rule` (`teams`: its
-    team_ids when already read)."""
+    team_ids when already read). Each part is one pass over the book, whatever the planner knows."""
     teams = team_ids(customer_id, rule) if teams is None else teams
-    if teams is None:
-        return set(db.session.scalars(select(Contact.id).where(matches(customer_id, rule))))
-    if not teams or all(_is_team(condition) for condition in rule["conditions"]):
+    if teams is not None and (not teams or all(_is_team(condition) for condition in rule["conditions"])):
         return teams
-    found = set()
-    for part in chunks(sorted(teams)):
-        found.update(
-            db.session.scalars(select(Contact.id).where(matches(customer_id, rule), Contact.id.in_(part)))
-        )
-    return found
+    found = set(db.session.scalars(select(Contact.id).where(matches(customer_id, rule))))
+    return found if teams is None else found & teams
 
 
 def _has_team(rule):
@@ -182,13 +177,12 @@ def preview(customer_id, rule, limit=PREVIEW_NAMES):
         count = db.session.scalar(select(func.count()).select_from(Contact).where(where))
         return count, db.session.scalars(select(Contact).where(where).order_by(*by_name).limit(limit)).all()
     ids = matching_ids(customer_id, rule)
-    first = []
-    for part in chunks(sorted(ids)):
-        first.extend(
-            db.session.scalars(select(Contact).where(Contact.id.in_(part)).order_by(*by_name).limit(limit))
-        )
-    first.sort(key=lambda contact: (contact.last_name, contact.first_name, contact.id))
-    return len(ids), first[:limit]
+    names = db.session.execute(select(*by_name).where(matches(customer_id, rule)))
+    first = [row.id for row in heapq.nsmallest(limit, (row for row in names if row.id in ids))]
+    contacts = {
+        contact.id: contact for contact in db.session.scalars(select(Contact).where(Contact.id.in_(first)))
+    }
+    return len(ids), [contacts[contact_id] for contact_id in first]
 
 
 def smart_groups(customer_id):
@@ -313,7 +307,7 @@ def _record(run, group, kind, ids, team, now):
     """Insert one SyncChange per contact of `ids`, with the reason: the condition it no longer meets
     (leave) or meets (join), its value now and, when the run changed it, before. `team`: the rule's
     team_ids (None: no manager condition)."""
-    with_old = _count_updates(run) <= OLD_VALUES_UP_TO
+    with_old = 0 < _count_updates(run) <= OLD_VALUES_UP_TO  # a run without updates has no old values
     off_team = [contact_id for contact_id in ids if team is not None and contact_id not in team]
     field, old, new = _reason(run, group.rule, kind, with_old, off_team)
     where = _among(group.customer_id, ids)

@@ -158,6 +158,8 @@ def test_a_team_rule_says_which_condition_each_leaver_no_longer_meets(world):
     group = smart(world.acme, "Boss's Finance", ("manager", "indirect", "boss@acme.example"),
                   ("department", "is", "finance"))  # fmt: skip
     assert members(group) == ["far@acme.example", "low@acme.example", "mid@acme.example"]
+    count, first = smart_groups.preview(world.acme.id, group.rule, limit=2)
+    assert (count, [contact.last_name for contact in first]) == (3, ["Far", "Low"])
     low.manager_email = other.email  # Lou and, through Lou, Fay leave the team
     mid.department = "Sales"
     book.settle(world.acme.id)
