@@ -21,7 +21,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, delete, select, update
 
-from portal import attributes
+from portal import attributes, search
 from portal.book import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
@@ -47,6 +47,8 @@ from portal.sync.removed import ARCHIVE_DAYS
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 90
+# The changes that write contacts: enough of them in one run and the planner's statistics are refreshed.
+WRITING_KINDS = (ChangeKind.CREATE, ChangeKind.LINK, ChangeKind.UPDATE, ChangeKind.REMOVE, ChangeKind.RESTORE)
 
 
 class SyncNotPossible(Exception):
@@ -271,7 +273,16 @@ def _locked_sync(inputs, trigger, job, lease):
         except Exception as error:
             _fail_run(run, client, error)
             raise
+    _learn_sizes(run)
     return run
+
+
+def _learn_sizes(run):
+    """After a run that wrote many contacts (a first import, a reorganisation), the query planner
+    learns the book's new shape at once (search.refresh_statistics_after), as the CSV import does:
+    PostgreSQL otherwise plans the book's filters for the table it knew before the run."""
+    written = sum((run.counts or {}).get(kind.plural, 0) for kind in WRITING_KINDS)
+    search.refresh_statistics_after(written)
 
 
 def _client_or_fail(run, connection):
@@ -327,6 +338,7 @@ def _locked_import(inputs, user_ids, trigger, job, subscription, lease):
         except Exception as error:
             _fail_run(run, client, error)
             raise
+    _learn_sizes(run)
     return run, outcome
 
 
