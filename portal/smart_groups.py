@@ -268,6 +268,20 @@ def refresh(customer_id, run=None, record=True, now=None):
     return moved
 
 
+def record_leaving(customer_id, ids, now=None):
+    """Record that the contacts `ids` (one IN list), about to be deleted, leave their smart groups
+    ("no longer an active contact"), in a run recording an admin's edit. Caller deletes and commits."""
+    member = contact_group_members.c
+    run = None
+    for group in smart_groups(customer_id):
+        leaving = db.session.scalars(
+            select(member.contact_id).where(member.group_id == group.id, member.contact_id.in_(ids))
+        ).all()
+        if leaving:
+            run = run or _edit_run(customer_id, now or utcnow())
+            _record(run, group, ChangeKind.GROUP_LEAVE, leaving, None, now or utcnow())
+
+
 def _moving(customer_id, group):
     """(ids of the members leaving `group`, ids of the contacts joining it, its team_ids), read once:
     on a quiet refresh (most writes touch no rule) these reads are all it costs; the writes and

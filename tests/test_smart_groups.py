@@ -271,6 +271,7 @@ def test_the_contact_form_keeps_smart_groups_exact(alice_client, world, staff):
     alice_client.post(f"/contacts/{new.id}/delete")
     assert members(group) == ["blank@acme.example"]
     assert ("group_join", "new@acme.example", "department", "", "") in moves(group)
+    assert ("group_leave", "new@acme.example", "", "", "") in moves(group)  # "no longer an active contact"
 
 
 def test_the_csv_import_keeps_smart_groups_exact(alice_client, world, staff):
