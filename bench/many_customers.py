@@ -53,7 +53,11 @@ def copy_book(template, customers):
     db.session.execute(
         update(M365Connection)
         .where(M365Connection.customer_id.in_([c.id for c in customers]))
-        .values(users_delta_link=connection.users_delta_link, delta_saved_at=connection.delta_saved_at)
+        .values(
+            users_delta_link=connection.users_delta_link,
+            users_delta_select=connection.users_delta_select,  # what the link tracks (the attributes)
+            delta_saved_at=connection.delta_saved_at,
+        )
     )
     # Yesterday's runs: today's daily trigger finds every customer due.
     for run in db.session.scalars(select(SyncRun)):

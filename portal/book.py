@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 
 from portal import smart_groups
 from portal.extensions import db
@@ -208,10 +208,40 @@ def link_managers(customer_id):
     return len(changes)
 
 
-def settle(customer_id, run=None):
+def settle(customer_id, run=None, only=None):
     """After any write to a customer's book (the sync, an import, the CSV import, the contact form,
     Restore, a held removal decided): what follows from the contacts is brought in step with them.
     Managers are linked (link_managers), then smart groups follow (smart_groups.refresh, which records
-    joins and leaves on `run`). `run`: the SyncRun that wrote, if any. The caller commits."""
-    link_managers(customer_id)
-    smart_groups.refresh(customer_id, run)
+    joins and leaves on `run`). `run`: the SyncRun that wrote, if any. The caller commits.
+
+    `only`: the ids of the contacts written, when the write changed nothing by which another contact
+    finds them (their email, their M365 id, whether they are in the book): their own managers are
+    linked and smart groups follow them alone, a few indexed reads instead of the whole book."""
+    if only is None:
+        link_managers(customer_id)
+        smart_groups.refresh(customer_id, run)
+        return
+    relinked = link_own_managers(customer_id, only)
+    smart_groups.refresh(customer_id, run, only=only, managers_moved=relinked > 0)
+
+
+def link_own_managers(customer_id, contact_ids):
+    """link_managers for the contacts `contact_ids` alone (their own manager_id; not who they manage):
+    each manager looked up by M365 id or email among the active contacts. Returns how many changed."""
+    changed = 0
+    for contact in db.session.scalars(
+        select(Contact).where(Contact.customer_id == customer_id, Contact.id.in_(contact_ids))
+    ):
+        active = and_(Contact.customer_id == customer_id, Contact.archived_at.is_(None))
+        if contact.manager_m365_id:
+            found = select(Contact.id).where(active, Contact.m365_user_id == contact.manager_m365_id)
+        elif contact.manager_email:
+            found = select(Contact.id).where(active, Contact.email_key == email_key(contact.manager_email))
+        else:
+            found = None
+        manager_id = db.session.scalar(found.order_by(Contact.id).limit(1)) if found is not None else None
+        manager_id = None if manager_id == contact.id else manager_id
+        if manager_id != contact.manager_id:
+            contact.manager_id, changed = manager_id, changed + 1
+    db.session.flush()
+    return changed

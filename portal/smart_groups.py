@@ -235,17 +235,25 @@ def _phrase(customer_id, condition):
     return f"{label} {OPERATORS.get(operator, operator)} „{value}“"
 
 
-def refresh(customer_id, run=None, record=True, now=None):
+def refresh(customer_id, run=None, record=True, now=None, only=None, managers_moved=False):
     """Bring every smart group of the customer in step with its rule: members that no longer match
     (or were removed from the book) leave, matching active contacts join: the two set differences
     are read first (a refresh that moves no one costs those two queries per group), then written
     an IN list at a time. With `record`, joins and leaves become changes of `run` (or of a run recording
-    an admin's edit, made when something changed). Returns how many joined and left. Caller commits."""
+    an admin's edit, made when something changed). Returns how many joined and left. Caller commits.
+
+    `only`: just these contacts were written (book.settle's `only`); `managers_moved`: a manager link
+    of theirs changed. Attribute rules then look at them alone; a rule of managers only is left be
+    unless a manager moved (a move can take a whole team along, so that refresh reads the book)."""
     now = now or utcnow()
     moved = 0
     for group in smart_groups(customer_id):
         member = contact_group_members.c
-        leaving_ids, joining_ids, team = _moving(customer_id, group)
+        conditions = group.rule["conditions"]
+        if only is not None and not managers_moved and all(_is_team(c) for c in conditions):
+            continue
+        narrow = only if only is not None and not _has_team(group.rule) else None
+        leaving_ids, joining_ids, team = _moving(customer_id, group, narrow)
         if not leaving_ids and not joining_ids:
             continue
         if record:
@@ -282,11 +290,20 @@ def record_leaving(customer_id, ids, now=None):
             _record(run, group, ChangeKind.GROUP_LEAVE, leaving, None, now or utcnow())
 
 
-def _moving(customer_id, group):
+def _moving(customer_id, group, only=None):
     """(ids of the members leaving `group`, ids of the contacts joining it, its team_ids), read once:
     on a quiet refresh (most writes touch no rule) these reads are all it costs; the writes and
-    records then name the few contacts that move."""
+    records then name the few contacts that move. `only`: among these contacts (an attribute rule)."""
     members = select(contact_group_members.c.contact_id).where(contact_group_members.c.group_id == group.id)
+    if only is not None:
+        members = members.where(contact_group_members.c.contact_id.in_(only))
+        current = set(db.session.scalars(members))
+        matching = set(
+            db.session.scalars(
+                select(Contact.id).where(matches(customer_id, group.rule), Contact.id.in_(only))
+            )
+        )
+        return sorted(current - matching), sorted(matching - current), None
     if _has_team(group.rule):
         team = team_ids(customer_id, group.rule)
         matching, current = matching_ids(customer_id, group.rule, team), set(db.session.scalars(members))

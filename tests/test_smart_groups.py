@@ -274,6 +274,25 @@ def test_the_contact_form_keeps_smart_groups_exact(alice_client, world, staff):
     assert ("group_leave", "new@acme.example", "", "", "") in moves(group)  # "no longer an active contact"
 
 
+def test_the_contact_form_moves_one_contact_through_attribute_and_team_rules(alice_client, world, staff):
+    boss = add_contact(world.acme, "boss@acme.example", "Bo", "Boss")
+    finance = smart(world.acme, "Finance", ("department", "is", "Finance"))
+    team = smart(world.acme, "Boss's team", ("manager", "indirect", "boss@acme.example"))
+    team_finance = smart(world.acme, "Boss's Finance", ("manager", "direct", "boss@acme.example"),
+                         ("department", "is", "Finance"))  # fmt: skip
+    form = {"email": "sales@acme.example", "first_name": "Sam", "last_name": "Sales", "department": "Finance"}
+    assert alice_client.post(f"/contacts/{staff.sales.id}/edit", data=form).status_code == 302
+    assert "sales@acme.example" in members(finance) and members(team) == members(team_finance) == []
+    form["manager_email"] = boss.email
+    assert alice_client.post(f"/contacts/{staff.sales.id}/edit", data=form).status_code == 302
+    assert members(team) == members(team_finance) == ["sales@acme.example"]
+    form["department"] = "Sales"
+    assert alice_client.post(f"/contacts/{staff.sales.id}/edit", data=form).status_code == 302
+    assert (members(team), members(team_finance)) == (["sales@acme.example"], [])
+    assert "sales@acme.example" not in members(finance)
+    assert ("group_leave", "sales@acme.example", "department", "", "Sales") in moves(finance)
+
+
 def test_the_csv_import_keeps_smart_groups_exact(alice_client, world, staff):
     group = smart(world.acme, "No department", ("department", "empty", ""))
     other = smart(world.acme, "Finance", ("department", "is", "Finance"))

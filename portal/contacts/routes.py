@@ -28,6 +28,7 @@ from portal.contacts.forms import ContactForm, MembershipForm
 from portal.extensions import db
 from portal.models import Contact, ContactGroup
 from portal.sync.removed import removed_count
+from portal.text import email_key
 from portal.writes import book_write
 
 
@@ -105,6 +106,9 @@ def _save_from_form(customer, form, contact=None):
         form.manager_email.errors = [*form.manager_email.errors, manager_problem]
     if problem or manager_problem:
         return None
+    # Another contact finds this one by its email (as their manager): a new contact or a new email
+    # settles the whole book, any other change only what follows from this contact.
+    found_as_before = contact is not None and contact.email_key == email_key(form.email.data.strip())
     contact = services.save_contact(
         customer,
         contact,
@@ -116,7 +120,7 @@ def _save_from_form(customer, form, contact=None):
         attributes=form.attribute_values(),
         manager=(form.manager_email.data or "", form.manager_name.data or ""),
     )
-    book.settle(customer.id)
+    book.settle(customer.id, only=[contact.id] if found_as_before else None)
     db.session.commit()
     return contact
 
