@@ -4,12 +4,12 @@ provisioned again brought back, and contacts pulled from Microsoft Graph adopted
 
 from sqlalchemy import select
 
-from portal import mail
+from portal import mail, smart_groups
 from portal.extensions import db
-from portal.models import Contact, SyncSettings
+from portal.models import Contact, ContactGroup, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from tests.factories import add_contact
-from tests.scim_helpers import Scim, entra_user, provisioned
+from tests.scim_helpers import ENTERPRISE, Scim, entra_user, provisioned
 
 
 def _post(scim, name, oid=None):
@@ -115,3 +115,19 @@ def test_a_contact_pulled_from_graph_is_adopted_not_duplicated(app, world):
     ivy = add_contact(acme, "ivy@acme.example", "Ivy", "Report", manager_email="Max@acme.example")
     max_id = _post(scim, "max")
     assert db.session.get(Contact, ivy.id).manager_id == max_id
+
+
+def test_smart_groups_follow_what_entra_writes(app, world):
+    acme = world.acme
+    rule = smart_groups.validate(
+        {"conditions": [{"attribute": "department", "operator": "is", "value": "Finance"}]}
+    )
+    finance = ContactGroup(customer_id=acme.id, name="Finance", rule=rule)
+    db.session.add(finance)
+    db.session.commit()
+    scim = Scim(app, provisioned(acme))
+    ann = _post(scim, "ann")
+    assert db.session.get(ContactGroup, finance.id).contacts == []
+    department = {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Finance"}
+    assert scim.patch(f"/Users/{ann}", [department]).status_code == 200
+    assert [c.id for c in db.session.get(ContactGroup, finance.id).contacts] == [ann]

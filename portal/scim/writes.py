@@ -117,19 +117,18 @@ def _match(customer, wanted):
 
 
 def _settle(customer, contact, named_anew=True):
-    """book.settle after a write to one contact, when something can follow from it: the customer
-    has smart groups, or (`named_anew`: the contact is new, back, or has a new email) another
-    contact names this one as its manager (by email or Microsoft id) without being linked yet. A
-    SCIM write links the contact's own manager itself (_set_manager), so Entra's initial cycle does
-    not read the whole book once per user."""
-    smart = select(ContactGroup.id).where(
-        ContactGroup.customer_id == customer.id, ContactGroup.rule.is_not(None)
-    )
-    if db.session.scalar(smart.limit(1)) is not None:
+    """book.settle after a write to one contact: for this contact alone (its manager, the smart
+    groups that read it) unless another contact can find it anew (`named_anew`: it is new, back, or
+    has a new email) and one names it as its manager without being linked yet; then the whole book.
+    So Entra's initial cycle does not read the whole book once per user."""
+    if named_anew and _awaited_as_manager(customer, contact):
         settle(customer.id)
-        return
-    if not named_anew:
-        return
+    else:
+        settle(customer.id, only=[contact.id])
+
+
+def _awaited_as_manager(customer, contact):
+    """Whether another contact names `contact` as its manager (by email or M365 id), unlinked."""
     named = [func.lower(Contact.manager_email) == contact.email_key]
     if contact.m365_user_id:
         named.append(Contact.manager_m365_id == contact.m365_user_id)
@@ -139,8 +138,7 @@ def _settle(customer, contact, named_anew=True):
         Contact.id != contact.id,
         or_(*named),
     )
-    if db.session.scalar(waiting.limit(1)) is not None:
-        settle(customer.id)
+    return db.session.scalar(waiting.limit(1)) is not None
 
 
 def _link_active(customer):
