@@ -280,4 +280,10 @@ def from_environment():
         # Rows one CSV import may have (the preview refuses larger files).
         "CSV_IMPORT_MAX_ROWS": _positive_int("CSV_IMPORT_MAX_ROWS", 20_000),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 10) * 1024 * 1024,
+        # Entra provisioning (/scim/v2): body cap, per-token rate limit (requests/s, burst), and how
+        # long a write waits for the customer's lock before answering 503 (Entra retries).
+        "SCIM_MAX_BODY_BYTES": _positive_int("SCIM_MAX_BODY_BYTES", 1024 * 1024),
+        "SCIM_RATE_PER_SECOND": _positive_int("SCIM_RATE_PER_SECOND", 100),
+        "SCIM_RATE_BURST": _positive_int("SCIM_RATE_BURST", 200),
+        "SCIM_LOCK_WAIT_SECONDS": _positive_int("SCIM_LOCK_WAIT_SECONDS", 10),
     }

@@ -111,6 +111,7 @@ class RunKind(Labelled):
     DECISION = "decision", N_("Decision on held deletions")  # "Allow deletions" / "Keep contacts"
     RESTORE = "restore", N_("Restore by an admin")
     EDIT = "edit", N_("Change in the contact book")  # smart groups followed an admin's edit
+    PROVISIONING = "provisioning", N_("Entra provisioning (SCIM)")  # a deletion or restore by portal.scim
 
 
 class RemovalReason(Labelled):

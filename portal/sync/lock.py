@@ -15,7 +15,11 @@ marks the customer's runs still "running" as interrupted.
         db.session.commit()
 
 `acquire(customer_id, owner, wait_seconds)` / `release(customer_id, owner)` are the parts `held` is
-made of. Every function takes a clock (`clock=`, an aware-UTC `now()`), so tests move time instead
+made of. A writer whose whole work is one short transaction (a SCIM request) calls
+`in_transaction(customer_id, wait_seconds)` first instead: it locks the free lock row until the
+transaction ends (PostgreSQL: a row lock; SQLite: the database's write lock), so such writers queue
+behind each other and behind lease holders without a lease or a renewal thread. Every function
+takes a clock (`clock=`, an aware-UTC `now()`), so tests move time instead
 of sleeping.
 """
 
@@ -167,6 +171,28 @@ def _ensure_row(customer_id):
         db.session.commit()
     except IntegrityError:  # another process created it a moment ago
         db.session.rollback()
+
+
+def in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow):
+    """Hold the customer's lock for the rest of the current transaction (it must not have written
+    yet); CustomerBusy when a lease holder keeps it longer than wait_seconds. Its commit or
+    rollback releases it. An expired holder's lock is taken over as by acquire."""
+    _ensure_row(customer_id)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        now = clock()
+        mine = SyncLock.customer_id == customer_id
+        free = update(SyncLock).where(mine, SyncLock.owner.is_(None)).values(owner=None)
+        if db.session.execute(free).rowcount:
+            return
+        expired = and_(SyncLock.owner.is_not(None), SyncLock.expires_at < now)
+        if db.session.execute(update(SyncLock).where(mine, expired).values(owner=None)).rowcount:
+            interrupt_runs(customer_id, now)
+            return
+        db.session.rollback()
+        if time.monotonic() >= deadline:
+            raise CustomerBusy(customer_id)
+        time.sleep(poll)
 
 
 @contextmanager

@@ -479,13 +479,17 @@ def _skip(plan, state, user_id, name, email, reason, force=False):
     plan.skipped.append(Change(ChangeKind.SKIP, user_id, name, email or "", reason=reason))
 
 
+def exceeds_threshold(count, synced_count, percent, minimum):
+    """The deletion threshold: `count` removals out of `synced_count` contacts are held when they
+    exceed BOTH the share (`percent`) and the count (`minimum`). Entra provisioning counts its
+    deletions of the last hour the same way (portal.scim.writes)."""
+    return count * 100 > synced_count * percent and count >= minimum
+
+
 def _apply_threshold(plan, rules):
     """Hold every removal of this run when they exceed BOTH the share and the count."""
     count = len(plan.removals)
-    if not count:
-        return
-    share_exceeded = count * 100 > plan.synced_count * rules.threshold_percent
-    if share_exceeded and count >= rules.threshold_min:
+    if count and exceeds_threshold(count, plan.synced_count, rules.threshold_percent, rules.threshold_min):
         plan.threshold_exceeded = True
         plan.holds = [
             Change(ChangeKind.HOLD, c.user_id, c.name, c.email, contact_id=c.contact_id, reason=c.reason)

@@ -1,0 +1,96 @@
+"""The provisioning activity log: one ScimActivity row per request to /scim/v2.
+
+    record(customer_id, token_id, method, operation, status, resource_type, resource_id, detail)
+    recent(customer, limit=50)      the newest rows first
+    last_cycle_counts(customer)     {"created", "updated", "disabled", "deleted"} of the last cycle
+
+A row never holds a secret or a request body: the operation (a ScimOperation value), the resource,
+the status and a short detail. Writing one is a single INSERT in the request's own transaction; every
+PRUNE_EVERY rows of a customer the log is cut back to its newest KEEP rows (one DELETE by index).
+A cycle is Entra's run over the assigned users and groups: the requests since the last pause of
+CYCLE_GAP or more.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from portal.extensions import db
+from portal.models import ScimActivity, ScimOperation, utcnow
+
+KEEP = 2000
+PRUNE_EVERY = 100
+DETAIL_LENGTH = 200
+CYCLE_GAP = timedelta(minutes=10)
+
+COUNTED = {
+    "created": {ScimOperation.CREATE, ScimOperation.RESTORE},
+    "updated": {ScimOperation.UPDATE, ScimOperation.ENABLE},
+    "disabled": {ScimOperation.DISABLE},
+    "deleted": {ScimOperation.DELETE, ScimOperation.DELETE_HELD},
+}
+
+
+def record(customer_id, token_id, method, operation, status, resource_type="", resource_id="", detail=""):
+    """Add the row of one request (the caller commits)."""
+    row = ScimActivity(
+        customer_id=customer_id,
+        token_id=token_id,
+        at=utcnow(),
+        method=method[:8],
+        operation=str(operation),
+        resource_type=resource_type,
+        resource_id=str(resource_id or "")[:64],
+        status=status,
+        detail=(detail or "")[:DETAIL_LENGTH],
+    )
+    db.session.add(row)
+    db.session.flush()
+    if row.id % PRUNE_EVERY == 0:
+        prune(customer_id)
+    return row
+
+
+def prune(customer_id, keep=KEEP):
+    """Delete the customer's rows older than its newest `keep`."""
+    oldest_kept = db.session.scalar(
+        select(ScimActivity.id)
+        .where(ScimActivity.customer_id == customer_id)
+        .order_by(ScimActivity.id.desc())
+        .offset(keep - 1)
+        .limit(1)
+    )
+    if oldest_kept is not None:
+        db.session.execute(
+            delete(ScimActivity).where(ScimActivity.customer_id == customer_id, ScimActivity.id < oldest_kept)
+        )
+
+
+def recent(customer, limit=50):
+    """The customer's newest `limit` rows, newest first."""
+    return db.session.scalars(
+        select(ScimActivity)
+        .where(ScimActivity.customer_id == customer.id)
+        .order_by(ScimActivity.at.desc(), ScimActivity.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def last_cycle_counts(customer):
+    """How many users the last cycle created (or brought back), updated, disabled and deleted."""
+    rows = db.session.execute(
+        select(ScimActivity.at, ScimActivity.operation, ScimActivity.status)
+        .where(ScimActivity.customer_id == customer.id)
+        .order_by(ScimActivity.at.desc(), ScimActivity.id.desc())
+        .limit(KEEP)
+    ).all()
+    counts = dict.fromkeys(COUNTED, 0)
+    later = None
+    for at, operation, status in rows:
+        if later is not None and later - at >= CYCLE_GAP:
+            break
+        later = at
+        if status < 300:
+            for key, operations in COUNTED.items():
+                counts[key] += operation in operations
+    return counts

@@ -1,0 +1,536 @@
+"""/scim/v2: the SCIM 2.0 endpoint Microsoft Entra ID provisions users and groups to (RFC 7643/7644).
+
+Bearer token only (portal.scim.tokens: it alone names the customer), no session, no CSRF (no cookie
+authenticates here). Every answer is application/scim+json; errors use the SCIM Error schema.
+Every request adds one row to the activity log (portal.scim.activity). Writes:
+
+- are refused (403) while the customer's directory source is the Microsoft Graph sync;
+- run under the customer's lock for their one transaction (portal.sync.lock.in_transaction), so
+  Entra's parallel requests and the portal's own writers take turns; any error rolls all back.
+
+Limits: bodies up to SCIM_MAX_BODY_BYTES (413), filters bounded (portal.scim.query), at most
+discovery.MAX_RESULTS per page, SCIM_RATE_PER_SECOND / SCIM_RATE_BURST per token (429, Retry-After).
+"""
+
+import json
+import logging
+from functools import wraps
+
+from flask import Blueprint, Response, current_app, g, request
+from pydantic import ValidationError
+from scim2_models import (
+    Context,
+    Error,
+    ForbiddenException,
+    Group,
+    InvalidSyntaxException,
+    InvalidValueException,
+    ListResponse,
+    NotFoundException,
+    NotImplementedException,
+    PatchOp,
+    PayloadTooLargeException,
+    ResourceType,
+    Schema,
+    SCIMException,
+    SearchRequest,
+    UnauthorizedException,
+)
+from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
+
+from portal.auth.session import sessionless
+from portal.auth.throttle import client_address
+from portal.extensions import csrf, db
+from portal.models import Contact, ContactGroup, Customer, ScimOperation
+from portal.scim import activity, discovery, groups, query, tokens, users, writes
+from portal.scim.discovery import ENTERPRISE, POLICY, USER
+from portal.scim.limits import BUCKETS
+from portal.sync import lock
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+csrf.exempt(bp)
+
+CONTENT_TYPE = "application/scim+json"
+GRAPH_SOURCE = (
+    "This customer's contact book is kept by the Microsoft Graph sync. An admin can switch the "
+    "directory source to Entra provisioning on the portal's Entra provisioning page."
+)
+BUSY = "The contact book is busy with another change; please retry."
+USER_TYPE, GROUP_TYPE = "User", "Group"
+
+
+class Busy(SCIMException):
+    status = 503
+
+
+class TooMany(SCIMException):
+    status = 429
+
+
+class MethodNotAllowed(SCIMException):
+    status = 405
+
+
+ENDPOINTS = {"ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Groups"}
+
+
+# --- the request's frame: limits, token, answers, the activity row ------------------------------------
+
+
+@bp.before_request
+def _authenticate():
+    g.scim = {"operation": ScimOperation.REFUSED, "type": "", "id": "", "detail": ""}
+    g.customer = None
+    limit = current_app.config["SCIM_MAX_BODY_BYTES"]
+    request.max_content_length = limit
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLargeException(detail=f"Request bodies may have at most {limit} bytes.")
+    scheme, _space, secret = request.headers.get("Authorization", "").partition(" ")
+    token = tokens.authenticate(secret.strip(), client_address()) if scheme.lower() == "bearer" else None
+    if token is None:
+        raise UnauthorizedException(detail="A valid bearer token is required.")
+    g.token, g.customer = token, db.session.get(Customer, token.customer_id)
+    config = current_app.config
+    wait = BUCKETS.take(token.id, config["SCIM_RATE_PER_SECOND"], config["SCIM_RATE_BURST"])
+    if wait:
+        g.retry_after = wait
+        raise TooMany(detail=f"Too many requests with this token; retry in {wait} s.")
+    return None
+
+
+def _note(operation, resource_type="", resource_id="", detail=""):
+    g.scim.update(operation=operation, type=resource_type, id=str(resource_id or ""), detail=detail)
+
+
+def _answer(payload, status=200, location=None):
+    """A SCIM answer; the activity row is written in the same transaction and committed."""
+    response = Response(
+        json.dumps(payload) if payload is not None else None, status=status, content_type=CONTENT_TYPE
+    )
+    if location:
+        response.headers["Location"] = location
+    _record(status)
+    db.session.commit()
+    return response
+
+
+def _record(status):
+    if g.get("customer") is None:
+        return
+    note = g.scim
+    activity.record(
+        g.customer.id,
+        g.token.id,
+        request.method,
+        note["operation"],
+        status,
+        note["type"],
+        note["id"],
+        note["detail"],
+    )
+
+
+def _error_answer(status, detail, scim_type=None):
+    db.session.rollback()
+    error = Error(status=status, detail=detail, scim_type=scim_type)
+    g.scim = g.get("scim") or {"operation": ScimOperation.REFUSED, "type": "", "id": "", "detail": ""}
+    g.scim.update(operation=ScimOperation.REFUSED, detail=detail)
+    response = _answer(error.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="scim"'
+    if status == 429:
+        response.headers["Retry-After"] = str(g.get("retry_after", 1))
+    if status == 503:
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+@bp.errorhandler(SCIMException)
+def _scim_error(exc):
+    return _error_answer(exc.status, exc.detail, exc.scim_type or None)
+
+
+@bp.errorhandler(ValidationError)
+def _invalid(exc):
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return _error_answer(
+        400, f"{where}: {first.get('msg', 'invalid value')}"[:200].strip(": "), "invalidValue"
+    )
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc):
+    if exc.code == 413:
+        return _error_answer(413, "The request body is too large.")
+    return _error_answer(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _failed(exc):
+    log.exception("SCIM request failed: %s %s", request.method, request.path)
+    return _error_answer(500, "The request failed; nothing was changed.")
+
+
+@bp.errorhandler(lock.CustomerBusy)
+def _busy(_exc):
+    return _error_answer(503, BUSY)
+
+
+def base_url():
+    return request.url_root.rstrip("/") + bp.url_prefix
+
+
+def _body():
+    try:
+        return json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidSyntaxException(detail="The request body is not JSON.") from None
+
+
+def write(view):
+    """A write: refused while the Graph sync keeps the book; under the customer's lock; one
+    transaction with its activity row."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        customer = g.customer
+        if not customer.provisioned_by_entra:
+            raise ForbiddenException(detail=GRAPH_SOURCE)
+        db.session.commit()  # the token's last use, before the lock's transaction begins
+        lock.in_transaction(customer.id, current_app.config["SCIM_LOCK_WAIT_SECONDS"])
+        return view(*args, **kwargs)
+
+    return sessionless(wrapper)
+
+
+def read(view):
+    return sessionless(view)
+
+
+def _dump(resource, parameters=None):
+    return resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters)
+
+
+# --- discovery --------------------------------------------------------------------------------------
+
+
+@bp.get("/ServiceProviderConfig")
+@read
+def service_provider_config():
+    _note(ScimOperation.READ, detail="ServiceProviderConfig")
+    config = discovery.with_location(
+        discovery.service_provider_config(), f"{base_url()}/ServiceProviderConfig"
+    )
+    return _answer(_dump(config))
+
+
+@bp.get("/Schemas")
+@bp.get("/Schemas/<path:schema_id>")
+@read
+def schemas(schema_id=None):
+    _note(ScimOperation.READ, detail="Schemas")
+    items = [
+        discovery.with_location(schema.model_copy(deep=True), f"{base_url()}/Schemas/{schema.id}")
+        for schema in discovery.schemas()
+    ]
+    return _one_or_list(items, schema_id, Schema)
+
+
+@bp.get("/ResourceTypes")
+@bp.get("/ResourceTypes/<name>")
+@read
+def resource_types(name=None):
+    _note(ScimOperation.READ, detail="ResourceTypes")
+    items = [
+        discovery.with_location(item, f"{base_url()}/ResourceTypes/{item.id}")
+        for item in discovery.resource_types()
+    ]
+    return _one_or_list(items, name, ResourceType)
+
+
+def _one_or_list(items, wanted, model):
+    if wanted is None:
+        listed = ListResponse[model](
+            total_results=len(items), start_index=1, items_per_page=len(items), resources=items
+        )
+        return _answer(_dump(listed))
+    found = next((item for item in items if item.id == wanted), None)
+    if found is None:
+        raise NotFoundException(detail=f"No {model.__name__} {wanted}.")
+    return _answer(_dump(found))
+
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+def _contact(user_id):
+    """The customer's contact of this SCIM id (archived ones are deleted: 404)."""
+    contact = None
+    if user_id.isdigit() and len(user_id) < 18:
+        contact = db.session.scalar(
+            select(Contact).where(
+                Contact.customer_id == g.customer.id,
+                Contact.id == int(user_id),
+                Contact.archived_at.is_(None),
+            )
+        )
+    if contact is None:
+        raise NotFoundException(detail=f"No user with the id {user_id[:40]}.")
+    return contact
+
+
+def _search(parameters_source):
+    try:
+        return SearchRequest.model_validate(parameters_source)
+    except ValidationError as exc:
+        raise InvalidValueException(
+            detail=str(exc.errors()[0].get("msg", "invalid parameters"))[:200]
+        ) from None
+
+
+@bp.get("/Users")
+@read
+def list_users():
+    return _list_users(_search(request.args.to_dict()))
+
+
+@bp.post("/Users/.search")
+@read
+def search_users():
+    return _list_users(_search(_body() or {}))
+
+
+def _list_users(search):
+    mine = [Contact.customer_id == g.customer.id, Contact.archived_at.is_(None)]
+    if search.filter:
+        mine.append(query.user_condition(str(search.filter)))
+    offset, limit = query.page(search.start_index, search.count)
+    total = db.session.scalar(select(func.count()).select_from(Contact).where(*mine))
+    rows = (
+        db.session.scalars(
+            select(Contact).where(*mine).order_by(Contact.id).offset(offset).limit(limit)
+        ).all()
+        if limit
+        else []
+    )
+    base = base_url()
+    _note(
+        ScimOperation.QUERY,
+        USER_TYPE,
+        detail=f"{total} found" + (f" by {str(search.filter)[:150]}" if search.filter else ""),
+    )
+    listed = ListResponse[USER](
+        total_results=total,
+        start_index=offset + 1,
+        items_per_page=len(rows),
+        resources=[users.to_user(c, base) for c in rows],
+    )
+    return _answer(_dump(listed, search))
+
+
+@bp.get("/Users/<user_id>")
+@read
+def get_user(user_id):
+    contact = _contact(user_id)
+    _note(ScimOperation.READ, USER_TYPE, contact.id)
+    return _answer(_dump(users.to_user(contact, base_url()), _search(request.args.to_dict())))
+
+
+def _user_answer(contact, status=200):
+    user = users.to_user(contact, base_url())
+    return _answer(_dump(user), status, location=user.meta.location if status == 201 else None)
+
+
+@bp.post("/Users")
+@write
+def create_user():
+    user = USER.model_validate(_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
+    contact, operation = writes.create_user(g.customer, user)
+    _note(operation, USER_TYPE, contact.id, user.user_name or "")
+    return _user_answer(contact, 201)
+
+
+@bp.put("/Users/<user_id>")
+@write
+def replace_user(user_id):
+    contact = _contact(user_id)
+    user = USER.model_validate(_body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY)
+    _note(writes.update_user(g.customer, contact, user), USER_TYPE, contact.id)
+    return _user_answer(contact)
+
+
+@bp.patch("/Users/<user_id>")
+@write
+def patch_user(user_id):
+    contact = _contact(user_id)
+    patch = _patch_op(USER, _entra_manager(_body()))
+    user = users.to_user(contact, base_url(), patching=True)
+    patch.patch(user, scim_policy=POLICY)
+    _note(writes.update_user(g.customer, contact, user), USER_TYPE, contact.id)
+    return _user_answer(contact)
+
+
+@bp.delete("/Users/<user_id>")
+@write
+def delete_user(user_id):
+    contact = _contact(user_id)
+    _note(writes.delete_user(g.customer, contact), USER_TYPE, contact.id)
+    return _answer(None, 204)
+
+
+def _patch_op(model, payload):
+    return PatchOp[model].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY)
+
+
+MANAGER_PATHS = {f"{ENTERPRISE}:manager".lower(), "manager"}
+
+
+def _entra_manager(payload):
+    """Entra sends the manager as a bare id ("value": "42"); the schema's form is {"value": "42"}."""
+    for operation in (payload or {}).get("Operations") or ():
+        if not isinstance(operation, dict):
+            continue
+        value = operation.get("value")
+        if str(operation.get("path", "")).lower() in MANAGER_PATHS and isinstance(value, str):
+            operation["value"] = {"value": value}
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key.lower() in MANAGER_PATHS and isinstance(item, str):
+                    value[key] = {"value": item}
+    return payload
+
+
+# --- groups -----------------------------------------------------------------------------------------
+
+
+def _group(group_id):
+    row = None
+    if group_id.isdigit() and len(group_id) < 18:
+        row = db.session.scalar(groups.provisioned(g.customer).where(ContactGroup.id == int(group_id)))
+    if row is None:
+        raise NotFoundException(detail=f"No group with the id {group_id[:40]}.")
+    return row
+
+
+def _with_members(search):
+    excluded = {name.lower() for name in search.excluded_attributes or ()}
+    included = {name.lower() for name in search.attributes or ()}
+    return "members" not in excluded and (not included or "members" in included)
+
+
+@bp.get("/Groups")
+@read
+def list_groups():
+    return _list_groups(_search(request.args.to_dict()))
+
+
+@bp.post("/Groups/.search")
+@read
+def search_groups():
+    return _list_groups(_search(_body() or {}))
+
+
+def _list_groups(search):
+    statement = groups.provisioned(g.customer)
+    if search.filter:
+        statement = statement.where(query.group_condition(str(search.filter)))
+    offset, limit = query.page(search.start_index, search.count)
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = (
+        db.session.scalars(statement.order_by(ContactGroup.id).offset(offset).limit(limit)).all()
+        if limit
+        else []
+    )
+    base, members = base_url(), _with_members(search)
+    _note(
+        ScimOperation.QUERY,
+        GROUP_TYPE,
+        detail=f"{total} found" + (f" by {str(search.filter)[:150]}" if search.filter else ""),
+    )
+    listed = ListResponse[Group](
+        total_results=total,
+        start_index=offset + 1,
+        items_per_page=len(rows),
+        resources=[groups.to_group(row, base, members) for row in rows],
+    )
+    return _answer(_dump(listed, search))
+
+
+@bp.get("/Groups/<group_id>")
+@read
+def get_group(group_id):
+    row, search = _group(group_id), _search(request.args.to_dict())
+    _note(ScimOperation.READ, GROUP_TYPE, row.id)
+    return _answer(_dump(groups.to_group(row, base_url(), _with_members(search)), search))
+
+
+@bp.post("/Groups")
+@write
+def create_group():
+    group = Group.model_validate(_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
+    row = writes.create_group(g.customer, group)
+    _note(ScimOperation.GROUP_CREATE, GROUP_TYPE, row.id, row.name[:100])
+    answer = groups.to_group(row, base_url())
+    return _answer(_dump(answer), 201, location=answer.meta.location)
+
+
+@bp.put("/Groups/<group_id>")
+@write
+def replace_group(group_id):
+    row = _group(group_id)
+    group = Group.model_validate(_body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY)
+    _note_members(row, writes.update_group(g.customer, row, group))
+    return _answer(_dump(groups.to_group(row, base_url())))
+
+
+@bp.patch("/Groups/<group_id>")
+@write
+def patch_group(group_id):
+    row = _group(group_id)
+    patch = _patch_op(Group, _body())
+    group = groups.to_group(row, base_url())
+    patch.patch(group, scim_policy=POLICY)
+    _note_members(row, writes.update_group(g.customer, row, group))
+    return _answer(None, 204)
+
+
+def _note_members(row, changed):
+    added, removed = changed
+    operation = ScimOperation.GROUP_UPDATE
+    if added and not removed:
+        operation = ScimOperation.MEMBERS_ADD
+    elif removed and not added:
+        operation = ScimOperation.MEMBERS_REMOVE
+    _note(operation, GROUP_TYPE, row.id, f"{len(added)} added, {len(removed)} removed")
+
+
+@bp.delete("/Groups/<group_id>")
+@write
+def delete_group(group_id):
+    row = _group(group_id)
+    _note(ScimOperation.GROUP_DELETE, GROUP_TYPE, row.id, row.name[:100])
+    writes.delete_group(g.customer, row)
+    return _answer(None, 204)
+
+
+# --- anything else ----------------------------------------------------------------------------------
+
+
+@bp.post("/.search")
+@read
+def search_all():
+    raise NotImplementedException(detail="Search across resource types is not supported; use /Users/.search.")
+
+
+@bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@read
+def not_found(rest):
+    if rest.split("/", 1)[0] in ENDPOINTS:
+        raise MethodNotAllowed(detail=f"{request.method} is not supported here.")
+    raise NotFoundException(detail="No such SCIM endpoint.")

@@ -1,0 +1,119 @@
+"""A SCIM User is a contact of the token's customer: the mapping both ways.
+
+    to_user(contact, base)   the contact as a SCIM User (id = str(contact.id))
+    values(user)             {field: value} a SCIM User says about a contact (FIELDS)
+
+userName ↔ user_name, emails (the primary or "work" one) ↔ email, name.givenName/familyName ↔
+first/last name, displayName ← the full name (read-only; it fills the name when Entra sends no
+given and family name), externalId, active ↔ deactivated_at, the attribute set by its SCIM paths
+(portal.attributes.ATTRIBUTES[].scim) and the enterprise manager by its SCIM id.
+"""
+
+from scim2_models import Address, Email, EnterpriseUser, Manager, Meta, Name, Path
+
+from portal import attributes
+from portal.scim.discovery import USER
+from portal.text import single_line
+
+FIELDS = (
+    "user_name",
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "active",
+    *attributes.NAMES,
+    "manager",
+)
+PATHS = {attribute.name: Path[USER](attribute.scim) for attribute in attributes.ATTRIBUTES}
+NAME_LENGTH = 100
+
+
+def location(base, contact_id):
+    return f"{base}/Users/{contact_id}"
+
+
+def to_user(contact, base, patching=False):
+    """The contact as a SCIM User[EnterpriseUser]; `patching`: without the derived displayName, so
+    what a PATCH does to the name and displayName is seen as it is."""
+    user = USER(
+        id=str(contact.id),
+        external_id=contact.external_id or None,
+        user_name=contact.user_name or contact.email,
+        name=Name(given_name=contact.first_name or None, family_name=contact.last_name or None)
+        if contact.first_name or contact.last_name
+        else None,
+        display_name=None if patching else contact.full_name or None,
+        active=contact.deactivated_at is None,
+        emails=[Email(value=contact.email, type=Email.Type.work)],
+        addresses=[Address(type=Address.Type.work)],
+        meta=Meta(
+            resource_type="User",
+            created=contact.created_at,
+            last_modified=contact.updated_at,
+            location=location(base, contact.id),
+        ),
+    )
+    user[EnterpriseUser] = EnterpriseUser()
+    for name, path in PATHS.items():
+        if getattr(contact, name):
+            path.set(user, getattr(contact, name), strict=False)
+    if not any(user.addresses[0].model_dump(exclude={"type"}, exclude_none=True).values()):
+        user.addresses = None
+    manager = _manager_value(contact)
+    if manager:
+        user[EnterpriseUser].manager = Manager(
+            value=manager,
+            ref=location(base, manager) if contact.manager_id else None,
+            display_name=(contact.manager_name or None) if contact.manager_id else None,
+        )
+    if not user[EnterpriseUser].model_dump(exclude_none=True, exclude={"schemas"}):
+        user[EnterpriseUser] = None
+    return user
+
+
+def _manager_value(contact):
+    """The manager's SCIM id when the manager is in the book; the id Entra sent otherwise."""
+    if contact.manager_id:
+        return str(contact.manager_id)
+    return contact.manager_m365_id or None
+
+
+def values(user):
+    """{field: value} for every field of FIELDS (absent ones as "" or None): what the user says."""
+    first = _text((user.name.given_name if user.name else None) or "")
+    last = _text((user.name.family_name if user.name else None) or "")
+    if not first and not last:
+        last = _text(user.display_name or "")
+    found = {
+        "user_name": (user.user_name or "").strip()[:254] or None,
+        "external_id": (user.external_id or "").strip()[:255] or None,
+        "first_name": first,
+        "last_name": last,
+        "email": _email(user),
+        "active": user.active is not False,
+    }
+    for name, path in PATHS.items():
+        value = path.get(user)
+        if isinstance(value, list):
+            value = next((item for item in value if item), None)
+        found[name] = attributes.clean(value if isinstance(value, str) else "")
+    enterprise = user[EnterpriseUser]
+    manager = enterprise.manager if enterprise else None
+    found["manager"] = (manager.value or "").strip()[:64] or None if manager else None
+    return found
+
+
+def _text(value):
+    return (single_line(value) or "")[:NAME_LENGTH]
+
+
+def _email(user):
+    """The primary email, else the work one, else the first; "" when none."""
+    emails = [email for email in user.emails or () if email.value]
+    chosen = (
+        next((e for e in emails if e.primary), None)
+        or next((e for e in emails if str(e.type or "").lower() == "work"), None)
+        or (emails[-1] if emails else None)
+    )
+    return (chosen.value or "").strip() if chosen else ""

@@ -1,0 +1,386 @@
+"""What a SCIM write does to the contact book, through the book's own rules.
+
+    create_user(customer, user)            -> (contact, ScimOperation): a new contact, or an archived
+                                              one brought back, or a contact pulled from Graph adopted
+    update_user(customer, contact, user)   -> ScimOperation (PUT and PATCH: the user after the change)
+    delete_user(customer, contact)         -> ScimOperation: archived as the daily sync removes, or held
+    create_group / update_group / delete_group
+
+Every function works in the caller's transaction (portal.scim.routes takes the customer's lock
+first, commits after, rolls back on any error) and raises scim2-models' SCIMException subclasses
+for the answer. Email addresses follow book.email_problem; managers and smart groups follow
+book.settle; removals and restores go through portal.sync.apply like the sync's.
+"""
+
+from datetime import timedelta
+
+from flask_babel import force_locale
+from scim2_models import InvalidValueException, UniquenessException
+from sqlalchemy import delete, func, insert, or_, select, update
+
+from portal import attributes
+from portal.book import email_problem, find_by_email, find_group_by_name, normalize_email, settle
+from portal.contacts.services import delete_group as delete_contact_group
+from portal.extensions import db
+from portal.models import (
+    Contact,
+    ContactGroup,
+    Origin,
+    ScimOperation,
+    SyncSettings,
+    contact_group_members,
+    utcnow,
+)
+from portal.models.sync import HeldRemoval, SyncChange, SyncRun
+from portal.models.vocabulary import ChangeKind, ChangeNote, RemovalReason, RunKind
+from portal.scim.users import values as user_values
+from portal.sync import reports
+from portal.sync.apply import apply_plan
+from portal.sync.plan import Change, SyncPlan, exceeds_threshold
+from portal.text import email_key, name_key, single_line
+
+DELETION_WINDOW = timedelta(hours=1)  # SCIM deletions counted together against the deletion threshold
+GROUP_NAME_LENGTH = 200
+ENTRA_TRIGGER = "entra"
+
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+def create_user(customer, user):
+    """POST /Users: (contact, operation)."""
+    wanted = user_values(user)
+    _require(wanted)
+    match = _match(customer, wanted)
+    if match is None:
+        contact = Contact(customer_id=customer.id, origin=Origin.SCIM, email="", email_key="")
+        _write(customer, contact, wanted, new=True)
+        db.session.add(contact)
+        db.session.flush()
+        settle(customer.id)
+        return contact, ScimOperation.CREATE
+    if match.archived_at is not None:
+        _restore(customer, match)
+        _write(customer, match, wanted)
+        settle(customer.id)
+        return match, ScimOperation.RESTORE
+    _write(customer, match, wanted)  # a contact pulled from Graph: provisioned from now on
+    settle(customer.id)
+    return match, ScimOperation.CREATE
+
+
+def update_user(customer, contact, user):
+    """PUT or PATCH /Users/{id}: write what changed; the operation says what it was."""
+    was_active = contact.deactivated_at is None
+    wanted = user_values(user)
+    _require(wanted)
+    _write(customer, contact, wanted)
+    settle(customer.id)
+    if was_active and contact.deactivated_at is not None:
+        return ScimOperation.DISABLE
+    if not was_active and contact.deactivated_at is None:
+        return ScimOperation.ENABLE
+    return ScimOperation.UPDATE
+
+
+def _require(wanted):
+    if not wanted["user_name"]:
+        raise InvalidValueException(detail="userName is required.")
+    if not wanted["email"]:
+        raise InvalidValueException(detail='A work email address (emails[type eq "work"].value) is required.')
+
+
+def _match(customer, wanted):
+    """The contact a new user is: an archived one with its externalId or userName (brought back), a
+    contact pulled from Microsoft Graph with externalId = its object id, or with its email while
+    "Link active" is on. UniquenessException when an active provisioned contact already is it."""
+    external_id, key = wanted["external_id"], email_key(wanted["user_name"])
+    conditions = [Contact.user_name_key == key]
+    if external_id:
+        conditions += [Contact.external_id == external_id, Contact.m365_user_id == external_id]
+    if _link_active(customer):
+        conditions.append(Contact.email_key == email_key(wanted["email"]))
+    found = db.session.scalars(
+        select(Contact).where(Contact.customer_id == customer.id, or_(*conditions)).order_by(Contact.id)
+    ).all()
+    for contact in found:
+        same_user = (external_id and contact.external_id == external_id) or contact.user_name_key == key
+        if contact.archived_at is None and same_user:
+            raise UniquenessException(
+                detail=f"A user with this userName or externalId exists already (id {contact.id})."
+            )
+    active = [c for c in found if c.archived_at is None]
+    if active:
+        return active[0]
+    return found[-1] if found else None
+
+
+def _link_active(customer):
+    settings = db.session.get(SyncSettings, customer.id)
+    return bool(settings and settings.link_active)
+
+
+def _write(customer, contact, wanted, new=False):
+    """Set the contact's fields from `wanted`; only what differs is written (a PATCH changing the
+    department touches nothing else)."""
+    if new or email_key(wanted["email"]) != contact.email_key:
+        email = _check_email(customer, contact, wanted["email"])
+        old_email = contact.email
+        contact.set_email(email)
+        if contact.id and old_email:
+            _follow_email(customer, contact)
+    if wanted["user_name"] != contact.user_name:
+        _check_unique(customer, contact, Contact.user_name_key == email_key(wanted["user_name"]), "userName")
+        contact.set_user_name(wanted["user_name"])
+    if wanted["external_id"] != contact.external_id:
+        if wanted["external_id"]:
+            _check_unique(customer, contact, Contact.external_id == wanted["external_id"], "externalId")
+        contact.external_id = wanted["external_id"]
+    for field in ("first_name", "last_name", *attributes.NAMES):
+        if getattr(contact, field) != wanted[field]:
+            setattr(contact, field, wanted[field])
+    if wanted["active"] != (contact.deactivated_at is None):
+        contact.deactivated_at = None if wanted["active"] else utcnow()
+    _set_manager(customer, contact, wanted["manager"])
+
+
+def _check_email(customer, contact, email):
+    """The normalised address (book.email_problem's rule); 409 when another contact has it."""
+    with force_locale("en"):
+        problem = email_problem(customer, email, exclude_contact_id=contact.id)
+    if problem is None:
+        return normalize_email(email)[0]
+    other = find_by_email(customer, email)
+    if other is not None and other.id != contact.id:
+        raise UniquenessException(detail=problem)
+    raise InvalidValueException(detail=problem)
+
+
+def _check_unique(customer, contact, condition, attribute):
+    other = db.session.scalar(
+        select(Contact.id).where(
+            Contact.customer_id == customer.id,
+            Contact.archived_at.is_(None),
+            Contact.id != (contact.id or 0),
+            condition,
+        )
+    )
+    if other is not None:
+        raise UniquenessException(detail=f"Another user (id {other}) has this {attribute}.")
+
+
+def _follow_email(customer, contact):
+    """The contacts this one manages keep pointing at it after its email changed (link_managers
+    matches a manager outside Microsoft 365 by email)."""
+    db.session.execute(
+        update(Contact)
+        .where(Contact.customer_id == customer.id, Contact.manager_id == contact.id)
+        .values(manager_email=contact.email)
+    )
+
+
+def _set_manager(customer, contact, value):
+    """The enterprise manager by its SCIM id: a contact of the customer (linked by book.settle
+    through its email or Microsoft id), else the value is kept as the manager's Microsoft id."""
+    current = str(contact.manager_id) if contact.manager_id else contact.manager_m365_id
+    if value == current:
+        return
+    manager = None
+    if value and value.isdigit() and len(value) < 18:
+        manager = db.session.scalar(
+            select(Contact).where(
+                Contact.customer_id == customer.id, Contact.id == int(value), Contact.archived_at.is_(None)
+            )
+        )
+    if manager is not None:
+        contact.manager_m365_id, contact.manager_email = manager.m365_user_id, manager.email
+        contact.manager_name, contact.manager_id = manager.full_name[:210], manager.id
+    else:
+        contact.manager_m365_id, contact.manager_email, contact.manager_name = value, "", ""
+        contact.manager_id = None
+
+
+# --- removal and restore: the sync's apply code, recorded as runs of Entra provisioning ------------------
+
+
+def _run(customer, now, message):
+    run = SyncRun.admin_action(customer, RunKind.PROVISIONING, message, now)
+    run.trigger = ENTRA_TRIGGER
+    return run
+
+
+def _restore(customer, contact):
+    now = utcnow()
+    run = _run(customer, now, "A user deleted earlier was provisioned again by Entra")
+    change = Change(
+        ChangeKind.RESTORE,
+        contact.m365_user_id,
+        contact.full_name,
+        contact.email,
+        contact_id=contact.id,
+        reason=ChangeNote.RESTORED,
+    )
+    run.counts = {k: n for k, n in apply_plan(SyncPlan(restores=[change]), customer, run, now).items() if n}
+
+
+def delete_user(customer, contact):
+    """DELETE /Users/{id}: archive the contact (removal report, 30 days of Restore), or hold the
+    removal when the deletions of the last hour exceed the customer's deletion threshold."""
+    if db.session.scalar(select(HeldRemoval.id).where(HeldRemoval.contact_id == contact.id)) is not None:
+        return ScimOperation.DELETE_HELD
+    now = utcnow()
+    change = Change(
+        ChangeKind.REMOVE,
+        contact.m365_user_id,
+        contact.full_name,
+        contact.email,
+        contact_id=contact.id,
+        reason=RemovalReason.HARD,
+    )
+    recent, active = _recent_deletions(customer, now), _active_count(customer)
+    settings = db.session.get(SyncSettings, customer.id) or SyncSettings(
+        delete_threshold_percent=10, delete_threshold_min=10
+    )
+    held = exceeds_threshold(
+        recent + 1, active + recent, settings.delete_threshold_percent, settings.delete_threshold_min
+    )
+    already_held = held and _has_held(customer)
+    run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
+    plan = SyncPlan(synced_count=active + recent)
+    if held:
+        plan.holds = [
+            Change(
+                ChangeKind.HOLD, change.user_id, change.name, change.email, contact.id, reason=change.reason
+            )
+        ]
+        plan.threshold_exceeded = True
+    else:
+        plan.removals = [change]
+    counts = apply_plan(plan, customer, run, now)
+    run.counts = {key: number for key, number in counts.items() if number}
+    if not already_held:  # one notice of held removals per batch, not one per request
+        run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
+    if held:
+        run.status = "held"
+    return ScimOperation.DELETE_HELD if held else ScimOperation.DELETE
+
+
+def _recent_deletions(customer, now):
+    return db.session.scalar(
+        select(func.count())
+        .select_from(SyncChange)
+        .join(SyncRun, SyncRun.id == SyncChange.run_id)
+        .where(
+            SyncChange.customer_id == customer.id,
+            SyncChange.kind.in_([ChangeKind.REMOVE, ChangeKind.HOLD]),
+            SyncChange.created_at >= now - DELETION_WINDOW,
+            SyncRun.kind == RunKind.PROVISIONING,
+        )
+    )
+
+
+def _active_count(customer):
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+    )
+
+
+def _has_held(customer):
+    return (
+        db.session.scalar(select(HeldRemoval.id).where(HeldRemoval.customer_id == customer.id).limit(1))
+        is not None
+    )
+
+
+# --- groups ---------------------------------------------------------------------------------------------
+
+
+def create_group(customer, group):
+    """POST /Groups: a contact group provisioned by Entra (its members are added by PATCH)."""
+    name = _group_name(customer, group.display_name)
+    row = ContactGroup(customer_id=customer.id, name=name, origin=Origin.SCIM, external_id=_external(group))
+    db.session.add(row)
+    db.session.flush()
+    _set_members(customer, row, {_member_id(m.value) for m in group.members or ()})
+    return row
+
+
+def update_group(customer, row, group):
+    """PUT or PATCH /Groups/{id}: the group after the change; returns the members (added, removed)."""
+    if name_key(group.display_name or "") != row.name_key or group.display_name != row.name:
+        row.name = _group_name(customer, group.display_name, row.id)
+    row.external_id = _external(group)
+    return _set_members(customer, row, {_member_id(m.value) for m in group.members or ()})
+
+
+def delete_group(customer, row):
+    delete_contact_group(customer, row, "Entra provisioning")
+
+
+def member_ids(row):
+    return set(
+        db.session.scalars(
+            select(contact_group_members.c.contact_id)
+            .join(Contact, Contact.id == contact_group_members.c.contact_id)
+            .where(contact_group_members.c.group_id == row.id, Contact.archived_at.is_(None))
+        )
+    )
+
+
+def _set_members(customer, row, wanted):
+    wanted.discard(None)
+    current = member_ids(row)
+    added, removed = wanted - current, current - wanted
+    if added:
+        known = set(
+            db.session.scalars(
+                select(Contact.id).where(
+                    Contact.customer_id == customer.id, Contact.id.in_(added), Contact.archived_at.is_(None)
+                )
+            )
+        )
+        unknown = sorted(added - known)
+        if unknown:
+            raise InvalidValueException(detail=f"No user with the id {unknown[0]} (members must be users).")
+        db.session.execute(
+            insert(contact_group_members), [{"contact_id": i, "group_id": row.id} for i in added]
+        )
+    if removed:
+        db.session.execute(
+            delete(contact_group_members).where(
+                contact_group_members.c.group_id == row.id, contact_group_members.c.contact_id.in_(removed)
+            )
+        )
+    return added, removed
+
+
+def _member_id(value):
+    text = str(value or "").strip()
+    if not (text.isdigit() and len(text) < 18):
+        raise InvalidValueException(detail=f"No user with the id {text[:40]!r} (members must be users).")
+    return int(text)
+
+
+def _external(group):
+    return (group.external_id or "").strip()[:255] or None
+
+
+def _group_name(customer, display_name, own_id=None):
+    name = single_line(display_name or "").strip()
+    if not name:
+        raise InvalidValueException(detail="displayName is required.")
+    if len(name) > GROUP_NAME_LENGTH:
+        raise InvalidValueException(detail=f"displayName may have at most {GROUP_NAME_LENGTH} characters.")
+    existing = find_group_by_name(customer, name)
+    if existing is not None and existing.id != own_id:
+        if existing.origin == Origin.SCIM and not existing.is_smart:
+            raise UniquenessException(
+                detail=f"A provisioned group with this displayName exists (id {existing.id})."
+            )
+        raise UniquenessException(
+            detail=f'The contact book has a group named "{name}" that Entra did not provision; '
+            "rename it in the portal or the group in Entra."
+        )
+    return name
