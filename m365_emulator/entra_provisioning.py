@@ -12,14 +12,16 @@ Entra's escrow): per user the target's id, the attributes sent and the manager; 
 name and members. Initial cycle: per user a filter on `userName`, POST when absent, PATCH of the
 differing attributes when present; then the managers; then the groups (filter, POST, members added
 in batches). Incremental cycle: only what changed since (new users, changed attributes, accounts
-disabled or soft-deleted → `active` false, hard-deleted → DELETE, group members added/removed).
+disabled, soft-deleted or out of scope → `active` false, hard-deleted → DELETE, group members
+added/removed).
 
 Quirks as Entra sends them: without the `aadOptscim062020` flag, capitalised ops ("Replace"),
 `"True"`/`"False"` strings, one path per attribute, the manager as a bare string and member removal
 by `members[value eq "id"]`; with the flag, lower-case ops, booleans, one no-path replace whose value
 object is keyed by attribute paths, the manager as `{"value": id}` and removal by a value list. Nulls
-and case-only changes are never sent. Scope: every user and group ("Sync all users and groups");
-group members are the direct member users (Entra does not provision nested groups).
+and case-only changes are never sent. Scope: every group and every user with a mail (the
+scoping filter `in_scope`); group members are the direct member users (Entra does not provision
+nested groups).
 """
 
 import json
@@ -109,18 +111,27 @@ class Snapshot:
     users: dict
     deleted: set
     groups: dict
+    out_of_scope: set = field(default_factory=set)
 
     @classmethod
     def of(cls, directory, group_limit=None):
         """Snapshot of an emulator Directory (call under the State's lock); `group_limit`: only the
-        first N groups are in scope."""
+        first N groups are in scope. Users without a mail are out of scope (in_scope)."""
         users = {uid: dict(user) for uid, user in directory.users.items()}
         users.update({uid: dict(user) for uid, user in directory.deleted.items()})
+        out = {uid for uid, user in users.items() if not in_scope(user)}
         groups = {}
         for gid, group in list(directory.groups.items())[:group_limit]:
-            members = [m for m in directory.member_ids(gid) if m in directory.users]
+            members = [m for m in directory.member_ids(gid) if m in directory.users and m not in out]
             groups[gid] = (group["displayName"], members)
-        return cls(users, set(directory.deleted), groups)
+        return cls(users, set(directory.deleted), groups, out)
+
+
+def in_scope(user):
+    """The job's scoping filter, `mail IS NOT NULL`: a contact needs an email address (the portal
+    refuses a user without a work email), so an Entra admin scopes the job to users with a mail.
+    A pushed user who leaves the scope is disabled, as Entra does."""
+    return bool(user.get("mail"))
 
 
 def desired_user(user, deleted=False):
@@ -369,7 +380,8 @@ class EntraProvisioning:
         users = ledger["users"]
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             if cycle == "initial":
-                items = [(uid, u) for uid, u in snapshot.users.items() if uid not in snapshot.deleted]
+                skipped = snapshot.deleted | snapshot.out_of_scope
+                items = [(uid, u) for uid, u in snapshot.users.items() if uid not in skipped]
                 list(pool.map(lambda item: self._initial_user(run, users, *item), items))
             else:
                 list(
@@ -408,13 +420,13 @@ class EntraProvisioning:
                 run.count("deleted")
                 users.pop(uid, None)
             return
-        deleted = uid in snapshot.deleted
+        deleted = uid in snapshot.deleted or uid in snapshot.out_of_scope
         if pushed is None:
             if not deleted:
                 self._initial_user(run, users, uid, user)
             return
         want = desired_user(user, deleted)
-        if deleted:  # a soft-deleted object is only disabled
+        if deleted:  # a soft-deleted (or out of scope) object is only disabled
             want = dict(pushed["attrs"], active=False)
         sent = changes(pushed["attrs"], want)
         if self._patch_user(run, pushed["id"], sent):
