@@ -139,6 +139,13 @@ def report(run, label, dialect, users, groups):
         f"{summary['disabled']}, deleted {summary['deleted']}, groups {summary['groups_created']}, members +"
         f"{summary['members_added']} -{summary['members_removed']}"
     )
+    kinds = {}
+    for entry in run.log:
+        kinds.setdefault(entry["what"], []).append(entry["ms"])
+    for what, times in sorted(kinds.items(), key=lambda item: -len(item[1])):
+        times.sort()
+        p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+        print(f"  {what:14} {len(times):6} requests, p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     for problem in summary["problems"][:5]:
         print(f"  {problem}")
     note = f"{users:,} users, {groups} groups, {dialect}, {run.flag and 'aadOptscim062020' or 'no flag'}"

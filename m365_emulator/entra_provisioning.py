@@ -321,11 +321,12 @@ class EntraProvisioning:
         return self.base + relative, relative
 
     def send(self, run, method, path, *, query="", body=None, what=""):
-        """One request (retried on 429/503 after Retry-After); the response, or None when the
-        target could not be reached. Every attempt is logged."""
+        """One request (retried on 429/503 after Retry-After, and once on a dropped connection); the
+        response, or None when the target could not be reached. Every attempt is logged."""
         url, relative = self._target(path, query)
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         headers = {"Content-Type": SCIM_JSON} if data is not None else {}
+        response, dropped = None, 0
         for attempt in range(self.max_retries + 1):
             started = time.perf_counter()
             try:
@@ -334,13 +335,16 @@ class EntraProvisioning:
                 )
             except requests.RequestException as error:
                 self._log(run, method, relative, 0, started, what)
+                dropped += 1
+                if isinstance(error, requests.ConnectionError) and dropped == 1:
+                    continue  # e.g. a keep-alive connection the server had just closed
                 run.problem(f"{method} {relative}: {error.__class__.__name__}")
                 return None
             self._log(run, method, relative, response.status_code, started, what)
             if response.status_code not in RETRIED or attempt == self.max_retries:
                 break
             time.sleep(_retry_after(response, attempt))
-        if response.status_code >= 400:
+        if response is not None and response.status_code >= 400:
             run.problem(f"{method} {relative}: {response.status_code} {_detail(response)}")
         return response
 
