@@ -18,6 +18,7 @@ def test_scim2_tester_reports_no_failure(app, world):
     # threshold, which would hold them (tests/test_scim_lifecycle.py covers that); RFC deletion here.
     db.session.add(SyncSettings(customer_id=world.acme.id, delete_threshold_min=100_000))
     db.session.commit()
+    app.config.update(SCIM_RATE_PER_SECOND=10_000, SCIM_RATE_BURST=10_000)  # the suite is faster than Entra
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # its successor takes the same app
         client = TestSCIMClient(
@@ -30,6 +31,8 @@ def test_scim2_tester_reports_no_failure(app, world):
         if r.status not in (Status.SUCCESS, Status.SKIPPED)
     ]
     assert not failures, "\n".join(failures)
-    skipped = [f"{r.title}: {r.reason}" for r in results if r.status == Status.SKIPPED]
-    print("\n".join(skipped))
+    # The one check skipped: POST /.search across resource types, which answers 501 (RFC 7644 §3.4.3
+    # lets a server decline it; /Users/.search and /Groups/.search are served).
+    skipped = {r.title for r in results if r.status == Status.SKIPPED}
+    assert skipped <= {"search_with_attributes"}
     assert sum(r.status == Status.SUCCESS for r in results) > 50

@@ -25,7 +25,7 @@ def test_stored_values_are_the_strings_existing_rows_hold():
     assert [k.value for k in ChangeKind] == (
         "create link restore update group_add remove hold release keep skip present group_join group_leave"
     ).split()
-    assert [k.value for k in RunKind] == ["sync", "import", "decision", "restore", "edit"]
+    assert [k.value for k in RunKind] == ["sync", "import", "decision", "restore", "edit", "provisioning"]
     assert [r.value for r in RemovalReason] == ["deleted", "deleted permanently", "not found"]
     assert SkipReason.NO_MAILBOX == "no mailbox address" and SkipReason.EMAIL_TAKEN == (
         "another contact has this email address"

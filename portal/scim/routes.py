@@ -36,7 +36,7 @@ from scim2_models import (
     SearchRequest,
     UnauthorizedException,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from werkzeug.exceptions import HTTPException
 
 from portal.auth.session import sessionless
@@ -60,10 +60,6 @@ GRAPH_SOURCE = (
 )
 BUSY = "The contact book is busy with another change; please retry."
 USER_TYPE, GROUP_TYPE = "User", "Group"
-
-
-class Busy(SCIMException):
-    status = 503
 
 
 class TooMany(SCIMException):
@@ -94,7 +90,7 @@ def _authenticate():
         raise UnauthorizedException(detail="A valid bearer token is required.")
     g.token, g.customer = token, db.session.get(Customer, token.customer_id)
     config = current_app.config
-    wait = BUCKETS.take(token.id, config["SCIM_RATE_PER_SECOND"], config["SCIM_RATE_BURST"])
+    wait = BUCKETS.take(token.token_hash, config["SCIM_RATE_PER_SECOND"], config["SCIM_RATE_BURST"])
     if wait:
         g.retry_after = wait
         raise TooMany(detail=f"Too many requests with this token; retry in {wait} s.")
@@ -113,6 +109,10 @@ def _answer(payload, status=200, location=None):
     if location:
         response.headers["Location"] = location
     _record(status)
+    if request.method == "GET" and db.engine.dialect.name == "postgresql":
+        # A read wrote only its activity row: it need not wait for the disk (nothing is lost but
+        # the last rows of the log should the server crash in the next moment).
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     db.session.commit()
     return response
 
@@ -201,7 +201,6 @@ def write(view):
         customer = g.customer
         if not customer.provisioned_by_entra:
             raise ForbiddenException(detail=GRAPH_SOURCE)
-        db.session.commit()  # the token's last use, before the lock's transaction begins
         lock.in_transaction(customer.id, current_app.config["SCIM_LOCK_WAIT_SECONDS"])
         return view(*args, **kwargs)
 
@@ -284,6 +283,14 @@ def _contact(user_id):
     return contact
 
 
+QUERY_PARAMETERS = ("filter", "startIndex", "count", "attributes", "excludedAttributes")
+
+
+def _query():
+    """The list parameters of the query string (others, such as Entra's aadOptscim062020, ignored)."""
+    return {key: request.args[key] for key in QUERY_PARAMETERS if key in request.args}
+
+
 def _search(parameters_source):
     # Entra appends its aadOptscim062020 flag (from the Tenant URL) to every request's query.
     parameters_source = {k: v for k, v in parameters_source.items() if k != "aadOptscim062020"}
@@ -295,10 +302,8 @@ def _search(parameters_source):
         ) from None
 
 
-@bp.get("/Users")
-@read
 def list_users():
-    return _list_users(_search(request.args.to_dict()))
+    return _list_users(_search(_query()))
 
 
 @bp.post("/Users/.search")
@@ -335,12 +340,10 @@ def _list_users(search):
     return _answer(_dump(listed, search))
 
 
-@bp.get("/Users/<user_id>")
-@read
 def get_user(user_id):
     contact = _contact(user_id)
     _note(ScimOperation.READ, USER_TYPE, contact.id)
-    return _answer(_dump(users.to_user(contact, base_url()), _search(request.args.to_dict())))
+    return _answer(_dump(users.to_user(contact, base_url()), _search(_query())))
 
 
 def _user_answer(contact, status=200):
@@ -348,7 +351,6 @@ def _user_answer(contact, status=200):
     return _answer(_dump(user), status, location=user.meta.location if status == 201 else None)
 
 
-@bp.post("/Users")
 @write
 def create_user():
     user = USER.model_validate(_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
@@ -357,7 +359,6 @@ def create_user():
     return _user_answer(contact, 201)
 
 
-@bp.put("/Users/<user_id>")
 @write
 def replace_user(user_id):
     contact = _contact(user_id)
@@ -366,7 +367,6 @@ def replace_user(user_id):
     return _user_answer(contact)
 
 
-@bp.patch("/Users/<user_id>")
 @write
 def patch_user(user_id):
     contact = _contact(user_id)
@@ -377,7 +377,6 @@ def patch_user(user_id):
     return _user_answer(contact)
 
 
-@bp.delete("/Users/<user_id>")
 @write
 def delete_user(user_id):
     contact = _contact(user_id)
@@ -394,7 +393,9 @@ MANAGER_PATHS = {f"{ENTERPRISE}:manager".lower(), "manager"}
 
 def _entra_manager(payload):
     """Entra sends the manager as a bare id ("value": "42"); the schema's form is {"value": "42"}."""
-    for operation in (payload or {}).get("Operations") or ():
+    if not isinstance(payload, dict):
+        return payload  # PatchOp's validation says what is wrong with it
+    for operation in payload.get("Operations") or ():
         if not isinstance(operation, dict):
             continue
         value = operation.get("value")
@@ -425,10 +426,8 @@ def _with_members(search):
     return "members" not in excluded and (not included or "members" in included)
 
 
-@bp.get("/Groups")
-@read
 def list_groups():
-    return _list_groups(_search(request.args.to_dict()))
+    return _list_groups(_search(_query()))
 
 
 @bp.post("/Groups/.search")
@@ -463,15 +462,12 @@ def _list_groups(search):
     return _answer(_dump(listed, search))
 
 
-@bp.get("/Groups/<group_id>")
-@read
 def get_group(group_id):
-    row, search = _group(group_id), _search(request.args.to_dict())
+    row, search = _group(group_id), _search(_query())
     _note(ScimOperation.READ, GROUP_TYPE, row.id)
     return _answer(_dump(groups.to_group(row, base_url(), _with_members(search)), search))
 
 
-@bp.post("/Groups")
 @write
 def create_group():
     group = Group.model_validate(_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
@@ -481,7 +477,6 @@ def create_group():
     return _answer(_dump(answer), 201, location=answer.meta.location)
 
 
-@bp.put("/Groups/<group_id>")
 @write
 def replace_group(group_id):
     row = _group(group_id)
@@ -490,7 +485,6 @@ def replace_group(group_id):
     return _answer(_dump(groups.to_group(row, base_url())))
 
 
-@bp.patch("/Groups/<group_id>")
 @write
 def patch_group(group_id):
     row = _group(group_id)
@@ -511,13 +505,41 @@ def _note_members(row, changed):
     _note(operation, GROUP_TYPE, row.id, f"{len(added)} added, {len(removed)} removed")
 
 
-@bp.delete("/Groups/<group_id>")
 @write
 def delete_group(group_id):
     row = _group(group_id)
     _note(ScimOperation.GROUP_DELETE, GROUP_TYPE, row.id, row.name[:100])
     writes.delete_group(g.customer, row)
     return _answer(None, 204)
+
+
+# One rule per path (a path with a control character then matches no rule: 404, portal.boundary).
+
+
+@bp.route("/Users", methods=["GET", "POST"])
+@sessionless
+def users_endpoint():
+    return list_users() if request.method == "GET" else create_user()
+
+
+@bp.route("/Users/<user_id>", methods=["GET", "PUT", "PATCH", "DELETE"])
+@sessionless
+def user_endpoint(user_id):
+    view = {"GET": get_user, "PUT": replace_user, "PATCH": patch_user, "DELETE": delete_user}
+    return view[request.method](user_id)
+
+
+@bp.route("/Groups", methods=["GET", "POST"])
+@sessionless
+def groups_endpoint():
+    return list_groups() if request.method == "GET" else create_group()
+
+
+@bp.route("/Groups/<group_id>", methods=["GET", "PUT", "PATCH", "DELETE"])
+@sessionless
+def group_endpoint(group_id):
+    view = {"GET": get_group, "PUT": replace_group, "PATCH": patch_group, "DELETE": delete_group}
+    return view[request.method](group_id)
 
 
 # --- anything else ----------------------------------------------------------------------------------
@@ -529,8 +551,16 @@ def search_all():
     raise NotImplementedException(detail="Search across resource types is not supported; use /Users/.search.")
 
 
-@bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@bp.route("/", methods=ANY_METHOD)
+@read
+def service_root():
+    raise NotFoundException(detail="No such SCIM endpoint.")
+
+
+@bp.route("/<path:rest>", methods=ANY_METHOD)
 @read
 def not_found(rest):
     if rest.split("/", 1)[0] in ENDPOINTS:

@@ -12,6 +12,7 @@ for the answer. Email addresses follow book.email_problem; managers and smart gr
 book.settle; removals and restores go through portal.sync.apply like the sync's.
 """
 
+from dataclasses import replace
 from datetime import timedelta
 
 from flask_babel import force_locale
@@ -31,12 +32,12 @@ from portal.models import (
     contact_group_members,
     utcnow,
 )
-from portal.models.sync import HeldRemoval, SyncChange, SyncRun
+from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.models.vocabulary import ChangeKind, ChangeNote, RemovalReason, RunKind
 from portal.scim.users import values as user_values
 from portal.sync import reports
 from portal.sync.apply import apply_plan
-from portal.sync.plan import Change, SyncPlan, exceeds_threshold
+from portal.sync.plan import Change, Rules, SyncPlan, exceeds_threshold
 from portal.text import email_key, name_key, single_line
 
 DELETION_WINDOW = timedelta(hours=1)  # SCIM deletions counted together against the deletion threshold
@@ -57,7 +58,7 @@ def create_user(customer, user):
         _write(customer, contact, wanted, new=True)
         db.session.add(contact)
         db.session.flush()
-        settle(customer.id)
+        _settle(customer, contact)
         return contact, ScimOperation.CREATE
     if match.archived_at is not None:
         _restore(customer, match)
@@ -65,17 +66,17 @@ def create_user(customer, user):
         settle(customer.id)
         return match, ScimOperation.RESTORE
     _write(customer, match, wanted)  # a contact pulled from Graph: provisioned from now on
-    settle(customer.id)
+    _settle(customer, match)
     return match, ScimOperation.CREATE
 
 
 def update_user(customer, contact, user):
     """PUT or PATCH /Users/{id}: write what changed; the operation says what it was."""
-    was_active = contact.deactivated_at is None
+    was_active, email = contact.deactivated_at is None, contact.email_key
     wanted = user_values(user)
     _require(wanted)
     _write(customer, contact, wanted)
-    settle(customer.id)
+    _settle(customer, contact, named_anew=contact.email_key != email)
     if was_active and contact.deactivated_at is not None:
         return ScimOperation.DISABLE
     if not was_active and contact.deactivated_at is None:
@@ -115,6 +116,33 @@ def _match(customer, wanted):
     return found[-1] if found else None
 
 
+def _settle(customer, contact, named_anew=True):
+    """book.settle after a write to one contact, when something can follow from it: the customer
+    has smart groups, or (`named_anew`: the contact is new, back, or has a new email) another
+    contact names this one as its manager (by email or Microsoft id) without being linked yet. A
+    SCIM write links the contact's own manager itself (_set_manager), so Entra's initial cycle does
+    not read the whole book once per user."""
+    smart = select(ContactGroup.id).where(
+        ContactGroup.customer_id == customer.id, ContactGroup.rule.is_not(None)
+    )
+    if db.session.scalar(smart.limit(1)) is not None:
+        settle(customer.id)
+        return
+    if not named_anew:
+        return
+    named = [func.lower(Contact.manager_email) == contact.email_key]
+    if contact.m365_user_id:
+        named.append(Contact.manager_m365_id == contact.m365_user_id)
+    waiting = select(Contact.id).where(
+        Contact.customer_id == customer.id,
+        Contact.manager_id.is_(None),
+        Contact.id != contact.id,
+        or_(*named),
+    )
+    if db.session.scalar(waiting.limit(1)) is not None:
+        settle(customer.id)
+
+
 def _link_active(customer):
     settings = db.session.get(SyncSettings, customer.id)
     return bool(settings and settings.link_active)
@@ -130,10 +158,13 @@ def _write(customer, contact, wanted, new=False):
         if contact.id and old_email:
             _follow_email(customer, contact)
     if wanted["user_name"] != contact.user_name:
-        _check_unique(customer, contact, Contact.user_name_key == email_key(wanted["user_name"]), "userName")
+        if not new:  # a new contact's userName and externalId were matched already (_match)
+            _check_unique(
+                customer, contact, Contact.user_name_key == email_key(wanted["user_name"]), "userName"
+            )
         contact.set_user_name(wanted["user_name"])
     if wanted["external_id"] != contact.external_id:
-        if wanted["external_id"]:
+        if wanted["external_id"] and not new:
             _check_unique(customer, contact, Contact.external_id == wanted["external_id"], "externalId")
         contact.external_id = wanted["external_id"]
     for field in ("first_name", "last_name", *attributes.NAMES):
@@ -229,6 +260,22 @@ def delete_user(customer, contact):
     if db.session.scalar(select(HeldRemoval.id).where(HeldRemoval.contact_id == contact.id)) is not None:
         return ScimOperation.DELETE_HELD
     now = utcnow()
+    plan = _deletion_plan(customer, contact, now)
+    already_held = plan.threshold_exceeded and _has_held(customer)
+    run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
+    counts = apply_plan(plan, customer, run, now)
+    run.counts = {key: number for key, number in counts.items() if number}
+    if not already_held:  # one notice of held removals per batch, not one per request
+        run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
+    if plan.threshold_exceeded:
+        run.status = RunStatus.HELD
+        return ScimOperation.DELETE_HELD
+    return ScimOperation.DELETE
+
+
+def _deletion_plan(customer, contact, now):
+    """A removal, or a hold when this deletion and the others of the last DELETION_WINDOW exceed the
+    deletion threshold (the sync's rule, plan.exceeds_threshold) out of the contacts before them."""
     change = Change(
         ChangeKind.REMOVE,
         contact.m365_user_id,
@@ -238,31 +285,18 @@ def delete_user(customer, contact):
         reason=RemovalReason.HARD,
     )
     recent, active = _recent_deletions(customer, now), _active_count(customer)
-    settings = db.session.get(SyncSettings, customer.id) or SyncSettings(
-        delete_threshold_percent=10, delete_threshold_min=10
+    settings = db.session.get(SyncSettings, customer.id)
+    percent, minimum = (
+        (settings.delete_threshold_percent, settings.delete_threshold_min)
+        if settings
+        else (Rules.threshold_percent, Rules.threshold_min)
     )
-    held = exceeds_threshold(
-        recent + 1, active + recent, settings.delete_threshold_percent, settings.delete_threshold_min
-    )
-    already_held = held and _has_held(customer)
-    run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
     plan = SyncPlan(synced_count=active + recent)
-    if held:
-        plan.holds = [
-            Change(
-                ChangeKind.HOLD, change.user_id, change.name, change.email, contact.id, reason=change.reason
-            )
-        ]
-        plan.threshold_exceeded = True
+    if exceeds_threshold(recent + 1, active + recent, percent, minimum):
+        plan.holds, plan.threshold_exceeded = [replace(change, kind=ChangeKind.HOLD)], True
     else:
         plan.removals = [change]
-    counts = apply_plan(plan, customer, run, now)
-    run.counts = {key: number for key, number in counts.items() if number}
-    if not already_held:  # one notice of held removals per batch, not one per request
-        run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
-    if held:
-        run.status = "held"
-    return ScimOperation.DELETE_HELD if held else ScimOperation.DELETE
+    return plan
 
 
 def _recent_deletions(customer, now):

@@ -177,7 +177,6 @@ def in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow):
     """Hold the customer's lock for the rest of the current transaction (it must not have written
     yet); CustomerBusy when a lease holder keeps it longer than wait_seconds. Its commit or
     rollback releases it. An expired holder's lock is taken over as by acquire."""
-    _ensure_row(customer_id)
     deadline = time.monotonic() + wait_seconds
     while True:
         now = clock()
@@ -185,6 +184,10 @@ def in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow):
         free = update(SyncLock).where(mine, SyncLock.owner.is_(None)).values(owner=None)
         if db.session.execute(free).rowcount:
             return
+        if db.session.get(SyncLock, customer_id) is None:  # the customer's first writer
+            db.session.rollback()
+            _ensure_row(customer_id)
+            continue
         expired = and_(SyncLock.owner.is_not(None), SyncLock.expires_at < now)
         if db.session.execute(update(SyncLock).where(mine, expired).values(owner=None)).rowcount:
             interrupt_runs(customer_id, now)

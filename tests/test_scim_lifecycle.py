@@ -1,0 +1,117 @@
+"""Entra provisioning's lifecycle through the contact book's rules: disable and enable, DELETE as the
+daily sync removes (removal report, Restore), mass deletions held by the deletion threshold, a user
+provisioned again brought back, and contacts pulled from Microsoft Graph adopted without duplicates."""
+
+from sqlalchemy import select
+
+from portal import mail
+from portal.extensions import db
+from portal.models import Contact, SyncSettings
+from portal.models.sync import HeldRemoval, SyncChange, SyncRun
+from tests.factories import add_contact
+from tests.scim_helpers import Scim, entra_user, provisioned
+
+
+def _post(scim, name, oid=None):
+    email = f"{name}@acme.example"
+    response = scim.post("/Users", entra_user(email, email, oid or f"oid-{name}", name.title(), "Doe"))
+    assert response.status_code == 201, response.json
+    return int(response.json["id"])
+
+
+def test_disable_enable_delete_restore_and_provision_again(mail_app, world, smtp_server, alice_client):
+    acme = world.acme
+    acme.notification_recipients = "it@acme.example"
+    scim = Scim(mail_app, provisioned(acme))
+    ids = [_post(scim, name) for name in ("ann", "ben", "cid", "dan", "eve")]
+    ann = ids[0]
+
+    assert (
+        scim.patch(f"/Users/{ann}", [{"op": "Replace", "path": "active", "value": "False"}]).status_code
+        == 200
+    )
+    assert not db.session.get(Contact, ann).is_active
+    assert (
+        scim.patch(f"/Users/{ann}", [{"op": "Replace", "value": {"active": "True"}}]).json["active"] is True
+    )
+    assert db.session.get(Contact, ann).is_active
+
+    # DELETE: archived through the sync's removal path, reported, restorable; SCIM no longer knows it.
+    assert scim.delete(f"/Users/{ann}").status_code == 204
+    archived = db.session.get(Contact, ann)
+    assert archived.archived_at is not None and archived.archive_reason
+    assert scim.get(f"/Users/{ann}").status_code == 404
+    run = db.session.scalar(
+        select(SyncRun).where(SyncRun.customer_id == acme.id, SyncRun.kind == "provisioning")
+    )
+    assert run.counts == {"removals": 1} and "removal report was queued" in run.message
+    assert mail.deliver_outbox()["sent"] == 1
+    [(recipients, message)] = smtp_server.inbox.messages
+    assert (
+        recipients == ["it@acme.example"] and "ann@acme.example" in message.get_body(("plain",)).get_content()
+    )
+    assert alice_client.post(f"/contacts/removed/{ann}/restore").status_code in (200, 302)
+    assert db.session.get(Contact, ann).archived_at is None
+
+    # Deleted again, then provisioned again with the same userName: brought back, not a 409.
+    assert scim.delete(f"/Users/{ann}").status_code == 204
+    again = scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann-2", "Ann", "New"))
+    assert again.status_code == 201 and again.json["id"] == str(ann)
+    back = db.session.get(Contact, ann)
+    assert (back.archived_at, back.last_name, back.external_id) == (None, "New", "oid-ann-2")
+    duplicate = scim.post("/Users", entra_user("ann@acme.example", "x@acme.example", "oid-x"))
+    assert duplicate.status_code == 409 and duplicate.json["scimType"] == "uniqueness"
+
+
+def test_mass_deletions_above_the_threshold_are_held_and_still_answer_204(app, world, alice_client):
+    acme = world.acme
+    db.session.add(SyncSettings(customer_id=acme.id, delete_threshold_percent=10, delete_threshold_min=3))
+    scim = Scim(app, provisioned(acme))
+    ids = [_post(scim, f"user{n}") for n in range(10)]
+
+    answers = [scim.delete(f"/Users/{user_id}").status_code for user_id in ids[:5]]
+    assert answers == [204] * 5
+    archived = [db.session.get(Contact, i).archived_at is not None for i in ids[:5]]
+    held = set(db.session.scalars(select(HeldRemoval.contact_id)))
+    # 1 and 2 deletions of 10 stay under the minimum of 3; from the 3rd on, 3 of 10 > 10 %: held.
+    assert archived == [True, True, False, False, False] and held == set(ids[2:5])
+    assert scim.get(f"/Users/{ids[2]}").status_code == 200  # a held user is still there
+    assert scim.delete(f"/Users/{ids[2]}").status_code == 204  # asked again: still held, once
+    assert len(db.session.scalars(select(HeldRemoval)).all()) == 3
+
+    assert alice_client.post("/sync/held/allow").status_code == 302
+    assert all(db.session.get(Contact, i).archived_at is not None for i in ids[2:5])
+    assert not db.session.scalars(select(HeldRemoval)).all()
+
+
+def test_a_contact_pulled_from_graph_is_adopted_not_duplicated(app, world):
+    acme = world.acme
+    pulled = add_contact(acme, "gus@acme.example", "Gus", "Old", origin="m365", m365_user_id="object-id-gus")
+    by_email = add_contact(
+        acme, "hal@acme.example", "Hal", "Old", origin="m365", m365_user_id="object-id-hal"
+    )
+    scim = Scim(app, provisioned(acme))
+
+    adopted = scim.post(
+        "/Users", entra_user("gus@acme.example", "gus@acme.example", "object-id-gus", "Gus", "New")
+    )
+    assert adopted.status_code == 201 and adopted.json["id"] == str(pulled.id)
+    assert db.session.get(Contact, pulled.id).last_name == "New"
+
+    # Matched by email only while "Link active" is on; otherwise the address is taken.
+    taken = scim.post("/Users", entra_user("hal@acme.example", "hal@acme.example", "mail-nickname-hal"))
+    assert taken.status_code == 409 and "email" in taken.json["detail"]
+    db.session.add(SyncSettings(customer_id=acme.id, link_active=True))
+    db.session.commit()
+    linked = scim.post("/Users", entra_user("hal@acme.example", "hal@acme.example", "mail-nickname-hal"))
+    assert linked.status_code == 201 and linked.json["id"] == str(by_email.id)
+    count = db.session.scalar(
+        select(db.func.count()).select_from(Contact).where(Contact.customer_id == acme.id)
+    )
+    assert count == 2
+    assert not db.session.scalars(select(SyncChange)).all()  # adopting is no removal or restore
+
+    # A contact whose manager was not in the book finds them once Entra provisions them (book.settle).
+    ivy = add_contact(acme, "ivy@acme.example", "Ivy", "Report", manager_email="Max@acme.example")
+    max_id = _post(scim, "max")
+    assert db.session.get(Contact, ivy.id).manager_id == max_id

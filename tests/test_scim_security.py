@@ -1,0 +1,150 @@
+"""/scim/v2's boundaries: the token alone names the customer (others' ids answer 404), revoked or
+missing tokens 401, writes refused while the Graph sync keeps the book (reads still answer), body
+cap, rate limit, no session cookie, a refused request changes nothing, parallel writes take turns."""
+
+import threading
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Contact, ScimActivity, ScimOperation, ScimToken
+from portal.scim import tokens
+from portal.scim.routes import GRAPH_SOURCE
+from portal.sync import lock
+from tests.scim_helpers import GROUP_SCHEMA, PREFIX, Scim, entra_user, provisioned
+
+
+def _contacts(customer):
+    return db.session.scalar(
+        select(func.count()).select_from(Contact).where(Contact.customer_id == customer.id)
+    )
+
+
+def test_tokens_scope_every_request_to_their_customer(app, world):
+    acme, globex = Scim(app, provisioned(world.acme)), Scim(app, provisioned(world.globex))
+    ann = acme.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann")).json["id"]
+    group = acme.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Acme team"}).json["id"]
+
+    for method, path in (("GET", f"/Users/{ann}"), ("DELETE", f"/Users/{ann}"), ("GET", f"/Groups/{group}")):
+        answer = globex.request(method, path)
+        assert answer.status_code == 404 and answer.json["status"] == "404"
+    assert globex.get('/Users?filter=userName eq "ann@acme.example"').json["totalResults"] == 0
+    assert (
+        globex.patch(f"/Users/{ann}", [{"op": "replace", "path": "active", "value": False}]).status_code
+        == 404
+    )
+    assert db.session.get(Contact, int(ann)).is_active
+
+    answer = acme.get("/Users")
+    assert "Set-Cookie" not in answer.headers and answer.content_type == "application/scim+json"
+    anonymous = app.test_client().get(f"{PREFIX}/Users")
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    assert anonymous.json["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+    token = db.session.scalar(select(ScimToken).where(ScimToken.customer_id == world.acme.id))
+    tokens.revoke(token, "alice@acme.example")
+    db.session.commit()
+    assert acme.get("/Users").status_code == 401
+
+
+def test_every_scim_route_wants_a_token(app):
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("scim.")]
+    assert len(rules) > 10
+    client = app.test_client()
+    for rule in rules:
+        url = rule.build(dict.fromkeys(rule.arguments, "1"), append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            answer = client.open(url, method=method, json={})
+            assert answer.status_code == 401, (method, url, answer.status_code)
+            assert "Set-Cookie" not in answer.headers
+
+
+def test_writes_are_refused_while_the_graph_sync_keeps_the_book(app, world):
+    scim = Scim(app, provisioned(world.acme, source="graph"))
+    connection_test = scim.get('/Users?filter=userName eq "0b6a1c4e-6ff0-4b8e-9d1b-5d2f3c9a7e11"')
+    assert connection_test.status_code == 200 and connection_test.json["Resources"] == []
+
+    refused = scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann"))
+    assert refused.status_code == 403 and refused.json["detail"] == GRAPH_SOURCE
+    assert _contacts(world.acme) == 0
+    row = db.session.scalars(select(ScimActivity).order_by(ScimActivity.id.desc())).first()
+    assert (row.operation, row.status, row.method) == (ScimOperation.REFUSED, 403, "POST")
+
+
+def test_bad_input_changes_nothing_and_says_why(app, world):
+    world.acme.allowed_domains = "acme.example"
+    scim = Scim(app, provisioned(world.acme))
+    outside = scim.post("/Users", entra_user("x@other.example", "x@other.example", "oid-x"))
+    assert outside.status_code == 400 and "acme.example" in outside.json["detail"]
+    assert outside.json["scimType"] == "invalidValue"
+    assert scim.get('/Users?filter=userName co "x"').json["scimType"] == "invalidFilter"
+    assert scim.get("/Users?filter=" + " and ".join(['userName eq "x"'] * 200)).status_code == 400
+    huge = scim.post("/Users", {"userName": "x" * (app.config["SCIM_MAX_BODY_BYTES"] + 1)})
+    assert huge.status_code == 413 and huge.json["status"] == "413"
+    assert _contacts(world.acme) == 0
+    assert scim.get("/Users?count=100000").json["itemsPerPage"] == 0  # nothing to page, count capped
+
+
+def test_rate_limit_per_token(app, world):
+    app.config.update(SCIM_RATE_PER_SECOND=1, SCIM_RATE_BURST=3)
+    scim, other = Scim(app, provisioned(world.acme)), Scim(app, provisioned(world.globex))
+    answers = [scim.get("/ServiceProviderConfig") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[-1].headers["Retry-After"]) >= 1 and answers[-1].json["status"] == "429"
+    assert other.get("/ServiceProviderConfig").status_code == 200  # another customer's token is not starved
+
+
+def test_parallel_writes_take_turns(app, world):
+    secret = provisioned(world.acme)
+    scim = Scim(app, secret)
+    group = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "All"}).json["id"]
+    ids = [
+        scim.post("/Users", entra_user(f"u{n}@acme.example", f"u{n}@acme.example", f"o{n}")).json["id"]
+        for n in range(6)
+    ]
+    headers = {"Authorization": f"Bearer {secret}"}
+    requests = [
+        (
+            "PATCH",
+            f"/Groups/{group}",
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Add", "path": "members", "value": [{"value": user_id}]}],
+            },
+        )
+        for user_id in ids
+    ] + [
+        ("POST", "/Users", entra_user("same@acme.example", f"same{n}@acme.example", f"s{n}"))
+        for n in range(2)
+    ]
+    start, answers = threading.Barrier(len(requests)), []
+
+    def send(method, path, body):
+        client = app.test_client()
+        start.wait()
+        answers.append(client.open(PREFIX + path, method=method, json=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=send, args=request) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == sorted([204] * 6 + [201, 409])
+    db.session.expire_all()
+    members = scim.get(f"/Groups/{group}").json["members"]
+    assert sorted(m["value"] for m in members) == sorted(ids)
+    same = select(func.count()).select_from(Contact).where(Contact.user_name == "same@acme.example")
+    assert db.session.scalar(same) == 1
+
+
+def test_a_write_waits_for_another_writer_of_the_book_then_answers_503(app, world):
+    scim = Scim(app, provisioned(world.acme))
+    app.config["SCIM_LOCK_WAIT_SECONDS"] = 0
+    assert lock.acquire(world.acme.id, "a held-removal decision")
+    busy = scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann"))
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert _contacts(world.acme) == 0
+    lock.release(world.acme.id, "a held-removal decision")
+    assert (
+        scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann")).status_code == 201
+    )
