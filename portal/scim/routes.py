@@ -292,8 +292,6 @@ def _query():
 
 
 def _search(parameters_source):
-    # Entra appends its aadOptscim062020 flag (from the Tenant URL) to every request's query.
-    parameters_source = {k: v for k, v in parameters_source.items() if k != "aadOptscim062020"}
     try:
         return SearchRequest.model_validate(parameters_source)
     except ValidationError as exc:
