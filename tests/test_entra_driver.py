@@ -20,6 +20,9 @@ JUERGEN = "juergen.mueller@contosodemo.onmicrosoft.com"
 
 @pytest.fixture
 def portal(app):
+    # On SQLite, eight concurrent SCIM writers sometimes wait out sqlite3's default 5-second busy
+    # timeout in the lock's UPDATE and the portal answers 500 "database is locked" (reported to the
+    # /scim/v2 work; PostgreSQL never does): the live server here waits up to 30 seconds.
     options = dict(make_test_config()["SQLALCHEMY_ENGINE_OPTIONS"])
     if make_test_config()["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options["connect_args"] = {"timeout": 30}
