@@ -111,7 +111,7 @@ def unique_mails(directory):
     seen, cleared = set(), 0
     for user in directory.users.values():
         mail = (user.get("mail") or "").lower()
-        if mail in seen:
+        if mail and mail in seen:
             user["mail"], cleared = None, cleared + 1
         seen.add(mail)
     return cleared
