@@ -6,6 +6,8 @@ Each script prints `BENCH {json}` lines (bench/harness.emit: name, value, unit, 
 note); this collects them into a table of figure, floor, ratio, target and whether it holds. A
 script that fails is named in the table; the others still run. --large adds the 100,000-user case.
 PostgreSQL figures use --database-url (default: the local test server, if it answers).
+Each script's rows are also kept in bench/results.json, with when they were measured: --only runs
+the scripts named and keeps the other scripts' rows of the last run in the table.
 """
 
 import argparse
@@ -23,6 +25,7 @@ from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+KEPT = HERE / "results.json"  # each script's rows of its last run: {name: {"at": ..., "rows": [...]}}
 
 
 def scripts(large, pg_url):
@@ -120,12 +123,17 @@ def main():
     args = parser.parse_args()
     command = "make bench" + (f" BENCH_ARGS={shlex.quote(' '.join(sys.argv[1:]))}" if sys.argv[1:] else "")
     load, started = os.getloadavg()[0], time.perf_counter()
-    rows = []
+    kept = json.loads(KEPT.read_text(encoding="utf-8")) if args.only and KEPT.exists() else {}
+    measured = {}
     for name, argv in scripts(args.large, postgres_url(args.database_url)):
         if not args.only or name in args.only:
-            rows.extend(run_script(name, argv))
+            measured[name] = {"at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "rows": run_script(name, argv)}
     minutes = (time.perf_counter() - started) / 60
-    result = table(rows)
+    everything = {**kept, **measured}
+    KEPT.write_text(json.dumps(everything, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = table([row for script in everything.values() for row in script["rows"]])
+    others = sorted(set(kept) - set(measured))
+    kept_note = f"Kept from earlier runs (dated in bench/results.json): {', '.join(others)}.\n" * bool(others)
     print(result)
     header = (
         f"# Benchmark results\n\n`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
@@ -136,8 +144,10 @@ def main():
         "latency (or the request floor itself); the measured code runs as a child process.\n"
         "Data as a user's: every database is made by the migrations; contacts enter through the CSV "
         "import pages (upload, preview, confirm), the directory through Manual mode's load and import "
-        "(the filters' book through Automatic mode's group subscriptions, which bring the attributes); "
-        "no statistics step of the benchmark's own.\n\n"
+        "(the filters' book: the emulator's generated tenant with attributes and a manager tree); "
+        "no statistics step of the benchmark's own (the portal's own, after an import of 1,000 "
+        "contacts or more, is one a user's database gets too).\n"
+        f"{kept_note}\n"
     )
     (HERE / "results.md").write_text(header + result + "\n", encoding="utf-8")
 

@@ -34,6 +34,7 @@ from portal.history import routes as history_routes
 from portal.manual import routes as manual_routes
 from portal.masterdata import routes as masterdata_routes
 from portal.outbox import routes as outbox_routes
+from portal.provisioning import routes as provisioning_routes
 from portal.scim import routes as scim_routes
 from portal.synchronize import routes as synchronize_routes
 
@@ -94,6 +95,7 @@ def register_blueprints(app):
         outbox_routes.bp,
         manual_routes.bp,
         automatic_routes.bp,
+        provisioning_routes.bp,
         probes.bp,
         scim_routes.bp,
     ):

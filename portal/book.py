@@ -104,8 +104,9 @@ def delete_contacts(customer_id, contact_ids):
     """Delete the customer's contacts among `contact_ids` and detach what refers to them.
 
     Done here, not left to ON DELETE: a row left pointing at a freed id would belong to whichever
-    contact (of any customer) gets that id next. Group memberships and held removals go; the
-    sync history keeps its lines without the link. Returns the number of contacts deleted.
+    contact (of any customer) gets that id next. Group memberships and held removals go (leaving a
+    smart group is recorded); the sync history keeps its lines without the link. Returns the number
+    of contacts deleted.
     """
     deleted = 0
     for chunk in chunks(contact_ids):
@@ -114,6 +115,7 @@ def delete_contacts(customer_id, contact_ids):
         ).all()
         if not ids:
             continue
+        smart_groups.record_leaving(customer_id, ids)
         db.session.execute(delete(contact_group_members).where(contact_group_members.c.contact_id.in_(ids)))
         db.session.execute(
             delete(HeldRemoval).where(HeldRemoval.customer_id == customer_id, HeldRemoval.contact_id.in_(ids))

@@ -215,6 +215,19 @@ def _trigram_schema(connection):
     ).scalar_one()
 
 
+# A write of this many contacts or more (an import, a sync) refreshes the planner's statistics.
+STATISTICS_AFTER = 1000
+
+
+def refresh_statistics_after(written, tables=SEARCHED):
+    """refresh_statistics when a committed write touched STATISTICS_AFTER rows or more (True then):
+    what autovacuum's ANALYZE does some time later on a server where it runs, done at once."""
+    if written < STATISTICS_AFTER:
+        return False
+    refresh_statistics(list(tables))
+    return True
+
+
 def refresh_statistics(tables):
     """After a bulk write (an import): the planner learns the new sizes now, not some time later.
 

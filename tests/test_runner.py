@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
-from portal import create_app, health, queue
+from portal import create_app, health, queue, search
 from portal.extensions import db
 from portal.health import runner_health
 from portal.models import Job, RunnerHeartbeat
@@ -20,6 +20,7 @@ from portal.runner import DailyAt, Every, Runner
 from portal.sync import lock, tasks
 from tests.conftest import make_test_config
 from tests.factories import add_contact, reload
+from tests.sync_helpers import SALES, connected_acme, imported  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = []
@@ -171,26 +172,47 @@ def test_upkeep_forgets_runners_not_seen_for_a_week(app, world):
     assert owners == {"stopped-yesterday"}  # "last seen" stays right for the page that says it
 
 
+def _forget_statistics():
+    """No planner statistics of the contact book, as on a new installation (SQLite: none gathered;
+    PostgreSQL: the time of the last ANALYZE is returned so later ones can be told apart)."""
+    if db.engine.dialect.name == "sqlite":
+        db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+        db.session.commit()
+    return db.session.scalar(text("SELECT CURRENT_TIMESTAMP"))
+
+
+def _has_fresh_statistics(since):
+    if db.engine.dialect.name == "sqlite":
+        tables = db.session.execute(text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")).all()
+        return bool(tables) and "contact" in db.session.scalars(text("SELECT DISTINCT tbl FROM sqlite_stat1"))
+    analyzed = db.session.scalar(
+        text(
+            "SELECT last_analyze FROM pg_stat_user_tables "
+            "WHERE relname = 'contact' AND schemaname = current_schema()"
+        )
+    )
+    return analyzed is not None and analyzed >= since
+
+
 def test_upkeep_gives_the_planner_statistics_of_the_contact_book(app, world):
     """Hourly: SQLite's statistics (sqlite_stat1) or PostgreSQL's (ANALYZE) follow the book."""
     for n in range(30):
         add_contact(world.acme, f"p{n}@acme.example", "Anna", f"Name{n}")
-    sqlite = db.engine.dialect.name == "sqlite"
-    if sqlite:  # no statistics left by earlier tests
-        db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
-        db.session.commit()
-    started = db.session.scalar(text("SELECT CURRENT_TIMESTAMP"))
+    started = _forget_statistics()
     tasks.upkeep()
-    if sqlite:
-        assert "contact" in db.session.execute(text("SELECT DISTINCT tbl FROM sqlite_stat1")).scalars().all()
-    else:
-        analyzed = db.session.scalar(
-            text(
-                "SELECT last_analyze FROM pg_stat_user_tables "
-                "WHERE relname = 'contact' AND schemaname = current_schema()"
-            )
-        )
-        assert analyzed is not None and analyzed >= started
+    assert _has_fresh_statistics(started)
+
+
+def test_an_import_writing_many_contacts_gives_the_planner_statistics_at_once(
+    app, world, emulator, connected_acme, monkeypatch
+):
+    """Not an hour later: the book's filters are planned for the imported book straight away."""
+    monkeypatch.setattr(search, "STATISTICS_AFTER", 3)
+    started = _forget_statistics()
+    imported(app, emulator, connected_acme, SALES[:2])  # two created: fewer, nothing gathered
+    assert not _has_fresh_statistics(started)
+    imported(app, emulator, connected_acme, SALES)  # three more created
+    assert _has_fresh_statistics(started)
 
 
 def test_stop_finishes_the_current_job_then_leaves_the_loop(app, world):

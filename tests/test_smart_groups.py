@@ -36,8 +36,8 @@ def matching(customer, *condition):
     rule = smart_groups.validate(
         {"conditions": [dict(zip(("attribute", "operator", "value"), condition, strict=True))]}
     )
-    where = smart_groups.matches(customer.id, rule)
-    return sorted(db.session.scalars(select(Contact.email).where(where)))
+    ids = smart_groups.matching_ids(customer.id, rule)
+    return sorted(db.session.scalars(select(Contact.email).where(Contact.id.in_(ids))))
 
 
 def moves(group):
@@ -147,6 +147,37 @@ def test_a_manager_rule_names_someone_not_imported_yet(world):
     assert members(group) == [report.email]
 
 
+def test_a_team_rule_says_which_condition_each_leaver_no_longer_meets(world, monkeypatch):
+    boss = add_contact(world.acme, "boss@acme.example", "Bo", "Boss")
+    other = add_contact(world.acme, "other@acme.example", "Otto", "Other")
+    finance = {"department": "Finance"}
+    mid = add_contact(world.acme, "mid@acme.example", "Mia", "Mid", manager_email=boss.email, **finance)
+    low = add_contact(world.acme, "low@acme.example", "Lou", "Low", manager_email=mid.email, **finance)
+    far = add_contact(world.acme, "far@acme.example", "Fay", "Far", manager_email=low.email, **finance)
+    book.settle(world.acme.id)  # links the managers
+    group = smart(world.acme, "Boss's Finance", ("manager", "indirect", "boss@acme.example"),
+                  ("department", "is", "finance"))  # fmt: skip
+    assert members(group) == ["far@acme.example", "low@acme.example", "mid@acme.example"]
+    for names_by_id_up_to in (5000, 0):  # a team's names looked up by id, or read in one pass
+        monkeypatch.setattr(smart_groups, "NAMES_BY_ID_UP_TO", names_by_id_up_to)
+        count, first = smart_groups.preview(world.acme.id, group.rule, limit=2)
+        assert (count, [contact.last_name for contact in first]) == (3, ["Far", "Low"])
+    low.manager_email = other.email  # Lou and, through Lou, Fay leave the team
+    mid.department = "Sales"
+    book.settle(world.acme.id)
+    db.session.commit()
+    assert members(group) == []
+    assert {(kind, email, field) for kind, email, field, _old, _new in moves(group)} == {
+        ("group_leave", "mid@acme.example", "department"),
+        ("group_leave", "low@acme.example", "manager"),
+        ("group_leave", "far@acme.example", "manager"),
+    }
+    far.manager_email = boss.email
+    book.settle(world.acme.id)
+    db.session.commit()
+    assert members(group) == ["far@acme.example"]
+
+
 def test_refresh_writes_set_based_for_many_contacts(world):
     from portal.models.base import insert_rows
 
@@ -240,6 +271,7 @@ def test_the_contact_form_keeps_smart_groups_exact(alice_client, world, staff):
     alice_client.post(f"/contacts/{new.id}/delete")
     assert members(group) == ["blank@acme.example"]
     assert ("group_join", "new@acme.example", "department", "", "") in moves(group)
+    assert ("group_leave", "new@acme.example", "", "", "") in moves(group)  # "no longer an active contact"
 
 
 def test_the_csv_import_keeps_smart_groups_exact(alice_client, world, staff):

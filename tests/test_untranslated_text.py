@@ -21,9 +21,10 @@ from babel.messages.pofile import read_po
 
 from portal import book, create_app, smart_groups
 from portal.extensions import db
-from portal.models import Contact, ContactGroup, Job, OutboxMail, SyncSettings, utcnow
+from portal.models import Contact, ContactGroup, Job, OutboxMail, ScimActivity, SyncSettings, utcnow
 from portal.models.sync import SyncChange, SyncRun
 from portal.models.vocabulary import SkipReason
+from portal.scim import tokens as scim_tokens
 from portal.sync import plan as sync_plan
 from portal.sync.service import Preview
 from portal.sync.tasks import preview_result
@@ -257,6 +258,9 @@ def stock(world, reasons):
     db.session.add_all([world.preview, world.import_job, world.load_job])
     db.session.commit()
     hold_removal(world.acme.id, "held@acme.example")
+    world.scim_token, _secret = scim_tokens.create(world.acme, "Produktion", "alice@acme.example")
+    world.ben.deactivated_at = utcnow()
+    db.session.add(ScimActivity(customer_id=world.acme.id, method="PATCH", operation="disable", status=200))
     world.preview.result = {**world.preview.result, "book_state": book.state(world.acme)}  # made just now
     db.session.commit()
     return world
@@ -273,6 +277,7 @@ def _url(rule, world, client):
         "mail_id": db.session.scalar(db.select(OutboxMail.id)),
         "job_id": world.import_job.id if rule.endpoint == "manual.import_status" else world.load_job.id,
         "name": "sync_active",
+        "token_id": world.scim_token.id,
     }
     if "token" in rule.arguments:  # a CSV upload to map
         csv = b"Vorname;Nachname;E-Mail\nLena;Lang;lena@acme.example\n"

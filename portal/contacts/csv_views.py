@@ -182,8 +182,7 @@ def _confirm(token, upload, lease):
             "error",
         )
         return redirect(url_for(".csv_preview", token=token))
-    if counts["create"] + counts["update"] >= importing.STATISTICS_AFTER:
-        search.refresh_statistics(["contact"])
+    search.refresh_statistics_after(counts["create"] + counts["update"], ["contact"])
     flash(
         _(
             "Import finished: %(created)s created, %(updated)s updated, %(rejected)s rejected.",

@@ -63,7 +63,7 @@ def groups():
 
 
 def _members(group):
-    """(the first MEMBERS_SHOWN non-archived members by name, how many there are in all)."""
+    """(the first MEMBERS_SHOWN non-archived members by name, services.MemberCount of them all)."""
     query = (
         select(Contact)
         .join(contact_group_members, contact_group_members.c.contact_id == Contact.id)
@@ -73,11 +73,13 @@ def _members(group):
             Contact.archived_at.is_(None),
         )
     )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    every = query.subquery()
+    counted = select(func.count(), func.count(every.c.deactivated_at)).select_from(every)
+    total, inactive = db.session.execute(counted).one()
     shown = db.session.scalars(
         query.order_by(Contact.last_name, Contact.first_name, Contact.id).limit(MEMBERS_SHOWN)
     ).all()
-    return shown, total
+    return shown, services.MemberCount(total, inactive)
 
 
 def _candidates(group):
@@ -90,13 +92,14 @@ def _candidates(group):
 def group(group_id):
     """One group: its members, removing them, and finding contacts to add."""
     group = access.owned_by_current_customer(ContactGroup, group_id)
-    members, total = _members(group)
+    members, count = _members(group)
     term, candidates = _candidates(group) if not group.is_smart else ("", [])
     return render_template(
         "contacts/group.html",
         group=group,
         members=members,
-        total=total,
+        total=count.total,
+        count=count,
         term=term,
         candidates=candidates,
         rule_words=smart_groups.describe(group.customer_id, group.rule) if group.is_smart else "",
@@ -155,11 +158,11 @@ def group_delete(group_id):
             _("Contact group %(name)s deleted. Its contacts stay in the contact book.", name=name), "success"
         )
         return redirect(url_for(".groups"))
-    _shown, total = _members(group)
+    _shown, count = _members(group)
     return render_template(
         "contacts/group_delete.html",
         group=group,
-        total=total,
+        total=count.total,
         subscriptions=services.group_subscriptions(group),
     )
 

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import aliased
 
-from portal import attributes, book, smart_groups
+from portal import attributes, book, search, smart_groups
 from portal.attributes import MANAGER
 from portal.book import normalize_email
 from portal.contacts import csv_io, services
@@ -27,8 +27,6 @@ from portal.text import email_key, name_key
 CREATE, UPDATE, UNCHANGED, REJECT = "create", "update", "unchanged", "reject"
 STATUSES = (CREATE, UPDATE, UNCHANGED, REJECT)
 UPLOAD_LIFETIME = timedelta(hours=2)
-# An import writing this many contacts or more refreshes the planner's statistics (search.refresh_statistics).
-STATISTICS_AFTER = 1000
 
 
 def store_upload(customer, admin, filename, parsed):
@@ -308,7 +306,7 @@ def _planner_learns_sizes(written):
     book.settle: believing the table as small as before, it scanned the whole book for each contact's
     manager (10,000 new contacts: three minutes instead of a second). Inside the transaction: the
     sample includes the rows it wrote. The view refreshes every statistic after the commit."""
-    if written >= STATISTICS_AFTER and db.session.get_bind().dialect.name == "postgresql":
+    if written >= search.STATISTICS_AFTER and db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("ANALYZE contact"))
 
 

@@ -4,6 +4,8 @@ The rules the sync shares (the email rule, deleting contacts, group lookup by na
 portal.book. Functions here add and flush; the caller (a view, the import) commits.
 """
 
+from typing import NamedTuple
+
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
@@ -156,15 +158,26 @@ def create_group(customer, name, origin=Origin.MANUAL):
     return group
 
 
+class MemberCount(NamedTuple):
+    """A group's non-archived members, and how many of them are inactive (disabled by Entra)."""
+
+    total: int
+    inactive: int
+
+    @property
+    def active(self):
+        return self.total - self.inactive
+
+
 def member_counts(customer):
-    """{group id: number of non-archived members} for the customer's groups."""
+    """{group id: MemberCount} for the customer's groups (one query)."""
     rows = db.session.execute(
-        select(contact_group_members.c.group_id, func.count())
+        select(contact_group_members.c.group_id, func.count(), func.count(Contact.deactivated_at))
         .join(Contact, Contact.id == contact_group_members.c.contact_id)
         .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
         .group_by(contact_group_members.c.group_id)
     )
-    return dict(rows.all())
+    return {group_id: MemberCount(total, inactive) for group_id, total, inactive in rows.all()}
 
 
 def add_member(group, contact):

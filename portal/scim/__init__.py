@@ -9,5 +9,6 @@ writes.py     what a write does to the book (through portal.book and portal.sync
 activity.py   the provisioning activity log: record, recent, last_cycle_counts
 limits.py     the per-token rate limit
 tokens.py     the customer's bearer tokens: create (shown once), authenticate, revoke
+source.py     which directory source writes the book: the one switch
 cli.py        flask scim-token create
 """

@@ -42,7 +42,7 @@ from werkzeug.exceptions import HTTPException
 from portal.auth.session import sessionless
 from portal.auth.throttle import client_address
 from portal.extensions import csrf, db
-from portal.models import Contact, ContactGroup, Customer, ScimOperation
+from portal.models import Contact, ContactGroup, Customer, DirectorySource, ScimOperation
 from portal.scim import activity, discovery, groups, query, tokens, users, writes
 from portal.scim.discovery import ENTERPRISE, POLICY, USER
 from portal.scim.limits import BUCKETS
@@ -202,6 +202,9 @@ def write(view):
         if not customer.provisioned_by_entra:
             raise ForbiddenException(detail=GRAPH_SOURCE)
         lock.in_transaction(customer.id, current_app.config["SCIM_LOCK_WAIT_SECONDS"])
+        source = db.session.scalar(select(Customer.directory_source).where(Customer.id == customer.id))
+        if source != DirectorySource.SCIM:  # switched (scim.source.switch) while this request waited
+            raise ForbiddenException(detail=GRAPH_SOURCE)
         return view(*args, **kwargs)
 
     return sessionless(wrapper)

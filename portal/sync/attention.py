@@ -29,6 +29,7 @@ from portal.models import (
     ConnectionType,
     Contact,
     Customer,
+    DirectorySource,
     M365Connection,
     Reseller,
     SyncMode,
@@ -228,8 +229,13 @@ def _flags(connected, reauth, held_count, runs):
         # The latest sync that finished failed (skipped and running ones do not count).
         "last_sync_failed": and_(last_failed.is_not(None), or_(last_ok.is_(None), last_failed > last_ok)),
         "deletions_held": held_count > 0,
-        # Connected, but the daily sync leaves the customer out.
-        "sync_inactive": and_(connected, not_(func.coalesce(SyncSettings.sync_active, false()))),
+        # Connected, but the daily sync leaves the customer out (not a problem while Entra
+        # provisioning writes the book: portal.scim.source).
+        "sync_inactive": and_(
+            connected,
+            Customer.directory_source == DirectorySource.GRAPH,
+            not_(func.coalesce(SyncSettings.sync_active, false())),
+        ),
         "prerequisite_off": and_(connected, not_(user_sync_on)),
     }
     return {key: case((conditions[key], 1), else_=0) for key in FLAGS}

@@ -21,7 +21,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, delete, select, update
 
-from portal import attributes
+from portal import attributes, search
 from portal.book import delete_contacts
 from portal.extensions import db
 from portal.i18n import N_
@@ -47,6 +47,8 @@ from portal.sync.removed import ARCHIVE_DAYS
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 90
+# The changes that write contacts: enough of them in one run and the planner's statistics are refreshed.
+WRITING_KINDS = (ChangeKind.CREATE, ChangeKind.LINK, ChangeKind.UPDATE, ChangeKind.REMOVE, ChangeKind.RESTORE)
 
 
 class SyncNotPossible(Exception):
@@ -83,6 +85,8 @@ class RunInputs:
 
     def blocker(self, need_active=True, mode=None):
         """Why the customer cannot be synced or imported now, or None (see sync_blocker)."""
+        if self.customer.provisioned_by_entra:  # one source at a time (portal.scim.source)
+            return ENTRA_PROVISIONING
         if not self.customer.ms_user_sync_in_effect:
             return N_("Microsoft User Synchronization is switched off in the master data.")
         if self.connection is None:
@@ -106,6 +110,10 @@ def sync_blocker(customer, need_active=True, mode=None):
     return RunInputs.load(customer).blocker(need_active, mode)
 
 
+ENTRA_PROVISIONING = N_(
+    "The directory source is Entra provisioning: Microsoft Entra ID keeps the contact book up to date, "
+    "so the daily sync and imports from Microsoft Graph do not change it."
+)
 MODE_BLOCKERS = {
     SyncMode.MANUAL: N_("The synchronization mode is Automatic; switch to Manual to select users yourself."),
 }
@@ -265,7 +273,16 @@ def _locked_sync(inputs, trigger, job, lease):
         except Exception as error:
             _fail_run(run, client, error)
             raise
+    _learn_sizes(run)
     return run
+
+
+def _learn_sizes(run):
+    """After a run that wrote many contacts (a first import, a reorganisation), the query planner
+    learns the book's new shape at once (search.refresh_statistics_after), as the CSV import does:
+    PostgreSQL otherwise plans the book's filters for the table it knew before the run."""
+    written = sum((run.counts or {}).get(kind.plural, 0) for kind in WRITING_KINDS)
+    search.refresh_statistics_after(written)
 
 
 def _client_or_fail(run, connection):
@@ -321,6 +338,7 @@ def _locked_import(inputs, user_ids, trigger, job, subscription, lease):
         except Exception as error:
             _fail_run(run, client, error)
             raise
+    _learn_sizes(run)
     return run, outcome
 
 

@@ -144,4 +144,8 @@ def action_labels():
         "mode_automatic": _("Mode set to Automatic"),
         "group_subscribed": _("Group subscribed"),
         "group_unsubscribed": _("Group unsubscribed"),
+        "scim_token_created": _("Entra provisioning token created"),
+        "scim_token_revoked": _("Entra provisioning token revoked"),
+        "source_scim": _("Directory source set to Entra provisioning"),
+        "source_graph": _("Directory source set to Microsoft Graph"),
     }

@@ -23,6 +23,23 @@
     var message = form.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   });
+  // Copy buttons (data-copy="<input id>"): the value goes to the clipboard; the status says so.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    var id = button.getAttribute("data-copy");
+    var input = document.getElementById(id);
+    var status = document.querySelector('[data-copy-status="' + id + '"]');
+    if (!input) return;
+    input.select();
+    var done = function () { if (status) status.textContent = button.getAttribute("data-copied-text"); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
   // htmx swaps only 2xx answers: an error answer, or none at all, is said in the flash area.
   function say(text) {
     var area = document.getElementById("flashes");

@@ -10,8 +10,9 @@ import pytest
 
 from portal import smart_groups
 from portal.extensions import db
-from portal.models import ContactGroup
+from portal.models import ContactGroup, ScimActivity, utcnow
 from portal.models.sync import SyncRun
+from portal.scim import tokens as scim_tokens
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
 from tests.factories import add_contact, hold_removal, removed_by_sync
@@ -33,6 +34,8 @@ CUSTOMER_PAGES = [
     "/m365/manual/",
     "/m365/automatic/",
     "/m365/end",
+    "/provisioning/",
+    "/provisioning/source",
     "/sync/history",
     "/sync/held",
     "/sync/preview",
@@ -88,6 +91,10 @@ def lived_in(world):
     failed = SyncRun(customer_id=world.acme.id, kind="sync", trigger="daily", status="failed", counts={})
     failed.message = "Microsoft Graph answered 503 three times."
     db.session.add(failed)
+    world.scim_token, _secret = scim_tokens.create(world.acme, "Entra", "alice@acme.example")
+    db.session.add(ScimActivity(customer_id=world.acme.id, method="PATCH", operation="disable", status=200))
+    gone = {"first": "Gil", "last": "Gone", "origin": "scim", "deactivated_at": utcnow()}
+    add_contact(world.acme, "gone@acme.example", **gone)  # disabled by Entra: marked inactive
     db.session.commit()
     return world
 
@@ -100,7 +107,8 @@ def test_customer_admin_pages_have_no_wcag_violations(browser, live_server, live
         violations = audit(page, "/login")
         sign_in(page, "alice@acme.example", PASSWORD) if language == "en" else _sign_in_de(page)
         smart = f"/contacts/groups/{lived_in.smart.id}"
-        for path in [*CUSTOMER_PAGES, smart, f"{smart}/rule"]:
+        revoke = f"/provisioning/tokens/{lived_in.scim_token.id}/revoke"
+        for path in [*CUSTOMER_PAGES, smart, f"{smart}/rule", revoke]:
             violations += audit(page, path)
     finally:
         context.close()
