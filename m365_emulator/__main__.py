@@ -1,4 +1,5 @@
-"""`python -m m365_emulator --port 5001 [--host H] [--tenant demo|FILE.json|generated:N] [--seed S]`."""
+"""`python -m m365_emulator --port 5001 [--host H] [--tenant demo|FILE.json|generated:N] [--seed S]`;
+`python -m m365_emulator entra-push --url URL --token TOKEN …`: Entra provisioning (entra_cli.py)."""
 
 import argparse
 import json
@@ -10,7 +11,12 @@ from .state import load_tenant_data
 
 
 def main(argv=None):
-    """Parse arguments and serve (or write the tenant JSON with --save)."""
+    """Parse arguments and serve (or write the tenant JSON with --save; or run `entra-push`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["entra-push"]:
+        from .entra_cli import main as entra_push
+
+        return entra_push(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m m365_emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)

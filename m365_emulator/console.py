@@ -1,11 +1,14 @@
 """The console page at `/_emulator/`: see the tenant; edit a user (names, mail, the organization
-attributes and the manager), add, delete or restore one; add a user to a group or take one out.
+attributes and the manager), add, disable (block sign-in), delete or restore one, delete one
+permanently; add a user to a group or take one out; run Entra provisioning against the portal
+(Test connection, a provisioning cycle, the last run's summary and request log).
 
 Plain HTML forms (no JavaScript) so a demo can show the portal's sync reacting to changes.
 """
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from . import entra_provisioning as entra
 from .app import get_state
 from .demo import DEMO_ADMIN_UPN, DEMO_CLIENT_ID, DEMO_USER_UPN
 from .directory import NotFound
@@ -48,11 +51,17 @@ def index():
             demo={"admin": DEMO_ADMIN_UPN, "user": DEMO_USER_UPN, "client_id": DEMO_CLIENT_ID},
             faults=state.faults,
             log_size=len(state.log),
+            entra=state.entra_target,
+            entra_run=state.entra_last,
+            entra_pushed=sum(len(ledger["users"]) for ledger in state.entra_ledgers.values()),
+            notice=request.args.get("notice"),
+            request_log_rows=ENTRA_LOG_ROWS,
         )
 
 
-def _back(error=None):
-    return redirect(url_for("console.index", q=request.form.get("q") or None, error=error), code=303)
+def _back(error=None, notice=None, anchor=None):
+    target = url_for("console.index", q=request.form.get("q") or None, error=error, notice=notice)
+    return redirect(target + (f"#{anchor}" if anchor else ""), code=303)
 
 
 # The properties the console edits, as Graph names them (what the portal's sync reads).
@@ -176,6 +185,30 @@ def delete(user_id):
     return _back()
 
 
+@bp.post("/ui/users/<user_id>/enabled")
+def set_enabled(user_id):
+    """Block sign-in (accountEnabled false) or allow it again (form field `enabled`: 0 or 1)."""
+    state = get_state()
+    with state.lock:
+        try:
+            state.directory.update_user(user_id, {"accountEnabled": request.form.get("enabled") == "1"})
+        except NotFound:
+            pass
+    return _back()
+
+
+@bp.post("/ui/users/<user_id>/purge")
+def purge(user_id):
+    """Delete a soft-deleted user permanently (what 30 days in the recycle bin do)."""
+    state = get_state()
+    with state.lock:
+        try:
+            state.directory.delete_user(user_id, hard=True)
+        except NotFound:
+            pass
+    return _back()
+
+
 @bp.post("/ui/users/<user_id>/restore")
 def restore(user_id):
     """Restore a soft-deleted user."""
@@ -193,3 +226,47 @@ def reset():
     """Reset the emulator to its initial tenant."""
     get_state().reset()
     return redirect(url_for("console.index"), code=303)
+
+
+ENTRA_LOG_ROWS = 200  # the console shows the last requests of a run
+
+
+def _entra_target():
+    """The Tenant URL, token and flag from the form, remembered for the next visit (an empty
+    token field keeps the token entered before)."""
+    state = get_state()
+    target = state.entra_target
+    target["url"] = request.form.get("url", "").strip() or entra.default_tenant_url()
+    target["token"] = request.form.get("token", "").strip() or target["token"]
+    target["flag"] = bool(request.form.get("flag"))
+    return target
+
+
+@bp.post("/ui/entra/test")
+def entra_test():
+    """Entra's Test Connection against the Tenant URL with the Secret Token."""
+    target = _entra_target()
+    if not target["token"]:
+        return _back(
+            "Enter the Secret Token (the portal's Entra provisioning page creates one).", anchor="entra"
+        )
+    ok, message = entra.EntraProvisioning(
+        target["url"], target["token"], flag=target["flag"]
+    ).test_connection()
+    return _back(None if ok else message, notice=message if ok else None, anchor="entra")
+
+
+@bp.post("/ui/entra/run")
+def entra_run():
+    """One provisioning cycle (initial or incremental) from this tenant to the Tenant URL."""
+    target = _entra_target()
+    if not target["token"]:
+        return _back(
+            "Enter the Secret Token (the portal's Entra provisioning page creates one).", anchor="entra"
+        )
+    cycle = "initial" if request.form.get("cycle") == "initial" else "incremental"
+    try:
+        entra.run_on_state(get_state(), target["url"], target["token"], cycle, flag=target["flag"])
+    except entra.Busy as busy:
+        return _back(str(busy), anchor="entra")
+    return _back(anchor="entra")

@@ -5,7 +5,7 @@ import random
 
 from flask import Blueprint, abort, jsonify, request
 
-from . import certificates
+from . import certificates, entra_provisioning
 from .app import get_state
 from .directory import NotFound
 from .generator import make_group
@@ -422,3 +422,43 @@ def log():
         if request.method == "DELETE":
             state.log.clear()
         return jsonify(list(state.log))
+
+
+@bp.post("/entra/test")
+def entra_test():
+    """Entra's Test Connection against {url, token, flag}: {"ok", "message"}."""
+    body = _body()
+    driver = entra_provisioning.EntraProvisioning(
+        _entra_url(body), body.get("token") or "", flag=bool(body.get("flag"))
+    )
+    ok, message = driver.test_connection()
+    return jsonify({"ok": ok, "message": message})
+
+
+@bp.post("/entra/run")
+def entra_run():
+    """A provisioning cycle {url, token, cycle: initial|incremental, flag, workers} from this
+    tenant's directory (what was pushed is remembered per target until a reset): the summary."""
+    body = _body()
+    cycle = body.get("cycle") or "incremental"
+    if cycle not in ("initial", "incremental"):
+        _fail(400, "cycle must be initial or incremental")
+    try:
+        run = entra_provisioning.run_on_state(
+            get_state(),
+            _entra_url(body),
+            body.get("token") or "",
+            cycle,
+            flag=bool(body.get("flag")),
+            workers=int(body.get("workers") or 8),
+        )
+    except entra_provisioning.Busy as busy:
+        _fail(409, str(busy))
+    return jsonify(run.summary())
+
+
+def _entra_url(body):
+    url = (body.get("url") or "").strip()
+    if not url.startswith(("http://", "https://")):
+        _fail(400, "url must be the portal's Tenant URL (http(s)://…/scim/v2)")
+    return url

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .demo import build_demo_tenant, demo_app
 from .directory import SOFT_DELETE_DAYS, Directory
+from .entra_provisioning import default_tenant_url
 from .generator import generate_tenant
 from .keys import SigningKey
 
@@ -117,6 +118,10 @@ class State:
         self.key = SigningKey()
         self.initial = (tenant, seed)
         self._cache = {}
+        # Entra provisioning (entra_provisioning.py): the target the console pushes to survives a
+        # reset; what was pushed (per target) and the last run do not.
+        self.entra_target = {"url": default_tenant_url(), "token": "", "flag": False}
+        self.entra_lock = threading.Lock()  # one provisioning cycle at a time
         self.reset()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -139,6 +144,7 @@ class State:
             self.delta_gone = {"users": 0, "groups": 0}  # cursors up to this serial get 410
             self.listings = {}  # sorted collection queries (portal listing pages), see listing._selection
             self.aliases = set()  # more tenant ids answered with this directory (scale benchmarks)
+            self.entra_ledgers, self.entra_last = {}, None
 
     def _tenant_data(self, spec, seed):
         if isinstance(spec, dict):
