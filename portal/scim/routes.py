@@ -14,6 +14,7 @@ discovery.MAX_RESULTS per page, SCIM_RATE_PER_SECOND / SCIM_RATE_BURST per token
 
 import json
 import logging
+import re
 from functools import wraps
 
 from flask import Blueprint, Response, current_app, g, request
@@ -37,6 +38,7 @@ from scim2_models import (
     UnauthorizedException,
 )
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.auth.session import sessionless
@@ -179,6 +181,19 @@ def _failed(exc):
 @bp.errorhandler(lock.CustomerBusy)
 def _busy(_exc):
     return _error_answer(503, BUSY)
+
+
+@bp.errorhandler(OperationalError)
+def _locked(exc):
+    """SQLite's "database is locked": another writer held the file past the driver's wait. Busy, as
+    above (Entra retries after Retry-After), but unrecorded: the log's row would wait the same."""
+    if "database is locked" not in str(exc):
+        raise exc
+    db.session.rollback()
+    error = Error(status=503, detail=BUSY).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    response = Response(json.dumps(error), status=503, content_type=CONTENT_TYPE)
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 def base_url():
@@ -490,10 +505,36 @@ def replace_group(group_id):
 def patch_group(group_id):
     row = _group(group_id)
     patch = _patch_op(Group, _body())
+    members = _member_changes(patch)
+    if members is not None:  # Entra's own PATCH: only the members it lists are looked at
+        _note_members(row, writes.change_members(g.customer, row, *members))
+        return _answer(None, 204)
     group = groups.to_group(row, base_url())
     patch.patch(group, scim_policy=POLICY)
     _note_members(row, writes.update_group(g.customer, row, group))
     return _answer(None, 204)
+
+
+MEMBER_FILTER = re.compile(r'^members\[value eq "([^"]*)"\]$', re.IGNORECASE)
+
+
+def _member_changes(patch):
+    """(values to add, values to remove) when every operation of `patch` adds or removes listed
+    members (`members` with a value list, or `members[value eq "…"]`), else None: the patch is then
+    applied to the whole group."""
+    add, remove = [], []
+    for operation in patch.operations:
+        op, path, value = operation.op.value, str(operation.path or ""), operation.value
+        if path.lower() == "members" and op in ("add", "remove") and isinstance(value, list) and value:
+            items = [item.get("value") if isinstance(item, dict) else None for item in value]
+            if None in items:
+                return None
+            (add if op == "add" else remove).extend(items)
+        elif op == "remove" and value is None and (found := MEMBER_FILTER.match(path)):
+            remove.append(found.group(1))
+        else:
+            return None
+    return (add, remove) if not set(map(str, add)) & set(map(str, remove)) else None
 
 
 def _note_members(row, changed):
