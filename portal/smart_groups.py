@@ -94,7 +94,12 @@ def matches(customer_id, rule):
     """The where-clause over Contact of the customer's active contacts matching the rule's attribute
     conditions (validated); manager conditions are not in it (team_ids answers those)."""
     conditions = [_condition(condition) for condition in rule["conditions"] if not _is_team(condition)]
-    return and_(Contact.customer_id == customer_id, Contact.archived_at.is_(None), *conditions)
+    return and_(Contact.customer_id == customer_id, _active(), *conditions)
+
+
+def _active():
+    """In the book and not disabled by Entra provisioning: only such contacts are smart group members."""
+    return and_(Contact.archived_at.is_(None), Contact.deactivated_at.is_(None))
 
 
 def _is_team(condition):
@@ -161,7 +166,12 @@ def matching_ids(customer_id, rule, teams=None):
     team_ids when already read). Each part is one pass over the book, whatever the planner knows."""
     teams = team_ids(customer_id, rule) if teams is None else teams
     if teams is not None and (not teams or all(_is_team(condition) for condition in rule["conditions"])):
-        return teams
+        disabled = select(Contact.id).where(
+            Contact.customer_id == customer_id,
+            Contact.archived_at.is_(None),
+            Contact.deactivated_at.is_not(None),
+        )
+        return teams - set(db.session.scalars(disabled))
     found = set(db.session.scalars(select(Contact.id).where(matches(customer_id, rule))))
     return found if teams is None else found & teams
 
@@ -243,16 +253,14 @@ def refresh(customer_id, run=None, record=True, now=None, only=None, managers_mo
     an admin's edit, made when something changed). Returns how many joined and left. Caller commits.
 
     `only`: just these contacts were written (book.settle's `only`); `managers_moved`: a manager link
-    of theirs changed. Attribute rules then look at them alone; a rule of managers only is left be
-    unless a manager moved (a move can take a whole team along, so that refresh reads the book)."""
+    of theirs changed. Rules then look at them alone (a manager condition walks up each one's chain
+    of managers), except rules with a manager condition after a manager moved: a move can take a
+    whole team along, so those read the book."""
     now = now or utcnow()
     moved = 0
     for group in smart_groups(customer_id):
         member = contact_group_members.c
-        conditions = group.rule["conditions"]
-        if only is not None and not managers_moved and all(_is_team(c) for c in conditions):
-            continue
-        narrow = only if only is not None and not _has_team(group.rule) else None
+        narrow = only if only is not None and not (managers_moved and _has_team(group.rule)) else None
         leaving_ids, joining_ids, team = _moving(customer_id, group, narrow)
         if not leaving_ids and not joining_ids:
             continue
@@ -303,6 +311,10 @@ def _moving(customer_id, group, only=None):
                 select(Contact.id).where(matches(customer_id, group.rule), Contact.id.in_(only))
             )
         )
+        for condition in (c for c in group.rule["conditions"] if _is_team(c)):
+            matching = {
+                contact_id for contact_id in matching if _reports_to(customer_id, contact_id, condition)
+            }
         return sorted(current - matching), sorted(matching - current), None
     if _has_team(group.rule):
         team = team_ids(customer_id, group.rule)
@@ -313,6 +325,33 @@ def _moving(customer_id, group, only=None):
     # subquery falls back to a scan per row once the set outgrows work_mem.
     leaving = db.session.scalars(except_(members, matching)).all()
     return leaving, db.session.scalars(except_(matching, members)).all(), None
+
+
+def _reports_to(customer_id, contact_id, condition):
+    """Whether the contact meets the manager `condition`: its chain of managers walked upwards, one
+    lookup a level (a cycle ends it), for a write to a few contacts whose managers did not move."""
+    boss = db.session.scalar(
+        select(Contact.id).where(
+            Contact.customer_id == customer_id,
+            Contact.archived_at.is_(None),
+            Contact.email_key == condition["value"].lower(),
+        )
+    )
+    seen, current = {contact_id}, _manager_of(contact_id)
+    while boss is not None and current is not None and current not in seen:
+        if current == boss:
+            return True
+        if condition["operator"] != "indirect":
+            return False
+        seen.add(current)
+        current = _manager_of(current)
+    return boss is not None and current == boss
+
+
+def _manager_of(contact_id):
+    return db.session.scalar(
+        select(Contact.manager_id).where(Contact.id == contact_id, Contact.archived_at.is_(None))
+    )
 
 
 def _among(customer_id, ids):
@@ -391,7 +430,7 @@ def _reason(run, rule, kind, with_old, off_team):
     conditions = rule["conditions"]
     names = [condition["attribute"] for condition in conditions]
     if kind is ChangeKind.GROUP_LEAVE:
-        whens = [(Contact.archived_at.is_not(None), None)]
+        whens = [(not_(_active()), None)]
         whens += [
             (Contact.id.in_(off_team) if _is_team(c) else not_(_condition(c)), c["attribute"])
             for c in conditions

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal import book, smart_groups
 from portal.extensions import db
-from portal.models import Contact, ContactGroup
+from portal.models import Contact, ContactGroup, utcnow
 from portal.models.sync import SyncChange, SyncRun
 from tests.factories import add_contact, confirm, preview_url, removed_by_sync, text, upload
 from tests.sync_helpers import imported, sync
@@ -291,6 +291,24 @@ def test_the_contact_form_moves_one_contact_through_attribute_and_team_rules(ali
     assert (members(team), members(team_finance)) == (["sales@acme.example"], [])
     assert "sales@acme.example" not in members(finance)
     assert ("group_leave", "sales@acme.example", "department", "", "Sales") in moves(finance)
+
+
+def test_a_contact_disabled_by_entra_leaves_smart_groups_and_comes_back_when_enabled(world, staff):
+    boss = add_contact(world.acme, "boss@acme.example", "Bo", "Boss")
+    staff.fin.manager_email = boss.email
+    book.settle(world.acme.id)
+    finance = smart(world.acme, "Finance", ("department", "is", "Finance"))
+    team = smart(world.acme, "Boss's team", ("manager", "indirect", "boss@acme.example"))
+    assert members(team) == ["fin@acme.example"] and "fin@acme.example" in members(finance)
+    staff.fin.deactivated_at = utcnow()  # as a SCIM PATCH of active false does
+    book.settle(world.acme.id, only=[staff.fin.id])
+    db.session.commit()
+    assert members(team) == [] and "fin@acme.example" not in members(finance)
+    assert ("group_leave", "fin@acme.example", "", "", "") in moves(team)  # no longer an active contact
+    staff.fin.deactivated_at = None
+    book.settle(world.acme.id, only=[staff.fin.id])
+    db.session.commit()
+    assert members(team) == ["fin@acme.example"] and "fin@acme.example" in members(finance)
 
 
 def test_the_csv_import_keeps_smart_groups_exact(alice_client, world, staff):
