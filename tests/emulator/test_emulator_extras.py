@@ -187,6 +187,13 @@ def test_console_rename_form_changes_the_display_name_seen_through_graph(emulato
     )
 
 
+def test_the_console_shows_its_entra_provisioning_section_once_in_the_page_body(emulator):
+    page = requests.get(f"{emulator.base_url}/_emulator/", timeout=10).text
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<form" not in title and "Entra provisioning" not in title
+    assert page.count('id="entra"') == 1
+
+
 def test_console_delete_form_makes_the_user_404_and_restore_brings_it_back(emulator, token):
     adele = graph(emulator, f"/users/{emulator.user_upn}", token).json()
     forms = console_forms(emulator, "adele.vance")
