@@ -182,3 +182,23 @@ def test_inactive_contacts_are_marked_and_groups_count_active_members_without_a_
         ).deactivated_at = utcnow()
     db.session.commit()
     assert _count_statements(alice_client, "/contacts/groups") == few
+
+
+def test_without_an_m365_connection_link_active_is_switched_on_the_page_and_entra_takes_contacts_over(
+    app, alice_client, world
+):
+    from tests.scim_helpers import Scim, entra_user, provisioned
+
+    existing = add_contact(world.acme, "ann.lee@acme.example", "Ann", "Lee")
+    scim = Scim(app, provisioned(world.acme))
+    body = entra_user("ann@acme.onmicrosoft.example", "ann.lee@acme.example", "obj-ann")
+    refused = scim.post("/Users", body)
+    assert refused.status_code == 409 and "Link active" in refused.json["detail"]
+    page = alice_client.get(PAGE).get_data(as_text=True)
+    assert "Link active is off" in page
+    assert alice_client.post("/provisioning/link-active", data={"on": "1"}, csrf=False).status_code == 400
+    assert alice_client.post("/provisioning/link-active", data={"on": "1"}).status_code == 302
+    assert "Link active is on" in alice_client.get(PAGE).get_data(as_text=True)
+    taken_over = scim.post("/Users", body)
+    assert taken_over.status_code == 201 and taken_over.json["id"] == str(existing.id)
+    assert db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc())) == "link_active_on"

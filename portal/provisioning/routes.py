@@ -14,7 +14,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from portal.auth import access
 from portal.extensions import db
 from portal.links import portal_base_url
-from portal.models import AuditEntry, DirectorySource, ScimToken
+from portal.models import AuditEntry, DirectorySource, ScimToken, SyncSettings
 from portal.models.provisioning import ScimOperation
 from portal.scim import activity, source, tokens
 from portal.sync import lock
@@ -83,6 +83,7 @@ def _context(customer, **extra):
         "status_words": status_words,
         "audit": _audit(customer),
         "action_labels": settings.action_labels(),
+        "link_active": SyncSettings.for_customer(customer).link_active,
         "secret": None,
         "new_token": None,
         "error": None,
@@ -128,6 +129,25 @@ def revoke_token(token_id):
         flash(message, "success")
         return redirect(url_for("provisioning.index"))
     return render_template("provisioning/revoke.html", token=token, customer=access.current_customer())
+
+
+@bp.route("/link-active", methods=["POST"])
+@login_required
+def link_active():
+    """ "Link active" for Entra provisioning: a user whose email an existing contact has takes that
+    contact over (the same setting as on Synchronize contacts, which needs an M365 connection)."""
+    customer = access.current_customer()
+    on = request.form.get("on") == "1"
+    try:
+        settings.set_link_active(customer, current_user, on)
+    except lock.CustomerBusy as busy:
+        flash(_(busy.message), "error")
+        return redirect(url_for("provisioning.index"))
+    if on:
+        flash(_("Entra's next cycle takes over existing contacts with the same email address."), "success")
+    else:
+        flash(_("Entra no longer takes over existing contacts by email address."), "success")
+    return redirect(url_for("provisioning.index"))
 
 
 @bp.route("/source", methods=["GET", "POST"])

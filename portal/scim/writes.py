@@ -174,6 +174,13 @@ def _write(customer, contact, wanted, new=False):
     _set_manager(customer, contact, wanted["manager"])
 
 
+# Why a user whose address an existing contact has is refused, and what the customer's admin can do.
+TAKE_OVER = (
+    ' To take existing contacts over by email, an admin of the portal turns on "Link active"'
+    " (Synchronize contacts), then Entra's next cycle links them."
+)
+
+
 def _check_email(customer, contact, email):
     """The normalised address (book.email_problem's rule); 409 when another contact has it."""
     with force_locale("en"):
@@ -182,6 +189,8 @@ def _check_email(customer, contact, email):
         return normalize_email(email)[0]
     other = find_by_email(customer, email)
     if other is not None and other.id != contact.id:
+        if other.archived_at is None and not _link_active(customer):
+            problem += TAKE_OVER
         raise UniquenessException(detail=problem)
     raise InvalidValueException(detail=problem)
 
