@@ -282,7 +282,11 @@ def _learn_sizes(run):
     learns the book's new shape at once (search.refresh_statistics_after), as the CSV import does:
     PostgreSQL otherwise plans the book's filters for the table it knew before the run."""
     written = sum((run.counts or {}).get(kind.plural, 0) for kind in WRITING_KINDS)
-    search.refresh_statistics_after(written)
+    try:
+        search.refresh_statistics_after(written)
+    except Exception:  # the run is committed; the hourly upkeep gathers them instead
+        db.session.rollback()
+        log.exception("customer %s: statistics after run %s not refreshed", run.customer_id, run.id)
 
 
 def _client_or_fail(run, connection):
