@@ -251,14 +251,7 @@ def _run(customer, now, message):
 def _restore(customer, contact):
     now = utcnow()
     run = _run(customer, now, "A user deleted earlier was provisioned again by Entra")
-    change = Change(
-        ChangeKind.RESTORE,
-        contact.m365_user_id,
-        contact.full_name,
-        contact.email,
-        contact_id=contact.id,
-        reason=ChangeNote.RESTORED,
-    )
+    change = Change.of_contact(ChangeKind.RESTORE, contact, ChangeNote.RESTORED)
     run.counts = {k: n for k, n in apply_plan(SyncPlan(restores=[change]), customer, run, now).items() if n}
 
 
@@ -284,14 +277,7 @@ def delete_user(customer, contact):
 def _deletion_plan(customer, contact, now):
     """A removal, or a hold when this deletion and the others of the last DELETION_WINDOW exceed the
     deletion threshold (the sync's rule, plan.exceeds_threshold) out of the contacts before them."""
-    change = Change(
-        ChangeKind.REMOVE,
-        contact.m365_user_id,
-        contact.full_name,
-        contact.email,
-        contact_id=contact.id,
-        reason=RemovalReason.HARD,
-    )
+    change = Change.of_contact(ChangeKind.REMOVE, contact, RemovalReason.HARD)
     recent, active = _recent_deletions(customer, now), _active_count(customer)
     settings = db.session.get(SyncSettings, customer.id)
     percent, minimum = (

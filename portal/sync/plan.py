@@ -92,6 +92,13 @@ class Change:
     values: tuple = ()  # create: (first, last, email)
     attributes: tuple = ()  # create: ((name, value), ...) and ("manager", ManagerRef or None)
 
+    @classmethod
+    def of_contact(cls, kind, contact, reason=""):
+        """A change of `kind` to the contact as it is now (restore, remove: no field changes)."""
+        return cls(
+            kind, contact.m365_user_id, contact.full_name, contact.email, contact_id=contact.id, reason=reason
+        )
+
 
 @dataclass
 class SyncPlan:

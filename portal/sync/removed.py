@@ -152,10 +152,7 @@ def _restore(customer, contact, admin, now):
         customer, RunKind.RESTORE, f"Restore by {admin.email}", now, {ChangeKind.RESTORE.plural: 1}
     )
     reason = ChangeNote.RESTORED_UNLINKED if contact.m365_user_id else ChangeNote.RESTORED
-    name, email = contact.full_name, contact.email
-    change = Change(
-        ChangeKind.RESTORE, contact.m365_user_id, name, email, contact_id=contact.id, reason=reason
-    )
+    change = Change.of_contact(ChangeKind.RESTORE, contact, reason)
     apply_plan(SyncPlan(restores=[change]), customer, run, now, decided_by=admin.email)
     contact.m365_user_id = None
     contact.linked_automatically = False
