@@ -332,26 +332,25 @@ def _list_users(search):
     mine = [Contact.customer_id == g.customer.id, Contact.archived_at.is_(None)]
     if search.filter:
         mine.append(query.user_condition(str(search.filter)))
-    offset, limit = query.page(search.start_index, search.count)
-    total = db.session.scalar(select(func.count()).select_from(Contact).where(*mine))
-    rows = (
-        db.session.scalars(
-            select(Contact).where(*mine).order_by(Contact.id).offset(offset).limit(limit)
-        ).all()
-        if limit
-        else []
-    )
     base = base_url()
-    _note(
-        ScimOperation.QUERY,
-        USER_TYPE,
-        detail=f"{total} found" + (f" by {str(search.filter)[:150]}" if search.filter else ""),
+    statement = select(Contact).where(*mine)
+    return _listed(
+        search, statement, Contact.id, USER_TYPE, ListResponse[USER], lambda c: users.to_user(c, base)
     )
-    listed = ListResponse[USER](
+
+
+def _listed(search, statement, order_by, resource_type, model, to_resource):
+    """One page (startIndex, count) of `statement`'s rows as a ListResponse, noted in the activity log."""
+    offset, limit = query.page(search.start_index, search.count)
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = db.session.scalars(statement.order_by(order_by).offset(offset).limit(limit)).all() if limit else []
+    found_by = f" by {str(search.filter)[:150]}" if search.filter else ""
+    _note(ScimOperation.QUERY, resource_type, detail=f"{total} found{found_by}")
+    listed = model(
         total_results=total,
         start_index=offset + 1,
         items_per_page=len(rows),
-        resources=[users.to_user(c, base) for c in rows],
+        resources=[to_resource(row) for row in rows],
     )
     return _answer(_dump(listed, search))
 
@@ -456,26 +455,15 @@ def _list_groups(search):
     statement = groups.provisioned(g.customer)
     if search.filter:
         statement = statement.where(query.group_condition(str(search.filter)))
-    offset, limit = query.page(search.start_index, search.count)
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = (
-        db.session.scalars(statement.order_by(ContactGroup.id).offset(offset).limit(limit)).all()
-        if limit
-        else []
-    )
     base, members = base_url(), _with_members(search)
-    _note(
-        ScimOperation.QUERY,
+    return _listed(
+        search,
+        statement,
+        ContactGroup.id,
         GROUP_TYPE,
-        detail=f"{total} found" + (f" by {str(search.filter)[:150]}" if search.filter else ""),
+        ListResponse[Group],
+        lambda row: groups.to_group(row, base, members),
     )
-    listed = ListResponse[Group](
-        total_results=total,
-        start_index=offset + 1,
-        items_per_page=len(rows),
-        resources=[groups.to_group(row, base, members) for row in rows],
-    )
-    return _answer(_dump(listed, search))
 
 
 def get_group(group_id):
