@@ -146,19 +146,24 @@ def team_ids(customer_id, rule):
 def _reports(customer_id, reports, manager_email, indirect):
     """The ids of the active contacts reporting to the active contact with `manager_email`, directly
     or (indirect) through any chain of managers; a cycle ends where it meets a contact seen before."""
-    manager_id = db.session.scalar(
-        select(Contact.id).where(
-            Contact.customer_id == customer_id,
-            Contact.archived_at.is_(None),
-            Contact.email_key == manager_email.lower(),
-        )
-    )
+    manager_id = _manager_id(customer_id, manager_email)
     found, frontier = set(), [manager_id] if manager_id is not None else []
     while frontier:
         step = [report for manager in frontier for report in reports.get(manager, ()) if report not in found]
         found.update(step)
         frontier = step if indirect else []
     return found
+
+
+def _manager_id(customer_id, manager_email):
+    """The id of the active contact a manager condition names (by email), or None."""
+    return db.session.scalar(
+        select(Contact.id).where(
+            Contact.customer_id == customer_id,
+            Contact.archived_at.is_(None),
+            Contact.email_key == manager_email.lower(),
+        )
+    )
 
 
 def matching_ids(customer_id, rule, teams=None):
@@ -330,13 +335,7 @@ def _moving(customer_id, group, only=None):
 def _reports_to(customer_id, contact_id, condition):
     """Whether the contact meets the manager `condition`: its chain of managers walked upwards, one
     lookup a level (a cycle ends it), for a write to a few contacts whose managers did not move."""
-    boss = db.session.scalar(
-        select(Contact.id).where(
-            Contact.customer_id == customer_id,
-            Contact.archived_at.is_(None),
-            Contact.email_key == condition["value"].lower(),
-        )
-    )
+    boss = _manager_id(customer_id, condition["value"])
     seen, current = {contact_id}, _manager_of(contact_id)
     while boss is not None and current is not None and current not in seen:
         if current == boss:
