@@ -21,6 +21,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy.orm.util import identity_key
 
 from portal import smart_groups
 from portal.extensions import db
@@ -208,7 +209,7 @@ def link_managers(customer_id):
     return len(changes)
 
 
-def settle(customer_id, run=None, only=None):
+def settle(customer_id, run=None, only=None, widen=True):
     """After any write to a customer's book (the sync, an import, the CSV import, the contact form,
     Restore, a held removal decided): what follows from the contacts is brought in step with them.
     Managers are linked (link_managers), then smart groups follow (smart_groups.refresh, which records
@@ -216,32 +217,64 @@ def settle(customer_id, run=None, only=None):
 
     `only`: the ids of the contacts written, when the write changed nothing by which another contact
     finds them (their email, their M365 id, whether they are in the book): their own managers are
-    linked and smart groups follow them alone, a few indexed reads instead of the whole book."""
+    linked and smart groups follow them alone, a few indexed reads instead of the whole book. With
+    `widen` False, a smart group that must then read the whole book raises WholeBook instead (the
+    caller redoes its write where it may change the whole book)."""
     if only is None:
         link_managers(customer_id)
         smart_groups.refresh(customer_id, run)
         return
     relinked = link_own_managers(customer_id, only)
-    smart_groups.refresh(customer_id, run, only=only, managers_moved=relinked > 0)
+    smart_groups.refresh(customer_id, run, only=only, managers_moved=relinked > 0, widen=widen)
 
 
 def link_own_managers(customer_id, contact_ids):
     """link_managers for the contacts `contact_ids` alone (their own manager_id; not who they manage):
     each manager looked up by M365 id or email among the active contacts. Returns how many changed."""
     changed = 0
-    for contact in db.session.scalars(
-        select(Contact).where(Contact.customer_id == customer_id, Contact.id.in_(contact_ids))
-    ):
-        active = and_(Contact.customer_id == customer_id, Contact.archived_at.is_(None))
-        if contact.manager_m365_id:
-            found = select(Contact.id).where(active, Contact.m365_user_id == contact.manager_m365_id)
-        elif contact.manager_email:
-            found = select(Contact.id).where(active, Contact.email_key == email_key(contact.manager_email))
-        else:
-            found = None
-        manager_id = db.session.scalar(found.order_by(Contact.id).limit(1)) if found is not None else None
+    for contact in _contacts_by_id(customer_id, contact_ids):
+        manager_id = _own_manager(customer_id, contact)
         manager_id = None if manager_id == contact.id else manager_id
         if manager_id != contact.manager_id:
             contact.manager_id, changed = manager_id, changed + 1
     db.session.flush()
     return changed
+
+
+def _contacts_by_id(customer_id, ids):
+    """The customer's contacts of these ids: those the session holds already as they are (a write
+    to one contact has it at hand), the others read."""
+    held = [db.session.identity_map.get(identity_key(Contact, i)) for i in ids]
+    found = [c for c in held if c is not None and c.customer_id == customer_id]
+    missing = [i for i, c in zip(ids, held, strict=True) if c is None]
+    if missing:
+        found += db.session.scalars(
+            select(Contact).where(Contact.customer_id == customer_id, Contact.id.in_(missing))
+        ).all()
+    return found
+
+
+def _own_manager(customer_id, contact):
+    """The id of the active contact `contact` names as its manager (by M365 id, else by email), or
+    None. The manager it is linked to already is taken as it stands when the session holds it and
+    its email still is the one named (emails are unique in a book: the lookup would find it)."""
+    linked = (
+        db.session.identity_map.get(identity_key(Contact, contact.manager_id)) if contact.manager_id else None
+    )
+    if (
+        linked is not None
+        and not contact.manager_m365_id
+        and contact.manager_email
+        and linked.customer_id == customer_id
+        and linked.archived_at is None
+        and linked.email_key == email_key(contact.manager_email)
+    ):
+        return linked.id
+    active = and_(Contact.customer_id == customer_id, Contact.archived_at.is_(None))
+    if contact.manager_m365_id:
+        found = select(Contact.id).where(active, Contact.m365_user_id == contact.manager_m365_id)
+    elif contact.manager_email:
+        found = select(Contact.id).where(active, Contact.email_key == email_key(contact.manager_email))
+    else:
+        return None
+    return db.session.scalar(found.order_by(Contact.id).limit(1))

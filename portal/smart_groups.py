@@ -213,8 +213,11 @@ def preview(customer_id, rule, limit=PREVIEW_NAMES):
 
 
 def smart_groups(customer_id):
-    """The customer's smart groups (the rule is JSON: tested in Python, a JSON null is no rule)."""
-    groups = db.session.scalars(select(ContactGroup).where(ContactGroup.customer_id == customer_id)).all()
+    """The customer's smart groups (the rule is JSON: SQL NULL is no rule, and neither is a JSON null,
+    tested in Python). Every write to a book asks: the other groups are not loaded."""
+    groups = db.session.scalars(
+        select(ContactGroup).where(ContactGroup.customer_id == customer_id, ContactGroup.rule.is_not(None))
+    ).all()
     return [group for group in groups if group.is_smart]
 
 
@@ -250,7 +253,11 @@ def _phrase(customer_id, condition):
     return f"{label} {OPERATORS.get(operator, operator)} „{value}“"
 
 
-def refresh(customer_id, run=None, record=True, now=None, only=None, managers_moved=False):
+class WholeBook(Exception):
+    """A write to a few contacts needs the whole book after all (book.settle with `widen` False)."""
+
+
+def refresh(customer_id, run=None, record=True, now=None, only=None, managers_moved=False, widen=True):
     """Bring every smart group of the customer in step with its rule: members that no longer match
     (or were removed from the book) leave, matching active contacts join: the two set differences
     are read first (a refresh that moves no one costs those two queries per group), then written
@@ -260,12 +267,14 @@ def refresh(customer_id, run=None, record=True, now=None, only=None, managers_mo
     `only`: just these contacts were written (book.settle's `only`); `managers_moved`: a manager link
     of theirs changed. Rules then look at them alone (a manager condition walks up each one's chain
     of managers), except rules with a manager condition after a manager moved: a move can take a
-    whole team along, so those read the book."""
+    whole team along, so those read the book (WholeBook instead when `widen` is False)."""
     now = now or utcnow()
     moved = 0
     for group in smart_groups(customer_id):
         member = contact_group_members.c
         narrow = only if only is not None and not (managers_moved and _has_team(group.rule)) else None
+        if narrow is None and only is not None and not widen:
+            raise WholeBook(f"smart group {group.id} follows a manager who moved")
         leaving_ids, joining_ids, team = _moving(customer_id, group, narrow)
         if not leaving_ids and not joining_ids:
             continue

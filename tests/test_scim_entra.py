@@ -193,3 +193,28 @@ def test_the_service_provider_config_announces_what_entra_uses(app, world):
     }
     assert config["filter"]["maxResults"] == 200
     assert [scheme["type"] for scheme in config["authenticationSchemes"]] == ["oauthbearertoken"]
+
+
+def test_each_attribute_sits_where_scim2_models_path_finds_it():
+    """users.PLACES (read once from the attribute set's SCIM paths) against scim2-models' own Path,
+    on a User as Entra sends it: a home address before the work one, the enterprise extension."""
+    from scim2_models import Path
+
+    from portal import attributes
+    from portal.scim.discovery import USER
+    from portal.scim.users import attribute_value
+
+    payload = entra_user("ana@acme.example", "ana@acme.example", "o-ana")
+    payload["title"], payload["preferredLanguage"], payload["userType"] = "Buyer", "de-DE", "Contractor"
+    payload["addresses"] = [
+        {"type": "home", "formatted": "Home street", "country": "FR"},
+        {"type": "work", "formatted": "Munich", "country": "DE"},
+    ]
+    payload[ENTERPRISE] = {"department": "Finance", "organization": "Acme", "employeeNumber": "42"}
+    user = USER.model_validate(payload)
+    for attribute in attributes.ATTRIBUTES:
+        by_path = Path[USER](attribute.scim).get(user)
+        if isinstance(by_path, list):
+            by_path = next((value for value in by_path if value), None)
+        assert attribute_value(user, attribute.name) == by_path, attribute.name
+    assert attribute_value(user, "office") == "Munich" and attribute_value(user, "department") == "Finance"

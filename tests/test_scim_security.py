@@ -4,6 +4,7 @@ cap, rate limit, no session cookie, a refused request changes nothing, parallel 
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -148,3 +149,46 @@ def test_a_write_waits_for_another_writer_of_the_book_then_answers_503(app, worl
     assert (
         scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann")).status_code == 201
     )
+
+
+def test_user_upserts_share_the_book_lock_and_other_writers_wait_for_them(app, world):
+    """PostgreSQL: Entra's parallel upserts of users (lock.shared_in_transaction) do not wait for each
+    other, while a lease holder (a sync, a held-removal decision) waits until they are done. SQLite
+    has one writer at a time: there the shared lock is the exclusive one (the tests above)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no lock is shared there")
+    customer_id = world.acme.id
+    lock.in_transaction(customer_id)  # the customer's lock row exists
+    db.session.commit()
+    holding, done = threading.Event(), threading.Event()
+
+    def upsert_in_flight():
+        with app.app_context():
+            lock.shared_in_transaction(customer_id)
+            holding.set()
+            done.wait(30)
+            db.session.rollback()
+
+    first = threading.Thread(target=upsert_in_flight)
+    first.start()
+    assert holding.wait(30)
+    lock.shared_in_transaction(customer_id, wait_seconds=0)  # a second upsert goes on at once
+    db.session.rollback()
+    taken = []
+
+    def lease_holder():
+        with app.app_context():
+            taken.append(lock.acquire(customer_id, "a held-removal decision", wait_seconds=30))
+
+    second = threading.Thread(target=lease_holder)
+    second.start()
+    second.join(timeout=0.5)
+    assert second.is_alive() and not taken  # waits for the upsert in flight
+    done.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert taken == [True]
+    with pytest.raises(lock.CustomerBusy):
+        lock.shared_in_transaction(customer_id, wait_seconds=0)  # and upserts wait for the holder
+    db.session.rollback()
+    lock.release(customer_id, "a held-removal decision")

@@ -1,6 +1,6 @@
 """A SCIM Group is a contact group provisioned by Entra (origin "scim"); smart groups never are.
 
-provisioned(customer)          the query of the customer's provisioned groups
+provisioned(customer_id)       the query of the customer's provisioned groups
 to_group(row, base, members)   the group as a SCIM Group (members: users, by contact id)
 """
 
@@ -16,9 +16,9 @@ def location(base, group_id):
     return f"{base}/Groups/{group_id}"
 
 
-def provisioned(customer):
+def provisioned(customer_id):
     return select(ContactGroup).where(
-        ContactGroup.customer_id == customer.id,
+        ContactGroup.customer_id == customer_id,
         ContactGroup.origin == Origin.SCIM,
         ContactGroup.rule.is_(None),
     )

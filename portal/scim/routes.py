@@ -7,6 +7,8 @@ Every request adds one row to the activity log (portal.scim.activity). Writes:
 - are refused (403) while the customer's directory source is the Microsoft Graph sync;
 - run under the customer's lock for their one transaction (portal.sync.lock.in_transaction), so
   Entra's parallel requests and the portal's own writers take turns; any error rolls all back.
+  Upserts of one user share the lock among themselves (lock.shared_in_transaction: on PostgreSQL
+  they run side by side) and are run again alone when they need more (see `write`).
 
 Limits: bodies up to SCIM_MAX_BODY_BYTES (413), filters bounded (portal.scim.query), at most
 discovery.MAX_RESULTS per page, SCIM_RATE_PER_SECOND / SCIM_RATE_BURST per token (429, Retry-After).
@@ -15,7 +17,7 @@ discovery.MAX_RESULTS per page, SCIM_RATE_PER_SECOND / SCIM_RATE_BURST per token
 import json
 import logging
 import re
-from functools import wraps
+from functools import partial, wraps
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
@@ -38,7 +40,8 @@ from scim2_models import (
     UnauthorizedException,
 )
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from portal.auth.session import sessionless
@@ -48,6 +51,7 @@ from portal.models import Contact, ContactGroup, Customer, DirectorySource, Scim
 from portal.scim import activity, discovery, groups, query, tokens, users, writes
 from portal.scim.discovery import ENTERPRISE, POLICY, USER
 from portal.scim.limits import BUCKETS
+from portal.smart_groups import WholeBook
 from portal.sync import lock
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,10 @@ class MethodNotAllowed(SCIMException):
 
 ENDPOINTS = {"ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Groups"}
 
+# scim2-models builds a generic class anew at each subscription (milliseconds): built once here.
+LISTS = {model: ListResponse[model] for model in (USER, Group, Schema, ResourceType)}
+PATCHES = {model: PatchOp[model] for model in (USER, Group)}
+
 
 # --- the request's frame: limits, token, answers, the activity row ------------------------------------
 
@@ -81,7 +89,7 @@ ENDPOINTS = {"ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Grou
 @bp.before_request
 def _authenticate():
     g.scim = {"operation": ScimOperation.REFUSED, "type": "", "id": "", "detail": ""}
-    g.customer = None
+    g.customer_id = g.customer = None  # g.customer: the Customer, loaded by writes (see write)
     limit = current_app.config["SCIM_MAX_BODY_BYTES"]
     request.max_content_length = limit
     if (request.content_length or 0) > limit:
@@ -90,7 +98,7 @@ def _authenticate():
     token = tokens.authenticate(secret.strip(), client_address()) if scheme.lower() == "bearer" else None
     if token is None:
         raise UnauthorizedException(detail="A valid bearer token is required.")
-    g.token, g.customer = token, db.session.get(Customer, token.customer_id)
+    g.token, g.customer_id = token, token.customer_id
     config = current_app.config
     wait = BUCKETS.take(token.token_hash, config["SCIM_RATE_PER_SECOND"], config["SCIM_RATE_BURST"])
     if wait:
@@ -120,11 +128,11 @@ def _answer(payload, status=200, location=None):
 
 
 def _record(status):
-    if g.get("customer") is None:
+    if g.get("customer_id") is None:
         return
     note = g.scim
     activity.record(
-        g.customer.id,
+        g.customer_id,
         g.token.id,
         request.method,
         note["operation"],
@@ -201,28 +209,52 @@ def base_url():
 
 
 def _body():
-    try:
-        return json.loads(request.get_data(cache=False) or b"null")
+    try:  # kept (cache): a shared write may be run a second time
+        return json.loads(request.get_data(cache=True) or b"null")
     except (ValueError, UnicodeDecodeError):
         raise InvalidSyntaxException(detail="The request body is not JSON.") from None
 
 
-def write(view):
+def write(view=None, *, shared=False):
     """A write: refused while the Graph sync keeps the book; under the customer's lock; one
-    transaction with its activity row."""
+    transaction with its activity row. `shared`: an upsert of one user, run beside the customer's
+    other upserts (lock.shared_in_transaction); when it turns out to need more (WholeBook) or
+    collides with one of them (a unique key, a deadlock), it is rolled back and run again alone."""
+    if view is None:
+        return partial(write, shared=shared)
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        customer = g.customer
-        if not customer.provisioned_by_entra:
+        if g.token.directory_source != DirectorySource.SCIM:
             raise ForbiddenException(detail=GRAPH_SOURCE)
-        lock.in_transaction(customer.id, current_app.config["SCIM_LOCK_WAIT_SECONDS"])
-        source = db.session.scalar(select(Customer.directory_source).where(Customer.id == customer.id))
-        if source != DirectorySource.SCIM:  # switched (scim.source.switch) while this request waited
-            raise ForbiddenException(detail=GRAPH_SOURCE)
-        return view(*args, **kwargs)
+        if shared:
+            try:
+                return _under_lock(view, args, kwargs, shared=True)
+            except (WholeBook, IntegrityError, OperationalError) as exc:
+                if isinstance(exc, OperationalError) and not _deadlock(exc):
+                    raise
+                db.session.rollback()
+        return _under_lock(view, args, kwargs, shared=False)
 
     return sessionless(wrapper)
+
+
+def _under_lock(view, args, kwargs, shared):
+    wait = current_app.config["SCIM_LOCK_WAIT_SECONDS"]
+    (lock.shared_in_transaction if shared else lock.in_transaction)(g.customer_id, wait)
+    # Read under the lock: the source as it is now (scim.source.switch takes the lock too). The
+    # reseller comes along: email checks read its domains.
+    g.customer = db.session.scalar(
+        select(Customer).where(Customer.id == g.customer_id).options(joinedload(Customer.reseller))
+    )
+    if g.customer.directory_source != DirectorySource.SCIM:  # switched while this request waited
+        raise ForbiddenException(detail=GRAPH_SOURCE)
+    g.shared = shared
+    return view(*args, **kwargs)
+
+
+def _deadlock(exc):
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "40P01"
 
 
 def read(view):
@@ -272,7 +304,7 @@ def resource_types(name=None):
 
 def _one_or_list(items, wanted, model):
     if wanted is None:
-        listed = ListResponse[model](
+        listed = LISTS[model](
             total_results=len(items), start_index=1, items_per_page=len(items), resources=items
         )
         return _answer(_dump(listed))
@@ -285,17 +317,17 @@ def _one_or_list(items, wanted, model):
 # --- users ------------------------------------------------------------------------------------------
 
 
-def _contact(user_id):
-    """The customer's contact of this SCIM id (archived ones are deleted: 404)."""
+def _contact(user_id, for_update=False):
+    """The customer's contact of this SCIM id (archived ones are deleted: 404). `for_update`: its row
+    locked (PostgreSQL) for the transaction, so two changes of one user do not interleave."""
     contact = None
     if user_id.isdigit() and len(user_id) < 18:
-        contact = db.session.scalar(
-            select(Contact).where(
-                Contact.customer_id == g.customer.id,
-                Contact.id == int(user_id),
-                Contact.archived_at.is_(None),
-            )
+        found = select(Contact).where(
+            Contact.customer_id == g.customer_id,
+            Contact.id == int(user_id),
+            Contact.archived_at.is_(None),
         )
+        contact = db.session.scalar(found.with_for_update() if for_update else found)
     if contact is None:
         raise NotFoundException(detail=f"No user with the id {user_id[:40]}.")
     return contact
@@ -329,21 +361,22 @@ def search_users():
 
 
 def _list_users(search):
-    mine = [Contact.customer_id == g.customer.id, Contact.archived_at.is_(None)]
+    mine = [Contact.customer_id == g.customer_id, Contact.archived_at.is_(None)]
     if search.filter:
         mine.append(query.user_condition(str(search.filter)))
     base = base_url()
     statement = select(Contact).where(*mine)
-    return _listed(
-        search, statement, Contact.id, USER_TYPE, ListResponse[USER], lambda c: users.to_user(c, base)
-    )
+    return _listed(search, statement, Contact.id, USER_TYPE, LISTS[USER], lambda c: users.to_user(c, base))
 
 
 def _listed(search, statement, order_by, resource_type, model, to_resource):
     """One page (startIndex, count) of `statement`'s rows as a ListResponse, noted in the activity log."""
     offset, limit = query.page(search.start_index, search.count)
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = db.session.scalars(statement.order_by(order_by).offset(offset).limit(limit)).all() if limit else []
+    if limit and len(rows) < limit and (rows or not offset):
+        total = offset + len(rows)  # the last page: no count needed (Entra's filters find 0 or 1)
+    else:
+        total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
     found_by = f" by {str(search.filter)[:150]}" if search.filter else ""
     _note(ScimOperation.QUERY, resource_type, detail=f"{total} found{found_by}")
     listed = model(
@@ -366,29 +399,29 @@ def _user_answer(contact, status=200):
     return _answer(_dump(user), status, location=user.meta.location if status == 201 else None)
 
 
-@write
+@write(shared=True)
 def create_user():
     user = USER.model_validate(_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY)
-    contact, operation = writes.create_user(g.customer, user)
+    contact, operation = writes.create_user(g.customer, user, shared=g.shared)
     _note(operation, USER_TYPE, contact.id, user.user_name or "")
     return _user_answer(contact, 201)
 
 
-@write
+@write(shared=True)
 def replace_user(user_id):
-    contact = _contact(user_id)
+    contact = _contact(user_id, for_update=True)
     user = USER.model_validate(_body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY)
-    _note(writes.update_user(g.customer, contact, user), USER_TYPE, contact.id)
+    _note(writes.update_user(g.customer, contact, user, shared=g.shared), USER_TYPE, contact.id)
     return _user_answer(contact)
 
 
-@write
+@write(shared=True)
 def patch_user(user_id):
-    contact = _contact(user_id)
+    contact = _contact(user_id, for_update=True)
     patch = _patch_op(USER, _entra_manager(_body()))
     user = users.to_user(contact, base_url(), patching=True)
     patch.patch(user, scim_policy=POLICY)
-    _note(writes.update_user(g.customer, contact, user), USER_TYPE, contact.id)
+    _note(writes.update_user(g.customer, contact, user, shared=g.shared), USER_TYPE, contact.id)
     return _user_answer(contact)
 
 
@@ -400,7 +433,7 @@ def delete_user(user_id):
 
 
 def _patch_op(model, payload):
-    return PatchOp[model].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY)
+    return PATCHES[model].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY)
 
 
 MANAGER_PATHS = {f"{ENTERPRISE}:manager".lower(), "manager"}
@@ -429,7 +462,7 @@ def _entra_manager(payload):
 def _group(group_id):
     row = None
     if group_id.isdigit() and len(group_id) < 18:
-        row = db.session.scalar(groups.provisioned(g.customer).where(ContactGroup.id == int(group_id)))
+        row = db.session.scalar(groups.provisioned(g.customer_id).where(ContactGroup.id == int(group_id)))
     if row is None:
         raise NotFoundException(detail=f"No group with the id {group_id[:40]}.")
     return row
@@ -452,7 +485,7 @@ def search_groups():
 
 
 def _list_groups(search):
-    statement = groups.provisioned(g.customer)
+    statement = groups.provisioned(g.customer_id)
     if search.filter:
         statement = statement.where(query.group_condition(str(search.filter)))
     base, members = base_url(), _with_members(search)
@@ -461,7 +494,7 @@ def _list_groups(search):
         statement,
         ContactGroup.id,
         GROUP_TYPE,
-        ListResponse[Group],
+        LISTS[Group],
         lambda row: groups.to_group(row, base, members),
     )
 

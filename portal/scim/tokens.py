@@ -2,7 +2,8 @@
 
     create(customer, label, created_by)   -> (ScimToken, secret); the secret is shown once, only its
                                              SHA-256 is stored; at most ACTIVE_LIMIT active per customer
-    authenticate(secret, remote_addr)     -> the active ScimToken, its use recorded; None otherwise
+    authenticate(secret, remote_addr)     -> the active token (id, customer_id, token_hash,
+                                             directory_source), its use recorded; None otherwise
     revoke(token, actor)                  ends it at once (audited)
     active_tokens(customer), all_tokens(customer)
 
@@ -15,10 +16,10 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.models import AuditEntry, ScimToken, utcnow
+from portal.models import AuditEntry, Customer, ScimToken, utcnow
 
 PREFIX = "scim_"
 ACTIVE_LIMIT = 2  # one in use and one to rotate to
@@ -63,18 +64,34 @@ def create(customer, label, created_by):
 
 
 def authenticate(secret, remote_addr=""):
-    """The active token whose secret this is, else None; records when and from where it was used."""
+    """The active token whose secret this is, as a row (id, customer_id, token_hash and the customer's
+    directory_source), else None; records when and from where it was used. Every SCIM request asks:
+    one indexed read, no ORM."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     digest = _hash(secret)
-    token = db.session.scalar(select(ScimToken).where(ScimToken.token_hash == digest))
-    if token is None or not hmac.compare_digest(token.token_hash, digest) or not token.is_active:
+    token = db.session.execute(
+        select(
+            ScimToken.id,
+            ScimToken.customer_id,
+            ScimToken.token_hash,
+            ScimToken.last_used_at,
+            ScimToken.last_used_from,
+            Customer.directory_source,
+        )
+        .join(Customer, Customer.id == ScimToken.customer_id)
+        .where(ScimToken.token_hash == digest, ScimToken.revoked_at.is_(None))
+    ).first()
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
-    now = utcnow()
+    now, remote_addr = utcnow(), (remote_addr or "")[:45]
+    used = {}
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
-        token.last_used_at, token.last_used_from = now, (remote_addr or "")[:45]
-    elif remote_addr and token.last_used_from != remote_addr[:45]:
-        token.last_used_from = remote_addr[:45]
+        used = {"last_used_at": now, "last_used_from": remote_addr}
+    elif remote_addr and token.last_used_from != remote_addr:
+        used = {"last_used_from": remote_addr}
+    if used:
+        db.session.execute(update(ScimToken).where(ScimToken.id == token.id).values(**used))
     return token
 
 

@@ -9,7 +9,7 @@ given and family name), externalId, active ↔ deactivated_at, the attribute set
 (portal.attributes.ATTRIBUTES[].scim) and the enterprise manager by its SCIM id.
 """
 
-from scim2_models import Address, Email, EnterpriseUser, Manager, Meta, Name, Path
+from scim2_models import Address, Email, EnterpriseUser, Manager, Meta, Name
 
 from portal import attributes
 from portal.scim.discovery import USER
@@ -25,8 +25,45 @@ FIELDS = (
     *attributes.NAMES,
     "manager",
 )
-PATHS = {attribute.name: Path[USER](attribute.scim) for attribute in attributes.ATTRIBUTES}
 NAME_LENGTH = 100
+
+
+def _place(scim_path):
+    """Where an attribute of the attribute set sits in a User: ("user" | "enterprise" | "work
+    address", model field). Its SCIM path has one of these three shapes (a test holds the places to
+    scim2-models' Path); resolving a Path per attribute and request cost more than the rest of an
+    answer."""
+    enterprise, work_address = f"{attributes.ENTERPRISE}:", f"{attributes.WORK_ADDRESS}."
+    if scim_path.startswith(enterprise):
+        return "enterprise", _field(EnterpriseUser, scim_path.removeprefix(enterprise))
+    if scim_path.startswith(work_address):
+        return "work address", _field(Address, scim_path.removeprefix(work_address))
+    return "user", _field(USER, scim_path)
+
+
+def _field(model, scim_name):
+    return next(name for name, info in model.model_fields.items() if info.serialization_alias == scim_name)
+
+
+PLACES = {attribute.name: _place(attribute.scim) for attribute in attributes.ATTRIBUTES}
+
+
+def attribute_value(user, name):
+    """The value the User holds for the attribute `name` of the attribute set (None when it has none)."""
+    holder, field = PLACES[name]
+    if holder == "user":
+        return getattr(user, field)
+    if holder == "enterprise":
+        return getattr(user[EnterpriseUser], field) if user[EnterpriseUser] else None
+    work = [getattr(a, field) for a in user.addresses or () if str(a.type or "").lower() == "work"]
+    return next((value for value in work if value), None)
+
+
+def _set_attribute(user, name, value):
+    """Set on a User made by to_user (an empty enterprise extension and work address in place)."""
+    holder, field = PLACES[name]
+    target = {"user": user, "enterprise": user[EnterpriseUser], "work address": user.addresses[0]}[holder]
+    setattr(target, field, value)
 
 
 def location(base, contact_id):
@@ -55,9 +92,9 @@ def to_user(contact, base, patching=False):
         ),
     )
     user[EnterpriseUser] = EnterpriseUser()
-    for name, path in PATHS.items():
+    for name in PLACES:
         if getattr(contact, name):
-            path.set(user, getattr(contact, name), strict=False)
+            _set_attribute(user, name, getattr(contact, name))
     if not any(user.addresses[0].model_dump(exclude={"type"}, exclude_none=True).values()):
         user.addresses = None
     manager = _manager_value(contact)
@@ -93,10 +130,8 @@ def values(user):
         "email": _email(user),
         "active": user.active is not False,
     }
-    for name, path in PATHS.items():
-        value = path.get(user)
-        if isinstance(value, list):
-            value = next((item for item in value if item), None)
+    for name in PLACES:
+        value = attribute_value(user, name)
         found[name] = attributes.clean(value if isinstance(value, str) else "")
     enterprise = user[EnterpriseUser]
     manager = enterprise.manager if enterprise else None

@@ -7,9 +7,9 @@
     create_group / update_group / delete_group
 
 Every function works in the caller's transaction (portal.scim.routes takes the customer's lock
-first, commits after, rolls back on any error) and raises scim2-models' SCIMException subclasses
-for the answer. Email addresses follow book.email_problem; managers and smart groups follow
-book.settle; removals and restores go through portal.sync.apply like the sync's.
+first, shared among user upserts, commits after, rolls back on any error) and raises scim2-models'
+SCIMException subclasses for the answer. Email addresses follow book.email_problem; managers and
+smart groups follow book.settle; removals and restores go through portal.sync.apply like the sync's.
 """
 
 from dataclasses import replace
@@ -36,6 +36,7 @@ from portal.models.base import chunks
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.models.vocabulary import ChangeKind, ChangeNote, RemovalReason, RunKind
 from portal.scim.users import values as user_values
+from portal.smart_groups import WholeBook
 from portal.sync import reports
 from portal.sync.apply import apply_plan
 from portal.sync.plan import Change, Rules, SyncPlan, exceeds_threshold
@@ -49,40 +50,63 @@ ENTRA_TRIGGER = "entra"
 # --- users ------------------------------------------------------------------------------------------
 
 
-def create_user(customer, user):
-    """POST /Users: (contact, operation)."""
+def create_user(customer, user, shared=False):
+    """POST /Users: (contact, operation). `shared`: the caller holds the customer's lock shared with
+    other upserts (lock.shared_in_transaction): WholeBook when this one must change more than its
+    own contact (a restore, a manager others wait for)."""
     wanted = user_values(user)
     _require(wanted)
+    if shared:
+        _claim(customer, wanted)
     match = _match(customer, wanted)
     if match is None:
         contact = Contact(customer_id=customer.id, origin=Origin.SCIM, email="", email_key="")
         _write(customer, contact, wanted, new=True)
         db.session.add(contact)
         db.session.flush()
-        _settle(customer, contact)
+        _settle(customer, contact, shared=shared)
         return contact, ScimOperation.CREATE
     if match.archived_at is not None:
+        if shared:
+            raise WholeBook("a restore settles the whole book")
         _restore(customer, match)
         _write(customer, match, wanted)
         settle(customer.id)
         return match, ScimOperation.RESTORE
     _write(customer, match, wanted)  # a contact pulled from Graph: provisioned from now on
-    _settle(customer, match)
+    _settle(customer, match, shared=shared)
     return match, ScimOperation.CREATE
 
 
-def update_user(customer, contact, user):
-    """PUT or PATCH /Users/{id}: write what changed; the operation says what it was."""
+def update_user(customer, contact, user, shared=False):
+    """PUT or PATCH /Users/{id}: write what changed; the operation says what it was. `shared`: as
+    for create_user."""
     was_active, email = contact.deactivated_at is None, contact.email_key
     wanted = user_values(user)
     _require(wanted)
+    if shared:
+        _claim(customer, wanted)
     _write(customer, contact, wanted)
-    _settle(customer, contact, named_anew=contact.email_key != email)
+    _settle(customer, contact, named_anew=contact.email_key != email, shared=shared)
     if was_active and contact.deactivated_at is not None:
         return ScimOperation.DISABLE
     if not was_active and contact.deactivated_at is None:
         return ScimOperation.ENABLE
     return ScimOperation.UPDATE
+
+
+def _claim(customer, wanted):
+    """Upserts sharing the customer's lock (PostgreSQL) take turns per userName and externalId: a
+    transaction lock on each, so the uniqueness checks of two requests naming the same user see each
+    other's result (email addresses have the book's unique key)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one writer at a time anyway
+    keys = [f"userName {email_key(wanted['user_name'])}"]
+    if wanted["external_id"]:
+        keys.append(f"externalId {wanted['external_id']}")
+    db.session.execute(
+        select(*(func.pg_advisory_xact_lock(func.hashtextextended(key, customer.id)) for key in sorted(keys)))
+    )
 
 
 def _require(wanted):
@@ -117,15 +141,17 @@ def _match(customer, wanted):
     return found[-1] if found else None
 
 
-def _settle(customer, contact, named_anew=True):
+def _settle(customer, contact, named_anew=True, shared=False):
     """book.settle after a write to one contact: for this contact alone (its manager, the smart
     groups that read it) unless another contact can find it anew (`named_anew`: it is new, back, or
-    has a new email) and one names it as its manager without being linked yet; then the whole book.
-    So Entra's initial cycle does not read the whole book once per user."""
+    has a new email) and one names it as its manager without being linked yet; then the whole book
+    (WholeBook when `shared`). So Entra's initial cycle does not read the whole book once per user."""
     if named_anew and _awaited_as_manager(customer, contact):
+        if shared:
+            raise WholeBook("a contact others name as their manager arrived")
         settle(customer.id)
     else:
-        settle(customer.id, only=[contact.id])
+        settle(customer.id, only=[contact.id], widen=not shared)
 
 
 def _awaited_as_manager(customer, contact):

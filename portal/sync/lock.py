@@ -18,7 +18,9 @@ marks the customer's runs still "running" as interrupted.
 made of. A writer whose whole work is one short transaction (a SCIM request) calls
 `in_transaction(customer_id, wait_seconds)` first instead: it locks the free lock row until the
 transaction ends (PostgreSQL: a row lock; SQLite: the database's write lock), so such writers queue
-behind each other and behind lease holders without a lease or a renewal thread. Every function
+behind each other and behind lease holders without a lease or a renewal thread. Writers that change
+only rows of their own call `shared_in_transaction` (PostgreSQL: they share the row among
+themselves, and exclude the others as in_transaction does). Every function
 takes a clock (`clock=`, an aware-UTC `now()`), so tests move time instead
 of sleeping.
 """
@@ -191,6 +193,34 @@ def in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow):
         expired = and_(SyncLock.owner.is_not(None), SyncLock.expires_at < now)
         if db.session.execute(update(SyncLock).where(mine, expired).values(owner=None)).rowcount:
             interrupt_runs(customer_id, now)
+            return
+        db.session.rollback()
+        if time.monotonic() >= deadline:
+            raise CustomerBusy(customer_id)
+        time.sleep(poll)
+
+
+def shared_in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow):
+    """in_transaction for writers that change only rows of their own (a SCIM upsert of one user):
+    on PostgreSQL they share the lock row (SELECT ... FOR SHARE), so they run side by side, and
+    each keeps out in_transaction's and acquire's writers (their UPDATE waits for the sharers)
+    while being kept out by them. A writer that finds it must change more (whole-book work) reruns
+    under in_transaction. SQLite has one writer at a time anyway: there it is in_transaction."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        in_transaction(customer_id, wait_seconds, poll, clock)
+        return
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        row = db.session.execute(
+            select(SyncLock.owner, SyncLock.expires_at)
+            .where(SyncLock.customer_id == customer_id)
+            .with_for_update(read=True)
+        ).first()
+        if row is None or (row.owner is not None and row.expires_at < clock()):
+            db.session.rollback()  # the first writer, or an expired holder: in_transaction's way
+            in_transaction(customer_id, wait_seconds, poll, clock)
+            return
+        if row.owner is None:
             return
         db.session.rollback()
         if time.monotonic() >= deadline:
