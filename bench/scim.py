@@ -193,6 +193,12 @@ def main():
     parser.add_argument("--workers", type=int, default=8, help="the driver's threads (Entra's pool)")
     parser.add_argument("--flag", action="store_true", help="Entra's aadOptscim062020 behaviour")
     parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="reuse each driver thread's connection (default: one per request, as through the nginx "
+        "of deploy/nginx-portal.conf)",
+    )
+    parser.add_argument(
         "--gunicorn-workers", type=int, help="default: deploy/gunicorn.conf.py's, as installed"
     )
     parser.add_argument("--gunicorn-threads", type=int, help="default: deploy/gunicorn.conf.py's")
@@ -208,7 +214,11 @@ def main():
         server = start_gunicorn(url, port, args.gunicorn_workers, args.gunicorn_threads)
         try:
             driver = EntraProvisioning(
-                f"http://127.0.0.1:{port}/scim/v2", token, flag=args.flag, workers=args.workers
+                f"http://127.0.0.1:{port}/scim/v2",
+                token,
+                flag=args.flag,
+                workers=args.workers,
+                keep_alive=args.keep_alive,
             )
             ok, message = driver.test_connection()
             if not ok:

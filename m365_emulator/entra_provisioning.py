@@ -290,8 +290,11 @@ def scim_string(value):
 class EntraProvisioning:
     """Entra's provisioning service for one enterprise app: Tenant URL, Secret Token, flag mode."""
 
-    def __init__(self, url, token, *, flag=False, workers=8, timeout=30, max_retries=5):
+    def __init__(self, url, token, *, flag=False, workers=8, timeout=30, max_retries=5, keep_alive=True):
         self.base, flagged = split_flag(url)
+        # keep_alive False: a connection per request ("Connection: close"), as the target's clients
+        # reach it through a proxy that opens one per request (bench/scim.py, nginx's default)
+        self.keep_alive = keep_alive
         self.url = self.base + (f"?{FLAG}" if flag or flagged else "")
         self.flag = flag or flagged
         self.token, self.workers, self.timeout, self.max_retries = token, workers, timeout, max_retries
@@ -311,6 +314,8 @@ class EntraProvisioning:
                     "User-Agent": "Microsoft.Identity.Provisioning (M365 emulator)",
                 }
             )
+            if not self.keep_alive:
+                session.headers["Connection"] = "close"
             self._local.session = session
         return session
 

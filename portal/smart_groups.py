@@ -24,7 +24,7 @@ from collections import defaultdict
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, delete, except_, exists, func, insert, literal, not_, select
+from sqlalchemy import and_, bindparam, case, delete, except_, exists, func, insert, literal, not_, select
 from sqlalchemy.orm import aliased
 
 from portal import attributes
@@ -212,12 +212,15 @@ def preview(customer_id, rule, limit=PREVIEW_NAMES):
     return len(ids), [contacts[contact_id] for contact_id in first]
 
 
+_WITH_RULES = select(ContactGroup).where(  # built once: every write to a book asks
+    ContactGroup.customer_id == bindparam("customer_id"), ContactGroup.rule.is_not(None)
+)
+
+
 def smart_groups(customer_id):
     """The customer's smart groups (the rule is JSON: SQL NULL is no rule, and neither is a JSON null,
     tested in Python). Every write to a book asks: the other groups are not loaded."""
-    groups = db.session.scalars(
-        select(ContactGroup).where(ContactGroup.customer_id == customer_id, ContactGroup.rule.is_not(None))
-    ).all()
+    groups = db.session.scalars(_WITH_RULES, {"customer_id": customer_id}).all()
     return [group for group in groups if group.is_smart]
 
 

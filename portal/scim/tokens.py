@@ -16,7 +16,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from portal.extensions import db
 from portal.models import AuditEntry, Customer, ScimToken, utcnow
@@ -63,25 +63,30 @@ def create(customer, label, created_by):
     return token, secret
 
 
+# Built once (every SCIM request runs them): executed on the session's connection, outside the ORM.
+_TOKENS, _CUSTOMERS = ScimToken.__table__, Customer.__table__
+_FIND = (
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.customer_id,
+        _TOKENS.c.token_hash,
+        _TOKENS.c.last_used_at,
+        _TOKENS.c.last_used_from,
+        _CUSTOMERS.c.directory_source,
+    )
+    .join(_CUSTOMERS, _CUSTOMERS.c.id == _TOKENS.c.customer_id)
+    .where(_TOKENS.c.token_hash == bindparam("digest"), _TOKENS.c.revoked_at.is_(None))
+)
+
+
 def authenticate(secret, remote_addr=""):
     """The active token whose secret this is, as a row (id, customer_id, token_hash and the customer's
-    directory_source), else None; records when and from where it was used. Every SCIM request asks:
-    one indexed read, no ORM."""
+    directory_source), else None; records when and from where it was used."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     digest = _hash(secret)
-    token = db.session.execute(
-        select(
-            ScimToken.id,
-            ScimToken.customer_id,
-            ScimToken.token_hash,
-            ScimToken.last_used_at,
-            ScimToken.last_used_from,
-            Customer.directory_source,
-        )
-        .join(Customer, Customer.id == ScimToken.customer_id)
-        .where(ScimToken.token_hash == digest, ScimToken.revoked_at.is_(None))
-    ).first()
+    connection = db.session.connection()
+    token = connection.execute(_FIND, {"digest": digest}).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     now, remote_addr = utcnow(), (remote_addr or "")[:45]
@@ -91,7 +96,7 @@ def authenticate(secret, remote_addr=""):
     elif remote_addr and token.last_used_from != remote_addr:
         used = {"last_used_from": remote_addr}
     if used:
-        db.session.execute(update(ScimToken).where(ScimToken.id == token.id).values(**used))
+        connection.execute(update(_TOKENS).where(_TOKENS.c.id == token.id).values(**used))
     return token
 
 

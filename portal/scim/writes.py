@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from flask_babel import force_locale
 from scim2_models import InvalidValueException, UniquenessException
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, or_, select, update
 
 from portal import attributes
 from portal.book import email_problem, find_by_email, find_group_by_name, normalize_email, settle
@@ -104,9 +104,23 @@ def _claim(customer, wanted):
     keys = [f"userName {email_key(wanted['user_name'])}"]
     if wanted["external_id"]:
         keys.append(f"externalId {wanted['external_id']}")
-    db.session.execute(
-        select(*(func.pg_advisory_xact_lock(func.hashtextextended(key, customer.id)) for key in sorted(keys)))
+    parameters = {f"key{n}": key for n, key in enumerate(sorted(keys))}
+    db.session.connection().execute(_CLAIMS[len(keys)], {"customer_id": customer.id, **parameters})
+
+
+_CLAIMS = {  # built once: one or two keys, in the order of their names
+    count: select(
+        *(
+            func.pg_advisory_xact_lock(
+                func.hashtextextended(
+                    bindparam(f"key{n}", type_=String), bindparam("customer_id", type_=Integer)
+                )
+            )
+            for n in range(count)
+        )
     )
+    for count in (1, 2)
+}
 
 
 def _require(wanted):
@@ -154,23 +168,52 @@ def _settle(customer, contact, named_anew=True, shared=False):
         settle(customer.id, only=[contact.id], widen=not shared)
 
 
+_CONTACTS = Contact.__table__
+
+
+def _awaiting(named):
+    """Built once per shape (every new user asks): another contact naming a manager `named`, unlinked."""
+    return (
+        select(_CONTACTS.c.id)
+        .where(
+            _CONTACTS.c.customer_id == bindparam("customer_id"),
+            _CONTACTS.c.manager_id.is_(None),
+            _CONTACTS.c.id != bindparam("contact_id"),
+            named,
+        )
+        .limit(1)
+    )
+
+
+_AWAITED_BY_EMAIL = _awaiting(func.lower(_CONTACTS.c.manager_email) == bindparam("email_key"))
+_AWAITED_BY_EMAIL_OR_ID = _awaiting(
+    or_(
+        func.lower(_CONTACTS.c.manager_email) == bindparam("email_key"),
+        _CONTACTS.c.manager_m365_id == bindparam("m365_id"),
+    )
+)
+_LINK_ACTIVE = select(SyncSettings.__table__.c.link_active).where(
+    SyncSettings.__table__.c.customer_id == bindparam("customer_id")
+)
+
+
 def _awaited_as_manager(customer, contact):
     """Whether another contact names `contact` as its manager (by email or M365 id), unlinked."""
-    named = [func.lower(Contact.manager_email) == contact.email_key]
-    if contact.m365_user_id:
-        named.append(Contact.manager_m365_id == contact.m365_user_id)
-    waiting = select(Contact.id).where(
-        Contact.customer_id == customer.id,
-        Contact.manager_id.is_(None),
-        Contact.id != contact.id,
-        or_(*named),
+    statement = _AWAITED_BY_EMAIL_OR_ID if contact.m365_user_id else _AWAITED_BY_EMAIL
+    found = db.session.connection().execute(
+        statement,
+        {
+            "customer_id": customer.id,
+            "contact_id": contact.id,
+            "email_key": contact.email_key,
+            "m365_id": contact.m365_user_id,
+        },
     )
-    return db.session.scalar(waiting.limit(1)) is not None
+    return found.first() is not None
 
 
 def _link_active(customer):
-    settings = db.session.get(SyncSettings, customer.id)
-    return bool(settings and settings.link_active)
+    return bool(db.session.connection().execute(_LINK_ACTIVE, {"customer_id": customer.id}).scalar())
 
 
 def _write(customer, contact, wanted, new=False):

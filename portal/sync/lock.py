@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import lease as leases
@@ -200,6 +200,14 @@ def in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow):
         time.sleep(poll)
 
 
+_LOCKS = SyncLock.__table__
+_SHARE = (  # built once: every SCIM upsert runs it
+    select(_LOCKS.c.owner, _LOCKS.c.expires_at)
+    .where(_LOCKS.c.customer_id == bindparam("customer_id"))
+    .with_for_update(read=True)
+)
+
+
 def shared_in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow):
     """in_transaction for writers that change only rows of their own (a SCIM upsert of one user):
     on PostgreSQL they share the lock row (SELECT ... FOR SHARE), so they run side by side, and
@@ -211,11 +219,7 @@ def shared_in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow
         return
     deadline = time.monotonic() + wait_seconds
     while True:
-        row = db.session.execute(
-            select(SyncLock.owner, SyncLock.expires_at)
-            .where(SyncLock.customer_id == customer_id)
-            .with_for_update(read=True)
-        ).first()
+        row = db.session.connection().execute(_SHARE, {"customer_id": customer_id}).first()
         if row is None or (row.owner is not None and row.expires_at < clock()):
             db.session.rollback()  # the first writer, or an expired holder: in_transaction's way
             in_transaction(customer_id, wait_seconds, poll, clock)
