@@ -192,3 +192,22 @@ def test_user_upserts_share_the_book_lock_and_other_writers_wait_for_them(app, w
         lock.shared_in_transaction(customer_id, wait_seconds=0)  # and upserts wait for the holder
     db.session.rollback()
     lock.release(customer_id, "a held-removal decision")
+
+
+def test_a_token_shows_when_and_from_where_it_was_last_used(app, world):
+    secret = provisioned(world.acme)
+    token = db.session.scalar(select(ScimToken).where(ScimToken.customer_id == world.acme.id))
+    assert token.last_used_at is None
+    Scim(app, secret, address="203.0.113.7").get("/Users")
+    db.session.refresh(token)
+    first_use = token.last_used_at
+    assert first_use is not None and token.last_used_from == "203.0.113.7"
+    Scim(app, secret, address="203.0.113.7").post(
+        "/Users", entra_user("ann@acme.example", "ann@acme.example", "oid-ann")
+    )
+    db.session.refresh(token)
+    assert token.last_used_at == first_use  # written at most once a minute
+    Scim(app, secret, address="198.51.100.2").get("/Users")
+    db.session.refresh(token)
+    assert token.last_used_from == "198.51.100.2" and token.last_used_at == first_use
+    assert _contacts(world.acme) == 1  # the write after it kept its own transaction

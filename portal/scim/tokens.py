@@ -85,8 +85,7 @@ def authenticate(secret, remote_addr=""):
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     digest = _hash(secret)
-    connection = db.session.connection()
-    token = connection.execute(_FIND, {"digest": digest}).first()
+    token = db.session.connection().execute(_FIND, {"digest": digest}).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     now, remote_addr = utcnow(), (remote_addr or "")[:45]
@@ -95,8 +94,9 @@ def authenticate(secret, remote_addr=""):
         used = {"last_used_at": now, "last_used_from": remote_addr}
     elif remote_addr and token.last_used_from != remote_addr:
         used = {"last_used_from": remote_addr}
-    if used:
-        connection.execute(update(_TOKENS).where(_TOKENS.c.id == token.id).values(**used))
+    if used:  # in a transaction of its own: the token's row is never locked while a request waits
+        with db.engine.begin() as own:  # for the book (concurrent requests would queue, or deadlock)
+            own.execute(update(_TOKENS).where(_TOKENS.c.id == token.id).values(**used))
     return token
 
 
