@@ -259,6 +259,7 @@ def stock(world, reasons):
     db.session.commit()
     hold_removal(world.acme.id, "held@acme.example")
     world.scim_token, _secret = scim_tokens.create(world.acme, "Produktion", "alice@acme.example")
+    world.scim_token.hint = "4711"  # the secret's last characters are random ("f-WE" read as English)
     world.ben.deactivated_at = utcnow()
     db.session.add(ScimActivity(customer_id=world.acme.id, method="PATCH", operation="disable", status=200))
     world.preview.result = {**world.preview.result, "book_state": book.state(world.acme)}  # made just now
