@@ -172,7 +172,7 @@ def test_user_upserts_share_the_book_lock_and_other_writers_wait_for_them(app, w
     first = threading.Thread(target=upsert_in_flight)
     first.start()
     assert holding.wait(30)
-    lock.shared_in_transaction(customer_id, wait_seconds=0)  # a second upsert goes on at once
+    assert lock.shared_in_transaction(customer_id, wait_seconds=0)  # a second upsert goes on at once
     db.session.rollback()
     taken = []
 

@@ -231,8 +231,8 @@ def write(view=None, *, shared=False):
             try:
                 return _under_lock(view, args, kwargs, shared=True)
             except (WholeBook, IntegrityError, OperationalError) as exc:
-                if isinstance(exc, OperationalError) and not _deadlock(exc):
-                    raise
+                if not g.get("shared") or (isinstance(exc, OperationalError) and not _deadlock(exc)):
+                    raise  # it ran alone already, or failed for another reason
                 db.session.rollback()
         return _under_lock(view, args, kwargs, shared=False)
 
@@ -241,7 +241,11 @@ def write(view=None, *, shared=False):
 
 def _under_lock(view, args, kwargs, shared):
     wait = current_app.config["SCIM_LOCK_WAIT_SECONDS"]
-    (lock.shared_in_transaction if shared else lock.in_transaction)(g.customer_id, wait)
+    g.shared = False
+    if shared:
+        g.shared = lock.shared_in_transaction(g.customer_id, wait)
+    else:
+        lock.in_transaction(g.customer_id, wait)
     # Read under the lock: the source as it is now (scim.source.switch takes the lock too). The
     # reseller comes along: email checks read its domains.
     g.customer = db.session.scalar(
@@ -249,7 +253,6 @@ def _under_lock(view, args, kwargs, shared):
     )
     if g.customer.directory_source != DirectorySource.SCIM:  # switched while this request waited
         raise ForbiddenException(detail=GRAPH_SOURCE)
-    g.shared = shared
     return view(*args, **kwargs)
 
 

@@ -96,11 +96,10 @@ def update_user(customer, contact, user, shared=False):
 
 
 def _claim(customer, wanted):
-    """Upserts sharing the customer's lock (PostgreSQL) take turns per userName and externalId: a
-    transaction lock on each, so the uniqueness checks of two requests naming the same user see each
-    other's result (email addresses have the book's unique key)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: one writer at a time anyway
+    """Upserts sharing the customer's lock (lock.shared_in_transaction, PostgreSQL only) take turns
+    per userName and externalId: a transaction lock on each, so the uniqueness checks of two
+    requests naming the same user see each other's result (email addresses have the book's unique
+    key)."""
     keys = [f"userName {email_key(wanted['user_name'])}"]
     if wanted["external_id"]:
         keys.append(f"externalId {wanted['external_id']}")

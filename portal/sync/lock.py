@@ -212,20 +212,22 @@ def shared_in_transaction(customer_id, wait_seconds=0.0, poll=0.05, clock=utcnow
     """in_transaction for writers that change only rows of their own (a SCIM upsert of one user):
     on PostgreSQL they share the lock row (SELECT ... FOR SHARE), so they run side by side, and
     each keeps out in_transaction's and acquire's writers (their UPDATE waits for the sharers)
-    while being kept out by them. A writer that finds it must change more (whole-book work) reruns
-    under in_transaction. SQLite has one writer at a time anyway: there it is in_transaction."""
+    while being kept out by them. Returns whether the lock is shared: SQLite has one writer at a
+    time anyway, and the customer's first writer or one taking over an expired holder takes it as
+    in_transaction does (False); a writer that shares it and finds it must change more (whole-book
+    work) reruns under in_transaction."""
     if db.session.get_bind().dialect.name != "postgresql":
         in_transaction(customer_id, wait_seconds, poll, clock)
-        return
+        return False
     deadline = time.monotonic() + wait_seconds
     while True:
         row = db.session.connection().execute(_SHARE, {"customer_id": customer_id}).first()
         if row is None or (row.owner is not None and row.expires_at < clock()):
             db.session.rollback()  # the first writer, or an expired holder: in_transaction's way
             in_transaction(customer_id, wait_seconds, poll, clock)
-            return
+            return False
         if row.owner is None:
-            return
+            return True
         db.session.rollback()
         if time.monotonic() >= deadline:
             raise CustomerBusy(customer_id)
