@@ -103,6 +103,31 @@ def test_a_holder_working_longer_than_the_lease_keeps_its_lock(app, world):
     assert lock.acquire(world.acme.id, "next", clock=at(now[0]))  # released at the end
 
 
+def _renewal_waits_for_the_row():
+    """On PostgreSQL: the renewing thread's UPDATE of sync_lock waits for a row lock."""
+    with db.engine.connect() as connection:
+        waiting = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE 'UPDATE sync_lock%%'"
+        ).scalar()
+    return waiting > 0
+
+
+def test_a_holder_leaving_with_its_confirmation_uncommitted_releases_the_lock(app, world):
+    # confirm() locks the row in the session's transaction; a renewal started then waits for that
+    # lock. Leaving the block (an error before the commit) must not wait for the renewal: it hung.
+    app.config["SYNC_LOCK_RENEW_SECONDS"] = 0.01
+    with pytest.raises(RuntimeError):
+        with lock.held(world.acme.id) as lease:
+            lease.confirm()
+            if db.engine.dialect.name == "postgresql":
+                _eventually(_renewal_waits_for_the_row)
+            else:
+                time.sleep(0.1)
+            raise RuntimeError("the final commit failed")
+    assert lock.acquire(world.acme.id, "next")  # released
+
+
 def test_a_holder_whose_lock_was_taken_over_cannot_commit(app, world):
     t0 = utcnow()
     with pytest.raises(lock.LockLost):

@@ -256,6 +256,10 @@ def held(customer_id, wait_seconds=0.0, clock=utcnow):
             try:
                 yield lease
             finally:
+                # What the block left uncommitted is not kept (release rolls back too). Rolled back
+                # first: a confirm() left uncommitted locks the row that a renewal under way waits
+                # for, and drop() waits for that renewal.
+                db.session.rollback()
                 renewer.drop(lease)
     finally:
         release(customer_id, owner)
