@@ -48,22 +48,20 @@ def _field(model, scim_name):
 PLACES = {attribute.name: _place(attribute.scim) for attribute in attributes.ATTRIBUTES}
 
 
-def attribute_value(user, name):
-    """The value the User holds for the attribute `name` of the attribute set (None when it has none)."""
-    holder, field = PLACES[name]
-    if holder == "user":
-        return getattr(user, field)
-    if holder == "enterprise":
-        return getattr(user[EnterpriseUser], field) if user[EnterpriseUser] else None
-    work = [getattr(a, field) for a in user.addresses or () if str(a.type or "").lower() == "work"]
-    return next((value for value in work if value), None)
-
-
-def _set_attribute(user, name, value):
-    """Set on a User made by to_user (an empty enterprise extension and work address in place)."""
-    holder, field = PLACES[name]
-    target = {"user": user, "enterprise": user[EnterpriseUser], "work address": user.addresses[0]}[holder]
-    setattr(target, field, value)
+def attribute_values(user):
+    """{name: value} of the attribute set as the User holds it (None where it has none); a work
+    address's attribute from the first work address that has it."""
+    enterprise = user[EnterpriseUser]
+    work = [a for a in user.addresses or () if str(a.type or "").lower() == "work"]
+    found = {}
+    for name, (holder, field) in PLACES.items():
+        if holder == "user":
+            found[name] = getattr(user, field)
+        elif holder == "enterprise":
+            found[name] = getattr(enterprise, field) if enterprise else None
+        else:
+            found[name] = next((value for value in (getattr(a, field) for a in work) if value), None)
+    return found
 
 
 def location(base, contact_id):
@@ -72,7 +70,21 @@ def location(base, contact_id):
 
 def to_user(contact, base, patching=False):
     """The contact as a SCIM User[EnterpriseUser]; `patching`: without the derived displayName, so
-    what a PATCH does to the name and displayName is seen as it is."""
+    what a PATCH does to the name and displayName is seen as it is. Each part is made once with its
+    values (a pydantic model validates every assignment)."""
+    placed = {"user": {}, "enterprise": {}, "work address": {}}
+    for name, (holder, field) in PLACES.items():
+        value = getattr(contact, name)
+        if value:
+            placed[holder][field] = value
+    manager = _manager_value(contact)
+    if manager:
+        placed["enterprise"]["manager"] = Manager(
+            value=manager,
+            ref=location(base, manager) if contact.manager_id else None,
+            display_name=(contact.manager_name or None) if contact.manager_id else None,
+        )
+    work_address = placed["work address"]
     user = USER(
         id=str(contact.id),
         external_id=contact.external_id or None,
@@ -83,29 +95,17 @@ def to_user(contact, base, patching=False):
         display_name=None if patching else contact.full_name or None,
         active=contact.deactivated_at is None,
         emails=[Email(value=contact.email, type=Email.Type.work)],
-        addresses=[Address(type=Address.Type.work)],
+        addresses=[Address(type=Address.Type.work, **work_address)] if work_address else None,
         meta=Meta(
             resource_type="User",
             created=contact.created_at,
             last_modified=contact.updated_at,
             location=location(base, contact.id),
         ),
+        **placed["user"],
     )
-    user[EnterpriseUser] = EnterpriseUser()
-    for name in PLACES:
-        if getattr(contact, name):
-            _set_attribute(user, name, getattr(contact, name))
-    if not any(user.addresses[0].model_dump(exclude={"type"}, exclude_none=True).values()):
-        user.addresses = None
-    manager = _manager_value(contact)
-    if manager:
-        user[EnterpriseUser].manager = Manager(
-            value=manager,
-            ref=location(base, manager) if contact.manager_id else None,
-            display_name=(contact.manager_name or None) if contact.manager_id else None,
-        )
-    if not user[EnterpriseUser].model_dump(exclude_none=True, exclude={"schemas"}):
-        user[EnterpriseUser] = None
+    if placed["enterprise"]:
+        user[EnterpriseUser] = EnterpriseUser(**placed["enterprise"])
     return user
 
 
@@ -130,8 +130,7 @@ def values(user):
         "email": _email(user),
         "active": user.active is not False,
     }
-    for name in PLACES:
-        value = attribute_value(user, name)
+    for name, value in attribute_values(user).items():
         found[name] = attributes.clean(value if isinstance(value, str) else "")
     enterprise = user[EnterpriseUser]
     manager = enterprise.manager if enterprise else None
