@@ -61,7 +61,7 @@ def create_user(customer, user, shared=False):
     match = _match(customer, wanted)
     if match is None:
         contact = Contact(customer_id=customer.id, origin=Origin.SCIM, email="", email_key="")
-        _write(customer, contact, wanted, new=True)
+        manager = _write(customer, contact, wanted, new=True)  # noqa: F841 (held, as in update_user)
         db.session.add(contact)
         db.session.flush()
         _settle(customer, contact, shared=shared)
@@ -73,7 +73,7 @@ def create_user(customer, user, shared=False):
         _write(customer, match, wanted)
         settle(customer.id)
         return match, ScimOperation.RESTORE
-    _write(customer, match, wanted)  # a contact pulled from Graph: provisioned from now on
+    manager = _write(customer, match, wanted)  # noqa: F841 (a contact pulled from Graph: provisioned now)
     _settle(customer, match, shared=shared)
     return match, ScimOperation.CREATE
 
@@ -84,15 +84,22 @@ def update_user(customer, contact, user, shared=False):
     was_active, email = contact.deactivated_at is None, contact.email_key
     wanted = user_values(user)
     _require(wanted)
-    if shared:
+    if shared and _keys_change(contact, wanted):
         _claim(customer, wanted)
-    _write(customer, contact, wanted)
+    manager = _write(customer, contact, wanted)  # noqa: F841 (held: book.settle finds it in the session)
     _settle(customer, contact, named_anew=contact.email_key != email, shared=shared)
     if was_active and contact.deactivated_at is not None:
         return ScimOperation.DISABLE
     if not was_active and contact.deactivated_at is None:
         return ScimOperation.ENABLE
     return ScimOperation.UPDATE
+
+
+def _keys_change(contact, wanted):
+    """Whether the user gets another userName or externalId (checked for uniqueness by _write)."""
+    return email_key(wanted["user_name"]) != contact.user_name_key or (
+        wanted["external_id"] is not None and wanted["external_id"] != contact.external_id
+    )
 
 
 def _claim(customer, wanted):
@@ -217,7 +224,9 @@ def _link_active(customer):
 
 def _write(customer, contact, wanted, new=False):
     """Set the contact's fields from `wanted`; only what differs is written (a PATCH changing the
-    department touches nothing else)."""
+    department touches nothing else). Returns the manager contact it linked, if any: the caller holds
+    it until book.settle, which takes a linked manager the session holds as it stands (the session
+    keeps unchanged objects only while someone refers to them)."""
     if new or email_key(wanted["email"]) != contact.email_key:
         email = _check_email(customer, contact, wanted["email"])
         old_email = contact.email
@@ -239,7 +248,7 @@ def _write(customer, contact, wanted, new=False):
             setattr(contact, field, wanted[field])
     if wanted["active"] != (contact.deactivated_at is None):
         contact.deactivated_at = None if wanted["active"] else utcnow()
-    _set_manager(customer, contact, wanted["manager"])
+    return _set_manager(customer, contact, wanted["manager"])
 
 
 # Why a user whose address an existing contact has is refused, and what the customer's admin can do.
@@ -288,10 +297,10 @@ def _follow_email(customer, contact):
 
 def _set_manager(customer, contact, value):
     """The enterprise manager by its SCIM id: a contact of the customer (linked by book.settle
-    through its email or Microsoft id), else the value is kept as the manager's Microsoft id."""
+    through its email or Microsoft id; returned), else the value is kept as the manager's Microsoft id."""
     current = str(contact.manager_id) if contact.manager_id else contact.manager_m365_id
     if value == current:
-        return
+        return None
     manager = None
     if value and value.isdigit() and len(value) < 18:
         manager = db.session.scalar(
@@ -305,6 +314,7 @@ def _set_manager(customer, contact, value):
     else:
         contact.manager_m365_id, contact.manager_email, contact.manager_name = value, "", ""
         contact.manager_id = None
+    return manager
 
 
 # --- removal and restore: the sync's apply code, recorded as runs of Entra provisioning ------------------
