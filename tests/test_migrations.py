@@ -1,5 +1,6 @@
 """The migrations are the only way the schema changes: they must build exactly the models' schema."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.fernet import Fernet
@@ -15,6 +16,10 @@ from tests.conftest import fresh_database, make_test_config
 from tests.migration_data import RELEASE_HEAD, RELEASE_ROWS, TOKEN_KEY, snapshot
 
 
+# SQLite's reflection cannot read an index on an expression (lower(manager_email)): there it is left
+# out of the comparison, which PostgreSQL's run makes.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_migrations_on_an_empty_database_match_the_models():
     url, options, cleanup = fresh_database()
     app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))

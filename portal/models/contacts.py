@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -67,6 +68,10 @@ class Contact(db.Model):
         Index("ix_contact_customer_country", "customer_id", "country"),
         Index("ix_contact_customer_language", "customer_id", "language"),
         Index("ix_contact_customer_manager", "customer_id", "manager_id"),
+        # A contact that arrives finds the contacts naming it as their manager, by email or M365 id
+        # (portal.scim.writes: without these, each new user read every contact not linked to one yet).
+        Index("ix_contact_customer_manager_email", "customer_id", text("lower(manager_email)")),
+        Index("ix_contact_customer_manager_m365", "customer_id", "manager_m365_id"),
         # book.link_managers finds a manager by M365 id among the customer's active contacts.
         Index("ix_contact_customer_m365_user", "customer_id", "m365_user_id", "archived_at"),
         # Entra provisioning matches users by externalId and by userName (portal.scim).
