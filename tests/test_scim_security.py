@@ -211,3 +211,35 @@ def test_a_token_shows_when_and_from_where_it_was_last_used(app, world):
     db.session.refresh(token)
     assert token.last_used_from == "198.51.100.2" and token.last_used_at == first_use
     assert _contacts(world.acme) == 1  # the write after it kept its own transaction
+
+
+def _planner_rows(table):
+    """What the planner's statistics say `table` holds: PostgreSQL's estimate of its rows, SQLite's
+    sqlite_stat1 count of it (None: no statistics)."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        sql = f"SELECT reltuples FROM pg_class WHERE oid = '{table}'::regclass"
+        rows = connection.exec_driver_sql(sql).scalar()
+        return None if rows is None or rows < 0 else int(rows)
+    if not connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar():
+        return None
+    stat = connection.exec_driver_sql(f"SELECT stat FROM sqlite_stat1 WHERE tbl = '{table}' LIMIT 1").scalar()
+    return int(stat.split()[0]) if stat else None
+
+
+def test_the_book_statistics_follow_what_entra_writes(app, world, monkeypatch):
+    """Entra's initial cycle grows a book one request at a time: every STATISTICS_EVERY requests the
+    planner learns its size (else a lookup walked every contact of the customer)."""
+    from portal.scim import activity
+
+    monkeypatch.setattr(activity, "STATISTICS_EVERY", 4)
+    scim = Scim(app, provisioned(world.acme))
+    users = (entra_user(f"u{n}@acme.example", f"u{n}@acme.example", f"oid-{n}") for n in range(4))
+    assert _planner_rows("contact") != _contacts_in_table()
+    while _planner_rows("contact") != _contacts_in_table():
+        assert scim.post("/Users", next(users)).status_code == 201  # StopIteration: never learnt
+    assert _contacts_in_table() > 0
+
+
+def _contacts_in_table():
+    return db.session.scalar(select(func.count()).select_from(Contact))

@@ -7,6 +7,7 @@
 A row never holds a secret or a request body: the operation (a ScimOperation value), the resource,
 the status and a short detail. Writing one is a single INSERT in the request's own transaction; every
 PRUNE_EVERY rows of a customer the log is cut back to its newest KEEP rows (one DELETE by index).
+Every STATISTICS_EVERY rows (statistics_due) the book's planner statistics are refreshed.
 A cycle is Entra's run over the assigned users and groups: the requests since the last pause of
 CYCLE_GAP or more.
 """
@@ -22,6 +23,12 @@ KEEP = 2000
 PRUNE_EVERY = 100
 DETAIL_LENGTH = 200
 CYCLE_GAP = timedelta(minutes=10)
+# Entra's initial cycle writes a book of thousands of contacts one request at a time. A plan made
+# while the book was nearly empty (or with no statistics at all: SQLite never gathers them, and
+# autovacuum may be minutes away) looks a user up by walking every contact of the customer, so the
+# statistics are refreshed as the book grows (search.refresh_statistics), as imports and the sync do.
+STATISTICS_EVERY = 1000
+BOOK_TABLES = ("contact", "contact_group", "contact_group_member")
 
 COUNTED = {
     "created": {ScimOperation.CREATE, ScimOperation.RESTORE},
@@ -53,6 +60,12 @@ def record(customer_id, token_id, method, operation, status, resource_type="", r
     if row_id % PRUNE_EVERY == 0:
         prune(customer_id)
     return row_id
+
+
+def statistics_due(row_id):
+    """Whether the request that wrote activity row `row_id` (of any customer) refreshes the book's
+    statistics (search.refresh_statistics(BOOK_TABLES)) after its commit."""
+    return row_id % STATISTICS_EVERY == 0
 
 
 def prune(customer_id, keep=KEEP):

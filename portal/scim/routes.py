@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
+from portal import search
 from portal.auth.session import sessionless
 from portal.auth.throttle import client_address
 from portal.extensions import csrf, db
@@ -118,20 +119,32 @@ def _answer(payload, status=200, location=None):
     )
     if location:
         response.headers["Location"] = location
-    _record(status)
+    row_id = _record(status)
     if request.method == "GET" and db.engine.dialect.name == "postgresql":
         # A read wrote only its activity row: it need not wait for the disk (nothing is lost but
         # the last rows of the log should the server crash in the next moment).
         db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     db.session.commit()
+    if row_id is not None and activity.statistics_due(row_id):
+        _refresh_statistics()
     return response
 
 
+def _refresh_statistics():
+    """After the commit: a failure (SQLite's file busy) must not turn a done write into an error."""
+    try:
+        search.refresh_statistics(activity.BOOK_TABLES)
+    except Exception:
+        db.session.rollback()
+        log.warning("could not refresh the contact book's statistics", exc_info=True)
+
+
 def _record(status):
+    """The request's activity row (its id), or None before a token named the customer."""
     if g.get("customer_id") is None:
-        return
+        return None
     note = g.scim
-    activity.record(
+    return activity.record(
         g.customer_id,
         g.token.id,
         request.method,
