@@ -235,7 +235,8 @@ def refresh_statistics(tables):
     index until autovacuum's ANALYZE comes round. SQLite gets the statistics no user's database
     ever gathers otherwise (its searches do not depend on them: the FTS table drives, see _indexed),
     from a bounded sample per index (analysis_limit), so a large book costs milliseconds.
-    Also hourly (the runner's upkeep)."""
+    Also hourly (the runner's upkeep), and every scim.activity.STATISTICS_EVERY requests to /scim/v2
+    (Entra writes a book one user at a time)."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("ANALYZE " + ", ".join(tables))
