@@ -258,6 +258,8 @@ def _own_manager(customer_id, contact):
     """The id of the active contact `contact` names as its manager (by M365 id, else by email), or
     None. The manager it is linked to already is taken as it stands when the session holds it and
     its email still is the one named (emails are unique in a book: the lookup would find it)."""
+    if not contact.manager_m365_id and not contact.manager_email:
+        return None
     linked = (
         db.session.identity_map.get(identity_key(Contact, contact.manager_id)) if contact.manager_id else None
     )
@@ -273,8 +275,6 @@ def _own_manager(customer_id, contact):
     active = and_(Contact.customer_id == customer_id, Contact.archived_at.is_(None))
     if contact.manager_m365_id:
         found = select(Contact.id).where(active, Contact.m365_user_id == contact.manager_m365_id)
-    elif contact.manager_email:
-        found = select(Contact.id).where(active, Contact.email_key == email_key(contact.manager_email))
     else:
-        return None
+        found = select(Contact.id).where(active, Contact.email_key == email_key(contact.manager_email))
     return db.session.scalar(found.order_by(Contact.id).limit(1))
