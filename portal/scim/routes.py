@@ -39,7 +39,7 @@ from scim2_models import (
     SearchRequest,
     UnauthorizedException,
 )
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
@@ -252,6 +252,12 @@ def write(view=None, *, shared=False):
     return sessionless(wrapper)
 
 
+# Built once (every write reads it): the customer, with its reseller (email checks read its domains).
+_CUSTOMER = (
+    select(Customer).where(Customer.id == bindparam("customer_id")).options(joinedload(Customer.reseller))
+)
+
+
 def _under_lock(view, args, kwargs, shared):
     wait = current_app.config["SCIM_LOCK_WAIT_SECONDS"]
     g.shared = False
@@ -259,11 +265,8 @@ def _under_lock(view, args, kwargs, shared):
         g.shared = lock.shared_in_transaction(g.customer_id, wait)
     else:
         lock.in_transaction(g.customer_id, wait)
-    # Read under the lock: the source as it is now (scim.source.switch takes the lock too). The
-    # reseller comes along: email checks read its domains.
-    g.customer = db.session.scalar(
-        select(Customer).where(Customer.id == g.customer_id).options(joinedload(Customer.reseller))
-    )
+    # Read under the lock: the source as it is now (scim.source.switch takes the lock too).
+    g.customer = db.session.scalar(_CUSTOMER, {"customer_id": g.customer_id})
     if g.customer.directory_source != DirectorySource.SCIM:  # switched while this request waited
         raise ForbiddenException(detail=GRAPH_SOURCE)
     return view(*args, **kwargs)
@@ -333,17 +336,16 @@ def _one_or_list(items, wanted, model):
 # --- users ------------------------------------------------------------------------------------------
 
 
+_CONTACT_FOR_UPDATE = writes.ACTIVE_CONTACT.with_for_update()
+
+
 def _contact(user_id, for_update=False):
     """The customer's contact of this SCIM id (archived ones are deleted: 404). `for_update`: its row
     locked (PostgreSQL) for the transaction, so two changes of one user do not interleave."""
     contact = None
     if user_id.isdigit() and len(user_id) < 18:
-        found = select(Contact).where(
-            Contact.customer_id == g.customer_id,
-            Contact.id == int(user_id),
-            Contact.archived_at.is_(None),
-        )
-        contact = db.session.scalar(found.with_for_update() if for_update else found)
+        found = _CONTACT_FOR_UPDATE if for_update else writes.ACTIVE_CONTACT
+        contact = db.session.scalar(found, {"customer_id": g.customer_id, "contact_id": int(user_id)})
     if contact is None:
         raise NotFoundException(detail=f"No user with the id {user_id[:40]}.")
     return contact

@@ -141,14 +141,10 @@ def _match(customer, wanted):
     contact pulled from Microsoft Graph with externalId = its object id, or with its email while
     "Link active" is on. UniquenessException when an active provisioned contact already is it."""
     external_id, key = wanted["external_id"], email_key(wanted["user_name"])
-    conditions = [Contact.user_name_key == key]
-    if external_id:
-        conditions += [Contact.external_id == external_id, Contact.m365_user_id == external_id]
-    if _link_active(customer):
-        conditions.append(Contact.email_key == email_key(wanted["email"]))
-    found = db.session.scalars(
-        select(Contact).where(Contact.customer_id == customer.id, or_(*conditions)).order_by(Contact.id)
-    ).all()
+    statement = _MATCHES[bool(external_id), _link_active(customer)]
+    parameters = {"customer_id": customer.id, "key": key, "external_id": external_id}
+    parameters["email_key"] = email_key(wanted["email"])
+    found = db.session.scalars(statement, parameters).all()
     for contact in found:
         same_user = (external_id and contact.external_id == external_id) or contact.user_name_key == key
         if contact.archived_at is None and same_user:
@@ -159,6 +155,21 @@ def _match(customer, wanted):
     if active:
         return active[0]
     return found[-1] if found else None
+
+
+def _matching(by_external_id, by_email):
+    conditions = [Contact.user_name_key == bindparam("key")]
+    if by_external_id:
+        external_id = bindparam("external_id")
+        conditions += [Contact.external_id == external_id, Contact.m365_user_id == external_id]
+    if by_email:
+        conditions.append(Contact.email_key == bindparam("email_key"))
+    customer = Contact.customer_id == bindparam("customer_id")
+    return select(Contact).where(customer, or_(*conditions)).order_by(Contact.id)
+
+
+# Built once (every new user asks): by userName, [externalId / Microsoft id,] [email when Link active].
+_MATCHES = {(external, email): _matching(external, email) for external in (0, 1) for email in (0, 1)}
 
 
 def _settle(customer, contact, named_anew=True, shared=False):
@@ -295,6 +306,15 @@ def _follow_email(customer, contact):
     )
 
 
+# Built once: the customer's contact of an id, not archived (every request about one user, and every
+# manager PATCH, reads one; parameters customer_id and contact_id).
+ACTIVE_CONTACT = select(Contact).where(
+    Contact.customer_id == bindparam("customer_id"),
+    Contact.id == bindparam("contact_id"),
+    Contact.archived_at.is_(None),
+)
+
+
 def _set_manager(customer, contact, value):
     """The enterprise manager by its SCIM id: a contact of the customer (linked by book.settle
     through its email or Microsoft id; returned), else the value is kept as the manager's Microsoft id."""
@@ -303,11 +323,7 @@ def _set_manager(customer, contact, value):
         return None
     manager = None
     if value and value.isdigit() and len(value) < 18:
-        manager = db.session.scalar(
-            select(Contact).where(
-                Contact.customer_id == customer.id, Contact.id == int(value), Contact.archived_at.is_(None)
-            )
-        )
+        manager = db.session.scalar(ACTIVE_CONTACT, {"customer_id": customer.id, "contact_id": int(value)})
     if manager is not None:
         contact.manager_m365_id, contact.manager_email = manager.m365_user_id, manager.email
         contact.manager_name, contact.manager_id = manager.full_name[:210], manager.id
