@@ -219,3 +219,47 @@ def test_each_attribute_sits_where_scim2_models_path_finds_it():
             by_path = next((value for value in by_path if value), None)
         assert held[attribute.name] == by_path, attribute.name
     assert held["office"] == "Munich" and held["department"] == "Finance"
+
+
+def _contact_shapes():
+    """Contacts of every shape a User answer has: names or none, attributes or none, a manager in the
+    book (with and without a name) or only Microsoft's id, inactive, no externalId."""
+    from datetime import UTC, datetime
+
+    from portal.models import Contact
+
+    def contact(contact_id, **fields):
+        fields = {"first_name": "", "last_name": "", **fields}  # the columns' defaults
+        made = Contact(id=contact_id, customer_id=1, email=f"c{contact_id}@acme.example", **fields)
+        made.created_at = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
+        made.updated_at = datetime(2026, 12, 6, 9, 30, 15, 250_000, tzinfo=UTC)
+        return made
+
+    full = {name: f"{name} value ✓" for name in ("department", "job_title", "office", "company")}
+    full |= {"country": "DE", "language": "de-DE", "employee_id": "42", "employee_type": "Contractor"}
+    return [
+        contact(1, user_name="", first_name="", last_name=""),
+        contact(2, user_name="ann@acme.example", first_name="Ann", last_name="", external_id="oid-2"),
+        contact(3, user_name="bo@acme.example", first_name="Bö", last_name="Lee", **full),
+        contact(4, first_name="", last_name="Only", manager_id=3, manager_name="Bö Lee"),
+        contact(5, first_name="Cy", manager_id=3, manager_name=""),
+        contact(6, first_name="Di", manager_m365_id="oid-boss", office="Munich"),
+        contact(7, first_name="Ed", department="Finance", deactivated_at=datetime(2026, 12, 5, tzinfo=UTC)),
+    ]
+
+
+def test_a_user_answer_made_directly_is_what_scim2_models_would_say(app):
+    """users.user_json (the answers to Entra's writes and lists) against scim2-models' own dump of
+    the validated User (to_user), for every shape of contact."""
+    from portal.scim import users
+    from portal.scim.discovery import USER
+    from portal.scim.routes import LISTS, _dump, list_json
+
+    base = "https://portal.example/scim/v2"
+    shapes = _contact_shapes()
+    for contact in shapes:
+        assert users.user_json(contact, base) == _dump(users.to_user(contact, base)), contact.id
+    for page in (shapes, shapes[:1], []):
+        modelled = [users.to_user(contact, base) for contact in page]
+        listed = LISTS[USER](total_results=9, start_index=2, items_per_page=len(page), resources=modelled)
+        assert list_json(9, 2, [users.user_json(contact, base) for contact in page]) == _dump(listed)

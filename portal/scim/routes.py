@@ -384,11 +384,34 @@ def _list_users(search):
         mine.append(query.user_condition(str(search.filter)))
     base = base_url()
     statement = select(Contact).where(*mine)
-    return _listed(search, statement, Contact.id, USER_TYPE, LISTS[USER], lambda c: users.to_user(c, base))
+    return _listed(
+        search,
+        statement,
+        Contact.id,
+        USER_TYPE,
+        LISTS[USER],
+        lambda c: users.to_user(c, base),
+        lambda c: users.user_json(c, base),
+    )
 
 
-def _listed(search, statement, order_by, resource_type, model, to_resource):
-    """One page (startIndex, count) of `statement`'s rows as a ListResponse, noted in the activity log."""
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+def list_json(total, start_index, resources):
+    """A ListResponse of resources made as JSON already (what its model's dump says)."""
+    page = {"totalResults": total, "startIndex": start_index, "itemsPerPage": len(resources)}
+    return {"schemas": [LIST_SCHEMA], **page, "Resources": resources}
+
+
+def _shaped(search):
+    """Whether the request names the attributes its answer holds (else every one is returned)."""
+    return bool(search and (search.attributes or search.excluded_attributes))
+
+
+def _listed(search, statement, order_by, resource_type, model, to_resource, to_json=None):
+    """One page (startIndex, count) of `statement`'s rows as a ListResponse, noted in the activity log.
+    `to_json`: a row's resource as its JSON, made directly, for an answer with every attribute."""
     offset, limit = query.page(search.start_index, search.count)
     rows = db.session.scalars(statement.order_by(order_by).offset(offset).limit(limit)).all() if limit else []
     if limit and len(rows) < limit and (rows or not offset):
@@ -397,6 +420,8 @@ def _listed(search, statement, order_by, resource_type, model, to_resource):
         total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
     found_by = f" by {str(search.filter)[:150]}" if search.filter else ""
     _note(ScimOperation.QUERY, resource_type, detail=f"{total} found{found_by}")
+    if to_json is not None and not _shaped(search):
+        return _answer(list_json(total, offset + 1, [to_json(row) for row in rows]))
     listed = model(
         total_results=total,
         start_index=offset + 1,
@@ -409,12 +434,15 @@ def _listed(search, statement, order_by, resource_type, model, to_resource):
 def get_user(user_id):
     contact = _contact(user_id)
     _note(ScimOperation.READ, USER_TYPE, contact.id)
-    return _answer(_dump(users.to_user(contact, base_url()), _search(_query())))
+    search = _search(_query())
+    if not _shaped(search):
+        return _answer(users.user_json(contact, base_url()))
+    return _answer(_dump(users.to_user(contact, base_url()), search))
 
 
 def _user_answer(contact, status=200):
-    user = users.to_user(contact, base_url())
-    return _answer(_dump(user), status, location=user.meta.location if status == 201 else None)
+    user = users.user_json(contact, base_url())
+    return _answer(user, status, location=user["meta"]["location"] if status == 201 else None)
 
 
 @write(shared=True)
