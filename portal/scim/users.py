@@ -74,15 +74,22 @@ def location(base, contact_id):
     return f"{base}/Users/{contact_id}"
 
 
+def _placed(contact, places):
+    """The contact's values of the attribute set by where they sit in a User: {holder: {name: value}}
+    with the names of `places` (PLACES: the models' fields, JSON_NAMES: the JSON's)."""
+    placed = {"user": {}, "enterprise": {}, "work address": {}}
+    for name, (holder, key) in places.items():
+        value = getattr(contact, name)
+        if value:
+            placed[holder][key] = value
+    return placed
+
+
 def to_user(contact, base, patching=False):
     """The contact as a SCIM User[EnterpriseUser]; `patching`: without the derived displayName, so
     what a PATCH does to the name and displayName is seen as it is. Each part is made once with its
     values (a pydantic model validates every assignment)."""
-    placed = {"user": {}, "enterprise": {}, "work address": {}}
-    for name, (holder, field) in PLACES.items():
-        value = getattr(contact, name)
-        if value:
-            placed[holder][field] = value
+    placed = _placed(contact, PLACES)
     manager = _manager_value(contact)
     if manager:
         placed["enterprise"]["manager"] = Manager(
@@ -119,11 +126,7 @@ def user_json(contact, base):
     """The contact's User as its answer says it: what scim2-models' dump of to_user(contact, base)
     gives, made directly (a validated User and its dump cost more than the rest of a write's answer;
     a test holds the two equal over the shapes a contact can have)."""
-    placed = {"user": {}, "enterprise": {}, "work address": {}}
-    for name, (holder, key) in JSON_NAMES.items():
-        value = getattr(contact, name)
-        if value:
-            placed[holder][key] = value
+    placed = _placed(contact, JSON_NAMES)
     manager = _manager_value(contact)
     if manager:
         placed["enterprise"]["manager"] = {"value": manager}
