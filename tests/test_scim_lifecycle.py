@@ -50,6 +50,8 @@ def test_disable_enable_delete_restore_and_provision_again(mail_app, world, smtp
     assert (
         recipients == ["it@acme.example"] and "ann@acme.example" in message.get_body(("plain",)).get_content()
     )
+    removed_page = alice_client.get("/contacts/removed").get_data(as_text=True)
+    assert "By Entra provisioning" in removed_page and "By the M365 sync" not in removed_page
     assert alice_client.post(f"/contacts/removed/{ann}/restore").status_code in (200, 302)
     assert db.session.get(Contact, ann).archived_at is None
 

@@ -51,6 +51,7 @@ class RemovedContact:
     reason: str  # the stored archive reason (English; shown as `reason_label`)
     decided_by: str  # the admin who allowed the removal ("Allow deletions"); "" for the sync
     run_id: int | None  # the run that removed it, while the history keeps it
+    by_provisioning: bool = False  # removed by Entra provisioning (a SCIM DELETE), not the M365 sync
 
     @property
     def reason_label(self):
@@ -94,11 +95,13 @@ def removed_count(customer):
 
 
 def _last_removals(customer, contact_ids):
-    """{contact id: its latest removal (SyncChange)} among `contact_ids` (one query)."""
+    """{contact id: (its latest removal (SyncChange), the kind of its run)} among `contact_ids` (one
+    query)."""
     if not contact_ids:
         return {}
-    rows = db.session.scalars(
-        select(SyncChange)
+    rows = db.session.execute(
+        select(SyncChange, SyncRun.kind)
+        .join(SyncRun, SyncRun.id == SyncChange.run_id)
         .where(
             SyncChange.customer_id == customer.id,
             SyncChange.kind == ChangeKind.REMOVE,
@@ -106,16 +109,18 @@ def _last_removals(customer, contact_ids):
         )
         .order_by(SyncChange.id)
     )
-    return {change.contact_id: change for change in rows}
+    return {change.contact_id: (change, run_kind) for change, run_kind in rows}
 
 
-def _removed(contact, change):
+def _removed(contact, removal):
+    change, run_kind = removal if removal is not None else (None, None)
     decided_by = split_decided_by(change.detail)[1] if change is not None else ""
     return RemovedContact(
         contact=contact,
         reason=contact.archive_reason,
         decided_by=decided_by,
         run_id=change.run_id if change is not None else None,
+        by_provisioning=run_kind == RunKind.PROVISIONING,
     )
 
 
