@@ -406,7 +406,7 @@ def list_json(total, start_index, resources):
 
 def _shaped(search):
     """Whether the request names the attributes its answer holds (else every one is returned)."""
-    return bool(search and (search.attributes or search.excluded_attributes))
+    return bool(search.attributes or search.excluded_attributes)
 
 
 def _listed(search, statement, order_by, resource_type, model, to_resource, to_json=None):

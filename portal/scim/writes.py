@@ -158,6 +158,7 @@ def _match(customer, wanted):
 
 
 def _matching(by_external_id, by_email):
+    """The contacts a new user may be (see _match), for one shape of what is known of it."""
     conditions = [Contact.user_name_key == bindparam("key")]
     if by_external_id:
         external_id = bindparam("external_id")
@@ -169,7 +170,11 @@ def _matching(by_external_id, by_email):
 
 
 # Built once (every new user asks): by userName, [externalId / Microsoft id,] [email when Link active].
-_MATCHES = {(external, email): _matching(external, email) for external in (0, 1) for email in (0, 1)}
+_MATCHES = {
+    (by_external_id, by_email): _matching(by_external_id, by_email)
+    for by_external_id in (False, True)
+    for by_email in (False, True)
+}
 
 
 def _settle(customer, contact, named_anew=True, shared=False):
