@@ -2,6 +2,7 @@
 security headers nor logs the Microsoft callback's query (the authorization code)."""
 
 import re
+import runpy
 
 from portal import create_app
 from tests.conftest import make_test_config
@@ -67,3 +68,49 @@ def test_env_example_sets_the_base_url_and_the_one_trusted_proxy():
     assert values["PORTAL_ENV"] == "production"
     assert values["PORTAL_BASE_URL"].startswith("https://")
     assert values["TRUSTED_PROXIES"] == "1"
+
+
+def _access_log_lines(tmp_path, requests):
+    """The lines gunicorn's logger (deploy/gunicorn.conf.py's logger_class, with its format) writes
+    for (path, status) requests."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    config.set("access_log_format", settings["access_log_format"])
+    logger = settings["logger_class"](config)
+    for path, status in requests:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": path,
+            "PATH_INFO": path,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        answer = SimpleNamespace(status=f"{status} X", status_code=status, sent=2, headers=[])
+        logger.access(answer, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=3))
+    return (tmp_path / "access.log").read_text().splitlines()
+
+
+def test_the_access_log_leaves_out_passing_probes_and_scim_requests_that_succeeded(tmp_path):
+    lines = _access_log_lines(
+        tmp_path,
+        [
+            ("/healthz", 200),
+            ("/readyz", 503),
+            ("/scim/v2/Users", 201),
+            ("/scim/v2/Users/7", 404),
+            ("/scim/v2/Users", 429),
+            ("/contacts/", 200),
+        ],
+    )
+    assert [line.split('"')[1] for line in lines] == [
+        "GET /readyz HTTP/1.1",
+        "GET /scim/v2/Users/7 HTTP/1.1",
+        "GET /scim/v2/Users HTTP/1.1",
+        "GET /contacts/ HTTP/1.1",
+    ]
