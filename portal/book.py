@@ -79,8 +79,10 @@ def find_by_email(customer, email):
     return db.session.scalar(_BY_EMAIL, {"customer_id": customer.id, "email_key": email_key(email)})
 
 
-def email_problem(customer, email, exclude_contact_id=None):
-    """Why `email` cannot be a contact's address for `customer`, or None when it can."""
+def email_problem(customer, email, exclude_contact_id=None, holders=None):
+    """Why `email` cannot be a contact's address for `customer`, or None when it can. `holders`:
+    {email_key: the customer's contact with that address, or None} where the caller looked already
+    (a key not in it is looked up)."""
     normalized, problem = normalize_email(email)
     if problem:
         return problem
@@ -89,7 +91,8 @@ def email_problem(customer, email, exclude_contact_id=None):
             "Email addresses must belong to one of these domains: %(domains)s.",
             domains=", ".join(customer.effective_domains),
         )
-    existing = find_by_email(customer, normalized)
+    key = email_key(normalized)
+    existing = holders[key] if holders and key in holders else find_by_email(customer, normalized)
     if existing is not None and existing.id != exclude_contact_id:
         if existing.archived_at is not None:
             return _(
@@ -213,7 +216,7 @@ def link_managers(customer_id):
     return len(changes)
 
 
-def settle(customer_id, run=None, only=None, widen=True):
+def settle(customer_id, run=None, only=None, widen=True, groups=None):
     """After any write to a customer's book (the sync, an import, the CSV import, the contact form,
     Restore, a held removal decided): what follows from the contacts is brought in step with them.
     Managers are linked (link_managers), then smart groups follow (smart_groups.refresh, which records
@@ -223,13 +226,14 @@ def settle(customer_id, run=None, only=None, widen=True):
     finds them (their email, their M365 id, whether they are in the book): their own managers are
     linked and smart groups follow them alone, a few indexed reads instead of the whole book. With
     `widen` False, a smart group that must then read the whole book raises WholeBook instead (the
-    caller redoes its write where it may change the whole book)."""
+    caller redoes its write where it may change the whole book). `groups`: the customer's smart
+    groups where the caller knows them (smart_groups.refresh)."""
     if only is None:
         link_managers(customer_id)
-        smart_groups.refresh(customer_id, run)
+        smart_groups.refresh(customer_id, run, groups=groups)
         return
     relinked = link_own_managers(customer_id, only)
-    smart_groups.refresh(customer_id, run, only=only, managers_moved=relinked > 0, widen=widen)
+    smart_groups.refresh(customer_id, run, only=only, managers_moved=relinked > 0, widen=widen, groups=groups)
 
 
 def link_own_managers(customer_id, contact_ids):

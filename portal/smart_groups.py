@@ -29,7 +29,7 @@ from sqlalchemy.orm import aliased
 
 from portal import attributes
 from portal.extensions import db
-from portal.models import Contact, ContactGroup, contact_group_members, utcnow
+from portal.models import Contact, ContactGroup, Customer, contact_group_members, utcnow
 from portal.models.base import chunks
 from portal.models.sync import SyncChange, SyncRun
 from portal.models.vocabulary import ChangeKind, RunKind
@@ -217,6 +217,15 @@ _WITH_RULES = select(ContactGroup).where(  # built once: every write to a book a
 )
 
 
+# Whether a customer has groups with a rule (a JSON null aside: smart_groups tells), as a column of
+# a query of Customer (Customer.has_smart_groups): a writer that read it need not ask smart_groups.
+ANY_RULE = (
+    exists()
+    .where(ContactGroup.customer_id == Customer.id, ContactGroup.rule.is_not(None))
+    .correlate(Customer)
+)
+
+
 def smart_groups(customer_id):
     """The customer's smart groups (the rule is JSON: SQL NULL is no rule, and neither is a JSON null,
     tested in Python). Every write to a book asks: the other groups are not loaded."""
@@ -260,7 +269,9 @@ class WholeBook(Exception):
     """A write to a few contacts needs the whole book after all (book.settle with `widen` False)."""
 
 
-def refresh(customer_id, run=None, record=True, now=None, only=None, managers_moved=False, widen=True):
+def refresh(
+    customer_id, run=None, record=True, now=None, only=None, managers_moved=False, widen=True, groups=None
+):
     """Bring every smart group of the customer in step with its rule: members that no longer match
     (or were removed from the book) leave, matching active contacts join: the two set differences
     are read first (a refresh that moves no one costs those two queries per group), then written
@@ -270,10 +281,11 @@ def refresh(customer_id, run=None, record=True, now=None, only=None, managers_mo
     `only`: just these contacts were written (book.settle's `only`); `managers_moved`: a manager link
     of theirs changed. Rules then look at them alone (a manager condition walks up each one's chain
     of managers), except rules with a manager condition after a manager moved: a move can take a
-    whole team along, so those read the book (WholeBook instead when `widen` is False)."""
+    whole team along, so those read the book (WholeBook instead when `widen` is False). `groups`:
+    the customer's smart groups where the caller knows them already (none: Customer.has_smart_groups)."""
     now = now or utcnow()
     moved = 0
-    for group in smart_groups(customer_id):
+    for group in smart_groups(customer_id) if groups is None else groups:
         member = contact_group_members.c
         narrow = only if only is not None and not (managers_moved and _has_team(group.rule)) else None
         if narrow is None and only is not None and not widen:

@@ -103,6 +103,8 @@ def test_a_contact_pulled_from_graph_is_adopted_not_duplicated(app, world):
     # Matched by email only while "Link active" is on; otherwise the address is taken.
     taken = scim.post("/Users", entra_user("hal@acme.example", "hal@acme.example", "mail-nickname-hal"))
     assert taken.status_code == 409 and "email" in taken.json["detail"]
+    assert '"Link active"' in taken.json["detail"]
+    assert db.session.get(Contact, by_email.id).first_name == "Hal"
     db.session.add(SyncSettings(customer_id=acme.id, link_active=True))
     db.session.commit()
     linked = scim.post("/Users", entra_user("hal@acme.example", "hal@acme.example", "mail-nickname-hal"))

@@ -5,7 +5,7 @@ cap, rate limit, no session cookie, a refused request changes nothing, parallel 
 import threading
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from portal.extensions import db
 from portal.models import Contact, ScimActivity, ScimOperation, ScimToken
@@ -78,8 +78,12 @@ def test_bad_input_changes_nothing_and_says_why(app, world):
     outside = scim.post("/Users", entra_user("x@other.example", "x@other.example", "oid-x"))
     assert outside.status_code == 400 and "acme.example" in outside.json["detail"]
     assert outside.json["scimType"] == "invalidValue"
-    assert scim.get('/Users?filter=userName co "x"').json["scimType"] == "invalidFilter"
-    assert scim.get("/Users?filter=" + " and ".join(['userName eq "x"'] * 200)).status_code == 400
+    for bad_filter in ('userName co "x"', 'nickName eq "x"', 'noSuchAttribute eq "x"', "userName eq"):
+        answer = scim.get(f"/Users?filter={bad_filter}")
+        assert (answer.status_code, answer.json["scimType"]) == (400, "invalidFilter"), bad_filter
+    assert scim.get('/Groups?filter=members eq "x"').json["scimType"] == "invalidFilter"
+    too_long = scim.get("/Users?filter=" + " and ".join(['userName eq "x"'] * 200))
+    assert (too_long.status_code, too_long.json["scimType"]) == (400, "invalidFilter")
     huge = scim.post("/Users", {"userName": "x" * (app.config["SCIM_MAX_BODY_BYTES"] + 1)})
     assert huge.status_code == 413 and huge.json["status"] == "413"
     assert _contacts(world.acme) == 0
@@ -211,6 +215,29 @@ def test_a_token_shows_when_and_from_where_it_was_last_used(app, world):
     db.session.refresh(token)
     assert token.last_used_from == "198.51.100.2" and token.last_used_at == first_use
     assert _contacts(world.acme) == 1  # the write after it kept its own transaction
+
+
+def test_a_read_commits_without_waiting_for_the_disk_and_a_write_waits(app, world):
+    """A GET wrote only its activity row: PostgreSQL commits it without flushing the log to disk. A
+    write's commit (a user Entra was told exists) waits for the disk, as every other commit does."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    scim = Scim(app, provisioned(world.acme))
+    scim.get("/Users")  # the token's first use is written in a transaction of its own,
+    scim.post("/Users", entra_user("bob@acme.example", "bob@acme.example", "b"))  # the book's lock row too
+    settings = []
+
+    def at_commit(connection):
+        settings.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+    event.listen(db.engine, "commit", at_commit)
+    try:
+        assert scim.get('/Users?filter=userName eq "ann@acme.example"').status_code == 200
+        assert scim.post("/Users", entra_user("ann@acme.example", "ann@acme.example", "a")).status_code == 201
+        assert scim.get("/Users/0").status_code == 404
+    finally:
+        event.remove(db.engine, "commit", at_commit)
+    assert settings == ["off", "on", "off"]
 
 
 def _planner_rows(table):

@@ -1,7 +1,7 @@
 """Resellers own customers; both carry master data."""
 
 from sqlalchemy import Boolean, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
@@ -69,6 +69,12 @@ class Customer(MasterDataMixin, db.Model):
     # (Entra provisioning pushes); portal.models.provisioning.DirectorySource.
     directory_source: Mapped[str] = mapped_column(String(10), default="graph", server_default="graph")
     reseller = relationship("Reseller", back_populates="customers")
+    # Read with the customer where a request needs them together (the SCIM endpoint's writes: one
+    # query instead of three); SyncSettings.customer is the side that writes.
+    sync_settings = relationship("SyncSettings", uselist=False, viewonly=True)
+    # Whether the customer has groups with a rule (smart_groups.ANY_RULE) where the query that read
+    # the customer asked (with_expression); else None.
+    has_smart_groups: Mapped[bool | None] = query_expression()
 
     @property
     def provisioned_by_entra(self):

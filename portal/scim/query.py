@@ -1,14 +1,16 @@
 """SCIM filters as SQL: the `eq` comparisons joined by `and` that Microsoft Entra sends.
 
+    check_length(text)        a filter's length bounded before it is parsed
     user_condition(filter)    a where-clause over Contact (the caller scopes it to the customer)
     group_condition(filter)   a where-clause over ContactGroup
     page(start_index, count)  (offset, limit) with count capped to discovery.MAX_RESULTS
 
-Filters are parsed by scim2-models (ScimFilter: its grammar and the attribute names of the models);
-anything else than `eq` and `and` over the attributes below answers 400 invalidFilter.
+Filters are parsed by scim2-models (SearchRequest[model]'s ScimFilter: its grammar and the attribute
+names of the model), once, by the caller; anything else than `eq` and `and` over the attributes
+below answers 400 invalidFilter.
 """
 
-from scim2_models import Group, InvalidFilterException, ScimFilter
+from scim2_models import InvalidFilterException
 from scim2_models.path import (
     CompareOperator,
     Comparison,
@@ -114,24 +116,20 @@ class _Sql(FilterVisitor):
         raise InvalidFilterException(detail=UNSUPPORTED)
 
 
-def _condition(model, known, text):
-    if len(text) > MAX_FILTER_LENGTH:
+def check_length(text):
+    """Before a filter is parsed: InvalidFilterException when it is longer than MAX_FILTER_LENGTH."""
+    if isinstance(text, str) and len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilterException(detail=f"A filter may have at most {MAX_FILTER_LENGTH} characters.")
-    try:
-        parsed = ScimFilter[model](text)
-    except InvalidFilterException:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise InvalidFilterException(detail=f"The filter is not valid: {exc}"[:200]) from None
-    return _Sql(known).visit(parsed.ast)
 
 
-def user_condition(text):
-    return _condition(USER, USER_ATTRIBUTES, text)
+def user_condition(parsed):
+    """`parsed`: a ScimFilter of the User model (SearchRequest[User]'s filter)."""
+    return _Sql(USER_ATTRIBUTES).visit(parsed.ast)
 
 
-def group_condition(text):
-    return _condition(Group, GROUP_ATTRIBUTES, text)
+def group_condition(parsed):
+    """`parsed`: a ScimFilter of the Group model."""
+    return _Sql(GROUP_ATTRIBUTES).visit(parsed.ast)
 
 
 def page(start_index, count):

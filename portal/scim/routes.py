@@ -26,6 +26,7 @@ from scim2_models import (
     Error,
     ForbiddenException,
     Group,
+    InvalidFilterException,
     InvalidSyntaxException,
     InvalidValueException,
     ListResponse,
@@ -39,12 +40,12 @@ from scim2_models import (
     SearchRequest,
     UnauthorizedException,
 )
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, with_expression
 from werkzeug.exceptions import HTTPException
 
-from portal import search
+from portal import search, smart_groups
 from portal.auth.session import sessionless
 from portal.auth.throttle import client_address
 from portal.extensions import csrf, db
@@ -82,6 +83,7 @@ ENDPOINTS = {"ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Grou
 # scim2-models builds a generic class anew at each subscription (milliseconds): built once here.
 LISTS = {model: ListResponse[model] for model in (USER, Group, Schema, ResourceType)}
 PATCHES = {model: PatchOp[model] for model in (USER, Group)}
+SEARCHES = {model: SearchRequest[model] for model in (USER, Group)}
 
 
 # --- the request's frame: limits, token, answers, the activity row ------------------------------------
@@ -120,10 +122,6 @@ def _answer(payload, status=200, location=None):
     if location:
         response.headers["Location"] = location
     row_id = _record(status)
-    if request.method == "GET" and db.engine.dialect.name == "postgresql":
-        # A read wrote only its activity row: it need not wait for the disk (nothing is lost but
-        # the last rows of the log should the server crash in the next moment).
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     db.session.commit()
     if row_id is not None and activity.statistics_due(row_id):
         _refresh_statistics()
@@ -153,6 +151,7 @@ def _record(status):
         note["type"],
         note["id"],
         note["detail"],
+        wrote=request.method != "GET",
     )
 
 
@@ -252,9 +251,16 @@ def write(view=None, *, shared=False):
     return sessionless(wrapper)
 
 
-# Built once (every write reads it): the customer, with its reseller (email checks read its domains).
+# Built once (every write reads it): the customer, with its reseller (email checks read its domains),
+# its sync settings ("Link active") and whether it has smart groups: one query for what three asked.
 _CUSTOMER = (
-    select(Customer).where(Customer.id == bindparam("customer_id")).options(joinedload(Customer.reseller))
+    select(Customer)
+    .where(Customer.id == bindparam("customer_id"))
+    .options(
+        joinedload(Customer.reseller),
+        joinedload(Customer.sync_settings),
+        with_expression(Customer.has_smart_groups, smart_groups.ANY_RULE),
+    )
 )
 
 
@@ -359,29 +365,35 @@ def _query():
     return {key: request.args[key] for key in QUERY_PARAMETERS if key in request.args}
 
 
-def _search(parameters_source):
+def _search(parameters, model):
+    """The list parameters as a SearchRequest of `model`: its filter is parsed (once) against the
+    model's attributes; a filter that is too long, malformed or names no attribute answers 400
+    invalidFilter, other bad parameters 400 invalidValue."""
+    query.check_length(parameters.get("filter") if isinstance(parameters, dict) else None)
     try:
-        return SearchRequest.model_validate(parameters_source)
+        return SEARCHES[model].model_validate(parameters)
     except ValidationError as exc:
-        raise InvalidValueException(
-            detail=str(exc.errors()[0].get("msg", "invalid parameters"))[:200]
-        ) from None
+        first = exc.errors()[0]
+        detail = str(first.get("msg", "invalid parameters"))[:200]
+        if tuple(first.get("loc", ()))[:1] == ("filter",):
+            raise InvalidFilterException(detail=f"The filter is not valid: {detail}"[:200]) from None
+        raise InvalidValueException(detail=detail) from None
 
 
 def list_users():
-    return _list_users(_search(_query()))
+    return _list_users(_search(_query(), USER))
 
 
 @bp.post("/Users/.search")
 @read
 def search_users():
-    return _list_users(_search(_body() or {}))
+    return _list_users(_search(_body() or {}, USER))
 
 
 def _list_users(search):
     mine = [Contact.customer_id == g.customer_id, Contact.archived_at.is_(None)]
     if search.filter:
-        mine.append(query.user_condition(str(search.filter)))
+        mine.append(query.user_condition(search.filter))
     base = base_url()
     statement = select(Contact).where(*mine)
     return _listed(
@@ -434,7 +446,7 @@ def _listed(search, statement, order_by, resource_type, model, to_resource, to_j
 def get_user(user_id):
     contact = _contact(user_id)
     _note(ScimOperation.READ, USER_TYPE, contact.id)
-    search = _search(_query())
+    search = _search(_query(), USER)
     if not _shaped(search):
         return _answer(users.user_json(contact, base_url()))
     return _answer(_dump(users.to_user(contact, base_url()), search))
@@ -521,19 +533,19 @@ def _with_members(search):
 
 
 def list_groups():
-    return _list_groups(_search(_query()))
+    return _list_groups(_search(_query(), Group))
 
 
 @bp.post("/Groups/.search")
 @read
 def search_groups():
-    return _list_groups(_search(_body() or {}))
+    return _list_groups(_search(_body() or {}, Group))
 
 
 def _list_groups(search):
     statement = groups.provisioned(g.customer_id)
     if search.filter:
-        statement = statement.where(query.group_condition(str(search.filter)))
+        statement = statement.where(query.group_condition(search.filter))
     base, members = base_url(), _with_members(search)
     return _listed(
         search,
@@ -546,7 +558,7 @@ def _list_groups(search):
 
 
 def get_group(group_id):
-    row, search = _group(group_id), _search(_query())
+    row, search = _group(group_id), _search(_query(), Group)
     _note(ScimOperation.READ, GROUP_TYPE, row.id)
     return _answer(_dump(groups.to_group(row, base_url(), _with_members(search)), search))
 

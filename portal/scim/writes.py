@@ -58,10 +58,10 @@ def create_user(customer, user, shared=False):
     _require(wanted)
     if shared:
         _claim(customer, wanted)
-    match = _match(customer, wanted)
+    match, holders = _match(customer, wanted)
     if match is None:
         contact = Contact(customer_id=customer.id, origin=Origin.SCIM, email="", email_key="")
-        manager = _write(customer, contact, wanted, new=True)  # noqa: F841 (held, as in update_user)
+        manager = _write(customer, contact, wanted, new=True, holders=holders)  # noqa: F841 (held, as in update_user)
         db.session.add(contact)
         db.session.flush()
         _settle(customer, contact, shared=shared)
@@ -71,7 +71,7 @@ def create_user(customer, user, shared=False):
             raise WholeBook("a restore settles the whole book")
         _restore(customer, match)
         _write(customer, match, wanted)
-        settle(customer.id)
+        settle(customer.id, groups=_known_smart_groups(customer))
         return match, ScimOperation.RESTORE
     manager = _write(customer, match, wanted)  # noqa: F841 (a contact pulled from Graph: provisioned now)
     _settle(customer, match, shared=shared)
@@ -137,14 +137,21 @@ def _require(wanted):
 
 
 def _match(customer, wanted):
-    """The contact a new user is: an archived one with its externalId or userName (brought back), a
-    contact pulled from Microsoft Graph with externalId = its object id, or with its email while
-    "Link active" is on. UniquenessException when an active provisioned contact already is it."""
-    external_id, key = wanted["external_id"], email_key(wanted["user_name"])
-    statement = _MATCHES[bool(external_id), _link_active(customer)]
-    parameters = {"customer_id": customer.id, "key": key, "external_id": external_id}
-    parameters["email_key"] = email_key(wanted["email"])
-    found = db.session.scalars(statement, parameters).all()
+    """(The contact a new user is, {its email's key: the contact with that address, or None}): an
+    archived one with its externalId or userName (brought back), a contact pulled from Microsoft
+    Graph with externalId = its object id, or with its email while "Link active" is on.
+    UniquenessException when an active provisioned contact already is it. The second part spares
+    book.email_problem its own lookup of the address."""
+    external_id, key, address = (
+        wanted["external_id"],
+        email_key(wanted["user_name"]),
+        email_key(wanted["email"]),
+    )
+    parameters = {"customer_id": customer.id, "key": key, "external_id": external_id, "email_key": address}
+    rows = db.session.execute(_MATCHES[bool(external_id)], parameters).all()
+    holders = {address: next((row.Contact for row in rows if row.same_email), None)}
+    link_active = _link_active(customer)
+    found = [row.Contact for row in rows if row.known or (link_active and row.same_email)]
     for contact in found:
         same_user = (external_id and contact.external_id == external_id) or contact.user_name_key == key
         if contact.archived_at is None and same_user:
@@ -153,28 +160,28 @@ def _match(customer, wanted):
             )
     active = [c for c in found if c.archived_at is None]
     if active:
-        return active[0]
-    return found[-1] if found else None
+        return active[0], holders
+    return (found[-1] if found else None), holders
 
 
-def _matching(by_external_id, by_email):
-    """The contacts a new user may be (see _match), for one shape of what is known of it."""
-    conditions = [Contact.user_name_key == bindparam("key")]
+def _matching(by_external_id):
+    """The contacts a new user may be (see _match), for one shape of what is known of it: rows of
+    (Contact, known: by userName [or externalId / Microsoft id], same_email: it has the address)."""
+    known = [Contact.user_name_key == bindparam("key")]
     if by_external_id:
         external_id = bindparam("external_id")
-        conditions += [Contact.external_id == external_id, Contact.m365_user_id == external_id]
-    if by_email:
-        conditions.append(Contact.email_key == bindparam("email_key"))
+        known += [Contact.external_id == external_id, Contact.m365_user_id == external_id]
+    same_email = Contact.email_key == bindparam("email_key")
     customer = Contact.customer_id == bindparam("customer_id")
-    return select(Contact).where(customer, or_(*conditions)).order_by(Contact.id)
+    return (
+        select(Contact, or_(*known).label("known"), same_email.label("same_email"))
+        .where(customer, or_(*known, same_email))
+        .order_by(Contact.id)
+    )
 
 
-# Built once (every new user asks): by userName, [externalId / Microsoft id,] [email when Link active].
-_MATCHES = {
-    (by_external_id, by_email): _matching(by_external_id, by_email)
-    for by_external_id in (False, True)
-    for by_email in (False, True)
-}
+# Built once (every new user asks): by userName [and externalId / Microsoft id], and its email.
+_MATCHES = {by_external_id: _matching(by_external_id) for by_external_id in (False, True)}
 
 
 def _settle(customer, contact, named_anew=True, shared=False):
@@ -182,12 +189,19 @@ def _settle(customer, contact, named_anew=True, shared=False):
     groups that read it) unless another contact can find it anew (`named_anew`: it is new, back, or
     has a new email) and one names it as its manager without being linked yet; then the whole book
     (WholeBook when `shared`). So Entra's initial cycle does not read the whole book once per user."""
+    groups = _known_smart_groups(customer)
     if named_anew and _awaited_as_manager(customer, contact):
         if shared:
             raise WholeBook("a contact others name as their manager arrived")
-        settle(customer.id)
+        settle(customer.id, groups=groups)
     else:
-        settle(customer.id, only=[contact.id], widen=not shared)
+        settle(customer.id, only=[contact.id], widen=not shared, groups=groups)
+
+
+def _known_smart_groups(customer):
+    """None (book.settle reads them), or no smart groups where the customer was read with
+    Customer.has_smart_groups (portal.scim.routes) and has none: a query less for each write."""
+    return [] if customer.has_smart_groups is False else None
 
 
 _CONTACTS = Contact.__table__
@@ -214,9 +228,6 @@ _AWAITED_BY_EMAIL_OR_ID = _awaiting(
         _CONTACTS.c.manager_m365_id == bindparam("m365_id"),
     )
 )
-_LINK_ACTIVE = select(SyncSettings.__table__.c.link_active).where(
-    SyncSettings.__table__.c.customer_id == bindparam("customer_id")
-)
 
 
 def _awaited_as_manager(customer, contact):
@@ -235,16 +246,18 @@ def _awaited_as_manager(customer, contact):
 
 
 def _link_active(customer):
-    return bool(db.session.connection().execute(_LINK_ACTIVE, {"customer_id": customer.id}).scalar())
+    """The customer's "Link active" (Synchronize contacts); routes reads the settings with the customer."""
+    settings = customer.sync_settings
+    return bool(settings is not None and settings.link_active)
 
 
-def _write(customer, contact, wanted, new=False):
+def _write(customer, contact, wanted, new=False, holders=None):
     """Set the contact's fields from `wanted`; only what differs is written (a PATCH changing the
     department touches nothing else). Returns the manager contact it linked, if any: the caller holds
     it until book.settle, which takes a linked manager the session holds as it stands (the session
-    keeps unchanged objects only while someone refers to them)."""
+    keeps unchanged objects only while someone refers to them). `holders`: as for book.email_problem."""
     if new or email_key(wanted["email"]) != contact.email_key:
-        email = _check_email(customer, contact, wanted["email"])
+        email = _check_email(customer, contact, wanted["email"], holders)
         old_email = contact.email
         contact.set_email(email)
         if contact.id and old_email:
@@ -274,10 +287,10 @@ TAKE_OVER = (
 )
 
 
-def _check_email(customer, contact, email):
+def _check_email(customer, contact, email, holders=None):
     """The normalised address (book.email_problem's rule); 409 when another contact has it."""
     with force_locale("en"):
-        problem = email_problem(customer, email, exclude_contact_id=contact.id)
+        problem = email_problem(customer, email, exclude_contact_id=contact.id, holders=holders)
     if problem is None:
         return normalize_email(email)[0]
     other = find_by_email(customer, email)
