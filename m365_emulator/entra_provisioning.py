@@ -24,8 +24,10 @@ scoping filter `in_scope`); group members are the direct member users (Entra doe
 nested groups).
 """
 
+import http.client
 import json
 import os
+import ssl
 import statistics
 import threading
 import time
@@ -34,9 +36,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit, urlunsplit
-
-import requests
-from requests.adapters import HTTPAdapter
 
 FLAG = "aadOptscim062020"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -275,6 +274,39 @@ class Run:
 
 
 # -- the driver ----------------------------------------------------------------------------------
+class Pace:
+    """Requests started at a steady rate (a second, across the driver's threads): each takes the next
+    slot of a fixed schedule and waits for it. A thread that comes late to its slot (every thread
+    waited on the target) starts at once, and the schedule catches up with at most `burst` requests
+    at a time; a pause of the cycle itself (its phases wait for their last requests) is not made up."""
+
+    def __init__(self, rate, burst):
+        self.interval, self.burst = 1.0 / rate, burst
+        self.next = None
+        self.lock = threading.Lock()
+
+    def wait(self):
+        with self.lock:
+            now = time.perf_counter()
+            slot = now if self.next is None else max(self.next, now - self.interval * self.burst)
+            self.next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+@dataclass
+class Answer:
+    """What the target answered: status, reason, headers (case-insensitive .get) and body."""
+
+    status_code: int
+    reason: str
+    headers: http.client.HTTPMessage
+    content: bytes
+
+    def json(self):
+        return json.loads(self.content)
+
+
 def split_flag(url):
     """(Tenant URL without its query, whether it carries `aadOptscim062020`)."""
     parts = urlsplit(url.strip())
@@ -290,7 +322,11 @@ def scim_string(value):
 class EntraProvisioning:
     """Entra's provisioning service for one enterprise app: Tenant URL, Secret Token, flag mode."""
 
-    def __init__(self, url, token, *, flag=False, workers=8, timeout=30, max_retries=5, keep_alive=True):
+    def __init__(
+        self, url, token, *, flag=False, workers=8, timeout=30, max_retries=5, keep_alive=True, rate=None
+    ):
+        """`rate`: requests a second at most (Pace), for a load at a given rate; None: as fast as
+        the target answers."""
         self.base, flagged = split_flag(url)
         # keep_alive False: a connection per request ("Connection: close"), as the target's clients
         # reach it through a proxy that opens one per request (bench/scim.py, nginx's default)
@@ -298,50 +334,74 @@ class EntraProvisioning:
         self.url = self.base + (f"?{FLAG}" if flag or flagged else "")
         self.flag = flag or flagged
         self.token, self.workers, self.timeout, self.max_retries = token, workers, timeout, max_retries
+        self.headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": SCIM_JSON,
+            "User-Agent": "Microsoft.Identity.Provisioning (M365 emulator)",
+        }
+        if not keep_alive:
+            self.headers["Connection"] = "close"
         self._local = threading.local()
+        self.pace = Pace(rate, workers) if rate else None
 
     # -- HTTP -------------------------------------------------------------------------------
-    def _session(self):
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
-            session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
-            session.headers.update(
-                {
-                    "Authorization": f"Bearer {self.token}",
-                    "Accept": SCIM_JSON,
-                    "User-Agent": "Microsoft.Identity.Provisioning (M365 emulator)",
-                }
-            )
-            if not self.keep_alive:
-                session.headers["Connection"] = "close"
-            self._local.session = session
-        return session
+    # http.client, not requests: a load of thousands of requests (bench/scim.py) shares the machine
+    # with the target, and requests cost about 1 ms of CPU each against http.client's 0.3.
+    def _connection(self):
+        """This thread's connection to the target: kept between requests with keep_alive, else new."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            parts = urlsplit(self.base)
+            if parts.scheme == "https":
+                connection = http.client.HTTPSConnection(
+                    parts.hostname, parts.port, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            else:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+            if self.keep_alive:
+                self._local.connection = connection
+        return connection
 
-    def _target(self, path, query=""):
-        """(absolute URL, path as logged) of a request; the flag rides on every request's query."""
+    def _exchange(self, method, relative, data):
+        """One HTTP request and its whole answer; the connection is closed unless kept alive."""
+        connection = self._connection()
+        headers = dict(self.headers)
+        if data is not None:
+            headers["Content-Type"] = SCIM_JSON
+        try:
+            connection.request(method, urlsplit(self.base).path + relative, body=data, headers=headers)
+            response = connection.getresponse()
+            answer = Answer(response.status, response.reason, response.headers, response.read())
+        except BaseException:
+            connection.close()
+            self._local.connection = None
+            raise
+        if not self.keep_alive or response.will_close:
+            connection.close()
+            self._local.connection = None
+        return answer
+
+    def _relative(self, path, query=""):
+        """A request's path and query below the Tenant URL (as logged); the flag rides on every query."""
         query = "&".join(filter(None, [query, FLAG if self.flag else ""]))
-        relative = path + (f"?{query}" if query else "")
-        return self.base + relative, relative
+        return path + (f"?{query}" if query else "")
 
     def send(self, run, method, path, *, query="", body=None, what=""):
         """One request (retried on 429/503 after Retry-After, and once on a dropped connection); the
-        response, or None when the target could not be reached. Every attempt is logged."""
-        url, relative = self._target(path, query)
+        answer, or None when the target could not be reached. Every attempt is logged."""
+        relative = self._relative(path, query)
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-        headers = {"Content-Type": SCIM_JSON} if data is not None else {}
         response, dropped = None, 0
         for attempt in range(self.max_retries + 1):
+            if self.pace:
+                self.pace.wait()
             started = time.perf_counter()
             try:
-                response = self._session().request(
-                    method, url, data=data, headers=headers, timeout=self.timeout
-                )
-            except requests.RequestException as error:
+                response = self._exchange(method, relative, data)
+            except (OSError, http.client.HTTPException) as error:
                 self._log(run, method, relative, 0, started, what)
                 dropped += 1
-                if isinstance(error, requests.ConnectionError) and dropped == 1:
+                if isinstance(error, ConnectionError) and dropped == 1:
                     continue  # e.g. a keep-alive connection the server had just closed
                 run.problem(f"{method} {relative}: {error.__class__.__name__}")
                 return None

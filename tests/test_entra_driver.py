@@ -4,6 +4,8 @@ serves on a live server on the test database. In both of Entra's flag modes: an 
 demo tenant fills the book (attributes, manager, groups); incremental cycles carry a department
 change, a blocked sign-in (contact inactive) and a permanent deletion (contact archived)."""
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -103,3 +105,20 @@ def console(emulator, action, **form):
         f"{emulator.base_url}/_emulator/ui/{action}", data=form, allow_redirects=False
     )
     assert response.status_code == 303
+
+
+def test_a_paced_driver_starts_its_requests_at_its_rate(portal, provisioned):
+    """bench/scim.py's load at a given rate: the driver's threads start no more requests a second
+    than asked, however fast the portal answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from m365_emulator.entra_provisioning import EntraProvisioning, Run
+
+    _customer_id, secret = provisioned
+    driver = EntraProvisioning(f"{portal.url}/scim/v2", secret, workers=4, rate=50)
+    run = Run("test", driver.url, False)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _n: driver.send(run, "GET", "/Users", what="list"), range(21)))
+    assert [answer.status_code for answer in answers] == [200] * 21
+    assert time.perf_counter() - started >= 20 / 50  # 21 starts, 1/50 s apart
