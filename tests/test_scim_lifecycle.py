@@ -135,3 +135,46 @@ def test_smart_groups_follow_what_entra_writes(app, world):
     department = {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Finance"}
     assert scim.patch(f"/Users/{ann}", [department]).status_code == 200
     assert [c.id for c in db.session.get(ContactGroup, finance.id).contacts] == [ann]
+
+
+def test_a_deleted_manager_leaves_its_reports_and_its_smart_groups(app, world):
+    """Entra deletes a manager: the contacts reporting to it keep the manager's name but no link to a
+    contact outside the book, and the smart groups drop it and its former team (joins and leaves
+    recorded on the deletion's run)."""
+    acme = world.acme
+    finance = smart_groups.validate(
+        {"conditions": [{"attribute": "department", "operator": "is", "value": "Finance"}]}
+    )
+    team = smart_groups.validate(
+        {"conditions": [{"attribute": "manager", "operator": "direct", "value": "max@acme.example"}]}
+    )
+    groups = [
+        ContactGroup(customer_id=acme.id, name=name, rule=rule)
+        for name, rule in (("F", finance), ("T", team))
+    ]
+    db.session.add_all(groups)
+    db.session.commit()
+    scim = Scim(app, provisioned(acme))
+    max_id, ann, ben, cid = (_post(scim, name) for name in ("max", "ann", "ben", "cid"))
+    department = {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Finance"}
+    assert scim.patch(f"/Users/{max_id}", [department]).status_code == 200
+    for report in (ann, ben):
+        manager = {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}
+        assert scim.patch(f"/Users/{report}", [manager]).status_code == 200
+
+    def members(group):
+        return sorted(c.id for c in db.session.get(ContactGroup, group.id).contacts)
+
+    assert (members(groups[0]), members(groups[1])) == ([max_id], sorted([ann, ben]))
+
+    assert scim.delete(f"/Users/{max_id}").status_code == 204
+    for report in (ann, ben):
+        contact = db.session.get(Contact, report)
+        assert (contact.manager_id, contact.manager_email) == (None, "max@acme.example")
+    assert db.session.get(Contact, cid).manager_id is None
+    assert (members(groups[0]), members(groups[1])) == ([], [])
+    run = db.session.scalars(select(SyncRun).order_by(SyncRun.id.desc())).first()
+    leaves = db.session.scalars(
+        select(SyncChange).where(SyncChange.run_id == run.id, SyncChange.kind == "group_leave")
+    )
+    assert sorted(change.contact_id for change in leaves) == sorted([max_id, ann, ben])

@@ -376,7 +376,12 @@ def delete_user(customer, contact):
     plan = _deletion_plan(customer, contact, now)
     already_held = plan.threshold_exceeded and _has_held(customer)
     run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
-    counts = apply_plan(plan, customer, run, now)
+    managed = _managed_by(customer, contact)
+    counts = apply_plan(plan, customer, run, now, settle=False)
+    # One contact left the book: what follows is its own smart groups and the managers of the
+    # contacts linked to it, looked up anew (book.settle's `only`), not a read of the whole book
+    # (deletes hold the book alone: its time was every other request's wait).
+    settle(customer.id, run, only=[contact.id, *managed], groups=_known_smart_groups(customer))
     run.counts = {key: number for key, number in counts.items() if number}
     if not already_held:  # one notice of held removals per batch, not one per request
         run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
@@ -384,6 +389,13 @@ def delete_user(customer, contact):
         run.status = RunStatus.HELD
         return ScimOperation.DELETE_HELD
     return ScimOperation.DELETE
+
+
+def _managed_by(customer, contact):
+    """The ids of the contacts whose manager is `contact` (their link goes when it leaves the book)."""
+    return db.session.scalars(
+        select(Contact.id).where(Contact.customer_id == customer.id, Contact.manager_id == contact.id)
+    ).all()
 
 
 def _deletion_plan(customer, contact, now):
