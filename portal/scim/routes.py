@@ -7,8 +7,9 @@ Every request adds one row to the activity log (portal.scim.activity). Writes:
 - are refused (403) while the customer's directory source is the Microsoft Graph sync;
 - run under the customer's lock for their one transaction (portal.sync.lock.in_transaction), so
   Entra's parallel requests and the portal's own writers take turns; any error rolls all back.
-  Upserts of one user share the lock among themselves (lock.shared_in_transaction: on PostgreSQL
-  they run side by side) and are run again alone when they need more (see `write`).
+  Upserts of one user and Entra's member changes of a group share the lock among themselves
+  (lock.shared_in_transaction: on PostgreSQL they run side by side) and are run again alone when
+  they need more (see `write`).
 
 Limits: bodies up to SCIM_MAX_BODY_BYTES (413), filters bounded (portal.scim.query), at most
 discovery.MAX_RESULTS per page, SCIM_RATE_PER_SECOND / SCIM_RATE_BURST per token (429, Retry-After).
@@ -229,8 +230,9 @@ def _body():
 
 def write(view=None, *, shared=False):
     """A write: refused while the Graph sync keeps the book; under the customer's lock; one
-    transaction with its activity row. `shared`: an upsert of one user, run beside the customer's
-    other upserts (lock.shared_in_transaction); when it turns out to need more (WholeBook) or
+    transaction with its activity row. `shared`: an upsert of one user or a member change of one
+    group, run beside the customer's other upserts (lock.shared_in_transaction); when it turns out
+    to need more (WholeBook) or
     collides with one of them (a unique key, a deadlock), it is rolled back and run again alone."""
     if view is None:
         return partial(write, shared=shared)
@@ -580,14 +582,19 @@ def replace_group(group_id):
     return _answer(_dump(groups.to_group(row, base_url())))
 
 
-@write
+@write(shared=True)
 def patch_group(group_id):
+    """Entra's PATCH of listed members runs beside the customer's other upserts (it writes only the
+    group's member rows: two adding one member collide on its key and the second runs again alone);
+    any other change of a group runs alone."""
     row = _group(group_id)
     patch = _patch_op(Group, _body())
     members = _member_changes(patch)
     if members is not None:  # Entra's own PATCH: only the members it lists are looked at
         _note_members(row, writes.change_members(g.customer, row, *members))
         return _answer(None, 204)
+    if g.shared:
+        raise WholeBook("a group's change other than its listed members runs alone")
     group = groups.to_group(row, base_url())
     patch.patch(group, scim_policy=POLICY)
     _note_members(row, writes.update_group(g.customer, row, group))
