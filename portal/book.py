@@ -225,10 +225,10 @@ def settle(customer_id, run=None, only=None, widen=True, groups=None):
     `only`: the ids of the contacts written, when the write changed nothing by which another contact
     finds them (their email, their M365 id, whether they are in the book), or a contact that left the
     book with those linked to it as their manager: their own managers are linked and smart groups
-    follow them alone, a few indexed reads instead of the whole book. With
-    `widen` False, a smart group that must then read the whole book raises WholeBook instead (the
-    caller redoes its write where it may change the whole book). `groups`: the customer's smart
-    groups where the caller knows them (smart_groups.refresh)."""
+    follow them alone, a few indexed reads instead of the whole book. With `widen` False, a smart
+    group that must then read the whole book raises WholeBook instead (the caller redoes its write
+    where it may change the whole book). `groups`: the customer's smart groups where the caller
+    knows them (smart_groups.refresh)."""
     if only is None:
         link_managers(customer_id)
         smart_groups.refresh(customer_id, run, groups=groups)

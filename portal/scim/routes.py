@@ -232,8 +232,8 @@ def write(view=None, *, shared=False):
     """A write: refused while the Graph sync keeps the book; under the customer's lock; one
     transaction with its activity row. `shared`: an upsert of one user or a member change of one
     group, run beside the customer's other upserts (lock.shared_in_transaction); when it turns out
-    to need more (WholeBook) or
-    collides with one of them (a unique key, a deadlock), it is rolled back and run again alone."""
+    to need more (WholeBook) or collides with one of them (a unique key, a deadlock), it is rolled
+    back and run again alone."""
     if view is None:
         return partial(write, shared=shared)
 
