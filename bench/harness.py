@@ -7,12 +7,15 @@
     portal_app(url)                 the portal's app on that database, tables created
     connect(app, emulator, name)    a customer connected through the real sign-in
     run_portal(args, env)           `flask --app wsgi ...` as a child; -> Child(code, seconds, rss_mb, out)
+    start_gunicorn(env, port)       the portal under gunicorn (production config) on free_port()
 
 bench/run.py collects the `BENCH` lines of every script into one table (bench/results.md).
 """
 
+import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -222,3 +225,30 @@ def run_portal(args, env):
     if process.returncode != 0:
         print(output, file=sys.stderr)
     return Child(process.returncode, seconds, usage.ru_maxrss / 1024, output)  # ru_maxrss: KiB on Linux
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(env, port):
+    """The portal under gunicorn with its production config (deploy/gunicorn.conf.py, as installed)
+    on 127.0.0.1:`port`, in the environment `env`; the process, once /healthz answers."""
+    env = dict(env, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_LOGLEVEL="warning")
+    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, **quiet)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("gunicorn did not answer /healthz")

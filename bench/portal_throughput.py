@@ -13,52 +13,33 @@ The load generator shares the machine's cores with gunicorn: the figures are a l
 import argparse
 import http.client
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from urllib.parse import quote
 
 from contacts_list import seed
-from harness import ROOT, SECRET_KEY, TOKEN_KEY, emit, portal_app, scratch_database, signed_in_client
+from harness import (
+    SECRET_KEY,
+    TOKEN_KEY,
+    emit,
+    free_port,
+    portal_app,
+    scratch_database,
+    signed_in_client,
+)
+from harness import start_gunicorn as harness_gunicorn
 
 from portal.extensions import db
 
 TERMS = ["schmidt", "anna weber", "müller", "12345", "zzzz", "wolf", "karin", "noah.k", "becker 7", "greta"]
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_gunicorn(url, port):
     env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        SECRET_KEY=SECRET_KEY,
-        TOKEN_ENCRYPTION_KEY=TOKEN_KEY,
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_LOGLEVEL="warning",
-        MAIL_SERVER="",
+        os.environ, DATABASE_URL=url, SECRET_KEY=SECRET_KEY, TOKEN_ENCRYPTION_KEY=TOKEN_KEY, MAIL_SERVER=""
     )
-    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, **quiet)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("gunicorn did not answer /healthz")
+    return harness_gunicorn(env, port)
 
 
 def cpu_seconds(pid):

@@ -27,13 +27,8 @@ import argparse
 import copy
 import os
 import random
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -92,31 +87,13 @@ def prepare(url):
     return token, dialect
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_gunicorn(url, port, workers, threads):
-    env = dict(environment(url), GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_LOGLEVEL="warning")
+    env = environment(url)
     if workers:
         env["GUNICORN_WORKERS"] = str(workers)
     if threads:
         env["GUNICORN_THREADS"] = str(threads)
-    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
-    process = subprocess.Popen(
-        command, cwd=harness.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.terminate()
-    sys.exit("gunicorn did not answer /healthz")
+    return harness.start_gunicorn(env, port)
 
 
 def unique_mails(directory):
@@ -240,7 +217,7 @@ def cycles(args, tenant, rate, label, incremental=True):
     print(f"{unique_mails(directory)} duplicate guest mails cleared")
     with harness.scratch_database(args.pg) as url:
         token, dialect = prepare(url)
-        port = free_port()
+        port = harness.free_port()
         server = start_gunicorn(url, port, args.gunicorn_workers, args.gunicorn_threads)
         try:
             driver = EntraProvisioning(
