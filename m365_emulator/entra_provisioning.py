@@ -328,6 +328,7 @@ class EntraProvisioning:
         """`rate`: requests a second at most (Pace), for a load at a given rate; None: as fast as
         the target answers."""
         self.base, flagged = split_flag(url)
+        self._target = urlsplit(self.base)  # scheme, host, port and path of every request
         # keep_alive False: a connection per request ("Connection: close"), as the target's clients
         # reach it through a proxy that opens one per request (bench/scim.py, nginx's default)
         self.keep_alive = keep_alive
@@ -351,7 +352,7 @@ class EntraProvisioning:
         """This thread's connection to the target: kept between requests with keep_alive, else new."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            parts = urlsplit(self.base)
+            parts = self._target
             if parts.scheme == "https":
                 connection = http.client.HTTPSConnection(
                     parts.hostname, parts.port, timeout=self.timeout, context=ssl.create_default_context()
@@ -369,7 +370,7 @@ class EntraProvisioning:
         if data is not None:
             headers["Content-Type"] = SCIM_JSON
         try:
-            connection.request(method, urlsplit(self.base).path + relative, body=data, headers=headers)
+            connection.request(method, self._target.path + relative, body=data, headers=headers)
             response = connection.getresponse()
             answer = Answer(response.status, response.reason, response.headers, response.read())
         except BaseException:

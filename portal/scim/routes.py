@@ -409,7 +409,7 @@ def _list_users(search):
     )
 
 
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+LIST_SCHEMA = str(ListResponse.__schema__)
 
 
 def list_json(total, start_index, resources):
