@@ -286,4 +286,6 @@ def _own_manager(customer_id, contact):
         found = select(Contact.id).where(active, Contact.m365_user_id == contact.manager_m365_id)
     else:
         found = select(Contact.id).where(active, Contact.email_key == email_key(contact.manager_email))
-    return db.session.scalar(found.order_by(Contact.id).limit(1))
+    # FOR KEY SHARE (PostgreSQL): a deletion of the manager in flight beside this write (Entra's,
+    # portal.scim.writes) is waited for and then seen, so no contact is linked to one who left.
+    return db.session.scalar(found.order_by(Contact.id).limit(1).with_for_update(read=True, key_share=True))

@@ -35,6 +35,36 @@ def members(group_id):
     return sorted(c.email for c in db.session.get(ContactGroup, group_id).contacts)
 
 
+def test_a_manager_patched_alone_is_set_as_when_patched_with_other_attributes(app, world):
+    """Entra's manager PATCH (the manager alone) takes a shorter way than a PATCH of several
+    attributes; both leave the contact and its answer alike, for a manager in the book and for an id
+    the book does not know."""
+    acme = world.acme
+    scim = Scim(app, provisioned(acme))
+    ids = {}
+    for name in ("bo", "ann", "ben"):
+        email = f"{name}@acme.example"
+        ids[name] = scim.post("/Users", entra_user(email, email, f"oid-{name}", name.title(), "Doe")).json[
+            "id"
+        ]
+    title = {"op": "Replace", "path": "title", "value": "Clerk"}
+
+    def manager(value):
+        return {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": value}
+
+    def state(user_id):
+        row = db.session.get(Contact, int(user_id))
+        answer = scim.get(f"/Users/{user_id}").json[ENTERPRISE]["manager"]
+        return row.manager_id, row.manager_name, row.manager_email, row.manager_m365_id, answer
+
+    for value, linked in ((ids["bo"], int(ids["bo"])), (" oid-outside ", None)):
+        assert scim.patch(f"/Users/{ids['ann']}", [manager(value)]).status_code == 200
+        assert scim.patch(f"/Users/{ids['ben']}", [manager(value), title]).status_code == 200
+        ann, ben = state(ids["ann"]), state(ids["ben"])
+        assert ann == ben and ann[0] == linked
+        assert ann[4]["value"] == value.strip()
+
+
 @pytest.mark.parametrize("mode", [OLD, NEW])
 def test_entra_provisioning_cycle(app, world, mode):
     acme, old = world.acme, mode == OLD

@@ -1,6 +1,7 @@
 """/scim/v2's boundaries: the token alone names the customer (others' ids answer 404), revoked or
 missing tokens 401, writes refused while the Graph sync keeps the book (reads still answer), body
-cap, rate limit, no session cookie, a refused request changes nothing, parallel writes take turns."""
+cap, rate limit, no session cookie, a refused request changes nothing, parallel writes take turns
+(deletions beside upserts: the threshold's count, and no link to a manager who left)."""
 
 import threading
 
@@ -8,11 +9,12 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from portal.extensions import db
-from portal.models import Contact, ScimActivity, ScimOperation, ScimToken
+from portal.models import Contact, ScimActivity, ScimOperation, ScimToken, SyncSettings, utcnow
+from portal.models.sync import HeldRemoval
 from portal.scim import tokens
 from portal.scim.routes import GRAPH_SOURCE
 from portal.sync import lock
-from tests.scim_helpers import GROUP_SCHEMA, PREFIX, Scim, entra_user, provisioned
+from tests.scim_helpers import ENTERPRISE, GROUP_SCHEMA, PATCH_OP, PREFIX, Scim, entra_user, provisioned
 
 
 def _contacts(customer):
@@ -274,3 +276,124 @@ def test_the_book_statistics_follow_what_entra_writes(app, world, monkeypatch):
 
 def _contacts_in_table():
     return db.session.scalar(select(func.count()).select_from(Contact))
+
+
+# --- Entra's deletions beside its upserts (PostgreSQL: SQLite has one writer at a time) ---------------
+
+
+def _postgresql_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no lock is shared there")
+
+
+def _user(scim, name):
+    email = f"{name}@acme.example"
+    answer = scim.post("/Users", entra_user(email, email, f"oid-{name}", name.title(), "Doe"))
+    assert answer.status_code == 201, answer.json
+    return int(answer.json["id"])
+
+
+def _in_thread(app, method, path, body=None, *, secret):
+    """Send one SCIM request on a thread of its own; returns (thread, answers: its status once done)."""
+    answers = []
+
+    def send():
+        answer = app.test_client().open(
+            PREFIX + path, method=method, json=body, headers={"Authorization": f"Bearer {secret}"}
+        )
+        answers.append(answer.status_code)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread, answers
+
+
+def test_a_deletion_runs_beside_an_upsert_and_deletions_take_turns_for_the_threshold(app, world):
+    """A DELETE does not wait for Entra's upserts in flight (it shares the book's lock with them), and
+    parallel DELETEs still count one another against the deletion threshold: with 3 of 20 over 10 %,
+    exactly 2 of 8 are archived and 6 held, whatever their order."""
+    _postgresql_only()
+    acme = world.acme
+    db.session.add(SyncSettings(customer_id=acme.id, delete_threshold_percent=10, delete_threshold_min=3))
+    secret = provisioned(acme)
+    scim = Scim(app, secret)
+    ids = [_user(scim, f"u{n}") for n in range(20)]
+    holding, done = threading.Event(), threading.Event()
+
+    def upsert_in_flight():
+        with app.app_context():
+            lock.shared_in_transaction(acme.id)
+            holding.set()
+            done.wait(30)
+            db.session.rollback()
+
+    upsert = threading.Thread(target=upsert_in_flight)
+    upsert.start()
+    assert holding.wait(30)
+    try:
+        deletion, answers = _in_thread(app, "DELETE", f"/Users/{ids[0]}", secret=secret)
+        deletion.join(timeout=15)
+        assert answers == [204]  # done while the upsert is still in flight
+    finally:
+        done.set()
+        upsert.join(timeout=30)
+
+    sent = [_in_thread(app, "DELETE", f"/Users/{user_id}", secret=secret) for user_id in ids[1:8]]
+    for thread, _answers in sent:
+        thread.join(timeout=60)
+    assert [answers for _thread, answers in sent] == [[204]] * 7
+    db.session.expire_all()
+    archived = [i for i in ids[:8] if db.session.get(Contact, i).archived_at is not None]
+    held = set(db.session.scalars(select(HeldRemoval.contact_id)))
+    assert len(archived) == 2 and ids[0] in archived
+    assert held == set(ids[:8]) - set(archived)
+
+
+def test_a_contact_is_not_linked_to_a_manager_whose_deletion_is_in_flight(app, world):
+    """Entra PATCHes a user's manager while another of its requests deletes that manager: the PATCH
+    waits for the deletion, then keeps the manager as an id outside the book (as for any manager
+    Entra names who is not in it), never a link to a contact who left."""
+    _postgresql_only()
+    secret = provisioned(world.acme)
+    scim = Scim(app, secret)
+    max_id, ann = _user(scim, "max"), _user(scim, "ann")
+    deleting = db.session.scalars(select(Contact).where(Contact.id == max_id).with_for_update()).one()
+    deleting.archived_at = utcnow()  # a deletion of max in flight, not committed yet
+    db.session.flush()
+    manager = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}]
+    patch, answers = _in_thread(
+        app, "PATCH", f"/Users/{ann}", {"schemas": [PATCH_OP], "Operations": manager}, secret=secret
+    )
+    patch.join(timeout=0.5)
+    assert patch.is_alive()  # it waits for the deletion
+    db.session.commit()
+    patch.join(timeout=30)
+    assert answers == [200]
+    db.session.expire_all()
+    report = db.session.get(Contact, ann)
+    assert (report.manager_id, report.manager_m365_id) == (None, str(max_id))
+
+
+def test_a_deleted_managers_report_changed_in_flight_keeps_its_change(app, world):
+    """Entra deletes a manager while another of its requests gives one of the manager's reports a
+    new manager: the deletion waits for that change and leaves the new link as it is (it unlinks
+    only the contacts still reporting to the one deleted)."""
+    _postgresql_only()
+    secret = provisioned(world.acme)
+    scim = Scim(app, secret)
+    max_id, new_boss, ann = _user(scim, "max"), _user(scim, "zoe"), _user(scim, "ann")
+    to_max = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}]
+    assert scim.patch(f"/Users/{ann}", to_max).status_code == 200
+    changing = db.session.scalars(select(Contact).where(Contact.id == ann).with_for_update()).one()
+    boss = db.session.get(Contact, new_boss)
+    changing.manager_id, changing.manager_email = boss.id, boss.email  # ann's new manager, in flight
+    db.session.flush()
+    deletion, answers = _in_thread(app, "DELETE", f"/Users/{max_id}", secret=secret)
+    deletion.join(timeout=0.5)
+    assert deletion.is_alive()  # it waits for ann's change
+    db.session.commit()
+    deletion.join(timeout=30)
+    assert answers == [204]
+    db.session.expire_all()
+    assert db.session.get(Contact, max_id).archived_at is not None
+    assert db.session.get(Contact, ann).manager_id == new_boss

@@ -194,8 +194,13 @@ def values(user):
         found[name] = attributes.clean(value if isinstance(value, str) else "")
     enterprise = user[EnterpriseUser]
     manager = enterprise.manager if enterprise else None
-    found["manager"] = (manager.value or "").strip()[:64] or None if manager else None
+    found["manager"] = manager_reference(manager.value) if manager else None
     return found
+
+
+def manager_reference(value):
+    """The manager's SCIM id as the book keeps it (None: none)."""
+    return (value or "").strip()[:64] or None
 
 
 def _text(value):

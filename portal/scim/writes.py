@@ -3,6 +3,7 @@
     create_user(customer, user)            -> (contact, ScimOperation): a new contact, or an archived
                                               one brought back, or a contact pulled from Graph adopted
     update_user(customer, contact, user)   -> ScimOperation (PUT and PATCH: the user after the change)
+    change_manager(customer, contact, id)  -> ScimOperation (a PATCH of the manager alone)
     delete_user(customer, contact)         -> ScimOperation: archived as the daily sync removes, or held
     create_group / update_group / delete_group
 
@@ -28,7 +29,6 @@ from portal.models import (
     ContactGroup,
     Origin,
     ScimOperation,
-    SyncSettings,
     contact_group_members,
     utcnow,
 )
@@ -95,6 +95,14 @@ def update_user(customer, contact, user, shared=False):
     return ScimOperation.UPDATE
 
 
+def change_manager(customer, contact, manager, shared=False):
+    """PATCH /Users/{id} of the enterprise manager alone (`manager`: its SCIM id, or None): what
+    update_user does for that one field, without the whole User. `shared`: as for create_user."""
+    held = _set_manager(customer, contact, manager)  # noqa: F841 (held, as in update_user)
+    _settle(customer, contact, named_anew=False, shared=shared)
+    return ScimOperation.UPDATE
+
+
 def _keys_change(contact, wanted):
     """Whether the user gets another userName or externalId (checked for uniqueness by _write)."""
     return email_key(wanted["user_name"]) != contact.user_name_key or (
@@ -110,6 +118,19 @@ def _claim(customer, wanted):
     keys = [f"userName {email_key(wanted['user_name'])}"]
     if wanted["external_id"]:
         keys.append(f"externalId {wanted['external_id']}")
+    _take_turns(customer, keys)
+
+
+def take_turn_to_delete(customer, shared):
+    """A DELETE sharing the customer's lock with the upserts waits for the customer's other
+    deletions (each counts those before it against the deletion threshold); call it before the
+    contact is read."""
+    if shared:
+        _take_turns(customer, ["deletions"])
+
+
+def _take_turns(customer, keys):
+    """A transaction lock on each key (one or two) of the customer's: held until the commit."""
     parameters = {f"key{n}": key for n, key in enumerate(sorted(keys))}
     db.session.connection().execute(_CLAIMS[len(keys)], {"customer_id": customer.id, **parameters})
 
@@ -335,6 +356,15 @@ ACTIVE_CONTACT = select(Contact).where(
     Contact.id == bindparam("contact_id"),
     Contact.archived_at.is_(None),
 )
+# Row locks (PostgreSQL) for writers that share the customer's lock (portal.scim.routes):
+# - a user changed (PUT, PATCH): FOR NO KEY UPDATE, so two changes of one user take turns;
+# - a user deleted: FOR UPDATE, which also waits for the writers linking it as a manager;
+# - a manager linked: FOR KEY SHARE, so a deletion of it in flight is waited for and then seen (a
+#   contact is never linked to a manager who left the book), while the manager's own changes and
+#   the links of its other reports go on beside it.
+CONTACT_TO_CHANGE = ACTIVE_CONTACT.with_for_update(key_share=True)
+CONTACT_TO_DELETE = ACTIVE_CONTACT.with_for_update()
+_MANAGER_TO_LINK = ACTIVE_CONTACT.with_for_update(read=True, key_share=True)
 
 
 def _set_manager(customer, contact, value):
@@ -345,7 +375,7 @@ def _set_manager(customer, contact, value):
         return None
     manager = None
     if value and value.isdigit() and len(value) < 18:
-        manager = db.session.scalar(ACTIVE_CONTACT, {"customer_id": customer.id, "contact_id": int(value)})
+        manager = db.session.scalar(_MANAGER_TO_LINK, {"customer_id": customer.id, "contact_id": int(value)})
     if manager is not None:
         contact.manager_m365_id, contact.manager_email = manager.m365_user_id, manager.email
         contact.manager_name, contact.manager_id = manager.full_name[:210], manager.id
@@ -371,9 +401,12 @@ def _restore(customer, contact):
     run.counts = {k: n for k, n in apply_plan(SyncPlan(restores=[change]), customer, run, now).items() if n}
 
 
-def delete_user(customer, contact):
+def delete_user(customer, contact, shared=False):
     """DELETE /Users/{id}: archive the contact (removal report, 30 days of Restore), or hold the
-    removal when the deletions of the last hour exceed the customer's deletion threshold."""
+    removal when the deletions of the last hour exceed the customer's deletion threshold. `shared`:
+    the caller holds the customer's lock shared with the upserts, took its turn among deletions
+    (take_turn_to_delete) and then locked the contact (CONTACT_TO_DELETE); WholeBook when a smart
+    group must read the whole book."""
     if db.session.scalar(select(HeldRemoval.id).where(HeldRemoval.contact_id == contact.id)) is not None:
         return ScimOperation.DELETE_HELD
     now = utcnow()
@@ -383,9 +416,10 @@ def delete_user(customer, contact):
     managed = _managed_by(customer, contact)
     counts = apply_plan(plan, customer, run, now, settle=False)
     # One contact left the book: what follows is its own smart groups and the managers of the
-    # contacts linked to it, looked up anew (book.settle's `only`), not a read of the whole book
-    # (deletes hold the book alone: its time was every other request's wait).
-    settle(customer.id, run, only=[contact.id, *managed], groups=_known_smart_groups(customer))
+    # contacts linked to it, looked up anew (book.settle's `only`), not a read of the whole book.
+    settle(
+        customer.id, run, only=[contact.id, *managed], widen=not shared, groups=_known_smart_groups(customer)
+    )
     run.counts = {key: number for key, number in counts.items() if number}
     if not already_held:  # one notice of held removals per batch, not one per request
         run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
@@ -396,9 +430,12 @@ def delete_user(customer, contact):
 
 
 def _managed_by(customer, contact):
-    """The ids of the contacts whose manager is `contact` (their link goes when it leaves the book)."""
+    """The ids of the contacts whose manager is `contact` (their link goes when it leaves the book),
+    locked as CONTACT_TO_CHANGE: a change of one of them in flight is waited for, then seen."""
     return db.session.scalars(
-        select(Contact.id).where(Contact.customer_id == customer.id, Contact.manager_id == contact.id)
+        select(Contact.id)
+        .where(Contact.customer_id == customer.id, Contact.manager_id == contact.id)
+        .with_for_update(key_share=True)
     ).all()
 
 
@@ -407,7 +444,7 @@ def _deletion_plan(customer, contact, now):
     deletion threshold (the sync's rule, plan.exceeds_threshold) out of the contacts before them."""
     change = Change.of_contact(ChangeKind.REMOVE, contact, RemovalReason.HARD)
     recent, active = _recent_deletions(customer, now), _active_count(customer)
-    settings = db.session.get(SyncSettings, customer.id)
+    settings = customer.sync_settings
     percent, minimum = (
         (settings.delete_threshold_percent, settings.delete_threshold_min)
         if settings
