@@ -4,6 +4,7 @@ cap, rate limit, no session cookie, a refused request changes nothing, parallel 
 (deletions beside upserts: the threshold's count, and no link to a manager who left)."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -217,6 +218,26 @@ def test_a_token_shows_when_and_from_where_it_was_last_used(app, world):
     db.session.refresh(token)
     assert token.last_used_from == "198.51.100.2" and token.last_used_at == first_use
     assert _contacts(world.acme) == 1  # the write after it kept its own transaction
+
+
+def test_requests_do_not_queue_to_note_the_tokens_use(app, world):
+    """Once a minute every request in flight finds the token's last use out of date: one notes it,
+    and the others go on instead of waiting for the token's row one after another (PostgreSQL)."""
+    _postgresql_only()
+    secret = provisioned(world.acme)
+    token = db.session.scalar(select(ScimToken).where(ScimToken.customer_id == world.acme.id))
+    token.last_used_at, token.last_used_from = utcnow() - timedelta(hours=1), "203.0.113.7"
+    db.session.commit()
+    noting = db.session.scalars(  # the row lock of an UPDATE in flight
+        select(ScimToken).where(ScimToken.id == token.id).with_for_update(key_share=True)
+    ).one()
+    request, answers = _in_thread(app, "GET", "/Users", secret=secret)  # another request is noting it
+    request.join(timeout=15)
+    assert answers == [200]
+    db.session.rollback()  # the other request did not note it after all: the next one does
+    assert Scim(app, secret).get("/Users").status_code == 200
+    db.session.refresh(noting)
+    assert noting.last_used_at > utcnow() - timedelta(minutes=1)
 
 
 def test_a_read_commits_without_waiting_for_the_disk_and_a_write_waits(app, world):
