@@ -462,7 +462,8 @@ class EntraProvisioning:
                 )
             _send_all(pool, run, [self._manager(snapshot, users, uid) for uid in list(users)])
             gids = list(dict.fromkeys([*snapshot.groups, *ledger["groups"]]))
-            list(pool.map(lambda gid: self._group(run, snapshot, ledger, gid), gids))
+            live = {entry["id"] for entry in users.values()}  # the target's ids of the users it has
+            list(pool.map(lambda gid: self._group(run, snapshot, ledger, gid, live), gids))
         run.seconds = time.perf_counter() - run.started
         return run
 
@@ -552,7 +553,7 @@ class EntraProvisioning:
             pushed["manager"] = manager["id"]
 
     # -- groups -------------------------------------------------------------------------------------------
-    def _group(self, run, snapshot, ledger, gid):
+    def _group(self, run, snapshot, ledger, gid, live):
         pushed = ledger["groups"].get(gid)
         if gid not in snapshot.groups:
             response = self.send(run, "DELETE", f"/Groups/{pushed['id']}", what="delete group")
@@ -569,7 +570,7 @@ class EntraProvisioning:
         elif changes({"displayName": pushed["name"]}, {"displayName": name}):
             self._rename_group(run, pushed, name)
         wanted = {m: ledger["users"][m]["id"] for m in member_ids if m in ledger["users"]}
-        self._members(run, pushed, wanted, ledger["users"])
+        self._members(run, pushed, wanted, live)
 
     def _match_group(self, run, gid, name):
         query = "excludedAttributes=members&" + _filter("displayName", name)
@@ -597,11 +598,11 @@ class EntraProvisioning:
             pushed["name"] = name
             run.count("groups_updated")
 
-    def _members(self, run, pushed, wanted, users):
+    def _members(self, run, pushed, wanted, live):
         """Add the new members and remove the departed ones, MEMBER_BATCH per request. Members whose
-        user was deleted from the target are dropped without a request (the target removed them)."""
+        user was deleted from the target (their id not in `live`) are dropped without a request (the
+        target removed them)."""
         members = pushed["members"]
-        live = {entry["id"] for entry in users.values()}
         for oid in [m for m in members if m not in wanted and members[m] not in live]:
             members.pop(oid)
         added = [(oid, sid) for oid, sid in wanted.items() if members.get(oid) != sid]
