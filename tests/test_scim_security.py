@@ -4,6 +4,7 @@ cap, rate limit, no session cookie, a refused request changes nothing, parallel 
 (deletions beside upserts: the threshold's count, and no link to a manager who left)."""
 
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -158,41 +159,55 @@ def test_a_write_waits_for_another_writer_of_the_book_then_answers_503(app, worl
     )
 
 
-def test_user_upserts_share_the_book_lock_and_other_writers_wait_for_them(app, world):
-    """PostgreSQL: Entra's parallel upserts of users (lock.shared_in_transaction) do not wait for each
-    other, while a lease holder (a sync, a held-removal decision) waits until they are done. SQLite
-    has one writer at a time: there the shared lock is the exclusive one (the tests above)."""
+def _postgresql_only():
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer at a time: no lock is shared there")
-    customer_id = world.acme.id
-    lock.in_transaction(customer_id)  # the customer's lock row exists
-    db.session.commit()
+
+
+@contextmanager
+def _upsert_in_flight(app, customer_id):
+    """For the block: an Entra upsert in flight on a thread of its own, holding the customer's lock
+    shared (lock.shared_in_transaction) until the block ends."""
     holding, done = threading.Event(), threading.Event()
 
-    def upsert_in_flight():
+    def upsert():
         with app.app_context():
             lock.shared_in_transaction(customer_id)
             holding.set()
             done.wait(30)
             db.session.rollback()
 
-    first = threading.Thread(target=upsert_in_flight)
-    first.start()
+    thread = threading.Thread(target=upsert)
+    thread.start()
     assert holding.wait(30)
-    assert lock.shared_in_transaction(customer_id, wait_seconds=0)  # a second upsert goes on at once
-    db.session.rollback()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=30)
+
+
+def test_user_upserts_share_the_book_lock_and_other_writers_wait_for_them(app, world):
+    """PostgreSQL: Entra's parallel upserts of users (lock.shared_in_transaction) do not wait for each
+    other, while a lease holder (a sync, a held-removal decision) waits until they are done. SQLite
+    has one writer at a time: there the shared lock is the exclusive one (the tests above)."""
+    _postgresql_only()
+    customer_id = world.acme.id
+    lock.in_transaction(customer_id)  # the customer's lock row exists
+    db.session.commit()
     taken = []
 
     def lease_holder():
         with app.app_context():
             taken.append(lock.acquire(customer_id, "a held-removal decision", wait_seconds=30))
 
-    second = threading.Thread(target=lease_holder)
-    second.start()
-    second.join(timeout=0.5)
-    assert second.is_alive() and not taken  # waits for the upsert in flight
-    done.set()
-    first.join(timeout=30)
+    with _upsert_in_flight(app, customer_id):
+        assert lock.shared_in_transaction(customer_id, wait_seconds=0)  # a second upsert goes on at once
+        db.session.rollback()
+        second = threading.Thread(target=lease_holder)
+        second.start()
+        second.join(timeout=0.5)
+        assert second.is_alive() and not taken  # waits for the upsert in flight
     second.join(timeout=30)
     assert taken == [True]
     with pytest.raises(lock.CustomerBusy):
@@ -302,11 +317,6 @@ def _contacts_in_table():
 # --- Entra's deletions beside its upserts (PostgreSQL: SQLite has one writer at a time) ---------------
 
 
-def _postgresql_only():
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: no lock is shared there")
-
-
 def _user(scim, name):
     email = f"{name}@acme.example"
     answer = scim.post("/Users", entra_user(email, email, f"oid-{name}", name.title(), "Doe"))
@@ -339,25 +349,10 @@ def test_a_deletion_runs_beside_an_upsert_and_deletions_take_turns_for_the_thres
     secret = provisioned(acme)
     scim = Scim(app, secret)
     ids = [_user(scim, f"u{n}") for n in range(20)]
-    holding, done = threading.Event(), threading.Event()
-
-    def upsert_in_flight():
-        with app.app_context():
-            lock.shared_in_transaction(acme.id)
-            holding.set()
-            done.wait(30)
-            db.session.rollback()
-
-    upsert = threading.Thread(target=upsert_in_flight)
-    upsert.start()
-    assert holding.wait(30)
-    try:
+    with _upsert_in_flight(app, acme.id):
         deletion, answers = _in_thread(app, "DELETE", f"/Users/{ids[0]}", secret=secret)
         deletion.join(timeout=15)
         assert answers == [204]  # done while the upsert is still in flight
-    finally:
-        done.set()
-        upsert.join(timeout=30)
 
     sent = [_in_thread(app, "DELETE", f"/Users/{user_id}", secret=secret) for user_id in ids[1:8]]
     for thread, _answers in sent:
