@@ -239,9 +239,13 @@ def settle(customer_id, run=None, only=None, widen=True, groups=None):
 
 def link_own_managers(customer_id, contact_ids):
     """link_managers for the contacts `contact_ids` alone (their own manager_id; not who they manage):
-    each manager looked up by M365 id or email among the active contacts. Returns how many changed."""
+    each manager looked up by M365 id or email among the active contacts. Returns how many changed.
+    A contact that left the book keeps the manager it had: leaving changed who it names, not who
+    they are (and Entra's deletion, holding its turn among deletions, waits for no other's rows)."""
     changed = 0
     for contact in _contacts_by_id(customer_id, contact_ids):
+        if contact.archived_at is not None:
+            continue
         manager_id = _own_manager(customer_id, contact)
         manager_id = None if manager_id == contact.id else manager_id
         if manager_id != contact.manager_id:

@@ -2,6 +2,7 @@
 daily sync removes (removal report, Restore), mass deletions held by the deletion threshold, a user
 provisioned again brought back, and contacts pulled from Microsoft Graph adopted without duplicates."""
 
+import pytest
 from sqlalchemy import select
 
 from portal import mail, smart_groups
@@ -84,6 +85,26 @@ def test_mass_deletions_above_the_threshold_are_held_and_still_answer_204(app, w
     assert alice_client.post("/sync/held/allow").status_code == 302
     assert all(db.session.get(Contact, i).archived_at is not None for i in ids[2:5])
     assert not db.session.scalars(select(HeldRemoval)).all()
+
+
+@pytest.mark.parametrize(("percent", "users", "archived"), [(10, 20, 2), (30, 14, 4), (0, 5, 1)])
+def test_past_the_minimum_the_share_of_the_book_decides(app, world, percent, users, archived):
+    """With a minimum of 2, deletions are archived while they are not more than `percent` of the
+    book (exactly that share is archived: 2 of 20 at 10 %, 4 of 14 at 30 %; at 0 % only what stays
+    under the minimum), and the next one is held."""
+    acme = world.acme
+    db.session.add(
+        SyncSettings(customer_id=acme.id, delete_threshold_percent=percent, delete_threshold_min=2)
+    )
+    scim = Scim(app, provisioned(acme))
+    ids = [_post(scim, f"user{n}") for n in range(users)]
+
+    assert [scim.delete(f"/Users/{user_id}").status_code for user_id in ids[: archived + 1]] == [204] * (
+        archived + 1
+    )
+    gone = [db.session.get(Contact, i).archived_at is not None for i in ids[: archived + 1]]
+    assert gone == [True] * archived + [False]
+    assert set(db.session.scalars(select(HeldRemoval.contact_id))) == {ids[archived]}
 
 
 def test_a_contact_pulled_from_graph_is_adopted_not_duplicated(app, world):

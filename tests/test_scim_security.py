@@ -413,3 +413,46 @@ def test_a_deleted_managers_report_changed_in_flight_keeps_its_change(app, world
     db.session.expire_all()
     assert db.session.get(Contact, max_id).archived_at is not None
     assert db.session.get(Contact, ann).manager_id == new_boss
+
+
+def test_a_deletion_waiting_for_an_upsert_does_not_hold_up_the_other_deletions(app, world):
+    """A deletion that waits for a change in flight (of a contact it manages) waits before it takes
+    its turn among the deletions: another user's deletion answers meanwhile."""
+    _postgresql_only()
+    secret = provisioned(world.acme)
+    scim = Scim(app, secret)
+    max_id, ann, zed = _user(scim, "max"), _user(scim, "ann"), _user(scim, "zed")
+    to_max = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}]
+    assert scim.patch(f"/Users/{ann}", to_max).status_code == 200
+    db.session.scalars(select(Contact).where(Contact.id == ann).with_for_update()).one()  # ann's change
+    first, first_answers = _in_thread(app, "DELETE", f"/Users/{max_id}", secret=secret)
+    first.join(timeout=0.5)
+    assert first.is_alive()  # it waits for ann's change
+    second, second_answers = _in_thread(app, "DELETE", f"/Users/{zed}", secret=secret)
+    second.join(timeout=15)
+    assert second_answers == [204] and first.is_alive()
+    db.session.commit()
+    first.join(timeout=30)
+    assert first_answers == [204]
+    db.session.expire_all()
+    assert db.session.get(Contact, max_id).archived_at is not None
+
+
+def test_a_users_deletion_does_not_wait_for_its_managers_deletion_in_flight(app, world):
+    """Entra deletes a manager and a report of theirs at once (a team leaving). The report's deletion
+    looks up no manager for the user who left: it does not wait for the manager's deletion, which
+    may be waiting for its turn behind it (the two would deadlock until PostgreSQL cancelled one)."""
+    _postgresql_only()
+    secret = provisioned(world.acme)
+    scim = Scim(app, secret)
+    max_id, ann = _user(scim, "max"), _user(scim, "ann")
+    to_max = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}]
+    assert scim.patch(f"/Users/{ann}", to_max).status_code == 200
+    db.session.scalars(select(Contact).where(Contact.id == max_id).with_for_update()).one()  # max's deletion
+    deletion, answers = _in_thread(app, "DELETE", f"/Users/{ann}", secret=secret)
+    deletion.join(timeout=15)
+    assert answers == [204]
+    db.session.commit()
+    db.session.expire_all()
+    report = db.session.get(Contact, ann)
+    assert report.archived_at is not None and report.manager_id == max_id  # left with its manager as it was

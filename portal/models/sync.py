@@ -54,13 +54,14 @@ class SyncRun(db.Model):
     )
 
     @classmethod
-    def admin_action(cls, customer, kind, message, now, counts=None):
+    def admin_action(cls, customer, kind, message, now, counts=None, trigger="manual"):
         """The run record of a change an admin made to the book at `now` (a decision on held
-        removals, a restore): finished at once; added and flushed, so its changes can refer to it."""
+        removals, a restore), or Entra provisioning (`trigger`): finished at once; added and
+        flushed, so its changes can refer to it."""
         run = cls(
             customer_id=customer.id,
             kind=kind,
-            trigger="manual",
+            trigger=trigger,
             started_at=now,
             finished_at=now,
             status=RunStatus.SUCCEEDED,

@@ -488,9 +488,8 @@ def patch_user(user_id):
 @write(shared=True)
 def delete_user(user_id):
     """Beside the upserts too (Entra's deletions came one at a time, each with the book to itself,
-    and the requests behind them waited): deletions take turns among themselves (the threshold's
-    count) and lock the contact and its reports (writes.CONTACT_TO_DELETE)."""
-    writes.take_turn_to_delete(g.customer, g.shared)
+    and the requests behind them waited): deletions lock the contact and its reports
+    (writes.CONTACT_TO_DELETE), then take turns among themselves (the threshold's count)."""
     contact = _contact(user_id, writes.CONTACT_TO_DELETE)
     _note(writes.delete_user(g.customer, contact, shared=g.shared), USER_TYPE, contact.id)
     return _answer(None, 204)

@@ -121,10 +121,9 @@ def _claim(customer, wanted):
     _take_turns(customer, keys)
 
 
-def take_turn_to_delete(customer, shared):
+def _take_turn_to_delete(customer, shared):
     """A DELETE sharing the customer's lock with the upserts waits for the customer's other
-    deletions (each counts those before it against the deletion threshold); call it before the
-    contact is read."""
+    deletions: each counts those before it against the deletion threshold."""
     if shared:
         _take_turns(customer, ["deletions"])
 
@@ -389,9 +388,7 @@ def _set_manager(customer, contact, value):
 
 
 def _run(customer, now, message):
-    run = SyncRun.admin_action(customer, RunKind.PROVISIONING, message, now)
-    run.trigger = ENTRA_TRIGGER
-    return run
+    return SyncRun.admin_action(customer, RunKind.PROVISIONING, message, now, trigger=ENTRA_TRIGGER)
 
 
 def _restore(customer, contact):
@@ -404,17 +401,24 @@ def _restore(customer, contact):
 def delete_user(customer, contact, shared=False):
     """DELETE /Users/{id}: archive the contact (removal report, 30 days of Restore), or hold the
     removal when the deletions of the last hour exceed the customer's deletion threshold. `shared`:
-    the caller holds the customer's lock shared with the upserts, took its turn among deletions
-    (take_turn_to_delete) and then locked the contact (CONTACT_TO_DELETE); WholeBook when a smart
-    group must read the whole book."""
+    the caller holds the customer's lock shared with the upserts and locked the contact
+    (CONTACT_TO_DELETE); WholeBook when a smart group must read the whole book.
+
+    Beside other deletions, the turn (_take_turn_to_delete) is taken once the rows are locked and
+    the run recorded, and held until the commit: what waits for another writer is done before it,
+    and the turn is as short as the count and the writes. Holding it, a deletion waits for no row
+    another deletion may lock (the contacts it relinks are its own reports, locked before;
+    book.link_own_managers looks up no manager for the contact that left): two deletions never
+    wait for each other in turn."""
     if db.session.scalar(select(HeldRemoval.id).where(HeldRemoval.contact_id == contact.id)) is not None:
         return ScimOperation.DELETE_HELD
+    managed = _managed_by(customer, contact)
     now = utcnow()
+    run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
+    _take_turn_to_delete(customer, shared)
     plan = _deletion_plan(customer, contact, now)
     already_held = plan.threshold_exceeded and _has_held(customer)
-    run = _run(customer, now, "A user was deleted in Microsoft Entra ID")
-    managed = _managed_by(customer, contact)
-    counts = apply_plan(plan, customer, run, now, settle=False)
+    counts = apply_plan(plan, customer, run, now, settle=False, contacts=[contact])
     # One contact left the book: what follows is its own smart groups and the managers of the
     # contacts linked to it, looked up anew (book.settle's `only`), not a read of the whole book.
     settle(
@@ -443,19 +447,27 @@ def _deletion_plan(customer, contact, now):
     """A removal, or a hold when this deletion and the others of the last DELETION_WINDOW exceed the
     deletion threshold (the sync's rule, plan.exceeds_threshold) out of the contacts before them."""
     change = Change.of_contact(ChangeKind.REMOVE, contact, RemovalReason.HARD)
-    recent, active = _recent_deletions(customer, now), _active_count(customer)
     settings = customer.sync_settings
     percent, minimum = (
         (settings.delete_threshold_percent, settings.delete_threshold_min)
         if settings
         else (Rules.threshold_percent, Rules.threshold_min)
     )
-    plan = SyncPlan(synced_count=active + recent)
-    if exceeds_threshold(recent + 1, active + recent, percent, minimum):
+    count = _recent_deletions(customer, now) + 1  # with this one
+    plan = SyncPlan()
+    if count >= minimum:  # below the minimum no share is exceeded: the book is not counted
+        plan.synced_count = _synced(customer, count - 1, _enough(count, percent))
+    if exceeds_threshold(count, plan.synced_count, percent, minimum):
         plan.holds, plan.threshold_exceeded = [replace(change, kind=ChangeKind.HOLD)], True
     else:
         plan.removals = [change]
     return plan
+
+
+def _enough(count, percent):
+    """The fewest contacts of which `count` removals are not more than `percent` (exceeds_threshold);
+    None at 0 %, where no number is enough."""
+    return -(-count * 100 // percent) if percent > 0 else None
 
 
 def _recent_deletions(customer, now):
@@ -472,12 +484,15 @@ def _recent_deletions(customer, now):
     )
 
 
-def _active_count(customer):
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Contact)
-        .where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
-    )
+def _synced(customer, recent, enough):
+    """The book the deletions are a share of: the `recent` deletions and the customer's active
+    contacts, these counted only until there are `enough` in all (None: all of them). The threshold
+    asks only whether there are that many (a deletion in a book of 10,000 counted them all, 2 ms a
+    request); where there are fewer (held), the held notice's number is exact."""
+    active = select(Contact.id).where(Contact.customer_id == customer.id, Contact.archived_at.is_(None))
+    if enough is not None:
+        active = active.limit(max(enough - recent, 0))
+    return recent + db.session.scalar(select(func.count()).select_from(active.subquery()))
 
 
 def _has_held(customer):

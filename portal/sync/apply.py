@@ -35,15 +35,17 @@ def archive_reason(removal_reason):
         return f"Removed by the M365 sync ({removal_reason})"
 
 
-def apply_plan(plan, customer, run, now=None, decided_by="", settle=True):
+def apply_plan(plan, customer, run, now=None, decided_by="", settle=True, contacts=None):
     """Write `plan` for `customer`, recording SyncChange rows on `run`; returns the counts.
 
     `decided_by`: the admin's email when the plan is a decision on held removals (portal.sync.held);
     it is added to each recorded change's detail. `settle`: bring what follows from the contacts
     in step afterwards (book.settle); an import written a slice at a time does that once, at its end.
+    `contacts`: the plan's contacts where the caller holds them already (Entra's deletion locked its
+    one), else they are read.
     """
     now = now or utcnow()
-    contacts = _load_contacts(customer, plan)
+    contacts = {c.id: c for c in contacts} if contacts is not None else _load_contacts(customer, plan)
     recorder = _Recorder(customer, run, now, decided_by)
     by_user = _create(customer, plan.creates, now)
     for change in plan.creates:
