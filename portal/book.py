@@ -241,7 +241,7 @@ def link_own_managers(customer_id, contact_ids):
     """link_managers for the contacts `contact_ids` alone (their own manager_id; not who they manage):
     each manager looked up by M365 id or email among the active contacts. Returns how many changed.
     A contact that left the book keeps the manager it had: leaving changed who it names, not who
-    they are (and Entra's deletion, holding its turn among deletions, waits for no other's rows)."""
+    they are (so Entra's deletion of a report does not wait for its manager's deletion in flight)."""
     changed = 0
     for contact in _contacts_by_id(customer_id, contact_ids):
         if contact.archived_at is not None:

@@ -11,6 +11,7 @@ from portal.models import Contact, ContactGroup, SyncSettings
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from tests.factories import add_contact
 from tests.scim_helpers import ENTERPRISE, Scim, entra_user, provisioned
+from tests.sync_helpers import outbox
 
 
 def _post(scim, name, oid=None):
@@ -69,8 +70,11 @@ def test_disable_enable_delete_restore_and_provision_again(mail_app, world, smtp
 def test_mass_deletions_above_the_threshold_are_held_and_still_answer_204(app, world, alice_client):
     acme = world.acme
     db.session.add(SyncSettings(customer_id=acme.id, delete_threshold_percent=10, delete_threshold_min=3))
+    acme.notification_recipients = "it@acme.example"
     scim = Scim(app, provisioned(acme))
     ids = [_post(scim, f"user{n}") for n in range(10)]
+    to_held = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(ids[3])}]
+    assert scim.patch(f"/Users/{ids[9]}", to_held).status_code == 200
 
     answers = [scim.delete(f"/Users/{user_id}").status_code for user_id in ids[:5]]
     assert answers == [204] * 5
@@ -78,6 +82,12 @@ def test_mass_deletions_above_the_threshold_are_held_and_still_answer_204(app, w
     held = set(db.session.scalars(select(HeldRemoval.contact_id)))
     # 1 and 2 deletions of 10 stay under the minimum of 3; from the 3rd on, 3 of 10 > 10 %: held.
     assert archived == [True, True, False, False, False] and held == set(ids[2:5])
+    assert db.session.get(Contact, ids[9]).manager_id == ids[3]  # a held manager's report keeps its link
+    runs = db.session.scalars(select(SyncRun.status).order_by(SyncRun.id)).all()
+    assert runs == ["succeeded"] * 2 + ["held"] * 3
+    mails = outbox(acme)  # a removal report for each removal, one notice for the batch held
+    assert [message.kind for message in mails] == ["removal_report", "removal_report", "deletions_held"]
+    assert "would remove 1 of 10 synchronized contacts" in mails[2].body_text
     assert scim.get(f"/Users/{ids[2]}").status_code == 200  # a held user is still there
     assert scim.delete(f"/Users/{ids[2]}").status_code == 204  # asked again: still held, once
     assert len(db.session.scalars(select(HeldRemoval)).all()) == 3

@@ -440,8 +440,7 @@ def test_a_deletion_waiting_for_an_upsert_does_not_hold_up_the_other_deletions(a
 
 def test_a_users_deletion_does_not_wait_for_its_managers_deletion_in_flight(app, world):
     """Entra deletes a manager and a report of theirs at once (a team leaving). The report's deletion
-    looks up no manager for the user who left: it does not wait for the manager's deletion, which
-    may be waiting for its turn behind it (the two would deadlock until PostgreSQL cancelled one)."""
+    looks up no manager for the user who left: it does not wait for the manager's deletion."""
     _postgresql_only()
     secret = provisioned(world.acme)
     scim = Scim(app, secret)
