@@ -53,6 +53,7 @@ from portal.manual import services as manual_services  # noqa: F401  (handler: D
 from portal.models import JobKind
 from portal.models.base import utcnow
 from portal.queue import DEFAULT_LEASE_SECONDS, JOB, claim_next, registered_kinds, release, run_job
+from portal.scim import reports as scim_reports
 from portal.sync import connection, subscriptions, tasks  # noqa: F401  (handlers: GROUPS_LOAD; SYNC, IMPORT, ...)
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ PERIODIC = [
     DailyAt("SYNC_DAILY_AT", tasks.enqueue_daily_syncs),
     Every(3600, tasks.upkeep, at_start=True),
     Every(60, connection.send_pending_reauth_notices),
+    Every(scim_reports.REPORT_CHECK_SECONDS, scim_reports.send_pending_removal_reports),
     Every(5, mail.deliver_outbox),
 ]
 

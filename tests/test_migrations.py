@@ -290,3 +290,29 @@ def test_upgrading_gives_groups_whose_names_fold_alike_names_of_their_own_keepin
         assert [tuple(m) for m in members] == [(1, 3)]
     finally:
         cleanup()
+
+
+def test_runs_made_before_the_entra_removal_reports_are_not_reported_again():
+    """sync_run.report_pending marks an Entra removal whose cycle's report is still to go out: a run
+    made before the upgrade had its report already, so it is not pending afterwards."""
+    url, options, cleanup = fresh_database()
+    app = create_app(make_test_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options))
+    try:
+        with app.app_context():
+            upgrade(revision="b5d17e3c9a20")
+            with db.engine.begin() as conn:
+                for statement in LEGACY_ROWS[:3]:  # the reseller and two customers
+                    conn.exec_driver_sql(statement)
+                conn.exec_driver_sql(
+                    "INSERT INTO sync_run (id, customer_id, kind, trigger, status, started_at, full_resync, "
+                    "resync_reason, graph_requests, resource_units, counts, message) VALUES (1, 1, "
+                    "'provisioning', 'entra', 'succeeded', '2026-01-01', false, '', 0, 0, '{}', "
+                    "'The removal report was queued for 1 recipient.')"
+                )
+            upgrade()
+            with db.engine.connect() as conn:
+                pending = conn.exec_driver_sql("SELECT report_pending FROM sync_run").fetchall()
+            db.engine.dispose()
+        assert [tuple(row) for row in pending] == [(False,)]
+    finally:
+        cleanup()

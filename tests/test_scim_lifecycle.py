@@ -7,8 +7,10 @@ from sqlalchemy import select
 
 from portal import mail, smart_groups
 from portal.extensions import db
-from portal.models import Contact, ContactGroup, SyncSettings
+from portal.models import Contact, ContactGroup, SyncSettings, utcnow
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
+from portal.runner import Runner
+from portal.scim import reports as scim_reports
 from tests.factories import add_contact
 from tests.scim_helpers import ENTERPRISE, Scim, entra_user, provisioned
 from tests.sync_helpers import outbox
@@ -46,12 +48,15 @@ def test_disable_enable_delete_restore_and_provision_again(mail_app, world, smtp
     run = db.session.scalar(
         select(SyncRun).where(SyncRun.customer_id == acme.id, SyncRun.kind == "provisioning")
     )
-    assert run.counts == {"removals": 1} and "removal report was queued" in run.message
+    assert run.counts == {"removals": 1} and "goes out with the other removals" in run.message
+    assert scim_reports.send_pending_removal_reports(utcnow() + scim_reports.QUIET) == 1  # the cycle's report
     assert mail.deliver_outbox()["sent"] == 1
     [(recipients, message)] = smtp_server.inbox.messages
     assert (
         recipients == ["it@acme.example"] and "ann@acme.example" in message.get_body(("plain",)).get_content()
     )
+    db.session.refresh(run)
+    assert "removal report was queued for 1 recipient. It lists 1 removal of the cycle." in run.message
     removed_page = alice_client.get("/contacts/removed").get_data(as_text=True)
     assert "By Entra provisioning" in removed_page and "By the M365 sync" not in removed_page
     assert alice_client.post(f"/contacts/removed/{ann}/restore").status_code in (200, 302)
@@ -85,9 +90,14 @@ def test_mass_deletions_above_the_threshold_are_held_and_still_answer_204(app, w
     assert db.session.get(Contact, ids[9]).manager_id == ids[3]  # a held manager's report keeps its link
     runs = db.session.scalars(select(SyncRun.status).order_by(SyncRun.id)).all()
     assert runs == ["succeeded"] * 2 + ["held"] * 3
-    mails = outbox(acme)  # a removal report for each removal, one notice for the batch held
-    assert [message.kind for message in mails] == ["removal_report", "removal_report", "deletions_held"]
-    assert "would remove 1 of 10 synchronized contacts" in mails[2].body_text
+    mails = outbox(acme)  # one notice for the batch held at once; one removal report for the cycle's
+    assert [message.kind for message in mails] == ["deletions_held"]
+    assert "would remove 1 of 10 synchronized contacts" in mails[0].body_text
+    assert scim_reports.send_pending_removal_reports(utcnow() + scim_reports.QUIET) == 1
+    report = outbox(acme)[1]
+    assert report.kind == "removal_report"
+    assert "user0@acme.example" in report.body_text and "user1@acme.example" in report.body_text
+    assert "user2@acme.example" not in report.body_text  # held, not removed
     assert scim.get(f"/Users/{ids[2]}").status_code == 200  # a held user is still there
     assert scim.delete(f"/Users/{ids[2]}").status_code == 204  # asked again: still held, once
     assert len(db.session.scalars(select(HeldRemoval)).all()) == 3
@@ -115,6 +125,49 @@ def test_past_the_minimum_the_share_of_the_book_decides(app, world, percent, use
     gone = [db.session.get(Contact, i).archived_at is not None for i in ids[: archived + 1]]
     assert gone == [True] * archived + [False]
     assert set(db.session.scalars(select(HeldRemoval.contact_id))) == {ids[archived]}
+
+
+def test_a_cycles_removals_are_reported_together_once_entra_paused(app, world):
+    """Entra deletes one user a request: the removal report lists the cycle's removals in one email,
+    once Entra has removed no one for QUIET (its cycles are about 40 minutes apart), or LATEST after
+    the first when removals never pause; each is reported once."""
+    acme = world.acme
+    acme.notification_recipients = "it@acme.example"
+    scim = Scim(app, provisioned(acme))
+    ids = [_post(scim, f"user{n}") for n in range(4)]
+    for user_id in ids[:2]:
+        assert scim.delete(f"/Users/{user_id}").status_code == 204
+    now = utcnow()
+
+    assert scim_reports.send_pending_removal_reports(now + scim_reports.QUIET / 2) == 0  # the cycle goes on
+    assert outbox(acme) == []
+    assert scim_reports.send_pending_removal_reports(now + scim_reports.QUIET) == 1
+    [report] = outbox(acme)
+    assert "user0@acme.example" in report.body_text and "user1@acme.example" in report.body_text
+    assert scim_reports.send_pending_removal_reports(now + scim_reports.QUIET) == 0  # reported once
+
+    # Removals that never pause for QUIET are reported LATEST after the first of them.
+    assert scim.delete(f"/Users/{ids[2]}").status_code == 204
+    first = db.session.scalars(select(SyncRun).order_by(SyncRun.id.desc())).first()
+    first.started_at = now - scim_reports.LATEST
+    db.session.commit()
+    assert scim.delete(f"/Users/{ids[3]}").status_code == 204
+    assert scim_reports.send_pending_removal_reports(utcnow()) == 1
+    report = outbox(acme)[-1]
+    assert "user2@acme.example" in report.body_text and "user3@acme.example" in report.body_text
+    assert "user0@acme.example" not in report.body_text
+
+
+def test_the_runner_sends_the_report_of_a_cycle_that_ended(app, world):
+    acme = world.acme
+    acme.notification_recipients = "it@acme.example"
+    scim = Scim(app, provisioned(acme))
+    assert scim.delete(f"/Users/{_post(scim, 'ann')}").status_code == 204
+    run = db.session.scalars(select(SyncRun)).one()
+    run.started_at = utcnow() - scim_reports.QUIET  # the cycle ended QUIET ago
+    db.session.commit()
+    Runner(app).run_all_periodic()
+    assert [message.kind for message in outbox(acme)] == ["removal_report"]
 
 
 def test_a_contact_pulled_from_graph_is_adopted_not_duplicated(app, world):

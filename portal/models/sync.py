@@ -2,7 +2,7 @@
 
 import enum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -44,6 +44,8 @@ class SyncRun(db.Model):
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     message: Mapped[str] = mapped_column(Text, default="")
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
+    # An Entra provisioning removal whose removal report goes out with its cycle's (portal.scim.reports).
+    report_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     changes = relationship(
         "SyncChange",

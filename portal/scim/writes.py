@@ -34,6 +34,7 @@ from portal.models import (
 from portal.models.base import chunks
 from portal.models.sync import HeldRemoval, RunStatus, SyncChange, SyncRun
 from portal.models.vocabulary import ChangeKind, ChangeNote, RemovalReason, RunKind
+from portal.scim.reports import PENDING_NOTE
 from portal.scim.users import values as user_values
 from portal.smart_groups import WholeBook
 from portal.sync import reports
@@ -398,8 +399,8 @@ def _restore(customer, contact):
 
 
 def delete_user(customer, contact, shared=False):
-    """DELETE /Users/{id}: archive the contact (removal report, 30 days of Restore), or hold the
-    removal when the deletions of the last hour exceed the customer's deletion threshold. `shared`:
+    """DELETE /Users/{id}: archive the contact (in the cycle's removal report, 30 days of Restore),
+    or hold the removal when the deletions of the last hour exceed the deletion threshold. `shared`:
     the caller holds the customer's lock shared with the upserts and locked the contact
     (CONTACT_TO_DELETE); WholeBook when a smart group must read the whole book.
 
@@ -429,14 +430,16 @@ def delete_user(customer, contact, shared=False):
 def _remove(customer, contact, managed, run, now, shared):
     """Archive the contact as the sync removes (apply_plan), then what follows: its own smart groups
     and the managers of the contacts linked to it (`managed`), looked up anew (book.settle's
-    `only`), not a read of the whole book; the removal report queued."""
+    `only`), not a read of the whole book. The removal report goes out with the cycle's others
+    (portal.scim.reports)."""
     plan = SyncPlan(removals=[Change.of_contact(ChangeKind.REMOVE, contact, RemovalReason.HARD)])
     counts = apply_plan(plan, customer, run, now, settle=False, contacts=[contact])
     settle(
         customer.id, run, only=[contact.id, *managed], widen=not shared, groups=_known_smart_groups(customer)
     )
     run.counts = {key: number for key, number in counts.items() if number}
-    run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
+    run.message += "\n" + PENDING_NOTE
+    run.report_pending = True
     db.session.flush()
 
 

@@ -20,14 +20,32 @@ def removed_rows(changes, when):
     ]
 
 
+def recorded_rows(changes):
+    """Rows of the removal report for removals recorded earlier (SyncChange rows), each at its time."""
+    return [
+        {
+            "name": c.contact_name,
+            "email": c.contact_email,
+            "when": c.created_at,
+            "why": archive_reason(c.detail),
+        }
+        for c in changes
+    ]
+
+
 def send_removal_report(customer, removed, when, run=None):
     """Queue the removal report listing `removed` (plan changes); returns the mail.Notice."""
+    return queue_removal_report(customer, removed_rows(removed, when), when, run=run)
+
+
+def queue_removal_report(customer, rows, when, run=None):
+    """Queue the removal report of `rows` (removed_rows, recorded_rows); returns the mail.Notice."""
     return notify_customer(
         "removal_report",
         customer,
         {
             "customer": customer,
-            "removed": removed_rows(removed, when),
+            "removed": rows,
             "when": when,
             "history_url": portal_url("sync.history"),
         },
