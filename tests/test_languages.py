@@ -46,6 +46,12 @@ def _contexts(world):
     base = {"customer": world.acme, "admin": world.alice, "page_url": "https://portal.example/m365/"}
     return {
         "removal_report": {**base, "removed": removed, "history_url": "https://portal.example/sync/history"},
+        "removal_report by Entra": {
+            **base,
+            "removed": removed,
+            "history_url": "https://portal.example/sync/history",
+            "by_entra": True,
+        },
         "deletions_held": {
             **base,
             "held": removed,
@@ -57,10 +63,13 @@ def _contexts(world):
     }
 
 
-@pytest.mark.parametrize("name", ["removal_report", "deletions_held", "reauth_required", "test"])
+@pytest.mark.parametrize(
+    "name", ["removal_report", "removal_report by Entra", "deletions_held", "reauth_required", "test"]
+)
 def test_every_email_is_written_in_the_customers_email_language(app, world, name):
     ensure_compiled()
     ctx = _contexts(world)[name]
+    name = name.split()[0]  # the template; the context says whose removals
     english, german = mail.render(name, ctx, "en"), mail.render(name, ctx, "de")
     assert english[0] != german[0] and english[1] != german[1]  # subject and text both translated
     world.acme.email_language, world.acme.notification_recipients = "de", "it@acme.example"

@@ -143,6 +143,8 @@ def test_a_cycles_removals_are_reported_together_once_entra_paused(app, world):
     assert outbox(acme) == []
     assert scim_reports.send_pending_removal_reports(now + scim_reports.QUIET) == 1
     [report] = outbox(acme)
+    assert report.subject == "2 contacts were removed by Entra provisioning (Acme GmbH)"
+    assert "Entra provisioning removed these employee contacts of Acme GmbH" in report.body_text
     assert "user0@acme.example" in report.body_text and "user1@acme.example" in report.body_text
     assert scim_reports.send_pending_removal_reports(now + scim_reports.QUIET) == 0  # reported once
 

@@ -69,7 +69,7 @@ def _report(customer, now):
         .where(SyncChange.run_id.in_(claimed), SyncChange.kind == ChangeKind.REMOVE)
         .order_by(SyncChange.created_at, SyncChange.id)
     ).all()
-    notice = reports.queue_removal_report(customer, reports.recorded_rows(removals), now)
+    notice = reports.queue_removal_report(customer, reports.recorded_rows(removals), now, by_entra=True)
     listed = f"{len(removals)} removal{'s' if len(removals) != 1 else ''}"
     note = f"{notice.note(reports.REMOVAL_REPORT)} It lists {listed} of the cycle."
     for run in db.session.scalars(select(SyncRun).where(SyncRun.id.in_(claimed))):

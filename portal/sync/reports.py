@@ -38,8 +38,9 @@ def send_removal_report(customer, removed, when, run=None):
     return queue_removal_report(customer, removed_rows(removed, when), when, run=run)
 
 
-def queue_removal_report(customer, rows, when, run=None):
-    """Queue the removal report of `rows` (removed_rows, recorded_rows); returns the mail.Notice."""
+def queue_removal_report(customer, rows, when, run=None, by_entra=False):
+    """Queue the removal report of `rows` (removed_rows, recorded_rows); `by_entra`: the removals of
+    an Entra provisioning cycle (portal.scim.reports), else the M365 sync's. Returns the mail.Notice."""
     return notify_customer(
         "removal_report",
         customer,
@@ -48,6 +49,7 @@ def queue_removal_report(customer, rows, when, run=None):
             "removed": rows,
             "when": when,
             "history_url": portal_url("sync.history"),
+            "by_entra": by_entra,
         },
         run=run,
     )
