@@ -2,6 +2,8 @@
 daily sync removes (removal report, Restore), mass deletions held by the deletion threshold, a user
 provisioned again brought back, and contacts pulled from Microsoft Graph adopted without duplicates."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -11,6 +13,7 @@ from portal.models import Contact, ContactGroup, SyncSettings, utcnow
 from portal.models.sync import HeldRemoval, SyncChange, SyncRun
 from portal.runner import Runner
 from portal.scim import reports as scim_reports
+from portal.sync.service import HISTORY_DAYS, purge_expired
 from tests.factories import add_contact
 from tests.scim_helpers import ENTERPRISE, Scim, entra_user, provisioned
 from tests.sync_helpers import outbox
@@ -145,6 +148,7 @@ def test_a_cycles_removals_are_reported_together_once_entra_paused(app, world):
     [report] = outbox(acme)
     assert report.subject == "2 contacts were removed by Entra provisioning (Acme GmbH)"
     assert "Entra provisioning removed these employee contacts of Acme GmbH" in report.body_text
+    assert "a user Entra provisions again brings the contact back" in report.body_text
     assert "user0@acme.example" in report.body_text and "user1@acme.example" in report.body_text
     assert scim_reports.send_pending_removal_reports(now + scim_reports.QUIET) == 0  # reported once
 
@@ -170,6 +174,22 @@ def test_the_runner_sends_the_report_of_a_cycle_that_ended(app, world):
     db.session.commit()
     Runner(app).run_all_periodic()
     assert [message.kind for message in outbox(acme)] == ["removal_report"]
+
+
+def test_a_removal_still_to_be_reported_outlives_the_history(app, world):
+    """A runner that was stopped longer than the history is kept reports the removal before its run
+    is purged (upkeep purges at the runner's start)."""
+    acme = world.acme
+    acme.notification_recipients = "it@acme.example"
+    scim = Scim(app, provisioned(acme))
+    assert scim.delete(f"/Users/{_post(scim, 'ann')}").status_code == 204
+    run = db.session.scalars(select(SyncRun)).one()
+    run.started_at = utcnow() - timedelta(days=HISTORY_DAYS + 1)
+    db.session.commit()
+    assert purge_expired()["runs"] == 0
+    assert scim_reports.send_pending_removal_reports() == 1
+    assert "ann@acme.example" in outbox(acme)[0].body_text
+    assert purge_expired()["runs"] == 1  # reported: now the run goes as any other
 
 
 def test_a_contact_pulled_from_graph_is_adopted_not_duplicated(app, world):

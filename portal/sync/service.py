@@ -509,8 +509,10 @@ def purge_expired(now=None):
     for customer_id, contact_id in db.session.execute(expired):
         by_customer.setdefault(customer_id, []).append(contact_id)
     purged = sum(_purge_customer(customer_id, ids) for customer_id, ids in by_customer.items())
-    old_runs = db.session.scalars(
-        select(SyncRun.id).where(SyncRun.started_at < now - timedelta(days=HISTORY_DAYS))
+    old_runs = db.session.scalars(  # an Entra removal still to be reported waits for its report
+        select(SyncRun.id).where(
+            SyncRun.started_at < now - timedelta(days=HISTORY_DAYS), SyncRun.report_pending.is_(False)
+        )
     ).all()
     # Dependants first, in code: ON DELETE is not something to rely on (see delete_contacts).
     for chunk in chunks(old_runs):
