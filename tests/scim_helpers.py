@@ -1,7 +1,8 @@
 """Entra provisioning test helpers: a customer provisioned by Entra with a token, and its SCIM client.
 
 provisioned(customer)        directory source "scim" and a new token: returns the secret
-Scim(app, secret)            .get/.post/.put/.patch/.delete(path, json) on /scim/v2 with the token
+Scim(app, secret)            .get/.post/.put/.patch/.delete(path, json) on /scim/v2 with the token;
+                             .set_manager(user_id, manager_id)
 """
 
 from portal.extensions import db
@@ -56,6 +57,11 @@ class Scim:
 
     def delete(self, path, **kwargs):
         return self.request("DELETE", path, **kwargs)
+
+    def set_manager(self, user_id, manager_id):
+        """Entra's manager PATCH (enterprise extension): `user_id` reports to `manager_id`."""
+        manager = {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(manager_id)}
+        return self.patch(f"/Users/{user_id}", [manager])
 
 
 def entra_user(user_name, email, object_id, first="Ann", last="Lee", **extra):

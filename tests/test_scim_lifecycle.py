@@ -81,8 +81,7 @@ def test_mass_deletions_above_the_threshold_are_held_and_still_answer_204(app, w
     acme.notification_recipients = "it@acme.example"
     scim = Scim(app, provisioned(acme))
     ids = [_post(scim, f"user{n}") for n in range(10)]
-    to_held = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(ids[3])}]
-    assert scim.patch(f"/Users/{ids[9]}", to_held).status_code == 200
+    assert scim.set_manager(ids[9], ids[3]).status_code == 200
 
     answers = [scim.delete(f"/Users/{user_id}").status_code for user_id in ids[:5]]
     assert answers == [204] * 5
@@ -265,8 +264,7 @@ def test_a_deleted_manager_leaves_its_reports_and_its_smart_groups(app, world):
     department = {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Finance"}
     assert scim.patch(f"/Users/{max_id}", [department]).status_code == 200
     for report in (ann, ben):
-        manager = {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}
-        assert scim.patch(f"/Users/{report}", [manager]).status_code == 200
+        assert scim.set_manager(report, max_id).status_code == 200
 
     def members(group):
         return sorted(c.id for c in db.session.get(ContactGroup, group.id).contacts)

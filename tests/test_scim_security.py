@@ -398,8 +398,7 @@ def test_a_deleted_managers_report_changed_in_flight_keeps_its_change(app, world
     secret = provisioned(world.acme)
     scim = Scim(app, secret)
     max_id, new_boss, ann = _user(scim, "max"), _user(scim, "zoe"), _user(scim, "ann")
-    to_max = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}]
-    assert scim.patch(f"/Users/{ann}", to_max).status_code == 200
+    assert scim.set_manager(ann, max_id).status_code == 200
     changing = db.session.scalars(select(Contact).where(Contact.id == ann).with_for_update()).one()
     boss = db.session.get(Contact, new_boss)
     changing.manager_id, changing.manager_email = boss.id, boss.email  # ann's new manager, in flight
@@ -422,8 +421,7 @@ def test_a_deletion_waiting_for_an_upsert_does_not_hold_up_the_other_deletions(a
     secret = provisioned(world.acme)
     scim = Scim(app, secret)
     max_id, ann, zed = _user(scim, "max"), _user(scim, "ann"), _user(scim, "zed")
-    to_max = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}]
-    assert scim.patch(f"/Users/{ann}", to_max).status_code == 200
+    assert scim.set_manager(ann, max_id).status_code == 200
     db.session.scalars(select(Contact).where(Contact.id == ann).with_for_update()).one()  # ann's change
     first, first_answers = _in_thread(app, "DELETE", f"/Users/{max_id}", secret=secret)
     first.join(timeout=0.5)
@@ -445,8 +443,7 @@ def test_a_users_deletion_does_not_wait_for_its_managers_deletion_in_flight(app,
     secret = provisioned(world.acme)
     scim = Scim(app, secret)
     max_id, ann = _user(scim, "max"), _user(scim, "ann")
-    to_max = [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": str(max_id)}]
-    assert scim.patch(f"/Users/{ann}", to_max).status_code == 200
+    assert scim.set_manager(ann, max_id).status_code == 200
     db.session.scalars(select(Contact).where(Contact.id == max_id).with_for_update()).one()  # max's deletion
     deletion, answers = _in_thread(app, "DELETE", f"/Users/{ann}", secret=secret)
     deletion.join(timeout=15)
