@@ -395,7 +395,13 @@ def _restore(customer, contact):
     now = utcnow()
     run = _run(customer, now, "A user deleted earlier was provisioned again by Entra")
     change = Change.of_contact(ChangeKind.RESTORE, contact, ChangeNote.RESTORED)
-    run.counts = {k: n for k, n in apply_plan(SyncPlan(restores=[change]), customer, run, now).items() if n}
+    _apply(SyncPlan(restores=[change]), customer, run, now)
+
+
+def _apply(plan, customer, run, now, **options):
+    """apply_plan (`options`: its settle and contacts), its counts other than 0 recorded on the run."""
+    counts = apply_plan(plan, customer, run, now, **options)
+    run.counts = {key: number for key, number in counts.items() if number}
 
 
 def delete_user(customer, contact, shared=False):
@@ -433,11 +439,10 @@ def _remove(customer, contact, managed, run, now, shared):
     `only`), not a read of the whole book. The removal report goes out with the cycle's others
     (portal.scim.reports)."""
     plan = SyncPlan(removals=[Change.of_contact(ChangeKind.REMOVE, contact, RemovalReason.HARD)])
-    counts = apply_plan(plan, customer, run, now, settle=False, contacts=[contact])
+    _apply(plan, customer, run, now, settle=False, contacts=[contact])
     settle(
         customer.id, run, only=[contact.id, *managed], widen=not shared, groups=_known_smart_groups(customer)
     )
-    run.counts = {key: number for key, number in counts.items() if number}
     run.message += "\n" + PENDING_NOTE
     run.report_pending = True
     db.session.flush()
@@ -449,8 +454,7 @@ def _hold(customer, contact, run, now, synced):
     change = Change.of_contact(ChangeKind.HOLD, contact, RemovalReason.HARD)
     plan = SyncPlan(holds=[change], threshold_exceeded=True, synced_count=synced)
     already_held = _has_held(customer)
-    counts = apply_plan(plan, customer, run, now, settle=False, contacts=[contact])
-    run.counts = {key: number for key, number in counts.items() if number}
+    _apply(plan, customer, run, now, settle=False, contacts=[contact])
     if not already_held:
         run.message += "\n" + "\n".join(reports.send_reports(customer, plan, run, now))
     run.status = RunStatus.HELD
